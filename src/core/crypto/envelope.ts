@@ -1,0 +1,95 @@
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { concatBytes, utf8Encode } from '../bytes.js';
+import { NsekitError } from '../errors.js';
+import type { Rng } from '../host.js';
+
+/**
+ * Sealed envelope, format v1:
+ *
+ *   0  2  magic "NK" (0x4e 0x4b)
+ *   2  1  version (1)
+ *   3  1  kind (EnvelopeKind)
+ *   4 24  nonce (random, from the host Rng)
+ *  28  n  XChaCha20-Poly1305 ciphertext, 16-byte tag last
+ *
+ * AAD = the 28 header bytes || u16be(len) recordId || u16be(len) queueId, so a
+ * sealed row moved to another id/queue (or another kind) fails to open.
+ */
+export const ENVELOPE_VERSION = 1;
+export const HEADER_LEN = 28;
+export const TAG_LEN = 16;
+export const NONCE_LEN = 24;
+
+export const EnvelopeKind = {
+  messageBody: 1,
+  inboxRecord: 2,
+  notificationId: 3,
+  outboxBody: 4,
+  keyCheck: 5,
+} as const;
+export type EnvelopeKind = (typeof EnvelopeKind)[keyof typeof EnvelopeKind];
+const KINDS = new Set<number>(Object.values(EnvelopeKind));
+
+export interface EnvelopeBinding {
+  kind: EnvelopeKind;
+  /** The record this envelope belongs to (message id, outbox id, …). */
+  recordId: string;
+  /** The queue it belongs to ("" when not queue-bound). */
+  queueId: string;
+}
+
+function lenPrefixed(s: string): Uint8Array {
+  const b = utf8Encode(s);
+  if (b.length > 0xffff) throw new NsekitError('CRYPTO_BAD_KEY', 'binding field longer than 65535 bytes');
+  return concatBytes(Uint8Array.of(b.length >> 8, b.length & 255), b);
+}
+
+function aad(header: Uint8Array, binding: EnvelopeBinding): Uint8Array {
+  return concatBytes(header, lenPrefixed(binding.recordId), lenPrefixed(binding.queueId));
+}
+
+function checkKey(key: Uint8Array): void {
+  if (!(key instanceof Uint8Array) || key.length !== 32) {
+    throw new NsekitError('CRYPTO_BAD_KEY', `envelope key must be 32 bytes, got ${key?.length}`);
+  }
+}
+
+export function seal(key: Uint8Array, rng: Rng, binding: EnvelopeBinding, plaintext: Uint8Array): Uint8Array {
+  checkKey(key);
+  const nonce = rng.randomBytes(NONCE_LEN);
+  if (nonce.length !== NONCE_LEN) throw new NsekitError('CRYPTO_BAD_KEY', 'host Rng returned a short nonce');
+  const header = concatBytes(Uint8Array.of(0x4e, 0x4b, ENVELOPE_VERSION, binding.kind), nonce);
+  const ct = xchacha20poly1305(key, nonce, aad(header, binding)).encrypt(plaintext);
+  return concatBytes(header, ct);
+}
+
+/** Reads the header without decrypting (for routing and error reporting). */
+export function envelopeKind(sealed: Uint8Array): EnvelopeKind {
+  if (sealed.length < HEADER_LEN + TAG_LEN) {
+    throw new NsekitError('CRYPTO_TRUNCATED', `envelope is ${sealed.length} bytes, minimum ${HEADER_LEN + TAG_LEN}`);
+  }
+  if (sealed[0] !== 0x4e || sealed[1] !== 0x4b) throw new NsekitError('CRYPTO_BAD_VERSION', 'bad envelope magic');
+  if (sealed[2] !== ENVELOPE_VERSION) {
+    throw new NsekitError('CRYPTO_BAD_VERSION', `unsupported envelope version ${sealed[2]}`);
+  }
+  if (!KINDS.has(sealed[3]!)) throw new NsekitError('CRYPTO_BAD_VERSION', `unknown envelope kind ${sealed[3]}`);
+  return sealed[3] as EnvelopeKind;
+}
+
+export function open(key: Uint8Array, binding: EnvelopeBinding, sealed: Uint8Array): Uint8Array {
+  checkKey(key);
+  const kind = envelopeKind(sealed);
+  if (kind !== binding.kind) {
+    throw new NsekitError('CRYPTO_AUTH_FAILED', `envelope kind ${kind} where ${binding.kind} expected`);
+  }
+  const header = sealed.subarray(0, HEADER_LEN);
+  const nonce = sealed.subarray(4, HEADER_LEN);
+  try {
+    return xchacha20poly1305(key, nonce, aad(header, binding)).decrypt(sealed.subarray(HEADER_LEN));
+  } catch {
+    throw new NsekitError('CRYPTO_AUTH_FAILED', 'envelope failed authentication (wrong key, tampered, or moved)', {
+      recordId: binding.recordId,
+      queueId: binding.queueId,
+    });
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Typed errors with stable codes. Codes are part of the public contract
+ * (docs/errors.md, ios-bridge/host-contract.md): never rename one, only add.
+ */
+export const ErrorCodes = {
+  // phase gates
+  GATE_TIMEOUT: 'GATE_TIMEOUT', // an operation waited for its blocked class longer than its timeout
+  GATE_STOPPED: 'GATE_STOPPED', // the phase controller was stopped while the operation waited
+  // per-queue GET/ACK serialization
+  QUEUE_SUBSCRIBED: 'QUEUE_SUBSCRIBED', // GET on a queue this process is SUB-scribed to
+  QUEUE_GET_IN_PROGRESS: 'QUEUE_GET_IN_PROGRESS', // SUB on a queue with a GET slot held or waiting
+  QUEUE_TIMEOUT: 'QUEUE_TIMEOUT', // waited for the queue slot longer than the timeout
+  QUEUE_SLOT_EXPIRED: 'QUEUE_SLOT_EXPIRED', // ACK after the slot's hold timeout released it
+  // sealed envelopes
+  CRYPTO_BAD_KEY: 'CRYPTO_BAD_KEY', // key of the wrong length
+  CRYPTO_TRUNCATED: 'CRYPTO_TRUNCATED', // envelope shorter than header + tag
+  CRYPTO_BAD_VERSION: 'CRYPTO_BAD_VERSION', // unknown magic/version/kind byte
+  CRYPTO_AUTH_FAILED: 'CRYPTO_AUTH_FAILED', // wrong key, tampered bytes, or swapped row (AAD mismatch)
+  // cross-process lock
+  LOCK_TIMEOUT: 'LOCK_TIMEOUT', // not acquired within the timeout (holder frozen or slow)
+  LOCK_DIR_MISSING: 'LOCK_DIR_MISSING', // the shared directory of the lock file does not exist
+  LOCK_NOT_HELD: 'LOCK_NOT_HELD', // release/use without holding the lock
+  LOCK_IO: 'LOCK_IO', // any other OS error on the lock file
+  LOCK_YIELD_REQUESTED: 'LOCK_YIELD_REQUESTED', // a higher-priority process asked this one to yield
+  // shared store
+  STORE_LOCKED: 'STORE_LOCKED', // device locked: master key not in memory
+  STORE_CLOSED: 'STORE_CLOSED', // store closed (suspended) and an operation reached it anyway
+  STORE_WRONG_KEY: 'STORE_WRONG_KEY', // the master key does not match the store's key check
+  STORE_CORRUPT: 'STORE_CORRUPT', // the database file is not a valid/intact SQLite database
+  STORE_SCHEMA_TOO_NEW: 'STORE_SCHEMA_TOO_NEW', // written by a newer nsekit
+  // pending inbox
+  INBOX_BAD_LINE: 'INBOX_BAD_LINE', // a complete line that is not a valid inbox record
+  INBOX_TORN_LINE: 'INBOX_TORN_LINE', // an incomplete final line (crash mid-append); reported, skipped
+  INBOX_IO: 'INBOX_IO',
+  // relay protocol
+  PROTO_MALFORMED: 'PROTO_MALFORMED',
+  PROTO_UNKNOWN_COMMAND: 'PROTO_UNKNOWN_COMMAND',
+  PROTO_TOO_LARGE: 'PROTO_TOO_LARGE',
+  PROTO_AUTH: 'PROTO_AUTH',
+  PROTO_NO_QUEUE: 'PROTO_NO_QUEUE',
+  PROTO_NO_MSG: 'PROTO_NO_MSG',
+  PROTO_RATE_LIMIT: 'PROTO_RATE_LIMIT',
+  PROTO_QUOTA: 'PROTO_QUOTA',
+  PROTO_TIMEOUT: 'PROTO_TIMEOUT',
+  PROTO_CLOSED: 'PROTO_CLOSED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class NsekitError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(`${code}: ${message}`);
+    this.name = 'NsekitError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isNsekitError(e: unknown, code?: ErrorCode): e is NsekitError {
+  return e instanceof NsekitError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,124 @@
+/**
+ * The host interface: everything the portable core needs from its runtime.
+ * Node (src/node) and Swift (ios-bridge/swift) each provide one. The core never
+ * touches ambient clocks, randomness, timers, console or crypto — only these.
+ */
+
+/** Monotonic-enough milliseconds plus one-shot timers. Simulated in tests. */
+export interface Clock {
+  now(): number;
+  setTimer(ms: number, fn: () => void): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+}
+export type TimerHandle = { readonly id: number } | number | object;
+
+export interface Rng {
+  /** Cryptographically secure random bytes. */
+  randomBytes(n: number): Uint8Array;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export interface Log {
+  /** `tag` is one of the structured tags: phase, lock, rt, sync, outbox, push, nse, store, inbox, queue. */
+  log(level: LogLevel, tag: string, msg: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * Named failpoints ("lock.acquired", "db.tx.begin", "net.ack.sent", …). A
+ * simulator may pause the process at one; returning void means "go on now".
+ * Hosts without a simulator pass `noFailpoints` so the call is free.
+ */
+export interface Failpoints {
+  hit(name: string, fields?: Record<string, unknown>): void | Promise<void>;
+}
+export const noFailpoints: Failpoints = { hit() {} };
+
+/** What a process learns when it takes the cross-process lock. */
+export interface LockGrant {
+  /** Shared generation at acquisition (increments on every release after a write). */
+  generation: number;
+  /** True if another process wrote since this process last held the lock: reload caches. */
+  dirty: boolean;
+}
+
+/** Cross-process exclusive lock around every shared-store write transaction. */
+export interface Lock {
+  acquire(opts?: { timeoutMs?: number }): Promise<LockGrant>;
+  /** `wrote: true` bumps the shared generation before the lock is let go. */
+  release(opts?: { wrote?: boolean }): Promise<void>;
+  readonly held: boolean;
+}
+
+/** Flags the relay returns with a message. `notification` is set by the sender. */
+export interface MessageFlags {
+  notification: boolean;
+}
+
+/** A message as the relay hands it out (body still sealed end to end). */
+export interface RelayMessage {
+  msgId: string;
+  queueId: string;
+  /** Relay timestamp, ms. */
+  ts: number;
+  flags: MessageFlags;
+  /** Opaque body (base64 on the wire, bytes here). */
+  body: Uint8Array;
+}
+
+/** The network side of a process: relay commands for queues this process receives on. */
+export interface Transport {
+  /** Peek the first un-ACKed message, or null if the queue is empty. */
+  get(queueId: string): Promise<RelayMessage | null>;
+  /** Delete `msgId` at the relay. Only after the message is durable locally. */
+  ack(queueId: string, msgId: string): Promise<void>;
+  subscribe(queueId: string, onMessage: (m: RelayMessage) => void): Promise<void>;
+  unsubscribe(queueId: string): Promise<void>;
+  send(queueId: string, body: Uint8Array, flags: MessageFlags): Promise<void>;
+}
+
+/** A message as the store keeps it: the body sealed, never plaintext. */
+export interface StoredMessage {
+  msgId: string;
+  queueId: string;
+  ts: number;
+  flags: MessageFlags;
+  /** Sealed envelope bytes (see core/crypto). */
+  sealed: Uint8Array;
+}
+
+/**
+ * The shared encrypted store as the core sees it. Writes are idempotent on
+ * msgId. Implementations take the cross-process lock and the database gate.
+ */
+export interface Store {
+  /** Insert; returns false if msgId was already stored (dedupe). Durable on resolve. */
+  putMessage(m: StoredMessage): Promise<boolean>;
+  hasMessage(msgId: string): Promise<boolean>;
+  /** Record that a notification was shown; false if it already was. */
+  markNotified(msgId: string): Promise<boolean>;
+}
+
+/** Device-locked fallback: append-only file of sealed envelopes. Durable on resolve. */
+export interface PendingInbox {
+  append(m: StoredMessage): Promise<void>;
+}
+
+export type ContentKind = 'text' | 'image' | 'group_message' | 'receipt' | 'other';
+export interface NotificationContent {
+  msgId: string;
+  queueId: string;
+  title: string;
+  body: string;
+}
+export interface Notifier {
+  /** Show (or hand to the OS as NSE content) one user-visible notification. */
+  show(content: NotificationContent): Promise<void>;
+}
+
+/** All host services bundled, as handed to core constructors. */
+export interface Host {
+  clock: Clock;
+  rng: Rng;
+  log: Log;
+  failpoints: Failpoints;
+}

@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock, Failpoints, Host, Log, LogLevel, Rng } from '../core/host.js';
+import { noFailpoints } from '../core/host.js';
+
+/** Real wall clock with Node timers. */
+export const nodeClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (ms, fn) => setTimeout(fn, ms),
+  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export const nodeRng: Rng = { randomBytes: (n) => new Uint8Array(randomBytes(n)) };
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Structured log lines `[tag] msg k=v` on stderr, filtered by NSEKIT_LOG (default info). */
+export function stderrLog(proc: string, minLevel: LogLevel = (process.env.NSEKIT_LOG as LogLevel) ?? 'info'): Log {
+  const min = LEVELS[minLevel] ?? 20;
+  return {
+    log(level, tag, msg, fields) {
+      if (LEVELS[level] < min) return;
+      const kv = fields
+        ? ' ' +
+          Object.entries(fields)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join(' ')
+        : '';
+      process.stderr.write(`${new Date().toISOString()} ${proc} ${level.toUpperCase()} [${tag}] ${msg}${kv}\n`);
+    },
+  };
+}
+
+export const silentLog: Log = { log() {} };
+
+/** Never log whole tokens or keys: first 6 characters and an ellipsis. */
+export function truncateSecret(s: string): string {
+  return s.length <= 6 ? s : `${s.slice(0, 6)}…`;
+}
+
+export function nodeHost(opts: { proc?: string; log?: Log; failpoints?: Failpoints } = {}): Host {
+  return {
+    clock: nodeClock,
+    rng: nodeRng,
+    log: opts.log ?? stderrLog(opts.proc ?? `pid${process.pid}`),
+    failpoints: opts.failpoints ?? noFailpoints,
+  };
+}
