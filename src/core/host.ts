@@ -122,3 +122,29 @@ export interface Host {
   log: Log;
   failpoints: Failpoints;
 }
+
+/**
+ * Operation classes, as in SimpleX. Suspension drains them in this order;
+ * activation reopens them in reverse.
+ */
+export type OpClass = 'notificationNetwork' | 'receiveNetwork' | 'delivery' | 'sendNetwork' | 'database';
+export const DRAIN_ORDER: readonly OpClass[] = [
+  'notificationNetwork',
+  'receiveNetwork',
+  'delivery',
+  'sendNetwork',
+  'database',
+];
+export const NETWORK_CLASSES: readonly OpClass[] = ['notificationNetwork', 'receiveNetwork', 'delivery', 'sendNetwork'];
+
+/**
+ * The bracket every network and database operation runs in. While the class is
+ * blocked a new operation waits (never runs, never silently fails) until the
+ * class reopens or `timeoutMs` passes (then NsekitError GATE_TIMEOUT).
+ */
+export interface Gate {
+  run<T>(cls: OpClass, fn: () => T | Promise<T>, opts?: { timeoutMs?: number }): Promise<T>;
+}
+
+/** A gate that never blocks: for tools and tests that run outside a phase machine. */
+export const openGate: Gate = { run: async (_cls, fn) => fn() };
