@@ -43,6 +43,10 @@ export const ErrorCodes = {
   PROTO_QUOTA: 'PROTO_QUOTA',
   PROTO_TIMEOUT: 'PROTO_TIMEOUT',
   PROTO_CLOSED: 'PROTO_CLOSED',
+  PROTO_STALE: 'PROTO_STALE', // signed status request timestamp outside the allowed clock skew
+  PROTO_REPLAY: 'PROTO_REPLAY', // signed status request already seen within the skew window
+  PROTO_BUSY: 'PROTO_BUSY', // relay refused a new connection (connection cap reached)
+  PROTO_INTERNAL: 'PROTO_INTERNAL', // relay-side failure while handling a valid command
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
