@@ -47,6 +47,9 @@ export const ErrorCodes = {
   PROTO_REPLAY: 'PROTO_REPLAY', // signed status request already seen within the skew window
   PROTO_BUSY: 'PROTO_BUSY', // relay refused a new connection (connection cap reached)
   PROTO_INTERNAL: 'PROTO_INTERNAL', // relay-side failure while handling a valid command
+  // simulator (sim/)
+  SCENARIO_INVALID: 'SCENARIO_INVALID', // a scenario file or builder output fails the schema or its cross-step rules
+  HISTORY_BAD_LINE: 'HISTORY_BAD_LINE', // a complete history JSONL line that is not a valid operation record
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
