@@ -1,0 +1,123 @@
+/**
+ * Relay wire frames (protocol v1): one JSON object per WebSocket text frame.
+ * Every frame has `type`; client commands carry a client-chosen `corrId` that
+ * the relay echoes in the answer. These are the *wire* shapes: binary fields
+ * (body, keys) are standard base64 strings. See docs/protocol.md.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+export interface WireFlags {
+  notification: boolean;
+}
+
+// ---- client → relay ----
+
+/** Create a queue. `recipientKey`: Ed25519 public key (base64, 32 bytes) for the signed status endpoint. */
+export interface NewCmd {
+  type: 'NEW';
+  corrId: string;
+  recipientKey?: string;
+}
+export interface SendCmd {
+  type: 'SEND';
+  corrId: string;
+  queueId: string;
+  senderCred: string;
+  body: string;
+  flags: WireFlags;
+}
+/** SUB, GET, UNSUB: recipient commands on one queue. */
+export interface RecipientCmd {
+  type: 'SUB' | 'GET' | 'UNSUB';
+  corrId: string;
+  queueId: string;
+  cred: string;
+}
+export interface AckCmd {
+  type: 'ACK';
+  corrId: string;
+  queueId: string;
+  cred: string;
+  msgId: string;
+}
+export interface NsubCmd {
+  type: 'NSUB';
+  corrId: string;
+  queueId: string;
+  cred: string;
+  deviceToken: string;
+}
+export interface PingCmd {
+  type: 'PING';
+  corrId: string;
+}
+export type ClientFrame = NewCmd | SendCmd | RecipientCmd | AckCmd | NsubCmd | PingCmd;
+export type ClientCommand = ClientFrame['type'];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ['NEW', 'SEND', 'SUB', 'GET', 'ACK', 'NSUB', 'UNSUB', 'PING'];
+
+// ---- relay → client ----
+
+/** Answer to NEW. Credentials are secrets: recipientCred for SUB/GET/ACK/NSUB/UNSUB, senderCred for SEND. */
+export interface IdsFrame {
+  type: 'IDS';
+  corrId: string;
+  queueId: string;
+  recipientCred: string;
+  senderCred: string;
+}
+/** Answer to NSUB: the id and key the relay seals notification ids with (base64, 32 bytes). */
+export interface NidFrame {
+  type: 'NID';
+  corrId: string;
+  notifierId: string;
+  notifierKey: string;
+}
+export interface OkFrame {
+  type: 'OK';
+  corrId: string;
+}
+/** A message. With `corrId`: the answer to GET. Without: a delivery on a SUB. */
+export interface MsgFrame {
+  type: 'MSG';
+  corrId?: string;
+  queueId: string;
+  msgId: string;
+  ts: number;
+  flags: WireFlags;
+  body: string;
+}
+/** An error. `corrId` is absent when the failing frame had none we could read. */
+export interface ErrFrame {
+  type: 'ERR';
+  corrId?: string;
+  code: string;
+  message?: string;
+}
+/** The subscription of this connection on `queueId` was taken by a newer subscriber. */
+export interface EndFrame {
+  type: 'END';
+  queueId: string;
+}
+export interface PongFrame {
+  type: 'PONG';
+  corrId: string;
+}
+export type ServerFrame = IdsFrame | NidFrame | OkFrame | MsgFrame | ErrFrame | EndFrame | PongFrame;
+export type ServerFrameType = ServerFrame['type'];
+export const SERVER_FRAMES: readonly ServerFrameType[] = ['IDS', 'NID', 'OK', 'MSG', 'ERR', 'END', 'PONG'];
+
+export type Frame = ClientFrame | ServerFrame;
+
+/** Field limits the codec enforces (characters of the JSON string values). */
+export const FIELD_LIMITS = {
+  corrId: 64,
+  id: 64, // queueId, msgId, notifierId
+  cred: 128,
+  deviceToken: 200,
+  errCode: 64,
+  errMessage: 500,
+} as const;
+
+/** Default largest body (decoded bytes) the codec accepts. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
