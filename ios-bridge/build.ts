@@ -1,0 +1,99 @@
+/**
+ * Bundles the portable core for JavaScriptCore: `npm run build:bridge`.
+ *
+ * Output: ios-bridge/dist/nsekit-core.js — one minified IIFE assigning the
+ * global `NsekitCore`, plus nsekit-core.js.map. The banner carries the package
+ * version and the sha256 of the code below the banner, so the iOS team can
+ * tell which build a device runs (`NsekitCore.version` / `.buildHash` too).
+ */
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const BRIDGE_ENTRY = join(ROOT, 'src/core/bridge/index.ts');
+export const BRIDGE_OUT = join(ROOT, 'ios-bridge/dist/nsekit-core.js');
+/** iOS 14's JavaScriptCore is the oldest we target; ES2020 also runs in jsc 2.50. */
+export const BRIDGE_TARGET = 'es2020';
+
+/** Identifiers a bare JSContext does not have; none may appear in the bundle. */
+export const FORBIDDEN_IN_BUNDLE: readonly RegExp[] = [
+  /\brequire\s*\(/,
+  /\bimport\s*\(/,
+  /\bimport\s*[\w{*]/,
+  /\bprocess\s*\./,
+  /\bBuffer\b/,
+  /["'`]node:/,
+];
+
+export interface BridgeBuild {
+  outfile: string;
+  code: string;
+  bytes: number;
+  sha256: string;
+  version: string;
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * Bundle `entry` into an IIFE. `globalName` is what the script defines;
+ * `minify: false` is for debugging only.
+ */
+export async function buildBridge(
+  opts: { entry?: string; outfile?: string; globalName?: string; minify?: boolean } = {},
+): Promise<BridgeBuild> {
+  const entry = opts.entry ?? BRIDGE_ENTRY;
+  const outfile = opts.outfile ?? BRIDGE_OUT;
+  const version = packageVersion();
+  const res = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'iife',
+    globalName: opts.globalName ?? 'NsekitCore',
+    platform: 'neutral',
+    // platform neutral has no default main fields; the deps ship ESM "module"/"main".
+    mainFields: ['module', 'main'],
+    conditions: ['import', 'default'],
+    target: BRIDGE_TARGET,
+    minify: opts.minify ?? true,
+    sourcemap: 'external',
+    legalComments: 'none',
+    write: false,
+    outfile,
+    define: { 'process.env.NODE_ENV': '"production"', __NSEKIT_VERSION__: JSON.stringify(version) },
+    logLevel: 'silent',
+  });
+  const js = res.outputFiles.find((f) => f.path.endsWith('.js'));
+  const map = res.outputFiles.find((f) => f.path.endsWith('.map'));
+  if (!js || !map) throw new Error('esbuild produced no output');
+  const sha256 = createHash('sha256').update(js.contents).digest('hex');
+  // The banner is prepended as a single line; the map's mappings start with ';' to skip it.
+  const banner = `/*! nsekit-core ${version} sha256:${sha256} */\n`;
+  const code = banner + js.text;
+  const mapJson = JSON.parse(map.text) as { mappings: string };
+  mapJson.mappings = ';' + mapJson.mappings;
+  mkdirSync(dirname(outfile), { recursive: true });
+  writeFileSync(outfile, code);
+  writeFileSync(outfile + '.map', JSON.stringify(mapJson));
+  return { outfile, code, bytes: Buffer.byteLength(code), sha256, version };
+}
+
+/** Returns the forbidden patterns found in `code` (empty = clean). */
+export function scanBundle(code: string): string[] {
+  return FORBIDDEN_IN_BUNDLE.filter((re) => re.test(code)).map((re) => re.source);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const b = await buildBridge();
+  const bad = scanBundle(b.code);
+  console.log(`${b.outfile}: ${(b.bytes / 1024).toFixed(1)} KB, v${b.version}, sha256 ${b.sha256.slice(0, 16)}…`);
+  if (bad.length) {
+    console.error(`bundle contains forbidden references: ${bad.join(', ')}`);
+    process.exit(1);
+  }
+}
