@@ -1,0 +1,200 @@
+/**
+ * Per-queue GET→ACK serialization. The relay's GET peeks (a second GET before
+ * the ACK returns the same message), so each queue has one slot held from the
+ * GET until ack()/release()/error/empty/hold-timeout. Waiters are served FIFO
+ * by direct hand-off (no barging); queues are independent. GET and SUB on one
+ * queue are mutually exclusive within this process.
+ */
+import { NsekitError } from '../errors.js';
+import type { Gate, Host, MessageFlags, RelayMessage, TimerHandle, Transport } from '../host.js';
+
+export interface GetResult {
+  msg: RelayMessage;
+  flags: MessageFlags;
+  /** ACK at the relay, then free the slot. QUEUE_SLOT_EXPIRED if the slot was already let go. */
+  ack(): Promise<void>;
+  /** Give up the slot without ACK (e.g. the write failed): the next GET sees the same message. */
+  release(): void;
+}
+
+export interface QueueCoordinatorOptions {
+  /** Longest wait for the queue's slot (default 10000 ms). */
+  waitTimeoutMs?: number;
+  /** Slot auto-released if neither ack nor release comes (default 30000 ms). */
+  holdTimeoutMs?: number;
+  /** Phase gate: GET and ACK (and SUB) run in its receiveNetwork class. */
+  gate?: Gate;
+}
+
+type Waiter = { grant: (slot: Slot) => void; timer: TimerHandle | null };
+/** One holding of a queue's slot. `state` moves only forward. */
+type Slot = { id: number; state: 'held' | 'acking' | 'done' | 'expired'; holdTimer: TimerHandle | null };
+type QueueState = { slot: Slot | null; waiters: Waiter[]; subscribed: boolean };
+
+export class QueueCoordinator {
+  private readonly queues = new Map<string, QueueState>();
+  private readonly waitTimeoutMs: number;
+  private readonly holdTimeoutMs: number;
+  private readonly gate: Gate | undefined;
+  private seq = 0;
+
+  constructor(
+    private readonly host: Pick<Host, 'clock' | 'log' | 'failpoints'>,
+    private readonly transport: Transport,
+    opts: QueueCoordinatorOptions = {},
+  ) {
+    this.waitTimeoutMs = opts.waitTimeoutMs ?? 10_000;
+    this.holdTimeoutMs = opts.holdTimeoutMs ?? 30_000;
+    this.gate = opts.gate;
+  }
+
+  /** GET the first un-ACKed message of `queueId` and hold the slot; null = empty (slot already released). */
+  async getMessage(queueId: string, opts: { timeoutMs?: number } = {}): Promise<GetResult | null> {
+    const q = this.state(queueId);
+    if (q.subscribed) throw new NsekitError('QUEUE_SUBSCRIBED', `GET on subscribed queue ${queueId}`, { queueId });
+    const slot = await this.acquire(queueId, q, opts.timeoutMs ?? this.waitTimeoutMs);
+    let msg: RelayMessage | null;
+    try {
+      await this.host.failpoints.hit('queue.slot.acquired', { queueId, slot: slot.id });
+      msg = await this.net(async () => {
+        await this.host.failpoints.hit('net.get.sent', { queueId });
+        const m = await this.transport.get(queueId);
+        await this.host.failpoints.hit('net.get.ok', { queueId, msgId: m?.msgId ?? null });
+        return m;
+      });
+    } catch (e) {
+      this.free(queueId, q, slot, 'done');
+      throw e;
+    }
+    if (!msg) {
+      this.free(queueId, q, slot, 'done');
+      return null;
+    }
+    if (slot.state === 'expired') {
+      // The GET outlived the hold timeout; another caller may already have the message.
+      this.host.log.log('warn', 'queue', 'GET returned after the slot expired', { queueId, msgId: msg.msgId });
+    }
+    const m = msg;
+    return {
+      msg: m,
+      flags: { ...m.flags },
+      ack: () => this.ack(queueId, q, slot, m.msgId),
+      release: () => {
+        if (slot.state === 'held') this.free(queueId, q, slot, 'done');
+      },
+    };
+  }
+
+  /** SUB `queueId`; refuses while a GET slot is held or awaited. */
+  async subscribe(queueId: string, onMessage: (m: RelayMessage) => void): Promise<void> {
+    const q = this.state(queueId);
+    if (q.slot || q.waiters.length) {
+      throw new NsekitError('QUEUE_GET_IN_PROGRESS', `SUB on ${queueId} while a GET is in progress`, { queueId });
+    }
+    // Mark first so a GET arriving while SUB is in flight is refused, not interleaved.
+    q.subscribed = true;
+    try {
+      await this.net(() => this.transport.subscribe(queueId, onMessage));
+    } catch (e) {
+      q.subscribed = false;
+      throw e;
+    }
+    this.host.log.log('debug', 'queue', 'subscribed', { queueId });
+  }
+
+  async unsubscribe(queueId: string): Promise<void> {
+    const q = this.state(queueId);
+    try {
+      await this.transport.unsubscribe(queueId);
+    } finally {
+      // Whether or not the relay heard it, this process no longer consumes the SUB stream.
+      q.subscribed = false;
+      this.host.log.log('debug', 'queue', 'unsubscribed', { queueId });
+    }
+  }
+
+  isSubscribed(queueId: string): boolean {
+    return this.queues.get(queueId)?.subscribed ?? false;
+  }
+
+  /** True while a GET slot on `queueId` is held or awaited. */
+  busy(queueId: string): boolean {
+    const q = this.queues.get(queueId);
+    return !!q && (q.slot !== null || q.waiters.length > 0);
+  }
+
+  private state(queueId: string): QueueState {
+    let q = this.queues.get(queueId);
+    if (!q) this.queues.set(queueId, (q = { slot: null, waiters: [], subscribed: false }));
+    return q;
+  }
+
+  private net<T>(fn: () => Promise<T>): Promise<T> {
+    return this.gate ? this.gate.run('receiveNetwork', fn) : fn();
+  }
+
+  private acquire(queueId: string, q: QueueState, timeoutMs: number): Promise<Slot> {
+    if (!q.slot && q.waiters.length === 0) return Promise.resolve(this.take(queueId, q));
+    return new Promise<Slot>((resolve, reject) => {
+      const w: Waiter = { grant: resolve, timer: null };
+      w.timer = this.host.clock.setTimer(timeoutMs, () => {
+        const i = q.waiters.indexOf(w);
+        if (i < 0) return;
+        q.waiters.splice(i, 1);
+        this.host.log.log('warn', 'queue', 'slot wait timed out', { queueId, timeoutMs });
+        reject(new NsekitError('QUEUE_TIMEOUT', `waited ${timeoutMs} ms for queue ${queueId}`, { queueId, timeoutMs }));
+      });
+      q.waiters.push(w);
+    });
+  }
+
+  private take(queueId: string, q: QueueState): Slot {
+    const slot: Slot = { id: ++this.seq, state: 'held', holdTimer: null };
+    slot.holdTimer = this.host.clock.setTimer(this.holdTimeoutMs, () => {
+      if (slot.state !== 'held') return;
+      this.host.log.log('warn', 'queue', 'slot hold timeout: released without ACK', { queueId, slot: slot.id });
+      this.free(queueId, q, slot, 'expired');
+    });
+    q.slot = slot;
+    return slot;
+  }
+
+  private free(queueId: string, q: QueueState, slot: Slot, to: 'done' | 'expired'): void {
+    if (slot.state === 'done' || slot.state === 'expired') return;
+    slot.state = to;
+    if (slot.holdTimer !== null) this.host.clock.clearTimer(slot.holdTimer);
+    slot.holdTimer = null;
+    if (q.slot !== slot) return;
+    q.slot = null;
+    void this.host.failpoints.hit('queue.slot.released', { queueId, slot: slot.id, how: to });
+    const next = q.waiters.shift();
+    if (next) {
+      if (next.timer !== null) this.host.clock.clearTimer(next.timer);
+      next.grant(this.take(queueId, q));
+    }
+  }
+
+  private async ack(queueId: string, q: QueueState, slot: Slot, msgId: string): Promise<void> {
+    if (slot.state !== 'held') {
+      // After expiry another GET may hold this message; ACKing it here could lose it.
+      throw new NsekitError('QUEUE_SLOT_EXPIRED', `slot for ${queueId} no longer held (${slot.state})`, {
+        queueId,
+        msgId,
+      });
+    }
+    // Stop the hold timer: releasing mid-ACK would let another GET see the message being deleted.
+    slot.state = 'acking';
+    if (slot.holdTimer !== null) this.host.clock.clearTimer(slot.holdTimer);
+    slot.holdTimer = null;
+    try {
+      await this.net(async () => {
+        await this.host.failpoints.hit('net.ack.sent', { queueId, msgId });
+        await this.transport.ack(queueId, msgId);
+        await this.host.failpoints.hit('net.ack.ok', { queueId, msgId });
+      });
+    } finally {
+      slot.state = 'held';
+      this.free(queueId, q, slot, 'done');
+    }
+  }
+}
