@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import type { StoredMessage } from '../../core/host.js';
+
+/** One JSONL line: `{"v":1,"msgId":…,"queueId":…,"ts":…,"flags":0|1,"sealed":"<base64>"}\n`. */
+export interface InboxLine {
+  v: 1;
+  msgId: string;
+  queueId: string;
+  ts: number;
+  flags: number;
+  sealed: string;
+}
+
+export interface InboxBadLine {
+  lineNo: number;
+  code: 'INBOX_BAD_LINE';
+  reason: string;
+  raw: Buffer;
+}
+export interface InboxReadResult {
+  records: StoredMessage[];
+  /** Incomplete final line (no trailing newline): a crash mid-append. Code INBOX_TORN_LINE. */
+  torn: { line: number; bytes: number; code: 'INBOX_TORN_LINE'; raw: Buffer } | null;
+  bad: InboxBadLine[];
+}
+
+export function encodeLine(m: StoredMessage): Buffer {
+  const line: InboxLine = {
+    v: 1,
+    msgId: m.msgId,
+    queueId: m.queueId,
+    ts: m.ts,
+    flags: m.flags.notification ? 1 : 0,
+    sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength).toString('base64'),
+  };
+  return Buffer.from(JSON.stringify(line) + '\n', 'utf8');
+}
+
+const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Returns the record, or a reason string when the line is not a valid v1 record. */
+export function parseLine(text: string): StoredMessage | string {
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof o !== 'object' || o === null) return 'not an object';
+  const r = o as Partial<InboxLine>;
+  if (r.v !== 1) return `unsupported version ${String(r.v)}`;
+  if (typeof r.msgId !== 'string' || r.msgId === '') return 'bad msgId';
+  if (typeof r.queueId !== 'string') return 'bad queueId';
+  if (typeof r.ts !== 'number' || !Number.isFinite(r.ts)) return 'bad ts';
+  if (r.flags !== 0 && r.flags !== 1) return 'bad flags';
+  if (typeof r.sealed !== 'string' || r.sealed.length % 4 !== 0 || !B64.test(r.sealed)) return 'bad sealed';
+  const sealed = new Uint8Array(Buffer.from(r.sealed, 'base64'));
+  return { msgId: r.msgId, queueId: r.queueId, ts: r.ts, flags: { notification: r.flags === 1 }, sealed };
+}
+
+/**
+ * Reads an inbox file, keeping every complete valid line. Empty lines are
+ * skipped silently (an appender that repairs a torn tail writes a leading "\n").
+ */
+export function readInbox(path: string): InboxReadResult {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], torn: null, bad: [] };
+    throw e;
+  }
+  return parseInbox(buf);
+}
+
+export function parseInbox(buf: Buffer): InboxReadResult {
+  const out: InboxReadResult = { records: [], torn: null, bad: [] };
+  let start = 0;
+  let lineNo = 0;
+  while (start < buf.length) {
+    lineNo++;
+    const nl = buf.indexOf(0x0a, start);
+    if (nl === -1) {
+      const raw = buf.subarray(start);
+      out.torn = { line: lineNo, bytes: raw.length, code: 'INBOX_TORN_LINE', raw };
+      break;
+    }
+    const raw = buf.subarray(start, nl);
+    start = nl + 1;
+    if (raw.length === 0) continue;
+    const rec = parseLine(raw.toString('utf8'));
+    if (typeof rec === 'string') out.bad.push({ lineNo, code: 'INBOX_BAD_LINE', reason: rec, raw });
+    else out.records.push(rec);
+  }
+  return out;
+}

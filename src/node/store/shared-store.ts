@@ -1,0 +1,342 @@
+import type Database from 'better-sqlite3';
+import { EnvelopeKind, deriveKeyRing, open as openEnvelope, seal, wipe } from '../../core/crypto/index.js';
+import type { KeyRing } from '../../core/crypto/index.js';
+import { NsekitError, isNsekitError } from '../../core/errors.js';
+import { utf8Encode, bytesEqual } from '../../core/bytes.js';
+import type { Gate, Host, Lock, MessageFlags, Store, StoredMessage } from '../../core/host.js';
+import { openGate } from '../../core/host.js';
+import { openChecked } from './open-db.js';
+import { migrate } from './schema.js';
+import { Statements } from './statements.js';
+
+export interface SharedStoreOptions {
+  dbPath: string;
+  lock: Lock;
+  /** Default openGate (tools and tests outside a phase machine). */
+  gate?: Gate;
+  host: Host;
+  /** Timeout for the cross-process lock on each write (default 5000 ms). */
+  lockTimeoutMs?: number;
+  /** NORMAL (default): a commit may be lost on power loss, never on a process crash. FULL: fsync per commit. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** SQLite busy_timeout, a backstop only: the cross-process lock prevents BUSY (default 250 ms). */
+  busyTimeoutMs?: number;
+}
+
+export interface PlainMessage {
+  msgId: string;
+  queueId: string;
+  ts: number;
+  flags: MessageFlags;
+  body: Uint8Array;
+}
+export type OutboxState = 'pending' | 'sending' | 'sent' | 'failed';
+export interface OutboxItem {
+  clientId: string;
+  queueId: string;
+  /** Sealed by the caller with the outbox key. */
+  body: Uint8Array;
+  state: OutboxState;
+  attempts: number;
+  updatedAt: number;
+}
+export interface Cursor {
+  lastMsgId: string | null;
+  lastTs: number;
+}
+
+const KEYCHECK_PLAINTEXT = utf8Encode('nsekit/v1/keycheck');
+const KEYCHECK_BINDING = { kind: EnvelopeKind.keyCheck, recordId: 'keycheck', queueId: '' } as const;
+
+export const flagsToInt = (f: MessageFlags): number => (f.notification ? 1 : 0);
+export const intToFlags = (n: number): MessageFlags => ({ notification: (n & 1) !== 0 });
+
+/**
+ * The shared encrypted store (better-sqlite3, WAL). Every write transaction
+ * runs inside gate.run('database') → lock.acquire → BEGIN IMMEDIATE … COMMIT →
+ * lock.release({wrote}). Reads use WAL snapshots and take no cross-process lock.
+ */
+export class SharedStore implements Store {
+  private db: Database.Database | null = null;
+  private st: Statements | null = null;
+  private keys: KeyRing | null = null;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly dirtyFns = new Set<() => void>();
+  private readonly gate: Gate;
+  private readonly lockTimeoutMs: number;
+
+  constructor(private readonly opts: SharedStoreOptions) {
+    this.gate = opts.gate ?? openGate;
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? 5000;
+  }
+
+  get isOpen(): boolean {
+    return this.db !== null;
+  }
+  get unlocked(): boolean {
+    return this.keys !== null;
+  }
+
+  open(): void {
+    if (this.db) return;
+    const { dbPath } = this.opts;
+    // Generous busy timeout while migrating: open() is synchronous and cannot take our async lock.
+    const db = openChecked(dbPath, Math.max(2000, this.opts.busyTimeoutMs ?? 250));
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${this.opts.synchronous ?? 'NORMAL'}`);
+      migrate(db, dbPath);
+      db.pragma(`busy_timeout = ${this.opts.busyTimeoutMs ?? 250}`);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    this.db = db;
+    this.st = new Statements(db);
+    this.log('info', 'store opened', { dbPath });
+  }
+
+  /** Derive the key ring and verify it against the sealed key-check row (created on first unlock). */
+  async unlock(masterKey: Uint8Array): Promise<void> {
+    const keys = deriveKeyRing(masterKey);
+    let sealed = this.stmts().getMeta.pluck().get('keycheck') as Buffer | undefined;
+    if (!sealed) {
+      const mine = seal(keys.keycheck, this.opts.host.rng, KEYCHECK_BINDING, KEYCHECK_PLAINTEXT);
+      await this.write('keycheck', (s) => s.putMetaIfAbsent.run('keycheck', mine));
+      // Another process may have won the race with a different key: verify what is stored.
+      sealed = this.stmts().getMeta.pluck().get('keycheck') as Buffer;
+    }
+    try {
+      const pt = openEnvelope(keys.keycheck, KEYCHECK_BINDING, new Uint8Array(sealed));
+      if (!bytesEqual(pt, KEYCHECK_PLAINTEXT)) throw new Error('key check mismatch');
+    } catch {
+      wipe(...Object.values(keys));
+      throw new NsekitError('STORE_WRONG_KEY', 'the master key does not match this store', { dbPath: this.opts.dbPath });
+    }
+    this.keys = keys;
+    this.log('info', 'store unlocked');
+  }
+
+  lockDevice(): void {
+    if (this.keys) wipe(...Object.values(this.keys));
+    this.keys = null;
+    this.log('info', 'store locked (keys wiped)');
+  }
+
+  /** Waits for in-flight writes, checkpoints (TRUNCATE) under the lock, closes. Keys stay as they were. */
+  async close(): Promise<void> {
+    if (!this.db) return;
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    const db = this.db;
+    this.db = null;
+    this.st = null;
+    try {
+      await this.opts.lock.acquire({ timeoutMs: this.lockTimeoutMs });
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        await this.opts.lock.release({ wrote: false });
+      }
+    } catch (e) {
+      // Not fatal: the WAL stays and is replayed by the next opener.
+      this.log('warn', 'checkpoint skipped at close', { error: String(e) });
+    }
+    db.close();
+    this.log('info', 'store closed');
+  }
+
+  onDirty(fn: () => void): () => void {
+    this.dirtyFns.add(fn);
+    return () => this.dirtyFns.delete(fn);
+  }
+
+  integrityCheck(): string {
+    const rows = this.stmts().db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check).join('\n');
+  }
+
+  // ---- Store interface ----
+  putMessage(m: StoredMessage): Promise<boolean> {
+    return this.write('putMessage', (s) => insertMessage(s, m, this.opts.host.clock.now()));
+  }
+
+  putMessages(ms: StoredMessage[]): Promise<number> {
+    if (ms.length === 0) return Promise.resolve(0);
+    return this.write('putMessages', (s) => {
+      const now = this.opts.host.clock.now();
+      let n = 0;
+      for (const m of ms) if (insertMessage(s, m, now)) n++;
+      return n;
+    });
+  }
+
+  hasMessage(msgId: string): Promise<boolean> {
+    return this.read(() => this.stmts().hasMessage.get(msgId) !== undefined);
+  }
+
+  markNotified(msgId: string): Promise<boolean> {
+    return this.write('markNotified', (s) => s.markNotified.run(msgId, this.opts.host.clock.now()).changes === 1);
+  }
+
+  // ---- plaintext convenience (sealed with the at-rest body key) ----
+  putPlainMessage(m: PlainMessage): Promise<boolean> {
+    const key = this.bodyKey();
+    const sealed = seal(key, this.opts.host.rng, bodyBinding(m), m.body);
+    return this.putMessage({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: m.flags, sealed });
+  }
+
+  readMessage(msgId: string): Promise<PlainMessage | null> {
+    return this.read(() => {
+      const row = this.stmts().getMessage.get(msgId) as MessageRow | undefined;
+      if (!row) return null;
+      const key = this.bodyKey();
+      const body = openEnvelope(key, bodyBinding({ msgId: row.msg_id, queueId: row.queue_id }), row.sealed);
+      return { msgId: row.msg_id, queueId: row.queue_id, ts: row.ts, flags: intToFlags(row.flags), body };
+    });
+  }
+
+  /** The stored row as is (sealed), e.g. for forensics or re-export. */
+  readSealed(msgId: string): Promise<StoredMessage | null> {
+    return this.read(() => {
+      const row = this.stmts().getMessage.get(msgId) as MessageRow | undefined;
+      if (!row) return null;
+      return { msgId: row.msg_id, queueId: row.queue_id, ts: row.ts, flags: intToFlags(row.flags), sealed: new Uint8Array(row.sealed) };
+    });
+  }
+
+  listMessageIds(queueId?: string): Promise<string[]> {
+    return this.read(() =>
+      queueId === undefined
+        ? (this.stmts().listIds.pluck().all() as string[])
+        : (this.stmts().listIdsByQueue.pluck().all(queueId) as string[]),
+    );
+  }
+
+  countMessages(): Promise<number> {
+    return this.read(() => this.stmts().count.pluck().get() as number);
+  }
+
+  // ---- cursors, outbox ----
+  getCursor(queueId: string): Promise<Cursor> {
+    return this.read(() => {
+      const r = this.stmts().getCursor.get(queueId) as { last_msg_id: string | null; last_ts: number } | undefined;
+      return r ? { lastMsgId: r.last_msg_id, lastTs: r.last_ts } : { lastMsgId: null, lastTs: 0 };
+    });
+  }
+
+  setCursor(queueId: string, c: Cursor): Promise<void> {
+    return this.write('setCursor', (s) => void s.setCursor.run(queueId, c.lastMsgId, c.lastTs));
+  }
+
+  outboxAdd(item: { clientId: string; queueId: string; body: Uint8Array }): Promise<boolean> {
+    return this.write(
+      'outboxAdd',
+      (s) => s.outboxAdd.run(item.clientId, item.queueId, item.body, this.opts.host.clock.now()).changes === 1,
+    );
+  }
+
+  outboxPending(): Promise<OutboxItem[]> {
+    return this.read(() =>
+      (this.stmts().outboxPending.all() as OutboxRow[]).map((r) => ({
+        clientId: r.client_id,
+        queueId: r.queue_id,
+        body: new Uint8Array(r.sealed),
+        state: r.state,
+        attempts: r.attempts,
+        updatedAt: r.updated_at,
+      })),
+    );
+  }
+
+  outboxMark(clientId: string, state: Exclude<OutboxState, 'pending'>): Promise<void> {
+    return this.write('outboxMark', (s) => {
+      s.outboxMark.run(state, state === 'sending' ? 1 : 0, this.opts.host.clock.now(), clientId);
+    });
+  }
+
+  // ---- internals ----
+  private stmts(): Statements {
+    if (!this.st) throw new NsekitError('STORE_CLOSED', 'store is closed', { dbPath: this.opts.dbPath });
+    return this.st;
+  }
+
+  private bodyKey(): Uint8Array {
+    if (!this.keys) throw new NsekitError('STORE_LOCKED', 'store is locked: master key not in memory');
+    return this.keys.body;
+  }
+
+  private read<T>(fn: () => T): Promise<T> {
+    if (this.gate === openGate) {
+      try {
+        return Promise.resolve(fn());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return this.gate.run('database', fn);
+  }
+
+  private write<T>(op: string, fn: (s: Statements) => T): Promise<T> {
+    const p = this.gate === openGate ? this.writeLocked(op, fn) : this.gate.run('database', () => this.writeLocked(op, fn));
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private async writeLocked<T>(op: string, fn: (s: Statements) => T): Promise<T> {
+    this.stmts(); // fail fast with STORE_CLOSED before touching the lock
+    const { lock, host } = this.opts;
+    const grant = await lock.acquire({ timeoutMs: this.lockTimeoutMs });
+    let wrote = false;
+    try {
+      if (grant.dirty) for (const fn of this.dirtyFns) fn();
+      const s = this.stmts();
+      s.begin.run();
+      try {
+        const fp1 = host.failpoints.hit('db.tx.begin', { op });
+        if (fp1) await fp1;
+        const result = fn(s);
+        const fp2 = host.failpoints.hit('db.tx.commit', { op });
+        if (fp2) await fp2;
+        s.commit.run();
+        wrote = true;
+        return result;
+      } catch (e) {
+        if (s.db.inTransaction) s.rollback.run();
+        if (!isNsekitError(e)) this.log('error', 'write failed', { op, error: String(e) });
+        throw e;
+      }
+    } finally {
+      await lock.release({ wrote });
+    }
+  }
+
+  private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
+    this.opts.host.log.log(level, 'store', msg, fields);
+  }
+}
+
+interface MessageRow {
+  msg_id: string;
+  queue_id: string;
+  ts: number;
+  flags: number;
+  sealed: Buffer;
+}
+interface OutboxRow {
+  client_id: string;
+  queue_id: string;
+  sealed: Buffer;
+  state: OutboxState;
+  attempts: number;
+  updated_at: number;
+}
+
+function bodyBinding(m: { msgId: string; queueId: string }) {
+  return { kind: EnvelopeKind.messageBody, recordId: m.msgId, queueId: m.queueId };
+}
+
+function insertMessage(s: Statements, m: StoredMessage, now: number): boolean {
+  return s.insertMessage.run(m.msgId, m.queueId, m.ts, flagsToInt(m.flags), m.sealed, now).changes === 1;
+}

@@ -1,0 +1,51 @@
+import type Database from 'better-sqlite3';
+
+/** Prepared once per connection: re-preparing per call costs more than the insert itself. */
+export class Statements {
+  readonly begin;
+  readonly commit;
+  readonly rollback;
+  readonly insertMessage;
+  readonly hasMessage;
+  readonly getMessage;
+  readonly listIds;
+  readonly listIdsByQueue;
+  readonly count;
+  readonly markNotified;
+  readonly getMeta;
+  readonly putMetaIfAbsent;
+  readonly getCursor;
+  readonly setCursor;
+  readonly outboxAdd;
+  readonly outboxPending;
+  readonly outboxMark;
+
+  constructor(readonly db: Database.Database) {
+    this.begin = db.prepare('BEGIN IMMEDIATE');
+    this.commit = db.prepare('COMMIT');
+    this.rollback = db.prepare('ROLLBACK');
+    this.insertMessage = db.prepare(
+      'INSERT OR IGNORE INTO messages (msg_id, queue_id, ts, flags, sealed, stored_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.hasMessage = db.prepare('SELECT 1 FROM messages WHERE msg_id = ?');
+    this.getMessage = db.prepare('SELECT msg_id, queue_id, ts, flags, sealed FROM messages WHERE msg_id = ?');
+    this.listIds = db.prepare('SELECT msg_id FROM messages ORDER BY id');
+    this.listIdsByQueue = db.prepare('SELECT msg_id FROM messages WHERE queue_id = ? ORDER BY id');
+    this.count = db.prepare('SELECT count(*) FROM messages');
+    this.markNotified = db.prepare('INSERT OR IGNORE INTO notifications (msg_id, shown_at) VALUES (?, ?)');
+    this.getMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
+    this.putMetaIfAbsent = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
+    this.getCursor = db.prepare('SELECT last_msg_id, last_ts FROM cursors WHERE queue_id = ?');
+    this.setCursor = db.prepare(
+      'INSERT INTO cursors (queue_id, last_msg_id, last_ts) VALUES (?, ?, ?) ' +
+        'ON CONFLICT(queue_id) DO UPDATE SET last_msg_id = excluded.last_msg_id, last_ts = excluded.last_ts',
+    );
+    this.outboxAdd = db.prepare(
+      "INSERT OR IGNORE INTO outbox (client_id, queue_id, sealed, state, attempts, updated_at) VALUES (?, ?, ?, 'pending', 0, ?)",
+    );
+    this.outboxPending = db.prepare(
+      "SELECT client_id, queue_id, sealed, state, attempts, updated_at FROM outbox WHERE state != 'sent' ORDER BY rowid",
+    );
+    this.outboxMark = db.prepare('UPDATE outbox SET state = ?, attempts = attempts + ?, updated_at = ? WHERE client_id = ?');
+  }
+}
