@@ -16,6 +16,7 @@ export const ErrorCodes = {
   CRYPTO_TRUNCATED: 'CRYPTO_TRUNCATED', // envelope shorter than header + tag
   CRYPTO_BAD_VERSION: 'CRYPTO_BAD_VERSION', // unknown magic/version/kind byte
   CRYPTO_AUTH_FAILED: 'CRYPTO_AUTH_FAILED', // wrong key, tampered bytes, or swapped row (AAD mismatch)
+  CONTENT_MALFORMED: 'CONTENT_MALFORMED', // decrypted message content is not a valid encoded MessageContent
   // cross-process lock
   LOCK_TIMEOUT: 'LOCK_TIMEOUT', // not acquired within the timeout (holder frozen or slow)
   LOCK_DIR_MISSING: 'LOCK_DIR_MISSING', // the shared directory of the lock file does not exist

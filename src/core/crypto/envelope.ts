@@ -26,6 +26,8 @@ export const EnvelopeKind = {
   notificationId: 3,
   outboxBody: 4,
   keyCheck: 5,
+  /** Sender → recipient end-to-end message body (the relay message body). */
+  e2eBody: 6,
 } as const;
 export type EnvelopeKind = (typeof EnvelopeKind)[keyof typeof EnvelopeKind];
 const KINDS = new Set<number>(Object.values(EnvelopeKind));
