@@ -51,6 +51,8 @@ export const ErrorCodes = {
   // simulator (sim/)
   SCENARIO_INVALID: 'SCENARIO_INVALID', // a scenario file or builder output fails the schema or its cross-step rules
   HISTORY_BAD_LINE: 'HISTORY_BAD_LINE', // a complete history JSONL line that is not a valid operation record
+  BRIDGE_BAD_INPUT: 'BRIDGE_BAD_INPUT', // the native host called the bridge facade with malformed arguments
+  BRIDGE_HOST_ERROR: 'BRIDGE_HOST_ERROR', // the native host answered with a malformed value or an error without a known code
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
