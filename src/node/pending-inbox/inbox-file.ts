@@ -86,7 +86,9 @@ export class PendingInboxFile implements PendingInbox {
   async importInto(store: InboxImportTarget, opts: ImportOptions = {}): Promise<ImportResult> {
     const total: ImportResult = { files: 0, records: 0, inserted: 0, duplicates: 0, torn: 0, bad: 0, rejected: 0 };
     const claimed = this.leftoverClaims();
-    const mine = `${this.path}.importing.${process.pid}.${++this.claimSeq}`;
+    // Unique per claim: a rename onto an older leftover claim would destroy it.
+    const tag = Buffer.from(this.host.rng.randomBytes(6)).toString('hex');
+    const mine = `${this.path}.importing.${process.pid}.${++this.claimSeq}.${tag}`;
     try {
       fs.renameSync(this.path, mine);
       claimed.push(mine);

@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EnvelopeKind, deriveKeyRing, open as openEnvelope, seal } from '../../src/core/crypto/index.js';
+import type { Host, Lock, StoredMessage } from '../../src/core/host.js';
+import { noFailpoints } from '../../src/core/host.js';
+import { nodeClock, nodeRng, silentLog } from '../../src/node/host.js';
+import { PendingInboxFile, encodeLine, readInbox } from '../../src/node/pending-inbox/index.js';
+import { SharedStore } from '../../src/node/store/index.js';
+
+const host: Host = { clock: nodeClock, rng: nodeRng, log: silentLog, failpoints: noFailpoints };
+/** In-process lock for unit tests (the mp tests use the real flock lock). */
+const memLock = (): Lock => {
+  let chain = Promise.resolve();
+  let unlock: () => void = () => {};
+  const l = {
+    held: false,
+    async acquire() {
+      const prev = chain;
+      chain = new Promise<void>((r) => (unlock = r));
+      await prev;
+      l.held = true;
+      return { generation: 0, dirty: false };
+    },
+    async release() {
+      l.held = false;
+      unlock();
+    },
+  };
+  return l;
+};
+const KEY = new Uint8Array(32).fill(3);
+const keys = deriveKeyRing(KEY);
+const MARKER = 'PLAINTEXT-MARKER-zq7x';
+
+function sealedRecord(i: number, body = `${MARKER} message ${i}`): StoredMessage {
+  const binding = { kind: EnvelopeKind.inboxRecord, recordId: `m${i}`, queueId: 'q1' };
+  return {
+    msgId: `m${i}`,
+    queueId: 'q1',
+    ts: 100 + i,
+    flags: { notification: true },
+    sealed: seal(keys.inbox, nodeRng, binding, new TextEncoder().encode(body)),
+  };
+}
+/** The app's transform: open with the inbox key, re-seal with the at-rest body key. */
+const reseal = (r: StoredMessage): StoredMessage => {
+  const pt = openEnvelope(keys.inbox, { kind: EnvelopeKind.inboxRecord, recordId: r.msgId, queueId: r.queueId }, r.sealed);
+  const sealed = seal(keys.body, nodeRng, { kind: EnvelopeKind.messageBody, recordId: r.msgId, queueId: r.queueId }, pt);
+  return { ...r, sealed };
+};
+
+let dir: string;
+let inboxPath: string;
+let store: SharedStore;
+beforeEach(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsekit-inbox-'));
+  inboxPath = path.join(dir, 'pending.jsonl');
+  store = new SharedStore({ dbPath: path.join(dir, 'store.db'), lock: memLock(), host });
+  store.open();
+  await store.unlock(KEY);
+});
+afterEach(async () => {
+  await store.close().catch(() => {});
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('PendingInboxFile', () => {
+  it('appends one JSONL line per record and reads them back', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    for (let i = 0; i < 5; i++) await inbox.append(sealedRecord(i));
+    const text = fs.readFileSync(inboxPath, 'utf8');
+    expect(text.split('\n')).toHaveLength(6);
+    const r = PendingInboxFile.read(inboxPath);
+    expect(r.records.map((x) => x.msgId)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    expect(r.torn).toBeNull();
+    expect(r.bad).toEqual([]);
+    expect(Buffer.from(r.records[2]!.sealed).toString('base64')).toBe(JSON.parse(text.split('\n')[2]!).sealed);
+  });
+
+  it('torn final line → INBOX_TORN_LINE reported, every complete line kept; next append is not swallowed', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    for (let i = 0; i < 3; i++) await inbox.append(sealedRecord(i));
+    const full = encodeLine(sealedRecord(3));
+    fs.appendFileSync(inboxPath, full.subarray(0, 40)); // crash mid-append
+    let r = readInbox(inboxPath);
+    expect(r.records.map((x) => x.msgId)).toEqual(['m0', 'm1', 'm2']);
+    expect(r.torn).toMatchObject({ line: 4, bytes: 40, code: 'INBOX_TORN_LINE' });
+    await inbox.append(sealedRecord(4));
+    r = readInbox(inboxPath);
+    expect(r.records.map((x) => x.msgId)).toEqual(['m0', 'm1', 'm2', 'm4']);
+    expect(r.bad.map((b) => b.code)).toEqual(['INBOX_BAD_LINE']); // the old torn fragment, now terminated
+    expect(r.torn).toBeNull();
+  });
+
+  it('malformed complete lines → INBOX_BAD_LINE each, the others kept', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    await inbox.append(sealedRecord(0));
+    fs.appendFileSync(inboxPath, 'not json\n{"v":2,"msgId":"x"}\n{"v":1,"msgId":"y","queueId":"q","ts":1,"flags":0,"sealed":"@@"}\n');
+    await inbox.append(sealedRecord(1));
+    const r = readInbox(inboxPath);
+    expect(r.records.map((x) => x.msgId)).toEqual(['m0', 'm1']);
+    expect(r.bad.map((b) => [b.lineNo, b.code])).toEqual([
+      [2, 'INBOX_BAD_LINE'],
+      [3, 'INBOX_BAD_LINE'],
+      [4, 'INBOX_BAD_LINE'],
+    ]);
+  });
+
+  it('imports into the store (re-sealed), unlinks the claimed file, keeps rejects aside', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    for (let i = 0; i < 4; i++) await inbox.append(sealedRecord(i));
+    fs.appendFileSync(inboxPath, 'garbage\n');
+    const res = await inbox.importInto(store, { transform: reseal });
+    expect(res).toMatchObject({ files: 1, records: 4, inserted: 4, duplicates: 0, bad: 1 });
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending.jsonl')).sort()).toEqual(['pending.jsonl.rejected']);
+    const m2 = await store.readMessage('m2');
+    expect(new TextDecoder().decode(m2!.body)).toBe(`${MARKER} message 2`);
+  });
+
+  it('import is idempotent: twice, and after a crash between commit and unlink → no duplicates', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    for (let i = 0; i < 3; i++) await inbox.append(sealedRecord(i));
+    // Crash right after the store commit, before the unlink.
+    const crashing = new PendingInboxFile(inboxPath, {
+      ...host,
+      failpoints: { hit: (n) => { if (n === 'inbox.import.committed') throw new Error('crash'); } },
+    });
+    await expect(crashing.importInto(store, { transform: reseal })).rejects.toThrow('crash');
+    expect(await store.countMessages()).toBe(3);
+    expect(fs.readdirSync(dir).some((n) => n.includes('.importing.'))).toBe(true);
+    // New records arrive at the original path meanwhile.
+    await inbox.append(sealedRecord(2));
+    await inbox.append(sealedRecord(3));
+    const res = await inbox.importInto(store, { transform: reseal });
+    expect(res).toMatchObject({ files: 2, records: 5, inserted: 1, duplicates: 4 });
+    expect(await inbox.importInto(store, { transform: reseal })).toMatchObject({ files: 0, inserted: 0 });
+    expect(await store.listMessageIds()).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending'))).toEqual([]);
+  });
+
+  it('a record the transform rejects (tampered) is set aside, the rest imported', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    const bad = sealedRecord(1);
+    bad.sealed[40]! ^= 1;
+    await inbox.append(sealedRecord(0));
+    await inbox.append(bad);
+    await inbox.append(sealedRecord(2));
+    const res = await inbox.importInto(store, { transform: reseal });
+    expect(res).toMatchObject({ inserted: 2, rejected: 1 });
+    expect(await store.listMessageIds()).toEqual(['m0', 'm2']);
+    expect(readInbox(`${inboxPath}.rejected`).records.map((r) => r.msgId)).toEqual(['m1']);
+  });
+
+  it('no plaintext anywhere: DB, -wal, -shm and inbox bytes never contain the marker', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    for (let i = 0; i < 20; i++) await store.putPlainMessage({ ...sealedRecord(i), msgId: `s${i}`, body: new TextEncoder().encode(`${MARKER} stored ${i}`) });
+    for (let i = 0; i < 20; i++) await inbox.append(sealedRecord(i));
+    const marker = Buffer.from(MARKER);
+    const files = ['store.db', 'store.db-wal', 'store.db-shm', 'pending.jsonl'].map((n) => path.join(dir, n));
+    const scanned: string[] = [];
+    for (const f of files) {
+      if (!fs.existsSync(f)) continue;
+      const b = fs.readFileSync(f);
+      scanned.push(`${path.basename(f)}:${b.length > 0}`);
+      expect(b.includes(marker), f).toBe(false);
+      expect(b.includes(Buffer.from(MARKER, 'utf16le')), f).toBe(false);
+    }
+    expect(scanned).toContain('store.db-wal:true'); // the rows really were in the WAL when scanned
+    expect(scanned).toContain('pending.jsonl:true');
+    // Sanity: the scan would have found it had it been stored in the clear.
+    expect(Buffer.from(`x${MARKER}y`).includes(marker)).toBe(true);
+    await inbox.importInto(store, { transform: reseal });
+    await store.close();
+    const db = fs.readFileSync(path.join(dir, 'store.db'));
+    expect(db.includes(marker)).toBe(false);
+    expect(await (store.open(), store.countMessages())).toBe(40);
+  });
+});
