@@ -1,0 +1,347 @@
+import type { LockGrant } from '../../core/host.js';
+import { NsekitError } from '../../core/errors.js';
+import { nodeClock, silentLog } from '../host.js';
+import type { CommonLockOptions, CrossProcessLock, LockHost } from './types.js';
+import { YieldChannel } from './yield.js';
+
+const noFp = { hit() {} };
+
+/**
+ * What both backends share: the in-process queue (flock is per open file
+ * description, so two async callers in one process would otherwise both "hold"
+ * it), the non-blocking attempt loop with bounded backoff, generations and the
+ * dirty flag, yield requests, failpoints and logging. A backend supplies one
+ * non-blocking attempt, unlock, and generation storage.
+ */
+export abstract class BaseLock implements CrossProcessLock {
+  abstract readonly backend: 'flock' | 'lease';
+  protected readonly host: LockHost;
+  private readonly defaultTimeoutMs: number;
+  private readonly yieldPollMs: number;
+  private readonly yields: YieldChannel;
+  private yieldFns = new Set<() => void>();
+  private delivered = new Set<string>();
+  private yieldTimer: unknown;
+  private isHeld = false;
+  private localBusy = false;
+  private localWaiters: Array<() => void> = [];
+  private heldGen = 0;
+  /** Generation this instance left behind at its last release; undefined before the first. */
+  private lastSeenGen: number | undefined;
+  private lostReason: string | undefined;
+  protected closed = false;
+
+  constructor(
+    protected readonly lockPath: string,
+    opts: CommonLockOptions,
+  ) {
+    this.host = opts.host ?? { clock: nodeClock, log: silentLog, failpoints: noFp };
+    this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 10_000;
+    this.yieldPollMs = opts.yieldPollMs ?? 100;
+    this.yields = new YieldChannel(`${lockPath}.yield`, this.host.log, opts.yieldTtlMs ?? 10_000);
+  }
+
+  /** One non-blocking attempt. True = now held. Throws NsekitError on anything but "busy". */
+  protected abstract tryLock(): boolean;
+  /** Let the lock go (the generation is already written). */
+  protected abstract unlock(): void;
+  protected abstract readGen(): number;
+  protected abstract writeGen(gen: number): void;
+  /** Best-known holder pid for LOCK_TIMEOUT details. */
+  protected abstract holderPid(): number | undefined;
+  protected abstract closeBackend(): void;
+  /** Wait before attempt n+1 given the previous wait (ms); backends shape their backoff. */
+  protected abstract nextDelay(prevMs: number | undefined): number;
+
+  get held(): boolean {
+    return this.isHeld;
+  }
+
+  generation(): number {
+    return this.readGen();
+  }
+
+  async acquire(opts?: { timeoutMs?: number }): Promise<LockGrant> {
+    const timeoutMs = opts?.timeoutMs ?? this.defaultTimeoutMs;
+    const { clock, failpoints } = this.host;
+    const start = clock.now();
+    const deadline = start + timeoutMs;
+    const fp = failpoints.hit('lock.acquire.start', { backend: this.backend });
+    if (fp) await fp;
+    await this.takeLocal(deadline, start);
+    try {
+      await this.takeCross(deadline, start);
+    } catch (e) {
+      this.giveLocal();
+      throw e;
+    }
+    let gen: number;
+    try {
+      gen = this.readGen();
+    } catch (e) {
+      this.unlockQuietly();
+      this.giveLocal();
+      throw e;
+    }
+    const dirty = this.lastSeenGen === undefined ? true : gen !== this.lastSeenGen;
+    this.heldGen = gen;
+    this.isHeld = true;
+    this.delivered.clear();
+    this.yields.satisfied();
+    if (this.yieldFns.size) this.startYieldPoll();
+    this.host.log.log('debug', 'lock', 'acquired', { backend: this.backend, generation: gen, dirty });
+    const fp2 = failpoints.hit('lock.acquired', { backend: this.backend, generation: gen, dirty });
+    if (fp2) await fp2;
+    return { generation: gen, dirty };
+  }
+
+  async release(opts?: { wrote?: boolean }): Promise<void> {
+    const wrote = opts?.wrote ?? false;
+    if (this.lostReason !== undefined) return this.releaseLost(wrote);
+    if (!this.isHeld) throw new NsekitError('LOCK_NOT_HELD', `release of ${this.lockPath} without holding it`);
+    const { failpoints } = this.host;
+    const fp = failpoints.hit('lock.release', { backend: this.backend, wrote });
+    if (fp) await fp;
+    let gen = this.heldGen;
+    try {
+      if (wrote) {
+        gen = this.nextGen();
+        this.writeGen(gen);
+      }
+    } finally {
+      this.lastSeenGen = gen;
+      this.isHeld = false;
+      this.stopYieldPoll();
+      try {
+        this.unlock();
+      } finally {
+        this.giveLocal();
+      }
+    }
+    this.host.log.log('debug', 'lock', 'released', { backend: this.backend, generation: gen, wrote });
+    const fp2 = failpoints.hit('lock.released', { backend: this.backend, generation: gen, wrote });
+    if (fp2) await fp2;
+  }
+
+  /**
+   * Release after the backend lost the lock while we held it (lease taken over):
+   * still publish the write (others must reload), do not unlock what is no longer
+   * ours, free the in-process slot, and tell the caller its section was not exclusive.
+   */
+  private releaseLost(wrote: boolean): never {
+    const reason = this.lostReason;
+    this.lostReason = undefined;
+    let gen = this.heldGen;
+    try {
+      if (wrote) {
+        gen = this.nextGen();
+        this.writeGen(gen);
+      }
+    } catch (e) {
+      this.host.log.log('error', 'lock', 'generation not written after lock loss', { err: String(e) });
+    } finally {
+      this.lastSeenGen = gen;
+      this.giveLocal();
+    }
+    throw new NsekitError('LOCK_NOT_HELD', `${this.backend} lock ${this.lockPath} was lost while held: ${reason}`, {
+      lost: true,
+      reason,
+    });
+  }
+
+  /** Generation to store after a write; the lease backend re-reads in case it lost the lease. */
+  protected nextGen(): number {
+    return this.heldGen + 1;
+  }
+
+  async withLock<T>(fn: (g: LockGrant) => T | Promise<T>, opts?: { timeoutMs?: number; wrote?: boolean }): Promise<T> {
+    const g = await this.acquire(opts?.timeoutMs === undefined ? undefined : { timeoutMs: opts.timeoutMs });
+    // Bump on failure too: a spurious "dirty" costs a reload, a missed one serves stale caches.
+    const wrote = opts?.wrote ?? true;
+    let result: T;
+    try {
+      result = await fn(g);
+    } catch (e) {
+      await this.release({ wrote });
+      throw e;
+    }
+    await this.release({ wrote });
+    return result;
+  }
+
+  requestYield(): void {
+    this.yields.request();
+  }
+
+  onYieldRequested(fn: () => void): () => void {
+    this.yieldFns.add(fn);
+    if (!this.closed) this.yields.watch(() => this.checkYield());
+    if (this.isHeld) this.startYieldPoll();
+    return () => {
+      this.yieldFns.delete(fn);
+      if (this.yieldFns.size === 0) {
+        this.stopYieldPoll();
+        this.yields.unwatch();
+      }
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.isHeld || this.lostReason !== undefined) {
+      try {
+        await this.release({ wrote: true });
+      } catch (e) {
+        this.host.log.log('warn', 'lock', 'release on close failed', { err: String(e) });
+      }
+    }
+    this.closed = true;
+    this.stopYieldPoll();
+    this.yields.unwatch();
+    this.yieldFns.clear();
+    for (const w of this.localWaiters.splice(0)) w();
+    this.closeBackend();
+  }
+
+  /**
+   * Backends call this when they learn the lock was lost while held (lease
+   * compromised). `held` turns false at once so the holder can check it before
+   * committing; the in-process slot stays taken until the holder's release().
+   */
+  protected markLost(reason: string): void {
+    if (!this.isHeld) return;
+    this.isHeld = false;
+    this.lostReason = reason;
+    this.stopYieldPoll();
+    this.host.log.log('error', 'lock', 'lock lost while held', { backend: this.backend, reason });
+  }
+
+  private async takeLocal(deadline: number, start: number): Promise<void> {
+    while (this.localBusy) {
+      this.assertOpen();
+      const left = deadline - this.host.clock.now();
+      if (left <= 0) throw this.timeout(start);
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          this.host.clock.clearTimer(h);
+          resolve();
+        };
+        const h = this.host.clock.setTimer(left, () => {
+          const i = this.localWaiters.indexOf(wake);
+          if (i >= 0) this.localWaiters.splice(i, 1);
+          resolve();
+        });
+        this.localWaiters.push(wake);
+      });
+    }
+    this.assertOpen();
+    this.localBusy = true;
+  }
+
+  private giveLocal(): void {
+    this.localBusy = false;
+    this.localWaiters.shift()?.();
+  }
+
+  private async takeCross(deadline: number, start: number): Promise<void> {
+    let delay: number | undefined;
+    for (;;) {
+      this.assertOpen();
+      if (this.tryLock()) return;
+      const left = deadline - this.host.clock.now();
+      if (left <= 0) throw this.timeout(start);
+      delay = this.nextDelay(delay);
+      if (delay < 1) {
+        if (await this.spin(delay)) return;
+      } else {
+        await new Promise<void>((r) => this.host.clock.setTimer(Math.min(delay!, left), r));
+      }
+    }
+  }
+
+  /**
+   * Sub-millisecond wait: retry once per event-loop turn (setImmediate) until
+   * `ms` has passed. Bounded by the backoff, so it never becomes a long spin;
+   * a turn costs about what one flock attempt costs, so attempting every turn
+   * is free and catches a quick handoff.
+   */
+  private async spin(ms: number): Promise<boolean> {
+    const until = performance.now() + ms;
+    do {
+      await new Promise<void>((r) => setImmediate(r));
+      this.assertOpen();
+      if (this.tryLock()) return true;
+    } while (performance.now() < until);
+    return false;
+  }
+
+  private timeout(start: number): NsekitError {
+    const waitedMs = this.host.clock.now() - start;
+    let holderPid: number | undefined;
+    try {
+      holderPid = this.holderPid();
+    } catch {
+      holderPid = undefined;
+    }
+    this.host.log.log('warn', 'lock', 'acquire timed out', { backend: this.backend, waitedMs, holderPid });
+    return new NsekitError('LOCK_TIMEOUT', `${this.backend} lock ${this.lockPath} not acquired in ${waitedMs} ms`, {
+      waitedMs,
+      holderPid,
+      backend: this.backend,
+      lockPath: this.lockPath,
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new NsekitError('LOCK_IO', `lock ${this.lockPath} is closed`);
+  }
+
+  private unlockQuietly(): void {
+    try {
+      this.unlock();
+    } catch {
+      /* already failing; the original error is the one to report */
+    }
+  }
+
+  private checkYield(): void {
+    if (!this.isHeld || this.yieldFns.size === 0) return;
+    const r = this.yields.pending();
+    if (!r) return;
+    const key = `${r.token}:${r.seq}`;
+    if (this.delivered.has(key)) return;
+    this.delivered.add(key);
+    this.host.log.log('info', 'lock', 'yield requested', { backend: this.backend, byPid: r.pid });
+    for (const fn of [...this.yieldFns]) {
+      try {
+        fn();
+      } catch (e) {
+        this.host.log.log('error', 'lock', 'yield callback threw', { err: String(e) });
+      }
+    }
+  }
+
+  private startYieldPoll(): void {
+    if (this.yieldTimer !== undefined) return;
+    const tick = (): void => {
+      this.yieldTimer = undefined;
+      if (!this.isHeld || this.yieldFns.size === 0) return;
+      this.checkYield();
+      if (this.isHeld) this.yieldTimer = this.host.clock.setTimer(this.yieldPollMs, tick);
+      unref(this.yieldTimer);
+    };
+    // First check on the next turn, so the caller of acquire() runs before any callback.
+    this.yieldTimer = this.host.clock.setTimer(0, tick);
+    unref(this.yieldTimer);
+  }
+
+  private stopYieldPoll(): void {
+    if (this.yieldTimer === undefined) return;
+    this.host.clock.clearTimer(this.yieldTimer as never);
+    this.yieldTimer = undefined;
+  }
+}
+
+function unref(h: unknown): void {
+  (h as { unref?: () => void } | undefined)?.unref?.();
+}
