@@ -11,7 +11,7 @@ function setup(opts: { waitTimeoutMs?: number; holdTimeoutMs?: number; gate?: Ga
   const events: Events = [];
   const clock = new SimClock();
   const relay = new FakeRelay(events);
-  const gets = new Map<string, ReturnType<typeof deferred>>();
+  const gets = new Map<string, ReturnType<typeof deferred<void>>>();
   // Each GET can be held by the test via `holdGets`.
   let holdGets: Set<string> | null = null;
   const transport = relay.transport({

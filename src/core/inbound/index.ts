@@ -1,0 +1,2 @@
+export * from './e2e.js';
+export * from './pipeline.js';

@@ -1,0 +1,133 @@
+/**
+ * The receive pipeline: receive → decrypt → dedupe → store (or pending inbox)
+ * → ACK → notify. The one rule that matters: a message is ACKed (deleted at
+ * the relay) only after it is durable locally, so a crash or failed write
+ * anywhere before leaves it at the relay for the next GET.
+ */
+import { decodeContent, isUserContent, notificationText, type MessageContent } from '../content.js';
+import { EnvelopeKind, open, seal } from '../crypto/index.js';
+import { e2eBinding } from './e2e.js';
+import { NsekitError, isNsekitError } from '../errors.js';
+import type { Host, NotificationContent, Notifier, PendingInbox, RelayMessage, Store } from '../host.js';
+import type { QueueCoordinator } from '../queue/index.js';
+
+export interface InboundDeps {
+  host: Host;
+  /** null = device locked: the store's key is not in memory. */
+  store: Store | null;
+  inbox: PendingInbox;
+  notifier: Notifier;
+  /** The queue's end-to-end key (shared with the sender), or null if unknown. */
+  e2eKey(queueId: string): Uint8Array | null;
+  /** At-rest body key (KeyRing.body); null when locked. */
+  bodyKey: Uint8Array | null;
+  /** Log tag: 'nse' in the NSE process, 'sync' (default) in the app. */
+  logTag?: 'nse' | 'sync';
+}
+
+export type InboundOutcome = {
+  msgId: string;
+  stored: 'store' | 'inbox' | 'duplicate';
+  notified: boolean;
+  content?: NotificationContent;
+};
+
+/** Generic content when the body cannot be read (device locked). */
+export const GENERIC_TITLE = 'New message';
+
+/** Result of the durable part; `pending` is the notification still to show. */
+type Ingested = { msgId: string; stored: InboundOutcome['stored']; pending: NotificationContent | null };
+
+/** Decrypt and make durable. Throws (typed) before anything is written if the body does not open. */
+async function ingest(deps: InboundDeps, m: RelayMessage): Promise<Ingested> {
+  const { host } = deps;
+  const tag = deps.logTag ?? 'sync';
+  if (!deps.store) {
+    // Locked: keep the relay body as is (still e2e-sealed, opaque) for import on unlock.
+    await deps.inbox.append({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { ...m.flags }, sealed: m.body });
+    await host.failpoints.hit('inbox.append.done', { msgId: m.msgId });
+    host.log.log('info', tag, 'locked: appended to pending inbox', { msgId: m.msgId, queueId: m.queueId });
+    const pending = m.flags.notification
+      ? { msgId: m.msgId, queueId: m.queueId, title: GENERIC_TITLE, body: '' }
+      : null;
+    return { msgId: m.msgId, stored: 'inbox', pending };
+  }
+  if (!deps.bodyKey) throw new NsekitError('STORE_LOCKED', 'store open but no body key in memory');
+  const key = deps.e2eKey(m.queueId);
+  if (!key) throw new NsekitError('CRYPTO_BAD_KEY', `no end-to-end key for queue ${m.queueId}`, { queueId: m.queueId });
+  const plain = open(key, e2eBinding(m.queueId), m.body);
+  await host.failpoints.hit('inbound.decrypted', { msgId: m.msgId });
+  let content: MessageContent;
+  try {
+    content = decodeContent(plain);
+  } catch (e) {
+    // Authentic but unreadable: keep it (as 'other', never notified) rather than block the queue forever.
+    if (!isNsekitError(e, 'CONTENT_MALFORMED')) throw e;
+    host.log.log('warn', tag, 'malformed content stored as other', { msgId: m.msgId });
+    content = { type: 'other' };
+  }
+  const sealed = seal(deps.bodyKey, host.rng, { kind: EnvelopeKind.messageBody, recordId: m.msgId, queueId: m.queueId }, plain);
+  plain.fill(0);
+  const inserted = await deps.store.putMessage({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { ...m.flags }, sealed });
+  await host.failpoints.hit('db.write.done', { msgId: m.msgId, duplicate: !inserted });
+  host.log.log('debug', tag, inserted ? 'stored' : 'duplicate', { msgId: m.msgId, queueId: m.queueId, type: content.type });
+  let pending: NotificationContent | null = null;
+  // markNotified is the durable "at most once" record, shared by both processes.
+  if (inserted && isUserContent(content) && (await deps.store.markNotified(m.msgId))) {
+    pending = { msgId: m.msgId, queueId: m.queueId, ...notificationText(content) };
+  }
+  return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending };
+}
+
+async function announce(deps: InboundDeps, i: Ingested): Promise<InboundOutcome> {
+  if (!i.pending) return { msgId: i.msgId, stored: i.stored, notified: false };
+  await deps.notifier.show(i.pending);
+  await deps.host.failpoints.hit('notify.shown', { msgId: i.msgId });
+  return { msgId: i.msgId, stored: i.stored, notified: true, content: i.pending };
+}
+
+/** Process one relay message end to end (without ACK: the caller ACKs after this resolves). */
+export async function processInbound(deps: InboundDeps, m: RelayMessage): Promise<InboundOutcome> {
+  return announce(deps, await ingest(deps, m));
+}
+
+/**
+ * GET → process → ACK for up to 1 + maxExtraGets messages of one queue, while
+ * the relay has more. ACK only after the write resolved; on any failure
+ * before that the slot is released without ACK and the error is rethrown.
+ */
+export async function fetchAndProcess(
+  deps: InboundDeps,
+  queues: QueueCoordinator,
+  queueId: string,
+  opts: { maxExtraGets?: number } = {},
+): Promise<InboundOutcome[]> {
+  const max = 1 + Math.max(0, opts.maxExtraGets ?? 3);
+  const out: InboundOutcome[] = [];
+  for (let i = 0; i < max; i++) {
+    const r = await queues.getMessage(queueId);
+    if (!r) break;
+    let ing: Ingested;
+    try {
+      ing = await ingest(deps, r.msg);
+    } catch (e) {
+      r.release();
+      deps.host.log.log('warn', deps.logTag ?? 'sync', 'not ACKed: processing failed', {
+        msgId: r.msg.msgId,
+        queueId,
+        code: isNsekitError(e) ? e.code : 'unknown',
+      });
+      throw e;
+    }
+    let ackError: unknown = null;
+    try {
+      await r.ack();
+    } catch (e) {
+      ackError = e;
+    }
+    // Durable either way, so the user should see it; an un-ACKed copy dedupes on the next GET.
+    out.push(await announce(deps, ing));
+    if (ackError) throw ackError;
+  }
+  return out;
+}
