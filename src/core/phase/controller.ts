@@ -1,0 +1,410 @@
+/**
+ * PhaseController: one per process. Runs the phase machine as an xstate actor
+ * and implements the Gate bracket around every network and database
+ * operation: counts in-flight ops per class, parks new ops of blocked classes
+ * (FIFO, per-op timeout), drives the ordered drain with a host-clock deadline,
+ * and runs the store hooks. Counts and waiters live here, not in the machine,
+ * because they change on every operation.
+ */
+import { createActor } from 'xstate';
+import type { Gate, Host, LogLevel, OpClass, TimerHandle } from '../host.js';
+import { DRAIN_ORDER } from '../host.js';
+import { NsekitError } from '../errors.js';
+import { nextToOpen, phaseMachine, type Phase, type PhaseContext, type PhaseMachineEvent } from './machine.js';
+import { WaitQueues } from './waiters.js';
+
+export interface PhaseHooks {
+  /** After the database class has drained (or the deadline forced it), before 'suspended' is emitted: finish tx, checkpoint, close store, release lock. */
+  onSuspend?: () => void | Promise<void>;
+  /** Before classes reopen on activation (reopen the store). */
+  onActivate?: () => void | Promise<void>;
+}
+export interface PhaseControllerOptions {
+  proc: string;
+  hooks?: PhaseHooks;
+  /** How long a new op waits for its blocked class before GATE_TIMEOUT. Default 30000. */
+  defaultOpTimeoutMs?: number;
+}
+export type PhaseEventName = 'phase' | 'suspended' | 'activated' | 'blocked' | 'opened';
+export interface PhaseEvent {
+  phase: Phase;
+  cls?: OpClass;
+}
+type Listener = (e: PhaseEvent) => void;
+type Hits = Promise<void> | void;
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+const REVERSE = [...DRAIN_ORDER].reverse();
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+
+export class PhaseController implements Gate {
+  private readonly actor;
+  private readonly proc: string;
+  private readonly hooks: PhaseHooks;
+  private readonly defaultOpTimeoutMs: number;
+  private readonly counts = new Map<OpClass, number>(DRAIN_ORDER.map((c) => [c, 0]));
+  private readonly waiters: WaitQueues;
+  private readonly listeners = new Map<PhaseEventName, Set<Listener>>();
+  /** Context as last published to listeners. */
+  private view: PhaseContext;
+  private publishing = false;
+  private stopped = false;
+  /** Bumped by every suspend start, activate and stop: a drain loop from an older epoch exits. */
+  private epoch = 0;
+  private wakeDrain: (() => void) | null = null;
+  private deadline: { at: number; timer: TimerHandle } | null = null;
+  private suspendReq: Deferred | null = null;
+  private closing: Promise<void> | null = null;
+  private activating: Promise<void> | null = null;
+
+  constructor(
+    private readonly host: Pick<Host, 'clock' | 'log' | 'failpoints'>,
+    opts: PhaseControllerOptions,
+  ) {
+    this.proc = opts.proc;
+    this.hooks = opts.hooks ?? {};
+    this.defaultOpTimeoutMs = opts.defaultOpTimeoutMs ?? 30_000;
+    this.waiters = new WaitQueues(host.clock);
+    // Route xstate's clock and logger through the host: the core never touches ambient timers/console.
+    this.actor = createActor(phaseMachine, {
+      clock: { setTimeout: (fn, ms) => host.clock.setTimer(ms, fn), clearTimeout: (h) => host.clock.clearTimer(h) },
+      logger: (...args: unknown[]) => this.log('debug', 'xstate', { args: args.map(String) }),
+    });
+    this.actor.subscribe({ error: (e) => this.log('error', 'phase actor error', { error: String(e) }) });
+    this.actor.start();
+    this.view = this.actor.getSnapshot().context;
+  }
+
+  get phase(): Phase {
+    return this.view.phase;
+  }
+  inFlight(cls: OpClass): number {
+    return this.counts.get(cls)!;
+  }
+  waiting(cls: OpClass): number {
+    return this.waiters.size(cls);
+  }
+  isBlocked(cls: OpClass): boolean {
+    return this.view.blocked.includes(cls);
+  }
+
+  on(event: PhaseEventName, fn: Listener): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(fn);
+    return () => set!.delete(fn);
+  }
+
+  run<T>(cls: OpClass, fn: () => T | Promise<T>, opts?: { timeoutMs?: number }): Promise<T> {
+    if (this.stopped) return Promise.reject(this.stoppedError(cls));
+    // Open and nobody queued ahead: start now, synchronously (the hot path).
+    if (!this.isBlocked(cls) && this.waiters.size(cls) === 0) return this.exec(cls, fn);
+    const timeoutMs = opts?.timeoutMs ?? this.defaultOpTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      this.waiters.push(
+        cls,
+        { start: () => resolve(this.exec(cls, fn)), fail: reject },
+        timeoutMs,
+        () => {
+          this.log('warn', 'operation timed out waiting for its class', { cls, timeoutMs });
+          return new NsekitError('GATE_TIMEOUT', `${cls} stayed blocked for ${timeoutMs} ms (phase ${this.phase})`, {
+            proc: this.proc,
+            cls,
+            phase: this.phase,
+            timeoutMs,
+          });
+        },
+      );
+      this.log('debug', 'operation waits for its class', { cls, waiting: this.waiters.size(cls) });
+    });
+  }
+
+  /** Block new network ops of every class; in-flight ones finish; the database stays open. */
+  background(): void {
+    if (this.stopped) return;
+    this.catchHits(this.step({ type: 'BACKGROUND' }));
+  }
+
+  /** Drain in DRAIN_ORDER, run onSuspend, enter 'suspended'. Resolves on 'suspended' or when activate() supersedes it. */
+  async suspend(deadlineMs: number): Promise<void> {
+    // Let a running activation finish first (it cannot be half-undone), then decide.
+    while (this.activating) await this.activating.catch(() => {});
+    if (this.stopped) throw this.stoppedError();
+    if (this.phase === 'suspended') return this.suspendReq?.promise ?? this.closing ?? undefined;
+    if (this.phase === 'suspending') {
+      this.setDeadline(deadlineMs);
+      return this.suspendReq!.promise;
+    }
+    const req = (this.suspendReq = deferred());
+    const epoch = ++this.epoch;
+    const hits = this.step({ type: 'SUSPEND' });
+    this.setDeadline(deadlineMs);
+    void this.drain(epoch, hits);
+    return req.promise;
+  }
+
+  /** From any phase: cancel a drain, run onActivate if the store was closed, reopen classes (database first). */
+  activate(): Promise<void> {
+    if (this.stopped) return Promise.reject(this.stoppedError());
+    if (this.activating) {
+      this.step({ type: 'ACTIVATE' }); // clears a background() that arrived mid-activation
+      return this.activating;
+    }
+    if (this.phase === 'active') return Promise.resolve();
+    this.activating = this.doActivate().finally(() => (this.activating = null));
+    return this.activating;
+  }
+
+  /** Reject every waiter with GATE_STOPPED and stop the actor. In-flight ops are not interrupted. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.epoch++;
+    this.clearDeadline();
+    this.wake();
+    this.waiters.failAll((cls) => this.stoppedError(cls));
+    const req = this.suspendReq;
+    this.suspendReq = null;
+    req?.reject(this.stoppedError());
+    this.actor.stop();
+  }
+
+  // ---- internals ----
+
+  private exec<T>(cls: OpClass, fn: () => T | Promise<T>): Promise<T> {
+    this.counts.set(cls, this.counts.get(cls)! + 1);
+    let r: T | Promise<T>;
+    try {
+      r = fn();
+    } catch (e) {
+      this.done(cls);
+      return Promise.reject(e);
+    }
+    if (!isThenable(r)) {
+      this.done(cls);
+      return Promise.resolve(r);
+    }
+    return Promise.resolve(r).then(
+      (v) => (this.done(cls), v),
+      (e: unknown) => {
+        this.done(cls);
+        throw e;
+      },
+    );
+  }
+
+  private done(cls: OpClass): void {
+    const n = this.counts.get(cls)! - 1;
+    this.counts.set(cls, n);
+    if (n === 0 && this.view.draining === cls) this.wake();
+  }
+
+  private async drain(epoch: number, firstHits: Hits): Promise<void> {
+    if (firstHits) await firstHits;
+    // Each round either advances the drain by one class or sleeps until woken.
+    for (let round = 0; round < 10_000; round++) {
+      if (epoch !== this.epoch || this.stopped) return;
+      const snap = this.actor.getSnapshot();
+      const cls = snap.context.draining;
+      if (!snap.matches({ suspending: 'draining' }) || !cls) return;
+      if (this.inFlight(cls) > 0) {
+        await new Promise<void>((r) => (this.wakeDrain = r));
+        continue;
+      }
+      const hits = this.step({ type: 'CLASS_DRAINED', cls });
+      if (hits) await hits;
+    }
+  }
+
+  private wake(): void {
+    const w = this.wakeDrain;
+    this.wakeDrain = null;
+    w?.();
+  }
+
+  private setDeadline(ms: number): void {
+    if (ms <= 0) {
+      this.clearDeadline();
+      this.forceDeadline();
+      return;
+    }
+    const at = this.host.clock.now() + ms;
+    if (this.deadline && this.deadline.at <= at) return; // an earlier deadline already stands
+    this.clearDeadline();
+    this.deadline = {
+      at,
+      timer: this.host.clock.setTimer(ms, () => {
+        this.deadline = null;
+        this.forceDeadline();
+      }),
+    };
+  }
+
+  private clearDeadline(): void {
+    if (this.deadline) this.host.clock.clearTimer(this.deadline.timer);
+    this.deadline = null;
+  }
+
+  private forceDeadline(): void {
+    if (this.stopped || !this.actor.getSnapshot().matches({ suspending: 'draining' })) return;
+    const inFlight = Object.fromEntries(DRAIN_ORDER.filter((c) => this.inFlight(c) > 0).map((c) => [c, this.inFlight(c)]));
+    if (Object.keys(inFlight).length) this.log('warn', 'suspend deadline: forcing classes still in flight', { inFlight });
+    else this.log('info', 'suspend deadline: forcing remaining classes', {});
+    this.catchHits(this.step({ type: 'DEADLINE' }));
+    this.wake();
+  }
+
+  /** Runs once per suspension, from the moment the machine enters suspending.closing. */
+  private async close(hits: Hits): Promise<void> {
+    if (hits) await hits;
+    this.clearDeadline();
+    let failure: { error: unknown } | null = null;
+    try {
+      if (this.hooks.onSuspend) await this.hooks.onSuspend();
+    } catch (error) {
+      failure = { error };
+      this.log('error', 'onSuspend hook failed; entering suspended with all classes blocked', { error: String(error) });
+    }
+    if (this.stopped) return;
+    const h1 = this.step({ type: 'SUSPEND_DONE' });
+    if (h1) await h1;
+    const h2 = this.hit('phase.suspended', { phase: 'suspended' });
+    if (h2) await h2;
+    this.emit('suspended', { phase: this.phase });
+    const req = this.suspendReq;
+    this.suspendReq = null;
+    if (failure) req?.reject(failure.error);
+    else req?.resolve();
+  }
+
+  private async doActivate(): Promise<void> {
+    this.epoch++; // the drain loop exits on its next check
+    this.clearDeadline();
+    this.wake();
+    if (this.closing) await this.closing; // onSuspend cannot be interrupted
+    const req = this.suspendReq; // a drain cancelled before closing: suspend() resolves, superseded
+    this.suspendReq = null;
+    req?.resolve();
+    if (this.stopped) throw this.stoppedError();
+    let hits = this.step({ type: 'ACTIVATE' });
+    if (hits) await hits;
+    if (this.actor.getSnapshot().matches({ activating: 'reopening' })) {
+      try {
+        if (this.hooks.onActivate) await this.hooks.onActivate();
+      } catch (error) {
+        this.log('error', 'onActivate hook failed; staying suspended', { error: String(error) });
+        this.catchHits(this.step({ type: 'ACTIVATE_FAILED' }));
+        throw error;
+      }
+      if (this.stopped) throw this.stoppedError();
+      hits = this.step({ type: 'STORE_REOPENED' });
+      if (hits) await hits;
+    }
+    for (let i = 0; i < DRAIN_ORDER.length && !this.stopped; i++) {
+      const cls = nextToOpen(this.actor.getSnapshot().context);
+      if (!cls) break;
+      hits = this.step({ type: 'CLASS_OPENED', cls });
+      if (hits) await hits;
+    }
+    if (this.stopped) throw this.stoppedError();
+    hits = this.step({ type: 'ACTIVATE_DONE' });
+    if (hits) await hits;
+    this.emit('activated', { phase: this.phase });
+  }
+
+  /** Send one event, publish the change, and start closing when the machine asks for it. */
+  private step(ev: PhaseMachineEvent): Hits {
+    if (this.stopped) return;
+    this.actor.send(ev);
+    const hits = this.publish();
+    if (!this.closing && this.actor.getSnapshot().matches({ suspending: 'closing' })) {
+      this.closing = this.close(hits).finally(() => (this.closing = null));
+      return this.closing;
+    }
+    return hits;
+  }
+
+  /**
+   * Diff the machine's context against what listeners last saw; emit phase,
+   * blocked (DRAIN_ORDER) and opened (reverse) events, hit failpoints, and
+   * start waiters of open classes. Re-entrant calls (a listener calling back
+   * in) are folded into the outer loop.
+   */
+  private publish(): Hits {
+    if (this.publishing) return;
+    this.publishing = true;
+    const pending: Promise<void>[] = [];
+    const collect = (h: Hits) => h && pending.push(h);
+    try {
+      for (let round = 0; round < 100; round++) {
+        const prev = this.view;
+        const next = this.actor.getSnapshot().context;
+        if (prev === next) break;
+        this.view = next;
+        if (prev.phase !== next.phase) {
+          this.log('info', `phase ${prev.phase} -> ${next.phase}`, {});
+          this.emit('phase', { phase: next.phase });
+          collect(this.hit('phase.enter', { phase: next.phase }));
+        }
+        for (const cls of DRAIN_ORDER) {
+          if (!next.blocked.includes(cls) || prev.blocked.includes(cls)) continue;
+          this.log('debug', 'class blocked', { cls, inFlight: this.inFlight(cls) });
+          this.emit('blocked', { phase: next.phase, cls });
+          collect(this.hit('gate.blocked', { cls, phase: next.phase }));
+        }
+        for (const cls of REVERSE) {
+          if (next.blocked.includes(cls) || !prev.blocked.includes(cls)) continue;
+          this.log('debug', 'class opened', { cls, waiting: this.waiting(cls) });
+          this.emit('opened', { phase: next.phase, cls });
+          collect(this.hit('gate.opened', { cls, phase: next.phase }));
+        }
+        for (const cls of REVERSE) {
+          for (let w; !this.stopped && !this.isBlocked(cls) && (w = this.waiters.shift(cls)); ) w.start();
+        }
+      }
+    } finally {
+      this.publishing = false;
+    }
+    if (pending.length === 0) return;
+    return Promise.all(pending).then(() => {});
+  }
+
+  private hit(name: string, fields: Record<string, unknown>): Hits {
+    const r = this.host.failpoints.hit(name, { proc: this.proc, ...fields });
+    if (!r) return;
+    return Promise.resolve(r).catch((e: unknown) => this.log('warn', `failpoint ${name} rejected`, { error: String(e) }));
+  }
+
+  private catchHits(h: Hits): void {
+    if (h) h.catch((e: unknown) => this.log('error', 'phase transition failed', { error: String(e) }));
+  }
+
+  private emit(event: PhaseEventName, e: PhaseEvent): void {
+    for (const fn of [...(this.listeners.get(event) ?? [])]) {
+      try {
+        fn(e);
+      } catch (error) {
+        this.log('error', `${event} listener threw`, { error: String(error) });
+      }
+    }
+  }
+
+  private log(level: LogLevel, msg: string, fields: Record<string, unknown>): void {
+    this.host.log.log(level, 'phase', msg, { proc: this.proc, ...fields });
+  }
+
+  private stoppedError(cls?: OpClass): NsekitError {
+    return new NsekitError('GATE_STOPPED', 'phase controller stopped', { proc: this.proc, ...(cls ? { cls } : {}) });
+  }
+}
