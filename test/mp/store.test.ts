@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WorkerConfig, WorkerEvent } from '../helpers/store-worker.js';
+
+const WORKER = path.resolve('test/helpers/store-worker.ts');
+const KEY_HEX = '11'.repeat(32);
+
+/** A real child process with an event log and event-based waits (no sleeps). */
+class Child {
+  readonly events: WorkerEvent[] = [];
+  readonly proc: ChildProcess;
+  readonly exited: Promise<number | null>;
+  private listeners = new Set<() => void>();
+  constructor(cfg: WorkerConfig) {
+    this.proc = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(cfg)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.proc.on('message', (m) => {
+      this.events.push(m as WorkerEvent);
+      for (const l of this.listeners) l();
+    });
+    this.exited = new Promise((res) => this.proc.once('exit', (code) => (res(code), this.listeners.forEach((l) => l()))));
+  }
+  waitFor(pred: (e: WorkerEvent) => boolean, what: string): Promise<WorkerEvent> {
+    return new Promise((res, rej) => {
+      const check = () => {
+        const hit = this.events.find(pred);
+        const err = this.events.find((e) => e.ev === 'error');
+        if (hit) return done(() => res(hit));
+        if (err) return done(() => rej(new Error(`worker error while waiting for ${what}: ${JSON.stringify(err)}`)));
+        if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+          return done(() => rej(new Error(`worker exited while waiting for ${what}`)));
+        }
+      };
+      const done = (f: () => void) => (this.listeners.delete(check), f());
+      this.listeners.add(check);
+      check();
+    });
+  }
+  go(): void {
+    this.proc.send('go');
+  }
+  ids(ev: 'committed' | 'appended'): string[] {
+    return this.events.flatMap((e) => (e.ev === ev ? [e.msgId] : []));
+  }
+}
+
+let dir: string;
+let children: Child[];
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsekit-mp-store-'));
+  children = [];
+});
+afterEach(async () => {
+  for (const c of children) {
+    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    await c.exited;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+const start = (cfg: WorkerConfig) => {
+  const c = new Child(cfg);
+  children.push(c);
+  return c;
+};
+const paths = () => ({ dbPath: path.join(dir, 'store.db'), lockPath: path.join(dir, 'store.lock'), keyHex: KEY_HEX });
+
+describe('SharedStore across real processes (flock lock)', () => {
+  it('two processes hammer one store: every row exactly once, zero SQLITE_BUSY, fair split', async () => {
+    const N = 500;
+    const a = start({ role: 'hammer', ...paths(), prefix: 'A', n: N });
+    const b = start({ role: 'hammer', ...paths(), prefix: 'B', n: N });
+    await Promise.all([a.waitFor((e) => e.ev === 'ready', 'ready'), b.waitFor((e) => e.ev === 'ready', 'ready')]);
+    a.go();
+    b.go();
+    const [da, db_] = await Promise.all([
+      a.waitFor((e) => e.ev === 'done', 'done'),
+      b.waitFor((e) => e.ev === 'done', 'done'),
+    ]);
+    expect(da).toEqual({ ev: 'done', count: N, busy: 0 });
+    expect(db_).toEqual({ ev: 'done', count: N, busy: 0 });
+    expect(await a.exited).toBe(0);
+    expect(await b.exited).toBe(0);
+
+    const db = new Database(paths().dbPath, { readonly: true });
+    const rows = db.prepare('SELECT msg_id FROM messages ORDER BY id').pluck().all() as string[];
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+    expect(rows).toHaveLength(2 * N);
+    expect(new Set(rows).size).toBe(2 * N);
+    for (const p of ['A', 'B']) for (let i = 0; i < N; i++) expect(rows).toContain(`${p}-${i}`);
+
+    // Fairness over the span where both were writing (rowid order = commit order).
+    const lastA = rows.lastIndexOf(rows.filter((r) => r.startsWith('A')).pop()!);
+    const lastB = rows.lastIndexOf(rows.filter((r) => r.startsWith('B')).pop()!);
+    const firstA = rows.findIndex((r) => r.startsWith('A'));
+    const firstB = rows.findIndex((r) => r.startsWith('B'));
+    const window = rows.slice(Math.max(firstA, firstB), Math.min(lastA, lastB) + 1);
+    const shareA = window.filter((r) => r.startsWith('A')).length / window.length;
+    console.log(`[store mp] interleaved window ${window.length} rows, A ${(shareA * 100).toFixed(1)}% / B ${((1 - shareA) * 100).toFixed(1)}%`);
+    expect(window.length).toBeGreaterThan(N); // they really ran concurrently
+    expect(shareA).toBeGreaterThanOrEqual(0.4);
+    expect(shareA).toBeLessThanOrEqual(0.6);
+  }, 120_000);
+
+  it('SIGKILL of the writer mid-transaction: the other acquires, integrity ok, every reported commit present', async () => {
+    const a = start({ role: 'hammer', ...paths(), prefix: 'A', n: 100, pauseAfter: 20 });
+    await a.waitFor((e) => e.ev === 'ready', 'A ready');
+    a.go();
+    const paused = await a.waitFor((e) => e.ev === 'paused', 'A paused inside its tx');
+    const committedByA = a.ids('committed');
+    expect(committedByA).toHaveLength(20);
+
+    const b = start({ role: 'hammer', ...paths(), prefix: 'B', n: 30, lockTimeoutMs: 30_000 });
+    await b.waitFor((e) => e.ev === 'ready', 'B ready');
+    b.go();
+    expect(b.ids('committed')).toEqual([]); // A holds the lock: B cannot have written yet
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    expect(await b.waitFor((e) => e.ev === 'done', 'B done')).toEqual({ ev: 'done', count: 30, busy: 0 });
+
+    const db = new Database(paths().dbPath, { readonly: true });
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    const rows = new Set(db.prepare('SELECT msg_id FROM messages').pluck().all() as string[]);
+    db.close();
+    for (const id of committedByA) expect(rows.has(id)).toBe(true);
+    expect(rows.has((paused as { msgId: string }).msgId)).toBe(false); // the killed tx rolled back
+    expect(rows.size).toBe(20 + 30);
+  }, 120_000);
+});
