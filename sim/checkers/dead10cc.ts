@@ -1,0 +1,50 @@
+import { happened, isEnd, sameProc, targetOf, type ProcRef } from './common.js';
+import { verdict, type Checker, type Op, type Violation } from './types.js';
+
+interface Holding {
+  who: ProcRef;
+  /** Op that started the hold (lock.acquire ok / db.tx.begin ok). */
+  since: number;
+}
+
+/**
+ * Invariant 3 — no 0xdead10cc. No process may be frozen while it holds the
+ * cross-process lock (from its `lock.acquire` ok until its `lock.release` ok)
+ * or is inside a DB write transaction (`db.tx.begin` ok until `db.tx.commit`
+ * or `db.tx.rollback` completes, ok or fail). A process's end (`kill`, `exit`,
+ * `jetsam`) drops both. Independently, every `lock.held-at-freeze` op (the
+ * orchestrator's kernel check: /proc/locks or the lease record) is a violation.
+ * The freeze moment is the `freeze` op of type ok/info.
+ */
+export const checkNoDead10cc: Checker = (history) => {
+  const locks: Holding[] = [];
+  const txs: Holding[] = [];
+  const violations: Violation[] = [];
+  const drop = (list: Holding[], who: ProcRef) => {
+    for (let i = list.length - 1; i >= 0; i--) if (sameProc(list[i]!.who, who)) list.splice(i, 1);
+  };
+  const self = (op: Op): ProcRef => (op.pid === undefined ? { proc: op.proc } : { proc: op.proc, pid: op.pid });
+
+  for (const op of history) {
+    if (op.f === 'lock.acquire' && op.type === 'ok') locks.push({ who: self(op), since: op.index });
+    else if (op.f === 'lock.release' && op.type === 'ok') drop(locks, self(op));
+    else if (op.f === 'db.tx.begin' && op.type === 'ok') txs.push({ who: self(op), since: op.index });
+    else if ((op.f === 'db.tx.commit' || op.f === 'db.tx.rollback') && op.type !== 'invoke') drop(txs, self(op));
+    else if (isEnd(op)) {
+      drop(locks, targetOf(op));
+      drop(txs, targetOf(op));
+    } else if (op.f === 'freeze' && happened(op)) {
+      const t = targetOf(op);
+      for (const h of locks.filter((h) => sameProc(h.who, t))) {
+        violations.push({ detail: `${t.proc} frozen while holding the lock (acquired at op ${h.since})`, ops: [h.since, op.index], proc: t.proc });
+      }
+      for (const h of txs.filter((h) => sameProc(h.who, t))) {
+        violations.push({ detail: `${t.proc} frozen inside a DB write transaction (begun at op ${h.since})`, ops: [h.since, op.index], proc: t.proc });
+      }
+    } else if (op.f === 'lock.held-at-freeze') {
+      const t = targetOf(op);
+      violations.push({ detail: `kernel check: ${t.proc}${t.pid ? ` (pid ${t.pid})` : ''} held the lock when frozen`, ops: [op.index], proc: t.proc });
+    }
+  }
+  return verdict('no-dead10cc', violations);
+};

@@ -1,0 +1,65 @@
+import { pairOps, pairValue, startOf, type OpPair } from '../history/pairs.js';
+import { DEVICE_PROCS, happened, isEnd, sameProc, targetOf, type ProcRef } from './common.js';
+import { verdict, type Checker, type Op, type Violation } from './types.js';
+
+interface Held {
+  pair: OpPair;
+  who: ProcRef;
+  queueId: string;
+  msgId: string;
+  start: number;
+  /** Index of the op that let the message go (Infinity: held to the end). */
+  end: number;
+  endOp?: number;
+}
+
+/** First op after `from` by which `who` let go of msgId on queueId. */
+function releaseOf(history: readonly Op[], from: number, who: ProcRef, queueId: string, msgId: string): Op | undefined {
+  for (let i = from + 1; i < history.length; i++) {
+    const op = history[i]!;
+    if (isEnd(op) && sameProc(targetOf(op), who)) return op;
+    const self: ProcRef = op.pid === undefined ? { proc: op.proc } : { proc: op.proc, pid: op.pid };
+    if (!sameProc(self, who)) continue;
+    if (op.f === 'ack' && (op.type === 'ok' || op.type === 'fail') && op.value?.msgId === msgId) return op;
+    if (op.f === 'queue.slot.released' && happened(op) && (op.value?.queueId ?? queueId) === queueId) return op;
+  }
+  return undefined;
+}
+
+/**
+ * Invariant 5 — GET isolation. A GET that returned message M on queue Q
+ * "holds" M from its invoke until its process lets go: its ACK of M completes
+ * (ok or fail), it records `queue.slot.released` for Q, or it ends (kill,
+ * exit, jetsam). Another GET (any process) that returns M on Q and was invoked
+ * before that release is a violation. A GET invoked after a release without
+ * ACK may legitimately see M again (the relay re-serves un-ACKed messages).
+ */
+export const checkGetIsolation: Checker = (history) => {
+  const held: Held[] = [];
+  for (const p of pairOps(history)) {
+    const s = startOf(p);
+    if (p.complete?.f !== 'get' || p.complete.type !== 'ok' || !(DEVICE_PROCS as readonly string[]).includes(s.proc)) continue;
+    const v = pairValue(p);
+    if (typeof v.msgId !== 'string' || typeof v.queueId !== 'string') continue;
+    const who: ProcRef = s.pid === undefined ? { proc: s.proc } : { proc: s.proc, pid: s.pid };
+    const rel = releaseOf(history, p.complete.index, who, v.queueId, v.msgId);
+    held.push({ pair: p, who, queueId: v.queueId, msgId: v.msgId, start: s.index, end: rel?.index ?? Infinity, endOp: rel?.index });
+  }
+  held.sort((a, b) => a.start - b.start);
+  const violations: Violation[] = [];
+  for (let i = 0; i < held.length; i++) {
+    const a = held[i]!;
+    for (let j = i + 1; j < held.length; j++) {
+      const b = held[j]!;
+      if (b.queueId !== a.queueId || b.msgId !== a.msgId || b.start >= a.end) continue;
+      const ops = [a.start, a.pair.complete!.index, b.start, b.pair.complete!.index];
+      violations.push({
+        detail: `GETs by ${a.who.proc} (op ${a.start}) and ${b.who.proc} (op ${b.start}) on queue ${a.queueId} both returned ${a.msgId}; ` +
+          (a.endOp === undefined ? 'the first never released it' : `the first released it only at op ${a.endOp}`),
+        ops,
+        msgId: a.msgId,
+      });
+    }
+  }
+  return verdict('get-isolation', violations);
+};

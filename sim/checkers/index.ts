@@ -1,0 +1,59 @@
+import type { History } from '../history/types.js';
+import { checkGates } from './gates.js';
+import { checkGetIsolation } from './get-isolation.js';
+import { checkIntegrity } from './integrity.js';
+import { checkLiveness } from './liveness.js';
+import { checkNoDead10cc } from './dead10cc.js';
+import { checkNoDuplicates } from './no-duplicates.js';
+import { checkNoLoss } from './no-loss.js';
+import type { Checker, FinalState, InvariantName, Validity, Verdict } from './types.js';
+
+export * from './types.js';
+export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDead10cc, checkNoDuplicates, checkNoLoss };
+export { isDbOp, isNetworkOp, NETWORK_FS, DB_FS, NO_DB_PHASES, NO_NETWORK_PHASES } from './gates.js';
+export { resolveFinal } from './common.js';
+
+/** The checkers in DESIGN §6 order. */
+export const CHECKERS: Readonly<Record<InvariantName, Checker>> = {
+  'no-loss': checkNoLoss,
+  'no-duplicates': checkNoDuplicates,
+  'no-dead10cc': checkNoDead10cc,
+  gates: checkGates,
+  'get-isolation': checkGetIsolation,
+  integrity: checkIntegrity,
+  liveness: checkLiveness,
+};
+
+export interface CheckResult {
+  /** false if any safety or liveness violation; 'unknown' if none but something inconclusive. */
+  valid: Validity;
+  safety: Validity;
+  liveness: Validity;
+  verdicts: Verdict[];
+  /** CLI exit code: 0 valid, 1 safety violation, 3 liveness failure, 2 unknown. */
+  exitCode: 0 | 1 | 2 | 3;
+}
+
+function combine(vs: Verdict[]): Validity {
+  if (vs.some((v) => v.valid === false)) return false;
+  if (vs.some((v) => v.valid === 'unknown')) return 'unknown';
+  return true;
+}
+
+/** Runs every checker; a checker that throws becomes an 'unknown' verdict with the error as a note. */
+export function checkAll(history: History, final?: FinalState): CheckResult {
+  const verdicts: Verdict[] = [];
+  for (const [name, check] of Object.entries(CHECKERS) as [InvariantName, Checker][]) {
+    try {
+      verdicts.push(check(history, final));
+    } catch (e) {
+      verdicts.push({ invariant: name, kind: name === 'liveness' ? 'liveness' : 'safety', valid: 'unknown', violations: [], notes: [`checker threw: ${(e as Error).message}`] });
+    }
+  }
+  const safety = combine(verdicts.filter((v) => v.kind === 'safety'));
+  const liveness = combine(verdicts.filter((v) => v.kind === 'liveness'));
+  const valid = combine(verdicts);
+  // Safety outranks liveness; a definite liveness failure outranks "unknown".
+  const exitCode = safety === false ? 1 : liveness === false ? 3 : valid === 'unknown' ? 2 : 0;
+  return { valid, safety, liveness, verdicts, exitCode };
+}

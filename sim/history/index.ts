@@ -1,0 +1,4 @@
+export * from './types.js';
+export * from './recorder.js';
+export * from './jsonl.js';
+export * from './pairs.js';

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { checkAll, checkGates, checkGetIsolation, isDbOp, isNetworkOp } from '../../sim/checkers/index.js';
+import { APP, H, NSE, validRun } from './fixtures.js';
+
+describe('gates', () => {
+  it('classifies ops as documented', () => {
+    expect(['get', 'ack', 'send', 'sub', 'net.connect'].every(isNetworkOp)).toBe(true);
+    expect(['db.write', 'db.tx.begin', 'lock.acquire', 'inbox.import'].every(isDbOp)).toBe(true);
+    expect(['db.tx.commit', 'db.close', 'notify', 'lock.release'].some(isDbOp)).toBe(false);
+  });
+  it('reports a DB op started while suspended (phase from the timeline) and a GET in background (phase on the op)', () => {
+    const h = new H();
+    h.op({ ...APP, type: 'info', f: 'phase', value: { phase: 'suspended' } }, 'susp');
+    h.op({ ...APP, type: 'invoke', f: 'db.write', value: { msgId: 'm1' } }, 'write');
+    h.op({ ...APP, type: 'ok', f: 'db.write', value: { msgId: 'm1', inserted: true } });
+    h.op({ ...NSE, phase: 'background', type: 'invoke', f: 'get', value: { queueId: 'q1' } }, 'get');
+    const v = checkGates(h.ops);
+    expect(v.valid).toBe(false);
+    expect(v.violations).toEqual([
+      { detail: "app started DB op 'db.write' while suspended", ops: [h.at.susp!, h.at.write!], proc: 'app' },
+      { detail: "nse started network op 'get' while background", ops: [h.at.get!], proc: 'nse' },
+    ]);
+  });
+  it('allows finishing work and DB (not network) in background; a completion is not a new start', () => {
+    const h = new H();
+    h.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...APP, type: 'info', f: 'phase', value: 'background' });
+    h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...APP, type: 'invoke', f: 'db.write', value: { msgId: 'm1' } });
+    h.op({ ...APP, type: 'info', f: 'phase', value: 'suspended' });
+    h.op({ ...APP, type: 'ok', f: 'db.tx.commit' });
+    h.op({ ...APP, type: 'ok', f: 'db.close' });
+    // the first get (before any phase op) and a relaunched app pid have no phase: not checked
+    h.op({ proc: 'app', pid: 101, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    const v = checkGates(h.ops);
+    expect(v.valid).toBe(true);
+    expect(v.notes).toEqual(['2 gated op(s) had no known phase and were not checked']);
+  });
+});
+
+describe('get-isolation', () => {
+  it('reports overlapping GETs on one queue that returned the same message', () => {
+    const h = new H();
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } }, 'g1');
+    h.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } }, 'g2');
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } }, 'g1ok');
+    h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } }, 'g2ok');
+    const v = checkGetIsolation(h.ops);
+    expect(v.valid).toBe(false);
+    expect(v.violations).toEqual([{ detail: expect.stringContaining('never released'), ops: [h.at.g1!, h.at.g2!, h.at.g1ok!, h.at.g2ok!], msgId: 'm1' }]);
+  });
+  it('reports a second GET before the first was ACKed, even sequential ones in one process', () => {
+    const h = new H();
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } }, 'g1');
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } }, 'g1ok');
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } }, 'g2');
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } }, 'g2ok');
+    h.op({ ...NSE, type: 'ok', f: 'ack', value: { queueId: 'q1', msgId: 'm1' } });
+    expect(checkGetIsolation(h.ops).violations.map((x) => x.ops)).toEqual([[h.at.g1!, h.at.g1ok!, h.at.g2!, h.at.g2ok!]]);
+  });
+  it('allows the same message again after a release without ACK, a kill, or on another queue', () => {
+    const h = new H();
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...NSE, type: 'info', f: 'queue.slot.released', value: { queueId: 'q1', acked: false } });
+    h.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ proc: 'orchestrator', type: 'ok', f: 'kill', value: { proc: 'app', pid: 100 } });
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q2', msgId: 'm1' } });
+    expect(checkGetIsolation(h.ops)).toMatchObject({ valid: true, violations: [] });
+  });
+});
+
+describe('checkAll combination', () => {
+  it('a safety violation makes the run invalid with exit code 1', () => {
+    const ops = validRun().ops;
+    ops.push({ index: ops.length, time: 999, proc: 'app', pid: 100, type: 'ok', f: 'notify', value: { msgId: 'm1' } });
+    const res = checkAll(ops);
+    expect(res).toMatchObject({ valid: false, safety: false, liveness: true, exitCode: 1 });
+    expect(res.verdicts.filter((v) => v.valid === false).map((v) => v.invariant)).toEqual(['no-duplicates']);
+  });
+  it('a throwing checker yields unknown (exit 2), not a crash', () => {
+    const ops = validRun().ops;
+    ops.push(null as never);
+    const res = checkAll(ops);
+    expect(res.valid).toBe('unknown');
+    expect(res.exitCode).toBe(2);
+  });
+});

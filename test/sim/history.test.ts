@@ -1,0 +1,69 @@
+import { mkdtempSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isNsekitError } from '../../src/core/errors.js';
+import { HistoryRecorder, pairOps, parseHistory, readHistory, toJsonl } from '../../sim/history/index.js';
+import { validRun } from './fixtures.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('HistoryRecorder', () => {
+  it('numbers ops, streams one JSONL line per op, and notifies listeners', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsekit-hist-'));
+    dirs.push(dir);
+    const file = join(dir, 'history.jsonl');
+    let t = 0;
+    const r = new HistoryRecorder({ file, now: () => t++ });
+    const seen: number[] = [];
+    r.onOp((op) => seen.push(op.index));
+    r.invoke('nse', 'get', { queueId: 'q1' }, { pid: 7 });
+    r.ok('nse', 'get', { queueId: 'q1', msgId: 'm1' }, { pid: 7 });
+    r.fail('app', 'ack', 'PROTO_TIMEOUT', { msgId: 'm1' });
+    r.info('orchestrator', 'freeze', { proc: 'nse' });
+    r.close();
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(JSON.parse(lines[2]!)).toEqual({ index: 2, time: 2, proc: 'app', type: 'fail', f: 'ack', value: { msgId: 'm1' }, error: 'PROTO_TIMEOUT' });
+    expect(seen).toEqual([0, 1, 2, 3]);
+    expect(readHistory(file)).toEqual({ ops: [...r.history], torn: false });
+  });
+  it('the reader skips a torn last line but rejects a bad line in the middle', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsekit-hist-'));
+    dirs.push(dir);
+    const file = join(dir, 'h.jsonl');
+    const ops = validRun().ops.slice(0, 3);
+    appendFileSync(file, toJsonl(ops) + '{"index":3,"time":1,"pro');
+    expect(readHistory(file)).toEqual({ ops, torn: true });
+    let err: unknown;
+    try {
+      parseHistory(toJsonl(ops.slice(0, 1)) + '{"index":1}\n' + toJsonl(ops.slice(2)));
+    } catch (e) {
+      err = e;
+    }
+    expect(isNsekitError(err, 'HISTORY_BAD_LINE')).toBe(true);
+    expect((err as Error).message).toContain('line 2');
+  });
+});
+
+describe('pairOps', () => {
+  it('pairs invokes with completions FIFO per proc/pid/f, by ref when given, and keeps lone ops', () => {
+    const r = new HistoryRecorder({ now: () => 0 });
+    r.invoke('nse', 'get', { queueId: 'a' }, { ref: 1 });
+    r.invoke('nse', 'get', { queueId: 'b' }, { ref: 2 });
+    r.ok('nse', 'get', { msgId: 'mb' }, { ref: 2 });
+    r.info('orchestrator', 'freeze');
+    r.invoke('app', 'ack');
+    r.ok('nse', 'get', { msgId: 'ma' }, { ref: 1 });
+    const p = pairOps(r.history);
+    expect(p.map((x) => [x.invoke?.index, x.complete?.index])).toEqual([
+      [0, 5],
+      [1, 2],
+      [undefined, 3],
+      [4, undefined],
+    ]);
+  });
+});
