@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Host, Lock } from '../../src/core/host.js';
+import { noFailpoints } from '../../src/core/host.js';
+import { nodeClock, nodeRng, silentLog } from '../../src/node/host.js';
+import { createFlockLock } from '../../src/node/lock/index.js';
+import { PendingInboxFile } from '../../src/node/pending-inbox/index.js';
+import { SharedStore } from '../../src/node/store/index.js';
+import type { WorkerConfig, WorkerEvent } from '../helpers/store-worker.js';
+
+const WORKER = path.resolve('test/helpers/store-worker.ts');
+const KEY_HEX = '11'.repeat(32);
+
+/** A real child process with an event log and event-based waits (no sleeps). */
+class Child {
+  readonly events: WorkerEvent[] = [];
+  readonly proc: ChildProcess;
+  readonly exited: Promise<number | null>;
+  private listeners = new Set<() => void>();
+  constructor(cfg: WorkerConfig) {
+    this.proc = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(cfg)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.proc.on('message', (m) => {
+      this.events.push(m as WorkerEvent);
+      for (const l of this.listeners) l();
+    });
+    this.exited = new Promise((res) => this.proc.once('exit', (code) => (res(code), this.listeners.forEach((l) => l()))));
+  }
+  waitFor(pred: (e: WorkerEvent) => boolean, what: string): Promise<WorkerEvent> {
+    return new Promise((res, rej) => {
+      const check = () => {
+        const hit = this.events.find(pred);
+        const err = this.events.find((e) => e.ev === 'error');
+        if (hit) return done(() => res(hit));
+        if (err) return done(() => rej(new Error(`worker error while waiting for ${what}: ${JSON.stringify(err)}`)));
+        if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+          return done(() => rej(new Error(`worker exited while waiting for ${what}`)));
+        }
+      };
+      const done = (f: () => void) => (this.listeners.delete(check), f());
+      this.listeners.add(check);
+      check();
+    });
+  }
+  go(): void {
+    this.proc.send('go');
+  }
+  ids(ev: 'committed' | 'appended'): string[] {
+    return this.events.flatMap((e) => (e.ev === ev ? [e.msgId] : []));
+  }
+}
+
+let dir: string;
+let children: Child[];
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsekit-mp-inbox-'));
+  children = [];
+});
+afterEach(async () => {
+  for (const c of children) {
+    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    await c.exited;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+const start = (cfg: WorkerConfig) => {
+  const c = new Child(cfg);
+  children.push(c);
+  return c;
+};
+const paths = () => ({ dbPath: path.join(dir, 'store.db'), lockPath: path.join(dir, 'store.lock'), keyHex: KEY_HEX });
+
+describe('PendingInboxFile across real processes', () => {
+  it('a second process appending in a loop while this one imports loses nothing and duplicates nothing', async () => {
+    const N = 300;
+    const inboxPath = path.join(dir, 'pending.jsonl');
+    const host: Host = { clock: nodeClock, rng: nodeRng, log: silentLog, failpoints: noFailpoints };
+    const lock: Lock = createFlockLock(path.join(dir, 'store.lock'), { host });
+    const store = new SharedStore({ dbPath: path.join(dir, 'store.db'), lock, host });
+    store.open();
+    const inbox = new PendingInboxFile(inboxPath, host);
+    const w = start({ role: 'append', inboxPath, prefix: 'P', n: N });
+    await w.waitFor((e) => e.ev === 'ready', 'ready');
+    w.go();
+    let imports = 0;
+    let concurrentImports = 0;
+    let files = 0;
+    // Import repeatedly while the appender runs (bounded), then once more after it finished.
+    for (let round = 0; round < 10_000; round++) {
+      const running = w.events.every((e) => e.ev !== 'done');
+      const appendedBefore = w.ids('appended').length;
+      const r = await inbox.importInto(store);
+      imports++;
+      files += r.files;
+      if (running && r.files > 0 && appendedBefore > 0 && appendedBefore < N) concurrentImports++;
+      if (!running) break;
+      await new Promise((res) => setImmediate(res));
+    }
+    await w.waitFor((e) => e.ev === 'done', 'done');
+    await inbox.importInto(store);
+    const ids = await store.listMessageIds();
+    console.log(`[inbox mp] ${imports} imports, ${files} files claimed, ${concurrentImports} while appending`);
+    expect(concurrentImports).toBeGreaterThan(0); // the race really happened
+    expect(ids).toHaveLength(N);
+    expect(new Set(ids)).toEqual(new Set(w.ids('appended')));
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending'))).toEqual([]);
+    await store.close();
+    await (lock as { close?: () => Promise<void> }).close?.();
+  }, 120_000);
+});
