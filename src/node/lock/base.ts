@@ -245,19 +245,40 @@ export abstract class BaseLock implements CrossProcessLock {
 
   private async takeCross(deadline: number, start: number): Promise<void> {
     let delay: number | undefined;
-    for (;;) {
-      this.assertOpen();
-      if (this.tryLock()) return;
-      const left = deadline - this.host.clock.now();
-      if (left <= 0) throw this.timeout(start);
-      delay = this.nextDelay(delay);
-      if (delay < 1) {
-        if (await this.spin(delay)) return;
-      } else {
-        await new Promise<void>((r) => this.host.clock.setTimer(Math.min(delay!, left), r));
+    let since: number | undefined;
+    try {
+      for (;;) {
+        this.assertOpen();
+        if (this.attempt()) return;
+        const left = deadline - this.host.clock.now();
+        if (left <= 0) throw this.timeout(start);
+        since ??= Date.now();
+        this.publishWant(since);
+        delay = this.nextDelay(delay);
+        if (delay < 1) {
+          if (await this.spin(delay)) return;
+        } else {
+          await new Promise<void>((r) => this.host.clock.setTimer(Math.min(delay!, left), r));
+        }
       }
+    } finally {
+      if (since !== undefined) this.withdrawWant();
     }
   }
+
+  /** One attempt, unless fairness says to let a long-waiting other process go first. */
+  private attempt(): boolean {
+    return !this.shouldDefer() && this.tryLock();
+  }
+
+  /** Fairness hook (flock): true while another process has waited long enough to go first. */
+  protected shouldDefer(): boolean {
+    return false;
+  }
+  /** Fairness hook: advertise "I have been waiting since `since` (epoch ms)". */
+  protected publishWant(_since: number): void {}
+  /** Fairness hook: withdraw this instance's advertisement if it is still the current one. */
+  protected withdrawWant(): void {}
 
   /**
    * Sub-millisecond wait: retry once per event-loop turn (setImmediate) until
@@ -270,7 +291,7 @@ export abstract class BaseLock implements CrossProcessLock {
     do {
       await new Promise<void>((r) => setImmediate(r));
       this.assertOpen();
-      if (this.tryLock()) return true;
+      if (this.attempt()) return true;
     } while (performance.now() < until);
     return false;
   }
