@@ -58,6 +58,8 @@ function checkKey(key: Uint8Array): void {
 
 export function seal(key: Uint8Array, rng: Rng, binding: EnvelopeBinding, plaintext: Uint8Array): Uint8Array {
   checkKey(key);
+  // Refuse at seal time: an unknown kind would produce an envelope no one can open.
+  if (!KINDS.has(binding.kind)) throw new NsekitError('CRYPTO_BAD_VERSION', `unknown envelope kind ${binding.kind}`);
   const nonce = rng.randomBytes(NONCE_LEN);
   if (nonce.length !== NONCE_LEN) throw new NsekitError('CRYPTO_BAD_KEY', 'host Rng returned a short nonce');
   const header = concatBytes(Uint8Array.of(0x4e, 0x4b, ENVELOPE_VERSION, binding.kind), nonce);
