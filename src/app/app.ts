@@ -1,0 +1,142 @@
+import { isNsekitError } from '../core/errors.js';
+import { fetchAndProcess } from '../core/inbound/index.js';
+import { emitEvent, type LifecycleMsg, type ProcConfig } from '../device/ipc.js';
+import type { ProcRuntime } from '../device/runtime.js';
+import { LowPowerPoller } from './low-power.js';
+import { Outbox } from './outbox.js';
+import { Realtime } from './realtime.js';
+
+export type WakeReason = 'resume' | 'online' | 'push' | 'unlock' | 'start';
+
+/**
+ * The app process. Lifecycle commands are applied one at a time, in order.
+ * Every return to the foreground (and every reconnect) runs the wake sequence:
+ *   writes-ready check → [rt] rebuild → [sync] fetch missed per queue in
+ *   bounded batches → (re)subscribe / start polling → [outbox] drain.
+ */
+export class App {
+  readonly realtime: Realtime;
+  readonly poller: LowPowerPoller;
+  readonly outbox: Outbox;
+  readonly mode: NonNullable<ProcConfig['mode']>;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly maxBatch: number;
+  private readonly maxBatches = 10;
+
+  constructor(private readonly rt: ProcRuntime) {
+    const cfg = rt.cfg;
+    this.mode = cfg.mode ?? 'instant';
+    this.maxBatch = Math.max(1, cfg.syncMaxBatch ?? 20);
+    this.realtime = new Realtime(rt, cfg.pingIntervalMs ? { pingIntervalMs: cfg.pingIntervalMs } : {});
+    this.realtime.onOnline = () => void this.serial(() => this.wake('online'));
+    const http = cfg.relayHttpUrl ?? cfg.relayUrl.replace(/^ws/, 'http');
+    this.poller = new LowPowerPoller(rt, http, cfg.pollIntervalMs ?? 1_000);
+    this.poller.fetchQueue = (q) => this.fetchQueue(q).then(() => {});
+    this.outbox = new Outbox(rt);
+  }
+
+  /** Run `fn` after every earlier command (lifecycle is strictly ordered). */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch((e) => this.rt.errorEvent('app', e));
+    return p;
+  }
+
+  onLifecycle(m: LifecycleMsg): Promise<void> {
+    return this.serial(() => this.apply(m));
+  }
+
+  private async apply(m: LifecycleMsg): Promise<void> {
+    const { rt } = this;
+    rt.log('info', 'phase', `lifecycle ${m.event}`, { from: rt.phase.phase });
+    switch (m.event) {
+      case 'active': {
+        await rt.phase.activate();
+        // The foreground app wins: whoever holds the shared lock (the NSE) yields.
+        rt.lock.requestYield();
+        await this.wake('resume');
+        return;
+      }
+      case 'background':
+        await this.goBackground();
+        return;
+      case 'expiring':
+      case 'suspend': {
+        await this.goBackground();
+        await rt.phase.suspend(m.deadlineMs ?? (m.event === 'expiring' ? 1_000 : 0));
+        emitEvent('suspended', { lockHeld: rt.lock.held, storeOpen: rt.store.isOpen });
+        return;
+      }
+      case 'lock':
+        rt.lockDevice();
+        return;
+      case 'unlock': {
+        if (!m.masterKey) throw new Error('unlock without a master key');
+        await rt.unlock(m.masterKey);
+        // Import now if the store is usable; otherwise the next wake does it.
+        if (rt.phase.phase === 'active') await rt.importInbox();
+        return;
+      }
+    }
+  }
+
+  /** Sockets die in background: drop SUBs and stop polling while the network is still open. */
+  private async goBackground(): Promise<void> {
+    const { rt } = this;
+    if (rt.phase.phase !== 'active') return;
+    this.poller.stop();
+    await this.realtime.unsubscribeAll();
+    rt.phase.background();
+  }
+
+  /** The wake sequence. */
+  async wake(reason: WakeReason): Promise<void> {
+    const { rt } = this;
+    if (rt.phase.phase !== 'active') return;
+    rt.log('info', 'push', `wake reason=${reason}`);
+    // 1. writes-ready: store open, key in memory (else inbound goes to the inbox), socket up.
+    if (!rt.store.isOpen) rt.store.open();
+    if (rt.unlocked) await rt.importInbox();
+    if (!rt.transport.connected) await rt.phase.run('receiveNetwork', () => rt.transport.connect());
+    // 2. rebuild: forget stale SUBs (the NSE may have taken queues over with GET meanwhile).
+    rt.log('info', 'rt', 'rebuild', { mode: this.mode, queues: rt.queueCfg.size });
+    await this.realtime.unsubscribeAll();
+    // 3. fetch what arrived while we were away, per queue, bounded.
+    for (const queueId of rt.queueCfg.keys()) await this.fetchQueue(queueId);
+    // 4. live delivery again.
+    if (this.mode === 'instant') await this.realtime.subscribeAll();
+    else this.poller.start();
+    // 5. outbox.
+    await this.outbox.drain();
+    emitEvent('wake', { reason, mode: this.mode });
+  }
+
+  /** GET → store → ACK in batches of `maxBatch`, at most `maxBatches` batches; cursor updated per batch. */
+  async fetchQueue(queueId: string): Promise<number> {
+    const { rt } = this;
+    const cursor = rt.store.isOpen && rt.unlocked ? await rt.store.getCursor(queueId) : null;
+    rt.log('info', 'sync', `start queue=${queueId} since=${cursor?.lastTs ?? 0}`);
+    emitEvent('sync', { stage: 'start', queueId });
+    let merged = 0;
+    for (let b = 0; b < this.maxBatches; b++) {
+      let outs;
+      try {
+        outs = await fetchAndProcess(rt.inboundDeps(), rt.queues, queueId, { maxExtraGets: this.maxBatch - 1 });
+      } catch (e) {
+        // Another process ACKed the same message first: it is stored (dedupe), go on.
+        if (isNsekitError(e, 'PROTO_NO_MSG')) continue;
+        throw e;
+      }
+      for (const o of outs) rt.reportOutcome({ msgId: o.msgId, queueId }, o, 'get');
+      merged += outs.filter((o) => o.stored !== 'duplicate').length;
+      const last = outs[outs.length - 1];
+      if (last && rt.unlocked && last.stored !== 'inbox') {
+        await rt.store.setCursor(queueId, { lastMsgId: last.msgId, lastTs: rt.host.clock.now() });
+      }
+      if (outs.length < this.maxBatch) break;
+    }
+    rt.log('info', 'sync', `merged count=${merged}`, { queueId });
+    emitEvent('sync', { stage: 'merged', queueId, count: merged });
+    return merged;
+  }
+}

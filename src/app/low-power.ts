@@ -1,0 +1,68 @@
+import type { TimerHandle } from '../core/host.js';
+import { statusRequestPath } from '../core/protocol/index.js';
+import { emitEvent } from '../device/ipc.js';
+import { hexBytes, type ProcRuntime } from '../device/runtime.js';
+
+/**
+ * Low-power mode: no SUB and no socket kept open for delivery. While the app
+ * is open it polls the relay's signed status endpoint per queue (Ed25519 over
+ * "id:timestamp" with the queue's status key) and fetches only the queues
+ * that report `has_payload`. In background the poll stops (network is gated);
+ * pushes → NSE cover that time.
+ */
+export class LowPowerPoller {
+  private timer: TimerHandle | null = null;
+  private running = false;
+  /** Fetch one queue (the app's bounded GET batches). */
+  fetchQueue: (queueId: string) => Promise<void> = async () => {};
+
+  constructor(
+    private readonly rt: ProcRuntime,
+    private readonly httpUrl: string,
+    private readonly intervalMs = 1_000,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.arm(0);
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer !== null) this.rt.host.clock.clearTimer(this.timer);
+    this.timer = null;
+  }
+
+  private arm(ms: number): void {
+    this.timer = this.rt.host.clock.setTimer(ms, () => void this.tick());
+  }
+
+  /** One status request: true if the relay holds a message for `queueId`. */
+  async hasPayload(queueId: string): Promise<boolean> {
+    const q = this.rt.queueCfg.get(queueId);
+    if (!q?.statusKey) return true; // no key: cannot ask, so fetch
+    const path = statusRequestPath(hexBytes(q.statusKey, 'statusKey'), queueId, this.rt.host.clock.now());
+    const res = await fetch(this.httpUrl.replace(/\/$/, '') + path);
+    if (!res.ok) throw new Error(`status HTTP ${res.status}`);
+    const body = (await res.json()) as { has_payload?: boolean };
+    return body.has_payload === true;
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = null;
+    if (!this.running) return;
+    if (this.rt.phase.phase === 'active') {
+      for (const queueId of this.rt.queueCfg.keys()) {
+        try {
+          const has = await this.rt.phase.run('receiveNetwork', () => this.hasPayload(queueId));
+          emitEvent('sync', { stage: 'poll', queueId, hasPayload: has });
+          if (has) await this.fetchQueue(queueId);
+        } catch (e) {
+          this.rt.log('warn', 'sync', 'status poll failed', { queueId, error: String(e) });
+        }
+      }
+    }
+    if (this.running) this.arm(this.intervalMs);
+  }
+}

@@ -1,0 +1,77 @@
+import { toHex, utf8Decode, utf8Encode } from '../core/bytes.js';
+import { EnvelopeKind, open, seal } from '../core/crypto/index.js';
+import { NsekitError } from '../core/errors.js';
+import { sealForQueue } from '../core/inbound/index.js';
+import { emitEvent } from '../device/ipc.js';
+import type { ProcRuntime } from '../device/runtime.js';
+
+/**
+ * The app's outbox. A message is first written to the shared store's outbox
+ * table (sealed with the outbox key, keyed by a client-generated id: enqueueing
+ * the same id twice is a no-op), shown as "sending", and sent by `drain()` —
+ * on enqueue when online, and as the last step of every wake sequence. An item
+ * is marked `sent` only after the relay's OK, so a crash or a network failure
+ * leaves it `sending` and the next drain resends it (at-least-once; see
+ * docs/processes.md "Outbox" for where a resend can duplicate).
+ */
+export class Outbox {
+  private draining: Promise<number> | null = null;
+
+  constructor(private readonly rt: ProcRuntime) {}
+
+  private binding(clientId: string, queueId: string) {
+    return { kind: EnvelopeKind.outboxBody, recordId: clientId, queueId } as const;
+  }
+
+  async enqueue(queueId: string, text: string, clientId?: string): Promise<string> {
+    const { rt } = this;
+    const key = rt.outboxKey;
+    if (!key) throw new NsekitError('STORE_LOCKED', 'cannot queue a message while the device is locked');
+    const q = rt.queueCfg.get(queueId);
+    if (!q?.senderKey) throw new NsekitError('PROTO_NO_QUEUE', `no sender credential for queue ${queueId}`, { queueId });
+    const id = clientId ?? toHex(rt.host.rng.randomBytes(12));
+    const body = seal(key, rt.host.rng, this.binding(id, queueId), utf8Encode(JSON.stringify({ type: 'text', text })));
+    const added = await rt.store.outboxAdd({ clientId: id, queueId, body });
+    rt.log('info', 'outbox', added ? 'queued' : 'already queued', { clientId: id, queueId });
+    emitEvent('outbox', { clientId: id, queueId, state: 'sending' });
+    return id;
+  }
+
+  /** Send every unsent item, oldest first. Concurrent calls share one drain. */
+  drain(): Promise<number> {
+    if (!this.draining) this.draining = this.doDrain().finally(() => (this.draining = null));
+    return this.draining;
+  }
+
+  private async doDrain(): Promise<number> {
+    const { rt } = this;
+    const key = rt.outboxKey;
+    if (!key || !rt.store.isOpen) {
+      rt.log('info', 'outbox', 'deferred', { reason: key ? 'store_closed' : 'device_locked' });
+      return 0;
+    }
+    const items = await rt.store.outboxPending();
+    rt.log('info', 'outbox', `drain start count=${items.length}`, { count: items.length });
+    emitEvent('outbox', { state: 'drain', count: items.length });
+    let sent = 0;
+    for (const it of items) {
+      const q = rt.queueCfg.get(it.queueId);
+      try {
+        if (!q?.senderKey) throw new NsekitError('PROTO_NO_QUEUE', `no sender credential for ${it.queueId}`);
+        await rt.store.outboxMark(it.clientId, 'sending');
+        const content = JSON.parse(utf8Decode(open(key, this.binding(it.clientId, it.queueId), it.body)));
+        const wire = sealForQueue(q.e2e, rt.host.rng, it.queueId, content);
+        await rt.phase.run('sendNetwork', () => rt.transport.send(it.queueId, wire, { notification: true }));
+        await rt.store.outboxMark(it.clientId, 'sent');
+        sent++;
+        emitEvent('outbox', { clientId: it.clientId, queueId: it.queueId, state: 'sent', attempts: it.attempts + 1 });
+      } catch (e) {
+        // Stays 'sending' (visible to the user); retried by the next drain.
+        rt.log('warn', 'outbox', 'send failed, will retry', { clientId: it.clientId, error: String(e) });
+        emitEvent('outbox', { clientId: it.clientId, queueId: it.queueId, state: 'retry', error: String(e) });
+        break; // keep order: do not send later items before this one
+      }
+    }
+    return sent;
+  }
+}

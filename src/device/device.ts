@@ -1,0 +1,297 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Log } from '../core/host.js';
+import { truncateSecret } from '../node/host.js';
+import { SHARED_FILES, type EventMsg, type LifecycleEvent, type ProcConfig, type PushItem } from './ipc.js';
+import { ManagedProc, type ManagedProcOpts } from './proc.js';
+
+export interface DeviceOpts {
+  /** App-group directory; a fresh temp dir if absent. */
+  sharedDir?: string;
+  relayUrl: string;
+  relayHttpUrl?: string;
+  /** Push gateway base URL; when set, the device registers `token → deviceUrl` on start. */
+  gatewayUrl?: string;
+  queues: ProcConfig['queues'];
+  /** Shared by app and NSE configs. */
+  procConfig?: Partial<ProcConfig>;
+  procOpts?: ManagedProcOpts;
+  log?: Log;
+  /** Push token; random if absent. */
+  token?: string;
+}
+
+export interface Violation {
+  kind: '0xdead10cc';
+  pid: number;
+  role: string;
+  at: number;
+}
+
+/**
+ * The simulated phone. It owns the shared directory (store.db, store.lock,
+ * inbox.jsonl), the master key (the keychain) and the "device locked" state;
+ * it spawns the app, launches or reuses the NSE on a mutable-content push,
+ * forwards lifecycle events, and freezes / thaws / kills processes the way iOS
+ * does — including the 0xdead10cc rule (frozen while holding the lock → kill).
+ */
+export class Device extends EventEmitter {
+  readonly sharedDir: string;
+  readonly token: string;
+  readonly masterKey = randomBytes(32).toString('hex');
+  locked = false;
+  app: ManagedProc | null = null;
+  nse: ManagedProc | null = null;
+  /** Every NSE process launched (for counting cold starts and reaping). */
+  readonly nseHistory: ManagedProc[] = [];
+  readonly violations: Violation[] = [];
+  /** Pushes received over HTTP, in order. */
+  readonly pushes: { pushId: string; receivedAt: number; items: PushItem[]; cold: boolean; suppressed?: boolean }[] = [];
+  deviceUrl = '';
+  /** Last lifecycle event sent to the app ('none' before launch). */
+  appState: LifecycleEvent | 'none' = 'none';
+  private server: Server | null = null;
+  private pushSeq = 0;
+  private nseStarting: Promise<ManagedProc> | null = null;
+
+  constructor(private readonly opts: DeviceOpts) {
+    super();
+    this.sharedDir = opts.sharedDir ?? mkdtempSync(join(tmpdir(), 'nsekit-device-'));
+    mkdirSync(this.sharedDir, { recursive: true });
+    this.token = opts.token ?? randomBytes(16).toString('hex');
+  }
+
+  private log(level: 'info' | 'warn' | 'error' | 'debug', tag: string, msg: string, fields?: Record<string, unknown>) {
+    this.opts.log?.log(level, tag, msg, fields);
+  }
+
+  config(role: ProcConfig['role']): ProcConfig {
+    return {
+      ...this.opts.procConfig,
+      role,
+      sharedDir: this.sharedDir,
+      relayUrl: this.opts.relayUrl,
+      ...(this.opts.relayHttpUrl ? { relayHttpUrl: this.opts.relayHttpUrl } : {}),
+      queues: this.opts.queues,
+    };
+  }
+
+  /** Start the push listener and register with the gateway. */
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => void this.onHttp(req, res));
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    const addr = this.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    this.deviceUrl = `http://127.0.0.1:${port}/push`;
+    if (this.opts.gatewayUrl) await this.register(this.opts.gatewayUrl);
+  }
+
+  async register(gatewayUrl: string): Promise<void> {
+    const res = await fetch(`${gatewayUrl.replace(/\/$/, '')}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: this.token, deviceUrl: this.deviceUrl }),
+    });
+    if (!res.ok) throw new Error(`push gateway register failed: HTTP ${res.status}`);
+    this.log('info', 'push', 'registered', { token: truncateSecret(this.token), deviceUrl: this.deviceUrl });
+  }
+
+  private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > 256 * 1024) {
+        res.writeHead(413).end();
+        return;
+      }
+      chunks.push(c as Buffer);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    // Ack the HTTP delivery first, as APNs does: the NSE work is the device's business.
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    void this.deliverPush(body, receivedAt).catch((e) =>
+      this.log('error', 'push', 'delivery to NSE failed', { error: String(e) }),
+    );
+  }
+
+  /** Normalise a gateway payload into notification items. */
+  static pushItems(body: unknown): PushItem[] {
+    if (Array.isArray(body)) return body as PushItem[];
+    if (body && typeof body === 'object') {
+      const b = body as Record<string, unknown>;
+      for (const k of ['nids', 'notifications', 'items', 'bundle']) if (Array.isArray(b[k])) return b[k] as PushItem[];
+      if (b.payload !== undefined) return Device.pushItems(b.payload);
+      return [b];
+    }
+    return [];
+  }
+
+  /** A mutable-content push: hand it to the live NSE or launch one. */
+  async deliverPush(body: unknown, receivedAt = Date.now()): Promise<string> {
+    const items = Device.pushItems(body);
+    const pushId = `p${++this.pushSeq}`;
+    if (this.appInForeground) {
+      // As SimpleX's NSE does when the app is active: no fetch, the app's own SUB/poll delivers.
+      this.log('info', 'push', 'suppressed: app in foreground', { pushId, items: items.length });
+      this.pushes.push({ pushId, receivedAt, items, cold: false, suppressed: true });
+      this.emit('push', { pushId, receivedAt, items, suppressed: true });
+      return pushId;
+    }
+    const cold = !this.nse || !this.nse.alive;
+    this.pushes.push({ pushId, receivedAt, items, cold });
+    this.log('info', 'push', 'received', { pushId, items: items.length, cold });
+    const nse = await this.ensureNse();
+    if (nse.stopped) nse.signal('SIGCONT');
+    nse.send({ type: 'push', pushId, receivedAt, items });
+    this.emit('push', { pushId, receivedAt, items, cold });
+    return pushId;
+  }
+
+  private ensureNse(): Promise<ManagedProc> {
+    if (this.nse && this.nse.alive) return Promise.resolve(this.nse);
+    if (this.nseStarting) return this.nseStarting;
+    this.nseStarting = (async () => {
+      const p = this.spawn('nse');
+      this.nse = p;
+      this.nseHistory.push(p);
+      await p.waitEvent('ready', {}, { timeoutMs: 30_000 });
+      if (!this.locked) p.send({ type: 'lifecycle', event: 'unlock', masterKey: this.masterKey });
+      return p;
+    })().finally(() => (this.nseStarting = null));
+    return this.nseStarting;
+  }
+
+  private spawn(role: ProcConfig['role']): ManagedProc {
+    const p = new ManagedProc(this.config(role), this.opts.procOpts);
+    p.on('event', (e: EventMsg) => {
+      this.emit('event', role, e);
+      // iOS freezes the NSE once it has finished and suspended.
+      if (role === 'nse' && e.name === 'suspended' && this.nse === p) this.freeze(p);
+    });
+    p.on('exit', (code, sig) => this.log('info', 'phase', `${role} exited`, { pid: p.pid, code, sig }));
+    return p;
+  }
+
+  /** Launch the app process (active, unlocked unless the device is locked). */
+  async launchApp(): Promise<ManagedProc> {
+    if (this.app?.alive) return this.app;
+    const p = this.spawn('app');
+    this.app = p;
+    await p.waitEvent('ready', {}, { timeoutMs: 30_000 });
+    if (!this.locked) p.send({ type: 'lifecycle', event: 'unlock', masterKey: this.masterKey });
+    await this.appLifecycle('active');
+    return p;
+  }
+
+  /**
+   * Forward a lifecycle event to the app. `active`: the foreground app wins —
+   * a running NSE is asked to yield first and the app waits for it (bounded,
+   * `yieldWaitMs`, as SimpleX's app waits up to 10 s) so the two processes
+   * never GET the same queue at once.
+   */
+  async appLifecycle(event: LifecycleEvent, opts: { deadlineMs?: number; yieldWaitMs?: number } = {}): Promise<void> {
+    const app = this.app;
+    if (!app?.alive) return;
+    if (app.stopped) this.thaw(app);
+    const nse = this.nse;
+    if (event === 'active' && nse?.alive && !nse.stopped) {
+      const from = nse.events.length;
+      if (nse.send({ type: 'yield' })) {
+        const t0 = Date.now();
+        await nse
+          .waitEvent('yielded', {}, { from, timeoutMs: opts.yieldWaitMs ?? 10_000 })
+          .then(() => this.log('info', 'lock', 'NSE yielded', { ms: Date.now() - t0 }))
+          .catch(() => this.log('warn', 'lock', 'NSE did not yield in time; app goes ahead'));
+      }
+    }
+    if (event !== 'lock' && event !== 'unlock') this.appState = event;
+    app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) });
+  }
+
+  /** The app is in front and running: it receives by itself, the NSE is not needed. */
+  get appInForeground(): boolean {
+    return this.appState === 'active' && !!this.app?.alive && !this.app.stopped;
+  }
+
+  /** Device lock: the key leaves memory in every process. */
+  lock(): void {
+    this.locked = true;
+    for (const p of [this.app, this.nse]) if (p?.alive && !p.stopped) p.send({ type: 'lifecycle', event: 'lock' });
+  }
+
+  /** Device unlock: hand the key (keychain) to every live process. Frozen ones get it when thawed. */
+  unlock(): void {
+    this.locked = false;
+    for (const p of [this.app, this.nse]) {
+      if (p?.alive && !p.stopped) p.send({ type: 'lifecycle', event: 'unlock', masterKey: this.masterKey });
+    }
+  }
+
+  /** Thaw a frozen process and bring it up to date with the lock state. */
+  thaw(p: ManagedProc): void {
+    if (!p.alive) return;
+    p.signal('SIGCONT');
+    p.send(this.locked ? { type: 'lifecycle', event: 'lock' } : { type: 'lifecycle', event: 'unlock', masterKey: this.masterKey });
+  }
+
+  /**
+   * SIGSTOP, as iOS freezes a suspended process. If the kernel says the process
+   * holds the shared lock file, that is a 0xdead10cc: record it and SIGKILL.
+   */
+  freeze(p: ManagedProc): 'frozen' | 'killed' | 'gone' {
+    if (!p.alive) return 'gone';
+    p.signal('SIGSTOP');
+    if (this.holdsLock(p.pid)) {
+      this.violations.push({ kind: '0xdead10cc', pid: p.pid, role: p.role, at: Date.now() });
+      this.log('error', 'lock', '0xdead10cc: frozen while holding the shared lock', { pid: p.pid, role: p.role });
+      p.signal('SIGKILL');
+      return 'killed';
+    }
+    return 'frozen';
+  }
+
+  /** Does `pid` hold an flock on the shared lock file? (from /proc/locks) */
+  holdsLock(pid: number): boolean {
+    let ino: number;
+    try {
+      ino = statSync(join(this.sharedDir, SHARED_FILES.lock)).ino;
+    } catch {
+      return false;
+    }
+    let text: string;
+    try {
+      text = readFileSync('/proc/locks', 'utf8');
+    } catch {
+      return false;
+    }
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+      if (f[1] !== 'FLOCK' || Number(f[4]) !== pid) continue;
+      const inode = Number(f[5]?.split(':')[2]);
+      if (inode === ino) return true;
+    }
+    return false;
+  }
+
+  /** Stop every process (reaped) and the push listener. */
+  async stop(): Promise<void> {
+    const procs = [this.app, ...this.nseHistory].filter((p): p is ManagedProc => !!p);
+    await Promise.all(procs.map((p) => p.stop(2_000)));
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.server?.closeAllConnections?.();
+    this.server = null;
+  }
+}

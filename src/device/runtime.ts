@@ -1,0 +1,196 @@
+import { join } from 'node:path';
+import { fromHex, utf8Decode } from '../core/bytes.js';
+import { deriveKey, EnvelopeKind, open, seal } from '../core/crypto/index.js';
+import { isNsekitError, NsekitError } from '../core/errors.js';
+import type { Host, NotificationContent, Notifier, RelayMessage, StoredMessage } from '../core/host.js';
+import { e2eBinding, processInbound, type InboundDeps, type InboundOutcome } from '../core/inbound/index.js';
+import { PhaseController } from '../core/phase/index.js';
+import { QueueCoordinator } from '../core/queue/index.js';
+import { ipcFailpoints } from '../node/failpoints.js';
+import { nodeClock, nodeRng, stderrLog, truncateSecret } from '../node/host.js';
+import { createFlockLock, createLeaseLock } from '../node/lock/index.js';
+import type { CrossProcessLock } from '../node/lock/types.js';
+import { PendingInboxFile } from '../node/pending-inbox/index.js';
+import { SharedStore } from '../node/store/index.js';
+import { WsTransport } from '../node/transport/ws-transport.js';
+import { emitEvent, SHARED_FILES, type ProcConfig, type QueueConfig } from './ipc.js';
+
+/**
+ * What the app and the NSE processes share: host, phase controller, lock,
+ * store, pending inbox, relay transport, per-queue coordinator, the key state
+ * and the inbound pipeline deps. Each process builds one `ProcRuntime`.
+ *
+ * Suspension: the phase controller's onSuspend hook closes the store
+ * (checkpoint TRUNCATE, lock released) before `suspended` is emitted;
+ * onActivate reopens it. The master key stays in memory across suspension
+ * (as it does on iOS) and leaves only on `lock`.
+ */
+/** Decode a hex secret from config/IPC or fail loudly (typed). */
+export function hexBytes(s: string | undefined, what: string): Uint8Array {
+  const b = s ? fromHex(s) : null;
+  if (!b) throw new NsekitError('CRYPTO_BAD_KEY', `${what} is not valid hex`);
+  return b;
+}
+
+export class ProcRuntime {
+  readonly host: Host;
+  readonly lock: CrossProcessLock;
+  readonly phase: PhaseController;
+  readonly store: SharedStore;
+  readonly inbox: PendingInboxFile;
+  readonly transport: WsTransport;
+  readonly queues: QueueCoordinator;
+  readonly queueCfg = new Map<string, QueueConfig & { e2e: Uint8Array }>();
+  /** notifierId → queueId + notifier key, for opening push payloads. */
+  readonly notifiers = new Map<string, { queueId: string; key: Uint8Array }>();
+  private masterKey: Uint8Array | null = null;
+  private bodyKeyBytes: Uint8Array | null = null;
+  /** Outbox key (KeyRing.outbox); null while locked. */
+  outboxKey: Uint8Array | null = null;
+  readonly notifier: Notifier;
+  /** Extra fields merged into every `notification` event (e.g. pushId). */
+  notificationTag: (c: NotificationContent) => Record<string, unknown> = () => ({});
+
+  constructor(readonly cfg: ProcConfig) {
+    const log = stderrLog(cfg.role, cfg.logLevel ?? (process.env.NSEKIT_LOG as ProcConfig['logLevel']) ?? 'info');
+    this.host = { clock: nodeClock, rng: nodeRng, log, failpoints: ipcFailpoints({ reportAll: false }) };
+    const lockPath = join(cfg.sharedDir, SHARED_FILES.lock);
+    this.lock = (cfg.lockBackend === 'lease' ? createLeaseLock : createFlockLock)(lockPath, { host: this.host });
+    this.phase = new PhaseController(this.host, {
+      proc: cfg.role,
+      hooks: {
+        onSuspend: async () => {
+          await this.store.close();
+          if (this.lock.held) await this.lock.release({ wrote: false });
+        },
+        onActivate: async () => {
+          this.store.open();
+        },
+      },
+    });
+    this.store = new SharedStore({ dbPath: join(cfg.sharedDir, SHARED_FILES.db), lock: this.lock, gate: this.phase, host: this.host });
+    this.inbox = new PendingInboxFile(join(cfg.sharedDir, SHARED_FILES.inbox), this.host);
+    this.transport = new WsTransport({ url: cfg.relayUrl, host: this.host });
+    for (const q of cfg.queues) {
+      this.queueCfg.set(q.queueId, { ...q, e2e: hexBytes(q.e2eKey, `e2eKey of ${q.queueId}`) });
+      this.transport.setCredential?.(q.queueId, q.recipientKey);
+      if (q.notifierId && q.notifierKey) this.notifiers.set(q.notifierId, { queueId: q.queueId, key: hexBytes(q.notifierKey, `notifierKey of ${q.queueId}`) });
+    }
+    this.queues = new QueueCoordinator(this.host, this.transport, { gate: this.phase });
+    this.notifier = {
+      show: async (c) => {
+        this.log('info', 'nse', 'notification content', { msgId: c.msgId, queueId: c.queueId });
+        emitEvent('notification', { ...c, ...this.notificationTag(c) });
+      },
+    };
+    this.phase.on('phase', (e) => {
+      this.log('info', 'phase', `phase ${e.phase}`);
+      emitEvent('phase', { phase: e.phase });
+    });
+  }
+
+  log(level: 'debug' | 'info' | 'warn' | 'error', tag: string, msg: string, fields?: Record<string, unknown>): void {
+    this.host.log.log(level, tag, msg, fields);
+  }
+
+  get unlocked(): boolean {
+    return this.masterKey !== null;
+  }
+
+  /** Open the store and connect to the relay. */
+  async start(): Promise<void> {
+    this.store.open();
+    await this.transport.connect();
+  }
+
+  /** The keychain handed us the master key. */
+  async unlock(masterKeyHex: string): Promise<void> {
+    const key = hexBytes(masterKeyHex, 'master key');
+    this.masterKey = key;
+    this.bodyKeyBytes = deriveKey(key, 'body');
+    this.outboxKey = deriveKey(key, 'outbox');
+    if (!this.store.isOpen) this.store.open();
+    await this.store.unlock(key);
+    this.log('info', 'lock', 'device unlocked: key in memory', { key: truncateSecret(masterKeyHex) });
+  }
+
+  /** Device locked: the key leaves memory; inbound goes to the pending inbox. */
+  lockDevice(): void {
+    this.masterKey?.fill(0);
+    this.masterKey = null;
+    this.bodyKeyBytes = null;
+    this.outboxKey = null;
+    this.store.lockDevice();
+    this.log('info', 'lock', 'device locked: key wiped');
+  }
+
+  /** Deps for the inbound pipeline; `store: null` routes to the pending inbox. */
+  inboundDeps(): InboundDeps {
+    const storeUsable = this.unlocked && this.store.unlocked;
+    return {
+      host: this.host,
+      store: storeUsable ? this.store : null,
+      inbox: this.inbox,
+      notifier: this.notifier,
+      e2eKey: (queueId: string) => this.queueCfg.get(queueId)?.e2e ?? null,
+      bodyKey: this.bodyKeyBytes,
+      logTag: this.cfg.role === 'nse' ? 'nse' : 'sync',
+    };
+  }
+
+  /** Run one relay message (delivered by SUB) through the pipeline and ACK it after the durable write. */
+  async handleDelivered(m: RelayMessage, via: string): Promise<void> {
+    const r = await processInbound(this.inboundDeps(), m);
+    this.reportOutcome(m, r, via);
+    await this.phase.run('receiveNetwork', () => this.transport.ack(m.queueId, m.msgId));
+    emitEvent('acked', { msgId: m.msgId, queueId: m.queueId });
+  }
+
+  /** `stored` / `inboxed` events (a duplicate is reported as stored with duplicate: true). */
+  reportOutcome(m: { msgId: string; queueId: string }, r: InboundOutcome, via: string): void {
+    if (r.stored === 'inbox') emitEvent('inboxed', { msgId: m.msgId, queueId: m.queueId, via });
+    else emitEvent('stored', { msgId: m.msgId, queueId: m.queueId, via, duplicate: r.stored === 'duplicate' });
+  }
+
+  /** Import the pending inbox into the store (on unlock). */
+  async importInbox(): Promise<number> {
+    if (!this.unlocked || !this.store.isOpen) return 0;
+    const bodyKey = this.bodyKeyBytes!;
+    // Inbox records hold the relay body as received (e2e-sealed): re-seal with the at-rest key.
+    const transform = (rec: StoredMessage): StoredMessage => {
+      const e2e = this.queueCfg.get(rec.queueId)?.e2e;
+      if (!e2e) throw new NsekitError('CRYPTO_BAD_KEY', `no end-to-end key for queue ${rec.queueId}`);
+      const plain = open(e2e, e2eBinding(rec.queueId), rec.sealed);
+      const sealed = seal(bodyKey, this.host.rng, { kind: EnvelopeKind.messageBody, recordId: rec.msgId, queueId: rec.queueId }, plain);
+      plain.fill(0);
+      return { ...rec, sealed };
+    };
+    const r = await this.inbox.importInto(this.store, { transform });
+    if (r.records) {
+      this.log('info', 'sync', 'pending inbox imported', { ...r });
+      emitEvent('imported', { count: r.inserted, records: r.records, duplicates: r.duplicates });
+    }
+    return r.inserted;
+  }
+
+  errorEvent(where: string, e: unknown): void {
+    const code = isNsekitError(e) ? e.code : 'INTERNAL';
+    const message = e instanceof Error ? e.message : String(e);
+    this.log('error', this.cfg.role === 'nse' ? 'nse' : 'rt', `${where} failed`, { code, message });
+    emitEvent('error', { where, code, message });
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.transport.close();
+    } catch {
+      /* closing anyway */
+    }
+    await this.store.close().catch(() => {});
+    await this.lock.close().catch(() => {});
+  }
+
+  decodeText(b: Uint8Array): string {
+    return utf8Decode(b);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The NSE process entry: `node --import tsx src/nse/main.ts`, launched by the
+ * device on a mutable-content push and reused for later pushes while alive.
+ */
+import { emitEvent, onCommand, readConfig } from '../device/ipc.js';
+import { ProcRuntime } from '../device/runtime.js';
+import { NseService } from './nse.js';
+
+const cfg = readConfig();
+const rt = new ProcRuntime({ ...cfg, role: 'nse' });
+const nse = new NseService(rt, {
+  ...(cfg.nseBudgetMs !== undefined ? { budgetMs: cfg.nseBudgetMs } : {}),
+  ...(cfg.nseGraceMs !== undefined ? { graceMs: cfg.nseGraceMs } : {}),
+});
+
+async function shutdown(code: number): Promise<never> {
+  await Promise.race([rt.close(), new Promise((r) => setTimeout(r, 2_000))]);
+  process.exit(code);
+}
+
+// Commands are applied in order: a push after `unlock` sees the key.
+let chain: Promise<unknown> = Promise.resolve();
+function serial(fn: () => Promise<unknown>): void {
+  chain = chain.then(fn).catch((e) => rt.errorEvent('nse', e));
+}
+
+onCommand((c) => {
+  switch (c.type) {
+    case 'push':
+      // Pushes run concurrently (the coordinator serializes per queue); only their start is ordered.
+      serial(async () => void nse.onPush(c).catch((e) => rt.errorEvent('nse push', e)));
+      return;
+    case 'yield':
+      void nse.yieldToApp('ipc');
+      return;
+    case 'lifecycle':
+      if (c.event === 'unlock' && c.masterKey) serial(() => rt.unlock(c.masterKey!));
+      else if (c.event === 'lock') serial(async () => rt.lockDevice());
+      else if (c.event === 'expiring' || c.event === 'suspend') serial(() => nse.suspend(c.deadlineMs ?? 0));
+      return;
+    case 'query':
+      emitEvent('status', { role: 'nse', phase: rt.phase.phase, unlocked: rt.unlocked, lockHeld: rt.lock.held });
+      return;
+    case 'shutdown':
+      void shutdown(0);
+      return;
+    case 'send':
+      return;
+  }
+});
+process.on('disconnect', () => void shutdown(0));
+
+try {
+  await rt.start();
+  emitEvent('ready', { role: 'nse', pid: process.pid });
+} catch (e) {
+  rt.errorEvent('nse start', e);
+  await shutdown(1);
+}

@@ -1,0 +1,194 @@
+import { fromBase64 } from '../core/bytes.js';
+import { isNsekitError } from '../core/errors.js';
+import type { TimerHandle } from '../core/host.js';
+import { fetchAndProcess, GENERIC_TITLE, type InboundOutcome } from '../core/inbound/index.js';
+import { openNotificationId } from '../core/protocol/index.js';
+import { emitEvent, type PushItem, type PushMsg } from '../device/ipc.js';
+import type { ProcRuntime } from '../device/runtime.js';
+
+export interface NseOptions {
+  /** Time budget per push session before "time will expire" (default 30 000 ms). */
+  budgetMs?: number;
+  /** Idle time after the last push before background + suspend (default 2 000 ms). */
+  graceMs?: number;
+  /** Extra GETs per notification while the queue has more (default 3). */
+  maxExtraGets?: number;
+}
+
+interface Job {
+  pushId: string;
+  receivedAt: number;
+  /** Refs from the push: queue + the notified msgId (if it opened). */
+  refs: { queueId: string; msgId: string | null }[];
+  /** Notified (or best-attempt) per msgId, so the expiry path never shows one twice. */
+  shown: Set<string>;
+  done: boolean;
+}
+
+/**
+ * The Notification Service Extension. For each push: open the sealed
+ * notification ids, GET each queue through the per-queue coordinator (so two
+ * notifications for one queue never see the same message), store (or inbox
+ * when locked), ACK after the durable write, show content for user messages.
+ * Its own budget timer delivers best-attempt content at once (iOS's expiry
+ * callback is unreliable); a grace period after the last push, then
+ * background + suspend (store closed, lock released) before iOS freezes us.
+ */
+export class NseService {
+  private readonly budgetMs: number;
+  private readonly graceMs: number;
+  private readonly maxExtraGets: number;
+  private readonly jobs = new Set<Job>();
+  private graceTimer: TimerHandle | null = null;
+  private budgetTimer: TimerHandle | null = null;
+  private yielding = false;
+  private suspending: Promise<void> | null = null;
+
+  constructor(private readonly rt: ProcRuntime, opts: NseOptions = {}) {
+    this.budgetMs = opts.budgetMs ?? 30_000;
+    this.graceMs = opts.graceMs ?? 2_000;
+    this.maxExtraGets = opts.maxExtraGets ?? 3;
+    // The app asked the lock holder to yield (flock side channel): same as an IPC yield.
+    rt.lock.onYieldRequested(() => void this.yieldToApp('lock'));
+  }
+
+  async onPush(p: PushMsg): Promise<void> {
+    const { rt } = this;
+    this.clearGrace();
+    this.yielding = false;
+    if (this.suspending) await this.suspending;
+    if (rt.phase.phase !== 'active') await rt.phase.activate();
+    if (this.budgetTimer === null) this.budgetTimer = rt.host.clock.setTimer(this.budgetMs, () => this.expire());
+    const job: Job = { pushId: p.pushId, receivedAt: p.receivedAt, refs: this.refs(p.items), shown: new Set(), done: false };
+    this.jobs.add(job);
+    rt.log('info', 'nse', 'push', { pushId: p.pushId, refs: job.refs.length });
+    const outcomes: InboundOutcome[] = [];
+    let expired = false;
+    try {
+      // Queues in parallel; one queue's GETs are serialized by the coordinator.
+      const results = await Promise.allSettled(job.refs.map((r) => this.fetchQueue(job, r.queueId)));
+      for (const r of results) {
+        if (r.status === 'fulfilled') outcomes.push(...r.value);
+        else if (!this.yielding) rt.errorEvent('nse fetch', r.reason);
+      }
+    } finally {
+      expired = job.done; // the expiry path finished it first
+      job.done = true;
+      this.jobs.delete(job);
+    }
+    emitEvent('push-done', {
+      pushId: job.pushId,
+      stored: outcomes.filter((o) => o.stored === 'store').length,
+      inboxed: outcomes.filter((o) => o.stored === 'inbox').length,
+      duplicates: outcomes.filter((o) => o.stored === 'duplicate').length,
+      expired,
+    });
+    if (this.jobs.size === 0) this.armGrace();
+  }
+
+  /** notifierId → queue; an id that does not open still tells us which queue to GET. */
+  private refs(items: PushItem[]): Job['refs'] {
+    const out: Job['refs'] = [];
+    for (const it of items) {
+      const nid = typeof it.notifierId === 'string' ? it.notifierId : null;
+      const n = nid ? this.rt.notifiers.get(nid) : undefined;
+      if (!n) {
+        this.rt.log('warn', 'nse', 'push for unknown notifier', { notifierId: nid });
+        continue;
+      }
+      let msgId: string | null = null;
+      try {
+        const sealed = fromBase64(String(it.sealed));
+        if (sealed) msgId = openNotificationId(n.key, nid!, sealed).msgId;
+      } catch (e) {
+        this.rt.log('warn', 'nse', 'notification id did not open', { code: isNsekitError(e) ? e.code : String(e) });
+      }
+      out.push({ queueId: n.queueId, msgId });
+    }
+    return out;
+  }
+
+  private async fetchQueue(job: Job, queueId: string): Promise<InboundOutcome[]> {
+    const { rt } = this;
+    if (this.yielding) return [];
+    const deps = rt.inboundDeps();
+    const tagged = { ...deps, notifier: { show: async (c: Parameters<typeof deps.notifier.show>[0]) => {
+      if (job.done) return; // best-attempt content already delivered for this push
+      job.shown.add(c.msgId);
+      emitEvent('notification', { ...c, pushId: job.pushId, latencyMs: Date.now() - job.receivedAt });
+    } } };
+    const outs = await fetchAndProcess(tagged, rt.queues, queueId, { maxExtraGets: this.maxExtraGets });
+    for (const o of outs) {
+      rt.reportOutcome({ msgId: o.msgId, queueId }, o, 'nse');
+      if (o.stored !== 'duplicate') emitEvent('acked', { msgId: o.msgId, queueId, pushId: job.pushId, latencyMs: Date.now() - job.receivedAt });
+    }
+    return outs;
+  }
+
+  /** Our own "time will expire": best-attempt content for every unfinished push, then suspend. */
+  private expire(): void {
+    this.budgetTimer = null;
+    const { rt } = this;
+    rt.log('warn', 'nse', 'budget expired: delivering best-attempt content', { pending: this.jobs.size });
+    for (const job of this.jobs) {
+      job.done = true;
+      for (const r of job.refs) {
+        if (r.msgId && job.shown.has(r.msgId)) continue;
+        emitEvent('notification', {
+          msgId: r.msgId,
+          queueId: r.queueId,
+          title: GENERIC_TITLE,
+          body: '',
+          pushId: job.pushId,
+          bestAttempt: true,
+          latencyMs: Date.now() - job.receivedAt,
+        });
+      }
+    }
+    void this.suspend(0);
+  }
+
+  private armGrace(): void {
+    this.clearGrace();
+    this.graceTimer = this.rt.host.clock.setTimer(this.graceMs, () => {
+      this.graceTimer = null;
+      if (this.jobs.size === 0) void this.suspend(1_000);
+    });
+  }
+
+  private clearGrace(): void {
+    if (this.graceTimer !== null) this.rt.host.clock.clearTimer(this.graceTimer);
+    this.graceTimer = null;
+  }
+
+  /** Background, then suspend: drains in order, store closed and lock released before `suspended`. */
+  suspend(deadlineMs: number): Promise<void> {
+    if (this.suspending) return this.suspending;
+    const { rt } = this;
+    this.clearGrace();
+    if (this.budgetTimer !== null) rt.host.clock.clearTimer(this.budgetTimer);
+    this.budgetTimer = null;
+    this.suspending = (async () => {
+      try {
+        if (rt.phase.phase === 'active') await rt.phase.background();
+        await rt.phase.suspend(deadlineMs);
+        emitEvent('suspended', { lockHeld: rt.lock.held, storeOpen: rt.store.isOpen });
+      } catch (e) {
+        rt.errorEvent('nse suspend', e);
+      } finally {
+        this.suspending = null;
+      }
+    })();
+    return this.suspending;
+  }
+
+  /** The app became active: stop starting work, drain, release, tell the device. */
+  async yieldToApp(via: 'ipc' | 'lock'): Promise<void> {
+    if (this.yielding && this.suspending) return this.suspending;
+    this.yielding = true;
+    const t0 = Date.now();
+    this.rt.log('info', 'nse', 'yielding to the app', { via, inFlight: this.jobs.size });
+    await this.suspend(1_000);
+    emitEvent('yielded', { via, drainMs: Date.now() - t0, lockHeld: this.rt.lock.held });
+  }
+}
