@@ -138,6 +138,7 @@ export class PhaseController implements Gate {
 
   /** Drain in DRAIN_ORDER, run onSuspend, enter 'suspended'. Resolves on 'suspended' or when activate() supersedes it. */
   async suspend(deadlineMs: number): Promise<void> {
+    if (this.publishing) await Promise.resolve(); // called from a listener: let the current publish finish first
     // Let a running activation finish first (it cannot be half-undone), then decide.
     while (this.activating) await this.activating.catch(() => {});
     if (this.stopped) throw this.stoppedError();
@@ -289,6 +290,7 @@ export class PhaseController implements Gate {
   }
 
   private async doActivate(): Promise<void> {
+    if (this.publishing) await Promise.resolve(); // called from a listener: keep event order (opened after blocked)
     this.epoch++; // the drain loop exits on its next check
     this.clearDeadline();
     this.wake();
