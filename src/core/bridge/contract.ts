@@ -1,0 +1,153 @@
+/**
+ * The JS-visible host object a native (Swift) host implements, and the wire
+ * shapes crossing the boundary. Mirrored for the iOS team in
+ * ios-bridge/host-contract.d.ts and described in ios-bridge/host-contract.md.
+ *
+ * Boundary rules (why): JSValue bridges strings, numbers, booleans, plain
+ * objects, arrays and functions cleanly, but not Data ↔ Uint8Array, so bytes
+ * cross as base64 (bodies) or hex (randomness, keys). Async host work answers
+ * through a Node-style callback `done(err, result)` that the host calls exactly
+ * once, later, on the JS queue (never from inside the call itself).
+ */
+
+/** Error a host reports: `code` is one of ErrorCodes (src/core/errors.ts). */
+export interface BridgeError {
+  code: string;
+  message: string;
+}
+export type Done<T> = (err: BridgeError | null, result?: T) => void;
+
+/** A relay message as the host's transport hands it over. */
+export interface WireRelayMessage {
+  msgId: string;
+  queueId: string;
+  /** Relay timestamp, ms since the epoch. */
+  ts: number;
+  /** The sender's notification flag. */
+  notification: boolean;
+  /** The end-to-end sealed body, base64. */
+  body: string;
+}
+
+/** A message for the shared store or the pending inbox: sealed, never plaintext. */
+export interface WireStoredMessage {
+  msgId: string;
+  queueId: string;
+  ts: number;
+  notification: boolean;
+  /** Sealed envelope, base64: at-rest sealed (store) or the untouched e2e body (inbox). */
+  sealed: string;
+}
+
+/** One user-visible notification (UNNotificationContent title/body). */
+export interface WireContent {
+  msgId: string;
+  queueId: string;
+  title: string;
+  body: string;
+}
+
+/** How a notification request ended; what Swift hands to the NSE's contentHandler. */
+export interface NotificationResult {
+  requestId: string;
+  /**
+   * complete: every queue was fetched; partial: an error or a yield cut it short;
+   * expired: the forced-delivery timer or serviceExtensionTimeWillExpire fired first;
+   * locked: device locked, messages went to the pending inbox.
+   */
+  status: 'complete' | 'partial' | 'expired' | 'locked';
+  /** The notification to display: the newest message's, or a generic one. */
+  title: string;
+  body: string;
+  /** Every message shown for this request, oldest first. */
+  messages: WireContent[];
+  /** Error codes met while processing (empty when complete). */
+  errors: string[];
+}
+
+export type BridgePhase = 'active' | 'background' | 'suspending' | 'suspended' | 'activating';
+
+/** The object Swift passes to NsekitCore.createCore. All calls arrive on one serial queue. */
+export interface BridgeHost {
+  // clock — synchronous
+  /** Milliseconds since the epoch (Date().timeIntervalSince1970 * 1000). */
+  now(): number;
+  /** One-shot timer; returns a positive integer id. `fire` must be called on the JS queue. */
+  setTimer(ms: number, fire: () => void): number;
+  /** Cancel; unknown or already-fired ids are ignored. */
+  clearTimer(id: number): void;
+  // randomness — synchronous
+  /** `n` cryptographically secure random bytes as lowercase hex (SecRandomCopyBytes). */
+  randomHex(n: number): string;
+  // log — synchronous, must not throw
+  /** `fields` is a JSON object string ("{}" when none). Never contains keys or plaintext. */
+  log(level: 'debug' | 'info' | 'warn' | 'error', tag: string, msg: string, fields: string): void;
+  // cross-process lock — asynchronous
+  /** Exclusive flock on the app-group lock file; LOCK_TIMEOUT after timeoutMs. */
+  lockAcquire(timeoutMs: number, done: Done<{ generation: number; dirty: boolean }>): void;
+  /** `wrote` bumps the shared generation before unlocking. LOCK_NOT_HELD if not held. */
+  lockRelease(wrote: boolean, done: Done<null>): void;
+  // shared store — asynchronous; the host opens it lazily, the core holds the lock around writes
+  /** Idempotent insert; result false = msgId already stored. */
+  storePut(m: WireStoredMessage, done: Done<boolean>): void;
+  /** Record "notification shown"; false = it already was (at most once across processes). */
+  storeMarkNotified(msgId: string, done: Done<boolean>): void;
+  /** Finish/interrupt the current statement, wal_checkpoint(TRUNCATE), close the DB file. */
+  storeClose(done: Done<null>): void;
+  // pending inbox — asynchronous
+  /** Append one line and fsync; durable when done(null) is called. */
+  inboxAppend(m: WireStoredMessage, done: Done<null>): void;
+  // relay transport — asynchronous
+  /** Peek the first un-ACKed message of the queue (null if empty). */
+  transportGet(queueId: string, done: Done<WireRelayMessage | null>): void;
+  /** Delete msgId at the relay. */
+  transportAck(queueId: string, msgId: string, done: Done<null>): void;
+  // what the core tells the host — synchronous, must not throw
+  /** The NSE's content for requestId: call contentHandler with it. Called exactly once per request. */
+  contentReady(requestId: string, result: NotificationResult): void;
+  /** Phase changes; 'suspended' means: DB closed, lock free — end the background task / let the NSE be frozen. */
+  phaseChanged(phase: BridgePhase): void;
+}
+
+/** Every host function name, in contract order (tests compare it with the docs and transcripts). */
+export const HOST_FUNCTIONS = [
+  'now',
+  'setTimer',
+  'clearTimer',
+  'randomHex',
+  'log',
+  'lockAcquire',
+  'lockRelease',
+  'storePut',
+  'storeMarkNotified',
+  'storeClose',
+  'inboxAppend',
+  'transportGet',
+  'transportAck',
+  'contentReady',
+  'phaseChanged',
+] as const satisfies readonly (keyof BridgeHost)[];
+
+/** Configuration passed with the host to createCore. */
+export interface BridgeConfig {
+  /** 'nse' or 'app': log tag and the NSE-only timers. */
+  role: 'nse' | 'app';
+  /** 64 hex chars: the store master key; omit when the device is locked. */
+  masterKeyHex?: string;
+  /** queueId → 64-hex end-to-end key for the queues this process receives on. */
+  queueKeys: Record<string, string>;
+  /** Push notifierId → the queue it stands for and its 64-hex notifier key (for sealed nids). */
+  notifiers?: Record<string, { queueId: string; keyHex: string }>;
+  /** Extra GETs after the first per queue per notification (default 3). */
+  maxExtraGets?: number;
+  /** NSE: deliver best-attempt content this long after didReceiveNotification (default 25000). */
+  forcedDeliveryMs?: number;
+  /** Drain budget after backgroundTaskWillExpire / yieldRequested (default 1000). */
+  drainDeadlineMs?: number;
+  /** NSE: suspend this long after the last request was delivered (default 2000). */
+  graceMs?: number;
+  /** Lock wait per store write (default 5000). */
+  lockTimeoutMs?: number;
+  /** Wait for a blocked gate before GATE_TIMEOUT (default 10000). */
+  gateTimeoutMs?: number;
+}
