@@ -213,6 +213,24 @@ describe('QueueCoordinator', () => {
     rb.release();
   });
 
+  it('a GET that outlives the hold timeout is not handed out (QUEUE_SLOT_EXPIRED); the next holder gets the message', async () => {
+    const { relay, qc, clock, holdGetsOn, heldGet } = setup({ holdTimeoutMs: 1_000 });
+    relay.send('q1', body('a'));
+    holdGetsOn('q1');
+    const slow = codeOf(qc.getMessage('q1'));
+    await flush();
+    const stuckGet = heldGet('q1')!;
+    const next = qc.getMessage('q1');
+    await clock.advance(1_000);
+    stuckGet.resolve();
+    expect(await slow).toBe('QUEUE_SLOT_EXPIRED');
+    heldGet('q1')!.resolve();
+    const r = (await next)!;
+    expect(r.msg.msgId).toBe('m1');
+    await r.ack();
+    expect(relay.acked).toEqual(['m1']);
+  });
+
   it('release() without ack lets the next GET see the same message', async () => {
     const { relay, qc, transport } = setup();
     relay.send('q1', body('a'));

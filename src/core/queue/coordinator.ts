@@ -71,8 +71,13 @@ export class QueueCoordinator {
       return null;
     }
     if (slot.state === 'expired') {
-      // The GET outlived the hold timeout; another caller may already have the message.
+      // The GET outlived the hold timeout and the next caller may already hold this very
+      // message: handing it out too would break GET isolation. It stays at the relay.
       this.host.log.log('warn', 'queue', 'GET returned after the slot expired', { queueId, msgId: msg.msgId });
+      throw new NsekitError('QUEUE_SLOT_EXPIRED', `GET on ${queueId} outlived the hold timeout`, {
+        queueId,
+        msgId: msg.msgId,
+      });
     }
     const m = msg;
     return {
