@@ -1,0 +1,188 @@
+import type { WebSocket, RawData } from 'ws';
+import { fromBase64, toBase64, toHex } from '../core/bytes.js';
+import { NsekitError, isNsekitError, type ErrorCode } from '../core/errors.js';
+import type { Clock, Log, Rng } from '../core/host.js';
+import { decodeClientFrame } from '../core/protocol/codec.js';
+import type { ClientFrame, ServerFrame } from '../core/protocol/frames.js';
+import { sealNotificationId } from '../core/protocol/notification-id.js';
+import { truncateSecret } from '../node/host.js';
+import { credMatches, type QueueRow, type RelayDb } from './db.js';
+import type { NotificationDispatcher } from './notifications.js';
+import { TokenBucket } from './rate-limit.js';
+import { msgFrame, type Subscriber, type Subscriptions } from './subscriptions.js';
+import type { RelayLimits } from './limits.js';
+
+/** Everything a connection shares with the rest of the relay. */
+export interface RelayContext {
+  db: RelayDb;
+  subs: Subscriptions;
+  notifier: NotificationDispatcher;
+  limits: RelayLimits;
+  clock: Clock;
+  rng: Rng;
+  log: Log;
+}
+
+const randomId = (rng: Rng, n: number) => toHex(rng.randomBytes(n));
+
+/** One client WebSocket: decode, limit, authorize, execute, answer. */
+export class RelayConnection implements Subscriber {
+  private readonly bucket: TokenBucket;
+  private readonly subscribed = new Set<string>();
+  private queuesCreated = 0;
+  private refusedInARow = 0;
+
+  constructor(
+    readonly connId: number,
+    private readonly ws: WebSocket,
+    private readonly ctx: RelayContext,
+  ) {
+    this.bucket = new TokenBucket(ctx.clock, ctx.limits.ratePerSec, ctx.limits.rateBurst);
+    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+  }
+
+  sendFrame(f: ServerFrame): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    // A client that does not read must not make the relay buffer without bound.
+    if (this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes) {
+      this.ctx.log.log('warn', 'rt', 'client not reading, closing', { conn: this.connId });
+      this.ws.close(1008, 'send buffer full');
+      return;
+    }
+    this.ws.send(JSON.stringify(f));
+  }
+
+  onSubscriptionEnded(queueId: string): void {
+    this.subscribed.delete(queueId);
+  }
+
+  /** Socket closed: its subscriptions end silently. */
+  closed(): void {
+    this.ctx.subs.dropConnection(this, this.subscribed);
+    this.subscribed.clear();
+  }
+
+  private err(code: ErrorCode, message: string, corrId?: string): void {
+    const f: ServerFrame = { type: 'ERR', code, message };
+    if (corrId !== undefined) f.corrId = corrId;
+    this.sendFrame(f);
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (isBinary) return this.err('PROTO_MALFORMED', 'binary frames are not part of the protocol');
+    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
+    if (size > this.ctx.limits.maxFrameBytes) {
+      return this.err('PROTO_TOO_LARGE', `frame of ${size} bytes exceeds ${this.ctx.limits.maxFrameBytes}`);
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+    let frame: ClientFrame;
+    try {
+      frame = decodeClientFrame(text, { maxBodyBytes: this.ctx.limits.maxBodyBytes });
+    } catch (e) {
+      if (!isNsekitError(e)) throw e;
+      return this.err(e.code, e.message, e.details?.corrId as string | undefined);
+    }
+    if (!this.bucket.take()) {
+      // A client that keeps hammering after refusals is cut off instead of answered forever.
+      if (++this.refusedInARow > this.ctx.limits.rateCloseAfter) this.ws.close(1008, 'rate limit');
+      return this.err('PROTO_RATE_LIMIT', 'too many frames, slow down', frame.corrId);
+    }
+    this.refusedInARow = 0;
+    try {
+      this.execute(frame);
+    } catch (e) {
+      if (isNsekitError(e)) return this.err(e.code, e.message, frame.corrId);
+      this.ctx.log.log('error', 'rt', 'command failed', { conn: this.connId, cmd: frame.type, error: String(e) });
+      this.err('PROTO_INTERNAL', 'relay failed to execute the command', frame.corrId);
+    }
+  }
+
+  /** Unknown queue and wrong credential answer the same: queue existence is not revealed. */
+  private recipientQueue(queueId: string, cred: string): QueueRow {
+    const q = this.ctx.db.getQueue(queueId);
+    if (!q || !credMatches(cred, q.recipientCredHash)) throw new NsekitError('PROTO_AUTH', 'unknown queue or wrong credential');
+    return q;
+  }
+
+  private execute(f: ClientFrame): void {
+    const { db, subs, limits, clock, rng, log } = this.ctx;
+    const corrId = f.corrId;
+    switch (f.type) {
+      case 'PING':
+        return this.sendFrame({ type: 'PONG', corrId });
+      case 'NEW': {
+        if (this.queuesCreated >= limits.maxQueuesPerConn) throw new NsekitError('PROTO_QUOTA', `at most ${limits.maxQueuesPerConn} queues per connection`);
+        const queueId = randomId(rng, 16);
+        const recipientCred = randomId(rng, 32);
+        const senderCred = randomId(rng, 32);
+        db.createQueue({ queueId, recipientCred, senderCred, recipientKey: f.recipientKey ? fromBase64(f.recipientKey) : null, now: clock.now() });
+        this.queuesCreated++;
+        log.log('info', 'rt', 'queue created', { conn: this.connId, queue: truncateSecret(queueId) });
+        return this.sendFrame({ type: 'IDS', corrId, queueId, recipientCred, senderCred });
+      }
+      case 'SEND':
+        return this.send(f);
+      case 'SUB': {
+        this.recipientQueue(f.queueId, f.cred);
+        if (!this.subscribed.has(f.queueId) && this.subscribed.size >= limits.maxQueuesPerConn) {
+          throw new NsekitError('PROTO_QUOTA', `at most ${limits.maxQueuesPerConn} subscriptions per connection`);
+        }
+        subs.subscribe(f.queueId, this);
+        this.subscribed.add(f.queueId);
+        this.sendFrame({ type: 'OK', corrId });
+        return subs.deliverNext(f.queueId);
+      }
+      case 'GET': {
+        this.recipientQueue(f.queueId, f.cred);
+        const m = db.firstMessage(f.queueId);
+        if (!m) throw new NsekitError('PROTO_NO_MSG', 'queue is empty');
+        return this.sendFrame(msgFrame(m, corrId));
+      }
+      case 'ACK': {
+        this.recipientQueue(f.queueId, f.cred);
+        if (!db.deleteMessage(f.queueId, f.msgId)) throw new NsekitError('PROTO_NO_MSG', 'no such message (already ACKed?)');
+        this.sendFrame({ type: 'OK', corrId });
+        return subs.acked(f.queueId, f.msgId);
+      }
+      case 'NSUB': {
+        const q = this.recipientQueue(f.queueId, f.cred);
+        // Idempotent: a repeated NSUB (lost answer, new token) keeps the notifier id and key.
+        const notifierId = q.notifierId ?? randomId(rng, 16);
+        const notifierKey = q.notifierKey ?? rng.randomBytes(32);
+        db.setNotifier(f.queueId, notifierId, notifierKey, f.deviceToken);
+        log.log('info', 'push', 'notifier subscribed', { queue: truncateSecret(f.queueId), token: truncateSecret(f.deviceToken) });
+        return this.sendFrame({ type: 'NID', corrId, notifierId, notifierKey: toBase64(notifierKey) });
+      }
+      case 'UNSUB':
+        this.recipientQueue(f.queueId, f.cred);
+        subs.unsubscribe(f.queueId, this);
+        this.subscribed.delete(f.queueId);
+        return this.sendFrame({ type: 'OK', corrId });
+    }
+  }
+
+  private send(f: Extract<ClientFrame, { type: 'SEND' }>): void {
+    const { db, subs, limits, clock, rng, notifier } = this.ctx;
+    const q = db.getQueue(f.queueId);
+    if (!q || !credMatches(f.senderCred, q.senderCredHash)) throw new NsekitError('PROTO_AUTH', 'unknown queue or wrong credential');
+    if (db.countMessages(f.queueId) >= limits.maxQueueMessages) throw new NsekitError('PROTO_QUOTA', `queue holds ${limits.maxQueueMessages} messages`);
+    const body = fromBase64(f.body)!; // the codec validated it
+    const msgId = randomId(rng, 16);
+    const ts = clock.now();
+    const notify = f.flags.notification && q.deviceToken !== null && q.notifierKey !== null && q.notifierId !== null;
+    const ntf = notify
+      ? {
+          token: q.deviceToken!,
+          queueId: q.queueId,
+          msgId,
+          notifierId: q.notifierId!,
+          sealed: sealNotificationId(q.notifierKey!, rng, q.notifierId!, { msgId, ts }),
+          createdAt: ts,
+        }
+      : undefined;
+    db.insertMessage({ msgId, queueId: q.queueId, ts, notification: f.flags.notification, body }, ntf);
+    this.sendFrame({ type: 'OK', corrId: f.corrId });
+    subs.deliverNext(q.queueId);
+    if (ntf) notifier.schedule(ntf.token);
+  }
+}

@@ -1,0 +1,137 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Clock, Log, Rng } from '../core/host.js';
+import { nodeClock, nodeRng, stderrLog } from '../node/host.js';
+import { RelayConnection, type RelayContext } from './connection.js';
+import { RelayDb } from './db.js';
+import { DEFAULT_LIMITS, type RelayLimits } from './limits.js';
+import { DEFAULT_NOTIFY, NotificationDispatcher, type NotifyOptions, type NotifyStats } from './notifications.js';
+import { HttpPushSender, type PushSender } from './push-client.js';
+import { DEFAULT_STATUS, StatusEndpoint, type StatusOptions } from './status-endpoint.js';
+import { Subscriptions } from './subscriptions.js';
+
+export interface RelayOptions {
+  /** 0 picks a free port (tests). */
+  port?: number;
+  /** Loopback by default; the simulator never listens elsewhere. */
+  host?: string;
+  /** The relay's own SQLite file (created if missing). */
+  dbPath: string;
+  limits?: Partial<RelayLimits>;
+  notify?: Partial<NotifyOptions>;
+  status?: Partial<StatusOptions>;
+  /** Base URL of a push gateway (`startPushGateway().url`). Ignored when `pushSender` is given. */
+  pushGatewayUrl?: string;
+  /** Custom push delivery (fakes in tests). Without either, notifications stay pending. */
+  pushSender?: PushSender;
+  clock?: Clock;
+  rng?: Rng;
+  log?: Log;
+}
+
+export interface RunningRelay {
+  /** ws://host:port/ — for WsTransport. */
+  url: string;
+  /** http://host:port — for the signed status endpoint. */
+  httpUrl: string;
+  port: number;
+  connections(): number;
+  notifyStats(): NotifyStats;
+  pendingNotifications(): number;
+  /** Resolves when no push is being sent right now (tests). */
+  pushIdle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const BUSY_RESPONSE = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 23\r\n\r\n{"error":"PROTO_BUSY"}\n';
+
+export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
+  const limits: RelayLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const clock = opts.clock ?? nodeClock;
+  const log = opts.log ?? stderrLog('relay');
+  const db = new RelayDb(opts.dbPath);
+  const sender = opts.pushSender ?? (opts.pushGatewayUrl ? new HttpPushSender(opts.pushGatewayUrl) : null);
+  if (!sender) log.log('warn', 'push', 'no push gateway configured: notifications stay pending');
+  const notifier = new NotificationDispatcher(db, clock, log, sender, { ...DEFAULT_NOTIFY, ...opts.notify });
+  const ctx: RelayContext = { db, subs: new Subscriptions(db), notifier, limits, clock, rng: opts.rng ?? nodeRng, log };
+  const status = new StatusEndpoint(db, clock, log, { ...DEFAULT_STATUS, ...opts.status });
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://relay');
+    if (url.pathname === '/api/v1/queue/status') return status.handle(req, res, url);
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'PROTO_UNKNOWN_COMMAND' }));
+  };
+  const server = createServer(onRequest);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.hardMaxFrameBytes });
+  let connCount = 0;
+  let nextConnId = 1;
+  let closing = false;
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (closing || connCount >= limits.maxConnections) {
+      // Refuse before the handshake: costs one write, holds nothing.
+      log.log('warn', 'rt', 'connection refused: cap reached', { max: limits.maxConnections });
+      socket.end(BUSY_RESPONSE);
+      return;
+    }
+    connCount++;
+    socket.once('close', () => connCount--);
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      const id = nextConnId++;
+      const conn = new RelayConnection(id, ws, ctx);
+      ws.on('error', (e) => log.log('info', 'rt', 'connection error', { conn: id, error: e.message }));
+      ws.on('close', (code) => {
+        conn.closed();
+        log.log('debug', 'rt', 'connection closed', { conn: id, code });
+      });
+      log.log('debug', 'rt', 'connection open', { conn: id });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const host = opts.host ?? '127.0.0.1';
+  notifier.start();
+  log.log('info', 'rt', 'relay listening', { port, db: opts.dbPath });
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: `ws://${host}:${port}/`,
+    httpUrl: `http://${host}:${port}`,
+    port,
+    connections: () => connCount,
+    notifyStats: () => ({ ...notifier.stats }),
+    pendingNotifications: () => db.pendingCount(),
+    pushIdle: () => notifier.idle(),
+    close: () =>
+      (closed ??= (async () => {
+        closing = true;
+        notifier.close();
+        for (const ws of wss.clients) ws.close(1001, 'relay shutting down');
+        // Give clients a moment for the close handshake, then cut whatever is left.
+        await waitUntil(() => wss.clients.size === 0, 1000);
+        for (const ws of wss.clients) ws.terminate();
+        await new Promise<void>((r) => wss.close(() => r()));
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+        await notifier.idle();
+        db.close();
+        log.log('info', 'rt', 'relay closed', { port });
+      })()),
+  };
+}
+
+/** Real-time poll for shutdown only (the injected clock may be simulated). */
+async function waitUntil(cond: () => boolean, maxMs: number): Promise<void> {
+  for (let waited = 0; waited < maxMs && !cond(); waited += 10) await new Promise((r) => setTimeout(r, 10));
+}
