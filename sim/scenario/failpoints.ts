@@ -1,0 +1,61 @@
+/**
+ * Failpoint names: sites in the core and the processes that announce
+ * themselves to the orchestrator (`host.failpoints.hit(name, fields)`). A
+ * scenario step can trigger on one (`when: {proc, at}`) and pause or freeze the
+ * process exactly there; `expect.hits` lists those a run must reach.
+ * The schema's enum is checked against this list by a test.
+ */
+export const FAILPOINTS = [
+  'lock.acquire.start',
+  'lock.acquired',
+  'lock.release',
+  'lock.released',
+  'db.tx.begin',
+  'db.tx.commit',
+  'net.get.sent',
+  'net.get.ok',
+  'net.ack.sent',
+  'net.ack.ok',
+  'inbox.append',
+  'inbox.append.done',
+  'queue.slot.acquired',
+  'queue.slot.released',
+  'phase.enter',
+  'phase.suspended',
+  'gate.blocked',
+  'gate.opened',
+  'inbound.decrypted',
+  'db.write.done',
+  'notify.shown',
+] as const;
+
+export type FailpointName = (typeof FAILPOINTS)[number];
+
+/** One line each: where the site is, for docs and editor hovers. */
+export const FAILPOINT_DOCS: Readonly<Record<FailpointName, string>> = {
+  'lock.acquire.start': 'about to try the cross-process lock',
+  'lock.acquired': 'just took the lock (holds it now)',
+  'lock.release': 'about to let go of the lock',
+  'lock.released': 'lock let go',
+  'db.tx.begin': 'BEGIN IMMEDIATE done: inside a write transaction',
+  'db.tx.commit': 'about to COMMIT (still inside the transaction)',
+  'net.get.sent': 'GET written to the relay connection, reply not yet read',
+  'net.get.ok': 'GET reply read (message peeked, not deleted)',
+  'net.ack.sent': 'ACK written to the relay, reply not yet read',
+  'net.ack.ok': 'relay confirmed the ACK (message deleted at the relay)',
+  'inbox.append': 'about to append a sealed record to the pending inbox file',
+  'inbox.append.done': 'pending inbox record appended and fsynced',
+  'queue.slot.acquired': 'took the per-queue GET→ACK slot',
+  'queue.slot.released': 'gave back the per-queue slot (after ACK, or released without ACK)',
+  'phase.enter': 'entered a new phase (fields: phase)',
+  'phase.suspended': 'all operation classes drained: suspended',
+  'gate.blocked': 'an operation is waiting at a closed gate (fields: class)',
+  'gate.opened': 'a gate reopened (fields: class)',
+  'inbound.decrypted': 'an inbound message was opened (before it is stored)',
+  'db.write.done': 'message row written (transaction not yet committed)',
+  'notify.shown': 'a user-visible notification was shown/handed to the OS',
+};
+
+export function isFailpoint(name: string): name is FailpointName {
+  return (FAILPOINTS as readonly string[]).includes(name);
+}

@@ -1,0 +1,5 @@
+export * from './failpoints.js';
+export * from './types.js';
+export * from './json-schema.js';
+export * from './validate.js';
+export * from './builder.js';

@@ -1,0 +1,116 @@
+import type { FailpointName } from './failpoints.js';
+
+/** Processes on the simulated device that steps act on and failpoints come from. */
+export type DeviceProc = 'app' | 'nse';
+
+export const VERBS = [
+  'freeze',
+  'thaw',
+  'kill',
+  'foreground',
+  'background',
+  'expire',
+  'lock-device',
+  'unlock-device',
+  'send',
+  'push',
+  'partition',
+  'heal',
+  'restart-relay',
+  'delay-push',
+  'pause',
+  'resume',
+  'wait',
+] as const;
+export type Verb = (typeof VERBS)[number];
+
+/** Verbs that act on one device process and so need `proc`. */
+export const PROC_VERBS: readonly Verb[] = ['freeze', 'thaw', 'kill', 'foreground', 'background', 'expire', 'pause', 'resume'];
+/** Verbs only the app can take (the NSE has no foreground). */
+export const APP_ONLY_VERBS: readonly Verb[] = ['foreground', 'background'];
+
+export interface Budgets {
+  /** App background-task budget before the expiration warning (iOS ms, scaled by timeFactor). */
+  bgTaskMs: number;
+  /** NSE budget before "time will expire" (iOS ms, scaled). */
+  nseMs: number;
+  /** Time between the expiry warning and the freeze (iOS ms, scaled). */
+  nseGraceMs: number;
+  /** NSE resident memory budget; exceeding it is a jetsam kill. */
+  nseMemoryMb: number;
+}
+
+export interface World {
+  mode: 'instant' | 'low-power';
+  lockBackend: 'flock' | 'lease';
+  senders: number;
+  queues: number;
+  budgets: Budgets;
+  /** Multiplies every budget: 0.01 turns a 30 s NSE budget into 300 ms. */
+  timeFactor: number;
+  /** How long (run ms, not scaled) to wait after the final heal for delivery before checking liveness. */
+  convergenceMs: number;
+}
+
+export type Trigger =
+  | { proc: DeviceProc; at: FailpointName; nth?: number }
+  | { at_ms: number }
+  | { after: string };
+
+export interface SendArgs {
+  count?: number;
+  notification?: boolean;
+  queue?: number;
+  sender?: number;
+  bytes?: number;
+}
+
+export interface Step {
+  id?: string;
+  when?: Trigger;
+  do: Verb;
+  proc?: DeviceProc;
+  args?: Record<string, unknown>;
+  note?: string;
+}
+
+/** A failpoint name, or `proc:name` to require it from one process. */
+export type HitMark = FailpointName | `${DeviceProc}:${FailpointName}`;
+
+export interface Expect {
+  valid?: boolean;
+  /** Invariants expected to be violated (for broken-variant scenarios). */
+  violations?: string[];
+  hits?: HitMark[];
+}
+
+export interface Scenario {
+  $schema?: string;
+  name: string;
+  description?: string;
+  world?: Partial<Omit<World, 'budgets'>> & { budgets?: Partial<Budgets> };
+  steps: Step[];
+  expect?: Expect;
+}
+
+export const DEFAULT_WORLD: World = {
+  mode: 'instant',
+  lockBackend: 'flock',
+  senders: 1,
+  queues: 1,
+  budgets: { bgTaskMs: 30_000, nseMs: 30_000, nseGraceMs: 2_000, nseMemoryMb: 24 },
+  timeFactor: 0.01,
+  convergenceMs: 2_000,
+};
+
+/** The world with every default filled in. */
+export function resolveWorld(s: Scenario): World {
+  const w = s.world ?? {};
+  return { ...DEFAULT_WORLD, ...w, budgets: { ...DEFAULT_WORLD.budgets, ...(w.budgets ?? {}) } };
+}
+
+/** A budget as the run applies it (iOS ms × timeFactor). */
+export function scaledBudgets(w: World): Budgets {
+  const f = w.timeFactor;
+  return { bgTaskMs: w.budgets.bgTaskMs * f, nseMs: w.budgets.nseMs * f, nseGraceMs: w.budgets.nseGraceMs * f, nseMemoryMb: w.budgets.nseMemoryMb };
+}
