@@ -1,0 +1,85 @@
+/**
+ * Runs conformance transcripts in Node: the bundle and runner.js are evaluated
+ * in a fresh `vm` context (no console, timers, process or Buffer — like a bare
+ * JSContext). CLI:
+ *
+ *   npx tsx ios-bridge/conformance/node-runner.ts [--record] [transcript.json…]
+ *
+ * --record answers host calls from the runner's model and rewrites each file's
+ * `expected`; without it, replays and exits 1 on the first divergence.
+ */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createContext, runInContext } from 'node:vm';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const RUNNER = join(HERE, 'runner.js');
+export const TRANSCRIPT_DIR = HERE;
+
+export interface Transcript {
+  name: string;
+  description: string;
+  config: Record<string, unknown>;
+  world?: Record<string, unknown>;
+  steps: { at?: number; call: string; args?: unknown[] }[];
+  expected?: Record<string, unknown>[];
+}
+export interface RunResult {
+  name: string;
+  ok: boolean;
+  events: Record<string, unknown>[];
+  mismatch: { index: number; expected: unknown; actual: unknown } | null;
+  model: { inbox: number; stored: number; relayLeft: number };
+}
+
+interface Conformance {
+  run(core: unknown, t: Transcript, opts: { record?: boolean; keepCalls?: boolean }): Promise<RunResult>;
+}
+
+/** A fresh context with the bundle and the runner loaded. */
+export function loadInVm(bundlePath: string): { core: unknown; conformance: Conformance } {
+  const ctx = createContext({});
+  runInContext(readFileSync(bundlePath, 'utf8'), ctx, { filename: bundlePath });
+  runInContext(readFileSync(RUNNER, 'utf8'), ctx, { filename: RUNNER });
+  const g = ctx as { NsekitCore: unknown; NsekitConformance: Conformance };
+  return { core: g.NsekitCore, conformance: g.NsekitConformance };
+}
+
+export function transcriptFiles(dir = TRANSCRIPT_DIR): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/** Run (or record) one transcript in its own fresh context. Results are plain JSON (copied out of the vm realm). */
+export async function runInNode(bundlePath: string, t: Transcript, record = false): Promise<RunResult> {
+  const { core, conformance } = loadInVm(bundlePath);
+  const r = await conformance.run(core, t, { record });
+  return JSON.parse(JSON.stringify(r)) as RunResult;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { buildBridge } = await import('../build.js');
+  const record = process.argv.includes('--record');
+  const files = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const b = await buildBridge();
+  let failed = 0;
+  for (const f of files.length ? files.map((x) => resolve(x)) : transcriptFiles()) {
+    const t = JSON.parse(readFileSync(f, 'utf8')) as Transcript;
+    const r = await runInNode(b.outfile, t, record);
+    if (record) {
+      t.expected = r.events;
+      writeFileSync(f, JSON.stringify(t, null, 1) + '\n');
+      console.log(`recorded ${t.name}: ${r.events.length} events (stored ${r.model.stored}, inbox ${r.model.inbox}, left at relay ${r.model.relayLeft})`);
+    } else {
+      console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${t.name} (${r.events.length} events)`);
+      if (!r.ok) {
+        failed++;
+        console.log(JSON.stringify(r.mismatch, null, 1));
+      }
+    }
+  }
+  process.exit(failed ? 1 : 0);
+}

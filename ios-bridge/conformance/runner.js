@@ -1,0 +1,294 @@
+/*
+ * Conformance runner for the nsekit bridge. Plain JavaScript that runs in a
+ * bare JavaScriptCore (`jsc`) and in Node (inside a `vm` context, so the core
+ * sees no Node globals there either).
+ *
+ * A transcript is { name, description, config, world, steps, expected }.
+ *   steps:    facade calls at virtual times: { at, call, args }
+ *   world:    the model host a recording runs against (queues, faults, delays)
+ *   expected: every host call the core made, in order, with the host's reply,
+ *             interleaved with timer firings and the facade's outputs.
+ * Record mode answers host calls from the model and writes `expected`;
+ * replay mode answers them from `expected` and fails at the first call that
+ * differs. Time is virtual: the runner's clock drives every timer, so jsc and
+ * Node produce the same sequence.
+ *
+ *   jsc:  jsc ios-bridge/conformance/runner.js -- <bundle.js> <transcript.json>...
+ *   node: see ios-bridge/conformance/node-runner.ts (record: --record)
+ */
+(function (global) {
+  'use strict';
+
+  var START_MS = 1800000000000;
+  var FLUSH_ROUNDS = 64;
+  var MAX_EVENTS = 200000;
+  var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'transportGet', 'transportAck'];
+
+  function flush() {
+    var p = Promise.resolve();
+    for (var i = 0; i < FLUSH_ROUNDS; i++) p = p.then(function () {});
+    return p;
+  }
+
+  /** JSON-safe copy: functions dropped, undefined → null. */
+  function plain(v) {
+    if (v === undefined) return null;
+    return JSON.parse(JSON.stringify(v, function (_k, x) { return typeof x === 'function' ? undefined : x; }) || 'null');
+  }
+
+  function errOut(e) {
+    return { code: e && typeof e.code === 'string' ? e.code : 'UNCODED', message: String(e && e.message ? e.message : e) };
+  }
+
+  /** Deterministic hex bytes for the model's randomHex (xorshift32, seeded). */
+  function Prng(seed) {
+    var s = seed >>> 0 || 1;
+    this.hex = function (n) {
+      var out = '';
+      for (var i = 0; i < n; i++) {
+        s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+        var b = s & 255;
+        out += (b < 16 ? '0' : '') + b.toString(16);
+      }
+      return out;
+    };
+  }
+
+  /** The model host: SMP-like relay queues, an idempotent store, a generation-counting lock. */
+  function Model(Core, t) {
+    var w = t.world || {};
+    var rng = new Prng(w.seed || 7);
+    var self = this;
+    this.queues = {};
+    this.stored = {};
+    this.notified = {};
+    this.inbox = [];
+    this.lock = { held: false, generation: w.lockGeneration || 0 };
+    this.closed = true;
+    var seq = 0;
+    Object.keys(w.queues || {}).forEach(function (q) {
+      self.queues[q] = (w.queues[q] || []).map(function (m) {
+        seq++;
+        var body = m.body;
+        if (m.content) {
+          var key = (t.config.queueKeys || {})[q] || w.senderKeys[q];
+          body = Core.sealE2eBody(key, q, m.content, new Prng(1000 + seq).hex(24));
+        }
+        return { msgId: m.msgId, queueId: q, ts: m.ts || 1000 + seq, notification: m.notification !== false, body: body };
+      });
+    });
+    this.randomHex = function (n) { return rng.hex(n); };
+    function err(code, message) { return { err: { code: code, message: message } }; }
+    this.answer = function (fn, args) {
+      switch (fn) {
+        case 'transportGet': { var q = self.queues[args[0]]; return { result: q && q.length ? q[0] : null }; }
+        case 'transportAck': {
+          var qa = self.queues[args[0]] || [];
+          for (var i = 0; i < qa.length; i++) if (qa[i].msgId === args[1]) { qa.splice(i, 1); return { result: null }; }
+          return err('PROTO_NO_MSG', 'no such message');
+        }
+        case 'lockAcquire':
+          if (self.lock.held) return err('LOCK_TIMEOUT', 'lock held');
+          self.lock.held = true;
+          return { result: { generation: self.lock.generation, dirty: false } };
+        case 'lockRelease':
+          if (!self.lock.held) return err('LOCK_NOT_HELD', 'not held');
+          self.lock.held = false;
+          if (args[0]) self.lock.generation++;
+          return { result: null };
+        case 'storePut':
+          self.closed = false;
+          if (self.stored[args[0].msgId]) return { result: false };
+          self.stored[args[0].msgId] = args[0];
+          return { result: true };
+        case 'storeMarkNotified':
+          self.closed = false;
+          if (self.notified[args[0]]) return { result: false };
+          self.notified[args[0]] = true;
+          return { result: true };
+        case 'storeClose': self.closed = true; return { result: null };
+        case 'inboxAppend': self.inbox.push(args[0]); return { result: null };
+      }
+      return err('BRIDGE_HOST_ERROR', 'model has no ' + fn);
+    };
+  }
+
+  /**
+   * Run one transcript. opts: { record: bool, keepCalls: bool (default true) }.
+   * Resolves { name, ok, events, mismatch } where mismatch describes the first divergence.
+   */
+  function run(Core, t, opts) {
+    opts = opts || {};
+    var record = !!opts.record;
+    var keep = opts.keepCalls !== false;
+    var expected = record ? null : t.expected || [];
+    var events = [];
+    var mismatch = null;
+    var now = START_MS;
+    var seq = 0;
+    var timerSeq = 0;
+    var queue = []; // {at, seq, kind, ...}
+    var timers = {};
+    var faults = ((t.world || {}).faults || []).map(function (f) { return { f: f, seen: 0 }; });
+    var delays = (t.world || {}).delays || {};
+    var model = new Model(Core, t);
+    var omit = (t.world || {}).hostOmit || [];
+    var callCounts = {};
+
+    function schedule(at, ev) {
+      ev.at = at; ev.seq = ++seq;
+      queue.push(ev);
+    }
+    function emit(ev) {
+      ev.t = now - START_MS;
+      var idx = events.length;
+      if (!record && !mismatch) {
+        var exp = expected[idx];
+        if (!exp || JSON.stringify(exp) !== JSON.stringify(ev)) {
+          mismatch = { index: idx, expected: exp || null, actual: ev };
+        }
+      }
+      if (keep || idx < 1) events.push(ev); else events.length = 1;
+      return idx;
+    }
+    function fault(fn) {
+      callCounts[fn] = (callCounts[fn] || 0) + 1;
+      for (var i = 0; i < faults.length; i++) {
+        var f = faults[i].f;
+        if (f.fn === fn && (f.nth === undefined || f.nth === callCounts[fn])) return f;
+      }
+      return null;
+    }
+    /** The reply for call number `idx`: from the transcript (replay) or the model (record). */
+    function replyFor(idx, fn, args) {
+      if (!record) {
+        var exp = expected[idx];
+        return exp && exp.fn === fn && exp.reply ? exp.reply : { err: { code: 'BRIDGE_HOST_ERROR', message: 'replay diverged' }, after: 1 };
+      }
+      var f = fault(fn);
+      var r;
+      if (f && f.err) r = { err: f.err };
+      else if (f && 'result' in f) r = { result: f.result };
+      else r = model.answer(fn, args);
+      r.after = f && f.after !== undefined ? f.after : delays[fn] !== undefined ? delays[fn] : 1;
+      if (f && f.twice) r.twice = true;
+      if (f && f.throws) r = { throws: f.throws };
+      return r;
+    }
+
+    var host = {
+      now: function () { emit({ fn: 'now', args: [], ret: now }); return now; },
+      setTimer: function (ms, fire) {
+        var id = ++timerSeq;
+        emit({ fn: 'setTimer', args: [ms], ret: id });
+        timers[id] = fire;
+        schedule(now + ms, { kind: 'timer', id: id });
+        return id;
+      },
+      clearTimer: function (id) { emit({ fn: 'clearTimer', args: [id] }); delete timers[id]; },
+      randomHex: function (n) {
+        var idx = events.length;
+        var ret = record ? model.randomHex(n) : (expected[idx] && expected[idx].ret) || '';
+        emit({ fn: 'randomHex', args: [n], ret: ret });
+        return ret;
+      },
+      log: function (level, tag, msg, fields) { emit({ fn: 'log', args: [level, tag, msg, fields] }); },
+      contentReady: function (requestId, result) { emit({ fn: 'contentReady', args: [requestId, plain(result)] }); },
+      phaseChanged: function (phase) { emit({ fn: 'phaseChanged', args: [phase] }); },
+    };
+    ASYNC_FNS.forEach(function (fn) {
+      host[fn] = function () {
+        var args = Array.prototype.slice.call(arguments, 0, arguments.length - 1);
+        var done = arguments[arguments.length - 1];
+        var idx = events.length;
+        var reply = replyFor(idx, fn, args);
+        emit({ fn: fn, args: plain(args), reply: reply });
+        if (reply.throws) throw reply.throws;
+        schedule(now + (reply.after || 0), { kind: 'reply', done: done, reply: reply });
+      };
+    });
+    omit.forEach(function (fn) { delete host[fn]; });
+
+    var core = null;
+    function out(step, call, p) {
+      return Promise.resolve(p).then(
+        function (v) { emit({ out: call, step: step, ok: true, value: plain(v) }); },
+        function (e) { emit({ out: call, step: step, ok: false, error: errOut(e) }); }
+      );
+    }
+    (t.steps || []).forEach(function (s, i) { schedule(s.at || 0, { kind: 'step', step: i, s: s }); });
+
+    function fire(ev) {
+      if (ev.kind === 'timer') {
+        var f = timers[ev.id];
+        if (!f) return;
+        delete timers[ev.id];
+        emit({ timer: ev.id });
+        f();
+      } else if (ev.kind === 'reply') {
+        var r = ev.reply;
+        ev.done(r.err || null, r.err ? undefined : r.result);
+        if (r.twice) ev.done(r.err || null, r.err ? undefined : r.result);
+      } else if (ev.kind === 'step') {
+        var s = ev.s;
+        if (!core) return emit({ out: s.call, step: ev.step, ok: false, error: { code: 'NO_CORE', message: 'createCore failed' } });
+        var p;
+        try { p = core[s.call].apply(core, plain(s.args || [])); } catch (e) { p = Promise.reject(e); }
+        out(ev.step, s.call, p);
+      }
+    }
+
+    try {
+      core = Core.createCore(host, t.config);
+      emit({ out: 'createCore', ok: true });
+    } catch (e) {
+      emit({ out: 'createCore', ok: false, error: errOut(e) });
+    }
+
+    var n = 0;
+    function loop() {
+      return flush().then(function () {
+        if (mismatch || !queue.length || n++ > MAX_EVENTS) return;
+        var best = 0;
+        for (var i = 1; i < queue.length; i++) {
+          if (queue[i].at < queue[best].at || (queue[i].at === queue[best].at && queue[i].seq < queue[best].seq)) best = i;
+        }
+        var ev = queue.splice(best, 1)[0];
+        if (ev.kind === 'timer' && !timers[ev.id]) return loop();
+        now = Math.max(now, ev.at);
+        fire(ev);
+        return loop();
+      });
+    }
+    return loop().then(function () {
+      if (!record && !mismatch && events.length !== expected.length) {
+        mismatch = { index: events.length, expected: expected[events.length] || null, actual: null };
+      }
+      return { name: t.name, ok: !mismatch, events: events, mismatch: mismatch, model: { inbox: model.inbox.length, stored: Object.keys(model.stored).length, relayLeft: countLeft(model) } };
+    });
+  }
+
+  function countLeft(model) {
+    var n = 0;
+    Object.keys(model.queues).forEach(function (q) { n += model.queues[q].length; });
+    return n;
+  }
+
+  global.NsekitConformance = { run: run, START_MS: START_MS };
+
+  // jsc entry: jsc runner.js -- bundle.js transcript.json...
+  if (typeof load === 'function' && typeof readFile === 'function' && typeof process === 'undefined' && global.arguments && global.arguments.length > 1) {
+    var argv = global.arguments;
+    load(argv[0]);
+    var files = Array.prototype.slice.call(argv, 1);
+    var chain = Promise.resolve();
+    files.forEach(function (f) {
+      chain = chain.then(function () {
+        return run(global.NsekitCore, JSON.parse(readFile(f)), {}).then(function (r) {
+          print(JSON.stringify({ file: f, name: r.name, ok: r.ok, count: r.events.length, mismatch: r.mismatch }));
+        });
+      });
+    });
+    chain.then(function () { print('DONE'); }, function (e) { print('FAILED ' + e + '\n' + (e && e.stack)); });
+  }
+})(globalThis);
