@@ -60,7 +60,9 @@ export class SharedStore implements Store {
   private db: Database.Database | null = null;
   private st: Statements | null = null;
   private keys: KeyRing | null = null;
-  private readonly inflight = new Set<Promise<unknown>>();
+  /** Write transactions that have started (past the gate); close() waits for them. */
+  private inflight = 0;
+  private idle: (() => void)[] = [];
   private readonly dirtyFns = new Set<() => void>();
   private readonly gate: Gate;
   private readonly lockTimeoutMs: number;
@@ -126,7 +128,7 @@ export class SharedStore implements Store {
   /** Waits for in-flight writes, checkpoints (TRUNCATE) under the lock, closes. Keys stay as they were. */
   async close(): Promise<void> {
     if (!this.db) return;
-    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    while (this.inflight > 0) await new Promise<void>((res) => this.idle.push(res));
     const db = this.db;
     this.db = null;
     this.st = null;
@@ -277,17 +279,21 @@ export class SharedStore implements Store {
   }
 
   private write<T>(op: string, fn: (s: Statements) => T): Promise<T> {
-    const p = this.gate === openGate ? this.writeLocked(op, fn) : this.gate.run('database', () => this.writeLocked(op, fn));
-    this.inflight.add(p);
-    const done = () => this.inflight.delete(p);
-    p.then(done, done);
-    return p;
+    // Fast path: skip the gate's bracket when it can never block.
+    return this.gate === openGate ? this.writeLocked(op, fn) : this.gate.run('database', () => this.writeLocked(op, fn));
   }
 
   private async writeLocked<T>(op: string, fn: (s: Statements) => T): Promise<T> {
     this.stmts(); // fail fast with STORE_CLOSED before touching the lock
     const { lock, host } = this.opts;
-    const grant = await lock.acquire({ timeoutMs: this.lockTimeoutMs });
+    this.inflight++;
+    let grant;
+    try {
+      grant = await lock.acquire({ timeoutMs: this.lockTimeoutMs });
+    } catch (e) {
+      this.settled();
+      throw e;
+    }
     let wrote = false;
     try {
       if (grant.dirty) for (const fn of this.dirtyFns) fn();
@@ -308,8 +314,16 @@ export class SharedStore implements Store {
         throw e;
       }
     } finally {
-      await lock.release({ wrote });
+      try {
+        await lock.release({ wrote });
+      } finally {
+        this.settled();
+      }
     }
+  }
+
+  private settled(): void {
+    if (--this.inflight === 0) for (const res of this.idle.splice(0)) res();
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
