@@ -51,7 +51,7 @@ export class Outbox {
       return 0;
     }
     const items = await rt.store.outboxPending();
-    rt.log('info', 'outbox', `drain start count=${items.length}`, { count: items.length });
+    rt.log('info', 'outbox', `drain start count=${items.length}`);
     emitEvent('outbox', { state: 'drain', count: items.length });
     let sent = 0;
     for (const it of items) {

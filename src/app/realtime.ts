@@ -46,8 +46,8 @@ export class Realtime {
       backoffMaxMs: opts.backoffMaxMs ?? 10_000,
     };
     this.backoff = new Backoff(rt.host.rng, this.o.backoffBaseMs, this.o.backoffMaxMs);
-    rt.transport.on('close', () => this.onSocketLost('close'));
-    rt.transport.on('end', (queueId: string) => {
+    rt.transport.onClose(() => this.onSocketLost('close'));
+    rt.transport.onEnd((queueId: string) => {
       // Another subscriber took the queue (e.g. a second device session): we no longer consume it.
       rt.log('warn', 'rt', 'subscription ended by relay', { queueId });
       void rt.queues.unsubscribe(queueId).catch(() => {});
@@ -96,7 +96,13 @@ export class Realtime {
     this.pingTimer = null;
     if (!this.wanted || this.rt.phase.phase !== 'active') return;
     try {
-      await this.rt.transport.ping(this.o.pingTimeoutMs);
+      let t: TimerHandle | null = null;
+      const timeout = new Promise<never>((_, rej) => (t = this.rt.host.clock.setTimer(this.o.pingTimeoutMs, () => rej(new Error('ping timeout')))));
+      try {
+        await Promise.race([this.rt.transport.ping(), timeout]);
+      } finally {
+        if (t !== null) this.rt.host.clock.clearTimer(t);
+      }
       this.armPing();
     } catch {
       this.onSocketLost('ping timeout');

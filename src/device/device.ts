@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NsekitError } from '../core/errors.js';
 import type { Log } from '../core/host.js';
 import { truncateSecret } from '../node/host.js';
 import { SHARED_FILES, type EventMsg, type LifecycleEvent, type ProcConfig, type PushItem } from './ipc.js';
@@ -51,6 +52,8 @@ export class Device extends EventEmitter {
   readonly violations: Violation[] = [];
   /** Pushes received over HTTP, in order. */
   readonly pushes: { pushId: string; receivedAt: number; items: PushItem[]; cold: boolean; suppressed?: boolean }[] = [];
+  /** Every event from every process, in arrival order (tests wait on these). */
+  readonly events: (EventMsg & { role: ProcConfig['role']; pid: number })[] = [];
   deviceUrl = '';
   /** Last lifecycle event sent to the app ('none' before launch). */
   appState: LifecycleEvent | 'none' = 'none';
@@ -176,7 +179,9 @@ export class Device extends EventEmitter {
   private spawn(role: ProcConfig['role']): ManagedProc {
     const p = new ManagedProc(this.config(role), this.opts.procOpts);
     p.on('event', (e: EventMsg) => {
-      this.emit('event', role, e);
+      const tagged = { ...e, role, pid: p.pid };
+      this.events.push(tagged);
+      this.emit('event', role, tagged);
       // iOS freezes the NSE once it has finished and suspended.
       if (role === 'nse' && e.name === 'suspended' && this.nse === p) this.freeze(p);
     });
@@ -284,6 +289,48 @@ export class Device extends EventEmitter {
       if (inode === ino) return true;
     }
     return false;
+  }
+
+  /**
+   * Resolve with the first event (index ≥ `from`) from `role` named `name` that
+   * satisfies `pred`; PROTO_TIMEOUT after `timeoutMs`. Survives NSE relaunches.
+   */
+  waitEvent(
+    role: ProcConfig['role'] | 'any',
+    name: EventMsg['name'],
+    pred: (e: EventMsg) => boolean = () => true,
+    opts: { timeoutMs?: number; from?: number } = {},
+  ): Promise<EventMsg> {
+    const ok = (e: EventMsg & { role: string }) => (role === 'any' || e.role === role) && e.name === name && pred(e);
+    for (let i = opts.from ?? 0; i < this.events.length; i++) if (ok(this.events[i]!)) return Promise.resolve(this.events[i]!);
+    return new Promise((resolve, reject) => {
+      const on = (_r: string, e: EventMsg & { role: string }) => {
+        if (!ok(e)) return;
+        clearTimeout(t);
+        this.off('event', on);
+        resolve(e);
+      };
+      const t = setTimeout(() => {
+        this.off('event', on);
+        reject(new NsekitError('PROTO_TIMEOUT', `device: no ${role} event ${name} within ${opts.timeoutMs ?? 20_000} ms`));
+      }, opts.timeoutMs ?? 20_000);
+      this.on('event', on);
+    });
+  }
+
+  /** Wait until `n` events match (counting from `from`). */
+  async waitCount(role: ProcConfig['role'] | 'any', name: EventMsg['name'], n: number, pred: (e: EventMsg) => boolean = () => true, opts: { timeoutMs?: number; from?: number } = {}): Promise<EventMsg[]> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+    const matches = () => this.events.slice(opts.from ?? 0).filter((e) => (role === 'any' || e.role === role) && e.name === name && pred(e));
+    let last = opts.from ?? 0;
+    while (matches().length < n) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new NsekitError('PROTO_TIMEOUT', `device: ${matches().length}/${n} ${role} ${name} events`);
+      const idx = this.events.length;
+      await this.waitEvent(role, name, pred, { timeoutMs: left, from: Math.max(last, idx) }).catch(() => {});
+      last = idx;
+    }
+    return matches();
   }
 
   /** Stop every process (reaped) and the push listener. */

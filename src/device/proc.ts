@@ -4,6 +4,19 @@ import { fileURLToPath } from 'node:url';
 import { NsekitError } from '../core/errors.js';
 import { isEvent, type Command, type EventMsg, type EventName, type ProcConfig } from './ipc.js';
 
+export interface FpHit {
+  type: 'fp';
+  seq: number;
+  name: string;
+  fields: Record<string, unknown>;
+  t: number;
+  pid: number;
+  pause: boolean;
+}
+function isFpHit(m: unknown): m is FpHit {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'fp';
+}
+
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Entry points; run through tsx so the processes execute the TypeScript sources. */
@@ -30,6 +43,8 @@ export interface ManagedProcOpts {
 export class ManagedProc extends EventEmitter {
   readonly child: ChildProcess;
   readonly events: EventMsg[] = [];
+  /** Failpoint hits reported over IPC (src/node/failpoints.ts). */
+  readonly fpHits: FpHit[] = [];
   readonly role: ProcConfig['role'];
   readonly spawnedAt = Date.now();
   exited = false;
@@ -61,6 +76,11 @@ export class ManagedProc extends EventEmitter {
       });
     }
     this.child.on('message', (m: unknown) => {
+      if (isFpHit(m)) {
+        this.fpHits.push(m);
+        this.emit('fp', m);
+        return;
+      }
       if (!isEvent(m)) return;
       this.events.push(m);
       this.emit('event', m);
@@ -76,6 +96,49 @@ export class ManagedProc extends EventEmitter {
     });
     // An IPC write to a dead child emits 'error'; the exit handler covers it.
     this.child.on('error', () => {});
+  }
+
+  /** Pause the process the next (nth) time it reaches failpoint `name`; resolves with the hit. */
+  armFailpoint(name: string, opts: { nth?: number; timeoutMs?: number } = {}): Promise<FpHit> {
+    const from = this.fpHits.length;
+    this.sendRaw({ type: 'fp-arm', name, nth: opts.nth ?? 1 });
+    return new Promise((resolve, reject) => {
+      const check = (h: FpHit) => {
+        if (h.name !== name || !h.pause) return;
+        cleanup();
+        resolve(h);
+      };
+      const onExit = () => {
+        cleanup();
+        reject(new NsekitError('PROTO_CLOSED', `${this.role} exited before failpoint ${name}`));
+      };
+      const t = setTimeout(() => {
+        cleanup();
+        reject(new NsekitError('PROTO_TIMEOUT', `${this.role} never reached failpoint ${name}`));
+      }, opts.timeoutMs ?? 20_000);
+      const cleanup = () => {
+        clearTimeout(t);
+        this.off('fp', check);
+        this.off('exit', onExit);
+      };
+      this.on('fp', check);
+      this.on('exit', onExit);
+      for (const h of this.fpHits.slice(from)) check(h);
+    });
+  }
+
+  releaseFailpoint(hit: FpHit): void {
+    this.sendRaw({ type: 'fp-release', seq: hit.seq });
+  }
+
+  /** Messages outside the command protocol (failpoint control). */
+  sendRaw(msg: object): boolean {
+    if (this.exited || !this.child.connected) return false;
+    try {
+      return this.child.send(msg);
+    } catch {
+      return false;
+    }
   }
 
   get pid(): number {

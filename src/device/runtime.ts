@@ -73,13 +73,13 @@ export class ProcRuntime {
     this.transport = new WsTransport({ url: cfg.relayUrl, host: this.host });
     for (const q of cfg.queues) {
       this.queueCfg.set(q.queueId, { ...q, e2e: hexBytes(q.e2eKey, `e2eKey of ${q.queueId}`) });
-      this.transport.setCredential?.(q.queueId, q.recipientKey);
+      this.transport.setQueueCreds(q.queueId, { recipientCred: q.recipientKey, ...(q.senderKey ? { senderCred: q.senderKey } : {}) });
       if (q.notifierId && q.notifierKey) this.notifiers.set(q.notifierId, { queueId: q.queueId, key: hexBytes(q.notifierKey, `notifierKey of ${q.queueId}`) });
     }
     this.queues = new QueueCoordinator(this.host, this.transport, { gate: this.phase });
     this.notifier = {
       show: async (c) => {
-        this.log('info', 'nse', 'notification content', { msgId: c.msgId, queueId: c.queueId });
+        this.log('info', cfg.role === 'nse' ? 'nse' : 'sync', 'notification content', { msgId: c.msgId, queueId: c.queueId });
         emitEvent('notification', { ...c, ...this.notificationTag(c) });
       },
     };

@@ -58,6 +58,8 @@ export class NseService {
     this.yielding = false;
     if (this.suspending) await this.suspending;
     if (rt.phase.phase !== 'active') await rt.phase.activate();
+    // A reused NSE may have lost its socket (relay restart, long freeze).
+    if (!rt.transport.connected) await rt.transport.connect();
     if (this.budgetTimer === null) this.budgetTimer = rt.host.clock.setTimer(this.budgetMs, () => this.expire());
     const job: Job = { pushId: p.pushId, receivedAt: p.receivedAt, refs: this.refs(p.items), shown: new Set(), done: false };
     this.jobs.add(job);
