@@ -22,17 +22,30 @@ export function utf8Encode(s: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** UTF-8 decode; malformed, overlong, surrogate or out-of-range sequences become U+FFFD. */
 export function utf8Decode(b: Uint8Array): string {
   let s = '';
   for (let i = 0; i < b.length; ) {
     const c = b[i++]!;
-    let cp: number;
+    let need = 0;
+    let cp = 0;
+    let min = 0;
     if (c < 0x80) cp = c;
-    else if (c >> 5 === 6 && i < b.length) cp = ((c & 31) << 6) | (b[i++]! & 63);
-    else if (c >> 4 === 14 && i + 1 < b.length) cp = ((c & 15) << 12) | ((b[i++]! & 63) << 6) | (b[i++]! & 63);
-    else if (c >> 3 === 30 && i + 2 < b.length)
-      cp = ((c & 7) << 18) | ((b[i++]! & 63) << 12) | ((b[i++]! & 63) << 6) | (b[i++]! & 63);
+    else if (c >> 5 === 6) [need, cp, min] = [1, c & 31, 0x80];
+    else if (c >> 4 === 14) [need, cp, min] = [2, c & 15, 0x800];
+    else if (c >> 3 === 30) [need, cp, min] = [3, c & 7, 0x10000];
     else cp = 0xfffd;
+    let ok = true;
+    for (let k = 0; k < need; k++) {
+      const d = b[i];
+      if (d === undefined || d >> 6 !== 2) {
+        ok = false;
+        break;
+      }
+      cp = (cp << 6) | (d & 63);
+      i++;
+    }
+    if (need > 0 && (!ok || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))) cp = 0xfffd;
     if (cp > 0xffff) {
       cp -= 0x10000;
       s += String.fromCharCode(0xd800 + (cp >> 10), 0xdc00 + (cp & 1023));
