@@ -8,6 +8,7 @@ import { NsekitError } from '../core/errors.js';
 import type { Log } from '../core/host.js';
 import { truncateSecret } from '../node/host.js';
 import { SHARED_FILES, type EventMsg, type LifecycleEvent, type ProcConfig, type PushItem } from './ipc.js';
+import { bundleEntries } from './bundle.js';
 import { ManagedProc, type ManagedProcOpts } from './proc.js';
 
 export interface DeviceOpts {
@@ -24,6 +25,8 @@ export interface DeviceOpts {
   log?: Log;
   /** Push token; random if absent. */
   token?: string;
+  /** Run the processes from an esbuild bundle (fast cold start; default true) or from sources via tsx. */
+  bundled?: boolean;
 }
 
 export interface Violation {
@@ -85,6 +88,7 @@ export class Device extends EventEmitter {
 
   /** Start the push listener and register with the gateway. */
   async start(): Promise<void> {
+    if (this.opts.bundled !== false) await bundleEntries();
     this.server = createServer((req, res) => void this.onHttp(req, res));
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     const addr = this.server.address();
@@ -166,7 +170,7 @@ export class Device extends EventEmitter {
     if (this.nse && this.nse.alive) return Promise.resolve(this.nse);
     if (this.nseStarting) return this.nseStarting;
     this.nseStarting = (async () => {
-      const p = this.spawn('nse');
+      const p = await this.spawn('nse');
       this.nse = p;
       this.nseHistory.push(p);
       await p.waitEvent('ready', {}, { timeoutMs: 30_000 });
@@ -176,8 +180,9 @@ export class Device extends EventEmitter {
     return this.nseStarting;
   }
 
-  private spawn(role: ProcConfig['role']): ManagedProc {
-    const p = new ManagedProc(this.config(role), this.opts.procOpts);
+  private async spawn(role: ProcConfig['role']): Promise<ManagedProc> {
+    const entry = this.opts.bundled === false ? undefined : (await bundleEntries())[role];
+    const p = new ManagedProc(this.config(role), { ...this.opts.procOpts, ...(entry ? { entry } : {}) });
     p.on('event', (e: EventMsg) => {
       const tagged = { ...e, role, pid: p.pid };
       this.events.push(tagged);
@@ -192,7 +197,7 @@ export class Device extends EventEmitter {
   /** Launch the app process (active, unlocked unless the device is locked). */
   async launchApp(): Promise<ManagedProc> {
     if (this.app?.alive) return this.app;
-    const p = this.spawn('app');
+    const p = await this.spawn('app');
     this.app = p;
     await p.waitEvent('ready', {}, { timeoutMs: 30_000 });
     if (!this.locked) p.send({ type: 'lifecycle', event: 'unlock', masterKey: this.masterKey });
@@ -316,6 +321,11 @@ export class Device extends EventEmitter {
       }, opts.timeoutMs ?? 20_000);
       this.on('event', on);
     });
+  }
+
+  /** User-visible notifications shown so far (any process). */
+  notificationsShown(): number {
+    return this.events.filter((e) => e.name === 'notification').length;
   }
 
   /** Wait until `n` events match (counting from `from`). */

@@ -57,7 +57,9 @@ export class ManagedProc extends EventEmitter {
     super();
     this.role = config.role;
     const entry = opts.entry ?? ENTRY[config.role];
-    this.child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    // A pre-built bundle (.mjs) runs on plain node; TypeScript sources go through tsx.
+    const args = entry.endsWith('.mjs') ? [entry] : ['--import', 'tsx', entry];
+    this.child = spawn(process.execPath, args, {
       cwd: REPO,
       env: { ...process.env, ...opts.env, NSEKIT_CONFIG: JSON.stringify(config) },
       stdio: ['ignore', 'ignore', opts.stderr ?? 'inherit', 'ipc'],

@@ -65,6 +65,8 @@ export class ProcRuntime {
         },
         onActivate: async () => {
           this.store.open();
+          // The key stayed in memory while suspended (or arrived meanwhile): re-verify it.
+          if (this.masterKey && !this.store.unlocked) await this.store.unlock(this.masterKey);
         },
       },
     });
@@ -109,8 +111,8 @@ export class ProcRuntime {
     this.masterKey = key;
     this.bodyKeyBytes = deriveKey(key, 'body');
     this.outboxKey = deriveKey(key, 'outbox');
-    if (!this.store.isOpen) this.store.open();
-    await this.store.unlock(key);
+    // Suspended: the store stays closed; onActivate unlocks it with the key we now hold.
+    if (this.store.isOpen) await this.store.unlock(key);
     this.log('info', 'lock', 'device unlocked: key in memory', { key: truncateSecret(masterKeyHex) });
   }
 
