@@ -71,7 +71,8 @@
         seq++;
         var body = m.body;
         if (m.content) {
-          var key = (t.config.queueKeys || {})[q] || w.senderKeys[q];
+          // m.key: the sender used another key (tampering / unknown-key cases).
+          var key = m.key || (t.config.queueKeys || {})[q];
           body = Core.sealE2eBody(key, q, m.content, new Prng(1000 + seq).hex(24));
         }
         return { msgId: m.msgId, queueId: q, ts: m.ts || 1000 + seq, notification: m.notification !== false, body: body };
@@ -188,7 +189,8 @@
       clearTimer: function (id) { emit({ fn: 'clearTimer', args: [id] }); delete timers[id]; },
       randomHex: function (n) {
         var idx = events.length;
-        var ret = record ? model.randomHex(n) : (expected[idx] && expected[idx].ret) || '';
+        var f = record ? fault('randomHex') : null;
+        var ret = record ? (f && 'result' in f ? f.result : model.randomHex(n)) : (expected[idx] && expected[idx].ret) || '';
         emit({ fn: 'randomHex', args: [n], ret: ret });
         return ret;
       },
@@ -216,7 +218,7 @@
         function (e) { emit({ out: call, step: step, ok: false, error: errOut(e) }); }
       );
     }
-    (t.steps || []).forEach(function (s, i) { schedule(s.at || 0, { kind: 'step', step: i, s: s }); });
+    (t.steps || []).forEach(function (s, i) { schedule(START_MS + (s.at || 0), { kind: 'step', step: i, s: s }); });
 
     function fire(ev) {
       if (ev.kind === 'timer') {

@@ -84,10 +84,14 @@ export function bridgeRng(h: BridgeHost): Rng {
   };
 }
 
-/** Fields as one JSON string; byte arrays never cross (they may be secrets). */
-export function bridgeLog(h: BridgeHost): Log {
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Fields as one JSON string; byte arrays never cross (they may be secrets). Below `min` nothing crosses. */
+export function bridgeLog(h: BridgeHost, min: LogLevel = 'info'): Log {
+  const floor = LEVELS[min] ?? 20;
   return {
     log(level: LogLevel, tag, msg, fields) {
+      if ((LEVELS[level] ?? 40) < floor) return;
       let f = '{}';
       if (fields) {
         try {
@@ -101,8 +105,8 @@ export function bridgeLog(h: BridgeHost): Log {
   };
 }
 
-export function bridgeHostServices(h: BridgeHost): Host {
-  return { clock: bridgeClock(h), rng: bridgeRng(h), log: bridgeLog(h), failpoints: noFailpoints };
+export function bridgeHostServices(h: BridgeHost, minLog: LogLevel = 'info'): Host {
+  return { clock: bridgeClock(h), rng: bridgeRng(h), log: bridgeLog(h, minLog), failpoints: noFailpoints };
 }
 
 function decodeRelayMessage(w: WireRelayMessage | null | undefined, queueId: string): RelayMessage | null {

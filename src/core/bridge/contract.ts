@@ -148,6 +148,8 @@ export interface BridgeConfig {
   graceMs?: number;
   /** Lock wait per store write (default 5000). */
   lockTimeoutMs?: number;
+  /** Lowest level forwarded to host.log (default 'info'; 'debug' is chatty: every gate step). */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Wait for a blocked gate before GATE_TIMEOUT (default 10000). */
   gateTimeoutMs?: number;
 }

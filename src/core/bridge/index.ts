@@ -68,7 +68,7 @@ export function createCore(bridge: BridgeHost, config: BridgeConfig): NsekitCore
     throw new NsekitError('BRIDGE_BAD_INPUT', "config.role must be 'nse' or 'app'");
   }
   connectConsole(bridge);
-  const host: Host = bridgeHostServices(bridge);
+  const host: Host = bridgeHostServices(bridge, config.logLevel ?? 'info');
   const tag = config.role === 'nse' ? 'nse' : 'sync';
   const e2eKeys = new Map<string, Uint8Array>();
   for (const [q, hex] of Object.entries(config.queueKeys ?? {})) e2eKeys.set(q, key32(hex, `queueKeys.${q}`)!);

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runInNode, transcriptFiles, RUNNER, type Transcript } from '../../ios-bridge/conformance/node-runner.js';
+import { findJsc, runJsc } from '../helpers/jsc.js';
+import { buildTempBundle } from './bundle.js';
+
+/**
+ * Every recorded transcript replays call for call against the bundle, in Node
+ * (vm context) and in real JavaScriptCore. Both engines replay the same file,
+ * so "ok" in both means the two produce identical host-call sequences.
+ */
+const files = transcriptFiles();
+const transcripts = files.map((f) => ({ file: f, t: JSON.parse(readFileSync(f, 'utf8')) as Transcript }));
+let bundle: Awaited<ReturnType<typeof buildTempBundle>>;
+
+beforeAll(async () => {
+  bundle = await buildTempBundle();
+});
+afterAll(() => bundle?.cleanup());
+
+describe('conformance transcripts', () => {
+  it('cover the required scenarios', () => {
+    const names = transcripts.map((x) => x.t.name);
+    for (const n of ['nse-full', 'two-notifications-one-queue', 'suspension-drain', 'nse-expiry', 'forced-delivery', 'device-locked', 'app-activation-yield']) {
+      expect(names).toContain(n);
+    }
+    expect(names.filter((n) => n.startsWith('err-')).length).toBeGreaterThanOrEqual(10);
+    for (const { t } of transcripts) expect(t.expected?.length, t.name).toBeGreaterThan(0);
+  });
+
+  describe('replay in Node (vm context)', () => {
+    for (const { t } of transcripts) {
+      it(t.name, async () => {
+        const r = await runInNode(bundle.outfile, t);
+        expect(r.mismatch).toBeNull();
+        expect(r.ok).toBe(true);
+        expect(r.events.length).toBe(t.expected!.length);
+      });
+    }
+  });
+
+  const jsc = findJsc();
+  if (!jsc) console.warn('[bridge] jsc not installed: JavaScriptCore replay SKIPPED (apt-get install libjavascriptcoregtk-4.0-bin)');
+  describe.skipIf(!jsc)('replay in real JavaScriptCore (jsc)', () => {
+    let lines: { file: string; name: string; ok: boolean; count: number; mismatch: unknown }[] = [];
+    beforeAll(async () => {
+      const r = await runJsc([RUNNER], { args: [bundle.outfile, ...files], timeoutMs: 120_000 });
+      expect(r.timedOut).toBe(false);
+      expect(r.stdout.trim().split('\n').pop(), r.stdout + r.stderr).toBe('DONE');
+      lines = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    });
+    for (const { file, t } of transcripts) {
+      it(t.name, () => {
+        const l = lines.find((x) => x.file === file);
+        expect(l, `no jsc result for ${t.name}`).toBeDefined();
+        expect(l!.mismatch).toBeNull();
+        expect(l!.ok).toBe(true);
+        expect(l!.count).toBe(t.expected!.length);
+      });
+    }
+  });
+
+  it('a divergent host is caught (replay of a tampered transcript fails at the changed call)', async () => {
+    const t = structuredClone(transcripts.find((x) => x.t.name === 'nse-full')!.t);
+    const i = t.expected!.findIndex((e) => e.fn === 'storePut');
+    (t.expected![i] as { reply: { result: unknown } }).reply.result = false; // the host now says "duplicate"
+    const r = await runInNode(bundle.outfile, t);
+    expect(r.ok).toBe(false);
+    expect(r.mismatch!.index).toBeGreaterThan(i);
+  });
+});
