@@ -1,0 +1,3 @@
+export * from './timeline.js';
+export * from './chrome-trace.js';
+export * from './html.js';
