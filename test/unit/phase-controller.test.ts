@@ -84,7 +84,7 @@ describe('PhaseController', () => {
     });
     ctl.on('blocked', (e) => seq.push(`blocked:${e.cls}`));
     ctl.on('suspended', (e) => seq.push(`suspended:${e.phase}`));
-    const ops = new Map<OpClass, ReturnType<typeof manual>>();
+    const ops = new Map<OpClass, ReturnType<typeof manual<string>>>();
     const runs: Promise<unknown>[] = [];
     for (const cls of DRAIN_ORDER) {
       const m = manual();

@@ -72,7 +72,11 @@ describe('PhaseController edge cases', () => {
     const seq: string[] = [];
     const closing = manual();
     const { ctl } = make({
-      onSuspend: async () => (seq.push('onSuspend start'), await closing.promise, seq.push('onSuspend end')),
+      onSuspend: async () => {
+        seq.push('onSuspend start');
+        await closing.promise;
+        seq.push('onSuspend end');
+      },
       onActivate: () => void seq.push('onActivate'),
     });
     ctl.on('suspended', () => seq.push('suspended'));

@@ -7,55 +7,28 @@
  * because they change on every operation.
  */
 import { createActor } from 'xstate';
-import type { Gate, Host, LogLevel, OpClass, TimerHandle } from '../host.js';
+import type { Gate, Host, LogLevel, OpClass } from '../host.js';
 import { DRAIN_ORDER } from '../host.js';
 import { NsekitError } from '../errors.js';
-import { nextToOpen, phaseMachine, type Phase, type PhaseContext, type PhaseMachineEvent } from './machine.js';
-import { WaitQueues } from './waiters.js';
+import { diffContexts, nextToOpen, phaseMachine, type Phase, type PhaseContext, type PhaseMachineEvent } from './machine.js';
+import { deferred, type Deferred, type PhaseControllerOptions, type PhaseHooks } from './types.js';
+import { OpTracker } from './ops.js';
+import { Deadline } from './deadline.js';
+import { PhaseEmitter, type PhaseEvent, type PhaseEventName, type PhaseListener } from './events.js';
 
-export interface PhaseHooks {
-  /** After the database class has drained (or the deadline forced it), before 'suspended' is emitted: finish tx, checkpoint, close store, release lock. */
-  onSuspend?: () => void | Promise<void>;
-  /** Before classes reopen on activation (reopen the store). */
-  onActivate?: () => void | Promise<void>;
-}
-export interface PhaseControllerOptions {
-  proc: string;
-  hooks?: PhaseHooks;
-  /** How long a new op waits for its blocked class before GATE_TIMEOUT. Default 30000. */
-  defaultOpTimeoutMs?: number;
-}
-export type PhaseEventName = 'phase' | 'suspended' | 'activated' | 'blocked' | 'opened';
-export interface PhaseEvent {
-  phase: Phase;
-  cls?: OpClass;
-}
-type Listener = (e: PhaseEvent) => void;
+export type { PhaseEvent, PhaseEventName } from './events.js';
+export type { PhaseControllerOptions, PhaseHooks } from './types.js';
+
 type Hits = Promise<void> | void;
-
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
-  return { promise, resolve, reject };
-}
 const REVERSE = [...DRAIN_ORDER].reverse();
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 
 export class PhaseController implements Gate {
   private readonly actor;
   private readonly proc: string;
   private readonly hooks: PhaseHooks;
   private readonly defaultOpTimeoutMs: number;
-  private readonly counts = new Map<OpClass, number>(DRAIN_ORDER.map((c) => [c, 0]));
-  private readonly waiters: WaitQueues;
-  private readonly listeners = new Map<PhaseEventName, Set<Listener>>();
+  private readonly ops: OpTracker;
+  private readonly events = new PhaseEmitter((event, error) => this.log('error', `${event} listener threw`, { error: String(error) }));
   /** Context as last published to listeners. */
   private view: PhaseContext;
   private publishing = false;
@@ -63,7 +36,7 @@ export class PhaseController implements Gate {
   /** Bumped by every suspend start, activate and stop: a drain loop from an older epoch exits. */
   private epoch = 0;
   private wakeDrain: (() => void) | null = null;
-  private deadline: { at: number; timer: TimerHandle } | null = null;
+  private readonly deadline: Deadline;
   private suspendReq: Deferred | null = null;
   private closing: Promise<void> | null = null;
   private activating: Promise<void> | null = null;
@@ -75,10 +48,13 @@ export class PhaseController implements Gate {
     this.proc = opts.proc;
     this.hooks = opts.hooks ?? {};
     this.defaultOpTimeoutMs = opts.defaultOpTimeoutMs ?? 30_000;
-    this.waiters = new WaitQueues(host.clock);
-    // Route xstate's clock and logger through the host: the core never touches ambient timers/console.
+    // When the class being drained goes idle, wake the drain loop.
+    this.deadline = new Deadline(host.clock, () => this.forceDeadline());
+    this.ops = new OpTracker(host.clock, (cls) => this.view.draining === cls && this.wake());
+    // Route xstate's clock and logger through the host, so xstate never falls back
+    // to ambient timers. (Keys quoted: they are xstate's names, not calls.)
     this.actor = createActor(phaseMachine, {
-      clock: { setTimeout: (fn, ms) => host.clock.setTimer(ms, fn), clearTimeout: (h) => host.clock.clearTimer(h) },
+      clock: { 'setTimeout': (fn, ms) => host.clock.setTimer(ms, fn), 'clearTimeout': (h) => host.clock.clearTimer(h) },
       logger: (...args: unknown[]) => this.log('debug', 'xstate', { args: args.map(String) }),
     });
     this.actor.subscribe({ error: (e) => this.log('error', 'phase actor error', { error: String(e) }) });
@@ -90,44 +66,31 @@ export class PhaseController implements Gate {
     return this.view.phase;
   }
   inFlight(cls: OpClass): number {
-    return this.counts.get(cls)!;
+    return this.ops.inFlight(cls);
   }
   waiting(cls: OpClass): number {
-    return this.waiters.size(cls);
+    return this.ops.waiting(cls);
   }
   isBlocked(cls: OpClass): boolean {
     return this.view.blocked.includes(cls);
   }
 
-  on(event: PhaseEventName, fn: Listener): () => void {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
-    set.add(fn);
-    return () => set!.delete(fn);
+  on(event: PhaseEventName, fn: PhaseListener): () => void {
+    return this.events.on(event, fn);
   }
 
   run<T>(cls: OpClass, fn: () => T | Promise<T>, opts?: { timeoutMs?: number }): Promise<T> {
     if (this.stopped) return Promise.reject(this.stoppedError(cls));
     // Open and nobody queued ahead: start now, synchronously (the hot path).
-    if (!this.isBlocked(cls) && this.waiters.size(cls) === 0) return this.exec(cls, fn);
+    if (!this.isBlocked(cls) && this.ops.waiting(cls) === 0) return this.ops.exec(cls, fn);
     const timeoutMs = opts?.timeoutMs ?? this.defaultOpTimeoutMs;
-    return new Promise<T>((resolve, reject) => {
-      this.waiters.push(
-        cls,
-        { start: () => resolve(this.exec(cls, fn)), fail: reject },
-        timeoutMs,
-        () => {
-          this.log('warn', 'operation timed out waiting for its class', { cls, timeoutMs });
-          return new NsekitError('GATE_TIMEOUT', `${cls} stayed blocked for ${timeoutMs} ms (phase ${this.phase})`, {
-            proc: this.proc,
-            cls,
-            phase: this.phase,
-            timeoutMs,
-          });
-        },
-      );
-      this.log('debug', 'operation waits for its class', { cls, waiting: this.waiters.size(cls) });
+    const p = this.ops.wait(cls, fn, timeoutMs, () => {
+      this.log('warn', 'operation timed out waiting for its class', { cls, timeoutMs });
+      const details = { proc: this.proc, cls, phase: this.phase, timeoutMs };
+      return new NsekitError('GATE_TIMEOUT', `${cls} stayed blocked for ${timeoutMs} ms (phase ${this.phase})`, details);
     });
+    this.log('debug', 'operation waits for its class', { cls, waiting: this.ops.waiting(cls) });
+    return p;
   }
 
   /** Block new network ops of every class; in-flight ones finish; the database stays open. */
@@ -144,13 +107,13 @@ export class PhaseController implements Gate {
     if (this.stopped) throw this.stoppedError();
     if (this.phase === 'suspended') return this.suspendReq?.promise ?? this.closing ?? undefined;
     if (this.phase === 'suspending') {
-      this.setDeadline(deadlineMs);
-      return this.suspendReq!.promise;
+      this.deadline.set(deadlineMs);
+      return this.suspendReq?.promise ?? this.closing ?? undefined;
     }
     const req = (this.suspendReq = deferred());
     const epoch = ++this.epoch;
     const hits = this.step({ type: 'SUSPEND' });
-    this.setDeadline(deadlineMs);
+    this.deadline.set(deadlineMs);
     void this.drain(epoch, hits);
     return req.promise;
   }
@@ -172,9 +135,9 @@ export class PhaseController implements Gate {
     if (this.stopped) return;
     this.stopped = true;
     this.epoch++;
-    this.clearDeadline();
+    this.deadline.clear();
     this.wake();
-    this.waiters.failAll((cls) => this.stoppedError(cls));
+    this.ops.failAll((cls) => this.stoppedError(cls));
     const req = this.suspendReq;
     this.suspendReq = null;
     req?.reject(this.stoppedError());
@@ -182,34 +145,6 @@ export class PhaseController implements Gate {
   }
 
   // ---- internals ----
-
-  private exec<T>(cls: OpClass, fn: () => T | Promise<T>): Promise<T> {
-    this.counts.set(cls, this.counts.get(cls)! + 1);
-    let r: T | Promise<T>;
-    try {
-      r = fn();
-    } catch (e) {
-      this.done(cls);
-      return Promise.reject(e);
-    }
-    if (!isThenable(r)) {
-      this.done(cls);
-      return Promise.resolve(r);
-    }
-    return Promise.resolve(r).then(
-      (v) => (this.done(cls), v),
-      (e: unknown) => {
-        this.done(cls);
-        throw e;
-      },
-    );
-  }
-
-  private done(cls: OpClass): void {
-    const n = this.counts.get(cls)! - 1;
-    this.counts.set(cls, n);
-    if (n === 0 && this.view.draining === cls) this.wake();
-  }
 
   private async drain(epoch: number, firstHits: Hits): Promise<void> {
     if (firstHits) await firstHits;
@@ -234,29 +169,6 @@ export class PhaseController implements Gate {
     w?.();
   }
 
-  private setDeadline(ms: number): void {
-    if (ms <= 0) {
-      this.clearDeadline();
-      this.forceDeadline();
-      return;
-    }
-    const at = this.host.clock.now() + ms;
-    if (this.deadline && this.deadline.at <= at) return; // an earlier deadline already stands
-    this.clearDeadline();
-    this.deadline = {
-      at,
-      timer: this.host.clock.setTimer(ms, () => {
-        this.deadline = null;
-        this.forceDeadline();
-      }),
-    };
-  }
-
-  private clearDeadline(): void {
-    if (this.deadline) this.host.clock.clearTimer(this.deadline.timer);
-    this.deadline = null;
-  }
-
   private forceDeadline(): void {
     if (this.stopped || !this.actor.getSnapshot().matches({ suspending: 'draining' })) return;
     const inFlight = Object.fromEntries(DRAIN_ORDER.filter((c) => this.inFlight(c) > 0).map((c) => [c, this.inFlight(c)]));
@@ -269,7 +181,7 @@ export class PhaseController implements Gate {
   /** Runs once per suspension, from the moment the machine enters suspending.closing. */
   private async close(hits: Hits): Promise<void> {
     if (hits) await hits;
-    this.clearDeadline();
+    this.deadline.clear();
     let failure: { error: unknown } | null = null;
     try {
       if (this.hooks.onSuspend) await this.hooks.onSuspend();
@@ -292,7 +204,7 @@ export class PhaseController implements Gate {
   private async doActivate(): Promise<void> {
     if (this.publishing) await Promise.resolve(); // called from a listener: keep event order (opened after blocked)
     this.epoch++; // the drain loop exits on its next check
-    this.clearDeadline();
+    this.deadline.clear();
     this.wake();
     if (this.closing) await this.closing; // onSuspend cannot be interrupted
     const req = this.suspendReq; // a drain cancelled before closing: suspend() resolves, superseded
@@ -354,26 +266,23 @@ export class PhaseController implements Gate {
         const next = this.actor.getSnapshot().context;
         if (prev === next) break;
         this.view = next;
-        if (prev.phase !== next.phase) {
-          this.log('info', `phase ${prev.phase} -> ${next.phase}`, {});
-          this.emit('phase', { phase: next.phase });
-          collect(this.hit('phase.enter', { phase: next.phase }));
+        const d = diffContexts(prev, next);
+        if (d.phase) {
+          this.log('info', `phase ${prev.phase} -> ${d.phase}`, {});
+          this.emit('phase', { phase: d.phase });
+          collect(this.hit('phase.enter', { phase: d.phase }));
         }
-        for (const cls of DRAIN_ORDER) {
-          if (!next.blocked.includes(cls) || prev.blocked.includes(cls)) continue;
+        for (const cls of d.blocked) {
           this.log('debug', 'class blocked', { cls, inFlight: this.inFlight(cls) });
           this.emit('blocked', { phase: next.phase, cls });
           collect(this.hit('gate.blocked', { cls, phase: next.phase }));
         }
-        for (const cls of REVERSE) {
-          if (next.blocked.includes(cls) || !prev.blocked.includes(cls)) continue;
+        for (const cls of d.opened) {
           this.log('debug', 'class opened', { cls, waiting: this.waiting(cls) });
           this.emit('opened', { phase: next.phase, cls });
           collect(this.hit('gate.opened', { cls, phase: next.phase }));
         }
-        for (const cls of REVERSE) {
-          for (let w; !this.stopped && !this.isBlocked(cls) && (w = this.waiters.shift(cls)); ) w.start();
-        }
+        for (const cls of REVERSE) this.ops.resume(cls, () => !this.stopped && !this.isBlocked(cls));
       }
     } finally {
       this.publishing = false;
@@ -393,13 +302,7 @@ export class PhaseController implements Gate {
   }
 
   private emit(event: PhaseEventName, e: PhaseEvent): void {
-    for (const fn of [...(this.listeners.get(event) ?? [])]) {
-      try {
-        fn(e);
-      } catch (error) {
-        this.log('error', `${event} listener threw`, { error: String(error) });
-      }
-    }
+    this.events.emit(event, e);
   }
 
   private log(level: LogLevel, msg: string, fields: Record<string, unknown>): void {

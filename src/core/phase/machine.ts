@@ -57,6 +57,15 @@ export function nextToOpen(ctx: Pick<PhaseContext, 'blocked' | 'toBackground'>):
   return null;
 }
 
+/** What changed between two contexts: blocked classes in DRAIN_ORDER, opened ones in reverse. */
+export function diffContexts(prev: PhaseContext, next: PhaseContext): { phase: Phase | null; blocked: OpClass[]; opened: OpClass[] } {
+  return {
+    phase: prev.phase !== next.phase ? next.phase : null,
+    blocked: DRAIN_ORDER.filter((c) => next.blocked.includes(c) && !prev.blocked.includes(c)),
+    opened: DRAIN_ORDER.filter((c) => prev.blocked.includes(c) && !next.blocked.includes(c)).reverse(),
+  };
+}
+
 const LAST = DRAIN_ORDER[DRAIN_ORDER.length - 1]!;
 const FIRST = DRAIN_ORDER[0]!;
 
