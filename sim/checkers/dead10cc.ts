@@ -11,8 +11,8 @@ interface Holding {
  * Invariant 3 — no 0xdead10cc. No process may be frozen while it holds the
  * cross-process lock (from its `lock.acquire` ok until its `lock.release` ok)
  * or is inside a DB write transaction (`db.tx.begin` ok until `db.tx.commit`
- * or `db.tx.rollback` completes, ok or fail). A process's end (`kill`, `exit`,
- * `jetsam`) drops both. Independently, every `lock.held-at-freeze` op (the
+ * or `db.tx.rollback` completes, ok or fail, or the process releases the
+ * lock). A process's end (`kill`, `exit`, `jetsam`) drops both. Independently, every `lock.held-at-freeze` op (the
  * orchestrator's kernel check: /proc/locks or the lease record) is a violation.
  * The freeze moment is the `freeze` op of type ok/info.
  */
@@ -27,7 +27,11 @@ export const checkNoDead10cc: Checker = (history) => {
 
   for (const op of history) {
     if (op.f === 'lock.acquire' && op.type === 'ok') locks.push({ who: self(op), since: op.index });
-    else if (op.f === 'lock.release' && op.type === 'ok') drop(locks, self(op));
+    else if (op.f === 'lock.release' && op.type === 'ok') {
+      // Every transaction runs inside the lock: a release also ends any tx whose commit we saw only as an invoke.
+      drop(locks, self(op));
+      drop(txs, self(op));
+    }
     else if (op.f === 'db.tx.begin' && op.type === 'ok') txs.push({ who: self(op), since: op.index });
     else if ((op.f === 'db.tx.commit' || op.f === 'db.tx.rollback') && op.type !== 'invoke') drop(txs, self(op));
     else if (isEnd(op)) {

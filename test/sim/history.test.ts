@@ -67,3 +67,32 @@ describe('pairOps', () => {
     ]);
   });
 });
+
+describe('opFromFailpoint', () => {
+  it('maps every FAILPOINT to an op the checkers understand, and unknown names to fp:<name>', async () => {
+    const { opFromFailpoint, FAILPOINT_OP_MAP } = await import('../../sim/history/index.js');
+    const { FAILPOINTS } = await import('../../sim/scenario/index.js');
+    expect(Object.keys(FAILPOINT_OP_MAP).sort()).toEqual([...FAILPOINTS].sort());
+    expect(opFromFailpoint('nse', 9, 'net.get.ok', { queueId: 'q', msgId: 'm' })).toEqual({ proc: 'nse', pid: 9, type: 'ok', f: 'get', value: { queueId: 'q', msgId: 'm' } });
+    expect(opFromFailpoint('app', 3, 'db.write.done', { msgId: 'm', duplicate: true }).value).toEqual({ msgId: 'm', duplicate: true, inserted: false });
+    expect(opFromFailpoint('app', undefined, 'x.y', { a: 1 })).toEqual({ proc: 'app', type: 'info', f: 'fp:x.y', value: { a: 1 } });
+  });
+  it('a history built only from failpoint hits is checked: freeze between lock.acquired and lock.released is caught', async () => {
+    const { opFromFailpoint } = await import('../../sim/history/index.js');
+    const { checkNoDead10cc, checkGates } = await import('../../sim/checkers/index.js');
+    const r = new HistoryRecorder({ now: () => 0 });
+    r.append(opFromFailpoint('nse', 5, 'phase.enter', { phase: 'active' }));
+    r.append(opFromFailpoint('nse', 5, 'lock.acquire.start'));
+    const got = r.append(opFromFailpoint('nse', 5, 'lock.acquired', { generation: 1 }));
+    r.append(opFromFailpoint('nse', 5, 'db.tx.begin'));
+    r.append(opFromFailpoint('nse', 5, 'db.write.done', { msgId: 'm1' }));
+    r.append(opFromFailpoint('nse', 5, 'db.tx.commit'));
+    const fr = r.append({ proc: 'orchestrator', type: 'ok', f: 'freeze', value: { proc: 'nse', pid: 5 } });
+    r.append(opFromFailpoint('nse', 5, 'lock.release'));
+    r.append(opFromFailpoint('nse', 5, 'lock.released'));
+    r.append({ proc: 'orchestrator', type: 'ok', f: 'freeze', value: { proc: 'nse', pid: 5 } });
+    const v = checkNoDead10cc(r.history);
+    expect(v.violations.map((x) => x.ops)).toEqual([[got.index, fr.index], [3, fr.index]]);
+    expect(checkGates(r.history).valid).toBe(true);
+  });
+});

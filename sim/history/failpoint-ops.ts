@@ -1,0 +1,43 @@
+import type { OpInput, OpType } from './types.js';
+
+/**
+ * How a failpoint hit reported by a process (src/node/failpoints.ts sends
+ * `{name, fields, pid}`) becomes a history op, so checkers see lock holds,
+ * transactions, GET/ACK exchanges, writes and notifications without the
+ * processes recording anything else. Unknown names become `info` ops with
+ * `f: 'fp:<name>'` (visible in reports, ignored by checkers).
+ */
+const MAP: Record<string, { type: OpType; f: string; value?: (x: Record<string, unknown>) => Record<string, unknown> }> = {
+  'lock.acquire.start': { type: 'invoke', f: 'lock.acquire' },
+  'lock.acquired': { type: 'ok', f: 'lock.acquire' },
+  'lock.release': { type: 'invoke', f: 'lock.release' },
+  'lock.released': { type: 'ok', f: 'lock.release' },
+  'db.tx.begin': { type: 'ok', f: 'db.tx.begin' },
+  // Fires just before COMMIT: the tx stays open until the lock release (see no-dead10cc).
+  'db.tx.commit': { type: 'invoke', f: 'db.tx.commit' },
+  'net.get.sent': { type: 'invoke', f: 'get' },
+  'net.get.ok': { type: 'ok', f: 'get' },
+  'net.ack.sent': { type: 'invoke', f: 'ack' },
+  'net.ack.ok': { type: 'ok', f: 'ack' },
+  'inbox.append': { type: 'invoke', f: 'inbox.append' },
+  'inbox.append.done': { type: 'ok', f: 'inbox.append' },
+  'inbox.import.committed': { type: 'ok', f: 'inbox.import' },
+  'db.write.done': { type: 'ok', f: 'db.write', value: (x) => ({ ...x, inserted: x.duplicate !== true }) },
+  'notify.shown': { type: 'ok', f: 'notify' },
+  'phase.enter': { type: 'info', f: 'phase' },
+  'phase.suspended': { type: 'info', f: 'phase.suspended' },
+  'queue.slot.acquired': { type: 'info', f: 'queue.slot.acquired' },
+  'queue.slot.released': { type: 'info', f: 'queue.slot.released' },
+  'gate.blocked': { type: 'info', f: 'gate.blocked' },
+  'gate.opened': { type: 'info', f: 'gate.opened' },
+  'inbound.decrypted': { type: 'info', f: 'inbound.decrypted' },
+};
+
+export function opFromFailpoint(proc: string, pid: number | undefined, name: string, fields: Record<string, unknown> = {}): OpInput {
+  const m = MAP[name];
+  const base = pid === undefined ? { proc } : { proc, pid };
+  if (!m) return { ...base, type: 'info', f: `fp:${name}`, value: fields };
+  return { ...base, type: m.type, f: m.f, value: m.value ? m.value(fields) : fields };
+}
+
+export const FAILPOINT_OP_MAP: Readonly<Record<string, { type: OpType; f: string }>> = MAP;
