@@ -11,7 +11,7 @@ import { deriveKey, wipe } from '../crypto/index.js';
 import { NsekitError } from '../errors.js';
 import type { Host, TimerHandle } from '../host.js';
 import type { InboundDeps } from '../inbound/index.js';
-import { PhaseController } from '../phase/controller.js';
+import { PhaseController } from '../phase/index.js';
 import { QueueCoordinator } from '../queue/index.js';
 import { BridgeStore, bridgeHostServices, bridgeInbox, bridgeTransport } from './adapters.js';
 import type { BridgeConfig, BridgeHost, BridgePhase, NotificationResult } from './contract.js';
