@@ -29,6 +29,7 @@ export const ErrorCodes = {
   STORE_WRONG_KEY: 'STORE_WRONG_KEY', // the master key does not match the store's key check
   STORE_CORRUPT: 'STORE_CORRUPT', // the database file is not a valid/intact SQLite database
   STORE_SCHEMA_TOO_NEW: 'STORE_SCHEMA_TOO_NEW', // written by a newer nsekit
+  STORE_IO: 'STORE_IO', // the database file cannot be opened or created (missing directory, permissions, disk full)
   // pending inbox
   INBOX_BAD_LINE: 'INBOX_BAD_LINE', // a complete line that is not a valid inbox record
   INBOX_TORN_LINE: 'INBOX_TORN_LINE', // an incomplete final line (crash mid-append); reported, skipped
