@@ -250,3 +250,11 @@ describe('SharedStore', () => {
     expect(await s.hasMessage('m1')).toBe(false);
   });
 });
+
+describe('SharedStore I/O errors', () => {
+  it('a database in a missing directory → STORE_IO, not a crash', () => {
+    const s = new SharedStore({ dbPath: path.join(dir, 'no', 'such', 'store.db'), lock: new MemLock(), host });
+    expect(() => s.open()).toThrow(expect.objectContaining({ code: 'STORE_IO' }));
+    expect(s.isOpen).toBe(false);
+  });
+});

@@ -15,7 +15,7 @@ function checkHeader(dbPath: string): void {
     size = fs.statSync(dbPath).size;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // new store
-    throw e;
+    throw toStoreError(e, dbPath);
   }
   if (size === 0) return; // created but never written: SQLite treats it as empty
   const corrupt = (why: string) => new NsekitError('STORE_CORRUPT', `${dbPath}: ${why}`, { dbPath, size });
@@ -44,17 +44,30 @@ export function openChecked(dbPath: string, busyTimeoutMs: number): Database.Dat
   checkHeader(dbPath);
   let db: Database.Database | undefined;
   try {
-    db = new Database(dbPath, { timeout: busyTimeoutMs });
+    try {
+      db = new Database(dbPath, { timeout: busyTimeoutMs });
+    } catch (e) {
+      // better-sqlite3 throws a code-less TypeError for a missing directory.
+      const code = (e as { code?: string }).code;
+      throw new NsekitError('STORE_IO', `${dbPath}: ${(e as Error).message}`, { dbPath, errno: code ?? 'OPEN' });
+    }
     const qc = db.pragma('quick_check', { simple: true });
     if (qc !== 'ok') throw new NsekitError('STORE_CORRUPT', `${dbPath}: quick_check: ${String(qc)}`, { dbPath });
     return db;
   } catch (e) {
     db?.close();
-    if (e instanceof NsekitError) throw e;
-    const code = (e as { code?: string }).code ?? '';
-    if (CORRUPT_CODES.has(code)) {
-      throw new NsekitError('STORE_CORRUPT', `${dbPath}: ${(e as Error).message}`, { dbPath, sqlite: code });
-    }
-    throw e;
+    throw toStoreError(e, dbPath);
   }
+}
+
+const IO_CODES = /^(SQLITE_(CANTOPEN|IOERR|FULL|PERM|READONLY)|E[A-Z]+$)/;
+
+/** Maps SQLite/OS errors to typed ones; anything else (a bug) passes through unchanged. */
+export function toStoreError(e: unknown, dbPath: string): unknown {
+  if (e instanceof NsekitError) return e;
+  const code = (e as { code?: string }).code ?? '';
+  const msg = `${dbPath}: ${(e as Error).message}`;
+  if (CORRUPT_CODES.has(code)) return new NsekitError('STORE_CORRUPT', msg, { dbPath, sqlite: code });
+  if (IO_CODES.test(code)) return new NsekitError('STORE_IO', msg, { dbPath, errno: code });
+  return e;
 }

@@ -5,7 +5,7 @@ import { NsekitError, isNsekitError } from '../../core/errors.js';
 import { utf8Encode, bytesEqual } from '../../core/bytes.js';
 import type { Gate, Host, Lock, MessageFlags, Store, StoredMessage } from '../../core/host.js';
 import { openGate } from '../../core/host.js';
-import { openChecked } from './open-db.js';
+import { openChecked, toStoreError } from './open-db.js';
 import { migrate } from './schema.js';
 import { Statements } from './statements.js';
 
@@ -91,7 +91,7 @@ export class SharedStore implements Store {
       db.pragma(`busy_timeout = ${this.opts.busyTimeoutMs ?? 250}`);
     } catch (e) {
       db.close();
-      throw e;
+      throw toStoreError(e, dbPath);
     }
     this.db = db;
     this.st = new Statements(db);
@@ -311,7 +311,7 @@ export class SharedStore implements Store {
       } catch (e) {
         if (s.db.inTransaction) s.rollback.run();
         if (!isNsekitError(e)) this.log('error', 'write failed', { op, error: String(e) });
-        throw e;
+        throw toStoreError(e, this.opts.dbPath);
       }
     } finally {
       try {
