@@ -46,12 +46,20 @@ export const checkGetIsolation: Checker = (history) => {
     held.push({ pair: p, who, queueId: v.queueId, msgId: v.msgId, start: s.index, end: rel?.index ?? Infinity, endOp: rel?.index });
   }
   held.sort((a, b) => a.start - b.start);
+  // Only GETs that returned the same message on the same queue can conflict.
+  const groups = new Map<string, Held[]>();
+  for (const h of held) {
+    const k = `${h.queueId}\u0000${h.msgId}`;
+    const g = groups.get(k);
+    if (g) g.push(h);
+    else groups.set(k, [h]);
+  }
   const violations: Violation[] = [];
-  for (let i = 0; i < held.length; i++) {
-    const a = held[i]!;
-    for (let j = i + 1; j < held.length; j++) {
-      const b = held[j]!;
-      if (b.queueId !== a.queueId || b.msgId !== a.msgId || b.start >= a.end) continue;
+  for (const group of groups.values()) for (let i = 0; i < group.length; i++) {
+    const a = group[i]!;
+    for (let j = i + 1; j < group.length; j++) {
+      const b = group[j]!;
+      if (b.start >= a.end) continue;
       const ops = [a.start, a.pair.complete!.index, b.start, b.pair.complete!.index];
       violations.push({
         detail: `GETs by ${a.who.proc} (op ${a.start}) and ${b.who.proc} (op ${b.start}) on queue ${a.queueId} both returned ${a.msgId}; ` +
@@ -61,5 +69,6 @@ export const checkGetIsolation: Checker = (history) => {
       });
     }
   }
+  violations.sort((x, y) => x.ops[0]! - y.ops[0]!);
   return verdict('get-isolation', violations);
 };

@@ -11,10 +11,21 @@ function pairKey(op: Op): string {
   return `${op.proc}\u0000${op.pid ?? ''}\u0000${op.f}\u0000${op.ref ?? ''}`;
 }
 
+/** A completion can't belong to an invoke naming a different queue or message. */
+function compatible(invoke: Op, done: Op): boolean {
+  const a = invoke.value, b = done.value;
+  if (!a || !b || typeof a !== 'object' || typeof b !== 'object') return true;
+  for (const k of ['queueId', 'msgId']) {
+    if (typeof a[k] === 'string' && typeof b[k] === 'string' && a[k] !== b[k]) return false;
+  }
+  return true;
+}
+
 /**
  * Pairs each invoke with its completion: the next ok/fail/info with the same
- * proc, pid, f and ref (FIFO when ref is absent — enough for a process that
- * runs one op of a kind at a time; concurrent ones must carry a `ref`).
+ * proc, pid, f and ref: the oldest open one whose `value.queueId`/`value.msgId`
+ * do not contradict the completion's (so concurrent GETs on different queues
+ * pair correctly without a `ref`; concurrent ops on the same queue need one).
  * Completions with no open invoke become pairs without an invoke (single-op
  * records such as `info` events); invokes never completed have no `complete`
  * (the process died or the run ended: outcome indeterminate).
@@ -34,8 +45,8 @@ export function pairOps(history: History): OpPair[] {
       continue;
     }
     const q = open.get(key);
-    const p = q?.shift();
-    if (p) p.complete = op;
+    const i = q ? q.findIndex((c) => compatible(c.invoke!, op)) : -1;
+    if (q && i >= 0) q.splice(i, 1)[0]!.complete = op;
     else pairs.push({ complete: op });
   }
   return pairs;

@@ -96,3 +96,17 @@ describe('opFromFailpoint', () => {
     expect(checkGates(r.history).valid).toBe(true);
   });
 });
+
+describe('pairOps without refs', () => {
+  it('pairs concurrent GETs on different queues by queueId, not arrival order', () => {
+    const r = new HistoryRecorder({ now: () => 0 });
+    r.invoke('nse', 'get', { queueId: 'q1' }, { pid: 1 });
+    r.invoke('nse', 'get', { queueId: 'q2' }, { pid: 1 });
+    r.ok('nse', 'get', { queueId: 'q2', msgId: 'b' }, { pid: 1 });
+    r.ok('nse', 'get', { queueId: 'q1', msgId: 'a' }, { pid: 1 });
+    expect(pairOps(r.history).map((x) => [x.invoke?.index, x.complete?.index])).toEqual([
+      [0, 3],
+      [1, 2],
+    ]);
+  });
+});
