@@ -261,23 +261,22 @@ export abstract class BaseLock implements CrossProcessLock {
           await new Promise<void>((r) => this.host.clock.setTimer(Math.min(delay!, left), r));
         }
       }
-    } finally {
+    } catch (e) {
       if (since !== undefined) this.withdrawWant();
+      throw e;
     }
   }
 
-  /** One attempt, unless fairness says to let a long-waiting other process go first. */
   private attempt(): boolean {
-    return !this.shouldDefer() && this.tryLock();
+    return this.tryLock();
   }
 
-  /** Fairness hook (flock): true while another process has waited long enough to go first. */
-  protected shouldDefer(): boolean {
-    return false;
-  }
-  /** Fairness hook: advertise "I have been waiting since `since` (epoch ms)". */
+  /**
+   * Fairness hooks (flock): advertise "I have been waiting since `since` (epoch
+   * ms)"; withdraw it after giving up. After a successful wait the backend
+   * clears its advertisement itself, at release, to keep the handoff path short.
+   */
   protected publishWant(_since: number): void {}
-  /** Fairness hook: withdraw this instance's advertisement if it is still the current one. */
   protected withdrawWant(): void {}
 
   /**

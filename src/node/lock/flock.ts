@@ -1,6 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { isNsekitError } from '../../core/errors.js';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { BaseLock } from './base.js';
 import { fsExt, isWouldBlock } from './fs-ext.js';
 import { lockIoError } from './open-errors.js';
@@ -14,145 +13,190 @@ import type { CrossProcessLock, FlockOptions } from './types.js';
  * a blocking flock would sit in a libuv pool thread that cannot be cancelled
  * and stays pinned forever if the holder is frozen (SIGSTOP).
  *
- * Lock file layout (little-endian): [0,8) generation u64 · [8,12) pid of the
- * last holder (diagnostics only; /proc/locks is the truth) · [16,40) the
- * "want" hint: waiter id u32, pad, waiting-since f64 ms, refreshed f64 ms.
+ * Lock file header (little-endian, 40 bytes): [0,8) generation u64 · [8,16)
+ * reserved · [16,40) the "want" hint: waiter id u32, pad u32, waiting-since
+ * f64 ms, refreshed f64 ms.
  *
- * Fairness: flock hands the lock to whoever asks first after an unlock, and a
+ * Fairness: flock gives the lock to whoever asks first after an unlock, and a
  * process looping on short transactions re-asks within microseconds while a
  * waiter sleeps in its backoff — the waiter would starve. So a waiter
- * advertises itself in the want hint, and an acquirer that sees a live waiter
- * that has waited longer than `fairMs` steps aside until that waiter got in.
- * The hint is advisory (unlocked writes, last writer wins); a dead or frozen
- * waiter stops refreshing it and is ignored after `staleMs`.
+ * advertises itself in the want hint, and an acquirer that finds a live waiter
+ * that has waited longer than `fairMs` lets go again and steps aside until that
+ * waiter got in. The hint is advisory (unlocked writes, last writer wins); a
+ * dead or frozen waiter stops refreshing it and is ignored after `staleMs`.
+ *
+ * Syscalls are the cost here (several µs each on a loaded VM), so the hot path
+ * is: acquire = flock + one 40-byte pread; release = one pwrite (only if wrote
+ * or we had advertised) + unlock.
  */
-const GEN_OFF = 0;
-const PID_OFF = 8;
+const HDR = 40;
 const WANT_OFF = 16;
 const WANT_LEN = 24;
+const INODE_CHECK_MS = 1000;
 
 class FlockLock extends BaseLock {
   readonly backend = 'flock' as const;
   private fd: number | undefined;
   private readonly pollMinMs: number;
   private readonly pollMaxMs: number;
-  private readonly buf = Buffer.alloc(8);
-  private readonly want = Buffer.alloc(WANT_LEN);
-  private readonly id = (randomBytes(4).readUInt32LE(0) || 1) >>> 0;
   private readonly fairMs: number;
   private readonly staleMs: number;
+  private readonly hdr = Buffer.alloc(HDR);
+  private readonly wbuf = Buffer.alloc(HDR);
+  private readonly id = (randomBytes(4).readUInt32LE(0) || 1) >>> 0;
+  /** Generation read at acquisition; valid while held. */
+  private acquiredGen: number | undefined;
+  private pendingGen: number | undefined;
+  private advertised = false;
+  /** When our current advertisement started (reset after stepping aside). */
+  private mySince: number | undefined;
+  /** Stepped aside for a waiter: only peek (one pread) until it got in. */
+  private deferring = false;
+  private lastInodeCheck = 0;
 
   constructor(lockPath: string, opts: FlockOptions) {
     super(lockPath, opts);
     this.pollMinMs = opts.pollMinMs ?? 0.1;
     this.pollMaxMs = opts.pollMaxMs ?? 5;
-    this.fairMs = opts.fairMs ?? 2;
+    this.fairMs = opts.fairMs ?? 5;
     this.staleMs = Math.max(20, 4 * this.pollMaxMs);
   }
 
-  protected override shouldDefer(): boolean {
-    let n: number;
-    try {
-      n = readSync(this.open(), this.want, 0, WANT_LEN, WANT_OFF);
-    } catch {
-      return false; // the attempt itself will report the I/O error
-    }
-    if (n < WANT_LEN) return false;
-    const id = this.want.readUInt32LE(0);
-    if (id === 0 || id === this.id) return false;
-    const now = Date.now();
-    return now - this.want.readDoubleLE(16) < this.staleMs && now - this.want.readDoubleLE(8) > this.fairMs;
-  }
-
-  protected override publishWant(since: number): void {
-    this.want.writeUInt32LE(this.id, 0);
-    this.want.writeUInt32LE(0, 4);
-    this.want.writeDoubleLE(since, 8);
-    this.want.writeDoubleLE(Date.now(), 16);
-    try {
-      writeSync(this.open(), this.want, 0, WANT_LEN, WANT_OFF);
-    } catch {
-      /* a hint only */
-    }
-  }
-
-  protected override withdrawWant(): void {
-    try {
-      const fd = this.open();
-      if (readSync(fd, this.want, 0, 4, WANT_OFF) === 4 && this.want.readUInt32LE(0) === this.id) {
-        this.want.fill(0);
-        writeSync(fd, this.want, 0, WANT_LEN, WANT_OFF);
-      }
-    } catch {
-      /* a hint only; it goes stale */
-    }
-  }
-
   protected tryLock(): boolean {
-    return this.lockOnce(true);
-  }
-
-  private lockOnce(mayRetry: boolean): boolean {
     const fd = this.open();
+    if (this.deferring) {
+      if (this.readHdr(fd) >= HDR && this.waiterFirst()) return false;
+      this.deferring = false;
+      this.mySince = undefined; // our turn to wait starts now
+    }
     try {
       fsExt.flockSync(fd, 'exnb');
     } catch (e) {
       if (isWouldBlock(e)) return false;
       throw lockIoError(this.lockPath, 'flock', e);
     }
-    // The file may have been unlinked/replaced while our fd stayed open: then we
-    // would hold a lock nobody else can see. Compare inodes and start over.
-    if (!this.sameFile(fd)) {
-      this.reopen();
-      return mayRetry ? this.lockOnce(false) : false;
+    try {
+      if (!this.sameFileSometimes(fd)) {
+        // The file was unlinked/replaced under our open fd: we would hold a lock
+        // nobody else sees. Drop this fd; the next attempt opens the new file.
+        this.reopen();
+        return false;
+      }
+      const n = this.readHdr(fd);
+      if (n >= HDR && this.waiterFirst()) {
+        this.deferring = true;
+        fsExt.flockSync(fd, 'un');
+        return false;
+      }
+      this.acquiredGen = n >= 8 ? Number(this.hdr.readBigUInt64LE(0)) : 0;
+      return true;
+    } catch (e) {
+      this.reopen(); // closing the fd drops the flock
+      throw lockIoError(this.lockPath, 'read header', e);
     }
-    this.buf.writeUInt32LE(process.pid >>> 0, 0);
-    this.pwrite(this.buf, 4, PID_OFF);
-    return true;
   }
 
   protected unlock(): void {
-    if (this.fd === undefined) return;
+    const fd = this.fd;
+    const gen = this.pendingGen;
+    const clearWant = this.advertised;
+    this.pendingGen = undefined;
+    this.advertised = false;
+    this.mySince = undefined;
+    this.acquiredGen = undefined;
+    if (fd === undefined) return;
     try {
-      fsExt.flockSync(this.fd, 'un');
+      if (gen !== undefined || clearWant) {
+        this.wbuf.fill(0);
+        if (gen !== undefined) this.wbuf.writeBigUInt64LE(BigInt(gen), 0);
+        // One write: the generation, and/or our (satisfied) want cleared.
+        if (gen !== undefined && clearWant) writeSync(fd, this.wbuf, 0, HDR, 0);
+        else if (gen !== undefined) writeSync(fd, this.wbuf, 0, 8, 0);
+        else writeSync(fd, this.wbuf, WANT_OFF, WANT_LEN, WANT_OFF);
+      }
+      fsExt.flockSync(fd, 'un');
     } catch (e) {
-      // Closing the fd releases the lock for sure; reopen on next use.
-      this.reopen();
+      this.reopen(); // closing the fd releases the lock for sure
       throw lockIoError(this.lockPath, 'unlock', e);
     }
   }
 
   protected readGen(): number {
-    const fd = this.open();
+    if (this.acquiredGen !== undefined) return this.acquiredGen;
     let n: number;
     try {
-      n = readSync(fd, this.buf, 0, 8, GEN_OFF);
+      n = this.readHdr(this.open());
     } catch (e) {
       throw lockIoError(this.lockPath, 'read generation', e);
     }
-    return n < 8 ? 0 : Number(this.buf.readBigUInt64LE(0));
+    return n >= 8 ? Number(this.hdr.readBigUInt64LE(0)) : 0;
   }
 
   protected writeGen(gen: number): void {
-    this.buf.writeBigUInt64LE(BigInt(gen), 0);
-    this.pwrite(this.buf, 8, GEN_OFF);
+    this.pendingGen = gen; // written by unlock(), in the same pwrite as the want hint
   }
 
   protected holderPid(): number | undefined {
-    const others = flockHolders(this.lockPath).filter((p) => p !== process.pid);
-    if (others.length) return others[0];
-    const fd = this.open();
-    const n = readSync(fd, this.buf, 0, 4, PID_OFF);
-    return n === 4 ? this.buf.readUInt32LE(0) || undefined : undefined;
+    return flockHolders(this.lockPath).find((p) => p !== process.pid) ?? flockHolders(this.lockPath)[0];
   }
 
   protected nextDelay(prev: number | undefined): number {
-    return prev === undefined ? this.pollMinMs : Math.min(prev * 2, this.pollMaxMs);
+    const d = prev === undefined ? this.pollMinMs : Math.min(prev * 2, this.pollMaxMs);
+    // Once we are owed the lock, the holder steps aside at its next acquire: poll
+    // at 1 ms so the lock does not sit idle for a whole backoff period.
+    if (this.mySince !== undefined && Date.now() - this.mySince > this.fairMs) return Math.min(d, 1);
+    return d;
+  }
+
+  protected override publishWant(): void {
+    // While stepping aside, do not overwrite the waiter we are letting in.
+    if (this.deferring) return;
+    this.mySince ??= Date.now();
+    this.wbuf.writeUInt32LE(this.id, 0);
+    this.wbuf.writeUInt32LE(0, 4);
+    this.wbuf.writeDoubleLE(this.mySince, 8);
+    this.wbuf.writeDoubleLE(Date.now(), 16);
+    try {
+      writeSync(this.open(), this.wbuf, 0, WANT_LEN, WANT_OFF);
+      this.advertised = true;
+    } catch {
+      /* a hint only */
+    }
+  }
+
+  protected override withdrawWant(): void {
+    this.advertised = false;
+    this.deferring = false;
+    this.mySince = undefined;
+    try {
+      const fd = this.open();
+      if (this.readHdr(fd) >= HDR && this.hdr.readUInt32LE(WANT_OFF) === this.id) {
+        this.wbuf.fill(0);
+        writeSync(fd, this.wbuf, 0, WANT_LEN, WANT_OFF);
+      }
+    } catch {
+      /* a hint only; it goes stale */
+    }
   }
 
   protected closeBackend(): void {
-    if (this.fd !== undefined) closeQuietly(this.fd);
-    this.fd = undefined;
+    this.reopen();
+  }
+
+  /** From the header just read: another live waiter has waited long enough to go first. */
+  private waiterFirst(): boolean {
+    const id = this.hdr.readUInt32LE(WANT_OFF);
+    if (id === 0 || id === this.id) return false;
+    const now = Date.now();
+    const since = this.hdr.readDoubleLE(WANT_OFF + 8);
+    const refreshed = this.hdr.readDoubleLE(WANT_OFF + 16);
+    return now - refreshed < this.staleMs && now - since > this.fairMs;
+  }
+
+  private readHdr(fd: number): number {
+    const n = readSync(fd, this.hdr, 0, HDR, 0);
+    if (n < HDR) this.hdr.fill(0, n);
+    return n;
   }
 
   private open(): number {
@@ -162,39 +206,33 @@ class FlockLock extends BaseLock {
     } catch (e) {
       throw lockIoError(this.lockPath, 'open', e);
     }
+    this.lastInodeCheck = Date.now();
     return this.fd;
   }
 
   private reopen(): void {
-    if (this.fd !== undefined) closeQuietly(this.fd);
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+    }
     this.fd = undefined;
   }
 
-  private sameFile(fd: number): boolean {
+  /** Is our fd still the file at lockPath? Checked at most once a second (2 syscalls). */
+  private sameFileSometimes(fd: number): boolean {
+    const now = Date.now();
+    if (now - this.lastInodeCheck < INODE_CHECK_MS) return true;
+    this.lastInodeCheck = now;
     try {
       const a = fstatSync(fd);
       const b = statSync(this.lockPath);
       return a.ino === b.ino && a.dev === b.dev;
-    } catch (e) {
-      if (isNsekitError(e)) throw e;
-      return false; // path gone: reopen recreates it
+    } catch {
+      return false;
     }
-  }
-
-  private pwrite(buf: Buffer, len: number, pos: number): void {
-    try {
-      writeSync(this.open(), buf, 0, len, pos);
-    } catch (e) {
-      throw lockIoError(this.lockPath, 'write', e);
-    }
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    /* already closed */
   }
 }
 

@@ -40,7 +40,7 @@ export interface FlockOptions extends CommonLockOptions {
   pollMinMs?: number;
   /** Longest wait between attempts (ms). Default 5. */
   pollMaxMs?: number;
-  /** A waiter older than this (ms) is let in first by the next acquirer (fairness). Default 2. */
+  /** A waiter older than this (ms) is let in first by the next acquirer (fairness). Default 5. */
   fairMs?: number;
 }
 
