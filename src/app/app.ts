@@ -97,7 +97,7 @@ export class App {
     // 1. writes-ready: store open, key in memory (else inbound goes to the inbox), socket up.
     if (!rt.store.isOpen) rt.store.open();
     if (rt.unlocked) await rt.importInbox();
-    if (!rt.transport.connected) await rt.phase.run('receiveNetwork', () => rt.transport.connect());
+    await rt.phase.run('receiveNetwork', () => rt.ensureConnected());
     // 2. rebuild: forget stale SUBs (the NSE may have taken queues over with GET meanwhile).
     rt.log('info', 'rt', 'rebuild', { mode: this.mode, queues: rt.queueCfg.size });
     await this.realtime.unsubscribeAll();

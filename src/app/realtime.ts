@@ -130,7 +130,7 @@ export class Realtime {
     this.retryTimer = null;
     if (!this.wanted) return;
     try {
-      await this.rt.phase.run('receiveNetwork', () => this.rt.transport.connect());
+      await this.rt.phase.run('receiveNetwork', () => this.rt.ensureConnected());
       this.rt.log('info', 'rt', 'reconnected', { attempts: this.backoff.attempts });
       this.onOnline(); // the wake sequence re-subscribes and fetches what was missed
     } catch (e) {
@@ -145,7 +145,7 @@ export class Realtime {
       this.fallbackTimer = null;
       if (!this.wanted || this.state !== 'degraded') return;
       const deps = this.rt.inboundDeps();
-      if (!this.rt.transport.connected) await this.rt.transport.connect().catch(() => {});
+      await this.rt.ensureConnected().catch(() => {});
       for (const queueId of this.rt.queueCfg.keys()) {
         if (this.rt.queues.isSubscribed(queueId)) continue;
         try {

@@ -166,9 +166,15 @@ export class Device extends EventEmitter {
     return pushId;
   }
 
+  /** Launch (or return) the NSE without a push: prewarming, and tests that arm failpoints first. */
+  startNse(): Promise<ManagedProc> {
+    return this.ensureNse();
+  }
+
   private ensureNse(): Promise<ManagedProc> {
-    if (this.nse && this.nse.alive) return Promise.resolve(this.nse);
+    // Still starting: wait for its `ready` (a push sent earlier could be lost or run before start).
     if (this.nseStarting) return this.nseStarting;
+    if (this.nse && this.nse.alive) return Promise.resolve(this.nse);
     this.nseStarting = (async () => {
       const p = await this.spawn('nse');
       this.nse = p;

@@ -72,7 +72,9 @@ export type EventName =
   | 'imported' // pending inbox imported into the store; fields: count
   | 'acked' // relay ACK sent after the durable write; fields: msgId, queueId
   | 'notification' // user-visible notification content; fields: msgId, queueId, title, body, pushId?, latencyMs?
+  | 'push-start' // NSE began one push; fields: pushId, refs, inFlight (pushes in progress, this one included)
   | 'push-done' // NSE finished one push; fields: pushId, stored, inboxed, expired
+  | 'yielding' // NSE received a yield request and starts draining
   | 'yielded' // NSE drained and released after a yield request
   | 'rt' // realtime state; fields: state ('subscribed'|'degraded'|'reconnecting'|'closed'), backoffMs?
   | 'sync' // wake-sequence fetch; fields: stage ('start'|'merged'), queueId?, count?
@@ -155,6 +157,8 @@ export interface ProcConfig {
   /** Timings (ms); scaled down in tests. */
   nseBudgetMs?: number;
   nseGraceMs?: number;
+  /** Extra GETs per notification while the queue has more (default 3). */
+  nseMaxExtraGets?: number;
   pingIntervalMs?: number;
   pollIntervalMs?: number;
   syncMaxBatch?: number;

@@ -102,7 +102,17 @@ export class ProcRuntime {
   /** Open the store and connect to the relay. */
   async start(): Promise<void> {
     this.store.open();
-    await this.transport.connect();
+    await this.ensureConnected();
+  }
+
+  private connecting: Promise<void> | null = null;
+  /** Connect unless connected; concurrent callers share one attempt. */
+  ensureConnected(): Promise<void> {
+    if (this.transport.connected) return Promise.resolve();
+    if (!this.connecting) {
+      this.connecting = this.transport.connect().finally(() => (this.connecting = null));
+    }
+    return this.connecting;
   }
 
   /** The keychain handed us the master key. */

@@ -11,6 +11,7 @@ const rt = new ProcRuntime({ ...cfg, role: 'nse' });
 const nse = new NseService(rt, {
   ...(cfg.nseBudgetMs !== undefined ? { budgetMs: cfg.nseBudgetMs } : {}),
   ...(cfg.nseGraceMs !== undefined ? { graceMs: cfg.nseGraceMs } : {}),
+  ...(cfg.nseMaxExtraGets !== undefined ? { maxExtraGets: cfg.nseMaxExtraGets } : {}),
 });
 
 async function shutdown(code: number): Promise<never> {

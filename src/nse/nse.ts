@@ -59,11 +59,12 @@ export class NseService {
     if (this.suspending) await this.suspending;
     if (rt.phase.phase !== 'active') await rt.phase.activate();
     // A reused NSE may have lost its socket (relay restart, long freeze).
-    if (!rt.transport.connected) await rt.transport.connect();
+    await rt.ensureConnected();
     if (this.budgetTimer === null) this.budgetTimer = rt.host.clock.setTimer(this.budgetMs, () => this.expire());
     const job: Job = { pushId: p.pushId, receivedAt: p.receivedAt, refs: this.refs(p.items), shown: new Set(), done: false };
     this.jobs.add(job);
     rt.log('info', 'nse', 'push', { pushId: p.pushId, refs: job.refs.length });
+    emitEvent('push-start', { pushId: p.pushId, refs: job.refs.length, inFlight: this.jobs.size });
     const outcomes: InboundOutcome[] = [];
     let expired = false;
     try {
@@ -163,8 +164,12 @@ export class NseService {
     this.graceTimer = null;
   }
 
-  /** Background, then suspend: drains in order, store closed and lock released before `suspended`. */
-  suspend(deadlineMs: number): Promise<void> {
+  /**
+   * Background, then suspend: drains in order, store closed and lock released
+   * before `suspended`. `beforeSuspended` runs first: the device freezes the
+   * process as soon as it sees `suspended`, so nothing may be emitted after it.
+   */
+  suspend(deadlineMs: number, beforeSuspended?: () => void): Promise<void> {
     if (this.suspending) return this.suspending;
     const { rt } = this;
     this.clearGrace();
@@ -174,6 +179,7 @@ export class NseService {
       try {
         if (rt.phase.phase === 'active') await rt.phase.background();
         await rt.phase.suspend(deadlineMs);
+        beforeSuspended?.();
         emitEvent('suspended', { lockHeld: rt.lock.held, storeOpen: rt.store.isOpen });
       } catch (e) {
         rt.errorEvent('nse suspend', e);
@@ -189,8 +195,15 @@ export class NseService {
     if (this.yielding && this.suspending) return this.suspending;
     this.yielding = true;
     const t0 = Date.now();
+    emitEvent('yielding', { via, inFlight: this.jobs.size });
     this.rt.log('info', 'nse', 'yielding to the app', { via, inFlight: this.jobs.size });
-    await this.suspend(1_000);
-    emitEvent('yielded', { via, drainMs: Date.now() - t0, lockHeld: this.rt.lock.held });
+    const report = () => emitEvent('yielded', { via, drainMs: Date.now() - t0, lockHeld: this.rt.lock.held });
+    // Already suspending for another reason: report when that finishes.
+    if (this.suspending) {
+      await this.suspending;
+      report();
+      return;
+    }
+    await this.suspend(1_000, report);
   }
 }
