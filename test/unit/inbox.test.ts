@@ -153,6 +153,22 @@ describe('PendingInboxFile', () => {
     expect(readInbox(`${inboxPath}.rejected`).records.map((r) => r.msgId)).toEqual(['m1']);
   });
 
+  it('a transient transform failure (store locked) aborts the import and keeps the claimed file', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    for (let i = 0; i < 3; i++) await inbox.append(sealedRecord(i));
+    store.lockDevice();
+    const viaStoreKey = async (r: StoredMessage) => {
+      const plain = await store.readMessage('probe'); // throws STORE_LOCKED while locked
+      return plain ? r : reseal(r);
+    };
+    await expect(inbox.importInto(store, { transform: viaStoreKey })).rejects.toMatchObject({ code: 'STORE_LOCKED' });
+    expect(fs.existsSync(`${inboxPath}.rejected`)).toBe(false);
+    expect(fs.readdirSync(dir).filter((n) => n.includes('.importing.'))).toHaveLength(1);
+    await store.unlock(KEY);
+    expect(await inbox.importInto(store, { transform: viaStoreKey })).toMatchObject({ inserted: 3, rejected: 0 });
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending'))).toEqual([]);
+  });
+
   it('no plaintext anywhere: DB, -wal, -shm and inbox bytes never contain the marker', async () => {
     const inbox = new PendingInboxFile(inboxPath, host);
     for (let i = 0; i < 20; i++) await store.putPlainMessage({ ...sealedRecord(i), msgId: `s${i}`, body: new TextEncoder().encode(`${MARKER} stored ${i}`) });

@@ -12,7 +12,10 @@ export interface InboxImportTarget {
 }
 
 export interface ImportOptions {
-  /** Re-seal a record for the store (e.g. inbox key → body key). Default: store as is. A throw rejects that record. */
+  /**
+   * Re-seal a record for the store (e.g. inbox key → body key). Default: store as is.
+   * A CRYPTO_* error sets that record aside (`.rejected`); any other error aborts the import.
+   */
   transform?: (r: StoredMessage) => StoredMessage | Promise<StoredMessage>;
   /** Records per store transaction (default 500). */
   batchSize?: number;
@@ -111,6 +114,9 @@ export class PendingInboxFile implements PendingInbox {
       try {
         out.push(opts.transform ? await opts.transform(rec) : rec);
       } catch (e) {
+        // Only a record that can never open is set aside. Anything else (store locked or
+        // closed, a bug) aborts: the claimed file stays and the next import retries it.
+        if (!(e instanceof NsekitError && e.code.startsWith('CRYPTO_'))) throw e;
         this.log('warn', 'inbox record rejected by transform', { msgId: rec.msgId, error: String(e) });
         rejected.push(encodeLine(rec).subarray(0, -1));
         total.rejected++;

@@ -189,9 +189,9 @@ export class SharedStore implements Store {
 
   readMessage(msgId: string): Promise<PlainMessage | null> {
     return this.read(() => {
+      const key = this.bodyKey(); // refuse even for a missing row: locked means no user-content reads
       const row = this.stmts().getMessage.get(msgId) as MessageRow | undefined;
       if (!row) return null;
-      const key = this.bodyKey();
       const body = openEnvelope(key, bodyBinding({ msgId: row.msg_id, queueId: row.queue_id }), row.sealed);
       return { msgId: row.msg_id, queueId: row.queue_id, ts: row.ts, flags: intToFlags(row.flags), body };
     });
