@@ -53,7 +53,7 @@ export class ProcRuntime {
 
   constructor(readonly cfg: ProcConfig) {
     const log = stderrLog(cfg.role, cfg.logLevel ?? (process.env.NSEKIT_LOG as ProcConfig['logLevel']) ?? 'info');
-    this.host = { clock: nodeClock, rng: nodeRng, log, failpoints: ipcFailpoints({ reportAll: false }) };
+    this.host = { clock: nodeClock, rng: nodeRng, log, failpoints: ipcFailpoints({ reportAll: process.env.NSEKIT_FP_REPORT === 'all' }) };
     const lockPath = join(cfg.sharedDir, SHARED_FILES.lock);
     this.lock = (cfg.lockBackend === 'lease' ? createLeaseLock : createFlockLock)(lockPath, { host: this.host });
     this.phase = new PhaseController(this.host, {
