@@ -96,22 +96,21 @@ export class World {
     return this;
   }
 
-  private async startRelay(): Promise<void> {
+  private async startRelay(notify: Partial<NotifyOptions> = {}): Promise<void> {
     this.relay = await startRelay({
       dbPath: join(this.dir, 'relay.db'),
       port: this.relayPort,
       pushGatewayUrl: this.gateway.url,
-      notify: { coalesceMs: 30, ...this.opts.notify },
+      notify: { coalesceMs: 30, ...this.opts.notify, ...notify },
       log: this.log,
     });
     this.relayPort = this.relay.port;
   }
 
-  /** Stop the relay and start it again on the same port and database. */
-  async restartRelay(between?: () => Promise<void>): Promise<void> {
+  /** Stop the relay and start it again on the same port and database (optionally new notify options). */
+  async restartRelay(notify: Partial<NotifyOptions> = {}): Promise<void> {
     await this.relay.close();
-    if (between) await between();
-    await this.startRelay();
+    await this.startRelay(notify);
     if (!this.sender.connected) await this.sender.connect();
   }
 
