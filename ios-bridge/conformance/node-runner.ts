@@ -34,7 +34,7 @@ export interface RunResult {
 }
 
 interface Conformance {
-  run(core: unknown, t: Transcript, opts: { record?: boolean; keepCalls?: boolean }): Promise<RunResult>;
+  run(core: unknown, t: Transcript, opts: { record?: boolean; keepCalls?: boolean; settle?: () => Promise<void> }): Promise<RunResult>;
 }
 
 /** A fresh context with the bundle and the runner loaded. */
@@ -56,7 +56,8 @@ export function transcriptFiles(dir = TRANSCRIPT_DIR): string[] {
 /** Run (or record) one transcript in its own fresh context. Results are plain JSON (copied out of the vm realm). */
 export async function runInNode(bundlePath: string, t: Transcript, record = false): Promise<RunResult> {
   const { core, conformance } = loadInVm(bundlePath);
-  const r = await conformance.run(core, t, { record });
+  // setImmediate runs after the microtask queue is empty: the same "settled" point as jsc's setTimeout(0).
+  const r = await conformance.run(core, t, { record, settle: () => new Promise<void>((res) => setImmediate(res)) });
   return JSON.parse(JSON.stringify(r)) as RunResult;
 }
 

@@ -24,7 +24,14 @@
   var MAX_EVENTS = 200000;
   var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'transportGet', 'transportAck'];
 
-  function flush() {
+  /**
+   * Let every pending promise job run before the next event. A macrotask
+   * boundary drains the microtask queue completely: the jsc shell's setTimeout
+   * (the harness's, never the core's) or Node's setImmediate passed in as
+   * opts.settle. Without either, FLUSH_ROUNDS chained jobs.
+   */
+  function defaultSettle() {
+    if (typeof setTimeout === 'function') return new Promise(function (r) { setTimeout(r, 0); });
     var p = Promise.resolve();
     for (var i = 0; i < FLUSH_ROUNDS; i++) p = p.then(function () {});
     return p;
@@ -115,7 +122,8 @@
   }
 
   /**
-   * Run one transcript. opts: { record: bool, keepCalls: bool (default true) }.
+   * Run one transcript. opts: { record: bool, keepCalls: bool (default true),
+   *   onOutput(step): called after each facade call settled (the bench runs the GC there, as a host would) }.
    * Resolves { name, ok, events, mismatch } where mismatch describes the first divergence.
    */
   function run(Core, t, opts) {
@@ -135,6 +143,7 @@
     var model = new Model(Core, t);
     var omit = (t.world || {}).hostOmit || [];
     var callCounts = {};
+    var flush = opts.settle || defaultSettle;
 
     function schedule(at, ev) {
       ev.at = at; ev.seq = ++seq;
@@ -216,7 +225,7 @@
       return Promise.resolve(p).then(
         function (v) { emit({ out: call, step: step, ok: true, value: plain(v) }); },
         function (e) { emit({ out: call, step: step, ok: false, error: errOut(e) }); }
-      );
+      ).then(function () { if (opts.onOutput) opts.onOutput(step); });
     }
     (t.steps || []).forEach(function (s, i) { schedule(START_MS + (s.at || 0), { kind: 'step', step: i, s: s }); });
 
