@@ -22,6 +22,9 @@ function releaseOf(history: readonly Op[], from: number, who: ProcRef, queueId: 
     if (!sameProc(self, who)) continue;
     if (op.f === 'ack' && (op.type === 'ok' || op.type === 'fail') && op.value?.msgId === msgId) return op;
     if (op.f === 'queue.slot.released' && happened(op) && (op.value?.queueId ?? queueId) === queueId) return op;
+    // Suspended (drained, gates closed): it runs no GET until reactivated and its pending ACK of a
+    // message it already stored is idempotent, so the relay re-serving it to the app is not a race.
+    if (op.f === 'phase' && happened(op) && (op.value?.phase ?? op.phase) === 'suspended') return op;
   }
   return undefined;
 }
@@ -29,7 +32,8 @@ function releaseOf(history: readonly Op[], from: number, who: ProcRef, queueId: 
 /**
  * Invariant 5 — GET isolation. A GET that returned message M on queue Q
  * "holds" M from its invoke until its process lets go: its ACK of M completes
- * (ok or fail), it records `queue.slot.released` for Q, or it ends (kill,
+ * (ok or fail), it records `queue.slot.released` for Q, it reports phase
+ * `suspended` (drained: no GET runs until it is reactivated), or it ends (kill,
  * exit, jetsam). Another GET (any process) that returns M on Q and was invoked
  * before that release is a violation. A GET invoked after a release without
  * ACK may legitimately see M again (the relay re-serves un-ACKed messages).

@@ -38,6 +38,8 @@ export interface Budgets {
   nseGraceMs: number;
   /** NSE resident memory budget; exceeding it is a jetsam kill. */
   nseMemoryMb: number;
+  /** false: iOS never delivers "time will expire" to the NSE (it is frozen at budget + grace all the same). */
+  nseExpiryCallback?: boolean;
 }
 
 export interface World {

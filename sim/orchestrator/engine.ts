@@ -1,0 +1,451 @@
+import type { EventMsg } from '../../src/device/ipc.js';
+import type { ManagedProc } from '../../src/device/proc.js';
+import type { HistoryRecorder } from '../history/index.js';
+import type { Budgets, Scenario, Step } from '../scenario/index.js';
+import { Observer } from './observer.js';
+import { relayTap } from './relay-tap.js';
+import { IosRules } from './rules.js';
+import { Triggers, type Held } from './triggers.js';
+import type { SimWorld } from './world.js';
+
+type Role = 'app' | 'nse';
+
+/** Seeded PRNG (mulberry32): message labels and filler bytes come from the seed. */
+export function seededRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+
+export interface SentMessage {
+  label: string;
+  marker: string;
+  queueId: string;
+  msgId: string | null;
+}
+
+export interface EngineOptions {
+  /** Bound on waiting for one step's trigger (run ms). */
+  triggerTimeoutMs: number;
+  /** Poll period of the NSE memory monitor (jetsam). */
+  rssPollMs: number;
+}
+
+/**
+ * Runs a scenario's steps against a started SimWorld and enforces the iOS
+ * rules while it does: background-task budget → `expiring` → freeze; NSE
+ * budget → time-will-expire → freeze; every freeze checked against the kernel
+ * (0xdead10cc → SIGKILL); NSE RSS over budget → jetsam. Steps wait on events
+ * (failpoint hits, other steps, run-time offsets), never on sleeps.
+ */
+export class Engine {
+  readonly observer: Observer;
+  readonly rules: IosRules;
+  readonly triggers: Triggers;
+  readonly sent: SentMessage[] = [];
+  readonly harnessErrors: string[] = [];
+  private readonly rng: () => number;
+  private readonly t0 = Date.now();
+  private readonly done = new Map<string, Promise<void>>();
+  private readonly paused = new Map<Role, Held>();
+  private appTimer: NodeJS.Timeout | null = null;
+  private nseTimer: NodeJS.Timeout | null = null;
+  private nseFreezeTimer: NodeJS.Timeout | null = null;
+  private rssTimer: NodeJS.Timeout | null = null;
+  private pushDelay: NodeJS.Timeout | null = null;
+  private readonly rssBase = new Map<number, number>();
+  private readonly runTag: string;
+  private stopped = false;
+
+  constructor(
+    private readonly w: SimWorld,
+    private readonly h: HistoryRecorder,
+    private readonly scenario: Scenario,
+    private readonly budgets: Budgets & { nseExpiryCallback: boolean },
+    seed: number,
+    private readonly opts: EngineOptions,
+  ) {
+    this.rng = seededRng(seed);
+    this.runTag = `${seed.toString(36)}${Math.floor(this.rng() * 1e9).toString(36)}`;
+    this.observer = new Observer(h);
+    this.rules = new IosRules(h, w.device.sharedDir, w.world.lockBackend);
+    this.triggers = new Triggers(scenario);
+    this.observer.onFp((role, hit, p) => {
+      if (hit.pause && !this.triggers.onPause(role, p, hit)) p.releaseFailpoint(hit);
+    });
+    w.device.on('event', (role: Role, e: EventMsg & { pid: number }) => this.onEvent(role, e));
+    w.device.on('push', (p: { pushId: string; suppressed?: boolean; cold?: boolean }) => {
+      this.h.info('device', 'push', { pushId: p.pushId, suppressed: p.suppressed === true, cold: p.cold === true });
+      if (!p.suppressed) this.startNseBudget();
+    });
+    relayTap.on('delete', this.onRelayDelete);
+    this.rssTimer = setInterval(() => this.checkRss(), opts.rssPollMs);
+  }
+
+  private readonly queueIds = () => new Set(this.w.queues.map((q) => q.queueId));
+  private readonly onRelayDelete = (queueId: string, msgId: string) => {
+    if (this.queueIds().has(queueId)) this.h.ok('relay', 'ack', { queueId, msgId });
+  };
+
+  now(): number {
+    return Date.now() - this.t0;
+  }
+
+  proc(role: Role): ManagedProc | null {
+    return role === 'app' ? this.w.device.app : this.w.device.nse;
+  }
+
+  private onEvent(role: Role, e: EventMsg & { pid: number }): void {
+    const p = role === 'app' ? this.w.device.app : this.w.device.nseHistory.find((x) => x.pid === e.pid) ?? null;
+    if (e.name === 'ready' && p) {
+      this.observer.attach(role, p);
+      this.triggers.armProcess(role, p);
+      const rss = IosRules.rssMb(p.pid);
+      if (rss !== null) this.rssBase.set(p.pid, rss);
+    }
+    this.observer.event(role, e);
+    if (e.name !== 'suspended' || !p) return;
+    // iOS freezes a process once it has suspended (the app only if it is still on its way out).
+    if (role === 'nse' && this.w.device.nse === p) this.freeze('nse', 'suspended');
+    if (role === 'app' && (this.w.device.appState === 'expiring' || this.w.device.appState === 'suspend')) this.freeze('app', 'suspended');
+  }
+
+  // ---- iOS rules -------------------------------------------------------------------------
+
+  private freeze(role: Role, why: string): void {
+    const p = this.proc(role);
+    if (!p) return;
+    if (role === 'nse') this.clearNseTimers();
+    else this.clearAppTimer();
+    this.rules.freeze(role, p, why);
+  }
+
+  private clearAppTimer(): void {
+    if (this.appTimer) clearTimeout(this.appTimer);
+    this.appTimer = null;
+  }
+  private clearNseTimers(): void {
+    for (const t of [this.nseTimer, this.nseFreezeTimer]) if (t) clearTimeout(t);
+    this.nseTimer = this.nseFreezeTimer = null;
+  }
+
+  /** A push reached the NSE: its budget runs from here (one session until it is frozen). */
+  private startNseBudget(): void {
+    if (this.nseTimer || this.nseFreezeTimer || this.stopped) return;
+    this.nseTimer = setTimeout(() => {
+      this.nseTimer = null;
+      this.expireNse('budget');
+    }, this.budgets.nseMs);
+  }
+
+  /** Time will expire: tell the NSE (unless the scenario says the callback never comes), freeze after the grace. */
+  private expireNse(why: string): void {
+    const p = this.w.device.nse;
+    if (!p?.alive || p.stopped) return;
+    if (this.budgets.nseExpiryCallback) {
+      p.send({ type: 'lifecycle', event: 'expiring', deadlineMs: Math.floor(this.budgets.nseGraceMs / 2) });
+      this.h.ok('orchestrator', 'expire', { proc: 'nse', pid: p.pid, why });
+    } else {
+      this.h.info('orchestrator', 'expire.skipped', { proc: 'nse', pid: p.pid, why: 'expiry callback never comes' });
+    }
+    if (this.nseFreezeTimer) clearTimeout(this.nseFreezeTimer);
+    this.nseFreezeTimer = setTimeout(() => {
+      this.nseFreezeTimer = null;
+      this.freeze('nse', 'budget-over');
+    }, this.budgets.nseGraceMs);
+  }
+
+  /** Background-task expiration: `expiring`, then freeze after the grace. */
+  private async expireApp(why: string): Promise<void> {
+    this.clearAppTimer();
+    const p = this.w.device.app;
+    if (!p?.alive) return;
+    this.h.ok('orchestrator', 'expire', { proc: 'app', pid: p.pid, why });
+    await this.w.device.appLifecycle('expiring', { deadlineMs: Math.floor(this.budgets.nseGraceMs / 2) });
+    this.appTimer = setTimeout(() => {
+      this.appTimer = null;
+      if (this.w.device.appState === 'expiring') this.freeze('app', 'expiration-grace-over');
+    }, this.budgets.nseGraceMs);
+  }
+
+  /** Jetsam: NSE resident memory above its baseline at launch by more than the budget. */
+  private checkRss(): void {
+    const p = this.w.device.nse;
+    if (!p?.alive || p.stopped) return;
+    const rss = IosRules.rssMb(p.pid);
+    const base = this.rssBase.get(p.pid);
+    if (rss === null || base === undefined) return;
+    if (rss - base > this.budgets.nseMemoryMb) {
+      this.h.info('orchestrator', 'rss', { proc: 'nse', pid: p.pid, rssMb: Math.round(rss), baseMb: Math.round(base) });
+      this.clearNseTimers();
+      this.rules.kill('nse', p, 'memory budget', 'jetsam');
+    }
+  }
+
+  // ---- steps -----------------------------------------------------------------------------
+
+  async runSteps(): Promise<void> {
+    const steps = this.scenario.steps;
+    for (let i = 0; i < steps.length; i++) {
+      const st = steps[i]!;
+      let held: Held | undefined;
+      try {
+        held = await this.trigger(i, st);
+      } catch (e) {
+        this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`);
+        this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id });
+        continue;
+      }
+      this.h.invoke('orchestrator', 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(held ? { at: held.hit.name, pid: held.proc.pid } : {}) });
+      try {
+        await this.verb(st, held);
+        this.h.ok('orchestrator', 'step', { i, do: st.do, id: st.id });
+      } catch (e) {
+        this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`);
+        this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id });
+        if (held && st.do !== 'pause') held.proc.releaseFailpoint(held.hit);
+      }
+    }
+  }
+
+  private async trigger(i: number, st: Step): Promise<Held | undefined> {
+    const w = st.when as { at_ms?: number; after?: string; at?: string } | undefined;
+    if (!w) return undefined;
+    if (w.at_ms !== undefined) {
+      await sleep(w.at_ms - this.now());
+      return undefined;
+    }
+    if (w.after !== undefined) {
+      await this.done.get(w.after);
+      return undefined;
+    }
+    const fired = this.triggers.firedFor(i)!;
+    let t: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, rej) => {
+      t = setTimeout(() => rej(new Error(`failpoint ${w.at} not reached within ${this.opts.triggerTimeoutMs} ms`)), this.opts.triggerTimeoutMs);
+    });
+    try {
+      return await Promise.race([fired, timeout]);
+    } catch (e) {
+      this.triggers.disarm(w.at);
+      throw e;
+    } finally {
+      clearTimeout(t);
+    }
+  }
+
+  private async verb(st: Step, held: Held | undefined): Promise<void> {
+    const dev = this.w.device;
+    const role = st.proc as Role | undefined;
+    const args = (st.args ?? {}) as Record<string, number | boolean | undefined>;
+    const release = () => held && held.proc.releaseFailpoint(held.hit);
+    let p: Promise<void> = Promise.resolve();
+    switch (st.do) {
+      case 'freeze':
+        this.freeze(role!, 'step');
+        release(); // queued: the process reads it when thawed
+        break;
+      case 'thaw':
+        this.thaw(role!, 'step');
+        release();
+        break;
+      case 'kill': {
+        const proc = this.proc(role!);
+        if (proc) this.rules.kill(role!, proc, 'step');
+        if (role === 'nse') this.clearNseTimers();
+        else this.clearAppTimer();
+        release();
+        break;
+      }
+      case 'pause':
+        if (held) this.paused.set(held.role, held);
+        break;
+      case 'resume': {
+        const hp = this.paused.get(role!);
+        this.paused.delete(role!);
+        if (hp) hp.proc.releaseFailpoint(hp.hit);
+        release();
+        break;
+      }
+      case 'foreground':
+        p = this.foreground();
+        // The moment the activation is under way (the NSE was asked to yield), let the held process go.
+        await Promise.race([p, this.waitYielding()]);
+        release();
+        break;
+      case 'background':
+        this.clearAppTimer();
+        p = dev.appLifecycle('background').then(() => {
+          this.appTimer = setTimeout(() => void this.expireApp('budget'), this.budgets.bgTaskMs);
+        });
+        release();
+        break;
+      case 'expire':
+        if (role === 'nse') this.expireNse('step');
+        else p = this.expireApp('step');
+        release();
+        break;
+      case 'lock-device':
+        dev.lock();
+        this.h.ok('orchestrator', 'lock-device', {});
+        release();
+        break;
+      case 'unlock-device':
+        dev.unlock();
+        this.h.ok('orchestrator', 'unlock-device', {});
+        release();
+        break;
+      case 'send':
+        p = this.send(args);
+        release();
+        break;
+      case 'push': {
+        const q = this.w.queues[Number(args.queue ?? 0)]!;
+        this.w.pushHold.inject({ nids: [{ notifierId: q.notifierId, sealed: '' }] });
+        release();
+        break;
+      }
+      case 'partition':
+        this.w.proxy.cut();
+        this.h.ok('orchestrator', 'partition', {});
+        release();
+        break;
+      case 'heal':
+        this.w.proxy.restore();
+        this.h.ok('orchestrator', 'heal', {});
+        release();
+        break;
+      case 'restart-relay':
+        this.h.invoke('relay', 'restart', {});
+        p = this.w.restartRelay().then(() => void this.h.ok('relay', 'restart', {}));
+        release();
+        break;
+      case 'delay-push': {
+        const ms = Number(args.ms ?? 0);
+        if (this.pushDelay) clearTimeout(this.pushDelay);
+        this.pushDelay = null;
+        if (ms > 0) {
+          this.w.pushHold.hold();
+          this.pushDelay = setTimeout(() => this.releasePushes(), ms);
+        } else this.releasePushes();
+        release();
+        break;
+      }
+      case 'wait':
+        release();
+        p = sleep(Number(args.ms ?? 0));
+        break;
+    }
+    await p;
+    if (st.id) this.done.set(st.id, Promise.resolve());
+  }
+
+  private releasePushes(): void {
+    const n = this.w.pushHold.release();
+    this.h.ok('orchestrator', 'delay-push.released', { pushes: n });
+  }
+
+  private waitYielding(): Promise<void> {
+    const nse = this.w.device.nse;
+    if (!nse?.alive || nse.stopped) return Promise.resolve();
+    const from = nse.events.length;
+    return nse.waitFor((e) => e.name === 'yielding', { from, timeoutMs: 5_000 }).then(() => {}, () => {});
+  }
+
+  thaw(role: Role, why: string): void {
+    const p = this.proc(role);
+    if (!p?.alive || !p.stopped) return;
+    this.w.device.thaw(p); // SIGCONT + whatever lock/unlock happened meanwhile
+    this.h.ok('orchestrator', 'thaw', { proc: role, pid: p.pid, why });
+  }
+
+  /** Bring the app to the front; a dead app is relaunched (as tapping its icon would). */
+  async foreground(): Promise<void> {
+    this.clearAppTimer();
+    const dev = this.w.device;
+    if (!dev.app?.alive) {
+      this.h.invoke('orchestrator', 'launch', { proc: 'app' });
+      const p = await dev.launchApp();
+      this.h.ok('orchestrator', 'launch', { proc: 'app', pid: p.pid });
+      return;
+    }
+    this.thaw('app', 'foreground');
+    await dev.appLifecycle('active', { yieldWaitMs: 5_000 });
+  }
+
+  private async send(args: Record<string, number | boolean | undefined>): Promise<void> {
+    const count = Number(args.count ?? 1);
+    const q = Number(args.queue ?? 0);
+    const from = Number(args.sender ?? 0);
+    const bytes = Number(args.bytes ?? 32);
+    const queueId = this.w.queues[q]!.queueId;
+    for (let k = 0; k < count; k++) {
+      const n = this.sent.length + 1;
+      const label = `m${n}`;
+      // The marker is what the plaintext scan looks for at rest; the filler pads to `bytes`.
+      const marker = `nsekitPLAIN${this.runTag}x${n}z`;
+      let filler = '';
+      while (filler.length < bytes - marker.length - 1) filler += String.fromCharCode(97 + Math.floor(this.rng() * 26));
+      const msg: SentMessage = { label, marker, queueId, msgId: null };
+      this.sent.push(msg);
+      const ref = n;
+      this.h.invoke('sender', 'send', { label, queueId, sender: from }, { ref });
+      let msgId: string | null = null;
+      const onInsert = (m: { queueId: string; msgId: string }) => {
+        if (m.queueId === queueId) msgId = m.msgId;
+      };
+      relayTap.on('insert', onInsert);
+      try {
+        await this.w.send(from, q, `${marker} ${filler}`, args.notification !== false);
+      } catch (e) {
+        this.h.fail('sender', 'send', (e as Error).message, { label, queueId }, { ref });
+        continue;
+      } finally {
+        relayTap.off('insert', onInsert);
+      }
+      msg.msgId = msgId;
+      this.h.ok('sender', 'send', { label, queueId, msgId }, { ref });
+    }
+  }
+
+  /** End of the steps: no more pausing, every held process released. */
+  releaseAll(): void {
+    this.triggers.disarm();
+    for (const [, hp] of this.paused) hp.proc.releaseFailpoint(hp.hit);
+    this.paused.clear();
+    if (this.pushDelay) clearTimeout(this.pushDelay);
+    this.pushDelay = null;
+  }
+
+  /** Heal every fault: network, held pushes, device lock; thaw everything frozen. */
+  healAll(): void {
+    this.releaseAll();
+    this.w.proxy.restore();
+    this.h.ok('orchestrator', 'heal', { final: true });
+    if (this.w.pushHold.heldCount) this.releasePushes();
+    else this.w.pushHold.release();
+    if (this.w.device.locked) {
+      this.w.device.unlock();
+      this.h.ok('orchestrator', 'unlock-device', { final: true });
+    }
+    this.clearNseTimers();
+    this.thaw('nse', 'final');
+    this.thaw('app', 'final');
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.clearAppTimer();
+    this.clearNseTimers();
+    if (this.rssTimer) clearInterval(this.rssTimer);
+    if (this.pushDelay) clearTimeout(this.pushDelay);
+    relayTap.off('delete', this.onRelayDelete);
+  }
+}

@@ -1,0 +1,110 @@
+import type { EventMsg } from '../../src/device/ipc.js';
+import type { FpHit, ManagedProc } from '../../src/device/proc.js';
+import type { HistoryRecorder } from '../history/index.js';
+
+type Role = 'app' | 'nse';
+
+/**
+ * Turns what the processes report (failpoint hits and IPC events, in the
+ * order each process sent them) into history ops, in the vocabulary the
+ * checkers read (docs/invariants.md): lock.acquire / lock.release, db.tx.*,
+ * get / ack (invoke at "sent", ok at "ok"), db.write (from `stored`, i.e. after
+ * COMMIT), notify, phase. Everything else is kept as an `info` op under its own
+ * name so the trace shows it. Also tracks each process's phase and the set of
+ * failpoints reached (coverage marks for `expect.hits`).
+ */
+export class Observer {
+  readonly hits = new Set<string>();
+  readonly phaseOf = new Map<number, string>();
+  readonly attached = new Set<number>();
+  /** (pid, msgId) pairs whose ACK was already recorded from failpoints. */
+  private readonly acked = new Set<string>();
+  private readonly fpListeners = new Set<(role: Role, hit: FpHit, p: ManagedProc) => void>();
+
+  constructor(private readonly h: HistoryRecorder) {}
+
+  onFp(fn: (role: Role, hit: FpHit, p: ManagedProc) => void): () => void {
+    this.fpListeners.add(fn);
+    return () => this.fpListeners.delete(fn);
+  }
+
+  /** Start listening to one process's failpoint hits (including any already reported). */
+  attach(role: Role, p: ManagedProc): void {
+    if (this.attached.has(p.pid)) return;
+    this.attached.add(p.pid);
+    for (const hit of p.fpHits) this.fp(role, p, hit);
+    p.on('fp', (hit: FpHit) => this.fp(role, p, hit));
+  }
+
+  private extra(role: Role, pid: number) {
+    const phase = this.phaseOf.get(pid);
+    return phase === undefined ? { pid } : { pid, phase };
+  }
+
+  private fp(role: Role, p: ManagedProc, hit: FpHit): void {
+    this.hits.add(hit.name);
+    this.hits.add(`${role}:${hit.name}`);
+    const pid = p.pid;
+    const f = hit.fields ?? {};
+    const x = this.extra(role, pid);
+    const h = this.h;
+    switch (hit.name) {
+      case 'lock.acquire.start': h.invoke(role, 'lock.acquire', f, x); break;
+      case 'lock.acquired': h.ok(role, 'lock.acquire', f, x); break;
+      case 'lock.release': h.invoke(role, 'lock.release', f, x); break;
+      case 'lock.released': h.ok(role, 'lock.release', f, x); break;
+      case 'db.tx.begin': h.ok(role, 'db.tx.begin', f, x); break;
+      // "about to COMMIT": the tx ends here or the process dies inside it (the kill ends it).
+      case 'db.tx.commit': h.ok(role, 'db.tx.commit', f, x); break;
+      case 'net.get.sent': h.invoke(role, 'get', { queueId: f.queueId }, x); break;
+      case 'net.get.ok': h.ok(role, 'get', { queueId: f.queueId, msgId: f.msgId ?? null }, x); break;
+      case 'net.ack.sent': h.invoke(role, 'ack', { queueId: f.queueId, msgId: f.msgId }, x); break;
+      case 'net.ack.ok':
+        this.acked.add(`${pid}:${String(f.msgId)}`);
+        h.ok(role, 'ack', { queueId: f.queueId, msgId: f.msgId }, x);
+        break;
+      case 'phase.enter':
+      case 'phase.suspended': {
+        const phase = String(f.phase ?? (hit.name === 'phase.suspended' ? 'suspended' : ''));
+        this.phaseOf.set(pid, phase);
+        h.info(role, 'phase', { phase }, { pid, phase });
+        break;
+      }
+      default:
+        h.info(role, `fp.${hit.name}`, f, x);
+    }
+    for (const l of this.fpListeners) l(role, hit, p);
+  }
+
+  /** One IPC event from a device process. */
+  event(role: Role, e: EventMsg & { pid: number }): void {
+    const { type: _t, name, at: _a, role: _r, pid, ...fields } = e as EventMsg & { pid: number; role?: string };
+    const x = this.extra(role, pid);
+    const h = this.h;
+    switch (name) {
+      case 'stored':
+        // After COMMIT: the durable write. A duplicate is a write that inserted nothing.
+        h.ok(role, 'db.write', { msgId: fields.msgId, queueId: fields.queueId, via: fields.via, inserted: fields.duplicate !== true }, x);
+        break;
+      case 'inboxed':
+        h.ok(role, 'inbox.write', { msgId: fields.msgId, queueId: fields.queueId }, x);
+        break;
+      case 'acked':
+        // The SUB path ACKs without the coordinator's failpoints: record it from the event.
+        if (!this.acked.has(`${pid}:${String(fields.msgId)}`)) h.ok(role, 'ack', { msgId: fields.msgId, queueId: fields.queueId, via: 'event' }, x);
+        break;
+      case 'notification':
+        h.ok(role, 'notify', { msgId: fields.msgId ?? null, queueId: fields.queueId, bestAttempt: fields.bestAttempt === true, pushId: fields.pushId }, x);
+        break;
+      case 'phase':
+        // phase.enter (failpoint) already moved the phase at the exact instant; this is the echo.
+        h.info(role, 'ev.phase', { phase: fields.phase }, x);
+        break;
+      default: {
+        // Never copy notification text or message content into the history.
+        const { title: _ti, body: _b, text: _tx, ...safe } = fields as Record<string, unknown>;
+        h.info(role, `ev.${name}`, safe, x);
+      }
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SHARED_FILES } from '../../src/device/ipc.js';
+import type { ManagedProc } from '../../src/device/proc.js';
+import { flockHolders } from '../../src/node/lock/proc-locks.js';
+import type { HistoryRecorder } from '../history/index.js';
+
+/**
+ * The iOS rules that act on a process from outside (DESIGN §5): freeze with
+ * the 0xdead10cc check, thaw, kill, jetsam. Each records its op with the
+ * target `{proc, pid}` so the checkers can tell process instances apart.
+ */
+export class IosRules {
+  constructor(
+    private readonly h: HistoryRecorder,
+    private readonly sharedDir: string,
+    private readonly backend: 'flock' | 'lease',
+  ) {}
+
+  get lockPath(): string {
+    return join(this.sharedDir, SHARED_FILES.lock);
+  }
+
+  /**
+   * Who holds the shared lock, by the kernel (flock: /proc/locks for the lock
+   * file's inode) or by the lease record (the `.lock` dir exists and `.owner`
+   * names the pid). Never by asking the process.
+   */
+  holders(): number[] {
+    if (this.backend === 'flock') return flockHolders(this.lockPath);
+    try {
+      if (!existsSync(`${this.lockPath}.lock`)) return [];
+      const pid = Number(readFileSync(`${this.lockPath}.owner`, 'utf8').split(':')[0]);
+      return Number.isInteger(pid) ? [pid] : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * SIGSTOP; then ask the kernel whether the frozen pid holds the lock. If it
+   * does: record `lock.held-at-freeze` (0xdead10cc) and SIGKILL, as iOS does.
+   */
+  freeze(role: string, p: ManagedProc, why: string): 'frozen' | 'killed' | 'gone' {
+    if (!p.alive) return 'gone';
+    if (p.stopped) return 'frozen';
+    p.signal('SIGSTOP');
+    this.h.ok('orchestrator', 'freeze', { proc: role, pid: p.pid, why });
+    const held = this.holders().includes(p.pid);
+    if (!held) return 'frozen';
+    this.h.info('orchestrator', 'lock.held-at-freeze', { proc: role, pid: p.pid, code: '0xdead10cc', backend: this.backend });
+    this.kill(role, p, '0xdead10cc');
+    return 'killed';
+  }
+
+  thaw(role: string, p: ManagedProc, why: string): void {
+    if (!p.alive || !p.stopped) return;
+    p.signal('SIGCONT');
+    this.h.ok('orchestrator', 'thaw', { proc: role, pid: p.pid, why });
+  }
+
+  kill(role: string, p: ManagedProc, why: string, f: 'kill' | 'jetsam' = 'kill'): void {
+    if (!p.alive) return;
+    p.signal('SIGKILL');
+    this.h.ok('orchestrator', f, { proc: role, pid: p.pid, why });
+  }
+
+  /** Resident set size in MB from /proc/<pid>/status, or null if gone. */
+  static rssMb(pid: number): number | null {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : null;
+    } catch {
+      return null;
+    }
+  }
+}

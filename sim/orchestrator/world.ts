@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { toHex } from '../../src/core/bytes.js';
+import type { Log } from '../../src/core/host.js';
+import { sealForQueue } from '../../src/core/inbound/index.js';
+import { generateStatusKeypair } from '../../src/core/protocol/index.js';
+import { Device } from '../../src/device/device.js';
+import type { QueueConfig } from '../../src/device/ipc.js';
+import { nodeRng } from '../../src/node/host.js';
+import { WsTransport } from '../../src/node/transport/ws-transport.js';
+import { startPushGateway, startRelay, type RunningPushGateway, type RunningRelay } from '../../src/relay/index.js';
+import type { World } from '../scenario/index.js';
+import { NetProxy } from './net-proxy.js';
+import { PushHold } from './push-hold.js';
+import { installRelayTap } from './relay-tap.js';
+
+/** A Log that appends `time tag level msg fields` lines to a file (a run's relay.log etc.). */
+export function fileLog(path: string, proc: string): Log {
+  return {
+    log(level, tag, msg, fields) {
+      const kv = fields ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '';
+      appendFileSync(path, `${new Date().toISOString()} ${proc} ${level.toUpperCase()} [${tag}] ${msg}${kv}\n`);
+    },
+  };
+}
+
+export interface SimQueue extends QueueConfig {
+  senderCred: string;
+  e2e: Uint8Array;
+}
+
+/** Derived process timings (run ms) handed to the app and NSE. */
+export interface ProcTimings {
+  nseBudgetMs: number;
+  nseGraceMs: number;
+}
+
+/**
+ * The simulated world of one run: push gateway, relay (own SQLite in the run
+ * dir), the device's network path through a cuttable proxy, a push hold
+ * between gateway and device, N sender clients, and the Device (app + NSE
+ * processes, spawned from the esbuild bundle with failpoints reported over IPC).
+ */
+export class SimWorld {
+  gateway!: RunningPushGateway;
+  relay!: RunningRelay;
+  proxy!: NetProxy;
+  pushHold!: PushHold;
+  device!: Device;
+  senders: WsTransport[] = [];
+  readonly queues: SimQueue[] = [];
+  private relayPort = 0;
+
+  constructor(
+    readonly dir: string,
+    readonly world: World,
+    readonly timings: ProcTimings,
+    private readonly onProcLog: (role: 'app' | 'nse' | 'proc', line: string) => void,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  get relayLog(): Log {
+    return fileLog(join(this.dir, 'relay.log'), 'relay');
+  }
+
+  async start(): Promise<void> {
+    installRelayTap();
+    this.gateway = await startPushGateway({ log: fileLog(join(this.dir, 'gateway.log'), 'gateway') });
+    await this.startRelay();
+    this.proxy = new NetProxy(this.relayPort);
+    await this.proxy.start();
+    for (let i = 0; i < this.world.senders; i++) {
+      const s = new WsTransport({ url: this.relay.url, log: this.relayLog });
+      await s.connect();
+      this.senders.push(s);
+    }
+    const first = this.senders[0]!;
+    for (let i = 0; i < this.world.queues; i++) {
+      const kp = generateStatusKeypair(nodeRng);
+      const ids = await first.createQueue({ recipientKey: kp.publicKey });
+      for (const s of this.senders.slice(1)) s.setQueueCreds(ids.queueId, { recipientCred: ids.recipientCred, senderCred: ids.senderCred });
+      const e2e = new Uint8Array(randomBytes(32));
+      this.queues.push({ queueId: ids.queueId, recipientKey: ids.recipientCred, senderCred: ids.senderCred, e2eKey: toHex(e2e), e2e, statusKey: toHex(kp.secretKey) });
+    }
+    const viaProxy = `ws://127.0.0.1:${this.proxy.port}/`;
+    this.pushHold = new PushHold((body) => void this.device.deliverPush(body).catch(() => {}));
+    await this.pushHold.start();
+    // Notifier subscriptions first, so the queue configs the device hands its processes carry them.
+    const token = randomBytes(16).toString('hex');
+    for (const q of this.queues) {
+      const nid = await first.nsub(q.queueId, token);
+      q.notifierId = nid.notifierId;
+      q.notifierKey = toHex(nid.notifierKey);
+    }
+    this.device = new Device({
+      sharedDir: join(this.dir, 'device'),
+      relayUrl: viaProxy,
+      relayHttpUrl: `http://127.0.0.1:${this.proxy.port}`,
+      queues: this.queues.map(({ senderCred: _s, e2e: _e, ...q }) => q),
+      token,
+      procConfig: {
+        mode: this.world.mode === 'low-power' ? 'lowPower' : 'instant',
+        lockBackend: this.world.lockBackend,
+        nseBudgetMs: this.timings.nseBudgetMs,
+        nseGraceMs: this.timings.nseGraceMs,
+        logLevel: 'debug',
+      },
+      procOpts: {
+        stderr: 'pipe',
+        env: { NSEKIT_FP_REPORT: 'all' },
+        onLog: (line) => this.onProcLog(/ nse /.test(line.slice(0, 40)) ? 'nse' : / app /.test(line.slice(0, 40)) ? 'app' : 'proc', line),
+      },
+      log: fileLog(join(this.dir, 'device.log'), 'device'),
+    });
+    await this.device.start();
+    // The gateway delivers to our hold, which hands pushes to the device.
+    await fetch(`${this.gateway.url.replace(/\/$/, '')}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, deviceUrl: this.pushHold.url }),
+    });
+  }
+
+  private async startRelay(): Promise<void> {
+    this.relay = await startRelay({
+      dbPath: join(this.dir, 'relay.db'),
+      port: this.relayPort,
+      pushGatewayUrl: this.gateway.url,
+      notify: { coalesceMs: 10 },
+      log: this.relayLog,
+    });
+    this.relayPort = this.relay.port;
+  }
+
+  async restartRelay(): Promise<void> {
+    await this.relay.close();
+    await this.startRelay();
+    for (const s of this.senders) if (!s.connected) await s.connect().catch(() => {});
+  }
+
+  /** Seal `text` end to end for queue `q` and SEND it from sender `from`. */
+  async send(from: number, q: number, text: string, notification: boolean): Promise<void> {
+    const queue = this.queues[q]!;
+    const s = this.senders[from]!;
+    if (!s.connected) await s.connect();
+    const body = sealForQueue(queue.e2e, nodeRng, queue.queueId, { type: 'text', text });
+    await s.send(queue.queueId, body, { notification });
+  }
+
+  async stop(): Promise<void> {
+    const step = async (f: () => unknown) => {
+      try {
+        await f();
+      } catch {
+        /* best effort: everything gets its chance to stop */
+      }
+    };
+    await step(() => this.device?.stop());
+    await step(() => this.pushHold?.close());
+    for (const s of this.senders) await step(() => s.close());
+    await step(() => this.proxy?.close());
+    await step(() => this.relay?.close());
+    await step(() => this.gateway?.close());
+  }
+}
