@@ -36,8 +36,8 @@ const MAP: Record<string, { type: OpType; f: string; value?: (x: Record<string, 
 export function opFromFailpoint(proc: string, pid: number | undefined, name: string, fields: Record<string, unknown> = {}): OpInput {
   const m = MAP[name];
   const base = pid === undefined ? { proc } : { proc, pid };
-  if (!m) return { ...base, type: 'info', f: `fp:${name}`, value: fields };
-  return { ...base, type: m.type, f: m.f, value: m.value ? m.value(fields) : fields };
+  if (!m) return { ...base, type: 'info', f: `fp:${name}`, value: fields, fp: name };
+  return { ...base, type: m.type, f: m.f, value: m.value ? m.value(fields) : fields, fp: name };
 }
 
 export const FAILPOINT_OP_MAP: Readonly<Record<string, { type: OpType; f: string }>> = MAP;

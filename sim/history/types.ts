@@ -27,6 +27,8 @@ export interface Op {
    * process runs several ops of the same `f` at once (see pairs.ts).
    */
   ref?: string | number;
+  /** The failpoint whose hit produced this op (see failpoint-ops.ts): coverage marks. */
+  fp?: string;
 }
 
 /** An op before the recorder numbers and timestamps it. */

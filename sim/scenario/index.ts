@@ -3,3 +3,4 @@ export * from './types.js';
 export * from './json-schema.js';
 export * from './validate.js';
 export * from './builder.js';
+export * from './expect.js';

@@ -73,9 +73,9 @@ describe('opFromFailpoint', () => {
     const { opFromFailpoint, FAILPOINT_OP_MAP } = await import('../../sim/history/index.js');
     const { FAILPOINTS } = await import('../../sim/scenario/index.js');
     expect(Object.keys(FAILPOINT_OP_MAP).sort()).toEqual([...FAILPOINTS].sort());
-    expect(opFromFailpoint('nse', 9, 'net.get.ok', { queueId: 'q', msgId: 'm' })).toEqual({ proc: 'nse', pid: 9, type: 'ok', f: 'get', value: { queueId: 'q', msgId: 'm' } });
+    expect(opFromFailpoint('nse', 9, 'net.get.ok', { queueId: 'q', msgId: 'm' })).toEqual({ proc: 'nse', pid: 9, type: 'ok', f: 'get', value: { queueId: 'q', msgId: 'm' }, fp: 'net.get.ok' });
     expect(opFromFailpoint('app', 3, 'db.write.done', { msgId: 'm', duplicate: true }).value).toEqual({ msgId: 'm', duplicate: true, inserted: false });
-    expect(opFromFailpoint('app', undefined, 'x.y', { a: 1 })).toEqual({ proc: 'app', type: 'info', f: 'fp:x.y', value: { a: 1 } });
+    expect(opFromFailpoint('app', undefined, 'x.y', { a: 1 })).toEqual({ proc: 'app', type: 'info', f: 'fp:x.y', value: { a: 1 }, fp: 'x.y' });
   });
   it('a history built only from failpoint hits is checked: freeze between lock.acquired and lock.released is caught', async () => {
     const { opFromFailpoint } = await import('../../sim/history/index.js');

@@ -155,3 +155,26 @@ describe('builder', () => {
     expect(scaledBudgets(w)).toEqual({ bgTaskMs: 300, nseMs: 300, nseGraceMs: 20, nseMemoryMb: 24 });
   });
 });
+
+describe('checkExpectations', () => {
+  it('reports a wrong verdict, missing/unexpected violations and unreached failpoints', async () => {
+    const { checkExpectations, missingHits } = await import('../../sim/scenario/index.js');
+    const { HistoryRecorder, opFromFailpoint } = await import('../../sim/history/index.js');
+    const { checkAll } = await import('../../sim/checkers/index.js');
+    const r = new HistoryRecorder({ now: () => 0 });
+    r.append(opFromFailpoint('nse', 1, 'lock.acquired'));
+    r.append({ proc: 'orchestrator', type: 'ok', f: 'freeze', value: { proc: 'nse', pid: 1 } });
+    const res = checkAll(r.history);
+    expect(missingHits(r.history, ['lock.acquired', 'nse:lock.acquired', 'app:lock.acquired', 'notify.shown'])).toEqual(['app:lock.acquired', 'notify.shown']);
+    const caught = scenario('x').freeze('nse').expectViolations('no-dead10cc').expectHits('nse:lock.acquired').build();
+    expect(checkExpectations(caught, r.history, res)).toEqual({ ok: true, problems: [] });
+    const wrong = scenario('x').freeze('nse').expectValid(['notify.shown']).expectViolations('gates').build();
+    expect(checkExpectations(wrong, r.history, res).problems).toEqual([
+      'expected violations not found: gates',
+      'unexpected violations: no-dead10cc',
+      'failpoints never reached (race not hit): notify.shown',
+    ]);
+    const valid = scenario('x').freeze('nse').expectValid().build();
+    expect(checkExpectations(valid, r.history, res).problems).toEqual(['expected valid=true, got false']);
+  });
+});
