@@ -114,5 +114,5 @@ export function resolveWorld(s: Scenario): World {
 /** A budget as the run applies it (iOS ms × timeFactor). */
 export function scaledBudgets(w: World): Budgets {
   const f = w.timeFactor;
-  return { bgTaskMs: w.budgets.bgTaskMs * f, nseMs: w.budgets.nseMs * f, nseGraceMs: w.budgets.nseGraceMs * f, nseMemoryMb: w.budgets.nseMemoryMb };
+  return { ...w.budgets, bgTaskMs: w.budgets.bgTaskMs * f, nseMs: w.budgets.nseMs * f, nseGraceMs: w.budgets.nseGraceMs * f };
 }

@@ -89,3 +89,23 @@ describe('checkAll combination', () => {
     expect(res.exitCode).toBe(2);
   });
 });
+
+describe('get-isolation: suspension lets go', () => {
+  it('a holder that reported phase suspended no longer holds the message', () => {
+    const h = new H();
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...NSE, type: 'info', f: 'phase', value: { phase: 'suspended' } });
+    h.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    expect(checkGetIsolation(h.ops).valid).toBe(true);
+    // …but suspending (still draining) is not enough
+    const k = new H();
+    k.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    k.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    k.op({ ...NSE, type: 'info', f: 'phase', value: { phase: 'suspending' } });
+    k.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    k.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    expect(checkGetIsolation(k.ops).valid).toBe(false);
+  });
+});
