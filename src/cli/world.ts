@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toHex } from '../core/bytes.js';
@@ -44,7 +44,10 @@ export class World {
   private relayPort = 0;
   private sentSeq = 0;
 
+  private readonly ownDir: boolean;
+
   constructor(readonly opts: WorldOptions = {}) {
+    this.ownDir = !opts.dir;
     this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'nsekit-world-'));
   }
 
@@ -136,5 +139,7 @@ export class World {
     await step(() => this.sender?.close());
     await step(() => this.relay?.close());
     await step(() => this.gateway?.close());
+    // A temp dir we made is ours to remove; a dir the caller named is left for inspection.
+    if (this.ownDir && !process.env.NSEKIT_KEEP) await step(() => rmSync(this.dir, { recursive: true, force: true }));
   }
 }

@@ -160,7 +160,8 @@ export class Device extends EventEmitter {
     this.pushes.push({ pushId, receivedAt, items, cold });
     this.log('info', 'push', 'received', { pushId, items: items.length, cold });
     const nse = await this.ensureNse();
-    if (nse.stopped) nse.signal('SIGCONT');
+    // A frozen NSE is thawed and told the current lock state before it sees the push.
+    if (nse.stopped) this.thaw(nse);
     nse.send({ type: 'push', pushId, receivedAt, items });
     this.emit('push', { pushId, receivedAt, items, cold });
     return pushId;

@@ -103,8 +103,13 @@ export function isEvent(m: unknown): m is EventMsg {
 
 /** Child side: emit an event to the parent (no-op when not spawned with IPC). */
 export function emitEvent(name: EventName, fields: Record<string, unknown> = {}): void {
-  if (typeof process.send !== 'function' || !process.connected) return;
   const msg: EventMsg = { type: 'event', name, at: Date.now(), ...fields };
+  if (process.env.NSEKIT_EVENTS === 'stdout') {
+    // Manual runs (nsekit app|nse): events as JSON lines.
+    process.stdout.write(JSON.stringify(msg) + '\n');
+    return;
+  }
+  if (typeof process.send !== 'function' || !process.connected) return;
   try {
     process.send(msg);
   } catch {

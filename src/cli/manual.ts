@@ -1,0 +1,34 @@
+import { createInterface } from 'node:readline';
+import { LIFECYCLE_EVENTS, type Command, type LifecycleEvent } from '../device/ipc.js';
+
+/**
+ * Manual runs (`nsekit app|nse --config F`): without a device there is no IPC
+ * channel, so stdin lines become the same commands the device would send and
+ * events are printed as JSON lines on stdout (NSEKIT_EVENTS=stdout).
+ */
+export function attachStdin(role: 'app' | 'nse'): void {
+  process.env.NSEKIT_EVENTS = 'stdout';
+  const rl = createInterface({ input: process.stdin });
+  let pushSeq = 0;
+  rl.on('line', (line) => {
+    const [word, ...args] = line.trim().split(/\s+/);
+    if (!word) return;
+    let cmd: Command | null = null;
+    if ((LIFECYCLE_EVENTS as readonly string[]).includes(word)) {
+      cmd = { type: 'lifecycle', event: word as LifecycleEvent, ...(word === 'unlock' ? { masterKey: args[0] ?? '' } : {}) };
+    } else if (word === 'send' && args.length >= 2) {
+      cmd = { type: 'send', queueId: args[0]!, text: args.slice(1).join(' ') };
+    } else if (word === 'push') {
+      cmd = { type: 'push', pushId: `manual${++pushSeq}`, receivedAt: Date.now(), items: JSON.parse(args.join(' ') || '[]') };
+    } else if (word === 'yield') cmd = { type: 'yield' };
+    else if (word === 'status') cmd = { type: 'query', what: 'status' };
+    else if (word === 'quit') cmd = { type: 'shutdown' };
+    if (!cmd) {
+      process.stderr.write(`${role}: unknown command: ${line}\n`);
+      return;
+    }
+    // The process entry listens on process 'message', exactly as for IPC.
+    process.emit('message', cmd, undefined);
+  });
+  rl.on('close', () => process.emit('message', { type: 'shutdown' }, undefined));
+}
