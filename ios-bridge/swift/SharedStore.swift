@@ -1,0 +1,109 @@
+// The shared encrypted store (documentation code): system sqlite3 (GRDB works
+// the same way: DatabasePool + the same pragmas). Opened lazily, closed on
+// suspension. All calls come from the host's io queue.
+//
+// Why the 32-byte plaintext header (SQLCipher): iOS inspects files a suspended
+// process holds open. A WAL-mode database whose header it recognises as SQLite
+// may stay open across suspension; an encrypted header looks like an unknown
+// file with a lock, and iOS kills the suspended holder with 0xdead10cc.
+// `cipher_plaintext_header_size = 32` keeps the SQLite magic in clear (the
+// salt is then stored by the app, e.g. in the keychain, via `cipher_salt`).
+// The core additionally closes the DB before every suspension — belt and braces.
+
+import Foundation
+import SQLite3
+
+final class SharedStore {
+    private let path: String
+    private var db: OpaquePointer?
+    /// SQLCipher key (raw 32 bytes, hex) — nil while protected data is unavailable.
+    var keyHex: String?
+    var saltHex: String?
+
+    init(path: String) { self.path = path }
+
+    private func openIfNeeded() -> Result<OpaquePointer, HostError> {
+        if let db = db { return .success(db) }
+        guard let key = keyHex, let salt = saltHex else { return .failure(HostError(code: "STORE_LOCKED", message: "no key in memory")) }
+        var h: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_FILEPROTECTION_COMPLETEUNTILFIRSTUSERAUTHENTICATION
+        guard sqlite3_open_v2(path, &h, flags, nil) == SQLITE_OK, let handle = h else {
+            return .failure(HostError(code: "STORE_CORRUPT", message: "cannot open database"))
+        }
+        let setup = """
+        PRAGMA key = "x'\(key)'";
+        PRAGMA cipher_plaintext_header_size = 32;
+        PRAGMA cipher_salt = "x'\(salt)'";
+        PRAGMA journal_mode = WAL;
+        PRAGMA synchronous = NORMAL;
+        PRAGMA busy_timeout = 0;
+        CREATE TABLE IF NOT EXISTS messages (msg_id TEXT PRIMARY KEY, queue_id TEXT NOT NULL, ts INTEGER NOT NULL,
+          notification INTEGER NOT NULL, sealed BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS notified (msg_id TEXT PRIMARY KEY);
+        """
+        if sqlite3_exec(handle, setup, nil, nil, nil) != SQLITE_OK {
+            let msg = String(cString: sqlite3_errmsg(handle))
+            sqlite3_close(handle)
+            return .failure(HostError(code: msg.contains("not a database") ? "STORE_WRONG_KEY" : "STORE_CORRUPT", message: msg))
+        }
+        db = handle
+        return .success(handle)
+    }
+
+    /// One short write transaction. BEGIN IMMEDIATE: the cross-process flock is
+    /// already held, so SQLite's own lock is uncontended (no SQLITE_BUSY storms).
+    private func write(_ sql: String, _ bind: (OpaquePointer) -> Void) -> Result<Bool, HostError> {
+        openIfNeeded().flatMap { db in
+            guard sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK else { return .failure(sqliteError(db)) }
+            var stmt: OpaquePointer?
+            defer { sqlite3_finalize(stmt) }
+            guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let s = stmt else {
+                sqlite3_exec(db, "ROLLBACK", nil, nil, nil); return .failure(sqliteError(db))
+            }
+            bind(s)
+            guard sqlite3_step(s) == SQLITE_DONE else { let e = sqliteError(db); sqlite3_exec(db, "ROLLBACK", nil, nil, nil); return .failure(e) }
+            let inserted = sqlite3_changes(db) > 0
+            guard sqlite3_exec(db, "COMMIT", nil, nil, nil) == SQLITE_OK else { return .failure(sqliteError(db)) }
+            return .success(inserted)
+        }
+    }
+
+    func put(_ m: [String: Any]) -> Result<Bool, HostError> {
+        guard let id = m["msgId"] as? String, let q = m["queueId"] as? String, let sealedB64 = m["sealed"] as? String,
+              let sealed = Data(base64Encoded: sealedB64) else { return .failure(HostError(code: "BRIDGE_BAD_INPUT", message: "bad message")) }
+        let ts = (m["ts"] as? Double) ?? 0
+        let notif = (m["notification"] as? Bool) ?? false
+        return write("INSERT OR IGNORE INTO messages VALUES (?1, ?2, ?3, ?4, ?5)") { s in
+            sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT)
+            sqlite3_bind_text(s, 2, q, -1, SQLITE_TRANSIENT)
+            sqlite3_bind_int64(s, 3, Int64(ts))
+            sqlite3_bind_int(s, 4, notif ? 1 : 0)
+            _ = sealed.withUnsafeBytes { sqlite3_bind_blob(s, 5, $0.baseAddress, Int32(sealed.count), SQLITE_TRANSIENT) }
+        }
+    }
+
+    func markNotified(_ msgId: String) -> Result<Bool, HostError> {
+        write("INSERT OR IGNORE INTO notified VALUES (?1)") { s in sqlite3_bind_text(s, 1, msgId, -1, SQLITE_TRANSIENT) }
+    }
+
+    /// Called from the JS queue (thread-safe in sqlite3): aborts a running statement at once.
+    func interrupt() { if let db = db { sqlite3_interrupt(db) } }
+
+    /// Roll back anything open, checkpoint the WAL to zero length, close the file.
+    func close() -> Result<Void, HostError> {
+        guard let h = db else { return .success(()) }
+        if sqlite3_get_autocommit(h) == 0 { sqlite3_exec(h, "ROLLBACK", nil, nil, nil) }
+        sqlite3_exec(h, "PRAGMA wal_checkpoint(TRUNCATE)", nil, nil, nil)
+        sqlite3_close_v2(h)
+        db = nil
+        return .success(())
+    }
+
+    private func sqliteError(_ db: OpaquePointer) -> HostError {
+        let rc = sqlite3_errcode(db)
+        let code = rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? "STORE_CORRUPT" : rc == SQLITE_INTERRUPT ? "STORE_CLOSED" : "STORE_CORRUPT"
+        return HostError(code: code, message: String(cString: sqlite3_errmsg(db)))
+    }
+}
+
+private let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
