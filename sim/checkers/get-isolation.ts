@@ -21,7 +21,7 @@ function releaseOf(history: readonly Op[], from: number, who: ProcRef, queueId: 
     const self: ProcRef = op.pid === undefined ? { proc: op.proc } : { proc: op.proc, pid: op.pid };
     if (!sameProc(self, who)) continue;
     if (op.f === 'ack' && (op.type === 'ok' || op.type === 'fail') && op.value?.msgId === msgId) return op;
-    if (op.f === 'queue.slot.released' && happened(op) && (op.value?.queueId ?? queueId) === queueId) return op;
+    if ((op.f === 'queue.slot.released' || op.fp === 'queue.slot.released') && happened(op) && (op.value?.queueId ?? queueId) === queueId) return op;
     // Suspended (drained, gates closed): it runs no GET until reactivated and its pending ACK of a
     // message it already stored is idempotent, so the relay re-serving it to the app is not a race.
     if (op.f === 'phase' && happened(op) && (op.value?.phase ?? op.phase) === 'suspended') return op;

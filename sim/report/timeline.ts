@@ -56,7 +56,7 @@ export interface Timeline {
 const PROC_ORDER = ['orchestrator', 'sender', 'relay', 'app', 'nse'];
 const MARK_FS: Record<string, Mark['kind']> = { freeze: 'freeze', thaw: 'thaw', kill: 'kill', jetsam: 'kill', exit: 'kill' };
 const SPAN_FS = new Set(['phase', 'lock.acquire', 'lock.release', 'db.tx.begin', 'db.tx.commit', 'db.tx.rollback']);
-const FLOW_FS = new Set(['send', 'get', 'db.write', 'ack', 'notify', 'inbox.append', 'inbox.import']);
+const FLOW_FS = new Set(['send', 'get', 'db.write', 'ack', 'notify', 'inbox.append', 'inbox.write', 'inbox.import']);
 
 function laneOf(f: string): Lane {
   if (isNetworkOp(f)) return 'net';

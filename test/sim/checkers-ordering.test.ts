@@ -62,7 +62,7 @@ describe('get-isolation', () => {
     const h = new H();
     h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
     h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
-    h.op({ ...NSE, type: 'info', f: 'queue.slot.released', value: { queueId: 'q1', acked: false } });
+    h.op({ ...NSE, type: 'info', f: 'fp.queue.slot.released', fp: 'queue.slot.released', value: { queueId: 'q1', how: 'timeout' } });
     h.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
     h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
     h.op({ proc: 'orchestrator', type: 'ok', f: 'kill', value: { proc: 'app', pid: 100 } });
