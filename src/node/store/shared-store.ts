@@ -3,53 +3,16 @@ import { EnvelopeKind, deriveKeyRing, open as openEnvelope, seal, wipe } from '.
 import type { KeyRing } from '../../core/crypto/index.js';
 import { NsekitError, isNsekitError } from '../../core/errors.js';
 import { utf8Encode, bytesEqual } from '../../core/bytes.js';
-import type { Gate, Host, Lock, MessageFlags, Store, StoredMessage } from '../../core/host.js';
+import type { Gate, Store, StoredMessage } from '../../core/host.js';
 import { openGate } from '../../core/host.js';
 import { openChecked, toStoreError } from './open-db.js';
 import { migrate } from './schema.js';
 import { Statements } from './statements.js';
-
-export interface SharedStoreOptions {
-  dbPath: string;
-  lock: Lock;
-  /** Default openGate (tools and tests outside a phase machine). */
-  gate?: Gate;
-  host: Host;
-  /** Timeout for the cross-process lock on each write (default 5000 ms). */
-  lockTimeoutMs?: number;
-  /** NORMAL (default): a commit may be lost on power loss, never on a process crash. FULL: fsync per commit. */
-  synchronous?: 'NORMAL' | 'FULL';
-  /** SQLite busy_timeout, a backstop only: the cross-process lock prevents BUSY (default 250 ms). */
-  busyTimeoutMs?: number;
-}
-
-export interface PlainMessage {
-  msgId: string;
-  queueId: string;
-  ts: number;
-  flags: MessageFlags;
-  body: Uint8Array;
-}
-export type OutboxState = 'pending' | 'sending' | 'sent' | 'failed';
-export interface OutboxItem {
-  clientId: string;
-  queueId: string;
-  /** Sealed by the caller with the outbox key. */
-  body: Uint8Array;
-  state: OutboxState;
-  attempts: number;
-  updatedAt: number;
-}
-export interface Cursor {
-  lastMsgId: string | null;
-  lastTs: number;
-}
+import { flagsToInt, intToFlags } from './types.js';
+import type { Cursor, MessageRow, OutboxItem, OutboxRow, OutboxState, PlainMessage, SharedStoreOptions } from './types.js';
 
 const KEYCHECK_PLAINTEXT = utf8Encode('nsekit/v1/keycheck');
 const KEYCHECK_BINDING = { kind: EnvelopeKind.keyCheck, recordId: 'keycheck', queueId: '' } as const;
-
-export const flagsToInt = (f: MessageFlags): number => (f.notification ? 1 : 0);
-export const intToFlags = (n: number): MessageFlags => ({ notification: (n & 1) !== 0 });
 
 /**
  * The shared encrypted store (better-sqlite3, WAL). Every write transaction
@@ -329,22 +292,6 @@ export class SharedStore implements Store {
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
     this.opts.host.log.log(level, 'store', msg, fields);
   }
-}
-
-interface MessageRow {
-  msg_id: string;
-  queue_id: string;
-  ts: number;
-  flags: number;
-  sealed: Buffer;
-}
-interface OutboxRow {
-  client_id: string;
-  queue_id: string;
-  sealed: Buffer;
-  state: OutboxState;
-  attempts: number;
-  updated_at: number;
 }
 
 function bodyBinding(m: { msgId: string; queueId: string }) {

@@ -1,0 +1,57 @@
+import type { Gate, Host, Lock, MessageFlags } from '../../core/host.js';
+
+export interface SharedStoreOptions {
+  dbPath: string;
+  lock: Lock;
+  /** Default openGate (tools and tests outside a phase machine). */
+  gate?: Gate;
+  host: Host;
+  /** Timeout for the cross-process lock on each write (default 5000 ms). */
+  lockTimeoutMs?: number;
+  /** NORMAL (default): a commit may be lost on power loss, never on a process crash. FULL: fsync per commit. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** SQLite busy_timeout, a backstop only: the cross-process lock prevents BUSY (default 250 ms). */
+  busyTimeoutMs?: number;
+}
+
+export interface PlainMessage {
+  msgId: string;
+  queueId: string;
+  ts: number;
+  flags: MessageFlags;
+  body: Uint8Array;
+}
+export type OutboxState = 'pending' | 'sending' | 'sent' | 'failed';
+export interface OutboxItem {
+  clientId: string;
+  queueId: string;
+  /** Sealed by the caller with the outbox key. */
+  body: Uint8Array;
+  state: OutboxState;
+  attempts: number;
+  updatedAt: number;
+}
+export interface Cursor {
+  lastMsgId: string | null;
+  lastTs: number;
+}
+
+export const flagsToInt = (f: MessageFlags): number => (f.notification ? 1 : 0);
+export const intToFlags = (n: number): MessageFlags => ({ notification: (n & 1) !== 0 });
+
+export interface MessageRow {
+  msg_id: string;
+  queue_id: string;
+  ts: number;
+  flags: number;
+  sealed: Buffer;
+}
+export interface OutboxRow {
+  client_id: string;
+  queue_id: string;
+  sealed: Buffer;
+  state: OutboxState;
+  attempts: number;
+  updated_at: number;
+}
+
