@@ -46,7 +46,7 @@ export class Observer {
     this.hits.add(`${role}:${hit.name}`);
     const pid = p.pid;
     const f = hit.fields ?? {};
-    const x = this.extra(role, pid);
+    const x = { ...this.extra(role, pid), fp: hit.name };
     const h = this.h;
     switch (hit.name) {
       case 'lock.acquire.start': h.invoke(role, 'lock.acquire', f, x); break;
@@ -67,7 +67,7 @@ export class Observer {
       case 'phase.suspended': {
         const phase = String(f.phase ?? (hit.name === 'phase.suspended' ? 'suspended' : ''));
         this.phaseOf.set(pid, phase);
-        h.info(role, 'phase', { phase }, { pid, phase });
+        h.info(role, 'phase', { phase }, { pid, phase, fp: hit.name });
         break;
       }
       default:

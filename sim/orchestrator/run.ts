@@ -5,7 +5,7 @@ import { SHARED_FILES } from '../../src/device/ipc.js';
 import { checkAll, type CheckResult, type InvariantName, type Validity, type Verdict } from '../checkers/index.js';
 import { HistoryRecorder, type History } from '../history/index.js';
 import { toChromeTrace, toHtmlReport } from '../report/index.js';
-import { resolveWorld, scaledBudgets, type Scenario } from '../scenario/index.js';
+import { checkExpectations, resolveWorld, scaledBudgets, type Scenario } from '../scenario/index.js';
 import { Engine } from './engine.js';
 import { takeSnapshots } from './snapshot.js';
 import { SimWorld } from './world.js';
@@ -44,6 +44,8 @@ export interface RunResult {
   missingHits: string[];
   /** The scenario's `expect` (valid / violations / hits) held. */
   expectMet: boolean;
+  /** Why not, one line each. */
+  expectProblems: string[];
   harnessErrors: string[];
   events: number;
   runDir: string;
@@ -163,7 +165,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const missingHits = (scenario.expect?.hits ?? []).filter((x) => !hits.includes(x));
   const violations = result.verdicts.flatMap((v) => v.violations.map((x) => ({ invariant: v.invariant, detail: x.detail, replay })));
   const exitCode = decideExit(result, harness, missingHits);
-  const expectMet = expectationMet(scenario, result, missingHits) && harness.length === 0;
+  const expectation = checkExpectations(scenario, h.history, result);
+  const expectMet = expectation.ok && harness.length === 0;
   writeReports(runDir, h.history, result, { scenario: scenario.name, seed, replay, params });
   return {
     scenario: scenario.name,
@@ -176,6 +179,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     hits,
     missingHits,
     expectMet,
+    expectProblems: [...expectation.problems, ...harness.map((x) => `harness: ${x.split('\n')[0]}`)],
     harnessErrors: harness,
     events: h.size,
     runDir,
@@ -212,17 +216,6 @@ function decideExit(r: CheckResult, harness: string[], missingHits: string[]): 0
   if (harness.some((x) => !x.startsWith('step '))) return 4;
   if (harness.length || missingHits.length) return 2;
   return r.exitCode;
-}
-
-function expectationMet(s: Scenario, r: CheckResult, missingHits: string[]): boolean {
-  const e = s.expect;
-  if (!e) return r.valid === true && missingHits.length === 0;
-  if (missingHits.length) return false;
-  if (e.violations) {
-    const bad = new Set(r.verdicts.filter((v) => v.valid === false).map((v) => v.invariant as string));
-    return e.violations.every((x) => bad.has(x)) && [...bad].every((x) => e.violations!.includes(x));
-  }
-  return r.valid === (e.valid ?? true);
 }
 
 function writeReports(dir: string, history: History, r: CheckResult, meta: { scenario: string; seed: number; replay: string; params: Record<string, unknown> }): void {

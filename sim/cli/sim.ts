@@ -1,0 +1,111 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isNsekitError } from '../../src/core/errors.js';
+import { runScenario, paramsLine, type RunResult } from '../orchestrator/index.js';
+import { loadScenario, type Scenario } from '../scenario/index.js';
+
+export const CATALOGUE_DIR = fileURLToPath(new URL('../scenarios/', import.meta.url));
+
+/** Names of the catalogue scenarios (sim/scenarios/*.json, without .json). */
+export function catalogueNames(): string[] {
+  return readdirSync(CATALOGUE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+}
+
+/** A scenario file path, or a catalogue name. */
+export function resolveScenario(arg: string): { scenario: Scenario; source: string } {
+  if (existsSync(arg) && arg.endsWith('.json')) return { scenario: loadScenario(arg), source: arg };
+  const name = basename(arg).replace(/\.json$/, '');
+  const path = join(CATALOGUE_DIR, `${name}.json`);
+  if (existsSync(path)) return { scenario: loadScenario(path), source: name };
+  throw new Error(`no scenario file ${arg} and no catalogue scenario '${name}' (catalogue: ${catalogueNames().join(', ')})`);
+}
+
+const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> [--seed N] [--json] [--out DIR] [--progress]';
+
+interface Args {
+  target?: string;
+  seed?: number;
+  json: boolean;
+  out: string;
+  progress: boolean;
+}
+
+function parseArgs(argv: string[]): Args | string {
+  const a: Args = { json: false, out: 'runs', progress: false };
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i]!;
+    if (x === '--json') a.json = true;
+    else if (x === '--progress') a.progress = true;
+    else if (x === '--seed' || x === '--out') {
+      const v = argv[++i];
+      if (v === undefined) return `${x} needs a value`;
+      if (x === '--out') a.out = v;
+      else if (!/^\d+$/.test(v)) return `--seed must be a non-negative integer, got ${v}`;
+      else a.seed = Number(v);
+    } else if (x === '-h' || x === '--help') return USAGE;
+    else if (x.startsWith('-')) return `unknown option ${x}`;
+    else if (a.target === undefined) a.target = x;
+    else return `unexpected argument ${x}`;
+  }
+  return a.target ? a : 'missing scenario';
+}
+
+/**
+ * `nsekit sim`: run one scenario in real-process mode. Exit codes: 0 valid,
+ * 1 safety violation, 2 unknown, 3 liveness failure, 4 harness error (bad
+ * arguments, invalid scenario, world failed to start).
+ */
+export async function runSimCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n'), err: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<number> {
+  const a = parseArgs(argv);
+  if (typeof a === 'string') {
+    err(a === USAGE ? USAGE : `nsekit sim: ${a}\n${USAGE}`);
+    return a === USAGE ? 0 : 4;
+  }
+  let scenario: Scenario;
+  let source: string;
+  try {
+    ({ scenario, source } = resolveScenario(a.target!));
+  } catch (e) {
+    err(`nsekit sim: ${isNsekitError(e) ? `${e.code}: ` : ''}${(e as Error).message}`);
+    if (a.json) out(JSON.stringify({ valid: 'unknown', seed: a.seed ?? null, violations: [], events: 0, error: (e as Error).message }));
+    return 4;
+  }
+  const live = a.progress || process.stderr.isTTY === true;
+  let first = true;
+  const r: RunResult = await runScenario(scenario, {
+    ...(a.seed !== undefined ? { seed: a.seed } : {}),
+    outDir: a.out,
+    source,
+    onProgress: (line) => {
+      if (first) {
+        first = false;
+        return;
+      }
+      if (live) process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
+    },
+  });
+  if (live && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  out(paramsLine(r.params));
+  for (const v of r.verdicts) {
+    out(`${v.valid === true ? 'PASS' : v.valid === false ? 'FAIL' : 'UNKNOWN'} ${v.invariant}${v.notes.length ? ` (${v.notes.join('; ')})` : ''}`);
+    for (const x of v.violations) out(`  - ${x.detail} [ops ${x.ops.join(',')}]`);
+  }
+  for (const hErr of r.harnessErrors) out(`HARNESS ${hErr.split('\n')[0]}`);
+  if (r.missingHits.length) out(`COVERAGE missing: ${r.missingHits.join(', ')}`);
+  out(`expect: ${r.expectMet ? 'met' : `NOT met (${r.expectProblems.join('; ')})`}`);
+  out(`verdict: ${r.valid === true ? 'valid' : r.valid === false ? 'INVALID' : 'unknown'} exit=${r.exitCode} events=${r.events} run=${r.runDir}`);
+  if (r.violations.length) out(`replay: ${r.replay}`);
+  if (a.json) {
+    out(JSON.stringify({ valid: r.valid, seed: r.seed, violations: r.violations, events: r.events, exitCode: r.exitCode, expectMet: r.expectMet, hits: r.hits, runDir: r.runDir }));
+  }
+  return r.exitCode;
+}
+
+// `tsx sim/cli/sim.ts …` runs it directly.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  runSimCli(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+    process.stderr.write(`nsekit sim: harness error: ${(e as Error).stack ?? e}\n`);
+    process.exit(4);
+  });
+}
