@@ -50,7 +50,7 @@ process.on('disconnect', () => void shutdown(0));
 
 try {
   await rt.start();
-  emitEvent('ready', { role: 'app', pid: process.pid, mode: app.mode });
+  emitEvent('ready', { role: 'app', pid: process.pid, bootMs: Math.round(performance.now()), mode: app.mode });
 } catch (e) {
   rt.errorEvent('app start', e);
   await shutdown(1);

@@ -26,6 +26,10 @@ export interface WorldOptions {
   log?: Log;
   /** Give the app sender credentials for its own queues (outbox tests). */
   appCanSend?: boolean;
+  /** Per-queue process restriction (index → role), e.g. the bench's NSE-only queue. */
+  queueOnly?: Record<number, 'app' | 'nse'>;
+  /** Device options passed through. */
+  nseWhenForeground?: boolean;
 }
 
 /**
@@ -73,6 +77,7 @@ export class World {
         e2e,
         statusKey: toHex(kp.secretKey),
         ...(this.opts.appCanSend ? { senderKey: ids.senderCred } : {}),
+        ...(this.opts.queueOnly?.[i] ? { only: this.opts.queueOnly[i] } : {}),
       });
     }
     this.device = new Device({
@@ -84,6 +89,7 @@ export class World {
       procConfig: { mode: this.opts.mode ?? 'instant', ...this.opts.procConfig },
       ...(this.opts.procOpts ? { procOpts: this.opts.procOpts } : {}),
       log: this.log,
+      ...(this.opts.nseWhenForeground ? { nseWhenForeground: true } : {}),
     });
     await this.device.start();
     // Notifier subscriptions: the recipient (here on the device's behalf) NSUBs each queue with the token.

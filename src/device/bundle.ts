@@ -1,9 +1,22 @@
 import { build } from 'esbuild';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ENTRY } from './proc.js';
 
 const CACHE = fileURLToPath(new URL('../../node_modules/.cache/nsekit/', import.meta.url));
+/** Remove bundles left by processes that died without their exit hook (e.g. killed test workers). */
+function sweepStale(): void {
+  for (const f of readdirSync(CACHE)) {
+    const pid = Number(/^(?:app|nse)-(\d+)-/.exec(f)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(CACHE + f, { force: true });
+    }
+  }
+}
+
 let built: Promise<{ app: string; nse: string }> | null = null;
 
 /**
@@ -17,6 +30,7 @@ export function bundleEntries(): Promise<{ app: string; nse: string }> {
   if (!built) {
     built = (async () => {
       mkdirSync(CACHE, { recursive: true });
+      sweepStale();
       const tag = `${process.pid}-${Date.now().toString(36)}`;
       const out = { app: `${CACHE}app-${tag}.mjs`, nse: `${CACHE}nse-${tag}.mjs` };
       await build({
@@ -27,7 +41,10 @@ export function bundleEntries(): Promise<{ app: string; nse: string }> {
         platform: 'node',
         format: 'esm',
         target: 'node20',
-        external: ['better-sqlite3', 'fs-ext', 'ws', 'proper-lockfile', 'bufferutil', 'utf-8-validate'],
+        // Only the native addons stay external: resolving many small files costs cold-start time.
+        external: ['better-sqlite3', 'fs-ext', 'bufferutil', 'utf-8-validate'],
+        // ws and proper-lockfile are CommonJS: give the ESM bundle a require().
+        banner: { js: "import { createRequire as __nsekitCreateRequire } from 'node:module'; const require = __nsekitCreateRequire(import.meta.url);" },
         logLevel: 'silent',
       });
       // Per-process files (concurrent test workers never share one): removed when we exit.

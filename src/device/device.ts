@@ -25,6 +25,8 @@ export interface DeviceOpts {
   log?: Log;
   /** Push token; random if absent. */
   token?: string;
+  /** Hand pushes to the NSE even while the app is in front (default false: the app's own SUB delivers). */
+  nseWhenForeground?: boolean;
   /** Run the processes from an esbuild bundle (fast cold start; default true) or from sources via tsx. */
   bundled?: boolean;
 }
@@ -82,7 +84,7 @@ export class Device extends EventEmitter {
       sharedDir: this.sharedDir,
       relayUrl: this.opts.relayUrl,
       ...(this.opts.relayHttpUrl ? { relayHttpUrl: this.opts.relayHttpUrl } : {}),
-      queues: this.opts.queues,
+      queues: this.opts.queues.filter((q) => !q.only || q.only === role),
     };
   }
 
@@ -149,7 +151,7 @@ export class Device extends EventEmitter {
   async deliverPush(body: unknown, receivedAt = Date.now()): Promise<string> {
     const items = Device.pushItems(body);
     const pushId = `p${++this.pushSeq}`;
-    if (this.appInForeground) {
+    if (this.appInForeground && !this.opts.nseWhenForeground) {
       // As SimpleX's NSE does when the app is active: no fetch, the app's own SUB/poll delivers.
       this.log('info', 'push', 'suppressed: app in foreground', { pushId, items: items.length });
       this.pushes.push({ pushId, receivedAt, items, cold: false, suppressed: true });

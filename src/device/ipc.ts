@@ -146,6 +146,8 @@ export interface QueueConfig {
   notifierId?: string;
   /** Notifier key, hex (32 bytes). */
   notifierKey?: string;
+  /** Give this queue to one process only (benchmarks: NSE-only queue while the app loads another). */
+  only?: 'app' | 'nse';
 }
 
 export interface ProcConfig {

@@ -53,7 +53,7 @@ process.on('disconnect', () => void shutdown(0));
 
 try {
   await rt.start();
-  emitEvent('ready', { role: 'nse', pid: process.pid });
+  emitEvent('ready', { role: 'nse', pid: process.pid, bootMs: Math.round(performance.now()) });
 } catch (e) {
   rt.errorEvent('nse start', e);
   await shutdown(1);
