@@ -58,7 +58,8 @@ export async function buildBridge(
     platform: 'neutral',
     // platform neutral has no default main fields; the deps ship ESM "module"/"main".
     mainFields: ['module', 'main'],
-    conditions: ['import', 'default'],
+    // 'module' first: xstate's ESM build (its 'import' entry wraps the CJS build, which defeats tree shaking).
+    conditions: ['module', 'import', 'default'],
     target: BRIDGE_TARGET,
     minify: opts.minify ?? true,
     sourcemap: 'external',

@@ -95,8 +95,9 @@ export class NseRequests {
         openNotificationId(nf.key, n.notifierId, sealed);
         out.push(nf.queueId);
       } catch (e) {
-        p.errors.push(isNsekitError(e) ? e.code : 'BRIDGE_HOST_ERROR');
-        this.d.host.log.log('warn', 'nse', 'notification id rejected', { notifierId: n.notifierId });
+        const code = isNsekitError(e) ? e.code : 'BRIDGE_HOST_ERROR';
+        p.errors.push(code);
+        this.d.host.log.log('warn', 'nse', 'notification id rejected', { notifierId: n.notifierId, code });
       }
     }
     return out.filter((q, i) => out.indexOf(q) === i);
