@@ -63,6 +63,8 @@ export class Engine {
   private readonly rssBase = new Map<number, number>();
   private readonly runTag: string;
   private stopped = false;
+  /** Triggers count hits from the first step on (the app's launch does not count). */
+  private stepsStarted = false;
 
   constructor(
     private readonly w: SimWorld,
@@ -106,7 +108,7 @@ export class Engine {
     const p = role === 'app' ? this.w.device.app : this.w.device.nseHistory.find((x) => x.pid === e.pid) ?? null;
     if (e.name === 'ready' && p) {
       this.observer.attach(role, p);
-      this.triggers.armProcess(role, p);
+      if (this.stepsStarted) this.triggers.armProcess(role, p);
       const rss = IosRules.rssMb(p.pid);
       if (rss !== null) this.rssBase.set(p.pid, rss);
     }
@@ -193,6 +195,11 @@ export class Engine {
 
   async runSteps(): Promise<void> {
     const steps = this.scenario.steps;
+    this.stepsStarted = true;
+    for (const role of ['app', 'nse'] as const) {
+      const p = this.proc(role);
+      if (p?.alive) this.triggers.armProcess(role, p);
+    }
     for (let i = 0; i < steps.length; i++) {
       const st = steps[i]!;
       let held: Held | undefined;
