@@ -4,10 +4,10 @@ export const REPORT_CSS = `
 header{padding:12px 20px;background:#1f2937;color:#f9fafb}header h1{font-size:17px;margin:0 0 6px}
 #summary span{display:inline-block;margin-right:14px}#replay{margin:6px 0 0;padding:6px 8px;background:#111827;color:#a7f3d0;border-radius:4px;white-space:pre-wrap;font:12px ui-monospace,monospace}
 section{padding:8px 20px}h2{font-size:14px;margin:10px 0 6px}
-table{border-collapse:collapse;background:#fff;width:100%}th,td{border:1px solid #e5e7eb;padding:4px 6px;text-align:left;vertical-align:top}th{background:#f3f4f6}
+table{border-collapse:collapse;background:#fff;width:100%}th,td{border:1px solid #e5e7eb;padding:4px 6px;text-align:left;vertical-align:top}th{background:#f3f4f6}.badge,#verdicts td:first-child{white-space:nowrap}#summary .mono{word-break:break-all;color:#d1d5db}#ops td:nth-child(7){word-break:break-all;max-width:640px}
 .badge{font-weight:600;padding:1px 6px;border-radius:3px}.v-true{background:#d1fae5;color:#065f46}.v-false{background:#fee2e2;color:#991b1b}.v-unknown{background:#fef3c7;color:#92400e}
 tr.bad td{background:#fff5f5}code,.mono{font:12px ui-monospace,monospace}a{color:#1d4ed8}
-#timeline-wrap{overflow-x:auto;border:1px solid #e5e7eb;background:#fff}#controls{margin-bottom:6px}#controls button{width:28px}
+#timeline-wrap{overflow-x:auto;border:1px solid #e5e7eb;background:#fff}#controls{margin-bottom:6px}#controls button{min-width:28px}.band{fill:#6366f1;opacity:.15}svg#timeline{cursor:crosshair;user-select:none}
 svg text{font:11px system-ui,sans-serif}.lbl{font-weight:600}.sub{fill:#6b7280}.axis line{stroke:#e5e7eb}.axis text{fill:#6b7280}
 .phase-active{fill:#cdebd0}.phase-background{fill:#fdf0b0}.phase-suspending{fill:#fcd29f}.phase-suspended{fill:#d4d4d8}.phase-other{fill:#e0e7ff}
 .lane-lock{fill:#8b5cf6}.lane-lock.wait{fill:#ddd6fe}.lane-tx{fill:#3b82f6}.lane-net{fill:#14b8a6}.lane-db{fill:#b45309}.lane-ops{fill:#9ca3af}
@@ -40,27 +40,28 @@ D.verdicts.forEach(function(v){
   v.violations.forEach(function(x){var d=el('div',{},x.detail+' \\u2014 ops ',td);x.ops.forEach(function(i,j){if(j)d.appendChild(document.createTextNode(', '));el('a',{href:'#op-'+i},String(i),d)})});
   el('td',{},v.notes.join('; '),tr);
 });
-var zoom=1,svg=document.getElementById('timeline'),wrap=document.getElementById('timeline-wrap');
+var v0=0,v1=Math.max(D.tEnd,1),svg=document.getElementById('timeline'),wrap=document.getElementById('timeline-wrap'),geo=null;
 function draw(){
   while(svg.firstChild)svg.removeChild(svg.firstChild);
-  var L=150,W=Math.max(900,(wrap.clientWidth||1200)-4)*zoom,RH=16,GAP=10,TOP=22,span=Math.max(D.tEnd,1),px=(W-L-20)/span;
-  function X(t){return L+t*px}
+  var L=150,W=Math.max(900,(wrap.clientWidth||1200)-4),RH=16,GAP=10,TOP=22,span=Math.max(v1-v0,1e-3),px=(W-L-20)/span;
+  function X(t){return L+(Math.min(Math.max(t,v0),v1)-v0)*px}
+  geo={L:L,px:px};
   var rows=[],y=TOP,rowY={};
   D.procs.forEach(function(p){var ls=LANES.filter(function(l){return D.used[p]&&D.used[p].indexOf(l)>=0});if(!ls.length)ls=['ops'];rows.push({proc:p,lanes:ls,y:y});ls.forEach(function(l,i){rowY[p+'/'+l]=y+i*RH});y+=ls.length*RH+GAP});
   var H=y+10;svg.setAttribute('width',W);svg.setAttribute('height',H);svg.setAttribute('viewBox','0 0 '+W+' '+H);
   var ax=sv('g',{class:'axis'},svg),step=Math.pow(10,Math.floor(Math.log10(span/6||1)));if(span/step>12)step*=5;else if(span/step>6)step*=2;
-  for(var t=0;t<=span+1e-9;t+=step){sv('line',{x1:X(t),x2:X(t),y1:TOP-4,y2:H},ax);var tx=sv('text',{x:X(t)+2,y:12},ax);tx.textContent=(Math.round(t*100)/100)+' ms'}
+  for(var t=Math.ceil(v0/step)*step;t<=v1+1e-9;t+=step){sv('line',{x1:X(t),x2:X(t),y1:TOP-4,y2:H},ax);var tx=sv('text',{x:X(t)+2,y:12},ax);tx.textContent=(Math.round(t*100)/100)+' ms'}
   rows.forEach(function(r){
     var g=sv('g',{class:'lane','data-proc':r.proc},svg);
     var lb=sv('text',{x:6,y:r.y+12,class:'lbl'},g);lb.textContent=r.proc;
     r.lanes.forEach(function(l,i){var ry=r.y+i*RH;var rg=sv('g',{class:'row','data-lane':l},g);var st=sv('text',{x:L-6,y:ry+12,class:'sub','text-anchor':'end'},rg);st.textContent=l;sv('line',{x1:L,x2:W,y1:ry+RH,y2:ry+RH,stroke:'#f3f4f6'},rg)});
   });
   D.spans.forEach(function(s){
-    var ry=rowY[s.proc+'/'+s.lane];if(ry==null)return;
+    var ry=rowY[s.proc+'/'+s.lane];if(ry==null||s.end<v0||s.start>v1)return;
     var g=svg.querySelector('g.lane[data-proc="'+s.proc+'"] g.row[data-lane="'+s.lane+'"]');
     var cls='span '+(s.lane==='phase'?('phase-'+(['active','background','suspending','suspended'].indexOf(s.name)>=0?s.name:'other')):('lane-'+s.lane+(s.name==='wait lock'?' wait':'')));
     if(s.status==='fail')cls+=' fail';if(s.open&&s.lane!=='phase')cls+=' open';if(s.status==='pending')cls+=' pending';
-    var w=Math.max(2,(s.end-s.start)*px),h=s.lane==='phase'?RH:RH-6;
+    var w=Math.max(2,X(s.end)-X(s.start)),h=s.lane==='phase'?RH:RH-6;
     var rc=sv('rect',{x:X(s.start),y:ry+(RH-h)/2,width:w,height:h,class:cls,rx:1},g);
     title(rc,s.proc+(s.pid!=null?' pid '+s.pid:'')+' \\u00b7 '+s.name+' ['+s.status+(s.open?', never closed':'')+']\\n'+s.start+' \\u2192 '+s.end+' ms \\u00b7 ops '+s.ops.join(',')+(s.msgId?'\\nmsg '+s.msgId:'')+(s.error?'\\nerror: '+s.error:'')+(s.value!==undefined?'\\n'+JSON.stringify(s.value).slice(0,300):''));
     if(s.lane==='phase'&&w>40){var tt=sv('text',{x:X(s.start)+3,y:ry+12,class:'sub'},g);tt.textContent=s.name}
@@ -68,7 +69,7 @@ function draw(){
   var fg=sv('g',{class:'flows'},svg);
   D.flows.forEach(function(f){var pts=f.points.map(function(p){return X(p.t)+','+(rowY[p.proc+'/'+p.lane]+RH/2)}).join(' ');var pl=sv('polyline',{points:pts,class:'flow','data-msg':f.msgId},fg);title(pl,'msg '+f.msgId+': '+f.points.map(function(p){return p.name}).join(' \\u2192 '))});
   D.marks.forEach(function(mk){
-    var row=rows.filter(function(r){return r.proc===mk.proc})[0];if(!row)return;var x=X(mk.t),y0=row.y;
+    var row=rows.filter(function(r){return r.proc===mk.proc})[0];if(!row||mk.t<v0||mk.t>v1)return;var x=X(mk.t),y0=row.y;
     if(mk.kind==='violation'){var g=sv('g',{class:'violation','data-invariant':mk.name},svg);sv('line',{x1:x,x2:x,y1:TOP-4,y2:H},g);sv('path',{d:'M'+(x-5)+' '+(y0)+' L'+(x+5)+' '+y0+' L'+x+' '+(y0+9)+' Z'},g);title(g,'VIOLATION '+mk.name+' at op '+mk.op+': '+mk.detail);return}
     var yb=y0+row.lanes.length*RH;var mg=sv('g',{class:'mark mark-'+mk.kind},svg);
     var d=mk.kind==='thaw'?'M'+(x-5)+' '+yb+' L'+(x+5)+' '+yb+' L'+x+' '+(yb-8)+' Z':mk.kind==='kill'?'M'+(x-4)+' '+(yb-8)+' L'+(x+4)+' '+yb+' M'+(x+4)+' '+(yb-8)+' L'+(x-4)+' '+yb:'M'+(x-5)+' '+(yb-8)+' L'+(x+5)+' '+(yb-8)+' L'+x+' '+yb+' Z';
@@ -76,8 +77,18 @@ function draw(){
   });
 }
 draw();
-document.getElementById('zoom-in').onclick=function(){zoom*=1.6;draw()};
-document.getElementById('zoom-out').onclick=function(){zoom=Math.max(1,zoom/1.6);draw()};
+function view(a,b){var full=Math.max(D.tEnd,1);if(b-a<0.05)b=a+0.05;v0=Math.max(0,a);v1=Math.min(full,b);draw();try{history.replaceState(null,'','#t='+Math.round(v0*100)/100+','+Math.round(v1*100)/100)}catch(e){}}
+// report.html#t=4500,4700 opens on that time range (ms).
+var hm=/^#t=([0-9.]+),([0-9.]+)$/.exec(location.hash);if(hm)view(+hm[1],+hm[2]);
+document.getElementById('zoom-in').onclick=function(){var c=(v0+v1)/2,h=(v1-v0)/3.2;view(c-h,c+h)};
+document.getElementById('zoom-out').onclick=function(){var c=(v0+v1)/2,h=(v1-v0)*0.8;view(c-h,c+h)};
+document.getElementById('zoom-reset').onclick=function(){view(0,Math.max(D.tEnd,1))};
+// Drag across the timeline to zoom into that time range.
+var drag=null,band=null;
+function tAt(ev){var r=svg.getBoundingClientRect();return v0+(ev.clientX-r.left-geo.L)/geo.px}
+svg.addEventListener('mousedown',function(ev){drag={x:ev.clientX,t:tAt(ev)};band=sv('rect',{class:'band',x:ev.clientX-svg.getBoundingClientRect().left,y:0,width:0,height:svg.getAttribute('height')},svg)});
+window.addEventListener('mousemove',function(ev){if(!drag)return;var r=svg.getBoundingClientRect(),a=Math.min(drag.x,ev.clientX)-r.left;band.setAttribute('x',a);band.setAttribute('width',Math.abs(ev.clientX-drag.x))});
+window.addEventListener('mouseup',function(ev){if(!drag)return;var d=drag;drag=null;if(band&&band.parentNode)band.parentNode.removeChild(band);if(Math.abs(ev.clientX-d.x)>5){var t=tAt(ev);view(Math.min(d.t,t),Math.max(d.t,t))}});
 document.getElementById('show-flows').onchange=function(e){svg.classList.toggle('hide-flows',!e.target.checked)};
 var lg=document.getElementById('legend');
 [['phase-active','active'],['phase-background','background'],['phase-suspending','suspending'],['phase-suspended','suspended'],['lane-lock','lock held'],['lane-tx','write tx'],['lane-net','network op'],['lane-db','DB op'],['lane-ops','other op'],['mark-freeze','freeze'],['mark-thaw','thaw'],['mark-kill','kill']].forEach(function(p){var s=el('span',{},null,lg);var i=el('i',{},null,s);var c=document.createElementNS(NS,'svg');c.setAttribute('width',12);c.setAttribute('height',10);sv('rect',{width:12,height:10,class:p[0]},c);i.appendChild(c);s.appendChild(document.createTextNode(p[1]))});

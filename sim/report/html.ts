@@ -79,7 +79,7 @@ export function toHtmlReport(history: History, verdicts: CheckResult | readonly 
 <section><h2>Verdicts</h2>
 <table id="verdicts"><thead><tr><th>invariant</th><th>kind</th><th>verdict</th><th>violations</th><th>notes</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Timeline</h2>
-<div id="controls"><button id="zoom-in" title="zoom in">+</button> <button id="zoom-out" title="zoom out">&minus;</button>
+<div id="controls"><button id="zoom-in" title="zoom in">+</button> <button id="zoom-out" title="zoom out">&minus;</button> <button id="zoom-reset" title="show the whole run">whole run</button> <span class="sub">drag across the timeline to zoom into a time range</span>
 <label><input type="checkbox" id="show-flows" checked> message flows</label></div>
 <div id="timeline-wrap"><svg id="timeline"></svg></div>
 <div id="legend"></div></section>

@@ -108,6 +108,18 @@ describe('toHtmlReport', () => {
     expect(dom).toMatch(/<polyline [^>]*class="flow" data-msg="m1"/);
     expect(dom.match(/<tr id="op-\d+"/g)).toHaveLength(ops.length);
   });
+
+  it.skipIf(!CHROMIUM)('opens on the time range in the URL hash (#t=from,to)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsekit-report-'));
+    dirs.push(dir);
+    const file = join(dir, 'report.html');
+    writeFileSync(file, html);
+    const dom = await chromium(['--dump-dom', `file://${file}#t=100,150`], join(dir, 'profile'));
+    const labels = [...dom.matchAll(/<text x="[^"]+" y="12">([0-9.]+) ms<\/text>/g)].map((m) => Number(m[1]));
+    expect(labels.length).toBeGreaterThan(2);
+    expect(Math.min(...labels)).toBeGreaterThanOrEqual(100);
+    expect(Math.max(...labels)).toBeLessThanOrEqual(150);
+  });
   if (!CHROMIUM) it('SKIPPED: chromium not installed — apt-get install -y chromium to run the HTML render test', () => {
     console.warn('report.test.ts: /usr/bin/chromium missing; the headless render test was skipped');
     expect(CHROMIUM).toBeUndefined();
