@@ -29,6 +29,8 @@ export interface RunResult {
   name: string;
   ok: boolean;
   events: Record<string, unknown>[];
+  /** FNV-1a of the exact event JSON sequence (log text included): equal in jsc and Node. */
+  digest: string;
   mismatch: { index: number; expected: unknown; actual: unknown } | null;
   model: { inbox: number; stored: number; relayLeft: number };
 }

@@ -47,6 +47,27 @@
     return { code: e && typeof e.code === 'string' ? e.code : 'UNCODED', message: String(e && e.message ? e.message : e) };
   }
 
+  /**
+   * Log text is diagnostic, not contract: a log call matches on time, level and
+   * tag (a message reworded in the core does not invalidate every transcript).
+   * Every other entry must match exactly.
+   */
+  function sameCall(exp, ev, json) {
+    if (exp.fn === 'log' && ev.fn === 'log') {
+      return exp.t === ev.t && exp.args[0] === ev.args[0] && exp.args[1] === ev.args[1];
+    }
+    return JSON.stringify(exp) === json;
+  }
+
+  /** FNV-1a over the exact event JSON: jsc and Node must agree on it byte for byte. */
+  function fnv1a(h, str) {
+    for (var i = 0; i < str.length; i++) {
+      h ^= str.charCodeAt(i);
+      h = Math.imul(h, 16777619) >>> 0;
+    }
+    return h;
+  }
+
   /** Deterministic hex bytes for the model's randomHex (xorshift32, seeded). */
   function Prng(seed) {
     var s = seed >>> 0 || 1;
@@ -143,6 +164,7 @@
     var model = new Model(Core, t);
     var omit = (t.world || {}).hostOmit || [];
     var callCounts = {};
+    var digest = 2166136261;
     var flush = opts.settle || defaultSettle;
 
     function schedule(at, ev) {
@@ -152,9 +174,11 @@
     function emit(ev) {
       ev.t = now - START_MS;
       var idx = events.length;
+      var json = JSON.stringify(ev);
+      digest = fnv1a(digest, json);
       if (!record && !mismatch) {
         var exp = expected[idx];
-        if (!exp || JSON.stringify(exp) !== JSON.stringify(ev)) {
+        if (!exp || !sameCall(exp, ev, json)) {
           mismatch = { index: idx, expected: exp || null, actual: ev };
         }
       }
@@ -275,7 +299,7 @@
       if (!record && !mismatch && events.length !== expected.length) {
         mismatch = { index: events.length, expected: expected[events.length] || null, actual: null };
       }
-      return { name: t.name, ok: !mismatch, events: events, mismatch: mismatch, model: { inbox: model.inbox.length, stored: Object.keys(model.stored).length, relayLeft: countLeft(model) } };
+      return { name: t.name, ok: !mismatch, events: events, digest: ('00000000' + digest.toString(16)).slice(-8), mismatch: mismatch, model: { inbox: model.inbox.length, stored: Object.keys(model.stored).length, relayLeft: countLeft(model) } };
     });
   }
 
@@ -296,7 +320,7 @@
     files.forEach(function (f) {
       chain = chain.then(function () {
         return run(global.NsekitCore, JSON.parse(readFile(f)), {}).then(function (r) {
-          print(JSON.stringify({ file: f, name: r.name, ok: r.ok, count: r.events.length, mismatch: r.mismatch }));
+          print(JSON.stringify({ file: f, name: r.name, ok: r.ok, count: r.events.length, digest: r.digest, mismatch: r.mismatch }));
         });
       });
     });

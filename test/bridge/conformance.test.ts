@@ -12,6 +12,8 @@ import { buildTempBundle } from './bundle.js';
 const files = transcriptFiles();
 const transcripts = files.map((f) => ({ file: f, t: JSON.parse(readFileSync(f, 'utf8')) as Transcript }));
 let bundle: Awaited<ReturnType<typeof buildTempBundle>>;
+/** Node's exact-sequence digest per transcript name, compared with jsc's. */
+const nodeDigests = new Map<string, string>();
 
 beforeAll(async () => {
   bundle = await buildTempBundle();
@@ -35,6 +37,7 @@ describe('conformance transcripts', () => {
         expect(r.mismatch).toBeNull();
         expect(r.ok).toBe(true);
         expect(r.events.length).toBe(t.expected!.length);
+        nodeDigests.set(t.name, r.digest);
       });
     }
   });
@@ -42,7 +45,7 @@ describe('conformance transcripts', () => {
   const jsc = findJsc();
   if (!jsc) console.warn('[bridge] jsc not installed: JavaScriptCore replay SKIPPED (apt-get install libjavascriptcoregtk-4.0-bin)');
   describe.skipIf(!jsc)('replay in real JavaScriptCore (jsc)', () => {
-    let lines: { file: string; name: string; ok: boolean; count: number; mismatch: unknown }[] = [];
+    let lines: { file: string; name: string; ok: boolean; count: number; digest: string; mismatch: unknown }[] = [];
     beforeAll(async () => {
       const r = await runJsc([RUNNER], { args: [bundle.outfile, ...files], timeoutMs: 120_000 });
       expect(r.timedOut).toBe(false);
@@ -50,12 +53,15 @@ describe('conformance transcripts', () => {
       lines = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     });
     for (const { file, t } of transcripts) {
-      it(t.name, () => {
+      it(t.name, async () => {
         const l = lines.find((x) => x.file === file);
         expect(l, `no jsc result for ${t.name}`).toBeDefined();
         expect(l!.mismatch).toBeNull();
         expect(l!.ok).toBe(true);
         expect(l!.count).toBe(t.expected!.length);
+        // Identical to Node byte for byte (log text included), not only equal to the transcript.
+        const node = nodeDigests.get(t.name) ?? (await runInNode(bundle.outfile, t)).digest;
+        expect(l!.digest).toBe(node);
       });
     }
   });
@@ -67,5 +73,19 @@ describe('conformance transcripts', () => {
     const r = await runInNode(bundle.outfile, t);
     expect(r.ok).toBe(false);
     expect(r.mismatch!.index).toBeGreaterThan(i);
+  });
+
+  it('log calls match on time, level and tag; their wording is not part of the contract', async () => {
+    const base = transcripts.find((x) => x.t.name === 'nse-full')!.t;
+    const i = base.expected!.findIndex((e) => e.fn === 'log');
+    expect(i).toBeGreaterThan(0);
+    const reworded = structuredClone(base);
+    (reworded.expected![i] as { args: string[] }).args[2] = 'reworded message';
+    expect((await runInNode(bundle.outfile, reworded)).ok).toBe(true);
+    const retagged = structuredClone(base);
+    (retagged.expected![i] as { args: string[] }).args[1] = 'other-tag';
+    const r = await runInNode(bundle.outfile, retagged);
+    expect(r.ok).toBe(false);
+    expect(r.mismatch!.index).toBe(i);
   });
 });
