@@ -94,7 +94,10 @@ export class Observer {
         if (!this.acked.has(`${pid}:${String(fields.msgId)}`)) h.ok(role, 'ack', { msgId: fields.msgId, queueId: fields.queueId, via: 'event' }, x);
         break;
       case 'notification':
-        h.ok(role, 'notify', { msgId: fields.msgId ?? null, queueId: fields.queueId, bestAttempt: fields.bestAttempt === true, pushId: fields.pushId }, x);
+        // A best-attempt banner (NSE out of time) shows generic text, not the message: it is not the
+        // message's notification for invariant 2, so it gets its own name (still in reports).
+        if (fields.bestAttempt === true) h.info(role, 'notify.placeholder', { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId }, x);
+        else h.ok(role, 'notify', { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId }, x);
         break;
       case 'phase':
         // phase.enter (failpoint) already moved the phase at the exact instant; this is the echo.

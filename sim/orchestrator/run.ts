@@ -53,6 +53,9 @@ export interface RunResult {
   history: History;
 }
 
+/** Floor of the expiry → freeze grace in run ms (see runScenario). */
+export const MIN_GRACE_MS = 200;
+
 export function paramsLine(p: Record<string, string | number | boolean>): string {
   return Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' ');
 }
@@ -97,6 +100,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const world = resolveWorld(scenario);
   const b = scaledBudgets(world);
   const nseExpiryCallback = world.budgets.nseExpiryCallback !== false;
+  // timeFactor compresses iOS time, not our processes' speed: the expiry → freeze grace never goes
+  // below MIN_GRACE_MS, or every freeze would land mid-close (a harness artefact, not a race).
+  const graceMs = Math.max(MIN_GRACE_MS, b.nseGraceMs);
   // The NSE's own budget timer fires before iOS's (as SimpleX's 30 s timer does); its idle grace is short.
   const timings = { nseBudgetMs: Math.max(1, Math.floor(b.nseMs * 0.8)), nseGraceMs: Math.max(1, Math.floor(2_000 * world.timeFactor)) };
   const params = {
@@ -109,7 +115,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     timeFactor: world.timeFactor,
     bgTaskMs: b.bgTaskMs,
     nseMs: b.nseMs,
-    nseGraceMs: b.nseGraceMs,
+    nseGraceMs: graceMs,
     nseMemoryMb: b.nseMemoryMb,
     nseExpiryCallback,
     nseOwnBudgetMs: timings.nseBudgetMs,
@@ -133,7 +139,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   h.info('orchestrator', 'run', params);
   try {
     await w.start();
-    engine = new Engine(w, h, scenario, { ...b, nseExpiryCallback }, seed, { triggerTimeoutMs: opts.triggerTimeoutMs ?? 15_000, rssPollMs: 25 });
+    engine = new Engine(w, h, scenario, { ...b, nseGraceMs: graceMs, nseExpiryCallback }, seed, { triggerTimeoutMs: opts.triggerTimeoutMs ?? 15_000, rssPollMs: 25 });
     h.invoke('orchestrator', 'launch', { proc: 'app' });
     const app = await w.device.launchApp();
     h.ok('orchestrator', 'launch', { proc: 'app', pid: app.pid });
