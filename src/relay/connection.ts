@@ -79,8 +79,10 @@ export class RelayConnection implements Subscriber {
     try {
       frame = decodeClientFrame(text, { maxBodyBytes: this.ctx.limits.maxBodyBytes });
     } catch (e) {
-      if (!isNsekitError(e)) throw e;
-      return this.err(e.code, e.message, e.details?.corrId as string | undefined);
+      if (isNsekitError(e)) return this.err(e.code, e.message, e.details?.corrId as string | undefined);
+      // Never let one frame take the relay down.
+      this.ctx.log.log('error', 'rt', 'decoder failed', { conn: this.connId, error: String(e) });
+      return this.err('PROTO_INTERNAL', 'relay failed to decode the frame');
     }
     if (!this.bucket.take()) {
       // A client that keeps hammering after refusals is cut off instead of answered forever.
