@@ -16,6 +16,7 @@ export type WorkerCmd =
   | { cmd: 'acquire'; timeoutMs?: number }
   | { cmd: 'release'; wrote?: boolean }
   | { cmd: 'count'; counterPath: string; n: number; timeoutMs?: number }
+  | { cmd: 'countUntil'; counterPath: string; target: number }
   | { cmd: 'watchYield'; autoRelease?: boolean }
   | { cmd: 'requestYield' }
   | { cmd: 'generation' }
@@ -132,6 +133,22 @@ async function childMain(): Promise<void> {
             );
           }
           return send({ ev: 'counted', id: m.id, values: order });
+        }
+        case 'countUntil': {
+          // Tight critical section (no await inside): the case where a looping
+          // holder would starve a sleeping waiter without the fairness hint.
+          let mine = 0;
+          for (let i = 0; i < m.target; i++) {
+            const done = await L().withLock(() => {
+              const v = Number(readFileSync(m.counterPath, 'utf8') || '0');
+              if (v >= m.target) return true;
+              writeFileSync(m.counterPath, String(v + 1));
+              mine++;
+              return false;
+            });
+            if (done) break;
+          }
+          return send({ ev: 'counted', id: m.id, mine });
         }
         case 'watchYield':
           L().onYieldRequested(() => {

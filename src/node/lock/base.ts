@@ -2,9 +2,11 @@ import type { LockGrant } from '../../core/host.js';
 import { NsekitError } from '../../core/errors.js';
 import { nodeClock, silentLog } from '../host.js';
 import type { CommonLockOptions, CrossProcessLock, LockHost } from './types.js';
-import { YieldChannel } from './yield.js';
+import { YieldWatch } from './yield-watch.js';
 
 const noFp = { hit() {} };
+/** Longest stretch of back-to-back attempts before yielding to the event loop. */
+const SPIN_BURST_MS = 0.01;
 
 /**
  * What both backends share: the in-process queue (flock is per open file
@@ -17,11 +19,7 @@ export abstract class BaseLock implements CrossProcessLock {
   abstract readonly backend: 'flock' | 'lease';
   protected readonly host: LockHost;
   private readonly defaultTimeoutMs: number;
-  private readonly yieldPollMs: number;
-  private readonly yields: YieldChannel;
-  private yieldFns = new Set<() => void>();
-  private delivered = new Set<string>();
-  private yieldTimer: unknown;
+  private readonly yields: YieldWatch;
   private isHeld = false;
   private localBusy = false;
   private localWaiters: Array<() => void> = [];
@@ -37,8 +35,7 @@ export abstract class BaseLock implements CrossProcessLock {
   ) {
     this.host = opts.host ?? { clock: nodeClock, log: silentLog, failpoints: noFp };
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 10_000;
-    this.yieldPollMs = opts.yieldPollMs ?? 100;
-    this.yields = new YieldChannel(`${lockPath}.yield`, this.host.log, opts.yieldTtlMs ?? 10_000);
+    this.yields = new YieldWatch(lockPath, this.host, () => this.backend, opts.yieldPollMs ?? 100, opts.yieldTtlMs ?? 10_000);
   }
 
   /** One non-blocking attempt. True = now held. Throws NsekitError on anything but "busy". */
@@ -86,9 +83,7 @@ export abstract class BaseLock implements CrossProcessLock {
     const dirty = this.lastSeenGen === undefined ? true : gen !== this.lastSeenGen;
     this.heldGen = gen;
     this.isHeld = true;
-    this.delivered.clear();
-    this.yields.satisfied();
-    if (this.yieldFns.size) this.startYieldPoll();
+    this.yields.acquired();
     this.host.log.log('debug', 'lock', 'acquired', { backend: this.backend, generation: gen, dirty });
     const fp2 = failpoints.hit('lock.acquired', { backend: this.backend, generation: gen, dirty });
     if (fp2) await fp2;
@@ -111,7 +106,7 @@ export abstract class BaseLock implements CrossProcessLock {
     } finally {
       this.lastSeenGen = gen;
       this.isHeld = false;
-      this.stopYieldPoll();
+      this.yields.released();
       try {
         this.unlock();
       } finally {
@@ -174,16 +169,7 @@ export abstract class BaseLock implements CrossProcessLock {
   }
 
   onYieldRequested(fn: () => void): () => void {
-    this.yieldFns.add(fn);
-    if (!this.closed) this.yields.watch(() => this.checkYield());
-    if (this.isHeld) this.startYieldPoll();
-    return () => {
-      this.yieldFns.delete(fn);
-      if (this.yieldFns.size === 0) {
-        this.stopYieldPoll();
-        this.yields.unwatch();
-      }
-    };
+    return this.yields.on(fn);
   }
 
   async close(): Promise<void> {
@@ -196,9 +182,7 @@ export abstract class BaseLock implements CrossProcessLock {
       }
     }
     this.closed = true;
-    this.stopYieldPoll();
-    this.yields.unwatch();
-    this.yieldFns.clear();
+    this.yields.close();
     for (const w of this.localWaiters.splice(0)) w();
     this.closeBackend();
   }
@@ -212,7 +196,7 @@ export abstract class BaseLock implements CrossProcessLock {
     if (!this.isHeld) return;
     this.isHeld = false;
     this.lostReason = reason;
-    this.stopYieldPoll();
+    this.yields.released();
     this.host.log.log('error', 'lock', 'lock lost while held', { backend: this.backend, reason });
   }
 
@@ -280,17 +264,21 @@ export abstract class BaseLock implements CrossProcessLock {
   protected withdrawWant(): void {}
 
   /**
-   * Sub-millisecond wait: retry once per event-loop turn (setImmediate) until
-   * `ms` has passed. Bounded by the backoff, so it never becomes a long spin;
-   * a turn costs about what one flock attempt costs, so attempting every turn
-   * is free and catches a quick handoff.
+   * Sub-millisecond wait: a few attempts per event-loop turn (a burst of at most
+   * SPIN_BURST_MS, then setImmediate) until `ms` has passed. Bounded by the
+   * backoff (≈1.5 ms in all with the defaults) so it never becomes a long spin;
+   * yielding every few µs keeps the process responsive, and the burst saves the
+   * per-turn poll syscall on most attempts so a quick handoff is caught fast.
    */
   private async spin(ms: number): Promise<boolean> {
     const until = performance.now() + ms;
     do {
       await new Promise<void>((r) => setImmediate(r));
       this.assertOpen();
-      if (this.attempt()) return true;
+      const burstEnd = performance.now() + SPIN_BURST_MS;
+      do {
+        if (this.attempt()) return true;
+      } while (performance.now() < burstEnd);
     } while (performance.now() < until);
     return false;
   }
@@ -323,45 +311,4 @@ export abstract class BaseLock implements CrossProcessLock {
       /* already failing; the original error is the one to report */
     }
   }
-
-  private checkYield(): void {
-    if (!this.isHeld || this.yieldFns.size === 0) return;
-    const r = this.yields.pending();
-    if (!r) return;
-    const key = `${r.token}:${r.seq}`;
-    if (this.delivered.has(key)) return;
-    this.delivered.add(key);
-    this.host.log.log('info', 'lock', 'yield requested', { backend: this.backend, byPid: r.pid });
-    for (const fn of [...this.yieldFns]) {
-      try {
-        fn();
-      } catch (e) {
-        this.host.log.log('error', 'lock', 'yield callback threw', { err: String(e) });
-      }
-    }
-  }
-
-  private startYieldPoll(): void {
-    if (this.yieldTimer !== undefined) return;
-    const tick = (): void => {
-      this.yieldTimer = undefined;
-      if (!this.isHeld || this.yieldFns.size === 0) return;
-      this.checkYield();
-      if (this.isHeld) this.yieldTimer = this.host.clock.setTimer(this.yieldPollMs, tick);
-      unref(this.yieldTimer);
-    };
-    // First check on the next turn, so the caller of acquire() runs before any callback.
-    this.yieldTimer = this.host.clock.setTimer(0, tick);
-    unref(this.yieldTimer);
-  }
-
-  private stopYieldPoll(): void {
-    if (this.yieldTimer === undefined) return;
-    this.host.clock.clearTimer(this.yieldTimer as never);
-    this.yieldTimer = undefined;
-  }
-}
-
-function unref(h: unknown): void {
-  (h as { unref?: () => void } | undefined)?.unref?.();
 }
