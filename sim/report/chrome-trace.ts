@@ -43,17 +43,19 @@ export function toChromeTrace(history: History, verdicts: readonly Verdict[] = [
   const pidOf = new Map(tl.procs.map((p, i) => [p, i + 1]));
   const instances = new Map<string, number[]>(); // proc -> OS pids in order seen (-1 = none)
   const tids = new Map<string, number>();
-  const tidOf = (proc: string, ospid: number | undefined, lane: Lane): number => {
-    const key = `${proc}#${ospid ?? -1}#${lane}`;
+  const tidOf = (proc: string, ospid: number | undefined, lane: Lane, row = 0): number => {
+    const key = `${proc}#${ospid ?? -1}#${lane}#${row}`;
     const known = tids.get(key);
     if (known !== undefined) return known;
     const list = instances.get(proc) ?? [];
     if (!list.includes(ospid ?? -1)) list.push(ospid ?? -1);
     instances.set(proc, list);
-    const tid = list.indexOf(ospid ?? -1) * LANES.length + LANES.indexOf(lane) + 1;
+    // Sortable and unique: instance, then lane, then row.
+    const tid = (list.indexOf(ospid ?? -1) * LANES.length + LANES.indexOf(lane)) * 1000 + row + 1;
     tids.set(key, tid);
     const pid = pidOf.get(proc)!;
-    ev.push({ name: 'thread_name', ph: 'M', pid, tid, args: { name: ospid === undefined ? lane : `${lane} (pid ${ospid})` } });
+    const label = row === 0 ? lane : `${lane} #${row + 1}`;
+    ev.push({ name: 'thread_name', ph: 'M', pid, tid, args: { name: ospid === undefined ? label : `${label} (pid ${ospid})` } });
     ev.push({ name: 'thread_sort_index', ph: 'M', pid, tid, args: { sort_index: tid } });
     return tid;
   };
@@ -72,7 +74,7 @@ export function toChromeTrace(history: History, verdicts: readonly Verdict[] = [
       cat: s.lane,
       ph: 'X',
       pid: pidOf.get(s.proc)!,
-      tid: tidOf(s.proc, s.pid, s.lane),
+      tid: tidOf(s.proc, s.pid, s.lane, s.row),
       ts: s.start * US,
       // Zero-length ops get 1 µs so viewers can show and bind flows to them.
       dur: Math.max(1, (s.end - s.start) * US),

@@ -47,17 +47,17 @@ function draw(){
   function X(t){return L+(Math.min(Math.max(t,v0),v1)-v0)*px}
   geo={L:L,px:px};
   var rows=[],y=TOP,rowY={};
-  D.procs.forEach(function(p){var ls=LANES.filter(function(l){return D.used[p]&&D.used[p].indexOf(l)>=0});if(!ls.length)ls=['ops'];rows.push({proc:p,lanes:ls,y:y});ls.forEach(function(l,i){rowY[p+'/'+l]=y+i*RH});y+=ls.length*RH+GAP});
+  D.procs.forEach(function(p){var ls=LANES.filter(function(l){return D.used[p]&&D.used[p].indexOf(l)>=0});if(!ls.length)ls=['ops'];var r={proc:p,lanes:ls,y:y,ys:[],hs:[]};ls.forEach(function(l){var n=D.rowsOf[p+'/'+l]||1;rowY[p+'/'+l]=y;r.ys.push(y);r.hs.push(n*RH);y+=n*RH});r.h=y-r.y;rows.push(r);y+=GAP});
   var H=y+10;svg.setAttribute('width',W);svg.setAttribute('height',H);svg.setAttribute('viewBox','0 0 '+W+' '+H);
   var ax=sv('g',{class:'axis'},svg),step=Math.pow(10,Math.floor(Math.log10(span/6||1)));if(span/step>12)step*=5;else if(span/step>6)step*=2;
   for(var t=Math.ceil(v0/step)*step;t<=v1+1e-9;t+=step){sv('line',{x1:X(t),x2:X(t),y1:TOP-4,y2:H},ax);var tx=sv('text',{x:X(t)+2,y:12},ax);tx.textContent=(Math.round(t*100)/100)+' ms'}
   rows.forEach(function(r){
     var g=sv('g',{class:'lane','data-proc':r.proc},svg);
     var lb=sv('text',{x:6,y:r.y+12,class:'lbl'},g);lb.textContent=r.proc;
-    r.lanes.forEach(function(l,i){var ry=r.y+i*RH;var rg=sv('g',{class:'row','data-lane':l},g);var st=sv('text',{x:L-6,y:ry+12,class:'sub','text-anchor':'end'},rg);st.textContent=l;sv('line',{x1:L,x2:W,y1:ry+RH,y2:ry+RH,stroke:'#f3f4f6'},rg)});
+    r.lanes.forEach(function(l,i){var ry=r.ys[i],lh=r.hs[i];var rg=sv('g',{class:'row','data-lane':l},g);var st=sv('text',{x:L-6,y:ry+12,class:'sub','text-anchor':'end'},rg);st.textContent=l;sv('line',{x1:L,x2:W,y1:ry+lh,y2:ry+lh,stroke:'#f3f4f6'},rg)});
   });
   D.spans.forEach(function(s){
-    var ry=rowY[s.proc+'/'+s.lane];if(ry==null||s.end<v0||s.start>v1)return;
+    var ry=rowY[s.proc+'/'+s.lane];if(ry==null||s.end<v0||s.start>v1)return;ry+=(s.row||0)*RH;
     var g=svg.querySelector('g.lane[data-proc="'+s.proc+'"] g.row[data-lane="'+s.lane+'"]');
     var cls='span '+(s.lane==='phase'?('phase-'+(['active','background','suspending','suspended'].indexOf(s.name)>=0?s.name:'other')):('lane-'+s.lane+(s.name==='wait lock'?' wait':'')));
     if(s.status==='fail')cls+=' fail';if(s.open&&s.lane!=='phase')cls+=' open';if(s.status==='pending')cls+=' pending';
@@ -67,11 +67,11 @@ function draw(){
     if(s.lane==='phase'&&w>40){var tt=sv('text',{x:X(s.start)+3,y:ry+12,class:'sub'},g);tt.textContent=s.name}
   });
   var fg=sv('g',{class:'flows'},svg);
-  D.flows.forEach(function(f){var pts=f.points.map(function(p){return X(p.t)+','+(rowY[p.proc+'/'+p.lane]+RH/2)}).join(' ');var pl=sv('polyline',{points:pts,class:'flow','data-msg':f.msgId},fg);title(pl,'msg '+f.msgId+': '+f.points.map(function(p){return p.name}).join(' \\u2192 '))});
+  D.flows.forEach(function(f){var pts=f.points.map(function(p){return X(p.t)+','+(rowY[p.proc+'/'+p.lane]+(p.row||0)*RH+RH/2)}).join(' ');var pl=sv('polyline',{points:pts,class:'flow','data-msg':f.msgId},fg);title(pl,'msg '+f.msgId+': '+f.points.map(function(p){return p.name}).join(' \\u2192 '))});
   D.marks.forEach(function(mk){
     var row=rows.filter(function(r){return r.proc===mk.proc})[0];if(!row||mk.t<v0||mk.t>v1)return;var x=X(mk.t),y0=row.y;
     if(mk.kind==='violation'){var g=sv('g',{class:'violation','data-invariant':mk.name},svg);sv('line',{x1:x,x2:x,y1:TOP-4,y2:H},g);sv('path',{d:'M'+(x-5)+' '+(y0)+' L'+(x+5)+' '+y0+' L'+x+' '+(y0+9)+' Z'},g);title(g,'VIOLATION '+mk.name+' at op '+mk.op+': '+mk.detail);return}
-    var yb=y0+row.lanes.length*RH;var mg=sv('g',{class:'mark mark-'+mk.kind},svg);
+    var yb=y0+row.h;var mg=sv('g',{class:'mark mark-'+mk.kind},svg);
     var d=mk.kind==='thaw'?'M'+(x-5)+' '+yb+' L'+(x+5)+' '+yb+' L'+x+' '+(yb-8)+' Z':mk.kind==='kill'?'M'+(x-4)+' '+(yb-8)+' L'+(x+4)+' '+yb+' M'+(x+4)+' '+(yb-8)+' L'+(x-4)+' '+yb:'M'+(x-5)+' '+(yb-8)+' L'+(x+5)+' '+(yb-8)+' L'+x+' '+yb+' Z';
     var pth=sv('path',{d:d,class:'mark-'+mk.kind,stroke:mk.kind==='kill'?'#111':'none','stroke-width':2},mg);title(pth,mk.name+' '+mk.proc+(mk.pid!=null?' pid '+mk.pid:'')+' at '+mk.t+' ms (op '+mk.op+')');
   });

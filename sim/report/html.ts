@@ -47,6 +47,8 @@ export function toHtmlReport(history: History, verdicts: CheckResult | readonly 
   const tl = buildTimeline(history, vs);
   const used: Record<string, string[]> = {};
   for (const s of tl.spans) (used[s.proc] ??= []).includes(s.lane) || used[s.proc]!.push(s.lane);
+  const rowsOf: Record<string, number> = {};
+  for (const s of tl.spans) rowsOf[`${s.proc}/${s.lane}`] = Math.max(rowsOf[`${s.proc}/${s.lane}`] ?? 1, s.row + 1);
   const bad = [...new Set(vs.flatMap((v) => v.violations.flatMap((x) => x.ops)))].sort((a, b) => a - b);
   const ops: Op[] = history.length <= MAX_EMBEDDED_OPS ? [...history] : bad.map((i) => history[i]!).filter(Boolean);
   const data = {
@@ -57,10 +59,11 @@ export function toHtmlReport(history: History, verdicts: CheckResult | readonly 
     lanes: LANES,
     procs: tl.procs,
     used,
+    rowsOf,
     verdicts: vs,
     spans: tl.spans.map((s) => ({ ...s, value: clip(s.value) })),
     marks: tl.marks,
-    flows: tl.flows.map((f) => ({ msgId: f.msgId, points: f.points.map((p) => ({ proc: p.span.proc, lane: p.span.lane, t: p.t, name: p.span.name })) })),
+    flows: tl.flows.map((f) => ({ msgId: f.msgId, points: f.points.map((p) => ({ proc: p.span.proc, lane: p.span.lane, row: p.span.row, t: p.t, name: p.span.name })) })),
     ops,
     bad,
   };

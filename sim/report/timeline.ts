@@ -18,6 +18,8 @@ export interface Span {
   end: number;
   /** Never closed: ran to the end of the run (or of its process). */
   open: boolean;
+  /** Sub-row within its proc+lane so that spans on one row never overlap (0 = first). */
+  row: number;
   status: 'ok' | 'fail' | 'info' | 'pending' | 'span';
   ops: number[];
   msgId?: string;
@@ -100,7 +102,7 @@ export function buildTimeline(history: History, verdicts: readonly Verdict[] = [
     m.delete(key);
   };
   const open = (m: Map<string, Span>, op: Op, lane: Lane, name: string) => {
-    const s: Span = { proc: op.proc, pid: op.pid, lane, name, start: op.time, end: closeAt(op), open: true, status: 'span', ops: [op.index] };
+    const s: Span = { proc: op.proc, pid: op.pid, lane, name, start: op.time, end: closeAt(op), open: true, row: 0, status: 'span', ops: [op.index] };
     m.set(inst(op), s);
     spans.push(s);
   };
@@ -144,6 +146,7 @@ export function buildTimeline(history: History, verdicts: readonly Verdict[] = [
       start: first.time,
       end: last ? last.time : closeAt(first),
       open: !last,
+      row: 0,
       status: last ? (last.type as Span['status']) : 'pending',
       ops: last && last !== first ? [first.index, last.index] : [first.index],
       msgId: msgIdIn(p),
@@ -178,5 +181,25 @@ export function buildTimeline(history: History, verdicts: readonly Verdict[] = [
   const rank = (p: string) => (PROC_ORDER.includes(p) ? PROC_ORDER.indexOf(p) : PROC_ORDER.length);
   const procs = seen.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   spans.sort((a, b) => a.start - b.start || a.ops[0]! - b.ops[0]!);
+  assignRows(spans);
   return { procs, spans, marks, flows, tEnd };
+}
+
+/**
+ * Greedy interval partitioning per proc+lane: a span goes on the first row
+ * whose last span has ended, so concurrent ops (two GETs in flight, two
+ * senders) sit on separate rows and trace viewers see properly nested slices.
+ * Expects spans sorted by start.
+ */
+function assignRows(spans: Span[]): void {
+  const ends = new Map<string, number[]>();
+  for (const s of spans) {
+    const key = `${s.proc}\u0000${s.lane}`;
+    const rows = ends.get(key) ?? [];
+    let r = rows.findIndex((end) => end <= s.start);
+    if (r < 0) r = rows.length;
+    rows[r] = Math.max(s.end, s.start);
+    ends.set(key, rows);
+    s.row = r;
+  }
 }

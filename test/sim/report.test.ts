@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkAll } from '../../sim/checkers/index.js';
 import { toChromeTrace, toHtmlReport, type TraceEvent } from '../../sim/report/index.js';
-import { NSE, validRun } from './fixtures.js';
+import { H, NSE, validRun } from './fixtures.js';
 
 /** A correct run plus a broken tail: the NSE is frozen holding the lock, then killed. */
 function brokenRun() {
@@ -58,6 +58,36 @@ describe('toChromeTrace', () => {
     expect(m1.map((e) => e.args!.step)).toEqual(['send', 'get', 'db.write', 'ack', 'ack', 'notify']);
     const inst = ev.filter((e) => e.ph === 'i').map((e) => e.name);
     expect(inst).toEqual(expect.arrayContaining(['freeze', 'thaw', 'kill', 'VIOLATION no-dead10cc']));
+  });
+});
+
+describe('toChromeTrace with concurrent ops', () => {
+  it('puts overlapping ops of one lane on separate threads, so slices on a thread never partially overlap', () => {
+    const h = new H();
+    h.op({ proc: 'sender', type: 'invoke', f: 'send', value: { queueId: 'q1' }, ref: 1 });
+    h.op({ proc: 'sender', type: 'invoke', f: 'send', value: { queueId: 'q1' }, ref: 2 });
+    h.op({ proc: 'sender', type: 'ok', f: 'send', value: { queueId: 'q1', msgId: 'a' }, ref: 1 });
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q2' } });
+    h.op({ proc: 'sender', type: 'ok', f: 'send', value: { queueId: 'q1', msgId: 'b' }, ref: 2 });
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'a' } });
+    h.op({ ...NSE, type: 'invoke', f: 'ack', value: { queueId: 'q1', msgId: 'a' } });
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q2', msgId: null } });
+    h.op({ ...NSE, type: 'ok', f: 'ack', value: { queueId: 'q1', msgId: 'a' } });
+    const ev = toChromeTrace(h.ops).traceEvents;
+    const byThread = new Map<string, TraceEvent[]>();
+    for (const e of ev.filter((e) => e.ph === 'X')) byThread.set(`${e.pid}/${e.tid}`, [...(byThread.get(`${e.pid}/${e.tid}`) ?? []), e]);
+    for (const [, xs] of byThread) {
+      for (const a of xs) for (const b of xs) {
+        if (a === b) continue;
+        const aEnd = a.ts! + a.dur!, bEnd = b.ts! + b.dur!;
+        const disjoint = aEnd <= b.ts! || bEnd <= a.ts!;
+        const nested = (a.ts! <= b.ts! && bEnd <= aEnd) || (b.ts! <= a.ts! && aEnd <= bEnd);
+        expect(disjoint || nested, `${a.name}@${a.ts} vs ${b.name}@${b.ts}`).toBe(true);
+      }
+    }
+    const threads = ev.filter((e) => e.name === 'thread_name').map((e) => e.args!.name);
+    expect(threads).toEqual(expect.arrayContaining(['net', 'net #2', 'net (pid 200)', 'net #2 (pid 200)']));
   });
 });
 
