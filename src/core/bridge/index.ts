@@ -14,12 +14,12 @@ import type { InboundDeps } from '../inbound/index.js';
 import { PhaseController } from '../phase/index.js';
 import { QueueCoordinator } from '../queue/index.js';
 import { BridgeStore, bridgeHostServices, bridgeInbox, bridgeTransport } from './adapters.js';
-import type { BridgeConfig, BridgeHost, BridgePhase, NotificationResult } from './contract.js';
+import { HOST_FUNCTIONS, type BridgeConfig, type BridgeHost, type BridgePhase, type NotificationResult } from './contract.js';
 import { NseRequests, checkRequest, notifierKeys } from './requests.js';
 import { sealE2eBody, sealNid } from './tools.js';
 
 export type { BridgeConfig, BridgeHost, NotificationResult } from './contract.js';
-export { HOST_FUNCTIONS } from './contract.js';
+export { HOST_FUNCTIONS };
 export { sealE2eBody, sealNid };
 
 declare const __NSEKIT_VERSION__: string;
@@ -55,9 +55,7 @@ function key32(hex: string | undefined, what: string): Uint8Array | null {
 }
 
 function checkHost(h: BridgeHost): void {
-  const fns = ['now', 'setTimer', 'clearTimer', 'randomHex', 'log', 'lockAcquire', 'lockRelease', 'storePut',
-    'storeMarkNotified', 'storeClose', 'inboxAppend', 'transportGet', 'transportAck', 'contentReady', 'phaseChanged'];
-  const missing = fns.filter((f) => typeof (h as unknown as Record<string, unknown>)[f] !== 'function');
+  const missing = HOST_FUNCTIONS.filter((f) => typeof (h as unknown as Record<string, unknown>)[f] !== 'function');
   if (missing.length) throw new NsekitError('BRIDGE_BAD_INPUT', `host lacks ${missing.join(', ')}`);
 }
 
