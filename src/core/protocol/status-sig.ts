@@ -40,7 +40,8 @@ export function verifyStatusSignature(publicKey: Uint8Array, queueId: string, ti
   const sig = sigHex.length === 128 ? fromHex(sigHex) : null;
   if (!sig || publicKey.length !== 32) return false;
   try {
-    return ed25519.verify(sig, statusMessage(queueId, timestamp), publicKey);
+    // Strict RFC 8032 (no ZIP-215 leniency): one canonical encoding per signature.
+    return ed25519.verify(sig, statusMessage(queueId, timestamp), publicKey, { zip215: false });
   } catch {
     return false;
   }
