@@ -1,0 +1,107 @@
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runSimCli } from '../../sim/cli/sim.js';
+import { NetProxy } from '../../sim/orchestrator/index.js';
+import { scenario } from '../../sim/scenario/index.js';
+import { runScenario } from '../../sim/vitest.js';
+
+const out = mkdtempSync(join(tmpdir(), 'nsekit-orch-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function capture() {
+  const lines: string[] = [];
+  return { lines, out: (s: string) => void lines.push(...s.split('\n')), err: (s: string) => void lines.push(`ERR ${s}`) };
+}
+
+describe('nsekit sim CLI', () => {
+  it('kills the NSE frozen holding the lock: 0xdead10cc recorded, exit 1, --json last line', { timeout: 120_000 }, async () => {
+    const file = join(out, 'freeze-bug.json');
+    const s = scenario('freeze-bug').background('app').expire('app').send({ count: 1 }).when('nse', 'lock.acquired').freeze('nse').foreground('app').build();
+    writeFileSync(file, JSON.stringify(s));
+    const c = capture();
+    const code = await runSimCli([file, '--seed', '42', '--json', '--out', out], c.out, c.err);
+    expect(code).toBe(1);
+    expect(c.lines[0]).toMatch(/^seed=42 scenario=freeze-bug mode=instant lockBackend=flock .*timeFactor=0\.01/);
+    const last = JSON.parse(c.lines.filter((l) => l !== '').at(-1)!);
+    expect(last.valid).toBe(false);
+    expect(last.seed).toBe(42);
+    expect(last.events).toBeGreaterThan(10);
+    expect(last.violations.map((v: { invariant: string }) => v.invariant)).toContain('no-dead10cc');
+    expect(last.violations[0].replay).toBe(`nsekit sim ${file} --seed 42`);
+    expect(c.lines).toContain('FAIL no-dead10cc');
+    // The run directory: history, logs, trace, report, and the latest link.
+    const dir = last.runDir as string;
+    for (const f of ['history.jsonl', 'trace.json', 'report.html', 'app.log', 'relay.log']) expect(existsSync(join(dir, f)), f).toBe(true);
+    expect(readlinkSync(join(out, 'freeze-bug', 'latest'))).toBe(dir.split('/').at(-1));
+    const ops = readFileSync(join(dir, 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const held = ops.find((o) => o.f === 'lock.held-at-freeze');
+    expect(held?.value.code).toBe('0xdead10cc');
+    expect(ops.some((o) => o.f === 'kill' && o.value.pid === held.value.pid && o.index > held.index)).toBe(true);
+    // Recovery: the message still reached the store, nothing plaintext at rest.
+    const verdicts = JSON.parse(readFileSync(join(dir, 'verdict.json'), 'utf8')).verdicts as { invariant: string; valid: unknown }[];
+    expect(verdicts.filter((v) => v.valid !== true).map((v) => v.invariant)).toEqual(['no-dead10cc']);
+    JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8'));
+  });
+
+  it('exit 4 for an invalid scenario or unknown name, with a JSON last line', async () => {
+    const bad = join(out, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ name: 'bad', steps: [{ do: 'fly' }] }));
+    for (const arg of [bad, 'no-such-scenario']) {
+      const c = capture();
+      expect(await runSimCli([arg, '--json', '--out', out], c.out, c.err)).toBe(4);
+      expect(JSON.parse(c.lines.at(-1)!).valid).toBe('unknown');
+    }
+    const c = capture();
+    expect(await runSimCli(['--seed', 'x', 'a'], c.out, c.err)).toBe(4);
+  });
+});
+
+describe('runScenario (test-author helper)', () => {
+  it('runs a builder scenario and reports verdicts and hits', { timeout: 120_000 }, async () => {
+    const r = await runScenario(
+      scenario('helper-smoke').background('app').expire('app').send({ count: 2 }).when('nse', 'net.get.sent').pause('nse').resume('nse').foreground('app').expectValid(['nse:net.get.sent']),
+      { seed: 3, outDir: out },
+    );
+    expect(r.valid).toBe(true);
+    expect(r.exitCode).toBe(0);
+    expect(r.expectMet).toBe(true);
+    expect(r.hits).toContain('nse:net.get.sent');
+    expect(r.verdicts.map((v) => v.invariant)).toEqual(['no-loss', 'no-duplicates', 'no-dead10cc', 'gates', 'get-isolation', 'integrity', 'liveness']);
+  });
+});
+
+describe('NetProxy (partition)', () => {
+  it('cut drops live connections and refuses new ones; restore accepts again', async () => {
+    const { createServer } = await import('node:net');
+    const echo = createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const port = (echo.address() as { port: number }).port;
+    const proxy = new NetProxy(port);
+    await proxy.start();
+    const roundTrip = () =>
+      new Promise<string>((resolve) => {
+        const s = connect(proxy.port, '127.0.0.1');
+        let got = '';
+        s.on('data', (d) => {
+          got += d;
+          s.end();
+        });
+        s.on('error', () => resolve('error'));
+        s.on('close', () => resolve(got || 'closed'));
+        s.write('ping');
+      });
+    try {
+      expect(await roundTrip()).toBe('ping');
+      proxy.cut();
+      expect(['closed', 'error']).toContain(await roundTrip());
+      proxy.restore();
+      expect(await roundTrip()).toBe('ping');
+    } finally {
+      await proxy.close();
+      await new Promise<void>((r) => echo.close(() => r()));
+    }
+  });
+});
