@@ -236,3 +236,6 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   });
   return { promise, resolve, reject };
 }
+
+/** A Log that drops everything (fast mode: the history is the record). */
+export const silentLog: Log = { log() {} };

@@ -23,6 +23,8 @@ export interface InboundDeps {
   bodyKey: Uint8Array | null;
   /** Log tag: 'nse' in the NSE process, 'sync' (default) in the app. */
   logTag?: 'nse' | 'sync';
+  /** test-only broken variant (sim/broken.ts): ACK before the durable write. Never set in production. */
+  broken?: 'ack-before-write';
 }
 
 export type InboundOutcome = {
@@ -107,6 +109,12 @@ export async function fetchAndProcess(
   for (let i = 0; i < max; i++) {
     const r = await queues.getMessage(queueId);
     if (!r) break;
+    if (deps.broken === 'ack-before-write') {
+      // test-only broken variant: the relay deletes before the message is durable here.
+      await r.ack();
+      out.push(await processInbound(deps, r.msg));
+      continue;
+    }
     let ing: Ingested;
     try {
       ing = await ingest(deps, r.msg);

@@ -24,6 +24,8 @@ export interface QueueCoordinatorOptions {
   holdTimeoutMs?: number;
   /** Phase gate: GET and ACK (and SUB) run in its receiveNetwork class. */
   gate?: Gate;
+  /** test-only broken variant (sim/broken.ts): no per-queue slot, GETs on one queue overlap. Never set in production. */
+  broken?: 'unserialized-get';
 }
 
 type Waiter = { grant: (slot: Slot) => void; timer: TimerHandle | null };
@@ -36,6 +38,7 @@ export class QueueCoordinator {
   private readonly waitTimeoutMs: number;
   private readonly holdTimeoutMs: number;
   private readonly gate: Gate | undefined;
+  private readonly broken: QueueCoordinatorOptions['broken'];
   private seq = 0;
 
   constructor(
@@ -46,6 +49,7 @@ export class QueueCoordinator {
     this.waitTimeoutMs = opts.waitTimeoutMs ?? 10_000;
     this.holdTimeoutMs = opts.holdTimeoutMs ?? 30_000;
     this.gate = opts.gate;
+    this.broken = opts.broken; // test-only broken variant
   }
 
   /** GET the first un-ACKed message of `queueId` and hold the slot; null = empty (slot already released). */
@@ -139,6 +143,8 @@ export class QueueCoordinator {
   }
 
   private acquire(queueId: string, q: QueueState, timeoutMs: number): Promise<Slot> {
+    // test-only broken variant: a private slot nobody else waits for.
+    if (this.broken === 'unserialized-get') return Promise.resolve({ id: ++this.seq, state: 'held', holdTimer: null });
     if (!q.slot && q.waiters.length === 0) return Promise.resolve(this.take(queueId, q));
     return new Promise<Slot>((resolve, reject) => {
       const w: Waiter = { grant: resolve, timer: null };

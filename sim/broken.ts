@@ -1,0 +1,51 @@
+/**
+ * Deliberately broken protocol variants (test-only). Each one removes one
+ * safety mechanism so the simulator can prove it catches the consequence.
+ * Selected per run and threaded through constructors/deps, never ambient:
+ * fast mode passes it to the components it builds; real processes may read
+ * NSEKIT_BROKEN=<variant> in their main (BROKEN_ENV).
+ */
+import { ErrorCodes, NsekitError } from '../src/core/errors.js';
+
+export const BROKEN_VARIANTS = [
+  'ack-before-write',
+  'no-lock-release-on-suspend',
+  'unserialized-get',
+  'ungated-db-when-suspended',
+  'inbox-no-fsync-claim',
+] as const;
+export type BrokenVariant = (typeof BROKEN_VARIANTS)[number];
+
+/** Env var a process main may read to select a variant in the real mode. */
+export const BROKEN_ENV = 'NSEKIT_BROKEN';
+
+/** The invariant(s) each variant must be caught violating. */
+export const BROKEN_EXPECTED: Readonly<Record<BrokenVariant, readonly string[]>> = {
+  'ack-before-write': ['no-loss'],
+  'no-lock-release-on-suspend': ['no-dead10cc'],
+  'unserialized-get': ['get-isolation', 'no-duplicates'],
+  'ungated-db-when-suspended': ['gates'],
+  'inbox-no-fsync-claim': ['no-loss'],
+};
+
+/** What each variant breaks, for docs and CLI help. */
+export const BROKEN_DOCS: Readonly<Record<BrokenVariant, string>> = {
+  'ack-before-write': 'the inbound pipeline ACKs (relay deletes) before the durable write',
+  'no-lock-release-on-suspend': 'suspension closes the store but keeps the cross-process lock',
+  'unserialized-get': 'GETs on one queue are not serialized (no per-queue slot)',
+  'ungated-db-when-suspended': 'database operations start even while the process is suspended',
+  'inbox-no-fsync-claim': 'the pending-inbox import reads then deletes the file (no claim by rename): a concurrent append is lost',
+};
+
+export function isBrokenVariant(x: unknown): x is BrokenVariant {
+  return typeof x === 'string' && (BROKEN_VARIANTS as readonly string[]).includes(x);
+}
+
+/** Parses a variant name (CLI flag or env); undefined/'' = the correct protocol. */
+export function parseBroken(x: string | undefined): BrokenVariant | undefined {
+  if (x === undefined || x === '') return undefined;
+  if (!isBrokenVariant(x)) {
+    throw new NsekitError(ErrorCodes.SCENARIO_INVALID, `unknown broken variant '${x}' (one of ${BROKEN_VARIANTS.join(', ')})`);
+  }
+  return x;
+}

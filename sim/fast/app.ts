@@ -1,0 +1,147 @@
+/**
+ * The app's behaviour in the fast mode, following src/app/app.ts: lifecycle
+ * commands applied one at a time; every return to the foreground runs the
+ * wake sequence (import the pending inbox, fetch each queue in bounded GET
+ * batches, then SUB — or poll in low-power mode); background drops the SUBs
+ * while the network is still open, then blocks network classes; expiry
+ * backgrounds and suspends (store closed, lock released).
+ */
+import { isNsekitError } from '../../src/core/errors.js';
+import type { RelayMessage, TimerHandle } from '../../src/core/host.js';
+import { fetchAndProcess, processInbound } from '../../src/core/inbound/index.js';
+import type { SimProc } from './proc.js';
+
+export type AppEvent = 'active' | 'background' | 'expiring' | 'lock' | 'unlock' | 'online';
+
+export class SimApp {
+  private chain: Promise<unknown> = Promise.resolve();
+  private subscribed = new Set<string>();
+  private pollTimer: TimerHandle | null = null;
+  private readonly maxBatch = 20;
+  private readonly maxBatches = 10;
+
+  constructor(
+    readonly p: SimProc,
+    private readonly queueIds: string[],
+    private readonly mode: 'instant' | 'low-power',
+    private readonly expiryDeadlineMs: number,
+    private readonly pollMs: number,
+    private readonly onSuspended: () => void,
+  ) {}
+
+  /** Run `fn` after every earlier command (lifecycle is strictly ordered). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.chain.then(fn, fn);
+    this.chain = r.catch((e) => this.error('app', e));
+    return r;
+  }
+
+  lifecycle(ev: AppEvent): Promise<void> {
+    return this.serial(() => this.apply(ev));
+  }
+
+  private async apply(ev: AppEvent): Promise<void> {
+    const { p } = this;
+    switch (ev) {
+      case 'active':
+        await p.phase.activate();
+        await this.wake();
+        return;
+      case 'online':
+        await this.wake();
+        return;
+      case 'background':
+        await this.goBackground();
+        return;
+      case 'expiring':
+        await this.goBackground();
+        await p.phase.suspend(this.expiryDeadlineMs);
+        this.onSuspended();
+        return;
+      case 'lock':
+        p.lockDevice();
+        return;
+      case 'unlock':
+        p.unlock();
+        if (p.phase.phase === 'active') await p.importInbox();
+        return;
+    }
+  }
+
+  private async goBackground(): Promise<void> {
+    const { p } = this;
+    if (p.phase.phase !== 'active') return;
+    this.stopPolling();
+    for (const q of this.subscribed) await p.queues.unsubscribe(q);
+    this.subscribed.clear();
+    p.phase.background();
+  }
+
+  /** The wake sequence (src/app/app.ts `wake`). */
+  private async wake(): Promise<void> {
+    const { p } = this;
+    if (p.phase.phase !== 'active') return;
+    if (!p.store.isOpen) p.store.open();
+    if (p.unlocked) await p.importInbox();
+    for (const q of this.subscribed) await p.queues.unsubscribe(q);
+    this.subscribed.clear();
+    for (const q of this.queueIds) await this.fetchQueue(q);
+    if (this.mode === 'instant') {
+      for (const q of this.queueIds) {
+        await p.queues.subscribe(q, (m) => void this.delivered(m));
+        this.subscribed.add(q);
+      }
+    } else this.startPolling();
+  }
+
+  async fetchQueue(queueId: string): Promise<number> {
+    let merged = 0;
+    for (let b = 0; b < this.maxBatches; b++) {
+      let outs;
+      try {
+        outs = await fetchAndProcess(this.p.inboundDeps(), this.p.queues, queueId, { maxExtraGets: this.maxBatch - 1 });
+      } catch (e) {
+        // Another process ACKed the same message first: it is stored (dedupe), go on.
+        if (isNsekitError(e, 'PROTO_NO_MSG')) continue;
+        throw e;
+      }
+      merged += outs.filter((o) => o.stored !== 'duplicate').length;
+      if (outs.length < this.maxBatch) break;
+    }
+    return merged;
+  }
+
+  /** A SUB delivery: store, then ACK under the receive gate (src/device/runtime.ts handleDelivered). */
+  private async delivered(m: RelayMessage): Promise<void> {
+    const { p } = this;
+    try {
+      await processInbound(p.inboundDeps(), m);
+      await p.phase.run('receiveNetwork', () => p.transport.ack(m.queueId, m.msgId));
+    } catch (e) {
+      this.error('sub delivery', e);
+    }
+  }
+
+  private startPolling(): void {
+    this.stopPolling();
+    const tick = () => {
+      this.pollTimer = null;
+      if (this.p.phase.phase !== 'active') return;
+      void this.serial(async () => {
+        for (const q of this.queueIds) await this.fetchQueue(q);
+      }).finally(() => {
+        if (this.p.phase.phase === 'active' && this.pollTimer === null) this.pollTimer = this.p.ctx.clock.setTimer(this.pollMs, tick);
+      });
+    };
+    this.pollTimer = this.p.ctx.clock.setTimer(this.pollMs, tick);
+  }
+  private stopPolling(): void {
+    if (this.pollTimer !== null) this.p.ctx.clock.clearTimer(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  private error(where: string, e: unknown): void {
+    const code = isNsekitError(e) ? e.code : 'INTERNAL';
+    this.p.ctx.record('info', 'error', { where, code, message: e instanceof Error ? e.message : String(e) });
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The NSE's behaviour in the fast mode, following src/nse/nse.ts: per push,
+ * GET each notified queue through the per-queue coordinator (queues in
+ * parallel, one queue serialized), store or inbox, ACK after the durable
+ * write; its own budget timer delivers best-attempt content and suspends;
+ * a grace period after the last push, then background + suspend (store
+ * closed, lock released) before iOS freezes it; the app's activation makes
+ * it yield (drain and release).
+ */
+import { isNsekitError } from '../../src/core/errors.js';
+import type { TimerHandle } from '../../src/core/host.js';
+import { fetchAndProcess } from '../../src/core/inbound/index.js';
+import type { SimProc } from './proc.js';
+
+export interface NseTimings {
+  budgetMs: number;
+  graceMs: number;
+  /** Deadline of the drain after the grace / on yield. */
+  suspendDeadlineMs: number;
+}
+
+interface Job {
+  queueIds: string[];
+  done: boolean;
+}
+
+export class SimNse {
+  private jobs = new Set<Job>();
+  private graceTimer: TimerHandle | null = null;
+  private budgetTimer: TimerHandle | null = null;
+  private yielding = false;
+  private suspending: Promise<void> | null = null;
+
+  constructor(
+    readonly p: SimProc,
+    private readonly t: NseTimings,
+    /** Tells the device the NSE is suspended (iOS then freezes it). */
+    private readonly onSuspended: () => void,
+  ) {}
+
+  async onPush(queueIds: string[]): Promise<void> {
+    const { p } = this;
+    this.clearGrace();
+    this.yielding = false;
+    if (this.suspending) await this.suspending;
+    if (p.phase.phase !== 'active') await p.phase.activate();
+    if (this.budgetTimer === null) this.budgetTimer = p.ctx.clock.setTimer(this.t.budgetMs, () => this.expire());
+    const job: Job = { queueIds, done: false };
+    this.jobs.add(job);
+    try {
+      const results = await Promise.allSettled(queueIds.map((q) => this.fetchQueue(q)));
+      for (const r of results) if (r.status === 'rejected' && !this.yielding) this.error('nse fetch', r.reason);
+    } finally {
+      job.done = true;
+      this.jobs.delete(job);
+    }
+    if (this.jobs.size === 0) this.armGrace();
+  }
+
+  private async fetchQueue(queueId: string): Promise<void> {
+    if (this.yielding) return;
+    await fetchAndProcess(this.p.inboundDeps(), this.p.queues, queueId, { maxExtraGets: 3 });
+  }
+
+  /** "Time will expire" (own budget timer or the OS callback): best-attempt content, then suspend at once. */
+  expire(): void {
+    this.budgetTimer = null;
+    for (const job of this.jobs) {
+      if (job.done) continue;
+      job.done = true;
+      this.p.ctx.record('info', 'notify.best-attempt', { queueIds: job.queueIds });
+    }
+    void this.suspend(0);
+  }
+
+  private armGrace(): void {
+    this.clearGrace();
+    this.graceTimer = this.p.ctx.clock.setTimer(this.t.graceMs, () => {
+      this.graceTimer = null;
+      if (this.jobs.size === 0) void this.suspend(this.t.suspendDeadlineMs);
+    });
+  }
+  private clearGrace(): void {
+    if (this.graceTimer !== null) this.p.ctx.clock.clearTimer(this.graceTimer);
+    this.graceTimer = null;
+  }
+
+  suspend(deadlineMs: number): Promise<void> {
+    if (this.suspending) return this.suspending;
+    const { p } = this;
+    this.clearGrace();
+    if (this.budgetTimer !== null) p.ctx.clock.clearTimer(this.budgetTimer);
+    this.budgetTimer = null;
+    this.suspending = (async () => {
+      try {
+        if (p.phase.phase === 'active') p.phase.background();
+        await p.phase.suspend(deadlineMs);
+        this.onSuspended();
+      } catch (e) {
+        this.error('nse suspend', e);
+      } finally {
+        this.suspending = null;
+      }
+    })();
+    return this.suspending;
+  }
+
+  /** The app became active: stop starting work, drain, release. */
+  async yieldToApp(): Promise<void> {
+    if (this.yielding && this.suspending) return this.suspending;
+    this.yielding = true;
+    this.p.ctx.record('info', 'yielding', { inFlight: this.jobs.size });
+    await this.suspend(this.t.suspendDeadlineMs);
+    this.p.ctx.record('info', 'yielded', { lockHeld: this.p.lock.held });
+  }
+
+  private error(where: string, e: unknown): void {
+    const code = isNsekitError(e) ? e.code : 'INTERNAL';
+    this.p.ctx.record('info', 'error', { where, code, message: e instanceof Error ? e.message : String(e) });
+  }
+}

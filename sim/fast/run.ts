@@ -1,0 +1,120 @@
+/**
+ * `runFast(scenario, seed)`: one scenario in one process on a virtual clock,
+ * with a seeded scheduler. Same seed → the same history, op for op. The
+ * history has the format of the real mode and is judged by the same
+ * `checkAll`; the final state is recorded as snapshot ops (store, inbox,
+ * relay), plus an integrity op (the in-memory store holds committed rows
+ * only, so it reads 'ok' by construction) and a real plaintext scan of every
+ * byte at rest.
+ */
+import { checkAll, type CheckResult, type Verdict } from '../checkers/index.js';
+import type { History } from '../history/types.js';
+import { resolveWorld, type Scenario } from '../scenario/index.js';
+import type { BrokenVariant } from '../broken.js';
+import { utf8Encode } from '../../src/core/bytes.js';
+import { StepRunner } from './steps.js';
+import { FastWorld, ORCH } from './world.js';
+
+export interface FastOptions {
+  broken?: BrokenVariant;
+  /** Scheduler step bound (livelock guard). Default 200 000. */
+  maxSteps?: number;
+  /** Virtual-ms bound on the steps part of the run. Default 600 000. */
+  maxStepsMs?: number;
+}
+
+export interface FastViolation {
+  invariant: string;
+  detail: string;
+  replay: string;
+}
+
+export interface FastResult {
+  valid: CheckResult['valid'];
+  exitCode: CheckResult['exitCode'];
+  verdicts: Verdict[];
+  violations: FastViolation[];
+  history: History;
+  /** Failpoints reached, as `proc:name`. */
+  hits: string[];
+  /** `expect.hits` marks the run did not reach. */
+  missingHits: string[];
+  /** History length. */
+  events: number;
+  /** Scheduler steps and virtual ms the run took. */
+  steps: number;
+  virtualMs: number;
+}
+
+/** The command that replays a saved scenario file in fast mode. */
+export function replayCommand(file: string, seed: number, broken?: BrokenVariant): string {
+  return `nsekit sim ${file} --seed ${seed} --mode fast${broken ? ` --broken ${broken}` : ''}`;
+}
+
+export async function runFast(scenario: Scenario, seed: number, opts: FastOptions = {}): Promise<FastResult> {
+  const world = resolveWorld(scenario);
+  const w = new FastWorld(world, seed, opts.broken);
+  const runner = new StepRunner(w, scenario);
+  const maxSteps = opts.maxSteps ?? 200_000;
+  w.h.info(ORCH, 'run', { scenario: scenario.name, seed, mode: 'fast', ...(opts.broken ? { broken: opts.broken } : {}) });
+
+  // The device starts with the app in the foreground.
+  // The device starts with the app in the foreground; steps begin once it is up (as in the real mode, after `ready`).
+  w.launchApp();
+  let up = false;
+  void w.postApp('active').finally(() => (up = true));
+  await w.sched.run({ untilMs: 60_000, maxSteps, stop: () => up });
+  const steps = runner.run();
+  await w.sched.run({ untilMs: opts.maxStepsMs ?? 600_000, maxSteps, stop: () => runner.done, onIdle: () => runner.giveUp() });
+  if (!runner.done) {
+    w.h.info(ORCH, 'harness', { error: 'steps did not finish within the bounds', steps: w.sched.steps, now: w.sched.now });
+    runner.disarm();
+  }
+  void steps;
+
+  // Heal everything, app to the front, let it converge.
+  let healed = false;
+  void runner.healAll().then(() => (healed = true));
+  const end = w.sched.now + world.convergenceMs;
+  await w.sched.run({ untilMs: end, maxSteps: maxSteps * 2, onIdle: () => runner.giveUp() });
+  if (!healed) w.h.info(ORCH, 'harness', { error: 'final foreground did not finish' });
+
+  snapshot(w);
+  const check = checkAll(w.h.history, { convergenceMs: world.convergenceMs });
+  const hits = [...w.hits].sort();
+  const missingHits = (scenario.expect?.hits ?? []).filter((m) => (m.includes(':') ? !w.hits.has(m) : !hits.some((h) => h.endsWith(`:${m}`))));
+  const replay = replayCommand(`<${scenario.name}.json>`, seed, opts.broken);
+  return {
+    valid: check.valid,
+    exitCode: check.exitCode,
+    verdicts: check.verdicts,
+    violations: check.verdicts.flatMap((v) => v.violations.map((x) => ({ invariant: v.invariant, detail: x.detail, replay }))),
+    history: w.h.history,
+    hits,
+    missingHits,
+    events: w.h.size,
+    steps: w.sched.steps,
+    virtualMs: w.sched.now,
+  };
+}
+
+/** Final state as snapshot ops, read from the durable model (never from a process's memory). */
+function snapshot(w: FastWorld): void {
+  w.h.ok(ORCH, 'integrity', { result: 'ok', how: 'fast mode: the in-memory store keeps committed rows only' });
+  const needles = w.markers.map((m) => utf8Encode(m));
+  const blobs = [...w.db.messages.values()].map((m) => m.sealed).concat(
+    [...w.inboxFiles.live.records, ...w.inboxFiles.claims.flatMap((c) => c.records)].map((r) => r.sealed),
+  );
+  const found = w.markers.filter((_, i) => blobs.some((b) => contains(b, needles[i]!)));
+  w.h.ok(ORCH, 'plaintext.scan', { found, scanned: blobs.length });
+  w.h.ok(ORCH, 'store.snapshot', { msgIds: [...w.db.rows], inbox: { msgIds: w.inboxFiles.msgIds() } });
+  w.h.ok(ORCH, 'relay.snapshot', { deleted: [...w.relay.deleted], queued: w.relay.queued() });
+}
+
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}

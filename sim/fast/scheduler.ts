@@ -1,0 +1,147 @@
+/**
+ * The seeded scheduler of the fast mode: a virtual clock and a run queue of
+ * tasks, each owned by a process instance ('app#101', 'nse#201') or by the
+ * orchestrator. At each step every microtask is drained first, then the seeded
+ * generator picks one runnable task — that choice is what explores
+ * interleavings. When nothing is runnable the clock jumps to the next timer.
+ * Frozen owners are skipped (their tasks and timers wait for the thaw);
+ * killed owners' tasks and timers are dropped, so their code never runs again.
+ *
+ * Rule for the simulated components: every wake-up of a process from outside
+ * its own code path (a lock grant, a SUB delivery, a lifecycle command) goes
+ * through `post`, never through a bare promise resolution.
+ */
+import type { Clock, TimerHandle } from '../../src/core/host.js';
+import { Prng } from './prng.js';
+
+interface Task {
+  owner: string;
+  run: () => void;
+}
+interface Timer {
+  id: number;
+  at: number;
+  owner: string;
+  fn: () => void;
+}
+
+const drain = () => new Promise<void>((r) => setImmediate(r));
+
+export interface RunLimits {
+  /** Stop once the virtual clock would pass this time. */
+  untilMs: number;
+  /** Hard bound on scheduler steps (a livelock guard). */
+  maxSteps: number;
+  /** Called when nothing is runnable and no timer is due; return true if it made progress. */
+  onIdle?: () => boolean;
+  /** Stop as soon as this holds (checked between steps). */
+  stop?: () => boolean;
+}
+
+export class Scheduler {
+  now = 0;
+  steps = 0;
+  private tasks: Task[] = [];
+  private timers = new Map<number, Timer>();
+  private seq = 0;
+  private readonly frozen = new Set<string>();
+  private readonly dead = new Set<string>();
+  readonly rng: Prng;
+
+  constructor(seed: number) {
+    this.rng = new Prng(seed);
+  }
+
+  /** Run `fn` as a task of `owner` when the scheduler picks it. */
+  post(owner: string, fn: () => void): void {
+    if (!this.dead.has(owner)) this.tasks.push({ owner, run: fn });
+  }
+
+  /** A scheduling point: resolves when the scheduler picks this task. */
+  point(owner: string): Promise<void> {
+    return new Promise<void>((r) => this.post(owner, r));
+  }
+
+  /** Resolves after `ms` of virtual time (a timer of `owner`). */
+  delay(owner: string, ms: number): Promise<void> {
+    return new Promise<void>((r) => this.setTimer(owner, ms, r));
+  }
+
+  setTimer(owner: string, ms: number, fn: () => void): TimerHandle {
+    const id = ++this.seq;
+    if (!this.dead.has(owner)) this.timers.set(id, { id, at: this.now + Math.max(0, ms), owner, fn });
+    return { id };
+  }
+  clearTimer(h: TimerHandle): void {
+    this.timers.delete((h as { id: number }).id);
+  }
+
+  /** A host Clock whose timers belong to `owner`. */
+  clock(owner: string): Clock {
+    return {
+      now: () => this.now,
+      setTimer: (ms, fn) => this.setTimer(owner, ms, fn),
+      clearTimer: (h) => this.clearTimer(h),
+    };
+  }
+
+  freeze(owner: string): void {
+    this.frozen.add(owner);
+  }
+  thaw(owner: string): void {
+    this.frozen.delete(owner);
+  }
+  isFrozen(owner: string): boolean {
+    return this.frozen.has(owner);
+  }
+  isDead(owner: string): boolean {
+    return this.dead.has(owner);
+  }
+  /** Drop every task and timer of `owner`, now and later. */
+  kill(owner: string): void {
+    this.dead.add(owner);
+    this.frozen.delete(owner);
+    this.tasks = this.tasks.filter((t) => t.owner !== owner);
+    for (const [id, t] of this.timers) if (t.owner === owner) this.timers.delete(id);
+  }
+
+  private runnable(owner: string): boolean {
+    return !this.frozen.has(owner) && !this.dead.has(owner);
+  }
+
+  /** Drives tasks and timers until quiescent, a limit, or `stop()`. Returns why it stopped. */
+  async run(limits: RunLimits): Promise<'quiescent' | 'time' | 'steps' | 'stopped'> {
+    for (;;) {
+      await drain();
+      if (limits.stop?.()) return 'stopped';
+      if (this.steps >= limits.maxSteps) return 'steps';
+      const ready: number[] = [];
+      for (let i = 0; i < this.tasks.length; i++) if (this.runnable(this.tasks[i]!.owner)) ready.push(i);
+      if (ready.length > 0) {
+        const i = ready.length === 1 ? ready[0]! : ready[this.rng.int(ready.length)]!;
+        const t = this.tasks.splice(i, 1)[0]!;
+        this.steps++;
+        t.run();
+        continue;
+      }
+      let next: Timer | undefined;
+      for (const t of this.timers.values()) {
+        if (!this.runnable(t.owner)) continue;
+        if (!next || t.at < next.at || (t.at === next.at && t.id < next.id)) next = t;
+      }
+      if (next && Math.max(this.now, next.at) <= limits.untilMs) {
+        this.timers.delete(next.id);
+        this.now = Math.max(this.now, next.at);
+        this.steps++;
+        next.fn();
+        continue;
+      }
+      if (limits.onIdle?.()) continue;
+      if (next) {
+        this.now = Math.max(this.now, limits.untilMs);
+        return 'time';
+      }
+      return 'quiescent';
+    }
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * The fast mode's orchestrator: runs a scenario's steps against a FastWorld
+ * the way sim/orchestrator/engine.ts does against real processes — steps in
+ * order, each waiting for its trigger (a failpoint hit holds the process
+ * exactly there until the step has run; `pause` holds it until `resume`),
+ * with the iOS budgets (app background task → expiration → freeze; NSE
+ * budget → time-will-expire → freeze) on the virtual clock.
+ */
+import type { TimerHandle } from '../../src/core/host.js';
+import type { Scenario, Step } from '../scenario/index.js';
+import { ORCH, type FastWorld, type Role } from './world.js';
+
+interface Held {
+  role: Role;
+  release: () => void;
+}
+interface Armed {
+  step: number;
+  nth: number;
+  count: number;
+  fire: (h: Held) => void;
+}
+
+export class StepRunner {
+  done = false;
+  private readonly chains = new Map<string, Armed[]>();
+  private readonly fired = new Map<number, Promise<Held>>();
+  private readonly paused = new Map<Role, Held>();
+  private abandon: ((e: Error) => void) | null = null;
+  private appTimer: TimerHandle | null = null;
+  private nseTimer: TimerHandle | null = null;
+  private nseFreezeTimer: TimerHandle | null = null;
+
+  constructor(
+    private readonly w: FastWorld,
+    private readonly s: Scenario,
+  ) {
+    s.steps.forEach((st, i) => {
+      const t = st.when as { proc?: Role; at?: string; nth?: number } | undefined;
+      if (!t?.proc || !t.at) return;
+      const key = `${t.proc}:${t.at}`;
+      let fire!: (h: Held) => void;
+      this.fired.set(i, new Promise<Held>((r) => (fire = r)));
+      const list = this.chains.get(key) ?? [];
+      list.push({ step: i, nth: t.nth ?? 1, count: 0, fire });
+      this.chains.set(key, list);
+    });
+    w.onHit = (role, name, release) => {
+      const list = this.chains.get(`${role}:${name}`);
+      const head = list?.[0];
+      if (!head || ++head.count < head.nth) return false;
+      list!.shift();
+      head.fire({ role, release: once(release) });
+      return true;
+    };
+    w.onNsePush = () => this.startNseBudget();
+    // A frozen process's budget timers end with it (as in the real engine).
+    const freeze = w.freeze.bind(w);
+    w.freeze = (role, why) => {
+      if (role === 'nse') this.clearNseTimers();
+      else this.clearAppTimer();
+      return freeze(role, why);
+    };
+  }
+
+  /** Stop holding processes anywhere (end of steps, or a trigger given up). */
+  disarm(): void {
+    this.chains.clear();
+    for (const [, h] of this.paused) h.release();
+    this.paused.clear();
+  }
+
+  /** Called when the world is quiescent: a step waiting on something that cannot happen is given up. */
+  giveUp(): boolean {
+    if (!this.abandon) return false;
+    const a = this.abandon;
+    this.abandon = null;
+    a(new Error('stuck: nothing left to run (trigger never reached or the process died)'));
+    return true;
+  }
+
+  private guard<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.abandon = reject;
+      p.then(resolve, reject).finally(() => (this.abandon = null));
+    });
+  }
+
+  async run(): Promise<void> {
+    const { w } = this;
+    const steps = this.s.steps;
+    for (let i = 0; i < steps.length; i++) {
+      const st = steps[i]!;
+      await w.sched.point(ORCH); // the step races the processes' tasks
+      let held: Held | undefined;
+      try {
+        held = await this.guard(this.trigger(i, st));
+      } catch (e) {
+        this.chains.forEach((l) => l.forEach((a, j) => a.step === i && l.splice(j, 1)));
+        w.h.fail(ORCH, 'step', (e as Error).message, { i, do: st.do, id: st.id });
+        continue;
+      }
+      w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(held ? { at: (st.when as { at: string }).at } : {}) });
+      try {
+        await this.guard(this.verb(st, held));
+        w.h.ok(ORCH, 'step', { i, do: st.do, id: st.id });
+      } catch (e) {
+        w.h.fail(ORCH, 'step', (e as Error).message, { i, do: st.do, id: st.id });
+        if (held && st.do !== 'pause') held.release();
+      }
+    }
+    this.done = true;
+  }
+
+  private async trigger(i: number, st: Step): Promise<Held | undefined> {
+    const t = st.when as { at_ms?: number; after?: string; at?: string } | undefined;
+    if (!t || t.after !== undefined) return undefined; // `after` names an earlier step: already run
+    if (t.at_ms !== undefined) {
+      await this.w.sched.delay(ORCH, t.at_ms - this.w.sched.now);
+      return undefined;
+    }
+    return this.fired.get(i);
+  }
+
+  private async verb(st: Step, held: Held | undefined): Promise<void> {
+    const { w } = this;
+    const role = st.proc as Role | undefined;
+    const args = (st.args ?? {}) as Record<string, number | boolean | undefined>;
+    const release = () => held?.release();
+    switch (st.do) {
+      case 'freeze':
+        w.freeze(role!, 'step');
+        break;
+      case 'thaw':
+        w.thaw(role!, 'step');
+        break;
+      case 'kill':
+        if (role === 'nse') this.clearNseTimers();
+        else this.clearAppTimer();
+        w.kill(role!, 'step');
+        break;
+      case 'pause':
+        if (held) this.paused.set(held.role, held);
+        return;
+      case 'resume': {
+        const hp = this.paused.get(role!);
+        this.paused.delete(role!);
+        hp?.release();
+        break;
+      }
+      case 'foreground':
+        release();
+        await this.foreground();
+        return;
+      case 'background':
+        this.background();
+        break;
+      case 'expire':
+        if (role === 'nse') this.expireNse('step');
+        else this.expireApp('step');
+        break;
+      case 'lock-device':
+        w.locked = true;
+        w.h.ok(ORCH, 'lock-device', {});
+        void w.postApp('lock');
+        void w.postNse((n) => n.p.lockDevice());
+        break;
+      case 'unlock-device':
+        this.unlockDevice(false);
+        break;
+      case 'send':
+        for (let k = 0; k < Number(args.count ?? 1); k++) {
+          w.send(Number(args.queue ?? 0), Number(args.sender ?? 0), args.notification !== false, Number(args.bytes ?? 64));
+        }
+        break;
+      case 'push':
+        w.deliverPush(w.queueIds[Number(args.queue ?? 0)]!);
+        break;
+      case 'partition':
+        w.relay.partitioned = true;
+        w.relay.dropSubs();
+        w.h.ok(ORCH, 'partition', {});
+        break;
+      case 'heal':
+        this.heal(false);
+        break;
+      case 'restart-relay':
+        w.h.invoke('relay', 'restart', {});
+        w.relay.dropSubs();
+        w.h.ok('relay', 'restart', {});
+        void w.postApp('online');
+        break;
+      case 'delay-push': {
+        const ms = Number(args.ms ?? 0);
+        w.pushesHeld = true;
+        if (ms > 0) w.sched.setTimer(ORCH, ms, () => w.releasePushes());
+        else w.releasePushes();
+        break;
+      }
+      case 'wait':
+        release();
+        await w.sched.delay(ORCH, Number(args.ms ?? 0));
+        return;
+    }
+    release();
+  }
+
+  private heal(final: boolean): void {
+    this.w.relay.partitioned = false;
+    this.w.h.ok(ORCH, 'heal', final ? { final: true } : {});
+    void this.w.postApp('online');
+  }
+
+  private unlockDevice(final: boolean): void {
+    const { w } = this;
+    w.locked = false;
+    w.h.ok(ORCH, 'unlock-device', final ? { final: true } : {});
+    void w.postApp('unlock');
+    void w.postNse((n) => n.p.unlock());
+  }
+
+  /** The app comes to the front (relaunched if dead); a running NSE yields first, the app waits for it (bounded). */
+  async foreground(): Promise<void> {
+    const { w } = this;
+    this.clearAppTimer();
+    w.appState = 'active';
+    if (!w.proc('app')) {
+      w.launchApp();
+      await w.postApp('active');
+      return;
+    }
+    w.thaw('app', 'foreground');
+    const nse = w.proc('nse');
+    if (nse && !nse.frozen) {
+      await Promise.race([w.postNse((n) => n.yieldToApp()), w.sched.delay(ORCH, 5_000)]);
+    }
+    await w.postApp('active');
+  }
+
+  private background(): void {
+    const { w } = this;
+    this.clearAppTimer();
+    w.appState = 'background';
+    void w.postApp('background');
+    this.appTimer = w.sched.setTimer(ORCH, w.budgets.bgTaskMs, () => this.expireApp('budget'));
+  }
+
+  private expireApp(why: string): void {
+    const { w } = this;
+    this.clearAppTimer();
+    const p = w.proc('app');
+    if (!p) return;
+    w.appState = 'expiring';
+    w.h.ok(ORCH, 'expire', { proc: 'app', pid: p.ctx.pid, why });
+    void w.postApp('expiring');
+    this.appTimer = w.sched.setTimer(ORCH, w.budgets.nseGraceMs, () => {
+      this.appTimer = null;
+      if (w.appState === 'expiring') w.freeze('app', 'expiration-grace-over');
+    });
+  }
+
+  private startNseBudget(): void {
+    if (this.nseTimer || this.nseFreezeTimer) return;
+    this.nseTimer = this.w.sched.setTimer(ORCH, this.w.budgets.nseMs, () => {
+      this.nseTimer = null;
+      this.expireNse('budget');
+    });
+  }
+
+  private expireNse(why: string): void {
+    const { w } = this;
+    const p = w.proc('nse');
+    if (!p || p.frozen) return;
+    w.h.ok(ORCH, 'expire', { proc: 'nse', pid: p.ctx.pid, why });
+    void w.postNse((n) => n.expire());
+    if (this.nseFreezeTimer) w.sched.clearTimer(this.nseFreezeTimer);
+    this.nseFreezeTimer = w.sched.setTimer(ORCH, w.budgets.nseGraceMs, () => {
+      this.nseFreezeTimer = null;
+      w.freeze('nse', 'budget-over');
+    });
+  }
+
+  private clearAppTimer(): void {
+    if (this.appTimer) this.w.sched.clearTimer(this.appTimer);
+    this.appTimer = null;
+  }
+  clearNseTimers(): void {
+    for (const t of [this.nseTimer, this.nseFreezeTimer]) if (t) this.w.sched.clearTimer(t);
+    this.nseTimer = this.nseFreezeTimer = null;
+  }
+
+  /** End of the steps: heal every fault, thaw everything, bring the app to the front. */
+  async healAll(): Promise<void> {
+    const { w } = this;
+    this.disarm();
+    this.heal(true);
+    w.releasePushes();
+    if (w.locked) this.unlockDevice(true);
+    this.clearNseTimers();
+    w.thaw('nse', 'final');
+    w.thaw('app', 'final');
+    await this.foreground();
+  }
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}

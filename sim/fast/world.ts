@@ -1,0 +1,221 @@
+/**
+ * The simulated world of one fast run: scheduler + virtual clock, relay,
+ * push path, shared lock table, store file, pending-inbox files, and the
+ * device (app + NSE instances built from the real core). Also the iOS rules
+ * the real orchestrator enforces (DESIGN §5): freeze with the 0xdead10cc
+ * check (kill if the frozen pid holds the lock), thaw, kill (the kernel
+ * drops the lock, uncommitted writes are lost), NSE launch/reuse on a push,
+ * pushes suppressed while the app is in the foreground.
+ */
+import { sealForQueue } from '../../src/core/inbound/index.js';
+import { HistoryRecorder } from '../history/recorder.js';
+import { opFromFailpoint } from '../history/failpoint-ops.js';
+import type { OpType } from '../history/types.js';
+import type { BrokenVariant } from '../broken.js';
+import { scaledBudgets, type World } from '../scenario/index.js';
+import { SimApp, type AppEvent } from './app.js';
+import { SeededRng, silentLog } from './fakes.js';
+import { SimInboxFiles } from './inbox.js';
+import { LockTable } from './lock.js';
+import { SimNse } from './nse.js';
+import { SimProc } from './proc.js';
+import type { ProcCtx } from './proc-ctx.js';
+import { SimRelay } from './relay.js';
+import { Scheduler } from './scheduler.js';
+import { SimDb } from './store.js';
+
+export type Role = 'app' | 'nse';
+/** Failpoint hook: returns true if a trigger took the hit (it will call `release` later). */
+export type HitHook = (role: Role, name: string, release: () => void) => boolean;
+
+export const ORCH = 'orch';
+
+export class FastWorld {
+  readonly sched: Scheduler;
+  readonly h: HistoryRecorder;
+  readonly relay: SimRelay;
+  readonly lockTable: LockTable;
+  readonly db = new SimDb();
+  readonly inboxFiles = new SimInboxFiles();
+  readonly rng: SeededRng;
+  readonly masterKey: Uint8Array;
+  readonly e2eKeys = new Map<string, Uint8Array>();
+  readonly queueIds: string[];
+  readonly hits = new Set<string>();
+  /** Plaintext markers of every sent message, for the at-rest scan. */
+  readonly markers: string[] = [];
+  app: SimApp | null = null;
+  nse: SimNse | null = null;
+  appState: 'active' | 'background' | 'expiring' = 'active';
+  locked = false;
+  pushesHeld = false;
+  heldPushes: string[] = [];
+  onHit: HitHook = () => false;
+  private nextPid = { app: 100, nse: 200 };
+  readonly budgets;
+
+  constructor(
+    readonly world: World,
+    seed: number,
+    readonly broken?: BrokenVariant,
+  ) {
+    this.sched = new Scheduler(seed);
+    this.h = new HistoryRecorder({ now: () => this.sched.now });
+    this.relay = new SimRelay(this.sched, this.h);
+    this.lockTable = new LockTable((owner, fn) => this.sched.post(owner, fn));
+    this.rng = new SeededRng(BigInt(seed) * 2654435761n + 1n);
+    this.masterKey = this.rng.randomBytes(32);
+    this.queueIds = Array.from({ length: world.queues }, (_, i) => `q${i}`);
+    for (const q of this.queueIds) this.e2eKeys.set(q, this.rng.randomBytes(32));
+    this.budgets = scaledBudgets(world);
+    this.relay.onNotify = (queueId) => this.notify(queueId);
+  }
+
+  // ---- process instances -------------------------------------------------------------------
+
+  private ctx(role: Role, pid: number, phase: () => string | undefined): ProcCtx {
+    const owner = `${role}#${pid}`;
+    const clock = this.sched.clock(owner);
+    const record = (type: OpType, f: string, value?: unknown, extra: { ref?: string | number; error?: string } = {}) => {
+      const ph = phase();
+      this.h.append({ proc: role, pid, type, f, value, ...(ph ? { phase: ph } : {}), ...extra });
+    };
+    const hit = (name: string, fields: Record<string, unknown> = {}) => {
+      const op = opFromFailpoint(role, pid, name, fields);
+      const ph = phase();
+      this.h.append(ph ? { ...op, phase: ph } : op);
+      this.hits.add(`${role}:${name}`);
+      return new Promise<void>((resolve) => {
+        const release = () => this.sched.post(owner, resolve);
+        if (!this.onHit(role, name, release)) release();
+      });
+    };
+    const host = { clock, rng: this.rng, log: silentLog, failpoints: { hit } };
+    return { proc: role, pid, owner, clock, host, hit, record, point: () => this.sched.point(owner) };
+  }
+
+  private spawn(role: Role): SimProc {
+    const pid = ++this.nextPid[role];
+    let proc: SimProc | null = null;
+    const c = this.ctx(role, pid, () => proc?.phase.phase);
+    proc = new SimProc(this, c, !this.locked, this.broken);
+    this.h.ok(ORCH, 'launch', { proc: role, pid });
+    return proc;
+  }
+
+  launchApp(): SimApp {
+    const tf = this.world.timeFactor;
+    const p = this.spawn('app');
+    this.app = new SimApp(p, this.queueIds, this.world.mode, Math.floor(this.budgets.nseGraceMs / 2), Math.max(1, 1000 * tf), () => {
+      if (this.app?.p === p && this.appState === 'expiring') this.freeze('app', 'suspended');
+    });
+    return this.app;
+  }
+
+  private launchNse(): SimNse {
+    const tf = this.world.timeFactor;
+    const p = this.spawn('nse');
+    const timings = { budgetMs: this.budgets.nseMs, graceMs: Math.max(1, 2000 * tf), suspendDeadlineMs: Math.max(1, 1000 * tf) };
+    const nse = new SimNse(p, timings, () => {
+      if (this.nse === nse) this.freeze('nse', 'suspended');
+    });
+    this.nse = nse;
+    return nse;
+  }
+
+  proc(role: Role): SimProc | null {
+    const x = role === 'app' ? this.app : this.nse;
+    return x && x.p.alive ? x.p : null;
+  }
+
+  /** Deliver a command to a live process as one of its tasks (applied when it is not frozen). */
+  postApp(ev: AppEvent): Promise<void> {
+    const app = this.app;
+    if (!app || !app.p.alive) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.sched.post(app.p.ctx.owner, () => app.lifecycle(ev).then(resolve, reject)));
+  }
+  postNse(fn: (n: SimNse) => Promise<void> | void): Promise<void> {
+    const nse = this.nse;
+    if (!nse || !nse.p.alive) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.sched.post(nse.p.ctx.owner, () => Promise.resolve(fn(nse)).then(resolve, reject)));
+  }
+
+  // ---- iOS rules ---------------------------------------------------------------------------
+
+  freeze(role: Role, why: string): 'frozen' | 'killed' | 'gone' {
+    const p = this.proc(role);
+    if (!p) return 'gone';
+    if (p.frozen) return 'frozen';
+    p.frozen = true;
+    this.sched.freeze(p.ctx.owner);
+    this.h.ok(ORCH, 'freeze', { proc: role, pid: p.ctx.pid, why });
+    if (this.lockTable.holder !== p.ctx.pid) return 'frozen';
+    this.h.info(ORCH, 'lock.held-at-freeze', { proc: role, pid: p.ctx.pid, code: '0xdead10cc', backend: 'sim' });
+    this.kill(role, '0xdead10cc');
+    return 'killed';
+  }
+
+  thaw(role: Role, why: string): void {
+    const p = this.proc(role);
+    if (!p || !p.frozen) return;
+    p.frozen = false;
+    this.sched.thaw(p.ctx.owner);
+    this.h.ok(ORCH, 'thaw', { proc: role, pid: p.ctx.pid, why });
+  }
+
+  kill(role: Role, why: string, f: 'kill' | 'jetsam' = 'kill'): void {
+    const p = this.proc(role);
+    if (!p) return;
+    p.alive = false;
+    p.frozen = false;
+    this.sched.kill(p.ctx.owner);
+    this.lockTable.dropPid(p.ctx.pid);
+    this.inboxFiles.dropPid(p.ctx.pid);
+    this.relay.dropSubs(p.ctx.owner);
+    this.h.ok(ORCH, f, { proc: role, pid: p.ctx.pid, why });
+  }
+
+  // ---- push path ---------------------------------------------------------------------------
+
+  private notify(queueId: string): void {
+    if (this.pushesHeld) {
+      this.heldPushes.push(queueId);
+      return;
+    }
+    this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(queueId));
+  }
+
+  releasePushes(): void {
+    this.pushesHeld = false;
+    const qs = this.heldPushes.splice(0);
+    for (const q of qs) this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(q));
+    if (qs.length) this.h.ok(ORCH, 'delay-push.released', { pushes: qs.length });
+  }
+
+  /** A mutable-content push: suppressed while the app is in the foreground, else to a live or new NSE. */
+  deliverPush(queueId: string): void {
+    const suppressed = this.appState === 'active' && !!this.proc('app');
+    this.h.info('device', 'push', { queueId, suppressed });
+    if (suppressed) return;
+    if (!this.proc('nse')) this.launchNse();
+    if (this.nse!.p.frozen) this.thaw('nse', 'push');
+    void this.postNse((n) => n.onPush([queueId]));
+    this.onNsePush();
+  }
+  /** Hook for the orchestrator's NSE budget (set by the runner). */
+  onNsePush: () => void = () => {};
+
+  // ---- senders -----------------------------------------------------------------------------
+
+  send(queue: number, sender: number, notification: boolean, bytes: number): void {
+    const queueId = this.queueIds[queue]!;
+    const n = this.markers.length + 1;
+    const marker = `nsekitPLAIN${n}z`;
+    this.markers.push(marker);
+    const text = (marker + ' ' + 'x'.repeat(Math.max(0, bytes - marker.length - 1))).slice(0, Math.max(marker.length, bytes));
+    this.h.invoke('sender', 'send', { label: `m${n}`, queueId, sender }, { ref: n });
+    const body = sealForQueue(this.e2eKeys.get(queueId)!, this.rng, queueId, { type: 'text', text });
+    const m = this.relay.send(queueId, body, { notification });
+    this.h.ok('sender', 'send', { label: `m${n}`, queueId, msgId: m.msgId }, { ref: n });
+  }
+}
