@@ -6,7 +6,7 @@ import { LowPowerPoller } from './low-power.js';
 import { Outbox } from './outbox.js';
 import { Realtime } from './realtime.js';
 
-export type WakeReason = 'resume' | 'online' | 'push' | 'unlock' | 'start';
+export type WakeReason = 'resume' | 'online';
 
 /**
  * The app process. Lifecycle commands are applied one at a time, in order.
