@@ -28,17 +28,17 @@ export class App {
     this.mode = cfg.mode ?? 'instant';
     this.maxBatch = Math.max(1, cfg.syncMaxBatch ?? 20);
     this.realtime = new Realtime(rt, cfg.pingIntervalMs ? { pingIntervalMs: cfg.pingIntervalMs } : {});
-    this.realtime.onOnline = () => void this.serial(() => this.wake('online'));
+    this.realtime.onOnline = () => void this.serial(() => this.wake('online')).catch((e) => rt.errorEvent('wake online', e));
     const http = cfg.relayHttpUrl ?? cfg.relayUrl.replace(/^ws/, 'http');
     this.poller = new LowPowerPoller(rt, http, cfg.pollIntervalMs ?? 1_000);
     this.poller.fetchQueue = (q) => this.fetchQueue(q).then(() => {});
     this.outbox = new Outbox(rt);
   }
 
-  /** Run `fn` after every earlier command (lifecycle is strictly ordered). */
+  /** Run `fn` after every earlier command (lifecycle is strictly ordered). The caller reports failures. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.chain.then(fn, fn);
-    this.chain = p.catch((e) => this.rt.errorEvent('app', e));
+    this.chain = p.catch(() => {});
     return p;
   }
 

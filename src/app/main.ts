@@ -35,7 +35,7 @@ onCommand((c) => {
         const count = rt.store.isOpen && rt.unlocked ? await rt.store.countMessages() : null;
         const outbox = rt.store.isOpen && rt.unlocked ? (await rt.store.outboxPending()).length : null;
         emitEvent('status', { role: 'app', phase: rt.phase.phase, mode: app.mode, rt: app.realtime.state, stored: count, outbox, unlocked: rt.unlocked });
-      });
+      }).catch((e) => rt.errorEvent('query', e));
       return;
     case 'shutdown':
       void shutdown(0);
