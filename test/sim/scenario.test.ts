@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isNsekitError } from '../../src/core/errors.js';
@@ -56,7 +57,7 @@ describe('scenario validation', () => {
     const dir = new URL('../../sim/scenario/examples/', import.meta.url);
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
     expect(files.length).toBeGreaterThanOrEqual(2);
-    for (const f of files) expect(loadScenario(new URL(f, dir).pathname).name).toBe(f.replace(/\.json$/, ''));
+    for (const f of files) expect(loadScenario(fileURLToPath(new URL(f, dir))).name).toBe(f.replace(/\.json$/, ''));
   });
   const base = { name: 'x', steps: [] as unknown[] };
   const bad: [string, unknown, string, string][] = [

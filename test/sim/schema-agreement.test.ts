@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SCENARIO_SCHEMA_PATH, schemaErrors, scenario } from '../../sim/scenario/index.js';
@@ -56,7 +57,7 @@ const cases: unknown[] = [
 
 describe('schema agreement with an independent 2020-12 validator', () => {
   it.skipIf(!hasJsonschema)('python jsonschema accepts the schema and agrees on every example', () => {
-    const r = spawnSync('python3', ['-c', PY, SCENARIO_SCHEMA_PATH.pathname], { input: JSON.stringify(cases), timeout: 50_000, encoding: 'utf8' });
+    const r = spawnSync('python3', ['-c', PY, fileURLToPath(SCENARIO_SCHEMA_PATH)], { input: JSON.stringify(cases), timeout: 50_000, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const theirs: boolean[] = JSON.parse(r.stdout);
     const ours = cases.map((c) => schemaErrors(c).length === 0);
