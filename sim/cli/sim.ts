@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isNsekitError } from '../../src/core/errors.js';
+import { isNsekitError, NsekitError } from '../../src/core/errors.js';
 import { runScenario, paramsLine, type RunResult } from '../orchestrator/index.js';
 import { loadScenario, type Scenario } from '../scenario/index.js';
 
@@ -18,7 +18,7 @@ export function resolveScenario(arg: string): { scenario: Scenario; source: stri
   const name = basename(arg).replace(/\.json$/, '');
   const path = join(CATALOGUE_DIR, `${name}.json`);
   if (existsSync(path)) return { scenario: loadScenario(path), source: name };
-  throw new Error(`no scenario file ${arg} and no catalogue scenario '${name}' (catalogue: ${catalogueNames().join(', ')})`);
+  throw new NsekitError('SIM_NO_SCENARIO', `no scenario file ${arg} and no catalogue scenario '${name}' (catalogue: ${catalogueNames().join(', ')})`);
 }
 
 const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> [--seed N] [--json] [--out DIR] [--progress]';

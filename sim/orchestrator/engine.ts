@@ -1,3 +1,4 @@
+import { NsekitError } from '../../src/core/errors.js';
 import type { EventMsg } from '../../src/device/ipc.js';
 import type { ManagedProc } from '../../src/device/proc.js';
 import type { HistoryRecorder } from '../history/index.js';
@@ -206,8 +207,8 @@ export class Engine {
       try {
         held = await this.trigger(i, st);
       } catch (e) {
-        this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`);
-        this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id });
+        this.harnessErrors.push(`step ${i} (${st.do}): ${(e as NsekitError).code ?? 'ERROR'}: ${(e as Error).message}`);
+        this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id, code: (e as NsekitError).code });
         continue;
       }
       this.h.invoke('orchestrator', 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(held ? { at: held.hit.name, pid: held.proc.pid } : {}) });
@@ -236,7 +237,10 @@ export class Engine {
     const fired = this.triggers.firedFor(i)!;
     let t: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, rej) => {
-      t = setTimeout(() => rej(new Error(`failpoint ${w.at} not reached within ${this.opts.triggerTimeoutMs} ms`)), this.opts.triggerTimeoutMs);
+      t = setTimeout(
+        () => rej(new NsekitError('SIM_TRIGGER_TIMEOUT', `failpoint ${w.at} not reached within ${this.opts.triggerTimeoutMs} ms`, { step: i, at: w.at })),
+        this.opts.triggerTimeoutMs,
+      );
     });
     try {
       return await Promise.race([fired, timeout]);
@@ -391,7 +395,7 @@ export class Engine {
     const count = Number(args.count ?? 1);
     const q = Number(args.queue ?? 0);
     const from = Number(args.sender ?? 0);
-    const bytes = Number(args.bytes ?? 32);
+    const bytes = Number(args.bytes ?? 64);
     const queueId = this.w.queues[q]!.queueId;
     for (let k = 0; k < count; k++) {
       const n = this.sent.length + 1;

@@ -51,6 +51,8 @@ export const ErrorCodes = {
   PROTO_INTERNAL: 'PROTO_INTERNAL', // relay-side failure while handling a valid command
   // simulator (sim/)
   SCENARIO_INVALID: 'SCENARIO_INVALID', // a scenario file or builder output fails the schema or its cross-step rules
+  SIM_TRIGGER_TIMEOUT: 'SIM_TRIGGER_TIMEOUT', // a scenario step's failpoint was not reached in time (the race was not exercised)
+  SIM_NO_SCENARIO: 'SIM_NO_SCENARIO', // nsekit sim: neither a scenario file nor a catalogue name
   HISTORY_BAD_LINE: 'HISTORY_BAD_LINE', // a complete history JSONL line that is not a valid operation record
   BRIDGE_BAD_INPUT: 'BRIDGE_BAD_INPUT', // the native host called the bridge facade with malformed arguments
   BRIDGE_HOST_ERROR: 'BRIDGE_HOST_ERROR', // the native host answered with a malformed value or an error without a known code
