@@ -37,6 +37,22 @@ export interface WireStoredMessage {
   sealed: string;
 }
 
+export interface InboxClaim {
+  claimId: string;
+  records: WireStoredMessage[];
+  torn: number;
+  bad: number;
+}
+
+export interface ImportSummary {
+  records: number;
+  inserted: number;
+  duplicates: number;
+  rejected: number;
+  torn: number;
+  bad: number;
+}
+
 export interface WireContent {
   msgId: string;
   queueId: string;
@@ -68,6 +84,8 @@ export interface BridgeHost {
   storeMarkNotified(msgId: string, done: Done<boolean>): void;
   storeClose(done: Done<null>): void;
   inboxAppend(m: WireStoredMessage, done: Done<null>): void;
+  inboxClaim(done: Done<InboxClaim | null>): void;
+  inboxClaimDone(claimId: string, done: Done<null>): void;
   transportGet(queueId: string, done: Done<WireRelayMessage | null>): void;
   transportAck(queueId: string, msgId: string, done: Done<null>): void;
   contentReady(requestId: string, result: NotificationResult): void;
@@ -105,7 +123,7 @@ export interface NsekitCoreApi {
   backgroundTaskWillExpire(): Promise<void>;
   appDidBecomeActive(): Promise<void>;
   protectedDataWillBecomeUnavailable(): Promise<void>;
-  protectedDataDidBecomeAvailable(masterKeyHex?: string): void;
+  protectedDataDidBecomeAvailable(masterKeyHex?: string): Promise<ImportSummary>;
 }
 
 /** The global the bundle defines (`var NsekitCore`). */

@@ -22,7 +22,7 @@
   var START_MS = 1800000000000;
   var FLUSH_ROUNDS = 64;
   var MAX_EVENTS = 200000;
-  var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'transportGet', 'transportAck'];
+  var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck'];
 
   /**
    * Let every pending promise job run before the next event. A macrotask
@@ -91,6 +91,8 @@
     this.stored = {};
     this.notified = {};
     this.inbox = [];
+    this.claims = {};
+    var claimSeq = 0;
     this.lock = { held: false, generation: w.lockGeneration || 0 };
     this.closed = true;
     var seq = 0;
@@ -105,6 +107,13 @@
         }
         return { msgId: m.msgId, queueId: q, ts: m.ts || 1000 + seq, notification: m.notification !== false, body: body };
       });
+    });
+    // world.inbox: records already in the pending inbox (bodies sealed like queue messages).
+    (w.inbox || []).forEach(function (m) {
+      seq++;
+      var key = m.key || (t.config.queueKeys || {})[m.queueId];
+      var body = m.content ? Core.sealE2eBody(key, m.queueId, m.content, new Prng(1000 + seq).hex(24)) : m.sealed;
+      self.inbox.push({ msgId: m.msgId, queueId: m.queueId, ts: m.ts || 1000 + seq, notification: m.notification !== false, sealed: body });
     });
     this.randomHex = function (n) { return rng.hex(n); };
     function err(code, message) { return { err: { code: code, message: message } }; }
@@ -137,6 +146,20 @@
           return { result: true };
         case 'storeClose': self.closed = true; return { result: null };
         case 'inboxAppend': self.inbox.push(args[0]); return { result: null };
+        case 'inboxClaim': {
+          // An unfinished claim first (as after a crash); else claim the whole file.
+          var open = Object.keys(self.claims)[0];
+          if (open) return { result: { claimId: open, records: self.claims[open], torn: 0, bad: 0 } };
+          if (!self.inbox.length) return { result: null };
+          var id = 'claim' + (++claimSeq);
+          self.claims[id] = self.inbox;
+          self.inbox = [];
+          return { result: { claimId: id, records: self.claims[id], torn: 0, bad: 0 } };
+        }
+        case 'inboxClaimDone':
+          if (!self.claims[args[0]]) return err('INBOX_IO', 'no such claim');
+          delete self.claims[args[0]];
+          return { result: null };
       }
       return err('BRIDGE_HOST_ERROR', 'model has no ' + fn);
     };

@@ -34,7 +34,10 @@ final class AppLifecycle {
         nc.addObserver(forName: UIApplication.protectedDataDidBecomeAvailableNotification, object: nil, queue: .main) { [weak self] _ in
             guard let self = self, let mk = Keychain.loadMasterKeyHex() else { return }
             self.host.store.keyHex = Keychain.loadStoreKeyHex()
-            self.host.call("protectedDataDidBecomeAvailable", [mk])
+            self.host.call("protectedDataDidBecomeAvailable", [mk]) { summary, error in
+                // summary: {records, inserted, duplicates, rejected, torn, bad}; on error the claim stays for next time.
+                if let e = error { print("inbox import failed: \(e)") } else { print("inbox imported: \(summary!)") }
+            }
         }
     }
 

@@ -143,6 +143,13 @@ final class NsekitHost {
             self.ioQueue.async { self.finish(done, self.inbox.append(m).map { NSNull() as Any }) }
         } as @convention(block) ([String: Any], JSValue) -> Void)
 
+        set("inboxClaim", { [unowned self] (done: JSValue) in
+            self.ioQueue.async { self.finish(done, self.inbox.claim().map { $0 ?? NSNull() }) }
+        } as @convention(block) (JSValue) -> Void)
+        set("inboxClaimDone", { [unowned self] (claimId: String, done: JSValue) in
+            self.ioQueue.async { self.finish(done, self.inbox.claimDone(claimId).map { NSNull() as Any }) }
+        } as @convention(block) (String, JSValue) -> Void)
+
         // transport — async (URLSession callbacks arrive on its delegate queue; finish() hops to jsQueue)
         set("transportGet", { [unowned self] (queueId: String, done: JSValue) in
             self.transport.get(queueId) { r in self.finish(done, r.map { $0 ?? NSNull() }) }

@@ -72,6 +72,9 @@ describe('bundle', () => {
     expect(scanBundle(b.code)).toEqual([]);
     // The scanner is word-bounded (xstate's `this._process.` and `ArrayBuffer` are fine); prove it bites.
     expect(scanBundle('x=require("fs");process.env;Buffer.from("");import("node:fs")').length).toBeGreaterThanOrEqual(4);
+    expect(scanBundle('import{a}from"./a.js";')).not.toEqual([]);
+    expect(scanBundle('import x from "y";')).not.toEqual([]);
+    expect(scanBundle('log("pending inbox imported")')).toEqual([]);
   });
 
   it('is one IIFE defining NsekitCore, minified, with a version/hash banner and a source map', () => {

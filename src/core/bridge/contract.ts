@@ -39,6 +39,27 @@ export interface WireStoredMessage {
   sealed: string;
 }
 
+/** A claimed pending-inbox file. */
+export interface InboxClaim {
+  claimId: string;
+  records: WireStoredMessage[];
+  /** Incomplete final line (crash mid-append), skipped. */
+  torn: number;
+  /** Complete lines that are not valid records, skipped. */
+  bad: number;
+}
+
+/** What an inbox import did (protectedDataDidBecomeAvailable resolves with it). */
+export interface ImportSummary {
+  records: number;
+  inserted: number;
+  duplicates: number;
+  /** Records whose body did not open (CRYPTO_*): set aside, never retried. */
+  rejected: number;
+  torn: number;
+  bad: number;
+}
+
 /** One user-visible notification (UNNotificationContent title/body). */
 export interface WireContent {
   msgId: string;
@@ -97,6 +118,14 @@ export interface BridgeHost {
   // pending inbox — asynchronous
   /** Append one line and fsync; durable when done(null) is called. */
   inboxAppend(m: WireStoredMessage, done: Done<null>): void;
+  /**
+   * Claim the pending inbox for import (atomically: rename it to a claim file, so appends go to a new
+   * file). Returns an unfinished earlier claim first. null = nothing pending. Complete lines only;
+   * `torn`/`bad` count skipped lines.
+   */
+  inboxClaim(done: Done<InboxClaim | null>): void;
+  /** Every record of the claim is durable in the store: delete the claim file. */
+  inboxClaimDone(claimId: string, done: Done<null>): void;
   // relay transport — asynchronous
   /** Peek the first un-ACKed message of the queue (null if empty). */
   transportGet(queueId: string, done: Done<WireRelayMessage | null>): void;
@@ -122,6 +151,8 @@ export const HOST_FUNCTIONS = [
   'storeMarkNotified',
   'storeClose',
   'inboxAppend',
+  'inboxClaim',
+  'inboxClaimDone',
   'transportGet',
   'transportAck',
   'contentReady',

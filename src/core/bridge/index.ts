@@ -14,7 +14,15 @@ import type { InboundDeps } from '../inbound/index.js';
 import { PhaseController } from '../phase/index.js';
 import { QueueCoordinator } from '../queue/index.js';
 import { BridgeStore, bridgeHostServices, bridgeInbox, bridgeTransport } from './adapters.js';
-import { HOST_FUNCTIONS, type BridgeConfig, type BridgeHost, type BridgePhase, type NotificationResult } from './contract.js';
+import {
+  HOST_FUNCTIONS,
+  type BridgeConfig,
+  type BridgeHost,
+  type BridgePhase,
+  type ImportSummary,
+  type NotificationResult,
+} from './contract.js';
+import { importPendingInbox } from './inbox-import.js';
 import { NseRequests, checkRequest, notifierKeys } from './requests.js';
 import { sealE2eBody, sealNid } from './tools.js';
 
@@ -43,8 +51,8 @@ export interface NsekitCoreApi {
   appDidBecomeActive(): Promise<void>;
   /** Device locking: forget the key, close the store; inbound goes to the pending inbox. */
   protectedDataWillBecomeUnavailable(): Promise<void>;
-  /** Device unlocked: key (or config.masterKeyHex) back in memory; inbound goes to the store again. */
-  protectedDataDidBecomeAvailable(masterKeyHex?: string): void;
+  /** Device unlocked: key (or config.masterKeyHex) back in memory; inbound goes to the store; the pending inbox is imported. */
+  protectedDataDidBecomeAvailable(masterKeyHex?: string): Promise<ImportSummary>;
 }
 
 function key32(hex: string | undefined, what: string): Uint8Array | null {
@@ -179,12 +187,13 @@ export function createCore(bridge: BridgeHost, config: BridgeConfig): NsekitCore
       host.log.log('info', 'store', 'protected data unavailable: store closed, inbound to pending inbox');
       await store.closeSerialized();
     },
-    protectedDataDidBecomeAvailable(masterKeyHex) {
+    async protectedDataDidBecomeAvailable(masterKeyHex) {
       const k = key32(masterKeyHex ?? config.masterKeyHex, 'masterKeyHex');
       if (!k) throw new NsekitError('BRIDGE_BAD_INPUT', 'protectedDataDidBecomeAvailable needs a master key');
       master = k;
       bodyKey = deriveKey(k, 'body');
       host.log.log('info', 'store', 'protected data available: inbound to the store');
+      return importPendingInbox({ bridge, host, store, bodyKey: () => bodyKey, e2eKey: (q) => e2eKeys.get(q) ?? null });
     },
   };
 }
