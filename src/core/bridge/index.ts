@@ -121,10 +121,21 @@ export function createCore(bridge: BridgeHost, config: BridgeConfig): NsekitCore
     if (grace !== null) host.clock.clearTimer(grace);
     grace = null;
   };
+  /** Set while expiry/yield delivers content: those deliveries must not start a grace timer. */
+  let stopping = false;
   const suspendNow = async (deadlineMs: number) => {
     cancelGrace();
     phase.background();
     await phase.suspend(deadlineMs);
+  };
+  const deliverAllAndSuspend = (status: 'expired' | 'partial', deadlineMs: number) => {
+    stopping = true;
+    try {
+      requests.deliverAll(status);
+    } finally {
+      stopping = false;
+    }
+    return suspendNow(deadlineMs);
   };
 
   const requests = new NseRequests({
@@ -137,13 +148,12 @@ export function createCore(bridge: BridgeHost, config: BridgeConfig): NsekitCore
     maxExtraGets: config.maxExtraGets ?? 3,
     forcedDeliveryMs: config.forcedDeliveryMs ?? 25_000,
     onForced: () => {
-      requests.deliverAll('expired');
-      void suspendNow(0).catch((e) => host.log.log('error', 'nse', 'suspend failed', { error: String(e) }));
+      void deliverAllAndSuspend('expired', 0).catch((e) => host.log.log('error', 'nse', 'suspend failed', { error: String(e) }));
     },
   });
   // NSE: a short grace after the last request, then suspend so iOS never freezes us with the DB open.
   requests.onIdle = () => {
-    if (config.role !== 'nse' || requests.outstanding > 0 || grace !== null) return;
+    if (config.role !== 'nse' || stopping || requests.outstanding > 0 || grace !== null) return;
     grace = host.clock.setTimer(graceMs, () => {
       grace = null;
       if (requests.outstanding === 0) {
@@ -162,12 +172,10 @@ export function createCore(bridge: BridgeHost, config: BridgeConfig): NsekitCore
       return requests.handle(r);
     },
     serviceExtensionTimeWillExpire() {
-      requests.deliverAll('expired');
-      return suspendNow(0);
+      return deliverAllAndSuspend('expired', 0);
     },
     yieldRequested() {
-      requests.deliverAll('partial');
-      return suspendNow(drainMs);
+      return deliverAllAndSuspend('partial', drainMs);
     },
     appDidEnterBackground() {
       phase.background();
