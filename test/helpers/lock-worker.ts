@@ -7,7 +7,7 @@
  * over IPC. Always `await w.kill()` in afterEach.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CrossProcessLock } from '../../src/node/lock/index.js';
 
@@ -135,18 +135,25 @@ async function childMain(): Promise<void> {
           return send({ ev: 'counted', id: m.id, values: order });
         }
         case 'countUntil': {
-          // Tight critical section (no await inside): the case where a looping
-          // holder would starve a sleeping waiter without the fairness hint.
+          // Tight critical section (no await, pread/pwrite of a u32): the case where
+          // a looping holder would starve a sleeping waiter without the fairness hint.
+          const fd = openSync(m.counterPath, 'r+');
+          const buf = Buffer.alloc(4);
           let mine = 0;
-          for (let i = 0; i < m.target; i++) {
-            const done = await L().withLock(() => {
-              const v = Number(readFileSync(m.counterPath, 'utf8') || '0');
-              if (v >= m.target) return true;
-              writeFileSync(m.counterPath, String(v + 1));
-              mine++;
-              return false;
-            });
-            if (done) break;
+          try {
+            for (let i = 0; i < m.target; i++) {
+              const done = await L().withLock(() => {
+                const v = readSync(fd, buf, 0, 4, 0) === 4 ? buf.readUInt32LE(0) : 0;
+                if (v >= m.target) return true;
+                buf.writeUInt32LE(v + 1, 0);
+                writeSync(fd, buf, 0, 4, 0);
+                mine++;
+                return false;
+              });
+              if (done) break;
+            }
+          } finally {
+            closeSync(fd);
           }
           return send({ ev: 'counted', id: m.id, mine });
         }

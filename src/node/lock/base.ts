@@ -237,8 +237,8 @@ export abstract class BaseLock implements CrossProcessLock {
         const left = deadline - this.host.clock.now();
         if (left <= 0) throw this.timeout(start);
         since ??= Date.now();
-        this.publishWant(since);
         delay = this.nextDelay(delay);
+        this.publishWant(since, delay);
         if (delay < 1) {
           if (await this.spin(delay)) return;
         } else {
@@ -256,11 +256,12 @@ export abstract class BaseLock implements CrossProcessLock {
   }
 
   /**
-   * Fairness hooks (flock): advertise "I have been waiting since `since` (epoch
-   * ms)"; withdraw it after giving up. After a successful wait the backend
-   * clears its advertisement itself, at release, to keep the handoff path short.
+   * Fairness hooks (flock): before each wait of `delayMs`, advertise "I have
+   * been waiting since `since` (epoch ms)"; withdraw it after giving up. After a
+   * successful wait the backend clears its advertisement itself, at release, to
+   * keep the handoff path short.
    */
-  protected publishWant(_since: number): void {}
+  protected publishWant(_since: number, _delayMs: number): void {}
   protected withdrawWant(): void {}
 
   /**

@@ -19,8 +19,8 @@ import type { CrossProcessLock, FlockOptions } from './types.js';
  *
  * Fairness: flock gives the lock to whoever asks first after an unlock, and a
  * process looping on short transactions re-asks within microseconds while a
- * waiter sleeps in its backoff — the waiter would starve. So a waiter
- * advertises itself in the want hint, and an acquirer that finds a live waiter
+ * waiter sleeps in its backoff — the waiter could starve. So a waiter that
+ * has to sleep (its short spin did not get it in) advertises itself in the want hint, and an acquirer that finds a live waiter
  * that has waited longer than `fairMs` lets go again and steps aside until that
  * waiter got in. The hint is advisory (unlocked writes, last writer wins); a
  * dead or frozen waiter stops refreshing it and is ignored after `staleMs`.
@@ -48,6 +48,7 @@ class FlockLock extends BaseLock {
   private acquiredGen: number | undefined;
   private pendingGen: number | undefined;
   private advertised = false;
+  private refreshedAt = 0;
   /** When our current advertisement started (reset after stepping aside). */
   private mySince: number | undefined;
   /** Stepped aside for a waiter: only peek (one pread) until it got in. */
@@ -58,7 +59,7 @@ class FlockLock extends BaseLock {
     super(lockPath, opts);
     this.pollMinMs = opts.pollMinMs ?? 0.1;
     this.pollMaxMs = opts.pollMaxMs ?? 5;
-    this.fairMs = opts.fairMs ?? 5;
+    this.fairMs = opts.fairMs ?? 50;
     this.staleMs = Math.max(20, 4 * this.pollMaxMs);
   }
 
@@ -142,16 +143,25 @@ class FlockLock extends BaseLock {
 
   protected nextDelay(prev: number | undefined): number {
     const d = prev === undefined ? this.pollMinMs : Math.min(prev * 2, this.pollMaxMs);
-    // Once we are owed the lock, the holder steps aside at its next acquire: poll
-    // at 1 ms so the lock does not sit idle for a whole backoff period.
-    if (this.mySince !== undefined && Date.now() - this.mySince > this.fairMs) return Math.min(d, 1);
-    return d;
+    if (d < 1) return d;
+    if (this.deferring) return 1; // resume contending soon after the waiter we let in got in
+    if (this.mySince === undefined) return d;
+    // Once we are owed the lock the holder steps aside at its next acquire: wake
+    // about when that happens, then poll at 1 ms, so the lock does not sit idle
+    // for a whole backoff period.
+    const owedInMs = this.mySince + this.fairMs - Date.now();
+    return owedInMs <= 0 ? 1 : Math.min(d, Math.max(1, owedInMs + 0.5));
   }
 
-  protected override publishWant(): void {
-    // While stepping aside, do not overwrite the waiter we are letting in.
-    if (this.deferring) return;
-    this.mySince ??= Date.now();
+  protected override publishWant(_since: number, delayMs: number): void {
+    // Only a waiter that is about to sleep advertises: one that gets in during
+    // its short spin never pays the extra write. While stepping aside, do not
+    // overwrite the waiter we are letting in. Refresh well within staleMs.
+    if (this.deferring || delayMs < 1) return;
+    const now = Date.now();
+    if (this.advertised && now - this.refreshedAt < this.staleMs / 4) return;
+    this.refreshedAt = now;
+    this.mySince ??= now;
     this.wbuf.writeUInt32LE(this.id, 0);
     this.wbuf.writeUInt32LE(0, 4);
     this.wbuf.writeDoubleLE(this.mySince, 8);

@@ -40,7 +40,7 @@ export interface FlockOptions extends CommonLockOptions {
   pollMinMs?: number;
   /** Longest wait between attempts (ms). Default 5. */
   pollMaxMs?: number;
-  /** A waiter older than this (ms) is let in first by the next acquirer (fairness). Default 5. */
+  /** A waiter that has slept this long (ms) is let in first by the next acquirer (bounded unfairness). Default 50. */
   fairMs?: number;
 }
 
