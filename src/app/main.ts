@@ -7,7 +7,7 @@ import { ProcRuntime } from '../device/runtime.js';
 import { App } from './app.js';
 
 const cfg = readConfig();
-const rt = new ProcRuntime({ ...cfg, role: 'app' });
+const rt = await ProcRuntime.create({ ...cfg, role: 'app' });
 const app = new App(rt);
 
 async function shutdown(code: number): Promise<never> {

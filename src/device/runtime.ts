@@ -8,7 +8,7 @@ import { PhaseController } from '../core/phase/index.js';
 import { QueueCoordinator } from '../core/queue/index.js';
 import { ipcFailpoints } from '../node/failpoints.js';
 import { nodeClock, nodeRng, stderrLog, truncateSecret } from '../node/host.js';
-import { createFlockLock, createLeaseLock } from '../node/lock/index.js';
+import { createFlockLock } from '../node/lock/flock.js';
 import type { CrossProcessLock } from '../node/lock/types.js';
 import { PendingInboxFile } from '../node/pending-inbox/index.js';
 import { SharedStore } from '../node/store/index.js';
@@ -51,11 +51,25 @@ export class ProcRuntime {
   /** Extra fields merged into every `notification` event (e.g. pushId). */
   notificationTag: (c: NotificationContent) => Record<string, unknown> = () => ({});
 
-  constructor(readonly cfg: ProcConfig) {
+  /**
+   * The lease backend (proper-lockfile, graceful-fs, signal-exit) is loaded only
+   * when configured: its module evaluation would otherwise sit on the NSE's
+   * cold-start path.
+   */
+  static async create(cfg: ProcConfig): Promise<ProcRuntime> {
+    if (cfg.lockBackend !== 'lease') return new ProcRuntime(cfg);
+    const { createLeaseLock } = await import('../node/lock/lease.js');
+    return new ProcRuntime(cfg, (path, host) => createLeaseLock(path, { host }));
+  }
+
+  constructor(
+    readonly cfg: ProcConfig,
+    makeLock: (path: string, host: Host) => CrossProcessLock = (path, host) => createFlockLock(path, { host }),
+  ) {
     const log = stderrLog(cfg.role, cfg.logLevel ?? (process.env.NSEKIT_LOG as ProcConfig['logLevel']) ?? 'info');
     this.host = { clock: nodeClock, rng: nodeRng, log, failpoints: ipcFailpoints({ reportAll: process.env.NSEKIT_FP_REPORT === 'all' }) };
     const lockPath = join(cfg.sharedDir, SHARED_FILES.lock);
-    this.lock = (cfg.lockBackend === 'lease' ? createLeaseLock : createFlockLock)(lockPath, { host: this.host });
+    this.lock = makeLock(lockPath, this.host);
     this.phase = new PhaseController(this.host, {
       proc: cfg.role,
       hooks: {

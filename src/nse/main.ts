@@ -6,8 +6,9 @@ import { emitEvent, onCommand, readConfig } from '../device/ipc.js';
 import { ProcRuntime } from '../device/runtime.js';
 import { NseService } from './nse.js';
 
+const importedAt = performance.now(); // module graph loaded and evaluated
 const cfg = readConfig();
-const rt = new ProcRuntime({ ...cfg, role: 'nse' });
+const rt = await ProcRuntime.create({ ...cfg, role: 'nse' });
 const nse = new NseService(rt, {
   ...(cfg.nseBudgetMs !== undefined ? { budgetMs: cfg.nseBudgetMs } : {}),
   ...(cfg.nseGraceMs !== undefined ? { graceMs: cfg.nseGraceMs } : {}),
@@ -52,8 +53,15 @@ onCommand((c) => {
 process.on('disconnect', () => void shutdown(0));
 
 try {
-  await rt.start();
-  emitEvent('ready', { role: 'nse', pid: process.pid, bootMs: Math.round(performance.now()) });
+  // Cold start matters here (iOS launches the NSE per push): the socket handshake
+  // runs while the store opens, and `ready` goes out as soon as the store is open —
+  // a push waits for the connection inside onPush anyway.
+  const connected = rt.ensureConnected();
+  connected.catch(() => {});
+  rt.store.open();
+  const storeAt = performance.now();
+  emitEvent('ready', { role: 'nse', pid: process.pid, bootMs: Math.round(performance.now()), importMs: Math.round(importedAt), storeMs: Math.round(storeAt - importedAt) });
+  await connected;
 } catch (e) {
   rt.errorEvent('nse start', e);
   await shutdown(1);

@@ -13,7 +13,21 @@
  *
  * Runnable alone: `npx tsx test/bench/nse.ts [--quick]` prints one JSON line.
  */
+import { spawn } from 'node:child_process';
 import { World } from '../../src/cli/world.js';
+
+/** Raw baseline: spawn a bare node process that only says hello over IPC. */
+async function bareNodeStartMs(): Promise<number> {
+  const t0 = Date.now();
+  const c = spawn(process.execPath, ['-e', "process.send('up', () => process.exit(0))"], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    c.once('message', () => resolve());
+    c.once('exit', (code) => (code ? reject(new Error(`bare node exited ${code}`)) : resolve()));
+  });
+  const ms = Date.now() - t0;
+  await new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)));
+  return ms;
+}
 
 export interface NseBenchOptions {
   quick?: boolean;
@@ -82,9 +96,15 @@ export async function benchNse(opts: NseBenchOptions = {}): Promise<NseBenchResu
     };
 
     const cold: number[] = [];
+    const coldReady: number[] = [];
+    const bare: number[] = [];
     for (let i = 0; i < coldN; i++) {
       if (d.nse?.alive) await d.nse.kill();
+      const from = d.events.length;
       cold.push(await sample(`cold ${i}`));
+      const ready = d.events.slice(from).find((e) => e.name === 'ready' && e.role === 'nse');
+      if (ready) coldReady.push((ready.at as number) - d.nse!.spawnedAt);
+      bare.push(await bareNodeStartMs()); // interleaved: same load conditions
     }
     const warm: number[] = [];
     await sample('warm-up'); // the first push after a launch is cold; start warm from here
@@ -111,6 +131,9 @@ export async function benchNse(opts: NseBenchOptions = {}): Promise<NseBenchResu
       nse_latency_p50_ms: pct(all, 50),
       nse_latency_p99_ms: pct(all, 99),
       nse_cold_p50_ms: pct(cold, 50),
+      nse_cold_spawn_to_ready_p50_ms: pct(coldReady, 50),
+      raw_node_spawn_ipc_p50_ms: pct(bare, 50),
+      nse_cold_ratio: pct(cold, 50) / pct(bare, 50),
       nse_warm_p50_ms: pct(warm, 50),
       nse_warm_p99_ms: pct(warm, 99),
       drain_p50_ms: pct(drains, 50),

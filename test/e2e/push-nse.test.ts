@@ -40,3 +40,23 @@ describe('e2e: push → NSE while the app is frozen', () => {
     expect(w.device.notificationsShown()).toBe(2);
   });
 });
+
+describe('e2e: the same path with the lease lock backend', () => {
+  const world = useWorld();
+
+  it('app and NSE share the store through proper-lockfile leases', async () => {
+    const w = await world({ procConfig: { nseGraceMs: 300, lockBackend: 'lease' } });
+    const app = await w.device.launchApp();
+    await w.device.waitEvent('app', 'wake');
+    await w.device.appLifecycle('suspend');
+    await w.device.waitEvent('app', 'suspended');
+    w.device.freeze(app);
+    const from = w.device.events.length;
+    await w.send(0, 'leased');
+    await w.device.waitEvent('nse', 'notification', (e) => e.body === 'leased', { from, timeoutMs: 40_000 });
+    await w.device.appLifecycle('active');
+    await w.device.waitEvent('app', 'wake', () => true, { from });
+    const snap = await readDeviceStore(w);
+    expect([...snap.texts.values()]).toEqual(['leased']);
+  });
+});
