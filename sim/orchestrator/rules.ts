@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHARED_FILES } from '../../src/device/ipc.js';
 import type { ManagedProc } from '../../src/device/proc.js';
-import { flockHolders } from '../../src/node/lock/proc-locks.js';
+import { flockHolders, parseProcLocks } from '../../src/node/lock/proc-locks.js';
 import type { HistoryRecorder } from '../history/index.js';
 
 /**
@@ -38,8 +38,41 @@ export class IosRules {
   }
 
   /**
-   * SIGSTOP; then ask the kernel whether the frozen pid holds the lock. If it
-   * does: record `lock.held-at-freeze` (0xdead10cc) and SIGKILL, as iOS does.
+   * SQLite's own POSIX locks held by `pid` on store.db / -wal / -shm, from
+   * /proc/locks: a process with the database open (a connection keeps a shared
+   * lock on -shm) or inside a transaction. Our processes close the store before
+   * they report `suspended`, so at a freeze this must be empty (DESIGN §5:
+   * "has the DB file locked").
+   */
+  dbFileLocks(pid: number): { file: string; access: string }[] {
+    const db = join(this.sharedDir, SHARED_FILES.db);
+    const files = new Map<string, string>();
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) {
+      try {
+        files.set(statSync(f, { bigint: true }).ino.toString(), f.slice(this.sharedDir.length + 1));
+      } catch {
+        /* not there: nothing to hold */
+      }
+    }
+    let text: string;
+    try {
+      text = readFileSync('/proc/locks', 'utf8');
+    } catch {
+      return [];
+    }
+    const out: { file: string; access: string }[] = [];
+    for (const e of parseProcLocks(text)) {
+      if (e.waiting || e.pid !== pid || e.kind === 'FLOCK') continue;
+      const file = files.get(e.ino.toString());
+      if (file) out.push({ file, access: e.access });
+    }
+    return out;
+  }
+
+  /**
+   * SIGSTOP; then ask the kernel whether the frozen pid holds the shared lock
+   * or a lock on the database files. If so: record `lock.held-at-freeze`
+   * (0xdead10cc) and SIGKILL, as iOS does.
    */
   freeze(role: string, p: ManagedProc, why: string): 'frozen' | 'killed' | 'gone' {
     if (!p.alive) return 'gone';
@@ -47,8 +80,9 @@ export class IosRules {
     p.signal('SIGSTOP');
     this.h.ok('orchestrator', 'freeze', { proc: role, pid: p.pid, why });
     const held = this.holders().includes(p.pid);
-    if (!held) return 'frozen';
-    this.h.info('orchestrator', 'lock.held-at-freeze', { proc: role, pid: p.pid, code: '0xdead10cc', backend: this.backend });
+    const dbLocks = this.dbFileLocks(p.pid);
+    if (!held && dbLocks.length === 0) return 'frozen';
+    this.h.info('orchestrator', 'lock.held-at-freeze', { proc: role, pid: p.pid, code: '0xdead10cc', backend: this.backend, sharedLock: held, dbFileLocks: dbLocks });
     this.kill(role, p, '0xdead10cc');
     return 'killed';
   }
