@@ -150,8 +150,6 @@ function expectBool(fn: string, v: unknown): boolean {
  * database gate, so suspension drains it and no write starts while suspended.
  */
 export class BridgeStore implements Store {
-  /** True between lockAcquire's grant and lockRelease's call (for the suspend hook's safety net). */
-  lockHeld = false;
   private readonly mutex = new Mutex();
   constructor(
     private readonly h: BridgeHost,
@@ -164,14 +162,12 @@ export class BridgeStore implements Store {
       'database',
       () => this.mutex.run(async () => {
         await call(this.h, 'lockAcquire', (d) => this.h.lockAcquire(this.opts.lockTimeoutMs, d));
-        this.lockHeld = true;
         let wrote = false;
         try {
           const r = await call<T>(this.h, fn, invoke);
           wrote = wroteIf(r);
           return r;
         } finally {
-          this.lockHeld = false;
           await call(this.h, 'lockRelease', (d) => this.h.lockRelease(wrote, d));
         }
       }),

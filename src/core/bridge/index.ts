@@ -7,7 +7,7 @@
 // First import: installs a console before xstate's module evaluates (bare JSContext).
 import { connectConsole } from './console-shim.js';
 import { fromHex } from '../bytes.js';
-import { deriveKey, wipe } from '../crypto/index.js';
+import { deriveKey } from '../crypto/index.js';
 import { NsekitError } from '../errors.js';
 import type { Host, TimerHandle } from '../host.js';
 import type { InboundDeps } from '../inbound/index.js';
@@ -81,8 +81,9 @@ export function createCore(bridge: BridgeHost, config: BridgeConfig): NsekitCore
   const notifiers = notifierKeys(config.notifiers);
   const drainMs = config.drainDeadlineMs ?? 1000;
   const graceMs = config.graceMs ?? 2000;
-  let master = key32(config.masterKeyHex, 'masterKeyHex');
-  let bodyKey: Uint8Array | null = master ? deriveKey(master, 'body') : null;
+  const initialMaster = key32(config.masterKeyHex, 'masterKeyHex');
+  // Only the derived at-rest body key is kept; the master key is not retained.
+  let bodyKey: Uint8Array | null = initialMaster ? deriveKey(initialMaster, 'body') : null;
 
   // `store` is assigned right below; the hook only runs later, on suspension.
   let store: BridgeStore;
@@ -106,6 +107,9 @@ export function createCore(bridge: BridgeHost, config: BridgeConfig): NsekitCore
   const queues = new QueueCoordinator(host, bridgeTransport(bridge), { gate: phase });
   const inbox = bridgeInbox(bridge);
 
+  // Deps are captured per queue fetch. Locking mid-fetch drops our key references (never zeroes
+  // them in place: a fetch in flight still holds them); the host's store then refuses with
+  // STORE_LOCKED, so the message is not ACKed and stays at the relay.
   const inbound = (notifier: InboundDeps['notifier']): InboundDeps => ({
     host,
     store: bodyKey ? store : null,
@@ -188,17 +192,14 @@ export function createCore(bridge: BridgeHost, config: BridgeConfig): NsekitCore
       return phase.activate();
     },
     async protectedDataWillBecomeUnavailable() {
-      if (bodyKey) wipe(bodyKey);
-      if (master) wipe(master);
+      // Drop, don't wipe: an in-flight fetch may still seal with it (JS cannot guarantee erasure anyway).
       bodyKey = null;
-      master = null;
       host.log.log('info', 'store', 'protected data unavailable: store closed, inbound to pending inbox');
       await store.closeSerialized();
     },
     async protectedDataDidBecomeAvailable(masterKeyHex) {
       const k = key32(masterKeyHex ?? config.masterKeyHex, 'masterKeyHex');
       if (!k) throw new NsekitError('BRIDGE_BAD_INPUT', 'protectedDataDidBecomeAvailable needs a master key');
-      master = k;
       bodyKey = deriveKey(k, 'body');
       host.log.log('info', 'store', 'protected data available: inbound to the store');
       return importPendingInbox({ bridge, host, store, bodyKey: () => bodyKey, e2eKey: (q) => e2eKeys.get(q) ?? null });
