@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NsekitError } from '../core/errors.js';
 import type { Log } from '../core/host.js';
 import { truncateSecret } from '../node/host.js';
+import { flockHolders } from '../node/lock/proc-locks.js';
+import { EventLog } from './event-log.js';
 import { SHARED_FILES, type EventMsg, type LifecycleEvent, type ProcConfig, type PushItem } from './ipc.js';
 import { bundleEntries } from './bundle.js';
 import { ManagedProc, type ManagedProcOpts } from './proc.js';
@@ -45,7 +45,7 @@ export interface Violation {
  * forwards lifecycle events, and freezes / thaws / kills processes the way iOS
  * does — including the 0xdead10cc rule (frozen while holding the lock → kill).
  */
-export class Device extends EventEmitter {
+export class Device extends EventLog {
   readonly sharedDir: string;
   readonly token: string;
   readonly masterKey = randomBytes(32).toString('hex');
@@ -57,8 +57,6 @@ export class Device extends EventEmitter {
   readonly violations: Violation[] = [];
   /** Pushes received over HTTP, in order. */
   readonly pushes: { pushId: string; receivedAt: number; items: PushItem[]; cold: boolean; suppressed?: boolean }[] = [];
-  /** Every event from every process, in arrival order (tests wait on these). */
-  readonly events: (EventMsg & { role: ProcConfig['role']; pid: number })[] = [];
   deviceUrl = '';
   /** Last lifecycle event sent to the app ('none' before launch). */
   appState: LifecycleEvent | 'none' = 'none';
@@ -193,9 +191,7 @@ export class Device extends EventEmitter {
     const entry = this.opts.bundled === false ? undefined : (await bundleEntries())[role];
     const p = new ManagedProc(this.config(role), { ...this.opts.procOpts, ...(entry ? { entry } : {}) });
     p.on('event', (e: EventMsg) => {
-      const tagged = { ...e, role, pid: p.pid };
-      this.events.push(tagged);
-      this.emit('event', role, tagged);
+      this.record(role, p.pid, e);
       // iOS freezes the NSE once it has finished and suspended.
       if (role === 'nse' && e.name === 'suspended' && this.nse === p) this.freeze(p);
     });
@@ -281,75 +277,9 @@ export class Device extends EventEmitter {
     return 'frozen';
   }
 
-  /** Does `pid` hold an flock on the shared lock file? (from /proc/locks) */
+  /** Does `pid` hold an flock on the shared lock file? (the kernel's view, /proc/locks) */
   holdsLock(pid: number): boolean {
-    let ino: number;
-    try {
-      ino = statSync(join(this.sharedDir, SHARED_FILES.lock)).ino;
-    } catch {
-      return false;
-    }
-    let text: string;
-    try {
-      text = readFileSync('/proc/locks', 'utf8');
-    } catch {
-      return false;
-    }
-    for (const line of text.split('\n')) {
-      const f = line.trim().split(/\s+/);
-      // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
-      if (f[1] !== 'FLOCK' || Number(f[4]) !== pid) continue;
-      const inode = Number(f[5]?.split(':')[2]);
-      if (inode === ino) return true;
-    }
-    return false;
-  }
-
-  /**
-   * Resolve with the first event (index ≥ `from`) from `role` named `name` that
-   * satisfies `pred`; PROTO_TIMEOUT after `timeoutMs`. Survives NSE relaunches.
-   */
-  waitEvent(
-    role: ProcConfig['role'] | 'any',
-    name: EventMsg['name'],
-    pred: (e: EventMsg) => boolean = () => true,
-    opts: { timeoutMs?: number; from?: number } = {},
-  ): Promise<EventMsg> {
-    const ok = (e: EventMsg & { role: string }) => (role === 'any' || e.role === role) && e.name === name && pred(e);
-    for (let i = opts.from ?? 0; i < this.events.length; i++) if (ok(this.events[i]!)) return Promise.resolve(this.events[i]!);
-    return new Promise((resolve, reject) => {
-      const on = (_r: string, e: EventMsg & { role: string }) => {
-        if (!ok(e)) return;
-        clearTimeout(t);
-        this.off('event', on);
-        resolve(e);
-      };
-      const t = setTimeout(() => {
-        this.off('event', on);
-        reject(new NsekitError('PROTO_TIMEOUT', `device: no ${role} event ${name} within ${opts.timeoutMs ?? 20_000} ms`));
-      }, opts.timeoutMs ?? 20_000);
-      this.on('event', on);
-    });
-  }
-
-  /** User-visible notifications shown so far (any process). */
-  notificationsShown(): number {
-    return this.events.filter((e) => e.name === 'notification').length;
-  }
-
-  /** Wait until `n` events match (counting from `from`). */
-  async waitCount(role: ProcConfig['role'] | 'any', name: EventMsg['name'], n: number, pred: (e: EventMsg) => boolean = () => true, opts: { timeoutMs?: number; from?: number } = {}): Promise<EventMsg[]> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
-    const matches = () => this.events.slice(opts.from ?? 0).filter((e) => (role === 'any' || e.role === role) && e.name === name && pred(e));
-    let last = opts.from ?? 0;
-    while (matches().length < n) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new NsekitError('PROTO_TIMEOUT', `device: ${matches().length}/${n} ${role} ${name} events`);
-      const idx = this.events.length;
-      await this.waitEvent(role, name, pred, { timeoutMs: left, from: Math.max(last, idx) }).catch(() => {});
-      last = idx;
-    }
-    return matches();
+    return flockHolders(join(this.sharedDir, SHARED_FILES.lock)).includes(pid);
   }
 
   /** Stop every process (reaped) and the push listener. */
