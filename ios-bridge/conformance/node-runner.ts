@@ -42,6 +42,8 @@ interface Conformance {
 /** A fresh context with the bundle and the runner loaded. */
 export function loadInVm(bundlePath: string): { core: unknown; conformance: Conformance } {
   const ctx = createContext({});
+  // V8 gives every context a console; a bare JSContext has none, so the bundle must install its own here too.
+  runInContext('delete globalThis.console', ctx);
   runInContext(readFileSync(bundlePath, 'utf8'), ctx, { filename: bundlePath });
   runInContext(readFileSync(RUNNER, 'utf8'), ctx, { filename: RUNNER });
   const g = ctx as { NsekitCore: unknown; NsekitConformance: Conformance };
