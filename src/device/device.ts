@@ -63,6 +63,8 @@ export class Device extends EventLog {
   private server: Server | null = null;
   private pushSeq = 0;
   private nseStarting: Promise<ManagedProc> | null = null;
+  /** Pushes sent to an NSE that it has not started yet (no `push-start`). */
+  private readonly unstarted = new WeakMap<ManagedProc, number>();
 
   constructor(private readonly opts: DeviceOpts) {
     super();
@@ -162,6 +164,7 @@ export class Device extends EventLog {
     const nse = await this.ensureNse();
     // A frozen NSE is thawed and told the current lock state before it sees the push.
     if (nse.stopped) this.thaw(nse);
+    this.unstarted.set(nse, (this.unstarted.get(nse) ?? 0) + 1);
     nse.send({ type: 'push', pushId, receivedAt, items });
     this.emit('push', { pushId, receivedAt, items, cold });
     return pushId;
@@ -192,8 +195,10 @@ export class Device extends EventLog {
     const p = new ManagedProc(this.config(role), { ...this.opts.procOpts, ...(entry ? { entry } : {}) });
     p.on('event', (e: EventMsg) => {
       this.record(role, p.pid, e);
-      // iOS freezes the NSE once it has finished and suspended.
-      if (role === 'nse' && e.name === 'suspended' && this.nse === p) this.freeze(p);
+      if (role === 'nse' && e.name === 'push-start') this.unstarted.set(p, Math.max(0, (this.unstarted.get(p) ?? 0) - 1));
+      // iOS freezes the NSE once it has finished and suspended — unless a push we
+      // already handed it is still unread (it will reactivate for that one).
+      if (role === 'nse' && e.name === 'suspended' && this.nse === p && !this.unstarted.get(p)) this.freeze(p);
     });
     p.on('exit', (code, sig) => this.log('info', 'phase', `${role} exited`, { pid: p.pid, code, sig }));
     return p;

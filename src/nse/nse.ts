@@ -54,17 +54,25 @@ export class NseService {
 
   async onPush(p: PushMsg): Promise<void> {
     const { rt } = this;
+    const refs = this.refs(p.items);
+    // Reported first thing: the device does not freeze an NSE that has unread pushes.
+    emitEvent('push-start', { pushId: p.pushId, refs: refs.length, inFlight: this.jobs.size + 1 });
+    rt.log('info', 'nse', 'push', { pushId: p.pushId, refs: refs.length });
     this.clearGrace();
     this.yielding = false;
-    if (this.suspending) await this.suspending;
-    if (rt.phase.phase !== 'active') await rt.phase.activate();
-    // A reused NSE may have lost its socket (relay restart, long freeze).
-    await rt.ensureConnected();
-    if (this.budgetTimer === null) this.budgetTimer = rt.host.clock.setTimer(this.budgetMs, () => this.expire());
-    const job: Job = { pushId: p.pushId, receivedAt: p.receivedAt, refs: this.refs(p.items), shown: new Set(), done: false };
+    const job: Job = { pushId: p.pushId, receivedAt: p.receivedAt, refs, shown: new Set(), done: false };
     this.jobs.add(job);
-    rt.log('info', 'nse', 'push', { pushId: p.pushId, refs: job.refs.length });
-    emitEvent('push-start', { pushId: p.pushId, refs: job.refs.length, inFlight: this.jobs.size });
+    try {
+      if (this.suspending) await this.suspending;
+      if (rt.phase.phase !== 'active') await rt.phase.activate();
+      // A reused NSE may have lost its socket (relay restart, long freeze).
+      await rt.ensureConnected();
+    } catch (e) {
+      this.jobs.delete(job);
+      if (this.jobs.size === 0) this.armGrace();
+      throw e;
+    }
+    if (this.budgetTimer === null) this.budgetTimer = rt.host.clock.setTimer(this.budgetMs, () => this.expire());
     const outcomes: InboundOutcome[] = [];
     let expired = false;
     try {
