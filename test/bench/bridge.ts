@@ -48,6 +48,8 @@ export interface BridgeBench {
   bridge_footprint_load_mb: number | null;
   /** 100 notifications minus the same script with no notifications (bundle, runner and world loaded). */
   bridge_footprint_processing_mb: number | null;
+  /** Same as delta, without the GC after each notification. */
+  bridge_footprint_delta_nogc_mb: number | null;
   /** Worst case: JIT on, no GC between notifications, minus an empty script (JIT on). */
   bridge_footprint_delta_jit_nogc_mb: number | null;
 }
@@ -65,7 +67,7 @@ export async function benchBridge(): Promise<BridgeBench> {
   try {
     const b = await buildBridge({ outfile: join(dir, 'nsekit-core.js') });
     const bridge_bundle_kb = Math.round((b.bytes / 1024) * 10) / 10;
-    const none = { bridge_footprint_delta_mb: null, bridge_footprint_load_mb: null, bridge_footprint_processing_mb: null, bridge_footprint_delta_jit_nogc_mb: null };
+    const none = { bridge_footprint_delta_mb: null, bridge_footprint_load_mb: null, bridge_footprint_processing_mb: null, bridge_footprint_delta_nogc_mb: null, bridge_footprint_delta_jit_nogc_mb: null };
     if (!findJsc()) {
       process.stderr.write('bench bridge: jsc not installed, footprint not measured\n');
       return { bridge_bundle_kb, ...none };
@@ -116,6 +118,7 @@ export async function benchBridge(): Promise<BridgeBench> {
     const w = await peak(work, false, NOTIFICATIONS);
     const w0 = await peak(base, false, 0);
     const l = await peak(load, false, null);
+    const wn = await peak(nogc, false, NOTIFICATIONS);
     const ej = await peak(empty, true, null);
     const wj = await peak(nogc, true, NOTIFICATIONS);
     return {
@@ -123,6 +126,7 @@ export async function benchBridge(): Promise<BridgeBench> {
       bridge_footprint_delta_mb: MB(w - e),
       bridge_footprint_load_mb: MB(l - e),
       bridge_footprint_processing_mb: MB(w - w0),
+      bridge_footprint_delta_nogc_mb: MB(wn - e),
       bridge_footprint_delta_jit_nogc_mb: MB(wj - ej),
     };
   } finally {
