@@ -62,6 +62,9 @@ export class Engine {
   private rssTimer: NodeJS.Timeout | null = null;
   private pushDelay: NodeJS.Timeout | null = null;
   private readonly rssBase = new Map<number, number>();
+  /** Pids frozen the normal way (after reporting `suspended`): the final heal leaves them frozen. */
+  private readonly frozenSuspended = new Set<number>();
+  private readonly frozenListeners = new Set<() => void>();
   private readonly runTag: string;
   private stopped = false;
   /** Triggers count hits from the first step on (the app's launch does not count). */
@@ -116,7 +119,16 @@ export class Engine {
     this.observer.event(role, e);
     if (e.name !== 'suspended' || !p) return;
     // iOS freezes a process once it has suspended (the app only if it is still on its way out).
-    if (role === 'nse' && this.w.device.nse === p) this.freeze('nse', 'suspended');
+    if (role === 'nse' && this.w.device.nse === p) {
+      // Suspended while answering the app's yield: let the `yielded` answer out first (the app waits on it).
+      const evs = p.events;
+      const lastYielding = evs.map((x) => x.name).lastIndexOf('yielding');
+      if (lastYielding >= 0 && evs.map((x) => x.name).lastIndexOf('yielded') < lastYielding) {
+        void p.waitFor((x) => x.name === 'yielded', { from: lastYielding, timeoutMs: this.budgets.nseGraceMs }).catch(() => {}).then(() => {
+          if (this.w.device.nse === p) this.freeze('nse', 'suspended');
+        });
+      } else this.freeze('nse', 'suspended');
+    }
     if (role === 'app' && (this.w.device.appState === 'expiring' || this.w.device.appState === 'suspend')) this.freeze('app', 'suspended');
   }
 
@@ -127,7 +139,9 @@ export class Engine {
     if (!p) return;
     if (role === 'nse') this.clearNseTimers();
     else this.clearAppTimer();
-    this.rules.freeze(role, p, why);
+    if (this.rules.freeze(role, p, why) === 'frozen' && why === 'suspended') this.frozenSuspended.add(p.pid);
+    else this.frozenSuspended.delete(p.pid);
+    if (role === 'nse') for (const l of [...this.frozenListeners]) l();
   }
 
   private clearAppTimer(): void {
@@ -270,7 +284,10 @@ export class Engine {
       case 'kill': {
         const proc = this.proc(role!);
         if (proc) this.rules.kill(role!, proc, 'step');
-        if (role === 'nse') this.clearNseTimers();
+        if (role === 'nse') {
+          this.clearNseTimers();
+          for (const l of [...this.frozenListeners]) l();
+        }
         else this.clearAppTimer();
         release();
         break;
@@ -388,7 +405,24 @@ export class Engine {
       return;
     }
     this.thaw('app', 'foreground');
-    await dev.appLifecycle('active', { yieldWaitMs: 5_000 });
+    // The app wins: the NSE is asked to yield and the app waits for it (bounded) — but not for an
+    // NSE that iOS has frozen or killed meanwhile, which will never answer.
+    const nse = dev.nse;
+    if (nse?.alive && !nse.stopped) {
+      const from = nse.events.length;
+      nse.send({ type: 'yield' });
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.frozenListeners.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, 5_000);
+        this.frozenListeners.add(done);
+        nse.waitFor((e) => e.name === 'yielded', { from, timeoutMs: 5_000 }).then(done, done);
+      });
+    }
+    await dev.appLifecycle('active', { yieldWaitMs: 0 });
   }
 
   private async send(args: Record<string, number | boolean | undefined>): Promise<void> {
@@ -447,7 +481,10 @@ export class Engine {
       this.h.ok('orchestrator', 'unlock-device', { final: true });
     }
     this.clearNseTimers();
-    this.thaw('nse', 'final');
+    // An NSE frozen mid-work (a freeze step, budget over) is thawed; one that suspended cleanly stays
+    // frozen, as on iOS — thawing it would only make it suspend again while the app asks it to yield.
+    const nse = this.w.device.nse;
+    if (nse && !this.frozenSuspended.has(nse.pid)) this.thaw('nse', 'final');
     this.thaw('app', 'final');
   }
 

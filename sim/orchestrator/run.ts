@@ -54,7 +54,7 @@ export interface RunResult {
 }
 
 /** Floor of the expiry → freeze grace in run ms (see runScenario). */
-export const MIN_GRACE_MS = 200;
+export const MIN_GRACE_MS = 1_000;
 
 export function paramsLine(p: Record<string, string | number | boolean>): string {
   return Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' ');
