@@ -15,7 +15,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BRIDGE_ENTRY = join(ROOT, 'src/core/bridge/index.ts');
 export const BRIDGE_OUT = join(ROOT, 'ios-bridge/dist/nsekit-core.js');
-/** iOS 14's JavaScriptCore is the oldest we target; ES2020 also runs in jsc 2.50. */
+/**
+ * Syntax level (esbuild lowers newer syntax). Runtime APIs are not polyfilled: noble uses
+ * Object.hasOwn (iOS 15.4+) and DataView#setBigUint64 (iOS 15+), so the floor is iOS 15.4.
+ */
 export const BRIDGE_TARGET = 'es2020';
 
 /** Identifiers a bare JSContext does not have; none may appear in the bundle. */
