@@ -44,10 +44,11 @@ describe('conformance transcripts', () => {
 
   const jsc = findJsc();
   if (!jsc) console.warn('[bridge] jsc not installed: JavaScriptCore replay SKIPPED (apt-get install libjavascriptcoregtk-4.0-bin)');
-  describe.skipIf(!jsc)('replay in real JavaScriptCore (jsc)', () => {
+  // JIT on (jsc's default) and off (a third-party JSContext on iOS has no JIT).
+  for (const flags of [[], ['--useJIT=false']]) describe.skipIf(!jsc)(`replay in real JavaScriptCore (jsc ${flags.join(' ') || 'default'})`, () => {
     let lines: { file: string; name: string; ok: boolean; count: number; digest: string; mismatch: unknown }[] = [];
     beforeAll(async () => {
-      const r = await runJsc([RUNNER], { args: [bundle.outfile, ...files], timeoutMs: 120_000 });
+      const r = await runJsc([RUNNER], { flags, args: [bundle.outfile, ...files], timeoutMs: 120_000 });
       expect(r.timedOut).toBe(false);
       expect(r.stdout.trim().split('\n').pop(), r.stdout + r.stderr).toBe('DONE');
       lines = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
