@@ -36,15 +36,17 @@ export class SimApp {
     return r;
   }
 
-  lifecycle(ev: AppEvent): Promise<void> {
-    return this.serial(() => this.apply(ev));
+  /** Apply `ev` after every earlier command; `applied` runs once it has taken effect (for 'active': activated, before the wake). */
+  lifecycle(ev: AppEvent, applied?: () => void): Promise<void> {
+    return this.serial(() => this.apply(ev, applied)).finally(() => applied?.());
   }
 
-  private async apply(ev: AppEvent): Promise<void> {
+  private async apply(ev: AppEvent, applied?: () => void): Promise<void> {
     const { p } = this;
     switch (ev) {
       case 'active':
         await p.phase.activate();
+        applied?.();
         await this.wake();
         return;
       case 'online':
@@ -129,7 +131,9 @@ export class SimApp {
       if (this.p.phase.phase !== 'active') return;
       void this.serial(async () => {
         for (const q of this.queueIds) await this.fetchQueue(q);
-      }).finally(() => {
+      })
+        .catch(() => {}) // recorded by the chain
+        .finally(() => {
         if (this.p.phase.phase === 'active' && this.pollTimer === null) this.pollTimer = this.p.ctx.clock.setTimer(this.pollMs, tick);
       });
     };

@@ -62,7 +62,7 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
   // The device starts with the app in the foreground; steps begin once it is up (as in the real mode, after `ready`).
   w.launchApp();
   let up = false;
-  void w.postApp('active').finally(() => (up = true));
+  void w.postApp('active', { untilDone: true }).finally(() => (up = true));
   await w.sched.run({ untilMs: 60_000, maxSteps, stop: () => up });
   const steps = runner.run();
   await w.sched.run({ untilMs: opts.maxStepsMs ?? 600_000, maxSteps, stop: () => runner.done, onIdle: () => runner.giveUp() });

@@ -10,6 +10,9 @@ import type { TimerHandle } from '../../src/core/host.js';
 import type { Scenario, Step } from '../scenario/index.js';
 import { ORCH, type FastWorld, type Role } from './world.js';
 
+/** Virtual ms a step waits for its failpoint before it is given up (covers the scaled iOS budgets). */
+export const TRIGGER_TIMEOUT_MS = 2_000;
+
 interface Held {
   role: Role;
   release: () => void;
@@ -27,6 +30,7 @@ export class StepRunner {
   private readonly fired = new Map<number, Promise<Held>>();
   private readonly paused = new Map<Role, Held>();
   private abandon: ((e: Error) => void) | null = null;
+  private readonly onHit: FastWorld['onHit'];
   private appTimer: TimerHandle | null = null;
   private nseTimer: TimerHandle | null = null;
   private nseFreezeTimer: TimerHandle | null = null;
@@ -45,7 +49,7 @@ export class StepRunner {
       list.push({ step: i, nth: t.nth ?? 1, count: 0, fire });
       this.chains.set(key, list);
     });
-    w.onHit = (role, name, release) => {
+    this.onHit = (role, name, release) => {
       const list = this.chains.get(`${role}:${name}`);
       const head = list?.[0];
       if (!head || ++head.count < head.nth) return false;
@@ -82,12 +86,15 @@ export class StepRunner {
   private guard<T>(p: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.abandon = reject;
-      p.then(resolve, reject).finally(() => (this.abandon = null));
+      p.then(resolve, reject).finally(() => {
+        if (this.abandon === reject) this.abandon = null;
+      });
     });
   }
 
   async run(): Promise<void> {
     const { w } = this;
+    w.onHit = this.onHit; // armed once the device is up (the real engine arms at the process's `ready`)
     const steps = this.s.steps;
     for (let i = 0; i < steps.length; i++) {
       const st = steps[i]!;
@@ -102,7 +109,8 @@ export class StepRunner {
       }
       w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(held ? { at: (st.when as { at: string }).at } : {}) });
       try {
-        await this.guard(this.verb(st, held));
+        const bound = TRIGGER_TIMEOUT_MS + (st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : 0);
+        await this.guard(this.bounded(this.verb(st, held), bound, `step did not finish within ${bound} ms`));
         w.h.ok(ORCH, 'step', { i, do: st.do, id: st.id });
       } catch (e) {
         w.h.fail(ORCH, 'step', (e as Error).message, { i, do: st.do, id: st.id });
@@ -112,6 +120,18 @@ export class StepRunner {
     this.done = true;
   }
 
+  private async bounded<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
+    let timer: TimerHandle | null = null;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.w.sched.setTimer(ORCH, ms, () => reject(new Error(why)));
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      if (timer !== null) this.w.sched.clearTimer(timer);
+    }
+  }
+
   private async trigger(i: number, st: Step): Promise<Held | undefined> {
     const t = st.when as { at_ms?: number; after?: string; at?: string } | undefined;
     if (!t || t.after !== undefined) return undefined; // `after` names an earlier step: already run
@@ -119,7 +139,9 @@ export class StepRunner {
       await this.w.sched.delay(ORCH, t.at_ms - this.w.sched.now);
       return undefined;
     }
-    return this.fired.get(i);
+    // Bounded like the real engine's triggerTimeoutMs, but on the virtual clock, so a step
+    // waiting for a failpoint that will not come does not let 30 s process timeouts fire first.
+    return this.bounded(this.fired.get(i)!, TRIGGER_TIMEOUT_MS, `failpoint ${t.at} not reached within ${TRIGGER_TIMEOUT_MS} ms`);
   }
 
   private async verb(st: Step, held: Held | undefined): Promise<void> {
@@ -224,12 +246,8 @@ export class StepRunner {
     const { w } = this;
     this.clearAppTimer();
     w.appState = 'active';
-    if (!w.proc('app')) {
-      w.launchApp();
-      await w.postApp('active');
-      return;
-    }
-    w.thaw('app', 'foreground');
+    if (!w.proc('app')) w.launchApp(); // tapping the icon relaunches a dead app
+    else w.thaw('app', 'foreground');
     const nse = w.proc('nse');
     if (nse && !nse.frozen) {
       await Promise.race([w.postNse((n) => n.yieldToApp()), w.sched.delay(ORCH, 5_000)]);

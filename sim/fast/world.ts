@@ -106,7 +106,7 @@ export class FastWorld {
   launchApp(): SimApp {
     const tf = this.world.timeFactor;
     const p = this.spawn('app');
-    this.app = new SimApp(p, this.queueIds, this.world.mode, Math.floor(this.budgets.nseGraceMs / 2), Math.max(1, 1000 * tf), () => {
+    this.app = new SimApp(p, this.queueIds, this.world.mode, Math.floor(this.budgets.nseGraceMs / 2), Math.max(250, 1000 * tf), () => {
       if (this.app?.p === p && this.appState === 'expiring') this.freeze('app', 'suspended');
     });
     return this.app;
@@ -128,16 +128,38 @@ export class FastWorld {
     return x && x.p.alive ? x.p : null;
   }
 
-  /** Deliver a command to a live process as one of its tasks (applied when it is not frozen). */
-  postApp(ev: AppEvent): Promise<void> {
+  private readonly mail = new Map<string, Promise<void>>();
+  /**
+   * IPC to a process: commands are delivered in the order sent (one task each, so a frozen
+   * process gets them when thawed), unlike the process's own concurrent tasks.
+   */
+  private deliver(owner: string, fn: () => void): void {
+    const prev = this.mail.get(owner) ?? Promise.resolve();
+    this.mail.set(owner, prev.then(() => new Promise<void>((r) => this.sched.post(owner, () => (r(), fn())))));
+  }
+
+  /** Deliver a lifecycle command to the live app; resolves once the app has applied it ('active': activated). */
+  postApp(ev: AppEvent, opts: { untilDone?: boolean } = {}): Promise<void> {
     const app = this.app;
     if (!app || !app.p.alive) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => this.sched.post(app.p.ctx.owner, () => app.lifecycle(ev).then(resolve, reject)));
+    // Errors are recorded by the app's command chain; the caller only waits for the command to take effect.
+    return new Promise<void>((resolve) =>
+      this.deliver(app.p.ctx.owner, () => void app.lifecycle(ev, opts.untilDone ? undefined : resolve).then(resolve, () => resolve())),
+    );
   }
   postNse(fn: (n: SimNse) => Promise<void> | void): Promise<void> {
     const nse = this.nse;
     if (!nse || !nse.p.alive) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => this.sched.post(nse.p.ctx.owner, () => Promise.resolve(fn(nse)).then(resolve, reject)));
+    return new Promise<void>((resolve) =>
+      this.deliver(nse.p.ctx.owner, () =>
+        Promise.resolve()
+          .then(() => fn(nse))
+          .then(resolve, (e: unknown) => {
+            nse.p.ctx.record('info', 'error', { where: 'nse command', message: e instanceof Error ? e.message : String(e) });
+            resolve();
+          }),
+      ),
+    );
   }
 
   // ---- iOS rules ---------------------------------------------------------------------------

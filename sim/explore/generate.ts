@@ -1,0 +1,131 @@
+/**
+ * Swarm-style random scenarios. Each run first draws a random *palette* (which
+ * fault kinds are enabled at all — swarm testing: a run that never partitions
+ * explores deeper kill/freeze interleavings, and vice versa), a random world,
+ * then 3–12 steps from the palette, many of them triggered at a random
+ * failpoint of a random process. Everything comes from the seed: the same
+ * seed gives the same scenario, byte for byte.
+ */
+import { FAILPOINTS, type FailpointName, type Scenario, type Step, validateScenario } from '../scenario/index.js';
+import { ErrorCodes, NsekitError } from '../../src/core/errors.js';
+import { Prng } from '../fast/prng.js';
+
+type Role = 'app' | 'nse';
+type Kind = 'freeze' | 'kill' | 'expire' | 'lock' | 'partition' | 'restart' | 'delay' | 'app' | 'pause' | 'push';
+const KINDS: readonly Kind[] = ['freeze', 'kill', 'expire', 'lock', 'partition', 'restart', 'delay', 'app', 'pause', 'push'];
+
+/** Failpoints worth stopping at (phase/gate events are reached too, but rarely matter alone). */
+const INTERESTING: readonly FailpointName[] = FAILPOINTS.filter((f) => !['gate.opened', 'phase.enter'].includes(f));
+
+/**
+ * Failpoints inside a lock hold. A step triggered there holds the process with the lock
+ * until the step's turn comes; if iOS's budget freezes it meanwhile that is a 0xdead10cc the
+ * scenario forced, not one the protocol made. Only kills (always legal: jetsam, crash) use them.
+ */
+const IN_LOCK: readonly string[] = ['lock.acquired', 'db.tx.begin', 'db.tx.commit', 'lock.release'];
+const OUTSIDE_LOCK: readonly FailpointName[] = INTERESTING.filter((f) => !IN_LOCK.includes(f));
+
+/** Seed of run `i` of an exploration with seed `seed` (independent streams per run). */
+export function runSeed(seed: number, i: number): number {
+  let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca77)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0 || 1;
+}
+
+export function generateScenario(seed: number, name = `explore-${seed}`): Scenario {
+  const r = new Prng(seed);
+  const palette = new Set(KINDS.filter(() => r.chance(0.5)));
+  const queues = r.chance(0.7) ? 1 : 2;
+  const senders = r.chance(0.7) ? 1 : 2;
+  const steps: Step[] = [];
+  let triggered = false;
+  const trig = (st: Step, p = 0.6): Step => {
+    if (r.chance(p)) {
+      const proc: Role = r.chance(0.7) ? 'nse' : 'app';
+      // A trigger is armed from the start, so an earlier triggered step could keep the process
+      // held inside the lock for long: in-lock sites only for a kill that no trigger precedes.
+      const at = r.pick(st.do === 'kill' && !triggered ? INTERESTING : OUTSIDE_LOCK);
+      triggered = true;
+      st.when = r.chance(0.8) ? { proc, at } : { proc, at, nth: r.range(2, 3) };
+    }
+    return st;
+  };
+  const send = (): Step => {
+    const args: Record<string, unknown> = { count: r.range(1, 3) };
+    if (queues > 1) args.queue = r.int(queues);
+    if (senders > 1) args.sender = r.int(senders);
+    if (r.chance(0.1)) args.notification = false;
+    return { do: 'send', args };
+  };
+
+  // Most interesting races need the app away: background it first (sometimes straight to expiry).
+  if (r.chance(0.85)) steps.push({ do: 'background', proc: 'app' });
+  if (r.chance(0.3)) steps.push({ do: 'expire', proc: 'app' });
+  const open = { frozen: new Set<Role>(), paused: new Set<Role>(), locked: false, partitioned: false };
+  const n = r.range(3, 12);
+  for (let k = 0; k < n; k++) {
+    const kinds = [...palette];
+    const kind: Kind | 'send' = kinds.length === 0 || r.chance(0.35) ? 'send' : r.pick(kinds);
+    const role: Role = r.chance(0.7) ? 'nse' : 'app';
+    switch (kind) {
+      case 'send':
+        steps.push(trig(send(), 0.3));
+        break;
+      case 'push':
+        steps.push(trig({ do: 'push', ...(queues > 1 ? { args: { queue: r.int(queues) } } : {}) }, 0.5));
+        break;
+      case 'freeze':
+        if (open.frozen.has(role)) {
+          steps.push(trig({ do: 'thaw', proc: role }, 0.2));
+          open.frozen.delete(role);
+        } else {
+          // iOS freezes only a process that has suspended (or after the expiry grace, which
+          // the rules do by themselves); a bare freeze mid-work is the 0xdead10cc by definition.
+          steps.push({ when: { proc: role, at: 'phase.suspended' }, do: 'freeze', proc: role });
+          triggered = true;
+          open.frozen.add(role);
+        }
+        break;
+      case 'kill':
+        steps.push(trig({ do: 'kill', proc: role }, 0.8));
+        break;
+      case 'expire':
+        steps.push(trig({ do: 'expire', proc: role }, 0.6));
+        break;
+      case 'lock':
+        steps.push(trig({ do: open.locked ? 'unlock-device' : 'lock-device' }, 0.5));
+        open.locked = !open.locked;
+        break;
+      case 'partition':
+        steps.push(trig({ do: open.partitioned ? 'heal' : 'partition' }, 0.5));
+        open.partitioned = !open.partitioned;
+        break;
+      case 'restart':
+        steps.push(trig({ do: 'restart-relay' }, 0.5));
+        break;
+      case 'delay':
+        steps.push({ do: 'delay-push', args: { ms: r.pick([0, 5, 20, 100]) } });
+        break;
+      case 'app':
+        steps.push(trig({ do: r.chance(0.5) ? 'foreground' : 'background', proc: 'app' }, 0.6));
+        break;
+      case 'pause':
+        if (open.paused.has(role)) {
+          steps.push({ do: 'resume', proc: role });
+          open.paused.delete(role);
+        } else {
+          steps.push({ when: { proc: role, at: r.pick(OUTSIDE_LOCK) }, do: 'pause', proc: role });
+          triggered = true;
+          open.paused.add(role);
+        }
+        break;
+    }
+    if (r.chance(0.15)) steps.push({ do: 'wait', args: { ms: r.pick([1, 5, 20, 50]) } });
+  }
+  for (const role of open.paused) steps.push({ do: 'resume', proc: role });
+  const s: Scenario = { name, description: `generated by nsekit explore (seed ${seed})`, world: { queues, senders, mode: r.chance(0.9) ? 'instant' : 'low-power' }, steps };
+  const v = validateScenario(s);
+  if (!v.ok) throw new NsekitError(ErrorCodes.SCENARIO_INVALID, `generator produced an invalid scenario: ${v.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  return v.scenario;
+}
