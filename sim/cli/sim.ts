@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isNsekitError, NsekitError } from '../../src/core/errors.js';
-import { runScenario, paramsLine, type RunResult } from '../orchestrator/index.js';
+import { deriveParams, paramsLine, randomSeed, runScenario, type RunResult } from '../orchestrator/index.js';
 import { loadScenario, type Scenario } from '../scenario/index.js';
 
 export const CATALOGUE_DIR = fileURLToPath(new URL('../scenarios/', import.meta.url));
@@ -72,21 +72,18 @@ export async function runSimCli(argv: string[], out: (s: string) => void = (s) =
     return 4;
   }
   const live = a.progress || process.stderr.isTTY === true;
-  let first = true;
+  const seed = a.seed ?? randomSeed();
+  // First line, before anything runs: the seed and every derived parameter.
+  out(paramsLine(deriveParams(scenario, seed).params));
   const r: RunResult = await runScenario(scenario, {
-    ...(a.seed !== undefined ? { seed: a.seed } : {}),
+    seed,
     outDir: a.out,
     source,
     onProgress: (line) => {
-      if (first) {
-        first = false;
-        return;
-      }
       if (live) process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
     },
   });
   if (live && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-  out(paramsLine(r.params));
   for (const v of r.verdicts) {
     out(`${v.valid === true ? 'PASS' : v.valid === false ? 'FAIL' : 'UNKNOWN'} ${v.invariant}${v.notes.length ? ` (${v.notes.join('; ')})` : ''}`);
     for (const x of v.violations) out(`  - ${x.detail} [ops ${x.ops.join(',')}]`);

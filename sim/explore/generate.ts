@@ -11,8 +11,8 @@ import { ErrorCodes, NsekitError } from '../../src/core/errors.js';
 import { Prng } from '../fast/prng.js';
 
 type Role = 'app' | 'nse';
-type Kind = 'freeze' | 'kill' | 'expire' | 'lock' | 'partition' | 'restart' | 'delay' | 'app' | 'pause' | 'push';
-const KINDS: readonly Kind[] = ['freeze', 'kill', 'expire', 'lock', 'partition', 'restart', 'delay', 'app', 'pause', 'push'];
+type Kind = 'freeze' | 'kill' | 'expire' | 'lock' | 'partition' | 'restart' | 'delay' | 'app' | 'pause' | 'push' | 'inbox';
+const KINDS: readonly Kind[] = ['freeze', 'kill', 'expire', 'lock', 'partition', 'restart', 'delay', 'app', 'pause', 'push', 'inbox'];
 
 /** Failpoints worth stopping at (phase/gate events are reached too, but rarely matter alone). */
 const INTERESTING: readonly FailpointName[] = FAILPOINTS.filter((f) => !['gate.opened', 'phase.enter'].includes(f));
@@ -110,6 +110,19 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
       case 'app':
         steps.push(trig({ do: r.chance(0.5) ? 'foreground' : 'background', proc: 'app' }, 0.6));
         break;
+      case 'inbox': {
+        // DESIGN §7 "NSE appends to the pending inbox while the app imports it on unlock": the NSE
+        // is stopped between two appends (no lock held there) and let go while the app imports.
+        if (open.locked || open.frozen.has('nse') || triggered) break;
+        steps.push({ do: 'lock-device' });
+        steps.push({ do: 'send', args: { count: r.range(2, 4) } });
+        steps.push({ when: { proc: 'nse', at: 'inbox.append', nth: r.range(2, 3) }, do: 'freeze', proc: 'nse' });
+        steps.push({ do: 'foreground', proc: 'app' });
+        steps.push({ do: 'unlock-device' });
+        steps.push({ when: { proc: 'app', at: r.pick(['inbox.import.committed', 'db.tx.commit', 'lock.acquired'] as const) }, do: 'thaw', proc: 'nse' });
+        triggered = true;
+        break;
+      }
       case 'pause':
         if (open.paused.has(role)) {
           steps.push({ do: 'resume', proc: role });

@@ -32,6 +32,12 @@ export class Observer {
   attach(role: Role, p: ManagedProc): void {
     if (this.attached.has(p.pid)) return;
     this.attached.add(p.pid);
+    // A PhaseController starts `active` without announcing it: record that, so the gates
+    // checker knows the phase of the first operations.
+    if (!this.phaseOf.has(p.pid)) {
+      this.phaseOf.set(p.pid, 'active');
+      this.h.info(role, 'phase', { phase: 'active', initial: true }, { pid: p.pid, phase: 'active' });
+    }
     for (const hit of p.fpHits) this.fp(role, p, hit);
     p.on('fp', (hit: FpHit) => this.fp(role, p, hit));
   }

@@ -90,13 +90,13 @@ function storedIds(sharedDir: string): Set<string> {
   }
 }
 
-/**
- * One real-process run: world up, steps, heal + thaw + foreground, bounded
- * wait for delivery, processes stopped, final snapshots, checkers, reports.
- * Never throws for a scenario's outcome; a harness failure is exit code 4.
- */
-export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<RunResult> {
-  const seed = (opts.seed ?? Math.floor(Math.random() * 2 ** 31)) >>> 0;
+/** A fresh seed for a run without --seed. */
+export function randomSeed(): number {
+  return Math.floor(Math.random() * 2 ** 31);
+}
+
+/** Everything a run derives from the scenario and the seed (printed as the CLI's first line). */
+export function deriveParams(scenario: Scenario, seed: number) {
   const world = resolveWorld(scenario);
   const b = scaledBudgets(world);
   const nseExpiryCallback = world.budgets.nseExpiryCallback !== false;
@@ -123,6 +123,17 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     convergenceMs: world.convergenceMs,
     steps: scenario.steps.length,
   };
+  return { world, budgets: b, graceMs, nseExpiryCallback, timings, params };
+}
+
+/**
+ * One real-process run: world up, steps, heal + thaw + foreground, bounded
+ * wait for delivery, processes stopped, final snapshots, checkers, reports.
+ * Never throws for a scenario's outcome; a harness failure is exit code 4.
+ */
+export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<RunResult> {
+  const seed = (opts.seed ?? randomSeed()) >>> 0;
+  const { world, budgets: b, graceMs, nseExpiryCallback, timings, params } = deriveParams(scenario, seed);
   const replay = `nsekit sim ${opts.source ?? `${scenario.name}.json`} --seed ${seed}`;
   const runDir = runDirFor(resolve(opts.outDir ?? 'runs'), scenario.name, seed);
   const h = new HistoryRecorder({ file: join(runDir, 'history.jsonl') });
@@ -155,6 +166,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     engine.stop();
     await w.device.stop();
     h.info('orchestrator', 'exit', { proc: 'device', note: 'processes shut down for the final snapshot' });
+    const shown = h.history.filter((o) => o.f === 'notify' && o.type === 'ok').length;
+    const placeholders = h.history.filter((o) => o.f === 'notify.placeholder').length;
+    h.info('orchestrator', 'notifications.snapshot', { shown, placeholders, sent: engine.sent.length });
     takeSnapshots(h, { sharedDir: w.device.sharedDir, masterKey: w.device.masterKey, relayDb: join(runDir, 'relay.db'), sent: engine.sent, queueIds: w.queues.map((q) => q.queueId) });
   } catch (e) {
     harness.push((e as Error).stack ?? String(e));
