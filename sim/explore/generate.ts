@@ -117,9 +117,10 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
         steps.push({ do: 'lock-device' });
         steps.push({ do: 'send', args: { count: r.range(2, 4) } });
         steps.push({ when: { proc: 'nse', at: 'inbox.append', nth: r.range(2, 3) }, do: 'freeze', proc: 'nse' });
-        steps.push({ do: 'foreground', proc: 'app' });
-        steps.push({ do: 'unlock-device' });
-        steps.push({ when: { proc: 'app', at: r.pick(['inbox.import.committed', 'db.tx.commit', 'lock.acquired'] as const) }, do: 'thaw', proc: 'nse' });
+        const fg: Step[] = [{ do: 'foreground', proc: 'app' }, { do: 'unlock-device' }];
+        steps.push(...(r.chance(0.5) ? fg : fg.reverse()));
+        // Let it go inside the import's store transaction (the window between reading and deleting).
+        steps.push({ when: { proc: 'app', at: r.pick(['db.tx.begin', 'db.tx.commit', 'lock.acquired'] as const) }, do: 'thaw', proc: 'nse' });
         triggered = true;
         break;
       }
