@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isNsekitError, NsekitError } from '../../src/core/errors.js';
 import { deriveParams, paramsLine, randomSeed, runScenario, type RunResult } from '../orchestrator/index.js';
+import { BROKEN_VARIANTS, isBrokenVariant, type BrokenVariant } from '../broken.js';
 import { loadScenario, type Scenario } from '../scenario/index.js';
 
 export const CATALOGUE_DIR = fileURLToPath(new URL('../scenarios/', import.meta.url));
@@ -21,7 +22,7 @@ export function resolveScenario(arg: string): { scenario: Scenario; source: stri
   throw new NsekitError('SIM_NO_SCENARIO', `no scenario file ${arg} and no catalogue scenario '${name}' (catalogue: ${catalogueNames().join(', ')})`);
 }
 
-const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> [--seed N] [--json] [--out DIR] [--progress]';
+const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> [--seed N] [--json] [--out DIR] [--progress] [--broken VARIANT]';
 
 interface Args {
   target?: string;
@@ -29,6 +30,7 @@ interface Args {
   json: boolean;
   out: string;
   progress: boolean;
+  broken?: BrokenVariant;
 }
 
 function parseArgs(argv: string[]): Args | string {
@@ -37,10 +39,14 @@ function parseArgs(argv: string[]): Args | string {
     const x = argv[i]!;
     if (x === '--json') a.json = true;
     else if (x === '--progress') a.progress = true;
-    else if (x === '--seed' || x === '--out') {
+    else if (x === '--seed' || x === '--out' || x === '--broken') {
       const v = argv[++i];
       if (v === undefined) return `${x} needs a value`;
       if (x === '--out') a.out = v;
+      else if (x === '--broken') {
+        if (!isBrokenVariant(v)) return `--broken must be one of ${BROKEN_VARIANTS.join(', ')}`;
+        a.broken = v;
+      }
       else if (!/^\d+$/.test(v)) return `--seed must be a non-negative integer, got ${v}`;
       else a.seed = Number(v);
     } else if (x === '-h' || x === '--help') return USAGE;
@@ -74,11 +80,12 @@ export async function runSimCli(argv: string[], out: (s: string) => void = (s) =
   const live = a.progress || process.stderr.isTTY === true;
   const seed = a.seed ?? randomSeed();
   // First line, before anything runs: the seed and every derived parameter.
-  out(paramsLine(deriveParams(scenario, seed).params));
+  out(paramsLine({ ...deriveParams(scenario, seed).params, ...(a.broken ? { broken: a.broken } : {}) }));
   const r: RunResult = await runScenario(scenario, {
     seed,
     outDir: a.out,
     source,
+    ...(a.broken ? { broken: a.broken } : {}),
     onProgress: (line) => {
       if (live) process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
     },

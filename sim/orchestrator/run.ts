@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { appendFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SHARED_FILES } from '../../src/device/ipc.js';
+import { BROKEN_ENV, type BrokenVariant } from '../broken.js';
 import { checkAll, type CheckResult, type InvariantName, type Validity, type Verdict } from '../checkers/index.js';
 import { HistoryRecorder, type History } from '../history/index.js';
 import { toChromeTrace, toHtmlReport } from '../report/index.js';
@@ -20,6 +21,8 @@ export interface RunOptions {
   onProgress?: (line: string) => void;
   /** Bound on waiting for one failpoint trigger (default 15 000 run ms). */
   triggerTimeoutMs?: number;
+  /** Test-only broken protocol variant (sim/broken.ts), handed to the processes as NSEKIT_BROKEN. */
+  broken?: BrokenVariant;
 }
 
 export interface RunViolation {
@@ -134,12 +137,13 @@ export function deriveParams(scenario: Scenario, seed: number) {
 export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<RunResult> {
   const seed = (opts.seed ?? randomSeed()) >>> 0;
   const { world, budgets: b, graceMs, nseExpiryCallback, timings, params } = deriveParams(scenario, seed);
-  const replay = `nsekit sim ${opts.source ?? `${scenario.name}.json`} --seed ${seed}`;
+  const replay = `nsekit sim ${opts.source ?? `${scenario.name}.json`} --seed ${seed}${opts.broken ? ` --broken ${opts.broken}` : ''}`;
   const runDir = runDirFor(resolve(opts.outDir ?? 'runs'), scenario.name, seed);
   const h = new HistoryRecorder({ file: join(runDir, 'history.jsonl') });
   const progress = opts.onProgress ?? (() => {});
   const logLine = (role: string, line: string) => appendFileSync(join(runDir, `${role}.log`), line + '\n');
-  const w = new SimWorld(runDir, world, timings, logLine);
+  const w = new SimWorld(runDir, world, timings, logLine, opts.broken ? { [BROKEN_ENV]: opts.broken } : {});
+  if (opts.broken) h.info('orchestrator', 'broken-variant', { variant: opts.broken });
   let engine: Engine | null = null;
   const harness: string[] = [];
   let events = 0;

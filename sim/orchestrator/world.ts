@@ -57,6 +57,7 @@ export class SimWorld {
     readonly world: World,
     readonly timings: ProcTimings,
     private readonly onProcLog: (role: 'app' | 'nse' | 'proc', line: string) => void,
+    private readonly extraEnv: Record<string, string> = {},
   ) {
     mkdirSync(dir, { recursive: true });
   }
@@ -109,7 +110,7 @@ export class SimWorld {
       },
       procOpts: {
         stderr: 'pipe',
-        env: { NSEKIT_FP_REPORT: 'all' },
+        env: { NSEKIT_FP_REPORT: 'all', ...this.extraEnv },
         onLog: (line) => this.onProcLog(/ nse /.test(line.slice(0, 40)) ? 'nse' : / app /.test(line.slice(0, 40)) ? 'app' : 'proc', line),
       },
       log: fileLog(join(this.dir, 'device.log'), 'device'),
