@@ -73,6 +73,40 @@ describe('runScenario (test-author helper)', () => {
   });
 });
 
+describe('iOS rules', () => {
+  it('background-task budget runs out → expiring → frozen at suspended (no expire step)', { timeout: 120_000 }, async () => {
+    const r = await runScenario(
+      scenario('bg-budget').world({ budgets: { bgTaskMs: 20_000 } }).background('app').when('app', 'phase.suspended').wait(1).send({ count: 1 }).foreground('app'),
+      { seed: 4, outDir: out },
+    );
+    const h = r.result.history;
+    const exp = h.find((o) => o.f === 'expire' && o.value.proc === 'app');
+    expect(exp?.value.why).toBe('budget');
+    const frz = h.find((o) => o.f === 'freeze' && o.value.proc === 'app');
+    expect(frz?.value.why).toBe('suspended');
+    expect(frz!.index).toBeGreaterThan(exp!.index);
+    expect(r.valid).toBe(true);
+  });
+
+  it('NSE memory over budget → jetsam kill, and nothing is lost', { timeout: 120_000 }, async () => {
+    // A budget of 1 KiB over the launch baseline: any growth while handling the push is over it.
+    const r = await runScenario(
+      scenario('jetsam').world({ budgets: { nseMemoryMb: 0.001 } }).background('app').expire('app').send({ count: 3 }).wait(300).foreground('app'),
+      { seed: 6, outDir: out },
+    );
+    const h = r.result.history;
+    const rss = h.find((o) => o.f === 'rss');
+    const jet = h.find((o) => o.f === 'jetsam');
+    expect(rss?.value.proc).toBe('nse');
+    expect(jet?.value).toMatchObject({ proc: 'nse', why: 'memory budget' });
+    expect(r.verdicts.find((v) => v.invariant === 'no-loss')?.valid).toBe(true);
+    expect(r.verdicts.find((v) => v.invariant === 'liveness')?.valid).toBe(true);
+    expect(r.verdicts.find((v) => v.invariant === 'integrity')?.valid).toBe(true);
+    expect(r.result.harnessErrors).toEqual([]);
+    expect(r.exitCode).toBe(0);
+  });
+});
+
 describe('NetProxy (partition)', () => {
   it('cut drops live connections and refuses new ones; restore accepts again', async () => {
     const { createServer } = await import('node:net');
