@@ -63,6 +63,17 @@ function parseArgs(argv: string[]): Args | string {
  * arguments, invalid scenario, world failed to start).
  */
 export async function runSimCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n'), err: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<number> {
+  // `--mode fast|real` (default real): fast = the deterministic single-process mode (sim/fast).
+  const mi = argv.indexOf('--mode');
+  if (mi >= 0) {
+    const mode = argv[mi + 1];
+    if (mode === 'fast') return (await import('../fast/cli.js')).runFastScenarioCli(argv, out, err);
+    if (mode !== 'real') {
+      err(`nsekit sim: --mode must be fast or real, got ${mode ?? 'nothing'}\n${USAGE}`);
+      return 4;
+    }
+    argv = [...argv.slice(0, mi), ...argv.slice(mi + 2)];
+  }
   const a = parseArgs(argv);
   if (typeof a === 'string') {
     err(a === USAGE ? USAGE : `nsekit sim: ${a}\n${USAGE}`);

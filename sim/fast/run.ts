@@ -9,7 +9,7 @@
  */
 import { checkAll, type CheckResult, type Verdict } from '../checkers/index.js';
 import type { History } from '../history/types.js';
-import { resolveWorld, type Scenario } from '../scenario/index.js';
+import { checkExpectations, missingHits, resolveWorld, type Scenario } from '../scenario/index.js';
 import type { BrokenVariant } from '../broken.js';
 import { utf8Encode } from '../../src/core/bytes.js';
 import { StepRunner } from './steps.js';
@@ -39,6 +39,9 @@ export interface FastResult {
   hits: string[];
   /** `expect.hits` marks the run did not reach. */
   missingHits: string[];
+  /** The scenario's `expect` held (verdict, exact violated invariants, coverage marks). */
+  expectMet: boolean;
+  expectProblems: string[];
   /** History length. */
   events: number;
   /** Scheduler steps and virtual ms the run took. */
@@ -82,7 +85,8 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
   snapshot(w);
   const check = checkAll(w.h.history, { convergenceMs: world.convergenceMs });
   const hits = [...w.hits].sort();
-  const missingHits = (scenario.expect?.hits ?? []).filter((m) => (m.includes(':') ? !w.hits.has(m) : !hits.some((h) => h.endsWith(`:${m}`))));
+  const missing = missingHits(w.h.history, scenario.expect?.hits ?? []);
+  const exp = checkExpectations(scenario, w.h.history, check);
   const replay = replayCommand(`<${scenario.name}.json>`, seed, opts.broken);
   return {
     valid: check.valid,
@@ -91,7 +95,9 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
     violations: check.verdicts.flatMap((v) => v.violations.map((x) => ({ invariant: v.invariant, detail: x.detail, replay }))),
     history: w.h.history,
     hits,
-    missingHits,
+    missingHits: missing,
+    expectMet: exp.ok,
+    expectProblems: exp.problems,
     events: w.h.size,
     steps: w.sched.steps,
     virtualMs: w.sched.now,

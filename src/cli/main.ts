@@ -22,9 +22,13 @@ usage:
                                            run the simulated APNs
   nsekit app --config FILE                 run one app process; lifecycle commands on stdin, events on stdout
   nsekit nse --config FILE                 run one NSE process the same way
-  nsekit sim <scenario.json|catalogue-name> [--seed N] [--json] [--out DIR] [--progress]
+  nsekit sim <scenario.json|catalogue-name> [--seed N] [--json] [--out DIR] [--progress] [--mode fast|real]
                                            run a race scenario with real processes (docs/scenarios.md);
-                                           exit 0 valid, 1 safety violation, 2 unknown, 3 liveness, 4 harness error
+                                           exit 0 valid, 1 safety violation, 2 unknown, 3 liveness, 4 harness error;
+                                           --mode fast: one process, virtual clock, seeded scheduler [--broken VARIANT]
+  nsekit explore [--runs N] [--seed S] [--json] [--broken VARIANT] [--out DIR] [--no-shrink]
+                                           random scenarios in fast mode; failures shrunk and saved with a replay
+                                           command; exit 0 none found, 1 violations found, 4 harness error
   nsekit --help
 
 stdin commands for app/nse (one per line):
@@ -46,6 +50,10 @@ async function main(): Promise<number> {
     case 'sim': {
       const { runSimCli } = await import('../../sim/cli/sim.js');
       return runSimCli(rest);
+    }
+    case 'explore': {
+      const { runExploreCli } = await import('../../sim/explore/cli.js');
+      return runExploreCli(rest);
     }
     case 'demo': {
       const { runDemo } = await import('./demo.js');

@@ -1,0 +1,116 @@
+/**
+ * The exploration loop behind `nsekit explore`: N generated scenarios, each
+ * run in fast mode with its own seed (derived from the exploration seed), the
+ * failing ones shrunk and saved as scenario files with their replay command.
+ * One saved reproduction per (invariant) first found, so a run of 1000 does
+ * not write 1000 near-identical files.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BrokenVariant } from '../broken.js';
+import { replayCommand, runFast } from '../fast/run.js';
+import { SCENARIO_SCHEMA_PATH, type Scenario } from '../scenario/index.js';
+import { generateScenario, runSeed } from './generate.js';
+import { shrinkScenario } from './shrink.js';
+
+export interface ExploreOptions {
+  runs: number;
+  seed: number;
+  broken?: BrokenVariant;
+  /** Where reproductions go; created on the first save. */
+  outDir: string;
+  /** Shrink and save failing runs (default true). */
+  shrink?: boolean;
+  /** Fast runs the shrinker may spend per reproduction (default 300). */
+  maxShrinkRuns?: number;
+  /** Stop after the first saved reproduction (tests, CI). */
+  stopOnFirst?: boolean;
+  onProgress?: (done: number, total: number, stats: ExploreStats) => void;
+}
+
+export interface ExploreStats {
+  valid: number;
+  /** Runs with at least one violation. */
+  violating: number;
+  unknown: number;
+  /** Runs violating each invariant. */
+  byInvariant: Record<string, number>;
+}
+
+export interface SavedRepro {
+  path: string;
+  invariant: string;
+  detail: string;
+  run: number;
+  seed: number;
+  steps: { from: number; to: number };
+  shrinkRuns: number;
+  replay: string;
+  mode: 'fast';
+}
+
+export interface ExploreResult extends ExploreStats {
+  runs: number;
+  seconds: number;
+  runsPerS: number;
+  saved: SavedRepro[];
+  /** Index of the first run with a violation, or null. */
+  firstViolationRun: number | null;
+}
+
+export async function explore(opts: ExploreOptions): Promise<ExploreResult> {
+  const stats: ExploreStats = { valid: 0, violating: 0, unknown: 0, byInvariant: {} };
+  const saved: SavedRepro[] = [];
+  const seen = new Set<string>();
+  let first: number | null = null;
+  let ran = 0;
+  let busy = 0; // ms spent running the N generated scenarios (shrinking excluded from runs/s)
+  for (let i = 0; i < opts.runs; i++) {
+    const seed = runSeed(opts.seed, i);
+    const s = generateScenario(seed, `explore-${opts.seed}-${i}`);
+    const t0 = performance.now();
+    const r = await runFast(s, seed, opts.broken ? { broken: opts.broken } : {});
+    busy += performance.now() - t0;
+    ran++;
+    if (r.valid === true) stats.valid++;
+    else if (r.valid === 'unknown') stats.unknown++;
+    const bad = [...new Set(r.violations.map((v) => v.invariant))];
+    if (bad.length) {
+      stats.violating++;
+      first ??= i;
+      for (const inv of bad) stats.byInvariant[inv] = (stats.byInvariant[inv] ?? 0) + 1;
+    }
+    for (const inv of bad) {
+      if (opts.shrink === false || seen.has(inv)) continue;
+      seen.add(inv);
+      const v = r.violations.find((x) => x.invariant === inv)!;
+      saved.push(await save(opts, s, seed, i, inv, v.detail));
+    }
+    opts.onProgress?.(ran, opts.runs, stats);
+    if (opts.stopOnFirst && saved.length) break;
+  }
+  const seconds = busy / 1000;
+  return { ...stats, runs: ran, seconds, runsPerS: seconds > 0 ? ran / seconds : 0, saved, firstViolationRun: first };
+}
+
+async function save(opts: ExploreOptions, s: Scenario, seed: number, run: number, invariant: string, detail: string): Promise<SavedRepro> {
+  const sh = await shrinkScenario(s, seed, invariant, { ...(opts.broken ? { broken: opts.broken } : {}), maxRuns: opts.maxShrinkRuns ?? 300 });
+  // The shrunk scenario's own verdict (it may differ in wording from the original's).
+  const again = await runFast(sh.scenario, seed, opts.broken ? { broken: opts.broken } : {});
+  const v = again.violations.find((x) => x.invariant === invariant);
+  const name = `${invariant}-run${run}`;
+  mkdirSync(opts.outDir, { recursive: true });
+  const path = join(opts.outDir, `${name}.json`);
+  const replay = replayCommand(path, seed, opts.broken);
+  const file: Scenario = {
+    $schema: relative(resolve(opts.outDir), fileURLToPath(SCENARIO_SCHEMA_PATH)),
+    name,
+    description: `Minimal reproduction found by nsekit explore (seed ${opts.seed}, run ${run}${opts.broken ? `, broken variant ${opts.broken}` : ''}): ${v?.detail ?? detail}. Replay: ${replay}`,
+    ...(sh.scenario.world ? { world: sh.scenario.world } : {}),
+    steps: sh.scenario.steps,
+    expect: { valid: false, violations: again.verdicts.filter((x) => x.valid === false).map((x) => x.invariant) },
+  };
+  writeFileSync(path, JSON.stringify(file, null, 2) + '\n');
+  return { path, invariant, detail: v?.detail ?? detail, run, seed, steps: { from: sh.from, to: sh.to }, shrinkRuns: sh.runs, replay, mode: 'fast' };
+}

@@ -1,0 +1,117 @@
+/**
+ * `nsekit sim <scenario> --mode fast [--seed N] [--json] [--broken VARIANT] [--out DIR]`:
+ * one scenario in the deterministic fast mode. Same output shape and exit
+ * codes as the real mode (sim/cli/sim.ts): first line `seed=… scenario=…
+ * mode=fast …`, a verdict per invariant, `--json` last line. With --out, the
+ * run's history, Chrome trace and HTML report are written there.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isNsekitError } from '../../src/core/errors.js';
+import { toJsonl } from '../history/index.js';
+import { toChromeTrace, toHtmlReport } from '../report/index.js';
+import { resolveWorld, scaledBudgets, type Scenario } from '../scenario/index.js';
+import { parseBroken, type BrokenVariant } from '../broken.js';
+import { replayCommand, runFast } from './run.js';
+
+const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> --mode fast [--seed N] [--json] [--broken VARIANT] [--out DIR]';
+
+interface Args {
+  target?: string;
+  seed?: number;
+  json: boolean;
+  broken?: BrokenVariant;
+  out?: string;
+}
+
+function parseArgs(argv: string[]): Args | string {
+  const a: Args = { json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i]!;
+    if (x === '--json') a.json = true;
+    else if (x === '--progress') continue; // fast runs take milliseconds
+    else if (x === '--mode') {
+      if (argv[++i] !== 'fast') return '--mode must be fast here';
+    } else if (x === '--seed') {
+      const v = argv[++i];
+      if (v === undefined || !/^\d+$/.test(v)) return `--seed must be a non-negative integer, got ${v ?? 'nothing'}`;
+      a.seed = Number(v);
+    } else if (x === '--broken') {
+      try {
+        a.broken = parseBroken(argv[++i]);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    } else if (x === '--out') {
+      const v = argv[++i];
+      if (!v) return '--out needs a directory';
+      a.out = v;
+    } else if (x === '-h' || x === '--help') return USAGE;
+    else if (x.startsWith('-')) return `unknown option ${x}`;
+    else if (a.target === undefined) a.target = x;
+    else return `unexpected argument ${x}`;
+  }
+  return a.target ? a : 'missing scenario';
+}
+
+/** Every parameter a fast run derives from the scenario and seed. */
+export function fastParams(s: Scenario, seed: number, broken?: BrokenVariant): Record<string, string | number> {
+  const w = resolveWorld(s);
+  const b = scaledBudgets(w);
+  return {
+    seed, scenario: s.name, mode: 'fast', ...(broken ? { broken } : {}), 'world.mode': w.mode, queues: w.queues, senders: w.senders,
+    timeFactor: w.timeFactor, bgTaskMs: b.bgTaskMs, nseMs: b.nseMs, nseGraceMs: b.nseGraceMs, convergenceMs: w.convergenceMs, clock: 'virtual',
+  };
+}
+/** The first output line: `seed=… scenario=… mode=fast …`. */
+export function fastParamsLine(s: Scenario, seed: number, broken?: BrokenVariant): string {
+  return Object.entries(fastParams(s, seed, broken)).map(([k, v]) => `${k}=${v}`).join(' ');
+}
+
+export async function runFastScenarioCli(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s + '\n'),
+  err: (s: string) => void = (s) => process.stderr.write(s + '\n'),
+): Promise<number> {
+  const a = parseArgs(argv);
+  if (typeof a === 'string') {
+    err(a === USAGE ? USAGE : `nsekit sim: ${a}\n${USAGE}`);
+    return a === USAGE ? 0 : 4;
+  }
+  let scenario: Scenario;
+  let source: string;
+  try {
+    // The real mode's resolver: a file path or a catalogue name.
+    const { resolveScenario } = await import('../cli/sim.js');
+    ({ scenario, source } = resolveScenario(a.target!));
+  } catch (e) {
+    err(`nsekit sim: ${isNsekitError(e) ? `${e.code}: ` : ''}${(e as Error).message}`);
+    if (a.json) out(JSON.stringify({ valid: 'unknown', seed: a.seed ?? null, violations: [], events: 0, mode: 'fast', error: (e as Error).message }));
+    return 4;
+  }
+  const seed = a.seed ?? Math.floor(Math.random() * 2 ** 31);
+  out(fastParamsLine(scenario, seed, a.broken));
+  const r = await runFast(scenario, seed, a.broken ? { broken: a.broken } : {});
+  const replay = replayCommand(source, seed, a.broken);
+  for (const v of r.verdicts) {
+    out(`${v.valid === true ? 'PASS' : v.valid === false ? 'FAIL' : 'UNKNOWN'} ${v.invariant}${v.notes.length ? ` (${v.notes.join('; ')})` : ''}`);
+    for (const x of v.violations) out(`  - ${x.detail} [ops ${x.ops.join(',')}]`);
+  }
+  if (r.missingHits.length) out(`COVERAGE missing: ${r.missingHits.join(', ')}`);
+  out(`expect: ${r.expectMet ? 'met' : `NOT met (${r.expectProblems.join('; ')})`}`);
+  let runDir: string | null = null;
+  if (a.out) {
+    runDir = a.out;
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(join(runDir, 'history.jsonl'), toJsonl(r.history));
+    writeFileSync(join(runDir, 'trace.json'), JSON.stringify(toChromeTrace(r.history, r.verdicts)));
+    writeFileSync(join(runDir, 'report.html'), toHtmlReport(r.history, r.verdicts, { scenario: scenario.name, seed, mode: 'fast', replay, params: fastParams(scenario, seed, a.broken) }));
+  }
+  out(`verdict: ${r.valid === true ? 'valid' : r.valid === false ? 'INVALID' : 'unknown'} exit=${r.exitCode} events=${r.events} virtual_ms=${r.virtualMs} steps=${r.steps}${runDir ? ` run=${runDir}` : ''}`);
+  if (r.violations.length) out(`replay: ${replay}`);
+  if (a.json) {
+    const violations = r.violations.map((v) => ({ ...v, replay }));
+    out(JSON.stringify({ valid: r.valid, seed, violations, events: r.events, exitCode: r.exitCode, expectMet: r.expectMet, hits: r.hits, mode: 'fast', ...(a.broken ? { broken: a.broken } : {}), runDir }));
+  }
+  return r.exitCode;
+}
