@@ -4,33 +4,17 @@ import type { ManagedProc } from '../../src/device/proc.js';
 import type { HistoryRecorder } from '../history/index.js';
 import type { Budgets, Scenario, Step } from '../scenario/index.js';
 import { Observer } from './observer.js';
+export { seededRng, type SentMessage } from './sender.js';
 import { relayTap } from './relay-tap.js';
 import { IosRules } from './rules.js';
+import { IosTimers } from './ios-timers.js';
+import { Senders, type SentMessage } from './sender.js';
 import { Triggers, type Held } from './triggers.js';
 import type { SimWorld } from './world.js';
 
 type Role = 'app' | 'nse';
 
-/** Seeded PRNG (mulberry32): message labels and filler bytes come from the seed. */
-export function seededRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
-
-export interface SentMessage {
-  label: string;
-  marker: string;
-  queueId: string;
-  msgId: string | null;
-}
 
 export interface EngineOptions {
   /** Bound on waiting for one step's trigger (run ms). */
@@ -50,23 +34,16 @@ export class Engine {
   readonly observer: Observer;
   readonly rules: IosRules;
   readonly triggers: Triggers;
-  readonly sent: SentMessage[] = [];
+  readonly senders: Senders;
+  readonly timers: IosTimers;
   readonly harnessErrors: string[] = [];
-  private readonly rng: () => number;
   private readonly t0 = Date.now();
   private readonly done = new Map<string, Promise<void>>();
   private readonly paused = new Map<Role, Held>();
-  private appTimer: NodeJS.Timeout | null = null;
-  private nseTimer: NodeJS.Timeout | null = null;
-  private nseFreezeTimer: NodeJS.Timeout | null = null;
-  private rssTimer: NodeJS.Timeout | null = null;
   private pushDelay: NodeJS.Timeout | null = null;
-  private readonly rssBase = new Map<number, number>();
   /** Pids frozen the normal way (after reporting `suspended`): the final heal leaves them frozen. */
   private readonly frozenSuspended = new Set<number>();
   private readonly frozenListeners = new Set<() => void>();
-  private readonly runTag: string;
-  private stopped = false;
   /** Triggers count hits from the first step on (the app's launch does not count). */
   private stepsStarted = false;
 
@@ -74,14 +51,15 @@ export class Engine {
     private readonly w: SimWorld,
     private readonly h: HistoryRecorder,
     private readonly scenario: Scenario,
-    private readonly budgets: Budgets & { nseExpiryCallback: boolean },
+    budgets: Budgets & { nseExpiryCallback: boolean },
     seed: number,
     private readonly opts: EngineOptions,
   ) {
-    this.rng = seededRng(seed);
-    this.runTag = `${seed.toString(36)}${Math.floor(this.rng() * 1e9).toString(36)}`;
     this.observer = new Observer(h);
     this.rules = new IosRules(h, w.device.sharedDir, w.world.lockBackend);
+    this.senders = new Senders(w, h, seed);
+    this.timers = new IosTimers(w, h, this.rules, budgets, (role, why) => this.freeze(role, why), opts.rssPollMs);
+    this.graceMs = budgets.nseGraceMs;
     this.triggers = new Triggers(scenario);
     this.observer.onFp((role, hit, p) => {
       if (hit.pause && !this.triggers.onPause(role, p, hit)) p.releaseFailpoint(hit);
@@ -89,10 +67,15 @@ export class Engine {
     w.device.on('event', (role: Role, e: EventMsg & { pid: number }) => this.onEvent(role, e));
     w.device.on('push', (p: { pushId: string; suppressed?: boolean; cold?: boolean }) => {
       this.h.info('device', 'push', { pushId: p.pushId, suppressed: p.suppressed === true, cold: p.cold === true });
-      if (!p.suppressed) this.startNseBudget();
+      if (!p.suppressed) this.timers.startNseBudget();
     });
     relayTap.on('delete', this.onRelayDelete);
-    this.rssTimer = setInterval(() => this.checkRss(), opts.rssPollMs);
+  }
+
+  private readonly graceMs: number;
+
+  get sent(): SentMessage[] {
+    return this.senders.sent;
   }
 
   private readonly queueIds = () => new Set(this.w.queues.map((q) => q.queueId));
@@ -113,8 +96,7 @@ export class Engine {
     if (e.name === 'ready' && p) {
       this.observer.attach(role, p);
       if (this.stepsStarted) this.triggers.armProcess(role, p);
-      const rss = IosRules.rssMb(p.pid);
-      if (rss !== null) this.rssBase.set(p.pid, rss);
+      this.timers.baseline(p.pid);
     }
     this.observer.event(role, e);
     if (e.name !== 'suspended' || !p) return;
@@ -124,7 +106,7 @@ export class Engine {
       const evs = p.events;
       const lastYielding = evs.map((x) => x.name).lastIndexOf('yielding');
       if (lastYielding >= 0 && evs.map((x) => x.name).lastIndexOf('yielded') < lastYielding) {
-        void p.waitFor((x) => x.name === 'yielded', { from: lastYielding, timeoutMs: this.budgets.nseGraceMs }).catch(() => {}).then(() => {
+        void p.waitFor((x) => x.name === 'yielded', { from: lastYielding, timeoutMs: this.graceMs }).catch(() => {}).then(() => {
           if (this.w.device.nse === p) this.freeze('nse', 'suspended');
         });
       } else this.freeze('nse', 'suspended');
@@ -137,73 +119,11 @@ export class Engine {
   private freeze(role: Role, why: string): void {
     const p = this.proc(role);
     if (!p) return;
-    if (role === 'nse') this.clearNseTimers();
-    else this.clearAppTimer();
+    if (role === 'nse') this.timers.clearNse();
+    else this.timers.clearApp();
     if (this.rules.freeze(role, p, why) === 'frozen' && why === 'suspended') this.frozenSuspended.add(p.pid);
     else this.frozenSuspended.delete(p.pid);
     if (role === 'nse') for (const l of [...this.frozenListeners]) l();
-  }
-
-  private clearAppTimer(): void {
-    if (this.appTimer) clearTimeout(this.appTimer);
-    this.appTimer = null;
-  }
-  private clearNseTimers(): void {
-    for (const t of [this.nseTimer, this.nseFreezeTimer]) if (t) clearTimeout(t);
-    this.nseTimer = this.nseFreezeTimer = null;
-  }
-
-  /** A push reached the NSE: its budget runs from here (one session until it is frozen). */
-  private startNseBudget(): void {
-    if (this.nseTimer || this.nseFreezeTimer || this.stopped) return;
-    this.nseTimer = setTimeout(() => {
-      this.nseTimer = null;
-      this.expireNse('budget');
-    }, this.budgets.nseMs);
-  }
-
-  /** Time will expire: tell the NSE (unless the scenario says the callback never comes), freeze after the grace. */
-  private expireNse(why: string): void {
-    const p = this.w.device.nse;
-    if (!p?.alive || p.stopped) return;
-    if (this.budgets.nseExpiryCallback) {
-      p.send({ type: 'lifecycle', event: 'expiring', deadlineMs: Math.floor(this.budgets.nseGraceMs / 2) });
-      this.h.ok('orchestrator', 'expire', { proc: 'nse', pid: p.pid, why });
-    } else {
-      this.h.info('orchestrator', 'expire.skipped', { proc: 'nse', pid: p.pid, why: 'expiry callback never comes' });
-    }
-    if (this.nseFreezeTimer) clearTimeout(this.nseFreezeTimer);
-    this.nseFreezeTimer = setTimeout(() => {
-      this.nseFreezeTimer = null;
-      this.freeze('nse', 'budget-over');
-    }, this.budgets.nseGraceMs);
-  }
-
-  /** Background-task expiration: `expiring`, then freeze after the grace. */
-  private async expireApp(why: string): Promise<void> {
-    this.clearAppTimer();
-    const p = this.w.device.app;
-    if (!p?.alive) return;
-    this.h.ok('orchestrator', 'expire', { proc: 'app', pid: p.pid, why });
-    await this.w.device.appLifecycle('expiring', { deadlineMs: Math.floor(this.budgets.nseGraceMs / 2) });
-    this.appTimer = setTimeout(() => {
-      this.appTimer = null;
-      if (this.w.device.appState === 'expiring') this.freeze('app', 'expiration-grace-over');
-    }, this.budgets.nseGraceMs);
-  }
-
-  /** Jetsam: NSE resident memory above its baseline at launch by more than the budget. */
-  private checkRss(): void {
-    const p = this.w.device.nse;
-    if (!p?.alive || p.stopped) return;
-    const rss = IosRules.rssMb(p.pid);
-    const base = this.rssBase.get(p.pid);
-    if (rss === null || base === undefined) return;
-    if (rss - base > this.budgets.nseMemoryMb) {
-      this.h.info('orchestrator', 'rss', { proc: 'nse', pid: p.pid, rssMb: Math.round(rss), baseMb: Math.round(base) });
-      this.clearNseTimers();
-      this.rules.kill('nse', p, 'memory budget', 'jetsam');
-    }
   }
 
   // ---- steps -----------------------------------------------------------------------------
@@ -285,10 +205,10 @@ export class Engine {
         const proc = this.proc(role!);
         if (proc) this.rules.kill(role!, proc, 'step');
         if (role === 'nse') {
-          this.clearNseTimers();
+          this.timers.clearNse();
           for (const l of [...this.frozenListeners]) l();
         }
-        else this.clearAppTimer();
+        else this.timers.clearApp();
         release();
         break;
       }
@@ -309,15 +229,13 @@ export class Engine {
         release();
         break;
       case 'background':
-        this.clearAppTimer();
-        p = dev.appLifecycle('background').then(() => {
-          this.appTimer = setTimeout(() => void this.expireApp('budget'), this.budgets.bgTaskMs);
-        });
+        this.timers.clearApp();
+        p = dev.appLifecycle('background').then(() => this.timers.startBackgroundTask());
         release();
         break;
       case 'expire':
-        if (role === 'nse') this.expireNse('step');
-        else p = this.expireApp('step');
+        if (role === 'nse') this.timers.expireNse('step');
+        else p = this.timers.expireApp('step');
         release();
         break;
       case 'lock-device':
@@ -331,7 +249,7 @@ export class Engine {
         release();
         break;
       case 'send':
-        p = this.send(args);
+        p = this.senders.send(args);
         release();
         break;
       case 'push': {
@@ -396,7 +314,7 @@ export class Engine {
 
   /** Bring the app to the front; a dead app is relaunched (as tapping its icon would). */
   async foreground(): Promise<void> {
-    this.clearAppTimer();
+    this.timers.clearApp();
     const dev = this.w.device;
     if (!dev.app?.alive) {
       this.h.invoke('orchestrator', 'launch', { proc: 'app' });
@@ -425,41 +343,6 @@ export class Engine {
     await dev.appLifecycle('active', { yieldWaitMs: 0 });
   }
 
-  private async send(args: Record<string, number | boolean | undefined>): Promise<void> {
-    const count = Number(args.count ?? 1);
-    const q = Number(args.queue ?? 0);
-    const from = Number(args.sender ?? 0);
-    const bytes = Number(args.bytes ?? 64);
-    const queueId = this.w.queues[q]!.queueId;
-    for (let k = 0; k < count; k++) {
-      const n = this.sent.length + 1;
-      const label = `m${n}`;
-      // The marker is what the plaintext scan looks for at rest; the filler pads to `bytes`.
-      const marker = `nsekitPLAIN${this.runTag}x${n}z`;
-      let filler = '';
-      while (filler.length < bytes - marker.length - 1) filler += String.fromCharCode(97 + Math.floor(this.rng() * 26));
-      const msg: SentMessage = { label, marker, queueId, msgId: null };
-      this.sent.push(msg);
-      const ref = n;
-      this.h.invoke('sender', 'send', { label, queueId, sender: from }, { ref });
-      let msgId: string | null = null;
-      const onInsert = (m: { queueId: string; msgId: string }) => {
-        if (m.queueId === queueId) msgId = m.msgId;
-      };
-      relayTap.on('insert', onInsert);
-      try {
-        await this.w.send(from, q, `${marker} ${filler}`, args.notification !== false);
-      } catch (e) {
-        this.h.fail('sender', 'send', (e as Error).message, { label, queueId }, { ref });
-        continue;
-      } finally {
-        relayTap.off('insert', onInsert);
-      }
-      msg.msgId = msgId;
-      this.h.ok('sender', 'send', { label, queueId, msgId }, { ref });
-    }
-  }
-
   /** End of the steps: no more pausing, every held process released. */
   releaseAll(): void {
     this.triggers.disarm();
@@ -480,7 +363,7 @@ export class Engine {
       this.w.device.unlock();
       this.h.ok('orchestrator', 'unlock-device', { final: true });
     }
-    this.clearNseTimers();
+    this.timers.clearNse();
     // An NSE frozen mid-work (a freeze step, budget over) is thawed; one that suspended cleanly stays
     // frozen, as on iOS — thawing it would only make it suspend again while the app asks it to yield.
     const nse = this.w.device.nse;
@@ -489,10 +372,7 @@ export class Engine {
   }
 
   stop(): void {
-    this.stopped = true;
-    this.clearAppTimer();
-    this.clearNseTimers();
-    if (this.rssTimer) clearInterval(this.rssTimer);
+    this.timers.stop();
     if (this.pushDelay) clearTimeout(this.pushDelay);
     relayTap.off('delete', this.onRelayDelete);
   }

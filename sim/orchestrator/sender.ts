@@ -1,0 +1,77 @@
+import type { HistoryRecorder } from '../history/index.js';
+import { relayTap } from './relay-tap.js';
+import type { SimWorld } from './world.js';
+
+/** Seeded PRNG (mulberry32): message labels and filler bytes come from the seed. */
+export function seededRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface SentMessage {
+  label: string;
+  /** Unique plaintext marker inside the message: what the at-rest scan looks for. */
+  marker: string;
+  queueId: string;
+  /** The relay's id for it (null if the SEND failed). */
+  msgId: string | null;
+}
+
+/**
+ * The `send` verb: seals messages end to end and SENDs them from a sender
+ * client, one at a time, recording `sender send` invoke/ok with the relay's
+ * msgId (observed inside the relay while the SEND is handled, see relay-tap).
+ */
+export class Senders {
+  readonly sent: SentMessage[] = [];
+  private readonly rng: () => number;
+  private readonly runTag: string;
+
+  constructor(
+    private readonly w: SimWorld,
+    private readonly h: HistoryRecorder,
+    seed: number,
+  ) {
+    this.rng = seededRng(seed);
+    this.runTag = `${seed.toString(36)}${Math.floor(this.rng() * 1e9).toString(36)}`;
+  }
+
+  async send(args: { count?: number; queue?: number; sender?: number; bytes?: number; notification?: boolean }): Promise<void> {
+    const count = Number(args.count ?? 1);
+    const q = Number(args.queue ?? 0);
+    const from = Number(args.sender ?? 0);
+    const bytes = Number(args.bytes ?? 64);
+    const queueId = this.w.queues[q]!.queueId;
+    for (let k = 0; k < count; k++) {
+      const n = this.sent.length + 1;
+      const label = `m${n}`;
+      const marker = `nsekitPLAIN${this.runTag}x${n}z`;
+      let filler = '';
+      while (filler.length < bytes - marker.length - 1) filler += String.fromCharCode(97 + Math.floor(this.rng() * 26));
+      const msg: SentMessage = { label, marker, queueId, msgId: null };
+      this.sent.push(msg);
+      this.h.invoke('sender', 'send', { label, queueId, sender: from }, { ref: n });
+      let msgId: string | null = null;
+      const onInsert = (m: { queueId: string; msgId: string }) => {
+        if (m.queueId === queueId) msgId = m.msgId;
+      };
+      relayTap.on('insert', onInsert);
+      try {
+        await this.w.send(from, q, `${marker} ${filler}`, args.notification !== false);
+      } catch (e) {
+        this.h.fail('sender', 'send', (e as Error).message, { label, queueId }, { ref: n });
+        continue;
+      } finally {
+        relayTap.off('insert', onInsert);
+      }
+      msg.msgId = msgId;
+      this.h.ok('sender', 'send', { label, queueId, msgId }, { ref: n });
+    }
+  }
+}
