@@ -46,6 +46,24 @@ describe('nsekit sim CLI', () => {
     JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8'));
   });
 
+  it('bin/nsekit.js sim runs a catalogue scenario by name: exit code and --json last line', { timeout: 120_000 }, async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['bin/nsekit.js', 'sim', 'writer-killed-before-commit', '--seed', '8', '--json', '--out', out], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      const lines = stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^seed=8 scenario=writer-killed-before-commit /);
+      expect(code).toBe(0);
+      expect(JSON.parse(lines.at(-1)!)).toMatchObject({ valid: true, seed: 8, violations: [] });
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
   it('exit 4 for an invalid scenario or unknown name, with a JSON last line', async () => {
     const bad = join(out, 'bad.json');
     writeFileSync(bad, JSON.stringify({ name: 'bad', steps: [{ do: 'fly' }] }));
