@@ -9,7 +9,7 @@
  */
 import { NsekitError } from '../../src/core/errors.js';
 import type { MessageFlags, RelayMessage, Transport } from '../../src/core/host.js';
-import type { HistoryRecorder } from '../history/recorder.js';
+import type { FastRecorder } from './recorder.js';
 import type { ProcCtx } from './proc-ctx.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -30,7 +30,7 @@ export class SimRelay {
 
   constructor(
     private readonly sched: Scheduler,
-    private readonly h: HistoryRecorder,
+    private readonly h: FastRecorder,
   ) {}
 
   latency(): number {

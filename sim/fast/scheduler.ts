@@ -115,10 +115,15 @@ export class Scheduler {
       await drain();
       if (limits.stop?.()) return 'stopped';
       if (this.steps >= limits.maxSteps) return 'steps';
-      const ready: number[] = [];
-      for (let i = 0; i < this.tasks.length; i++) if (this.runnable(this.tasks[i]!.owner)) ready.push(i);
-      if (ready.length > 0) {
-        const i = ready.length === 1 ? ready[0]! : ready[this.rng.int(ready.length)]!;
+      let ready: number[] | null = null;
+      if (this.frozen.size > 0) {
+        ready = [];
+        for (let i = 0; i < this.tasks.length; i++) if (this.runnable(this.tasks[i]!.owner)) ready.push(i);
+      }
+      const n = ready ? ready.length : this.tasks.length;
+      if (n > 0) {
+        const k = n === 1 ? 0 : this.rng.int(n);
+        const i = ready ? ready[k]! : k;
         const t = this.tasks.splice(i, 1)[0]!;
         this.steps++;
         t.run();

@@ -8,9 +8,8 @@
  * pushes suppressed while the app is in the foreground.
  */
 import { sealForQueue } from '../../src/core/inbound/index.js';
-import { HistoryRecorder } from '../history/recorder.js';
-import { opFromFailpoint } from '../history/failpoint-ops.js';
-import type { OpType } from '../history/types.js';
+import { FAILPOINT_OP_MAP } from '../history/failpoint-ops.js';
+import type { OpInput, OpType } from '../history/types.js';
 import type { BrokenVariant } from '../broken.js';
 import { scaledBudgets, type World } from '../scenario/index.js';
 import { SimApp, type AppEvent } from './app.js';
@@ -20,6 +19,7 @@ import { LockTable } from './lock.js';
 import { SimNse } from './nse.js';
 import { SimProc } from './proc.js';
 import type { ProcCtx } from './proc-ctx.js';
+import { FastRecorder } from './recorder.js';
 import { SimRelay } from './relay.js';
 import { Scheduler } from './scheduler.js';
 import { SimDb } from './store.js';
@@ -32,7 +32,7 @@ export const ORCH = 'orch';
 
 export class FastWorld {
   readonly sched: Scheduler;
-  readonly h: HistoryRecorder;
+  readonly h: FastRecorder;
   readonly relay: SimRelay;
   readonly lockTable: LockTable;
   readonly db = new SimDb();
@@ -60,7 +60,7 @@ export class FastWorld {
     readonly broken?: BrokenVariant,
   ) {
     this.sched = new Scheduler(seed);
-    this.h = new HistoryRecorder({ now: () => this.sched.now });
+    this.h = new FastRecorder(() => this.sched.now);
     this.relay = new SimRelay(this.sched, this.h);
     this.lockTable = new LockTable((owner, fn) => this.sched.post(owner, fn));
     this.rng = new SeededRng(BigInt(seed) * 2654435761n + 1n);
@@ -76,22 +76,27 @@ export class FastWorld {
   private ctx(role: Role, pid: number, phase: () => string | undefined): ProcCtx {
     const owner = `${role}#${pid}`;
     const clock = this.sched.clock(owner);
-    const record = (type: OpType, f: string, value?: unknown, extra: { ref?: string | number; error?: string } = {}) => {
+    // Hot path (every failpoint): no named closures here — tsx's keepNames wraps each in a defineProperty.
+    const hit = (name: string, fields?: Record<string, unknown>): Promise<void> => this.hitAs(role, pid, owner, phase(), name, fields ?? {});
+    const record = (type: OpType, f: string, value?: unknown, extra?: { ref?: string | number; error?: string }): void => {
       const ph = phase();
-      this.h.append({ proc: role, pid, type, f, value, ...(ph ? { phase: ph } : {}), ...extra });
-    };
-    const hit = (name: string, fields: Record<string, unknown> = {}) => {
-      const op = opFromFailpoint(role, pid, name, fields);
-      const ph = phase();
-      this.h.append(ph ? { ...op, phase: ph } : op);
-      this.hits.add(`${role}:${name}`);
-      return new Promise<void>((resolve) => {
-        const release = () => this.sched.post(owner, resolve);
-        if (!this.onHit(role, name, release)) release();
-      });
+      this.h.append({ proc: role, pid, type, f, value, ...(ph ? { phase: ph } : {}), ...(extra ?? {}) });
     };
     const host = { clock, rng: this.rng, log: silentLog, failpoints: { hit } };
     return { proc: role, pid, owner, clock, host, hit, record, point: () => this.sched.point(owner) };
+  }
+
+  /** A failpoint hit: recorded as its history op (as opFromFailpoint maps it), offered to the triggers, then a scheduling point. */
+  private hitAs(role: Role, pid: number, owner: string, phase: string | undefined, name: string, fields: Record<string, unknown>): Promise<void> {
+    const m = FAILPOINT_OP_MAP[name];
+    const value = name === 'db.write.done' ? { ...fields, inserted: fields.duplicate !== true } : fields;
+    const op: OpInput = m ? { proc: role, pid, type: m.type, f: m.f, value, fp: name } : { proc: role, pid, type: 'info', f: `fp:${name}`, value, fp: name };
+    if (phase) op.phase = phase;
+    this.h.append(op);
+    this.hits.add(`${role}:${name}`);
+    return new Promise<void>((resolve) => {
+      if (!this.onHit(role, name, () => this.sched.post(owner, resolve))) this.sched.post(owner, resolve);
+    });
   }
 
   private spawn(role: Role): SimProc {
