@@ -26,6 +26,8 @@ export interface ExploreOptions {
   maxShrinkRuns?: number;
   /** Stop after the first saved reproduction (tests, CI). */
   stopOnFirst?: boolean;
+  /** Shrink and save only these invariants (others are still counted). */
+  only?: readonly string[];
   onProgress?: (done: number, total: number, stats: ExploreStats) => void;
 }
 
@@ -82,7 +84,7 @@ export async function explore(opts: ExploreOptions): Promise<ExploreResult> {
       for (const inv of bad) stats.byInvariant[inv] = (stats.byInvariant[inv] ?? 0) + 1;
     }
     for (const inv of bad) {
-      if (opts.shrink === false || seen.has(inv)) continue;
+      if (opts.shrink === false || seen.has(inv) || (opts.only && !opts.only.includes(inv))) continue;
       seen.add(inv);
       const v = r.violations.find((x) => x.invariant === inv)!;
       saved.push(await save(opts, s, seed, i, inv, v.detail));

@@ -28,7 +28,8 @@ export type Role = 'app' | 'nse';
 /** Failpoint hook: returns true if a trigger took the hit (it will call `release` later). */
 export type HitHook = (role: Role, name: string, release: () => void) => boolean;
 
-export const ORCH = 'orch';
+/** The orchestrator: its ops' proc and its scheduler owner key. */
+export const ORCH = 'orchestrator';
 
 export class FastWorld {
   readonly sched: Scheduler;
