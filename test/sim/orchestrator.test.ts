@@ -64,6 +64,21 @@ describe('nsekit sim CLI', () => {
     }
   });
 
+  it('exit 3 for a liveness failure alone: a killed lease holder blocks past a short convergence bound', { timeout: 120_000 }, async () => {
+    // SIGKILL (not a freeze: no 0xdead10cc) right after the NSE takes the lease; the lease stays
+    // until it is stale (2 s) and the run only waits 300 ms for delivery.
+    const file = join(out, 'lease-kill.json');
+    const s = scenario('lease-kill').world({ lockBackend: 'lease', convergenceMs: 300 }).background('app').expire('app').send({ count: 1 })
+      .when('nse', 'lock.acquired').kill('nse').foreground('app').build();
+    writeFileSync(file, JSON.stringify(s));
+    const c = capture();
+    const code = await runSimCli([file, '--seed', '2', '--json', '--out', out], c.out, c.err);
+    const last = JSON.parse(c.lines.filter((l) => l !== '').at(-1)!);
+    expect(last.violations.map((v: { invariant: string }) => v.invariant)).toEqual(['liveness']);
+    expect(code).toBe(3);
+    expect(last.valid).toBe(false);
+  });
+
   it('exit 4 for an invalid scenario or unknown name, with a JSON last line', async () => {
     const bad = join(out, 'bad.json');
     writeFileSync(bad, JSON.stringify({ name: 'bad', steps: [{ do: 'fly' }] }));
