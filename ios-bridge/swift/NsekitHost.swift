@@ -144,7 +144,7 @@ final class NsekitHost {
         } as @convention(block) ([String: Any], JSValue) -> Void)
 
         set("inboxClaim", { [unowned self] (done: JSValue) in
-            self.ioQueue.async { self.finish(done, self.inbox.claim().map { $0 ?? NSNull() }) }
+            self.ioQueue.async { self.finish(done, self.inbox.claim().map { $0.map { $0 as Any } ?? NSNull() }) }
         } as @convention(block) (JSValue) -> Void)
         set("inboxClaimDone", { [unowned self] (claimId: String, done: JSValue) in
             self.ioQueue.async { self.finish(done, self.inbox.claimDone(claimId).map { NSNull() as Any }) }
@@ -152,7 +152,7 @@ final class NsekitHost {
 
         // transport — async (URLSession callbacks arrive on its delegate queue; finish() hops to jsQueue)
         set("transportGet", { [unowned self] (queueId: String, done: JSValue) in
-            self.transport.get(queueId) { r in self.finish(done, r.map { $0 ?? NSNull() }) }
+            self.transport.get(queueId) { r in self.finish(done, r.map { $0.map { $0 as Any } ?? NSNull() }) }
         } as @convention(block) (String, JSValue) -> Void)
         set("transportAck", { [unowned self] (queueId: String, msgId: String, done: JSValue) in
             self.transport.ack(queueId, msgId) { r in self.finish(done, r.map { NSNull() as Any }) }
