@@ -62,6 +62,7 @@ export class Engine {
     this.graceMs = budgets.nseGraceMs;
     this.triggers = new Triggers(scenario);
     this.observer.onFp((role, hit, p) => {
+      if (role === 'nse') this.timers.checkRss();
       if (hit.pause && !this.triggers.onPause(role, p, hit)) p.releaseFailpoint(hit);
     });
     w.device.on('event', (role: Role, e: EventMsg & { pid: number }) => this.onEvent(role, e));

@@ -94,8 +94,8 @@ export class IosTimers {
     }, this.budgets.nseGraceMs);
   }
 
-  /** Jetsam: NSE resident memory above its launch baseline by more than the budget. */
-  private checkRss(): void {
+  /** Jetsam: NSE resident memory above its launch baseline by more than the budget (sampled, and at every NSE failpoint hit). */
+  checkRss(): void {
     const p = this.w.device.nse;
     if (!p?.alive || p.stopped) return;
     const rss = IosRules.rssMb(p.pid);

@@ -106,6 +106,22 @@ describe('runScenario (test-author helper)', () => {
   });
 });
 
+describe('low-power mode', () => {
+  it('polling fetch, then the NSE, then the app again: status endpoint through the device network path', { timeout: 120_000 }, async () => {
+    const r = await runScenario(
+      scenario('low-power').world({ mode: 'low-power', budgets: { nseMs: 300_000 } })
+        .send({ count: 2, notification: false })
+        .when('app', 'net.ack.ok', 2).background('app').expire('app')
+        .send({ count: 2, notification: true })
+        .when('nse', 'net.ack.ok').foreground('app')
+        .expectValid(['app:net.get.ok', 'app:net.ack.ok', 'nse:net.ack.ok']),
+      { seed: 3, outDir: out },
+    );
+    expect(r.expectProblems).toEqual([]);
+    expect(r.valid).toBe(true);
+  });
+});
+
 describe('iOS rules', () => {
   it('background-task budget runs out → expiring → frozen at suspended (no expire step)', { timeout: 120_000 }, async () => {
     const r = await runScenario(
