@@ -66,7 +66,8 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
   const n = r.range(3, 12);
   for (let k = 0; k < n; k++) {
     const kinds = [...palette];
-    const kind: Kind | 'send' = kinds.length === 0 || r.chance(0.35) ? 'send' : r.pick(kinds);
+    // The inbox-import race needs a long set-up: when it is in the palette, favour it.
+    const kind: Kind | 'send' = palette.has('inbox') && !triggered && r.chance(0.3) ? 'inbox' : kinds.length === 0 || r.chance(0.35) ? 'send' : r.pick(kinds);
     const role: Role = r.chance(0.7) ? 'nse' : 'app';
     switch (kind) {
       case 'send':
@@ -119,8 +120,8 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
         steps.push({ when: { proc: 'nse', at: 'inbox.append', nth: r.range(2, 3) }, do: 'freeze', proc: 'nse' });
         const fg: Step[] = [{ do: 'foreground', proc: 'app' }, { do: 'unlock-device' }];
         steps.push(...(r.chance(0.5) ? fg : fg.reverse()));
-        // Let it go inside the import's store transaction (the window between reading and deleting).
-        steps.push({ when: { proc: 'app', at: r.pick(['db.tx.begin', 'db.tx.commit', 'lock.acquired'] as const) }, do: 'thaw', proc: 'nse' });
+        // Let it go while the import runs (between reading the file and deleting it), at sites outside the lock.
+        steps.push({ when: { proc: 'app', at: r.pick(['inbox.import.committed', 'lock.released'] as const) }, do: 'thaw', proc: 'nse' });
         triggered = true;
         break;
       }

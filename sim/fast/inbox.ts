@@ -77,6 +77,7 @@ export class SimInbox implements PendingInbox {
     if (read.length === 0) return 0;
     const n = await store.putMessages(read.map(transform));
     await this.ctx.hit('inbox.import.committed', { records: read.length });
+    await this.ctx.point(); // the unlink is its own syscall
     file.records.length = 0; // unlink: whatever was appended since the read goes with it
     return n;
   }

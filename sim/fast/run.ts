@@ -76,11 +76,12 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
   void steps;
 
   // Heal everything, app to the front, let it converge.
+  // The convergence wait starts once the app is active again (as in the real mode).
   let healed = false;
   void runner.healAll().then(() => (healed = true));
-  const end = w.sched.now + world.convergenceMs;
-  await w.sched.run({ untilMs: end, maxSteps: maxSteps * 2, onIdle: () => runner.giveUp() });
+  await w.sched.run({ untilMs: w.sched.now + 30_000, maxSteps: maxSteps * 2, stop: () => healed });
   if (!healed) w.h.info(ORCH, 'harness', { error: 'final foreground did not finish' });
+  await w.sched.run({ untilMs: w.sched.now + world.convergenceMs, maxSteps: maxSteps * 3 });
 
   snapshot(w);
   const check = checkAll(w.h.history, { convergenceMs: world.convergenceMs });

@@ -250,7 +250,8 @@ export class StepRunner {
     else w.thaw('app', 'foreground');
     const nse = w.proc('nse');
     if (nse && !nse.frozen) {
-      await Promise.race([w.postNse((n) => n.yieldToApp()), w.sched.delay(ORCH, 5_000)]);
+      // Bounded (SimpleX's app waits up to 10 s; the real engine 5 s); a frozen or dead NSE cannot answer.
+      await Promise.race([w.postNse((n) => n.yieldToApp()), w.sched.delay(ORCH, 5_000), w.stopped(nse)]);
     }
     await w.postApp('active');
   }

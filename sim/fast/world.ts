@@ -170,11 +170,24 @@ export class FastWorld {
 
   // ---- iOS rules ---------------------------------------------------------------------------
 
+  /** Resolves when this instance is frozen or dead (it can no longer answer). */
+  stopped(p: SimProc): Promise<void> {
+    if (p.frozen || !p.alive) return Promise.resolve();
+    return new Promise<void>((r) => this.stopWaiters.push({ p, r }));
+  }
+  private stopWaiters: { p: SimProc; r: () => void }[] = [];
+  private notifyStopped(p: SimProc): void {
+    const hit = this.stopWaiters.filter((w) => w.p === p);
+    this.stopWaiters = this.stopWaiters.filter((w) => w.p !== p);
+    for (const w of hit) w.r();
+  }
+
   freeze(role: Role, why: string): 'frozen' | 'killed' | 'gone' {
     const p = this.proc(role);
     if (!p) return 'gone';
     if (p.frozen) return 'frozen';
     p.frozen = true;
+    this.notifyStopped(p);
     this.sched.freeze(p.ctx.owner);
     this.h.ok(ORCH, 'freeze', { proc: role, pid: p.ctx.pid, why });
     if (this.lockTable.holder !== p.ctx.pid) return 'frozen';
@@ -196,6 +209,7 @@ export class FastWorld {
     if (!p) return;
     p.alive = false;
     p.frozen = false;
+    this.notifyStopped(p);
     this.sched.kill(p.ctx.owner);
     this.lockTable.dropPid(p.ctx.pid);
     this.inboxFiles.dropPid(p.ctx.pid);
