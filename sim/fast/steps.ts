@@ -290,8 +290,13 @@ export class StepRunner {
     const { w } = this;
     const p = w.proc('nse');
     if (!p || p.frozen) return;
-    w.h.ok(ORCH, 'expire', { proc: 'nse', pid: p.ctx.pid, why });
-    void w.postNse((n) => n.expire());
+    if (w.world.budgets.nseExpiryCallback === false) {
+      // The scenario says iOS never delivers "time will expire": only the NSE's own timer saves it.
+      w.h.info(ORCH, 'expire.skipped', { proc: 'nse', pid: p.ctx.pid, why: 'expiry callback never comes' });
+    } else {
+      w.h.ok(ORCH, 'expire', { proc: 'nse', pid: p.ctx.pid, why });
+      void w.postNse((n) => n.expire());
+    }
     if (this.nseFreezeTimer) w.sched.clearTimer(this.nseFreezeTimer);
     this.nseFreezeTimer = w.sched.setTimer(ORCH, w.budgets.nseGraceMs, () => {
       this.nseFreezeTimer = null;

@@ -121,7 +121,8 @@ export class FastWorld {
   private launchNse(): SimNse {
     const tf = this.world.timeFactor;
     const p = this.spawn('nse');
-    const timings = { budgetMs: this.budgets.nseMs, graceMs: Math.max(1, 2000 * tf), suspendDeadlineMs: Math.max(1, 1000 * tf) };
+    // Its own budget timer fires before iOS's (0.8 × nseMs, as in the real NSE config): the expiry callback is unreliable.
+    const timings = { budgetMs: Math.floor(this.budgets.nseMs * 0.8), graceMs: Math.max(1, 2000 * tf), suspendDeadlineMs: Math.max(1, 1000 * tf) };
     const nse = new SimNse(p, timings, () => {
       if (this.nse === nse) this.freeze('nse', 'suspended');
     });
