@@ -68,6 +68,9 @@ export class Engine {
     w.device.on('event', (role: Role, e: EventMsg & { pid: number }) => this.onEvent(role, e));
     w.device.on('push', (p: { pushId: string; suppressed?: boolean; cold?: boolean }) => {
       this.h.info('device', 'push', { pushId: p.pushId, suppressed: p.suppressed === true, cold: p.cold === true });
+      // Handing a push to a frozen NSE thaws it (the device sends SIGCONT first).
+      const nse = this.w.device.nse;
+      if (!p.suppressed && nse && !nse.stopped) this.rules.thawed('nse', nse.pid, 'push');
       if (!p.suppressed) this.timers.startNseBudget();
     });
     relayTap.on('delete', this.onRelayDelete);
@@ -99,6 +102,7 @@ export class Engine {
       if (this.stepsStarted) this.triggers.armProcess(role, p);
       this.timers.baseline(p.pid);
     }
+    if (p) this.rules.sync(role, p); // it sent an event: it runs
     this.observer.event(role, e);
     if (e.name !== 'suspended' || !p) return;
     // iOS freezes a process once it has suspended (the app only if it is still on its way out).
@@ -310,7 +314,7 @@ export class Engine {
     const p = this.proc(role);
     if (!p?.alive || !p.stopped) return;
     this.w.device.thaw(p); // SIGCONT + whatever lock/unlock happened meanwhile
-    this.h.ok('orchestrator', 'thaw', { proc: role, pid: p.pid, why });
+    this.rules.thawed(role, p.pid, why);
   }
 
   /** Bring the app to the front; a dead app is relaunched (as tapping its icon would). */

@@ -76,9 +76,13 @@ export class IosRules {
    */
   freeze(role: string, p: ManagedProc, why: string): 'frozen' | 'killed' | 'gone' {
     if (!p.alive) return 'gone';
-    if (p.stopped) return 'frozen';
-    p.signal('SIGSTOP');
-    this.h.ok('orchestrator', 'freeze', { proc: role, pid: p.pid, why });
+    this.sync(role, p);
+    if (p.stopped && this.frozen.has(p.pid)) return 'frozen';
+    // The device may have stopped it first (it freezes a suspended NSE itself): record and check all the same.
+    const by = p.stopped ? 'device' : 'orchestrator';
+    if (!p.stopped) p.signal('SIGSTOP');
+    this.frozen.add(p.pid);
+    this.h.ok('orchestrator', 'freeze', { proc: role, pid: p.pid, why, by });
     const held = this.holders().includes(p.pid);
     const dbLocks = this.dbFileLocks(p.pid);
     if (!held && dbLocks.length === 0) return 'frozen';
@@ -87,14 +91,27 @@ export class IosRules {
     return 'killed';
   }
 
-  thaw(role: string, p: ManagedProc, why: string): void {
-    if (!p.alive || !p.stopped) return;
-    p.signal('SIGCONT');
-    this.h.ok('orchestrator', 'thaw', { proc: role, pid: p.pid, why });
+  /** Pids this run has recorded as frozen and not yet as thawed. */
+  private readonly frozen = new Set<number>();
+
+  /** Record a thaw (the caller sent SIGCONT, or the device did to hand a push to the NSE). */
+  thawed(role: string, pid: number, why: string): void {
+    if (!this.frozen.delete(pid)) return;
+    this.h.ok('orchestrator', 'thaw', { proc: role, pid, why });
+  }
+
+  /** A process recorded frozen is running again (the device SIGCONTed it): record the thaw. */
+  sync(role: string, p: ManagedProc): void {
+    if (this.frozen.has(p.pid) && !p.stopped) this.thawed(role, p.pid, 'device');
+  }
+
+  isFrozen(pid: number): boolean {
+    return this.frozen.has(pid);
   }
 
   kill(role: string, p: ManagedProc, why: string, f: 'kill' | 'jetsam' = 'kill'): void {
     if (!p.alive) return;
+    this.frozen.delete(p.pid);
     p.signal('SIGKILL');
     this.h.ok('orchestrator', f, { proc: role, pid: p.pid, why });
   }
