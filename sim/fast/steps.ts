@@ -8,6 +8,7 @@
  */
 import type { TimerHandle } from '../../src/core/host.js';
 import type { Scenario, Step } from '../scenario/index.js';
+import { IosRules } from './ios-rules.js';
 import { ORCH, type FastWorld, type Role } from './world.js';
 
 /** Virtual ms a step waits for its failpoint before it is given up (covers the scaled iOS budgets). */
@@ -31,9 +32,7 @@ export class StepRunner {
   private readonly paused = new Map<Role, Held>();
   private abandon: ((e: Error) => void) | null = null;
   private readonly onHit: FastWorld['onHit'];
-  private appTimer: TimerHandle | null = null;
-  private nseTimer: TimerHandle | null = null;
-  private nseFreezeTimer: TimerHandle | null = null;
+  readonly rules: IosRules;
 
   constructor(
     private readonly w: FastWorld,
@@ -57,14 +56,7 @@ export class StepRunner {
       head.fire({ role, release: once(release) });
       return true;
     };
-    w.onNsePush = () => this.startNseBudget();
-    // A frozen process's budget timers end with it (as in the real engine).
-    const freeze = w.freeze.bind(w);
-    w.freeze = (role, why) => {
-      if (role === 'nse') this.clearNseTimers();
-      else this.clearAppTimer();
-      return freeze(role, why);
-    };
+    this.rules = new IosRules(w);
   }
 
   /** Stop holding processes anywhere (end of steps, or a trigger given up). */
@@ -157,8 +149,8 @@ export class StepRunner {
         w.thaw(role!, 'step');
         break;
       case 'kill':
-        if (role === 'nse') this.clearNseTimers();
-        else this.clearAppTimer();
+        if (role === 'nse') this.rules.clearNseTimers();
+        else this.rules.clearAppTimer();
         w.kill(role!, 'step');
         break;
       case 'pause':
@@ -172,14 +164,14 @@ export class StepRunner {
       }
       case 'foreground':
         release();
-        await this.foreground();
+        await this.rules.foreground();
         return;
       case 'background':
-        this.background();
+        this.rules.background();
         break;
       case 'expire':
-        if (role === 'nse') this.expireNse('step');
-        else this.expireApp('step');
+        if (role === 'nse') this.rules.expireNse('step');
+        else this.rules.expireApp('step');
         break;
       case 'lock-device':
         w.locked = true;
@@ -188,7 +180,7 @@ export class StepRunner {
         void w.postNse((n) => n.p.lockDevice());
         break;
       case 'unlock-device':
-        this.unlockDevice(false);
+        this.rules.unlockDevice(false);
         break;
       case 'send':
         for (let k = 0; k < Number(args.count ?? 1); k++) {
@@ -204,7 +196,7 @@ export class StepRunner {
         w.h.ok(ORCH, 'partition', {});
         break;
       case 'heal':
-        this.heal(false);
+        this.rules.heal(false);
         break;
       case 'restart-relay':
         w.h.invoke('relay', 'restart', {});
@@ -227,103 +219,10 @@ export class StepRunner {
     release();
   }
 
-  private heal(final: boolean): void {
-    this.w.relay.partitioned = false;
-    this.w.h.ok(ORCH, 'heal', final ? { final: true } : {});
-    void this.w.postApp('online');
-  }
-
-  private unlockDevice(final: boolean): void {
-    const { w } = this;
-    w.locked = false;
-    w.h.ok(ORCH, 'unlock-device', final ? { final: true } : {});
-    void w.postApp('unlock');
-    void w.postNse((n) => n.p.unlock());
-  }
-
-  /** The app comes to the front (relaunched if dead); a running NSE yields first, the app waits for it (bounded). */
-  async foreground(): Promise<void> {
-    const { w } = this;
-    this.clearAppTimer();
-    w.appState = 'active';
-    if (!w.proc('app')) w.launchApp(); // tapping the icon relaunches a dead app
-    else w.thaw('app', 'foreground');
-    const nse = w.proc('nse');
-    if (nse && !nse.frozen) {
-      // Bounded (SimpleX's app waits up to 10 s; the real engine 5 s); a frozen or dead NSE cannot answer.
-      await Promise.race([w.postNse((n) => n.yieldToApp()), w.sched.delay(ORCH, 5_000), w.stopped(nse)]);
-    }
-    await w.postApp('active');
-  }
-
-  private background(): void {
-    const { w } = this;
-    this.clearAppTimer();
-    w.appState = 'background';
-    void w.postApp('background');
-    this.appTimer = w.sched.setTimer(ORCH, w.budgets.bgTaskMs, () => this.expireApp('budget'));
-  }
-
-  private expireApp(why: string): void {
-    const { w } = this;
-    this.clearAppTimer();
-    const p = w.proc('app');
-    if (!p) return;
-    w.appState = 'expiring';
-    w.h.ok(ORCH, 'expire', { proc: 'app', pid: p.ctx.pid, why });
-    void w.postApp('expiring');
-    this.appTimer = w.sched.setTimer(ORCH, w.budgets.nseGraceMs, () => {
-      this.appTimer = null;
-      if (w.appState === 'expiring') w.freeze('app', 'expiration-grace-over');
-    });
-  }
-
-  private startNseBudget(): void {
-    if (this.nseTimer || this.nseFreezeTimer) return;
-    this.nseTimer = this.w.sched.setTimer(ORCH, this.w.budgets.nseMs, () => {
-      this.nseTimer = null;
-      this.expireNse('budget');
-    });
-  }
-
-  private expireNse(why: string): void {
-    const { w } = this;
-    const p = w.proc('nse');
-    if (!p || p.frozen) return;
-    if (w.world.budgets.nseExpiryCallback === false) {
-      // The scenario says iOS never delivers "time will expire": only the NSE's own timer saves it.
-      w.h.info(ORCH, 'expire.skipped', { proc: 'nse', pid: p.ctx.pid, why: 'expiry callback never comes' });
-    } else {
-      w.h.ok(ORCH, 'expire', { proc: 'nse', pid: p.ctx.pid, why });
-      void w.postNse((n) => n.expire());
-    }
-    if (this.nseFreezeTimer) w.sched.clearTimer(this.nseFreezeTimer);
-    this.nseFreezeTimer = w.sched.setTimer(ORCH, w.budgets.nseGraceMs, () => {
-      this.nseFreezeTimer = null;
-      w.freeze('nse', 'budget-over');
-    });
-  }
-
-  private clearAppTimer(): void {
-    if (this.appTimer) this.w.sched.clearTimer(this.appTimer);
-    this.appTimer = null;
-  }
-  clearNseTimers(): void {
-    for (const t of [this.nseTimer, this.nseFreezeTimer]) if (t) this.w.sched.clearTimer(t);
-    this.nseTimer = this.nseFreezeTimer = null;
-  }
-
-  /** End of the steps: heal every fault, thaw everything, bring the app to the front. */
+  /** End of the steps: no more holds; heal every fault, thaw everything, app to the front. */
   async healAll(): Promise<void> {
-    const { w } = this;
     this.disarm();
-    this.heal(true);
-    w.releasePushes();
-    if (w.locked) this.unlockDevice(true);
-    this.clearNseTimers();
-    w.thaw('nse', 'final');
-    w.thaw('app', 'final');
-    await this.foreground();
+    await this.rules.healAll();
   }
 }
 

@@ -1,0 +1,124 @@
+/**
+ * The iOS rules the fast orchestrator applies on the virtual clock (DESIGN §5), as
+ * sim/orchestrator does with real processes: app background task → expiration warning →
+ * freeze after the grace; NSE budget → time-will-expire (unless the scenario says the
+ * callback never comes) → freeze after the grace; foreground makes a running NSE yield
+ * first (bounded); the final heal brings everything back.
+ */
+import type { TimerHandle } from '../../src/core/host.js';
+import { ORCH, type FastWorld } from './world.js';
+
+export class IosRules {
+  private appTimer: TimerHandle | null = null;
+  private nseTimer: TimerHandle | null = null;
+  private nseFreezeTimer: TimerHandle | null = null;
+
+  constructor(private readonly w: FastWorld) {
+    w.onNsePush = () => this.startNseBudget();
+    // A frozen process's budget timers end with it (as in the real engine).
+    const freeze = w.freeze.bind(w);
+    w.freeze = (role, why) => {
+      if (role === 'nse') this.clearNseTimers();
+      else this.clearAppTimer();
+      return freeze(role, why);
+    };
+  }
+
+  heal(final: boolean): void {
+    this.w.relay.partitioned = false;
+    this.w.h.ok(ORCH, 'heal', final ? { final: true } : {});
+    void this.w.postApp('online');
+  }
+
+  unlockDevice(final: boolean): void {
+    const { w } = this;
+    w.locked = false;
+    w.h.ok(ORCH, 'unlock-device', final ? { final: true } : {});
+    void w.postApp('unlock');
+    void w.postNse((n) => n.p.unlock());
+  }
+
+  /** The app comes to the front (relaunched if dead); a running NSE yields first, the app waits for it (bounded). */
+  async foreground(): Promise<void> {
+    const { w } = this;
+    this.clearAppTimer();
+    w.appState = 'active';
+    if (!w.proc('app')) w.launchApp(); // tapping the icon relaunches a dead app
+    else w.thaw('app', 'foreground');
+    const nse = w.proc('nse');
+    if (nse && !nse.frozen) {
+      // Bounded (SimpleX's app waits up to 10 s; the real engine 5 s); a frozen or dead NSE cannot answer.
+      await Promise.race([w.postNse((n) => n.yieldToApp()), w.sched.delay(ORCH, 5_000), w.stopped(nse)]);
+    }
+    await w.postApp('active');
+  }
+
+  background(): void {
+    const { w } = this;
+    this.clearAppTimer();
+    w.appState = 'background';
+    void w.postApp('background');
+    this.appTimer = w.sched.setTimer(ORCH, w.budgets.bgTaskMs, () => this.expireApp('budget'));
+  }
+
+  expireApp(why: string): void {
+    const { w } = this;
+    this.clearAppTimer();
+    const p = w.proc('app');
+    if (!p) return;
+    w.appState = 'expiring';
+    w.h.ok(ORCH, 'expire', { proc: 'app', pid: p.ctx.pid, why });
+    void w.postApp('expiring');
+    this.appTimer = w.sched.setTimer(ORCH, w.budgets.nseGraceMs, () => {
+      this.appTimer = null;
+      if (w.appState === 'expiring') w.freeze('app', 'expiration-grace-over');
+    });
+  }
+
+  startNseBudget(): void {
+    if (this.nseTimer || this.nseFreezeTimer) return;
+    this.nseTimer = this.w.sched.setTimer(ORCH, this.w.budgets.nseMs, () => {
+      this.nseTimer = null;
+      this.expireNse('budget');
+    });
+  }
+
+  expireNse(why: string): void {
+    const { w } = this;
+    const p = w.proc('nse');
+    if (!p || p.frozen) return;
+    if (w.world.budgets.nseExpiryCallback === false) {
+      // The scenario says iOS never delivers "time will expire": only the NSE's own timer saves it.
+      w.h.info(ORCH, 'expire.skipped', { proc: 'nse', pid: p.ctx.pid, why: 'expiry callback never comes' });
+    } else {
+      w.h.ok(ORCH, 'expire', { proc: 'nse', pid: p.ctx.pid, why });
+      void w.postNse((n) => n.expire());
+    }
+    if (this.nseFreezeTimer) w.sched.clearTimer(this.nseFreezeTimer);
+    this.nseFreezeTimer = w.sched.setTimer(ORCH, w.budgets.nseGraceMs, () => {
+      this.nseFreezeTimer = null;
+      w.freeze('nse', 'budget-over');
+    });
+  }
+
+  clearAppTimer(): void {
+    if (this.appTimer) this.w.sched.clearTimer(this.appTimer);
+    this.appTimer = null;
+  }
+  clearNseTimers(): void {
+    for (const t of [this.nseTimer, this.nseFreezeTimer]) if (t) this.w.sched.clearTimer(t);
+    this.nseTimer = this.nseFreezeTimer = null;
+  }
+
+  /** End of the steps: heal every fault, thaw everything, bring the app to the front. */
+  async healAll(): Promise<void> {
+    const { w } = this;
+    this.heal(true);
+    w.releasePushes();
+    if (w.locked) this.unlockDevice(true);
+    this.clearNseTimers();
+    w.thaw('nse', 'final');
+    w.thaw('app', 'final');
+    await this.foreground();
+  }
+}
