@@ -1,5 +1,5 @@
 import { isNsekitError } from '../core/errors.js';
-import { fetchAndProcess } from '../core/inbound/index.js';
+import { fetchAndProcess, type InboundOutcome } from '../core/inbound/index.js';
 import { emitEvent, type LifecycleMsg, type ProcConfig } from '../device/ipc.js';
 import type { ProcRuntime } from '../device/runtime.js';
 import { LowPowerPoller } from './low-power.js';
@@ -22,6 +22,8 @@ export class App {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly maxBatch: number;
   private readonly maxBatches = 10;
+  /** Bumped (unserialized) by every background/suspend/expiring command. */
+  private leaveGen = 0;
 
   constructor(private readonly rt: ProcRuntime) {
     const cfg = rt.cfg;
@@ -43,6 +45,9 @@ export class App {
   }
 
   onLifecycle(m: LifecycleMsg): Promise<void> {
+    // Leaving the foreground cuts a running wake sequence short at its next step
+    // instead of queueing behind it: the NSE may start fetching right away.
+    if (m.event === 'background' || m.event === 'suspend' || m.event === 'expiring') this.leaveGen++;
     return this.serial(() => this.apply(m));
   }
 
@@ -89,20 +94,31 @@ export class App {
     rt.phase.background();
   }
 
-  /** The wake sequence. */
+  /** The wake sequence; returns early (no `wake` event) if the app is sent away meanwhile. */
   async wake(reason: WakeReason): Promise<void> {
     const { rt } = this;
     if (rt.phase.phase !== 'active') return;
+    const gen = this.leaveGen;
+    const stale = () => {
+      if (gen === this.leaveGen) return false;
+      rt.log('info', 'sync', 'wake interrupted: leaving the foreground', { reason });
+      return true;
+    };
     rt.log('info', 'push', `wake reason=${reason}`);
     // 1. writes-ready: store open, key in memory (else inbound goes to the inbox), socket up.
     if (!rt.store.isOpen) rt.store.open();
     if (rt.unlocked) await rt.importInbox();
     await rt.phase.run('receiveNetwork', () => rt.ensureConnected());
+    if (stale()) return;
     // 2. rebuild: forget stale SUBs (the NSE may have taken queues over with GET meanwhile).
     rt.log('info', 'rt', 'rebuild', { mode: this.mode, queues: rt.queueCfg.size });
     await this.realtime.unsubscribeAll();
     // 3. fetch what arrived while we were away, per queue, bounded.
-    for (const queueId of rt.queueCfg.keys()) await this.fetchQueue(queueId);
+    for (const queueId of rt.queueCfg.keys()) {
+      if (stale()) return;
+      await this.fetchQueue(queueId, stale);
+    }
+    if (stale()) return;
     // 4. live delivery again.
     if (this.mode === 'instant') await this.realtime.subscribeAll();
     else this.poller.start();
@@ -112,28 +128,39 @@ export class App {
   }
 
   /** GET → store → ACK in batches of `maxBatch`, at most `maxBatches` batches; cursor updated per batch. */
-  async fetchQueue(queueId: string): Promise<number> {
+  async fetchQueue(queueId: string, stop: () => boolean = () => false): Promise<number> {
     const { rt } = this;
     const cursor = rt.store.isOpen && rt.unlocked ? await rt.store.getCursor(queueId) : null;
     rt.log('info', 'sync', `start queue=${queueId} since=${cursor?.lastTs ?? 0}`);
     emitEvent('sync', { stage: 'start', queueId });
     let merged = 0;
-    for (let b = 0; b < this.maxBatches; b++) {
-      let outs;
-      try {
-        outs = await fetchAndProcess(rt.inboundDeps(), rt.queues, queueId, { maxExtraGets: this.maxBatch - 1 });
-      } catch (e) {
-        // Another process ACKed the same message first: it is stored (dedupe), go on.
-        if (isNsekitError(e, 'PROTO_NO_MSG')) continue;
-        throw e;
+    // One GET→store→ACK at a time so a lifecycle change stops the fetch after the
+    // message in flight (the NSE may take over the queue right after).
+    let budget = this.maxBatch * this.maxBatches * 2;
+    for (let b = 0; b < this.maxBatches && !stop(); b++) {
+      const outs: InboundOutcome[] = [];
+      let drained = false;
+      while (outs.length < this.maxBatch && !stop() && budget-- > 0) {
+        let one: InboundOutcome[];
+        try {
+          one = await fetchAndProcess(rt.inboundDeps('get'), rt.queues, queueId, { maxExtraGets: 0 });
+        } catch (e) {
+          // Another process ACKed the same message first: it is stored (dedupe), go on.
+          if (isNsekitError(e, 'PROTO_NO_MSG')) continue;
+          throw e;
+        }
+        if (one.length === 0) {
+          drained = true;
+          break;
+        }
+        outs.push(...one);
       }
-      for (const o of outs) rt.reportOutcome({ msgId: o.msgId, queueId }, o, 'get');
       merged += outs.filter((o) => o.stored !== 'duplicate').length;
       const last = outs[outs.length - 1];
       if (last && rt.unlocked && last.stored !== 'inbox') {
         await rt.store.setCursor(queueId, { lastMsgId: last.msgId, lastTs: rt.host.clock.now() });
       }
-      if (outs.length < this.maxBatch) break;
+      if (drained || budget <= 0) break;
     }
     rt.log('info', 'sync', `merged count=${merged}`, { queueId });
     emitEvent('sync', { stage: 'merged', queueId, count: merged });

@@ -144,13 +144,12 @@ export class Realtime {
     const tick = async () => {
       this.fallbackTimer = null;
       if (!this.wanted || this.state !== 'degraded') return;
-      const deps = this.rt.inboundDeps();
+      const deps = this.rt.inboundDeps('fallback');
       await this.rt.ensureConnected().catch(() => {});
       for (const queueId of this.rt.queueCfg.keys()) {
         if (this.rt.queues.isSubscribed(queueId)) continue;
         try {
-          const outs = await fetchAndProcess(deps, this.rt.queues, queueId, { maxExtraGets: 9 });
-          for (const o of outs) this.rt.reportOutcome({ msgId: o.msgId, queueId }, o, 'fallback');
+          await fetchAndProcess(deps, this.rt.queues, queueId, { maxExtraGets: 9 });
         } catch {
           break; // socket still down; next tick
         }

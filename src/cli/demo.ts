@@ -64,7 +64,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     await d().waitEvent('app', 'wake', () => true, { timeoutMs: 60_000 });
     let from = d().events.length;
     await send('foreground', 0, 3);
-    await waitCount('app', 'stored', 3, from);
+    await waitCount('app', 'acked', 3, from);
 
     out('-- background: sockets closed, pushes wake the NSE');
     from = d().events.length;
@@ -72,7 +72,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     await d().waitEvent('app', 'phase', (e) => e.phase === 'background', { from });
     from = d().events.length;
     await send('background', 1, 2);
-    await waitCount('nse', 'stored', 2, from);
+    await waitCount('nse', 'acked', 2, from);
 
     out('-- frozen: app suspended (store closed, lock released), then SIGSTOP');
     from = d().events.length;
@@ -81,13 +81,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     out(`   freeze app: ${d().freeze(d().app!)}`);
     from = d().events.length;
     await send('frozen', 0, 2);
-    await waitCount('nse', 'stored', 2, from);
+    await waitCount('nse', 'acked', 2, from);
 
     out('-- locked: the key leaves memory, the NSE writes the pending inbox');
     d().lock();
     from = d().events.length;
     await send('locked', 1, 3);
-    await waitCount('nse', 'inboxed', 3, from);
+    await waitCount('nse', 'acked', 3, from);
     await d().waitEvent('nse', 'suspended', () => true, { from, timeoutMs: 30_000 });
 
     out('-- unlocked, foreground: the app imports the inbox, resyncs, resubscribes');
@@ -97,7 +97,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     await d().waitEvent('app', 'wake', () => true, { from, timeoutMs: 60_000 });
     from = d().events.length;
     await send('foreground again', 0, 2);
-    await waitCount('app', 'stored', 2, from);
+    await waitCount('app', 'acked', 2, from);
 
     return await report(w, sent, out);
   } finally {

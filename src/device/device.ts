@@ -161,6 +161,7 @@ export class Device extends EventLog {
     const cold = !this.nse || !this.nse.alive;
     this.pushes.push({ pushId, receivedAt, items, cold });
     this.log('info', 'push', 'received', { pushId, items: items.length, cold });
+    await this.appLeftForeground();
     const nse = await this.ensureNse();
     // A frozen NSE is thawed and told the current lock state before it sees the push.
     if (nse.stopped) this.thaw(nse);
@@ -226,6 +227,8 @@ export class Device extends EventLog {
     if (!app?.alive) return;
     if (app.stopped) this.thaw(app);
     const nse = this.nse;
+    // From here on pushes are the app's (suppressed for the NSE): its wake sequence fetches them.
+    if (event === 'active') this.appState = 'active';
     if (event === 'active' && nse?.alive && !nse.stopped) {
       const from = nse.events.length;
       if (nse.send({ type: 'yield' })) {
@@ -238,6 +241,23 @@ export class Device extends EventLog {
     }
     if (event !== 'lock' && event !== 'unlock') this.appState = event;
     app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) });
+  }
+
+  /**
+   * The app was told to leave the foreground but may still be finishing a fetch:
+   * wait (bounded) until it reports a non-active phase, so the NSE never GETs a
+   * queue the app is still fetching.
+   */
+  private async appLeftForeground(timeoutMs = 2_000): Promise<void> {
+    const app = this.app;
+    if (!app?.alive || app.stopped || this.appState === 'active') return;
+    const phases = app.events.filter((e) => e.name === 'phase');
+    // The app starts in `active` without a phase event.
+    if ((phases.length ? phases[phases.length - 1]!.phase : 'active') !== 'active') return;
+    const from = app.events.length;
+    await app.waitFor((e) => e.name === 'phase' && e.phase !== 'active', { from, timeoutMs, what: 'app leaving active' }).catch(() => {
+      this.log('warn', 'push', 'app still active after its background command; NSE goes ahead');
+    });
   }
 
   /** The app is in front and running: it receives by itself, the NSE is not needed. */

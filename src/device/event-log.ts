@@ -65,6 +65,25 @@ export class EventLog extends EventEmitter {
     });
   }
 
+  /** Resolve once `cond()` holds, re-checked on every new event; PROTO_TIMEOUT otherwise. */
+  waitFor(cond: () => boolean, opts: { timeoutMs?: number; what?: string } = {}): Promise<void> {
+    if (cond()) return Promise.resolve();
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    return new Promise((resolve, reject) => {
+      const on = () => {
+        if (!cond()) return;
+        clearTimeout(t);
+        this.off('event', on);
+        resolve();
+      };
+      const t = setTimeout(() => {
+        this.off('event', on);
+        reject(new NsekitError('PROTO_TIMEOUT', `${opts.what ?? 'condition'} not reached within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.on('event', on);
+    });
+  }
+
   /** User-visible notifications shown so far (any process). */
   notificationsShown(): number {
     return this.events.filter((e) => e.name === 'notification').length;

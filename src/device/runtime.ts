@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { fromHex, utf8Decode } from '../core/bytes.js';
 import { deriveKey, EnvelopeKind, open, seal } from '../core/crypto/index.js';
 import { isNsekitError, NsekitError } from '../core/errors.js';
-import type { Host, NotificationContent, Notifier, RelayMessage, StoredMessage } from '../core/host.js';
-import { e2eBinding, processInbound, type InboundDeps, type InboundOutcome } from '../core/inbound/index.js';
+import type { Host, NotificationContent, Notifier, RelayMessage, StoredMessage, Transport } from '../core/host.js';
+import { e2eBinding, processInbound, type InboundDeps } from '../core/inbound/index.js';
 import { PhaseController } from '../core/phase/index.js';
 import { QueueCoordinator } from '../core/queue/index.js';
 import { ipcFailpoints } from '../node/failpoints.js';
@@ -40,6 +40,8 @@ export class ProcRuntime {
   readonly inbox: PendingInboxFile;
   readonly transport: WsTransport;
   readonly queues: QueueCoordinator;
+  /** The transport with ACK reporting (`acked` events). */
+  private readonly ackingTransport: Transport;
   readonly queueCfg = new Map<string, QueueConfig & { e2e: Uint8Array }>();
   /** notifierId → queueId + notifier key, for opening push payloads. */
   readonly notifiers = new Map<string, { queueId: string; key: Uint8Array }>();
@@ -92,7 +94,21 @@ export class ProcRuntime {
       this.transport.setQueueCreds(q.queueId, { recipientCred: q.recipientKey, ...(q.senderKey ? { senderCred: q.senderKey } : {}) });
       if (q.notifierId && q.notifierKey) this.notifiers.set(q.notifierId, { queueId: q.queueId, key: hexBytes(q.notifierKey, `notifierKey of ${q.queueId}`) });
     }
-    this.queues = new QueueCoordinator(this.host, this.transport, { gate: this.phase });
+    // Every relay ACK (GET path via the coordinator, SUB path in handleDelivered) is
+    // reported the moment the relay confirmed it.
+    const t = this.transport;
+    const reporting: Transport = {
+      get: (q) => t.get(q),
+      ack: async (q, id) => {
+        await t.ack(q, id);
+        emitEvent('acked', { msgId: id, queueId: q });
+      },
+      subscribe: (q, fn) => t.subscribe(q, fn),
+      unsubscribe: (q) => t.unsubscribe(q),
+      send: (q, b, f) => t.send(q, b, f),
+    };
+    this.ackingTransport = reporting;
+    this.queues = new QueueCoordinator(this.host, reporting, { gate: this.phase });
     this.notifier = {
       show: async (c) => {
         this.log('info', cfg.role === 'nse' ? 'nse' : 'sync', 'notification content', { msgId: c.msgId, queueId: c.queueId });
@@ -142,7 +158,8 @@ export class ProcRuntime {
 
   /** Device locked: the key leaves memory; inbound goes to the pending inbox. */
   lockDevice(): void {
-    this.masterKey?.fill(0);
+    // Copies captured by an in-flight write are wiped too (it then fails instead of writing after lock).
+    for (const k of [this.masterKey, this.bodyKeyBytes, this.outboxKey]) k?.fill(0);
     this.masterKey = null;
     this.bodyKeyBytes = null;
     this.outboxKey = null;
@@ -150,32 +167,53 @@ export class ProcRuntime {
     this.log('info', 'lock', 'device locked: key wiped');
   }
 
-  /** Deps for the inbound pipeline; `store: null` routes to the pending inbox. */
-  inboundDeps(): InboundDeps {
-    const storeUsable = this.unlocked && this.store.unlocked;
+  /**
+   * Deps for the inbound pipeline; `store: null` routes to the pending inbox.
+   * The store and inbox are wrapped so `stored` / `inboxed` events go out the
+   * moment a write is durable — also when a later step (e.g. the ACK) fails.
+   */
+  inboundDeps(via: string, notifier: Notifier = this.notifier): InboundDeps {
+    const rt = this;
+    const store = this.store;
+    const wrapped: InboundDeps['store'] = {
+      putMessage: async (m) => {
+        const inserted = await store.putMessage(m);
+        emitEvent('stored', { msgId: m.msgId, queueId: m.queueId, via, duplicate: !inserted });
+        return inserted;
+      },
+      hasMessage: (id) => store.hasMessage(id),
+      markNotified: (id) => store.markNotified(id),
+    };
     return {
       host: this.host,
-      store: storeUsable ? this.store : null,
-      inbox: this.inbox,
-      notifier: this.notifier,
+      // Getters: a fetch loop that outlives a `lock` command sees the lock at its next
+      // message. (Never spread these deps: `{...deps}` would freeze the getters' values.)
+      get store() {
+        return rt.unlocked && store.unlocked ? wrapped : null;
+      },
+      get bodyKey() {
+        return rt.bodyKeyBytes;
+      },
+      inbox: {
+        // The inbox is shared storage like the DB: its appends run in the database
+        // class, so none starts after a suspension (or a yield to the app) began —
+        // the app's inbox import then sees every append the NSE will ever make.
+        append: (m) =>
+          this.phase.run('database', async () => {
+            await this.inbox.append(m);
+            emitEvent('inboxed', { msgId: m.msgId, queueId: m.queueId, via });
+          }),
+      },
+      notifier,
       e2eKey: (queueId: string) => this.queueCfg.get(queueId)?.e2e ?? null,
-      bodyKey: this.bodyKeyBytes,
       logTag: this.cfg.role === 'nse' ? 'nse' : 'sync',
     };
   }
 
   /** Run one relay message (delivered by SUB) through the pipeline and ACK it after the durable write. */
   async handleDelivered(m: RelayMessage, via: string): Promise<void> {
-    const r = await processInbound(this.inboundDeps(), m);
-    this.reportOutcome(m, r, via);
-    await this.phase.run('receiveNetwork', () => this.transport.ack(m.queueId, m.msgId));
-    emitEvent('acked', { msgId: m.msgId, queueId: m.queueId });
-  }
-
-  /** `stored` / `inboxed` events (a duplicate is reported as stored with duplicate: true). */
-  reportOutcome(m: { msgId: string; queueId: string }, r: InboundOutcome, via: string): void {
-    if (r.stored === 'inbox') emitEvent('inboxed', { msgId: m.msgId, queueId: m.queueId, via });
-    else emitEvent('stored', { msgId: m.msgId, queueId: m.queueId, via, duplicate: r.stored === 'duplicate' });
+    await processInbound(this.inboundDeps(via), m);
+    await this.phase.run('receiveNetwork', () => this.ackingTransport.ack(m.queueId, m.msgId));
   }
 
   /** Import the pending inbox into the store (on unlock). */

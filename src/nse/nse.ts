@@ -122,16 +122,21 @@ export class NseService {
   private async fetchQueue(job: Job, queueId: string): Promise<InboundOutcome[]> {
     const { rt } = this;
     if (this.yielding) return [];
-    const deps = rt.inboundDeps();
-    const tagged = { ...deps, notifier: { show: async (c: Parameters<typeof deps.notifier.show>[0]) => {
-      if (job.done) return; // best-attempt content already delivered for this push
-      job.shown.add(c.msgId);
-      emitEvent('notification', { ...c, pushId: job.pushId, latencyMs: Date.now() - job.receivedAt });
-    } } };
-    const outs = await fetchAndProcess(tagged, rt.queues, queueId, { maxExtraGets: this.maxExtraGets });
-    for (const o of outs) {
-      rt.reportOutcome({ msgId: o.msgId, queueId }, o, 'nse');
-      if (o.stored !== 'duplicate') emitEvent('acked', { msgId: o.msgId, queueId, pushId: job.pushId, latencyMs: Date.now() - job.receivedAt });
+    const deps = rt.inboundDeps('nse', {
+      show: async (c) => {
+        if (job.done) return; // best-attempt content already delivered for this push
+        job.shown.add(c.msgId);
+        emitEvent('notification', { ...c, pushId: job.pushId, latencyMs: Date.now() - job.receivedAt });
+      },
+    });
+    let outs: InboundOutcome[];
+    try {
+      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets });
+    } catch (e) {
+      // The app fetched and ACKed the same message first: it is durable (the store deduped), nothing to do.
+      if (!isNsekitError(e, 'PROTO_NO_MSG')) throw e;
+      rt.log('info', 'nse', 'message already ACKed by the other process', { queueId });
+      return [];
     }
     return outs;
   }

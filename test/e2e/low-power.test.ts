@@ -15,6 +15,8 @@ describe('e2e: low-power mode (signed status poll, no SUB)', () => {
     await w.send(1, 'low power 2', { notification: false });
     const stored = await w.device.waitCount('app', 'stored', 2, (e) => e.via === 'get' && !e.duplicate, { from });
     expect(new Set(stored.map((e) => e.msgId)).size).toBe(2);
+    // GET → store → ACK: wait for the relay to have been told.
+    await w.device.waitEvent('app', 'sync', (e) => e.stage === 'merged' && e.count === 2, { from });
     const after = w.device.events.slice(from);
     // Fetched because a poll said so, on the queue that had it; the empty queue was never fetched.
     expect(after.some((e) => e.name === 'sync' && e.stage === 'poll' && e.hasPayload === true && e.queueId === w.queues[1]!.queueId)).toBe(true);

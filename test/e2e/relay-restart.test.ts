@@ -22,6 +22,7 @@ describe('e2e: relay restart', () => {
     // The restarted relay sends the persisted notifications; the NSE fetches the persisted messages.
     const stored = await w.device.waitCount('nse', 'stored', 3, (e) => !e.duplicate, { from, timeoutMs: 40_000 });
     expect(new Set(stored.map((e) => e.msgId)).size).toBe(3);
+    await w.device.waitCount('nse', 'acked', 3, () => true, { from });
     expect(w.device.pushes.length).toBeGreaterThan(0);
     expect(await relayHasMessage(w, 0)).toBe(false);
 

@@ -36,6 +36,8 @@ export interface StoreSnapshot {
   ids: string[];
   texts: Map<string, string>;
   integrity: string;
+  /** Rows that did not open with the device's body key (must be empty). */
+  unreadable: string[];
 }
 
 /** Open the device's shared store from the test process (own lock instance) and read everything. */
@@ -49,11 +51,17 @@ export async function readDeviceStore(w: World): Promise<StoreSnapshot> {
     await store.unlock(fromHex(w.device.masterKey)!);
     const ids = await store.listMessageIds();
     const texts = new Map<string, string>();
+    const unreadable: string[] = [];
     for (const id of ids) {
-      const m = await store.readMessage(id);
-      if (m) texts.set(id, decodeContent(m.body).text ?? utf8Decode(m.body));
+      try {
+        const m = await store.readMessage(id);
+        if (m) texts.set(id, decodeContent(m.body).text ?? utf8Decode(m.body));
+      } catch {
+        unreadable.push(id);
+      }
     }
-    return { ids, texts, integrity: store.integrityCheck() };
+    if (unreadable.length) throw new Error(`unreadable rows in the device store: ${unreadable.join(', ')}`);
+    return { ids, texts, integrity: store.integrityCheck(), unreadable };
   } finally {
     await store.close();
     await lock.close();
