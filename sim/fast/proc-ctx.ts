@@ -9,8 +9,8 @@ export interface ProcCtx {
   owner: string;
   clock: Clock;
   host: Host;
-  /** A failpoint: recorded as a history op, checked against triggers, then a scheduling point. */
-  hit(name: string, fields?: Record<string, unknown>): Promise<void>;
+  /** A failpoint: recorded as a history op, checked against triggers, then (mostly) a scheduling point. */
+  hit(name: string, fields?: Record<string, unknown>): Promise<void> | undefined;
   /** Record an op as this process (with its pid and current phase). */
   record(type: OpType, f: string, value?: unknown, extra?: { ref?: string | number; error?: string }): void;
   /** Yield to the scheduler without recording anything. */

@@ -28,6 +28,9 @@ export type Role = 'app' | 'nse';
 /** Failpoint hook: returns true if a trigger took the hit (it will call `release` later). */
 export type HitHook = (role: Role, name: string, release: () => void) => boolean;
 
+/** Failpoints that only announce bookkeeping: recorded, but no scheduling point unless a trigger waits there. */
+const PASS_THROUGH: ReadonlySet<string> = new Set(['phase.enter', 'gate.blocked', 'gate.opened', 'queue.slot.released']);
+
 /** The orchestrator: its ops' proc and its scheduler owner key. */
 export const ORCH = 'orchestrator';
 
@@ -78,7 +81,7 @@ export class FastWorld {
     const owner = `${role}#${pid}`;
     const clock = this.sched.clock(owner);
     // Hot path (every failpoint): no named closures here — tsx's keepNames wraps each in a defineProperty.
-    const hit = (name: string, fields?: Record<string, unknown>): Promise<void> => this.hitAs(role, pid, owner, phase(), name, fields ?? {});
+    const hit = (name: string, fields?: Record<string, unknown>): Promise<void> | undefined => this.hitAs(role, pid, owner, phase(), name, fields ?? {});
     const record = (type: OpType, f: string, value?: unknown, extra?: { ref?: string | number; error?: string }): void => {
       const ph = phase();
       this.h.append({ proc: role, pid, type, f, value, ...(ph ? { phase: ph } : {}), ...(extra ?? {}) });
@@ -88,16 +91,21 @@ export class FastWorld {
   }
 
   /** A failpoint hit: recorded as its history op (as opFromFailpoint maps it), offered to the triggers, then a scheduling point. */
-  private hitAs(role: Role, pid: number, owner: string, phase: string | undefined, name: string, fields: Record<string, unknown>): Promise<void> {
+  private hitAs(role: Role, pid: number, owner: string, phase: string | undefined, name: string, fields: Record<string, unknown>): Promise<void> | undefined {
     const m = FAILPOINT_OP_MAP[name];
     const value = name === 'db.write.done' ? { ...fields, inserted: fields.duplicate !== true } : fields;
     const op: OpInput = m ? { proc: role, pid, type: m.type, f: m.f, value, fp: name } : { proc: role, pid, type: 'info', f: `fp:${name}`, value, fp: name };
     if (phase) op.phase = phase;
     this.h.append(op);
     this.hits.add(`${role}:${name}`);
-    return new Promise<void>((resolve) => {
-      if (!this.onHit(role, name, () => this.sched.post(owner, resolve))) this.sched.post(owner, resolve);
-    });
+    let release: (() => void) | null = null;
+    const p = new Promise<void>((resolve) => (release = () => this.sched.post(owner, resolve)));
+    if (this.onHit(role, name, release!)) return p; // a trigger holds the process here
+    // Bookkeeping sites (phase/gate announcements, slot released) are not scheduling points
+    // unless a step waits on them: fewer steps, the same interleavings where work happens.
+    if (PASS_THROUGH.has(name)) return undefined;
+    release!();
+    return p;
   }
 
   private spawn(role: Role): SimProc {
