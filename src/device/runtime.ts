@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { fromHex, utf8Decode } from '../core/bytes.js';
+import { fromHex } from '../core/bytes.js';
 import { deriveKey, EnvelopeKind, open, seal } from '../core/crypto/index.js';
 import { isNsekitError, NsekitError } from '../core/errors.js';
-import type { Host, NotificationContent, Notifier, RelayMessage, StoredMessage, Transport } from '../core/host.js';
+import type { Host, Notifier, RelayMessage, StoredMessage, Transport } from '../core/host.js';
 import { e2eBinding, processInbound, type InboundDeps } from '../core/inbound/index.js';
 import { PhaseController } from '../core/phase/index.js';
 import { QueueCoordinator } from '../core/queue/index.js';
@@ -15,6 +15,13 @@ import { SharedStore } from '../node/store/index.js';
 import { WsTransport } from '../node/transport/ws-transport.js';
 import { emitEvent, SHARED_FILES, type ProcConfig, type QueueConfig } from './ipc.js';
 
+/** Decode a hex secret from config/IPC or fail loudly (typed). */
+export function hexBytes(s: string | undefined, what: string): Uint8Array {
+  const b = s ? fromHex(s) : null;
+  if (!b) throw new NsekitError('CRYPTO_BAD_KEY', `${what} is not valid hex`);
+  return b;
+}
+
 /**
  * What the app and the NSE processes share: host, phase controller, lock,
  * store, pending inbox, relay transport, per-queue coordinator, the key state
@@ -25,13 +32,6 @@ import { emitEvent, SHARED_FILES, type ProcConfig, type QueueConfig } from './ip
  * onActivate reopens it. The master key stays in memory across suspension
  * (as it does on iOS) and leaves only on `lock`.
  */
-/** Decode a hex secret from config/IPC or fail loudly (typed). */
-export function hexBytes(s: string | undefined, what: string): Uint8Array {
-  const b = s ? fromHex(s) : null;
-  if (!b) throw new NsekitError('CRYPTO_BAD_KEY', `${what} is not valid hex`);
-  return b;
-}
-
 export class ProcRuntime {
   readonly host: Host;
   readonly lock: CrossProcessLock;
@@ -50,8 +50,6 @@ export class ProcRuntime {
   /** Outbox key (KeyRing.outbox); null while locked. */
   outboxKey: Uint8Array | null = null;
   readonly notifier: Notifier;
-  /** Extra fields merged into every `notification` event (e.g. pushId). */
-  notificationTag: (c: NotificationContent) => Record<string, unknown> = () => ({});
 
   /**
    * The lease backend (proper-lockfile, graceful-fs, signal-exit) is loaded only
@@ -112,7 +110,7 @@ export class ProcRuntime {
     this.notifier = {
       show: async (c) => {
         this.log('info', cfg.role === 'nse' ? 'nse' : 'sync', 'notification content', { msgId: c.msgId, queueId: c.queueId });
-        emitEvent('notification', { ...c, ...this.notificationTag(c) });
+        emitEvent('notification', { ...c });
       },
     };
     this.phase.on('phase', (e) => {
@@ -219,6 +217,8 @@ export class ProcRuntime {
   /** Import the pending inbox into the store (on unlock). */
   async importInbox(): Promise<number> {
     if (!this.unlocked || !this.store.isOpen) return 0;
+    // Captured once: the app runs imports inside its serialized lifecycle, so no
+    // `lock` can wipe the key mid-import (a throwing transform would set records aside).
     const bodyKey = this.bodyKeyBytes!;
     // Inbox records hold the relay body as received (e2e-sealed): re-seal with the at-rest key.
     const transform = (rec: StoredMessage): StoredMessage => {
@@ -252,9 +252,5 @@ export class ProcRuntime {
     }
     await this.store.close().catch(() => {});
     await this.lock.close().catch(() => {});
-  }
-
-  decodeText(b: Uint8Array): string {
-    return utf8Decode(b);
   }
 }
