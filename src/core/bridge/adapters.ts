@@ -192,12 +192,16 @@ export class BridgeStore implements Store {
   }
 }
 
-/** Device-locked fallback: the relay body goes to the host's append-only file untouched. */
-export function bridgeInbox(h: BridgeHost): PendingInbox {
+/**
+ * Device-locked fallback: the relay body goes to the host's append-only file untouched. The append
+ * (an open file with a shared flock in the app group) runs in the database class, so suspension
+ * drains it like a store write and none starts while suspended.
+ */
+export function bridgeInbox(h: BridgeHost, gate: Gate, gateTimeoutMs: number): PendingInbox {
   return {
     append: async (m) => {
       const w = toWireStored(m);
-      await call<null>(h, 'inboxAppend', (d) => h.inboxAppend(w, d));
+      await gate.run('database', () => call<null>(h, 'inboxAppend', (d) => h.inboxAppend(w, d)), { timeoutMs: gateTimeoutMs });
     },
   };
 }

@@ -9,7 +9,7 @@
 import { fromBase64 } from '../bytes.js';
 import { EnvelopeKind, open, seal } from '../crypto/index.js';
 import { NsekitError, isNsekitError } from '../errors.js';
-import type { Host, Store } from '../host.js';
+import type { Gate, Host, Store } from '../host.js';
 import { e2eBinding } from '../inbound/index.js';
 import { call } from './adapters.js';
 import type { BridgeHost, ImportSummary, InboxClaim } from './contract.js';
@@ -18,6 +18,9 @@ export interface ImportDeps {
   bridge: BridgeHost;
   host: Host;
   store: Store;
+  /** Claiming and deleting touch files in the app group: database class, like every store write. */
+  gate: Gate;
+  gateTimeoutMs: number;
   bodyKey(): Uint8Array | null;
   e2eKey(queueId: string): Uint8Array | null;
 }
@@ -31,7 +34,8 @@ function checkClaim(c: InboxClaim): InboxClaim {
 
 export async function importPendingInbox(d: ImportDeps): Promise<ImportSummary> {
   const sum: ImportSummary = { records: 0, inserted: 0, duplicates: 0, rejected: 0, torn: 0, bad: 0 };
-  const raw = await call<InboxClaim | null>(d.bridge, 'inboxClaim', (cb) => d.bridge.inboxClaim(cb));
+  const db = <T>(fn: () => Promise<T>) => d.gate.run('database', fn, { timeoutMs: d.gateTimeoutMs });
+  const raw = await db(() => call<InboxClaim | null>(d.bridge, 'inboxClaim', (cb) => d.bridge.inboxClaim(cb)));
   if (raw === null || raw === undefined) return sum;
   const claim = checkClaim(raw);
   sum.records = claim.records.length;
@@ -65,7 +69,7 @@ export async function importPendingInbox(d: ImportDeps): Promise<ImportSummary> 
     if (inserted) sum.inserted++;
     else sum.duplicates++;
   }
-  await call<null>(d.bridge, 'inboxClaimDone', (cb) => d.bridge.inboxClaimDone(claim.claimId, cb));
+  await db(() => call<null>(d.bridge, 'inboxClaimDone', (cb) => d.bridge.inboxClaimDone(claim.claimId, cb)));
   d.host.log.log('info', 'inbox', 'pending inbox imported', { ...sum });
   return sum;
 }

@@ -105,7 +105,7 @@ export function createCore(bridge: BridgeHost, config: BridgeConfig): NsekitCore
     gateTimeoutMs: config.gateTimeoutMs ?? 10_000,
   });
   const queues = new QueueCoordinator(host, bridgeTransport(bridge), { gate: phase });
-  const inbox = bridgeInbox(bridge);
+  const inbox = bridgeInbox(bridge, phase, config.gateTimeoutMs ?? 10_000);
 
   // Deps are captured per queue fetch. Locking mid-fetch drops our key references (never zeroes
   // them in place: a fetch in flight still holds them); the host's store then refuses with
@@ -202,7 +202,15 @@ export function createCore(bridge: BridgeHost, config: BridgeConfig): NsekitCore
       if (!k) throw new NsekitError('BRIDGE_BAD_INPUT', 'protectedDataDidBecomeAvailable needs a master key');
       bodyKey = deriveKey(k, 'body');
       host.log.log('info', 'store', 'protected data available: inbound to the store');
-      return importPendingInbox({ bridge, host, store, bodyKey: () => bodyKey, e2eKey: (q) => e2eKeys.get(q) ?? null });
+      return importPendingInbox({
+        bridge,
+        host,
+        store,
+        gate: phase,
+        gateTimeoutMs: config.gateTimeoutMs ?? 10_000,
+        bodyKey: () => bodyKey,
+        e2eKey: (q) => e2eKeys.get(q) ?? null,
+      });
     },
   };
 }
