@@ -1,4 +1,4 @@
-import { isNsekitError } from '../core/errors.js';
+import { isNsekitError, NsekitError } from '../core/errors.js';
 import { fetchAndProcess, type InboundOutcome } from '../core/inbound/index.js';
 import { emitEvent, type LifecycleMsg, type ProcConfig } from '../device/ipc.js';
 import type { ProcRuntime } from '../device/runtime.js';
@@ -76,7 +76,7 @@ export class App {
         rt.lockDevice();
         return;
       case 'unlock': {
-        if (!m.masterKey) throw new Error('unlock without a master key');
+        if (!m.masterKey) throw new NsekitError('CRYPTO_BAD_KEY', 'unlock without a master key');
         await rt.unlock(m.masterKey);
         // Import now if the store is usable; otherwise the next wake does it.
         if (rt.phase.phase === 'active') await rt.importInbox();

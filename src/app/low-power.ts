@@ -1,3 +1,4 @@
+import { ErrorCodes, NsekitError, type ErrorCode } from '../core/errors.js';
 import type { TimerHandle } from '../core/host.js';
 import { statusRequestPath } from '../core/protocol/index.js';
 import { emitEvent } from '../device/ipc.js';
@@ -44,8 +45,12 @@ export class LowPowerPoller {
     if (!q?.statusKey) return true; // no key: cannot ask, so fetch
     const path = statusRequestPath(hexBytes(q.statusKey, 'statusKey'), queueId, this.rt.host.clock.now());
     const res = await fetch(this.httpUrl.replace(/\/$/, '') + path);
-    if (!res.ok) throw new Error(`status HTTP ${res.status}`);
-    const body = (await res.json()) as { has_payload?: boolean };
+    const body = (await res.json().catch(() => ({}))) as { has_payload?: boolean; error?: string };
+    if (!res.ok) {
+      // The endpoint answers {error: CODE} (stale, replay, bad signature…): keep its code.
+      const code = (Object.values(ErrorCodes) as string[]).includes(body.error ?? '') ? (body.error as ErrorCode) : 'PROTO_INTERNAL';
+      throw new NsekitError(code, `status poll refused: HTTP ${res.status}`, { queueId, status: res.status });
+    }
     return body.has_payload === true;
   }
 

@@ -1,3 +1,4 @@
+import { NsekitError } from '../core/errors.js';
 import type { TimerHandle } from '../core/host.js';
 import { fetchAndProcess } from '../core/inbound/index.js';
 import { emitEvent } from '../device/ipc.js';
@@ -97,7 +98,7 @@ export class Realtime {
     if (!this.wanted || this.rt.phase.phase !== 'active') return;
     try {
       let t: TimerHandle | null = null;
-      const timeout = new Promise<never>((_, rej) => (t = this.rt.host.clock.setTimer(this.o.pingTimeoutMs, () => rej(new Error('ping timeout')))));
+      const timeout = new Promise<never>((_, rej) => (t = this.rt.host.clock.setTimer(this.o.pingTimeoutMs, () => rej(new NsekitError('PROTO_TIMEOUT', `no PONG in ${this.o.pingTimeoutMs} ms`)))));
       try {
         await Promise.race([this.rt.transport.ping(), timeout]);
       } finally {

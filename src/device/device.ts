@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NsekitError } from '../core/errors.js';
 import type { Log } from '../core/host.js';
 import { truncateSecret } from '../node/host.js';
 import { flockHolders } from '../node/lock/proc-locks.js';
@@ -105,7 +106,7 @@ export class Device extends EventLog {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ token: this.token, deviceUrl: this.deviceUrl }),
     });
-    if (!res.ok) throw new Error(`push gateway register failed: HTTP ${res.status}`);
+    if (!res.ok) throw new NsekitError('PROTO_INTERNAL', `push gateway refused the registration: HTTP ${res.status}`, { status: res.status });
     this.log('info', 'push', 'registered', { token: truncateSecret(this.token), deviceUrl: this.deviceUrl });
   }
 
