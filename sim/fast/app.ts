@@ -19,6 +19,8 @@ export class SimApp {
   private pollTimer: TimerHandle | null = null;
   private readonly maxBatch = 20;
   private readonly maxBatches = 10;
+  /** Bumped (unserialized) by every background/expiring command. */
+  private leaveGen = 0;
 
   constructor(
     readonly p: SimProc,
@@ -38,6 +40,9 @@ export class SimApp {
 
   /** Apply `ev` after every earlier command; `applied` runs once it has taken effect (for 'active': activated, before the wake). */
   lifecycle(ev: AppEvent, applied?: () => void): Promise<void> {
+    // Leaving the foreground cuts a running wake sequence short at its next step instead of
+    // queueing behind it: the NSE may start fetching right away.
+    if (ev === 'background' || ev === 'expiring') this.leaveGen++;
     return this.serial(() => this.apply(ev, applied)).finally(() => applied?.());
   }
 
@@ -79,15 +84,22 @@ export class SimApp {
     p.phase.background();
   }
 
-  /** The wake sequence (src/app/app.ts `wake`). */
+  /** The wake sequence (src/app/app.ts `wake`); returns early if the app is sent away meanwhile. */
   private async wake(): Promise<void> {
     const { p } = this;
     if (p.phase.phase !== 'active') return;
+    const gen = this.leaveGen;
+    const stale = () => gen !== this.leaveGen;
     if (!p.store.isOpen) p.store.open();
     if (p.unlocked) await p.importInbox();
+    if (stale()) return;
     for (const q of this.subscribed) await p.queues.unsubscribe(q);
     this.subscribed.clear();
-    for (const q of this.queueIds) await this.fetchQueue(q);
+    for (const q of this.queueIds) {
+      if (stale()) return;
+      await this.fetchQueue(q, stale);
+    }
+    if (stale()) return;
     if (this.mode === 'instant') {
       for (const q of this.queueIds) {
         await p.queues.subscribe(q, (m) => void this.delivered(m));
@@ -96,19 +108,30 @@ export class SimApp {
     } else this.startPolling();
   }
 
-  async fetchQueue(queueId: string): Promise<number> {
+  /** One GET→store→ACK at a time, so a lifecycle change stops the fetch after the message in flight. */
+  async fetchQueue(queueId: string, stop: () => boolean = () => false): Promise<number> {
     let merged = 0;
-    for (let b = 0; b < this.maxBatches; b++) {
-      let outs;
-      try {
-        outs = await fetchAndProcess(this.p.inboundDeps(), this.p.queues, queueId, { maxExtraGets: this.maxBatch - 1 });
-      } catch (e) {
-        // Another process ACKed the same message first: it is stored (dedupe), go on.
-        if (isNsekitError(e, 'PROTO_NO_MSG')) continue;
-        throw e;
+    let budget = this.maxBatch * this.maxBatches * 2;
+    for (let b = 0; b < this.maxBatches && !stop(); b++) {
+      let n = 0;
+      let drained = false;
+      while (n < this.maxBatch && !stop() && budget-- > 0) {
+        let one;
+        try {
+          one = await fetchAndProcess(this.p.inboundDeps(), this.p.queues, queueId, { maxExtraGets: 0 });
+        } catch (e) {
+          // Another process ACKed the same message first: it is stored (dedupe), go on.
+          if (isNsekitError(e, 'PROTO_NO_MSG')) continue;
+          throw e;
+        }
+        if (one.length === 0) {
+          drained = true;
+          break;
+        }
+        n += one.length;
+        merged += one.filter((o) => o.stored !== 'duplicate').length;
       }
-      merged += outs.filter((o) => o.stored !== 'duplicate').length;
-      if (outs.length < this.maxBatch) break;
+      if (drained || budget <= 0) break;
     }
     return merged;
   }

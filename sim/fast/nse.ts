@@ -59,7 +59,12 @@ export class SimNse {
 
   private async fetchQueue(queueId: string): Promise<void> {
     if (this.yielding) return;
-    await fetchAndProcess(this.p.inboundDeps(), this.p.queues, queueId, { maxExtraGets: 3 });
+    try {
+      await fetchAndProcess(this.p.inboundDeps(), this.p.queues, queueId, { maxExtraGets: 3 });
+    } catch (e) {
+      // The app fetched and ACKed the same message first: it is durable (the store deduped).
+      if (!isNsekitError(e, 'PROTO_NO_MSG')) throw e;
+    }
   }
 
   /** "Time will expire" (own budget timer or the OS callback): best-attempt content, then suspend at once. */

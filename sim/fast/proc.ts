@@ -71,15 +71,24 @@ export class SimProc {
     this.bodyKey = null;
   }
 
-  /** Deps for the pipeline; `store: null` (device locked) routes to the pending inbox. */
+  /**
+   * Deps for the pipeline, as src/device/runtime.ts builds them: `store` and `bodyKey` are
+   * getters (a fetch loop that outlives a `lock` sees it at its next message), and inbox
+   * appends run in the database class (none starts once a suspension or a yield began).
+   */
   inboundDeps(): InboundDeps {
+    const self = this;
     return {
       host: this.ctx.host,
-      store: this.unlocked ? this.store : null,
-      inbox: this.inbox,
+      get store() {
+        return self.unlocked ? self.store : null;
+      },
+      get bodyKey() {
+        return self.bodyKey;
+      },
+      inbox: { append: (m) => this.phase.run('database', () => this.inbox.append(m)) },
       notifier: { show: async () => {} },
       e2eKey: (q) => this.w.e2eKeys.get(q) ?? null,
-      bodyKey: this.bodyKey,
       logTag: this.ctx.proc === 'nse' ? 'nse' : 'sync',
       ...(this.broken === 'ack-before-write' ? { broken: this.broken } : {}),
     };

@@ -248,6 +248,27 @@ export class FastWorld {
     const suppressed = this.appState === 'active' && !!this.proc('app');
     this.h.info('device', 'push', { queueId, suppressed });
     if (suppressed) return;
+    // The app was told to leave but may still be finishing a fetch: wait (bounded) until it is
+    // no longer `active`, so the NSE never GETs a queue the app is still fetching (src/device).
+    const app = this.proc('app');
+    if (app && !app.frozen && app.phase.phase === 'active') {
+      void Promise.race([this.leftActive(app), this.sched.delay(ORCH, 2_000)]).then(() => this.toNse(queueId));
+      return;
+    }
+    this.toNse(queueId);
+  }
+
+  private leftActive(app: SimProc): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const off = app.phase.on('phase', (e) => {
+        if (e.phase === 'active') return;
+        off();
+        resolve();
+      });
+    });
+  }
+
+  private toNse(queueId: string): void {
     if (!this.proc('nse')) this.launchNse();
     if (this.nse!.p.frozen) this.thaw('nse', 'push');
     void this.postNse((n) => n.onPush([queueId]));
