@@ -2,3 +2,5 @@ export { runFast, replayCommand, type FastOptions, type FastResult, type FastVio
 export { Scheduler } from './scheduler.js';
 export { Prng } from './prng.js';
 export { FastWorld } from './world.js';
+export { benchFast, type FastBench } from './bench.js';
+export { runFastScenarioCli, fastParams, fastParamsLine } from './cli.js';
