@@ -44,6 +44,8 @@ export class Engine {
   /** Pids frozen the normal way (after reporting `suspended`): the final heal leaves them frozen. */
   private readonly frozenSuspended = new Set<number>();
   private readonly frozenListeners = new Set<() => void>();
+  /** Pushes the device handed to each NSE pid (against its `push-start` events: pending requests). */
+  private readonly pushesTo = new Map<number, number>();
   /** Triggers count hits from the first step on (the app's launch does not count). */
   private stepsStarted = false;
 
@@ -59,7 +61,6 @@ export class Engine {
     this.rules = new IosRules(h, w.device.sharedDir, w.world.lockBackend);
     this.senders = new Senders(w, h, seed);
     this.timers = new IosTimers(w, h, this.rules, budgets, (role, why) => this.freeze(role, why), opts.rssPollMs);
-    this.graceMs = budgets.nseGraceMs;
     this.triggers = new Triggers(scenario);
     this.observer.onFp((role, hit, p) => {
       if (role === 'nse') this.timers.checkRss();
@@ -70,13 +71,12 @@ export class Engine {
       this.h.info('device', 'push', { pushId: p.pushId, suppressed: p.suppressed === true, cold: p.cold === true });
       // Handing a push to a frozen NSE thaws it (the device sends SIGCONT first).
       const nse = this.w.device.nse;
+      if (!p.suppressed && nse) this.pushesTo.set(nse.pid, (this.pushesTo.get(nse.pid) ?? 0) + 1);
       if (!p.suppressed && nse && !nse.stopped) this.rules.thawed('nse', nse.pid, 'push');
       if (!p.suppressed) this.timers.startNseBudget();
     });
     relayTap.on('delete', this.onRelayDelete);
   }
-
-  private readonly graceMs: number;
 
   get sent(): SentMessage[] {
     return this.senders.sent;
@@ -107,12 +107,14 @@ export class Engine {
     if (e.name !== 'suspended' || !p) return;
     // iOS freezes a process once it has suspended (the app only if it is still on its way out).
     if (role === 'nse' && this.w.device.nse === p) {
-      // Suspended while answering the app's yield: let the `yielded` answer out first (the app waits on it).
-      const evs = p.events;
-      const lastYielding = evs.map((x) => x.name).lastIndexOf('yielding');
-      if (lastYielding >= 0 && evs.map((x) => x.name).lastIndexOf('yielded') < lastYielding) {
-        void p.waitFor((x) => x.name === 'yielded', { from: lastYielding, timeoutMs: this.graceMs }).catch(() => {}).then(() => {
-          if (this.w.device.nse === p) this.freeze('nse', 'suspended');
+      // A push handed to it after it began suspending makes this `suspended` stale: the NSE is
+      // already waking for that push, and iOS does not freeze an extension with a request in
+      // hand. Freeze at its next `suspended` instead (and undo the device's own freeze).
+      const pending = (this.pushesTo.get(p.pid) ?? 0) - p.events.filter((x) => x.name === 'push-start').length;
+      if (pending > 0) {
+        this.h.info('orchestrator', 'freeze.deferred', { proc: 'nse', pid: p.pid, pendingPushes: pending });
+        setImmediate(() => {
+          if (p.alive && p.stopped && !this.rules.isFrozen(p.pid)) p.signal('SIGCONT');
         });
       } else this.freeze('nse', 'suspended');
     }
@@ -345,7 +347,9 @@ export class Engine {
         nse.waitFor((e) => e.name === 'yielded', { from, timeoutMs: 5_000 }).then(done, done);
       });
     }
-    await dev.appLifecycle('active', { yieldWaitMs: 0 });
+    // Then `active` straight to the app: the device's appLifecycle would ask the NSE to yield a second time.
+    dev.appState = 'active';
+    dev.app.send({ type: 'lifecycle', event: 'active' });
   }
 
   /** End of the steps: no more pausing, every held process released. */

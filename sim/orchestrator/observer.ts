@@ -19,6 +19,8 @@ export class Observer {
   readonly attached = new Set<number>();
   /** (pid, msgId) pairs whose ACK was already recorded from failpoints. */
   private readonly acked = new Set<string>();
+  /** (pid, msgId) ACKs sent whose confirmation has not been reported yet. */
+  private readonly ackOpen = new Set<string>();
   private readonly fpListeners = new Set<(role: Role, hit: FpHit, p: ManagedProc) => void>();
 
   constructor(private readonly h: HistoryRecorder) {}
@@ -64,8 +66,12 @@ export class Observer {
       case 'db.tx.commit': h.ok(role, 'db.tx.commit', f, x); break;
       case 'net.get.sent': h.invoke(role, 'get', { queueId: f.queueId }, x); break;
       case 'net.get.ok': h.ok(role, 'get', { queueId: f.queueId, msgId: f.msgId ?? null }, x); break;
-      case 'net.ack.sent': h.invoke(role, 'ack', { queueId: f.queueId, msgId: f.msgId }, x); break;
+      case 'net.ack.sent':
+        this.ackOpen.add(`${pid}:${String(f.msgId)}`);
+        h.invoke(role, 'ack', { queueId: f.queueId, msgId: f.msgId }, x);
+        break;
       case 'net.ack.ok':
+        this.ackOpen.delete(`${pid}:${String(f.msgId)}`);
         this.acked.add(`${pid}:${String(f.msgId)}`);
         h.ok(role, 'ack', { queueId: f.queueId, msgId: f.msgId }, x);
         break;
@@ -97,7 +103,8 @@ export class Observer {
         break;
       case 'acked':
         // The SUB path ACKs without the coordinator's failpoints: record it from the event.
-        if (!this.acked.has(`${pid}:${String(fields.msgId)}`)) h.ok(role, 'ack', { msgId: fields.msgId, queueId: fields.queueId, via: 'event' }, x);
+        // An ACK the coordinator reported (sent, or sent and confirmed) is recorded from its failpoints.
+        if (!this.acked.has(`${pid}:${String(fields.msgId)}`) && !this.ackOpen.has(`${pid}:${String(fields.msgId)}`)) h.ok(role, 'ack', { msgId: fields.msgId, queueId: fields.queueId, via: 'event' }, x);
         break;
       case 'notification':
         // A best-attempt banner (NSE out of time) shows generic text, not the message: it is not the

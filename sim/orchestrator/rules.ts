@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHARED_FILES } from '../../src/device/ipc.js';
 import type { ManagedProc } from '../../src/device/proc.js';
@@ -38,16 +38,25 @@ export class IosRules {
   }
 
   /**
-   * SQLite's own POSIX locks held by `pid` on store.db / -wal / -shm, from
-   * /proc/locks: a process with the database open (a connection keeps a shared
-   * lock on -shm) or inside a transaction. Our processes close the store before
-   * they report `suspended`, so at a freeze this must be empty (DESIGN §5:
-   * "has the DB file locked").
+   * File locks held by `pid` on the shared container's data files, from
+   * /proc/locks: SQLite's POSIX locks on store.db / -wal / -shm (the database
+   * is open — a connection keeps a shared lock on -shm — or a transaction is
+   * running) and flocks on the pending inbox (an append or import in
+   * progress). Our processes close the store and finish inbox I/O before they
+   * report `suspended`, so at a freeze this must be empty (DESIGN §5: "has the
+   * DB file locked"; iOS kills for any file lock in the shared container).
    */
   dbFileLocks(pid: number): { file: string; access: string }[] {
     const db = join(this.sharedDir, SHARED_FILES.db);
     const files = new Map<string, string>();
-    for (const f of [db, `${db}-wal`, `${db}-shm`]) {
+    // The pending inbox too: an appender holds a shared flock on it while it writes + fsyncs.
+    let inboxes: string[] = [];
+    try {
+      inboxes = readdirSync(this.sharedDir).filter((f) => f.startsWith(SHARED_FILES.inbox)).map((f) => join(this.sharedDir, f));
+    } catch {
+      /* no shared dir yet */
+    }
+    for (const f of [db, `${db}-wal`, `${db}-shm`, ...inboxes]) {
       try {
         files.set(statSync(f, { bigint: true }).ino.toString(), f.slice(this.sharedDir.length + 1));
       } catch {
@@ -62,7 +71,7 @@ export class IosRules {
     }
     const out: { file: string; access: string }[] = [];
     for (const e of parseProcLocks(text)) {
-      if (e.waiting || e.pid !== pid || e.kind === 'FLOCK') continue;
+      if (e.waiting || e.pid !== pid) continue;
       const file = files.get(e.ino.toString());
       if (file) out.push({ file, access: e.access });
     }

@@ -165,7 +165,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
 
     progress(`${scenario.name} seed=${seed} converging`);
     engine.healAll();
-    await engine.foreground().catch((e) => harness.push(`final foreground: ${(e as Error).message}`));
+    // Foreground the app unless it already is (a second activation would ask the NSE to yield again).
+    if (!w.device.appInForeground) await engine.foreground().catch((e) => harness.push(`final foreground: ${(e as Error).message}`));
     await converge(w, engine, world.convergenceMs);
     engine.stop();
     await w.device.stop();
