@@ -8,6 +8,9 @@
 import type { TimerHandle } from '../../src/core/host.js';
 import { ORCH, type FastWorld } from './world.js';
 
+/** How long the foreground app waits for a running NSE to yield (the real engine's bound). */
+export const YIELD_WAIT_MS = 5_000;
+
 export class IosRules {
   private appTimer: TimerHandle | null = null;
   private nseTimer: TimerHandle | null = null;
@@ -48,7 +51,7 @@ export class IosRules {
     const nse = w.proc('nse');
     if (nse && !nse.frozen) {
       // Bounded (SimpleX's app waits up to 10 s; the real engine 5 s); a frozen or dead NSE cannot answer.
-      await Promise.race([w.postNse((n) => n.yieldToApp()), w.sched.delay(ORCH, 5_000), w.stopped(nse)]);
+      await Promise.race([w.postNse((n) => n.yieldToApp()), w.sched.delay(ORCH, YIELD_WAIT_MS), w.stopped(nse)]);
     }
     await w.postApp('active');
   }

@@ -8,7 +8,7 @@
  */
 import type { TimerHandle } from '../../src/core/host.js';
 import type { Scenario, Step } from '../scenario/index.js';
-import { IosRules } from './ios-rules.js';
+import { IosRules, YIELD_WAIT_MS } from './ios-rules.js';
 import { ORCH, type FastWorld, type Role } from './world.js';
 
 /** Virtual ms a step waits for its failpoint before it is given up (covers the scaled iOS budgets). */
@@ -101,7 +101,9 @@ export class StepRunner {
       }
       w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(held ? { at: (st.when as { at: string }).at } : {}) });
       try {
-        const bound = TRIGGER_TIMEOUT_MS + (st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : 0);
+        // A wait lasts its ms; a foreground may wait out the NSE's yield (5 s) first.
+        const extra = st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : st.do === 'foreground' ? YIELD_WAIT_MS : 0;
+        const bound = TRIGGER_TIMEOUT_MS + extra;
         await this.guard(this.bounded(this.verb(st, held), bound, `step did not finish within ${bound} ms`));
         w.h.ok(ORCH, 'step', { i, do: st.do, id: st.id });
       } catch (e) {
