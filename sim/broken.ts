@@ -23,7 +23,7 @@ export const BROKEN_ENV = 'NSEKIT_BROKEN';
 export const BROKEN_EXPECTED: Readonly<Record<BrokenVariant, readonly string[]>> = {
   'ack-before-write': ['no-loss'],
   'no-lock-release-on-suspend': ['no-dead10cc'],
-  'unserialized-get': ['get-isolation', 'no-duplicates'],
+  'unserialized-get': ['get-isolation'],
   'ungated-db-when-suspended': ['gates'],
   'inbox-no-fsync-claim': ['no-loss'],
 };

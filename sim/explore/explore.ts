@@ -98,7 +98,8 @@ export async function explore(opts: ExploreOptions): Promise<ExploreResult> {
 
 async function save(opts: ExploreOptions, s: Scenario, seed: number, run: number, invariant: string, detail: string): Promise<SavedRepro> {
   const sh = await shrinkScenario(s, seed, invariant, { ...(opts.broken ? { broken: opts.broken } : {}), maxRuns: opts.maxShrinkRuns ?? 300 });
-  // The shrunk scenario's own verdict (it may differ in wording from the original's).
+  // The shrunk scenario's own verdict, with the seed it reproduces with.
+  seed = sh.seed;
   const again = await runFast(sh.scenario, seed, opts.broken ? { broken: opts.broken } : {});
   const v = again.violations.find((x) => x.invariant === invariant);
   const name = `${invariant}-run${run}`;

@@ -3,8 +3,10 @@
  * (ddmin) over the step list, then one-step removals, then simplifying what
  * is left (drop triggers and `nth`, counts to 1, queue/sender to 0, shorter
  * waits, a smaller world). A candidate is kept only if it is a valid scenario
- * and `runFast` with the same seed still violates the same invariant. Bounded
- * by a run budget, so shrinking always ends.
+ * and `runFast` still violates the same invariant — with the current seed, or
+ * (removing steps shifts every later scheduling choice) with one of a few
+ * neighbouring seeds, which then becomes the reproduction's seed. Bounded by a
+ * run budget, so shrinking always ends.
  */
 import type { BrokenVariant } from '../broken.js';
 import { validateScenario, type Scenario, type Step } from '../scenario/index.js';
@@ -14,10 +16,14 @@ export interface ShrinkOptions {
   broken?: BrokenVariant;
   /** Most fast runs to spend (default 300). */
   maxRuns?: number;
+  /** Seeds tried per candidate: the current one, then its successors (default 3). */
+  seedsPerCandidate?: number;
 }
 
 export interface ShrinkResult {
   scenario: Scenario;
+  /** The seed the shrunk scenario reproduces with (may differ from the input seed). */
+  seed: number;
   /** Fast runs spent. */
   runs: number;
   /** Steps before and after. */
@@ -30,20 +36,28 @@ type Oracle = (s: Scenario) => Promise<boolean>;
 
 export async function shrinkScenario(s: Scenario, seed: number, invariant: string, opts: ShrinkOptions = {}): Promise<ShrinkResult> {
   const budget = opts.maxRuns ?? 300;
+  const tries = Math.max(1, opts.seedsPerCandidate ?? 3);
   let runs = 0;
+  let current = seed;
   const fails: Oracle = async (c) => {
-    if (runs >= budget) return false;
     const v = validateScenario(c);
     if (!v.ok) return false;
-    runs++;
-    const r = await runFast(v.scenario, seed, opts.broken ? { broken: opts.broken } : {});
-    return r.violations.some((x) => x.invariant === invariant);
+    for (let k = 0; k < tries && runs < budget; k++) {
+      const sd = (current + k) >>> 0;
+      runs++;
+      const r = await runFast(v.scenario, sd, opts.broken ? { broken: opts.broken } : {});
+      if (r.violations.some((x) => x.invariant === invariant)) {
+        current = sd;
+        return true;
+      }
+    }
+    return false;
   };
   const from = s.steps.length;
   let best: Scenario = clean(s);
   best = await ddmin(best, fails);
   best = await simplify(best, fails);
-  return { scenario: best, runs, from, to: best.steps.length };
+  return { scenario: best, seed: current, runs, from, to: best.steps.length };
 }
 
 /** Same scenario without the fields a reproduction does not need. */
