@@ -29,8 +29,13 @@ export class App {
     const cfg = rt.cfg;
     this.mode = cfg.mode ?? 'instant';
     this.maxBatch = Math.max(1, cfg.syncMaxBatch ?? 20);
-    this.realtime = new Realtime(rt, cfg.pingIntervalMs ? { pingIntervalMs: cfg.pingIntervalMs } : {});
-    this.realtime.onOnline = () => void this.serial(() => this.wake('online')).catch((e) => rt.errorEvent('wake online', e));
+    this.realtime = new Realtime(rt, {
+      ...(cfg.pingIntervalMs !== undefined ? { pingIntervalMs: cfg.pingIntervalMs } : {}),
+      ...(cfg.rtBackoffBaseMs !== undefined ? { backoffBaseMs: cfg.rtBackoffBaseMs } : {}),
+      ...(cfg.rtAttemptsBeforeFallback !== undefined ? { attemptsBeforeFallback: cfg.rtAttemptsBeforeFallback } : {}),
+      ...(cfg.rtFallbackFetchMs !== undefined ? { fallbackFetchMs: cfg.rtFallbackFetchMs } : {}),
+    });
+    this.realtime.onOnline = () => void this.serial(() => this.safeWake('online'));
     const http = cfg.relayHttpUrl ?? cfg.relayUrl.replace(/^ws/, 'http');
     this.poller = new LowPowerPoller(rt, http, cfg.pollIntervalMs ?? 1_000);
     this.poller.fetchQueue = (q) => this.fetchQueue(q).then(() => {});
@@ -59,7 +64,7 @@ export class App {
         await rt.phase.activate();
         // The foreground app wins: whoever holds the shared lock (the NSE) yields.
         rt.lock.requestYield();
-        await this.wake('resume');
+        await this.safeWake('resume');
         return;
       }
       case 'background':
@@ -92,6 +97,20 @@ export class App {
     this.poller.stop();
     await this.realtime.unsubscribeAll();
     rt.phase.background();
+  }
+
+  /**
+   * A failed wake (socket dropped mid-sequence, a GET slot still held…) must not
+   * leave the app without live delivery: report it and retry through the
+   * realtime backoff, which runs the wake again once connected.
+   */
+  private async safeWake(reason: WakeReason): Promise<void> {
+    try {
+      await this.wake(reason);
+    } catch (e) {
+      this.rt.errorEvent(`wake ${reason}`, e);
+      if (this.rt.phase.phase === 'active') this.realtime.retry(`wake ${reason} failed`);
+    }
   }
 
   /** The wake sequence; returns early (no `wake` event) if the app is sent away meanwhile. */

@@ -36,6 +36,8 @@ export class Realtime {
   /** Set by the app: runs the wake sequence after a reconnect ('online'). */
   onOnline: () => void = () => {};
   private wanted = false;
+  /** The watchdog's fetch in progress (a SUB must not start while it holds a GET slot). */
+  private fallbackInFlight: Promise<void> | null = null;
 
   constructor(private readonly rt: ProcRuntime, opts: RealtimeOptions = {}) {
     this.o = {
@@ -64,6 +66,7 @@ export class Realtime {
   /** SUB every queue that is not subscribed yet (the rebuild step of the wake sequence). */
   async subscribeAll(): Promise<void> {
     const { rt } = this;
+    await this.quiesceFallback();
     this.wanted = true;
     for (const queueId of rt.queueCfg.keys()) {
       if (rt.queues.isSubscribed(queueId)) continue;
@@ -132,6 +135,7 @@ export class Realtime {
     if (!this.wanted) return;
     try {
       await this.rt.phase.run('receiveNetwork', () => this.rt.ensureConnected());
+      await this.quiesceFallback();
       this.rt.log('info', 'rt', 'reconnected', { attempts: this.backoff.attempts });
       this.onOnline(); // the wake sequence re-subscribes and fetches what was missed
     } catch (e) {
@@ -139,15 +143,29 @@ export class Realtime {
     }
   }
 
+  /** Something (e.g. a failed wake) left the app without live delivery: try again after a backoff. */
+  retry(why: string): void {
+    this.wanted = true;
+    if (this.retryTimer === null) this.scheduleReconnect(why);
+  }
+
+  /** Stop the watchdog and wait for a fetch it has in flight. */
+  private async quiesceFallback(): Promise<void> {
+    this.stopFallback();
+    if (this.fallbackInFlight) await this.fallbackInFlight.catch(() => {});
+  }
+
   /** Watchdog fallback: periodic GET-fetch while SUB is unavailable. */
   private startFallback(): void {
     if (this.fallbackTimer !== null) return;
     const tick = async () => {
       this.fallbackTimer = null;
+      if (this.fallbackInFlight) return;
       if (!this.wanted || this.state !== 'degraded') return;
       const deps = this.rt.inboundDeps('fallback');
       await this.rt.ensureConnected().catch(() => {});
       for (const queueId of this.rt.queueCfg.keys()) {
+        if (!this.wanted || this.state !== 'degraded') break;
         if (this.rt.queues.isSubscribed(queueId)) continue;
         try {
           await fetchAndProcess(deps, this.rt.queues, queueId, { maxExtraGets: 9 });
@@ -155,9 +173,15 @@ export class Realtime {
           break; // socket still down; next tick
         }
       }
-      if (this.state === 'degraded') this.fallbackTimer = this.rt.host.clock.setTimer(this.o.fallbackFetchMs, () => void tick());
+      if (this.state === 'degraded' && this.wanted) this.fallbackTimer = this.rt.host.clock.setTimer(this.o.fallbackFetchMs, run);
     };
-    this.fallbackTimer = this.rt.host.clock.setTimer(this.o.fallbackFetchMs, () => void tick());
+    const run = () => {
+      const p = tick().finally(() => {
+        if (this.fallbackInFlight === p) this.fallbackInFlight = null;
+      });
+      this.fallbackInFlight = p;
+    };
+    this.fallbackTimer = this.rt.host.clock.setTimer(this.o.fallbackFetchMs, run);
   }
 
   private stopFallback(): void {

@@ -167,6 +167,10 @@ export interface ProcConfig {
   /** Extra GETs per notification while the queue has more (default 3). */
   nseMaxExtraGets?: number;
   pingIntervalMs?: number;
+  /** Instant mode reconnect: first backoff window (default 250 ms), attempts before the watchdog's GET fallback (3), fallback period (2000 ms). */
+  rtBackoffBaseMs?: number;
+  rtAttemptsBeforeFallback?: number;
+  rtFallbackFetchMs?: number;
   pollIntervalMs?: number;
   syncMaxBatch?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';

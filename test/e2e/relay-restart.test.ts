@@ -58,4 +58,24 @@ describe('e2e: relay restart', () => {
     const snap = await readDeviceStore(w);
     expect([...snap.texts.values()].sort()).toEqual(['live again', 'missed while offline']);
   });
+
+  it('a long outage degrades the socket: backoff windows grow, the watchdog polls, delivery resumes when the relay returns', async () => {
+    const w = await world({ mode: 'instant', procConfig: { rtBackoffBaseMs: 40, rtAttemptsBeforeFallback: 2, rtFallbackFetchMs: 100 } });
+    await w.device.launchApp();
+    await w.device.waitEvent('app', 'wake');
+    const from = w.device.events.length;
+    await w.relay.close();
+    const degraded = await w.device.waitEvent('app', 'rt', (e) => e.state === 'degraded', { from, timeoutMs: 30_000 });
+    const windows = w.device.events.slice(from).filter((e) => e.name === 'rt' && typeof e.backoffMs === 'number');
+    expect(windows.length).toBeGreaterThanOrEqual(3);
+    // Exponential with jitter: each window's ceiling doubles (40, 80, 160 ms …); the third is past the first's ceiling.
+    expect(windows[2]!.backoffMs as number).toBeGreaterThan(40);
+    expect(degraded.backoffMs as number).toBeGreaterThan(0);
+    await w.restartRelay();
+    await w.send(0, 'after the outage');
+    await w.device.waitEvent('app', 'stored', (e) => !e.duplicate, { from, timeoutMs: 40_000 });
+    await w.device.waitEvent('app', 'rt', (e) => e.state === 'subscribed', { from, timeoutMs: 40_000 });
+    const snap = await readDeviceStore(w);
+    expect([...snap.texts.values()]).toEqual(['after the outage']);
+  });
 });
