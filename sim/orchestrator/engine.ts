@@ -46,6 +46,8 @@ export class Engine {
   private readonly frozenListeners = new Set<() => void>();
   /** Pushes the device handed to each NSE pid (against its `push-start` events: pending requests). */
   private readonly pushesTo = new Map<number, number>();
+  /** Between the user's tap and `active` reaching the app. */
+  private appActivating = false;
   /** Triggers count hits from the first step on (the app's launch does not count). */
   private stepsStarted = false;
 
@@ -118,7 +120,7 @@ export class Engine {
         });
       } else this.freeze('nse', 'suspended');
     }
-    if (role === 'app' && (this.w.device.appState === 'expiring' || this.w.device.appState === 'suspend')) this.freeze('app', 'suspended');
+    if (role === 'app' && !this.appActivating && (this.w.device.appState === 'expiring' || this.w.device.appState === 'suspend')) this.freeze('app', 'suspended');
   }
 
   // ---- iOS rules -------------------------------------------------------------------------
@@ -329,6 +331,18 @@ export class Engine {
       this.h.ok('orchestrator', 'launch', { proc: 'app', pid: p.pid });
       return;
     }
+    // The user tapped the app: from here iOS no longer freezes it, even if its earlier
+    // suspension completes while it waits for the NSE.
+    this.appActivating = true;
+    try {
+      await this.activateApp();
+    } finally {
+      this.appActivating = false;
+    }
+  }
+
+  private async activateApp(): Promise<void> {
+    const dev = this.w.device;
     this.thaw('app', 'foreground');
     // The app wins: the NSE is asked to yield and the app waits for it (bounded) — but not for an
     // NSE that iOS has frozen or killed meanwhile, which will never answer.
@@ -348,8 +362,9 @@ export class Engine {
       });
     }
     // Then `active` straight to the app: the device's appLifecycle would ask the NSE to yield a second time.
+    this.thaw('app', 'foreground');
     dev.appState = 'active';
-    dev.app.send({ type: 'lifecycle', event: 'active' });
+    dev.app?.send({ type: 'lifecycle', event: 'active' });
   }
 
   /** End of the steps: no more pausing, every held process released. */
