@@ -11,7 +11,7 @@ import { BROKEN_VARIANTS, parseBroken, type BrokenVariant } from '../broken.js';
 import { explore, type ExploreStats } from './explore.js';
 
 const USAGE =
-  'usage: nsekit explore [--runs N] [--seed S] [--json] [--broken VARIANT] [--mode fast|real] [--out DIR] [--no-shrink] [--max-shrink-runs N]\n' +
+  'usage: nsekit explore [--runs N] [--seed S] [--json] [--broken VARIANT] [--mode fast|real] [--out DIR] [--no-shrink] [--max-shrink-runs N] [--concurrency N]\n' +
   `  VARIANT: ${BROKEN_VARIANTS.join(' | ')}`;
 
 interface Args {
@@ -23,11 +23,12 @@ interface Args {
   out?: string;
   shrink: boolean;
   maxShrinkRuns: number;
+  concurrency: number;
   progress: boolean;
 }
 
 function parseArgs(argv: string[]): Args | string {
-  const a: Args = { runs: 100, json: false, mode: 'fast', shrink: true, maxShrinkRuns: 300, progress: true };
+  const a: Args = { runs: 100, json: false, mode: 'fast', shrink: true, maxShrinkRuns: 300, concurrency: 4, progress: true };
   const int = (flag: string, v: string | undefined): number | string =>
     v !== undefined && /^\d+$/.test(v) ? Number(v) : `${flag} needs a non-negative integer, got ${v ?? 'nothing'}`;
   for (let i = 0; i < argv.length; i++) {
@@ -36,11 +37,12 @@ function parseArgs(argv: string[]): Args | string {
     else if (x === '--no-shrink') a.shrink = false;
     else if (x === '--no-progress') a.progress = false;
     else if (x === '-h' || x === '--help') return USAGE;
-    else if (['--runs', '--seed', '--max-shrink-runs'].includes(x)) {
+    else if (['--runs', '--seed', '--max-shrink-runs', '--concurrency'].includes(x)) {
       const n = int(x, argv[++i]);
       if (typeof n === 'string') return n;
       if (x === '--runs') a.runs = n;
       else if (x === '--seed') a.seed = n;
+      else if (x === '--concurrency') a.concurrency = Math.max(1, n);
       else a.maxShrinkRuns = n;
     } else if (x === '--broken') {
       try {
@@ -99,6 +101,7 @@ export async function runExploreCli(
     outDir,
     shrink: a.shrink,
     maxShrinkRuns: a.maxShrinkRuns,
+    concurrency: a.concurrency,
     ...(a.broken ? { broken: a.broken } : {}),
     onProgress: (done, total, s) => {
       if (!a.progress) return;

@@ -28,6 +28,8 @@ export interface ExploreOptions {
   stopOnFirst?: boolean;
   /** Shrink and save only these invariants (others are still counted). */
   only?: readonly string[];
+  /** Runs executed at a time in this process (default 4); results do not depend on it. */
+  concurrency?: number;
   onProgress?: (done: number, total: number, stats: ExploreStats) => void;
 }
 
@@ -68,29 +70,47 @@ export async function explore(opts: ExploreOptions): Promise<ExploreResult> {
   let first: number | null = null;
   let ran = 0;
   let busy = 0; // ms spent running the N generated scenarios (shrinking excluded from runs/s)
-  for (let i = 0; i < opts.runs; i++) {
-    const seed = runSeed(opts.seed, i);
-    const s = generateScenario(seed, `explore-${opts.seed}-${i}`);
-    const t0 = performance.now();
-    const r = await runFast(s, seed, opts.broken ? { broken: opts.broken } : {});
-    busy += performance.now() - t0;
-    ran++;
-    if (r.valid === true) stats.valid++;
-    else if (r.valid === 'unknown') stats.unknown++;
-    const bad = [...new Set(r.violations.map((v) => v.invariant))];
-    if (bad.length) {
-      stats.violating++;
-      first ??= i;
-      for (const inv of bad) stats.byInvariant[inv] = (stats.byInvariant[inv] ?? 0) + 1;
+  let shrinking = 0;
+  const lanes = Math.max(1, opts.concurrency ?? 4);
+  const t0 = performance.now();
+  for (let base = 0; base < opts.runs; base += lanes) {
+    // A batch runs concurrently (runs share nothing, each stays deterministic); results are
+    // then taken in run order, so stats and saved reproductions do not depend on `lanes`.
+    const idx = Array.from({ length: Math.min(lanes, opts.runs - base) }, (_, k) => base + k);
+    const batch = await Promise.all(
+      idx.map(async (i) => {
+        const seed = runSeed(opts.seed, i);
+        const s = generateScenario(seed, `explore-${opts.seed}-${i}`);
+        return { i, seed, s, r: await runFast(s, seed, opts.broken ? { broken: opts.broken } : {}) };
+      }),
+    );
+    busy = performance.now() - t0 - shrinking;
+    let stop = false;
+    for (const { i, seed, s, r } of batch) {
+      ran++;
+      if (r.valid === true) stats.valid++;
+      else if (r.valid === 'unknown') stats.unknown++;
+      const bad = [...new Set(r.violations.map((v) => v.invariant))];
+      if (bad.length) {
+        stats.violating++;
+        first ??= i;
+        for (const inv of bad) stats.byInvariant[inv] = (stats.byInvariant[inv] ?? 0) + 1;
+      }
+      for (const inv of bad) {
+        if (opts.shrink === false || seen.has(inv) || (opts.only && !opts.only.includes(inv))) continue;
+        seen.add(inv);
+        const v = r.violations.find((x) => x.invariant === inv)!;
+        const ts = performance.now();
+        saved.push(await save(opts, s, seed, i, inv, v.detail));
+        shrinking += performance.now() - ts;
+      }
+      opts.onProgress?.(ran, opts.runs, stats);
+      if (opts.stopOnFirst && saved.length) {
+        stop = true;
+        break;
+      }
     }
-    for (const inv of bad) {
-      if (opts.shrink === false || seen.has(inv) || (opts.only && !opts.only.includes(inv))) continue;
-      seen.add(inv);
-      const v = r.violations.find((x) => x.invariant === inv)!;
-      saved.push(await save(opts, s, seed, i, inv, v.detail));
-    }
-    opts.onProgress?.(ran, opts.runs, stats);
-    if (opts.stopOnFirst && saved.length) break;
+    if (stop) break;
   }
   const seconds = busy / 1000;
   return { ...stats, runs: ran, seconds, runsPerS: seconds > 0 ? ran / seconds : 0, saved, firstViolationRun: first };
