@@ -19,6 +19,10 @@ const sections: Section[] = [
     run: async (q) => (await import('./ingest.js')).benchIngest({ count: q ? 2000 : 10000 }),
   },
   {
+    name: 'two writers on one store (fairness, SQLITE_BUSY)',
+    run: async (q) => (await import('./fairness.js')).benchFairness({ n: q ? 500 : 2000 }),
+  },
+  {
     name: 'NSE latency and drain (real processes)',
     run: async (q) => (await import('./nse.js')).benchNse({ quick: q }),
   },
