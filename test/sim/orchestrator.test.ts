@@ -106,6 +106,21 @@ describe('runScenario (test-author helper)', () => {
   });
 });
 
+describe('a race that is not reached', () => {
+  it('a failpoint trigger that never fires: SIM_TRIGGER_TIMEOUT, verdict unknown, exit 2', { timeout: 120_000 }, async () => {
+    const { runScenario: runReal } = await import('../../sim/orchestrator/index.js');
+    // The device is never locked, so nothing is ever appended to the pending inbox.
+    const s = scenario('never-reached').send({ count: 1 }).when('app', 'inbox.append').kill('app').expectValid(['app:inbox.append']).build();
+    const r = await runReal(s, { seed: 1, outDir: out, triggerTimeoutMs: 1_500 });
+    expect(r.harnessErrors.join('\n')).toMatch(/SIM_TRIGGER_TIMEOUT/);
+    expect(r.exitCode).toBe(2);
+    expect(r.valid).toBe('unknown');
+    expect(r.missingHits).toEqual(['app:inbox.append']);
+    expect(r.expectMet).toBe(false);
+    expect(r.history.some((o) => o.f === 'step' && o.type === 'fail')).toBe(true);
+  });
+});
+
 describe('low-power mode', () => {
   it('polling fetch, then the NSE, then the app again: status endpoint through the device network path', { timeout: 120_000 }, async () => {
     const r = await runScenario(
