@@ -103,7 +103,7 @@ function pct(sorted: number[], p: number): number {
 }
 
 interface Acquirer {
-  acquire(): Promise<void> | void;
+  acquire(): Promise<unknown> | void;
   release(): Promise<void> | void;
 }
 
@@ -127,7 +127,8 @@ async function makeAcquirer(mode: Mode, lockPath: string): Promise<Acquirer> {
   const { createLock } = await import('../../src/node/lock/index.js');
   const lock = createLock(mode, lockPath, { defaultTimeoutMs: 30_000 });
   return {
-    acquire: async () => void (await lock.acquire()),
+    // The promise itself, not an async wrapper: no extra await layer that the raw side does not have.
+    acquire: () => lock.acquire(),
     release: () => lock.release({ wrote: true }),
   };
 }
