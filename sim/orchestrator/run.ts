@@ -162,6 +162,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     progress(`${scenario.name} seed=${seed} steps`);
     await engine.runSteps();
     harness.push(...engine.harnessErrors);
+    // Without the relay's msgIds no-loss and liveness cannot follow the messages: say so loudly.
+    const untracked = engine.sent.filter((m) => m.ok && m.msgId === null).length;
+    if (untracked) harness.push(`relay tap: ${untracked} SEND(s) stored without a msgId seen (did the relay's storage API change? see sim/orchestrator/relay-tap.ts)`);
 
     progress(`${scenario.name} seed=${seed} converging`);
     engine.healAll();

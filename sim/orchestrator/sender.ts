@@ -21,6 +21,8 @@ export interface SentMessage {
   queueId: string;
   /** The relay's id for it (null if the SEND failed). */
   msgId: string | null;
+  /** The relay answered OK. */
+  ok: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export class Senders {
       const marker = `nsekitPLAIN${this.runTag}x${n}z`;
       let filler = '';
       while (filler.length < bytes - marker.length - 1) filler += String.fromCharCode(97 + Math.floor(this.rng() * 26));
-      const msg: SentMessage = { label, marker, queueId, msgId: null };
+      const msg: SentMessage = { label, marker, queueId, msgId: null, ok: false };
       this.sent.push(msg);
       this.h.invoke('sender', 'send', { label, queueId, sender: from }, { ref: n });
       let msgId: string | null = null;
@@ -71,6 +73,7 @@ export class Senders {
         relayTap.off('insert', onInsert);
       }
       msg.msgId = msgId;
+      msg.ok = true;
       this.h.ok('sender', 'send', { label, queueId, msgId }, { ref: n });
     }
   }
