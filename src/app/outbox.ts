@@ -2,6 +2,7 @@ import { toHex, utf8Decode, utf8Encode } from '../core/bytes.js';
 import { EnvelopeKind, open, seal } from '../core/crypto/index.js';
 import { NsekitError } from '../core/errors.js';
 import { sealForQueue } from '../core/inbound/index.js';
+import { isClientId } from '../core/protocol/codec.js';
 import { emitEvent } from '../device/ipc.js';
 import type { ProcRuntime } from '../device/runtime.js';
 
@@ -11,8 +12,9 @@ import type { ProcRuntime } from '../device/runtime.js';
  * the same id twice is a no-op), shown as "sending", and sent by `drain()` —
  * on enqueue when online, and as the last step of every wake sequence. An item
  * is marked `sent` only after the relay's OK, so a crash or a network failure
- * leaves it `sending` and the next drain resends it (at-least-once; see
- * docs/processes.md "Outbox" for where a resend can duplicate).
+ * leaves it `sending` and the next drain resends it. Every (re)send carries the
+ * item's clientId, so a resend after a lost OK is stored once by the relay
+ * (docs/protocol.md "Idempotent SEND"): exactly one delivery per item.
  */
 export class Outbox {
   private draining: Promise<number> | null = null;
@@ -30,6 +32,8 @@ export class Outbox {
     const q = rt.queueCfg.get(queueId);
     if (!q?.senderKey) throw new NsekitError('PROTO_NO_QUEUE', `no sender credential for queue ${queueId}`, { queueId });
     const id = clientId ?? toHex(rt.host.rng.randomBytes(12));
+    // It goes on the wire as SEND's clientId: refuse now rather than jam the outbox later.
+    if (!isClientId(id)) throw new NsekitError('PROTO_MALFORMED', 'clientId must be 1..64 characters of [A-Za-z0-9_-]', { clientId: String(id).slice(0, 80) });
     const body = seal(key, rt.host.rng, this.binding(id, queueId), utf8Encode(JSON.stringify({ type: 'text', text })));
     const added = await rt.store.outboxAdd({ clientId: id, queueId, body });
     rt.log('info', 'outbox', added ? 'queued' : 'already queued', { clientId: id, queueId });
@@ -61,10 +65,14 @@ export class Outbox {
         await rt.store.outboxMark(it.clientId, 'sending');
         const content = JSON.parse(utf8Decode(open(key, this.binding(it.clientId, it.queueId), it.body)));
         const wire = sealForQueue(q.e2e, rt.host.rng, it.queueId, content);
-        await rt.phase.run('sendNetwork', () => rt.transport.send(it.queueId, wire, { notification: true }));
+        const res = await rt.phase.run('sendNetwork', () =>
+          rt.transport.sendWithResult(it.queueId, wire, { notification: true }, { clientId: it.clientId }),
+        );
+        // duplicate: an earlier attempt reached the relay but its OK was lost; nothing new was stored.
+        if (res.duplicate) rt.log('info', 'outbox', 'relay already had it', { clientId: it.clientId, msgId: res.msgId });
         await rt.store.outboxMark(it.clientId, 'sent');
         sent++;
-        emitEvent('outbox', { clientId: it.clientId, queueId: it.queueId, state: 'sent', attempts: it.attempts + 1 });
+        emitEvent('outbox', { clientId: it.clientId, queueId: it.queueId, state: 'sent', attempts: it.attempts + 1, duplicate: res.duplicate });
       } catch (e) {
         // Stays 'sending' (visible to the user); retried by the next drain.
         rt.log('warn', 'outbox', 'send failed, will retry', { clientId: it.clientId, error: String(e) });

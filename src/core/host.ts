@@ -73,7 +73,12 @@ export interface Transport {
   ack(queueId: string, msgId: string): Promise<void>;
   subscribe(queueId: string, onMessage: (m: RelayMessage) => void): Promise<void>;
   unsubscribe(queueId: string): Promise<void>;
-  send(queueId: string, body: Uint8Array, flags: MessageFlags): Promise<void>;
+  /** `clientId` makes a resend idempotent at the relay (docs/protocol.md "Idempotent SEND"). */
+  send(queueId: string, body: Uint8Array, flags: MessageFlags, opts?: SendOptions): Promise<void>;
+}
+export interface SendOptions {
+  /** 1..64 of [A-Za-z0-9_-], unique per queue; the same id on every resend of one message. */
+  clientId?: string;
 }
 
 /** A message as the store keeps it: the body sealed, never plaintext. */

@@ -10,7 +10,22 @@ import { credMatches, type QueueRow, type RelayDb } from './db.js';
 import type { NotificationDispatcher } from './notifications.js';
 import { TokenBucket } from './rate-limit.js';
 import { msgFrame, type Subscriber, type Subscriptions } from './subscriptions.js';
-import type { RelayLimits } from './limits.js';
+import type { RelayLimits, SendDedupeOptions } from './limits.js';
+
+/** What a stored (or deduped) SEND looked like, for the test tap. */
+export interface SendStoredEvent {
+  connId: number;
+  queueId: string;
+  msgId: string;
+  clientId?: string;
+  duplicate: boolean;
+}
+/**
+ * Test tap, called after a SEND committed and before its OK is written.
+ * Returning 'drop' cuts the sender's socket instead of answering: the "relay
+ * stored it but the OK was lost" case, on demand.
+ */
+export type SendTap = (e: SendStoredEvent) => 'drop' | void;
 
 /** Everything a connection shares with the rest of the relay. */
 export interface RelayContext {
@@ -18,6 +33,9 @@ export interface RelayContext {
   subs: Subscriptions;
   notifier: NotificationDispatcher;
   limits: RelayLimits;
+  dedupe: SendDedupeOptions;
+  /** See SendTap; null in production. */
+  sendTap: SendTap | null;
   clock: Clock;
   rng: Rng;
   log: Log;
@@ -164,27 +182,32 @@ export class RelayConnection implements Subscriber {
   }
 
   private send(f: Extract<ClientFrame, { type: 'SEND' }>): void {
-    const { db, subs, limits, clock, rng, notifier } = this.ctx;
+    const { db, subs, limits, clock, rng, notifier, dedupe } = this.ctx;
     const q = db.getQueue(f.queueId);
     if (!q || !credMatches(f.senderCred, q.senderCredHash)) throw new NsekitError('PROTO_AUTH', 'unknown queue or wrong credential');
-    if (db.countMessages(f.queueId) >= limits.maxQueueMessages) throw new NsekitError('PROTO_QUOTA', `queue holds ${limits.maxQueueMessages} messages`);
-    const body = fromBase64(f.body)!; // the codec validated it
-    const msgId = randomId(rng, 16);
     const ts = clock.now();
     const notify = f.flags.notification && q.deviceToken !== null && q.notifierKey !== null && q.notifierId !== null;
-    const ntf = notify
-      ? {
-          token: q.deviceToken!,
-          queueId: q.queueId,
-          msgId,
-          notifierId: q.notifierId!,
-          sealed: sealNotificationId(q.notifierKey!, rng, q.notifierId!, { msgId, ts }),
-          createdAt: ts,
-        }
-      : undefined;
-    db.insertMessage({ msgId, queueId: q.queueId, ts, notification: f.flags.notification, body }, ntf);
-    this.sendFrame({ type: 'OK', corrId: f.corrId });
+    const ntfToken = notify ? q.deviceToken! : null;
+    const dd = f.clientId === undefined ? undefined : { clientId: f.clientId, now: ts, windowMs: dedupe.windowMs, cleanupBatch: dedupe.cleanupBatch };
+    const res = db.storeSend(q.queueId, limits.maxQueueMessages, dd, () => {
+      const msgId = randomId(rng, 16);
+      const msg = { msgId, queueId: q.queueId, ts, notification: f.flags.notification, body: fromBase64(f.body)! }; // the codec validated the body
+      if (!notify) return { msg };
+      const sealed = sealNotificationId(q.notifierKey!, rng, q.notifierId!, { msgId, ts });
+      return { msg, ntf: { token: q.deviceToken!, queueId: q.queueId, msgId, notifierId: q.notifierId!, sealed, createdAt: ts } };
+    });
+    if (res.duplicate) {
+      this.ctx.log.log('info', 'rt', 'repeated SEND deduped', { conn: this.connId, queue: truncateSecret(q.queueId), clientId: f.clientId });
+    }
+    const tapped = this.ctx.sendTap?.({ connId: this.connId, queueId: q.queueId, msgId: res.msgId, duplicate: res.duplicate, ...(f.clientId !== undefined ? { clientId: f.clientId } : {}) });
+    if (tapped === 'drop') {
+      this.ws.terminate();
+    } else {
+      // Only a SEND with a clientId gets the msgId back: older clients see the OK they always did.
+      this.sendFrame(f.clientId === undefined ? { type: 'OK', corrId: f.corrId } : { type: 'OK', corrId: f.corrId, msgId: res.msgId, duplicate: res.duplicate });
+    }
+    if (res.duplicate) return;
     subs.deliverNext(q.queueId);
-    if (ntf) notifier.schedule(ntf.token);
+    if (ntfToken !== null) notifier.schedule(ntfToken);
   }
 }

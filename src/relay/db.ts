@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesEqual, utf8Encode } from '../core/bytes.js';
+import { NsekitError } from '../core/errors.js';
+import { migrate } from './schema.js';
 
 /**
  * The relay's own persistent SQLite (separate from any device store): queues,
@@ -37,38 +39,19 @@ export interface PendingNtf {
   createdAt: number;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS queues (
-  queue_id TEXT PRIMARY KEY,
-  recipient_cred_hash BLOB NOT NULL,
-  sender_cred_hash BLOB NOT NULL,
-  recipient_key BLOB,
-  notifier_id TEXT UNIQUE,
-  notifier_key BLOB,
-  device_token TEXT,
-  created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS messages (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  msg_id TEXT NOT NULL UNIQUE,
-  queue_id TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  flags INTEGER NOT NULL,
-  body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue_id, seq);
-CREATE TABLE IF NOT EXISTS pending_ntfs (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  token TEXT NOT NULL,
-  queue_id TEXT NOT NULL,
-  msg_id TEXT NOT NULL,
-  notifier_id TEXT NOT NULL,
-  sealed BLOB NOT NULL,
-  created_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS pending_by_token ON pending_ntfs (token, seq);
-PRAGMA user_version = 1;
-`;
+/** What storing a SEND did: a new message, or the original one of a repeated clientId. */
+export interface SendResult {
+  msgId: string;
+  duplicate: boolean;
+}
+
+/** Dedupe parameters of a SEND with a clientId (see docs/protocol.md "Idempotent SEND"). */
+export interface SendDedupeArgs {
+  clientId: string;
+  now: number;
+  windowMs: number;
+  cleanupBatch: number;
+}
 
 const FLAG_NOTIFICATION = 1;
 
@@ -138,6 +121,11 @@ function prepareAll(db: Database.Database) {
     expire: p(`DELETE FROM pending_ntfs WHERE created_at < ?`),
     delNtfToken: p(`DELETE FROM pending_ntfs WHERE token = ?`),
     countNtf: p(`SELECT COUNT(*) AS n FROM pending_ntfs`),
+    getSent: p(`SELECT msg_id, created_at FROM send_dedupe WHERE queue_id = ? AND client_id = ?`),
+    // REPLACE: an expired row not yet cleaned up gives way to the new SEND.
+    putSent: p(`INSERT OR REPLACE INTO send_dedupe (queue_id, client_id, msg_id, created_at) VALUES (?, ?, ?, ?)`),
+    expireSent: p(`DELETE FROM send_dedupe WHERE rowid IN (SELECT rowid FROM send_dedupe WHERE created_at <= ? ORDER BY created_at LIMIT ?)`),
+    countSent: p(`SELECT COUNT(*) AS n FROM send_dedupe`),
   };
 }
 
@@ -150,7 +138,7 @@ export class RelayDb {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    migrate(this.db);
     this.st = prepareAll(this.db);
   }
 
@@ -187,6 +175,53 @@ export class RelayDb {
       this.st.insMsg.run(m.msgId, m.queueId, m.ts, m.notification ? FLAG_NOTIFICATION : 0, m.body);
       if (ntf) this.st.insNtf.run(ntf.token, ntf.queueId, ntf.msgId, ntf.notifierId, ntf.sealed, ntf.createdAt);
     })();
+  }
+
+  /**
+   * Store one SEND in a single transaction: the dedupe lookup, the queue quota
+   * (PROTO_QUOTA), the message, its pending notification and the dedupe entry
+   * commit together. A clientId seen on this queue within the window returns
+   * the original msgId with `duplicate: true` and stores nothing — even if the
+   * body differs (the first SEND wins) or the original was already ACKed.
+   * `build` runs only when a message is really stored.
+   */
+  storeSend(
+    queueId: string,
+    maxMessages: number,
+    dedupe: SendDedupeArgs | undefined,
+    build: () => { msg: MsgRow; ntf?: Omit<PendingNtf, 'seq'> | undefined },
+  ): SendResult {
+    return this.db.transaction((): SendResult => {
+      if (dedupe) {
+        const prior = this.st.getSent.get(queueId, dedupe.clientId) as { msg_id: string; created_at: number } | undefined;
+        if (prior && prior.created_at > dedupe.now - dedupe.windowMs) return { msgId: prior.msg_id, duplicate: true };
+      }
+      if (this.countMessages(queueId) >= maxMessages) throw new NsekitError('PROTO_QUOTA', `queue holds ${maxMessages} messages`);
+      const { msg: m, ntf } = build();
+      // Through the method (a nested savepoint): the simulator's relay tap wraps it.
+      this.insertMessage(m, ntf);
+      if (dedupe) {
+        this.st.putSent.run(queueId, dedupe.clientId, m.msgId, dedupe.now);
+        // Bounded: each remembered SEND removes up to `cleanupBatch` expired ones.
+        this.st.expireSent.run(dedupe.now - dedupe.windowMs, dedupe.cleanupBatch);
+      }
+      return { msgId: m.msgId, duplicate: false };
+    })();
+  }
+
+  /** Delete expired dedupe entries in batches (at most `maxBatches`); returns how many went. */
+  sweepSendDedupe(expireAtOrBefore: number, batch: number, maxBatches: number): number {
+    let total = 0;
+    for (let i = 0; i < maxBatches; i++) {
+      const n = this.st.expireSent.run(expireAtOrBefore, batch).changes;
+      total += n;
+      if (n < batch) break;
+    }
+    return total;
+  }
+
+  sendDedupeCount(): number {
+    return (this.st.countSent.get() as { n: number }).n;
   }
 
   deleteMessage(queueId: string, msgId: string): boolean {

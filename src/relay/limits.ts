@@ -34,3 +34,16 @@ export const DEFAULT_LIMITS: RelayLimits = {
   rateCloseAfter: 1000,
   maxBufferedBytes: 8 * 1024 * 1024,
 };
+
+/** Idempotent SEND: how long the relay remembers (queueId, clientId) → msgId. */
+export interface SendDedupeOptions {
+  /** A repeated SEND within this window stores nothing new (default 24 h). */
+  windowMs: number;
+  /** Expired entries deleted per SEND with a clientId (bounded cleanup; also swept at start). */
+  cleanupBatch: number;
+}
+
+export const DEFAULT_SEND_DEDUPE: SendDedupeOptions = {
+  windowMs: 24 * 60 * 60 * 1000,
+  cleanupBatch: 32,
+};

@@ -3,9 +3,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Log, Rng } from '../core/host.js';
 import { nodeClock, nodeRng, stderrLog } from '../node/host.js';
-import { RelayConnection, type RelayContext } from './connection.js';
+import { RelayConnection, type RelayContext, type SendTap } from './connection.js';
 import { RelayDb } from './db.js';
-import { DEFAULT_LIMITS, type RelayLimits } from './limits.js';
+import { DEFAULT_LIMITS, DEFAULT_SEND_DEDUPE, type RelayLimits, type SendDedupeOptions } from './limits.js';
 import { DEFAULT_NOTIFY, NotificationDispatcher, type NotifyOptions, type NotifyStats } from './notifications.js';
 import { HttpPushSender, type PushSender } from './push-client.js';
 import { DEFAULT_STATUS, StatusEndpoint, type StatusOptions } from './status-endpoint.js';
@@ -19,6 +19,8 @@ export interface RelayOptions {
   /** The relay's own SQLite file (created if missing). */
   dbPath: string;
   limits?: Partial<RelayLimits>;
+  /** Idempotent SEND window and cleanup (docs/protocol.md "Idempotent SEND"). */
+  sendDedupe?: Partial<SendDedupeOptions>;
   notify?: Partial<NotifyOptions>;
   status?: Partial<StatusOptions>;
   /** Base URL of a push gateway (`startPushGateway().url`). Ignored when `pushSender` is given. */
@@ -39,6 +41,10 @@ export interface RunningRelay {
   connections(): number;
   notifyStats(): NotifyStats;
   pendingNotifications(): number;
+  /** Remembered (queueId, clientId) entries, expired ones not yet cleaned up included (tests). */
+  sendDedupeEntries(): number;
+  /** Install (or with null remove) the test tap on stored SENDs; see SendTap. */
+  setSendTap(tap: SendTap | null): void;
   /** Resolves when no push is being sent right now (tests). */
   pushIdle(): Promise<void>;
   close(): Promise<void>;
@@ -54,7 +60,11 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const sender = opts.pushSender ?? (opts.pushGatewayUrl ? new HttpPushSender(opts.pushGatewayUrl) : null);
   if (!sender) log.log('warn', 'push', 'no push gateway configured: notifications stay pending');
   const notifier = new NotificationDispatcher(db, clock, log, sender, { ...DEFAULT_NOTIFY, ...opts.notify });
-  const ctx: RelayContext = { db, subs: new Subscriptions(db), notifier, limits, clock, rng: opts.rng ?? nodeRng, log };
+  const dedupe: SendDedupeOptions = { ...DEFAULT_SEND_DEDUPE, ...opts.sendDedupe };
+  const ctx: RelayContext = { db, subs: new Subscriptions(db), notifier, limits, dedupe, sendTap: null, clock, rng: opts.rng ?? nodeRng, log };
+  // Entries that expired while the relay was down: a bounded sweep, the rest go with later SENDs.
+  const swept = db.sweepSendDedupe(clock.now() - dedupe.windowMs, 1000, 100);
+  if (swept > 0) log.log('info', 'rt', 'expired send-dedupe entries removed', { count: swept });
   const status = new StatusEndpoint(db, clock, log, { ...DEFAULT_STATUS, ...opts.status });
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -117,6 +127,10 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     connections: () => connCount,
     notifyStats: () => ({ ...notifier.stats }),
     pendingNotifications: () => db.pendingCount(),
+    sendDedupeEntries: () => db.sendDedupeCount(),
+    setSendTap: (tap) => {
+      ctx.sendTap = tap;
+    },
     pushIdle: () => notifier.idle(),
     close: () =>
       (closed ??= (async () => {

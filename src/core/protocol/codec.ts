@@ -29,6 +29,11 @@ const TOKEN_RE = /^[A-Za-z0-9_.:-]+$/;
 const CORR_RE = /^[\x21-\x7e]+$/;
 const CODE_RE = /^[A-Z][A-Z0-9_]*$/;
 
+/** A valid SEND `clientId`: 1..64 characters of [A-Za-z0-9_-]. */
+export function isClientId(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= FIELD_LIMITS.clientId && ID_RE.test(v);
+}
+
 type Obj = Record<string, unknown>;
 
 class Reader {
@@ -136,7 +141,9 @@ export function decodeClientFrame(text: unknown, opts: DecodeOptions = {}): Clie
       const queueId = queue();
       const senderCred = cred('senderCred');
       const body = r.b64('body', { max: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, allowEmpty: true });
-      return { type, corrId, queueId, senderCred, body, flags: r.flags() };
+      const flags = r.flags();
+      const clientId = r.optStr('clientId', FIELD_LIMITS.clientId, ID_RE);
+      return clientId === undefined ? { type, corrId, queueId, senderCred, body, flags } : { type, corrId, queueId, senderCred, body, flags, clientId };
     }
     case 'SUB':
     case 'GET':
@@ -168,7 +175,15 @@ export function decodeServerFrame(text: unknown, opts: DecodeOptions = {}): Serv
       };
     case 'NID':
       return { type, corrId: corr(), notifierId: id('notifierId'), notifierKey: r.b64('notifierKey', { exact: 32 }) };
-    case 'OK':
+    case 'OK': {
+      const ok: ServerFrame = { type, corrId: corr() };
+      const msgId = r.optStr('msgId', FIELD_LIMITS.id, ID_RE);
+      if (msgId !== undefined) ok.msgId = msgId;
+      const dup = o.duplicate;
+      if (typeof dup === 'boolean') ok.duplicate = dup;
+      else if (dup !== undefined) r.fail('duplicate', 'not a boolean');
+      return ok;
+    }
     case 'PONG':
       return { type, corrId: corr() };
     case 'MSG': {

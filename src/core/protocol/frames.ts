@@ -26,6 +26,12 @@ export interface SendCmd {
   senderCred: string;
   body: string;
   flags: WireFlags;
+  /**
+   * Optional idempotency key chosen by the sender (1..64 of [A-Za-z0-9_-],
+   * unique per queue: random, ≥ 96 bits). A repeated SEND with the same
+   * (queueId, clientId) within the relay's dedupe window stores nothing new.
+   */
+  clientId?: string;
 }
 /** SUB, GET, UNSUB: recipient commands on one queue. */
 export interface RecipientCmd {
@@ -76,6 +82,10 @@ export interface NidFrame {
 export interface OkFrame {
   type: 'OK';
   corrId: string;
+  /** Answer to a SEND with `clientId`: the id of the stored message (the original one for a repeat). */
+  msgId?: string;
+  /** Answer to a SEND with `clientId`: true when this SEND repeated an earlier one and stored nothing. */
+  duplicate?: boolean;
 }
 /** A message. With `corrId`: the answer to GET. Without: a delivery on a SUB. */
 export interface MsgFrame {
@@ -113,6 +123,7 @@ export type Frame = ClientFrame | ServerFrame;
 export const FIELD_LIMITS = {
   corrId: 64,
   id: 64, // queueId, msgId, notifierId
+  clientId: 64,
   cred: 128,
   deviceToken: 200,
   errCode: 64,

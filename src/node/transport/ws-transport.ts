@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { fromBase64, toBase64 } from '../../core/bytes.js';
 import { ErrorCodes, NsekitError, type ErrorCode } from '../../core/errors.js';
-import type { Clock, Host, Log, MessageFlags, RelayMessage, TimerHandle, Transport } from '../../core/host.js';
+import type { Clock, Host, Log, MessageFlags, RelayMessage, SendOptions, TimerHandle, Transport } from '../../core/host.js';
 import { decodeServerFrame } from '../../core/protocol/codec.js';
 import { DEFAULT_MAX_BODY_BYTES, type ClientFrame, type MsgFrame, type ServerFrame } from '../../core/protocol/frames.js';
 import { nodeClock, silentLog, truncateSecret } from '../host.js';
@@ -239,9 +239,26 @@ export class WsTransport implements Transport {
     return this.subs.has(queueId);
   }
 
-  async send(queueId: string, body: Uint8Array, flags: MessageFlags): Promise<void> {
-    const frame = { type: 'SEND', queueId, senderCred: this.cred(queueId, 'senderCred'), body: toBase64(body), flags: { notification: flags.notification } } as const;
-    expect(await this.request(frame), 'OK');
+  /**
+   * SEND. With `opts.clientId` a resend after a lost OK is stored once by the
+   * relay (the same clientId must be used for every attempt of one message).
+   */
+  async send(queueId: string, body: Uint8Array, flags: MessageFlags, opts: SendOptions = {}): Promise<void> {
+    await this.sendWithResult(queueId, body, flags, opts);
+  }
+
+  /** As send(), plus what the relay answered: the stored msgId and whether this SEND repeated one (only with a clientId). */
+  async sendWithResult(queueId: string, body: Uint8Array, flags: MessageFlags, opts: SendOptions = {}): Promise<{ msgId?: string; duplicate: boolean }> {
+    const frame = {
+      type: 'SEND',
+      queueId,
+      senderCred: this.cred(queueId, 'senderCred'),
+      body: toBase64(body),
+      flags: { notification: flags.notification },
+      ...(opts.clientId !== undefined ? { clientId: opts.clientId } : {}),
+    } as const;
+    const ok = expect(await this.request(frame), 'OK');
+    return { ...(ok.msgId !== undefined ? { msgId: ok.msgId } : {}), duplicate: ok.duplicate === true };
   }
 
   async nsub(queueId: string, deviceToken: string): Promise<NotifierSubscription> {
