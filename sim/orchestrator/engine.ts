@@ -21,6 +21,8 @@ export interface EngineOptions {
   triggerTimeoutMs: number;
   /** Poll period of the NSE memory monitor (jetsam). */
   rssPollMs: number;
+  /** Called as each step starts (progress display). */
+  onStep?: (i: number, of: number, st: Step) => void;
 }
 
 /**
@@ -154,6 +156,7 @@ export class Engine {
         this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id, code: (e as NsekitError).code });
         continue;
       }
+      this.opts.onStep?.(i, steps.length, st);
       this.h.invoke('orchestrator', 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(held ? { at: held.hit.name, pid: held.proc.pid } : {}) });
       try {
         await this.verb(st, held);

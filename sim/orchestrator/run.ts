@@ -154,7 +154,11 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   h.info('orchestrator', 'run', params);
   try {
     await w.start();
-    engine = new Engine(w, h, scenario, { ...b, nseGraceMs: graceMs, nseExpiryCallback }, seed, { triggerTimeoutMs: opts.triggerTimeoutMs ?? 15_000, rssPollMs: 25 });
+    engine = new Engine(w, h, scenario, { ...b, nseGraceMs: graceMs, nseExpiryCallback }, seed, {
+      triggerTimeoutMs: opts.triggerTimeoutMs ?? 15_000,
+      rssPollMs: 25,
+      onStep: (i, of, st) => progress(`${scenario.name} seed=${seed} step ${i + 1}/${of} ${st.do}${st.proc ? ` ${st.proc}` : ''} ops=${events}`),
+    });
     h.invoke('orchestrator', 'launch', { proc: 'app' });
     const app = await w.device.launchApp();
     h.ok('orchestrator', 'launch', { proc: 'app', pid: app.pid });
