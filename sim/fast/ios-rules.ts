@@ -28,9 +28,11 @@ export class IosRules {
   }
 
   heal(final: boolean): void {
+    const was = this.w.relay.partitioned;
     this.w.relay.partitioned = false;
     this.w.h.ok(ORCH, 'heal', final ? { final: true } : {});
-    void this.w.postApp('online');
+    // Only a connection that was actually lost comes back online (the app's reconnect → wake).
+    if (was) void this.w.postApp('online');
   }
 
   unlockDevice(final: boolean): void {
