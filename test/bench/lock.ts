@@ -26,7 +26,7 @@ const HOLD_US = 50n;
 const WARMUP = 50; // pairs of rounds dropped per mode (JIT warm-up)
 const SPIN_LIMIT_MS = 60_000;
 
-export interface LockBench {
+export type LockBench = {
   lock_handoff_p50_us: number;
   lock_handoff_p99_us: number;
   raw_flock_handoff_p50_us: number;
@@ -36,7 +36,7 @@ export interface LockBench {
   lock_handoff_p99_ratio: number;
   lease_handoff_p50_us: number;
   lease_handoff_p99_us: number;
-}
+};
 
 export async function benchLock(opts: { rounds: number }): Promise<LockBench> {
   const h = await runPair(opts.rounds, Math.min(opts.rounds, 300));
