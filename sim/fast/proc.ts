@@ -77,6 +77,10 @@ export class SimProc {
    * appends run in the database class (none starts once a suspension or a yield began).
    */
   inboundDeps(): InboundDeps {
+    return (this.deps ??= this.makeDeps()); // live getters: one object serves every fetch
+  }
+  private deps: InboundDeps | null = null;
+  private makeDeps(): InboundDeps {
     const self = this;
     return {
       host: this.ctx.host,

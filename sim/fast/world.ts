@@ -98,13 +98,16 @@ export class FastWorld {
     if (phase) op.phase = phase;
     this.h.append(op);
     this.hits.add(`${role}:${name}`);
-    let release: (() => void) | null = null;
-    const p = new Promise<void>((resolve) => (release = () => this.sched.post(owner, resolve)));
-    if (this.onHit(role, name, release!)) return p; // a trigger holds the process here
+    let resolve!: () => void;
+    const p = new Promise<void>((r) => {
+      resolve = r;
+    });
+    const release = this.sched.post.bind(this.sched, owner, resolve); // bind: no keepNames wrapper
+    if (this.onHit(role, name, release)) return p; // a trigger holds the process here
     // Bookkeeping sites (phase/gate announcements, slot released) are not scheduling points
     // unless a step waits on them: fewer steps, the same interleavings where work happens.
     if (PASS_THROUGH.has(name)) return undefined;
-    release!();
+    release();
     return p;
   }
 
