@@ -1,86 +1,27 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Host, Lock } from '../../src/core/host.js';
 import { noFailpoints } from '../../src/core/host.js';
 import { nodeClock, nodeRng, silentLog } from '../../src/node/host.js';
 import { createFlockLock } from '../../src/node/lock/index.js';
 import { PendingInboxFile } from '../../src/node/pending-inbox/index.js';
 import { SharedStore } from '../../src/node/store/index.js';
-import type { WorkerConfig, WorkerEvent } from '../helpers/store-worker.js';
 
-const WORKER = path.resolve('test/helpers/store-worker.ts');
-const KEY_HEX = '11'.repeat(32);
+import { storeChildFixture } from '../helpers/store-child.js';
 
-/** A real child process with an event log and event-based waits (no sleeps). */
-class Child {
-  readonly events: WorkerEvent[] = [];
-  readonly proc: ChildProcess;
-  readonly exited: Promise<number | null>;
-  private listeners = new Set<() => void>();
-  constructor(cfg: WorkerConfig) {
-    this.proc = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(cfg)], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.proc.on('message', (m) => {
-      this.events.push(m as WorkerEvent);
-      for (const l of this.listeners) l();
-    });
-    this.exited = new Promise((res) => this.proc.once('exit', (code) => (res(code), this.listeners.forEach((l) => l()))));
-  }
-  waitFor(pred: (e: WorkerEvent) => boolean, what: string): Promise<WorkerEvent> {
-    return new Promise((res, rej) => {
-      const check = () => {
-        const hit = this.events.find(pred);
-        const err = this.events.find((e) => e.ev === 'error');
-        if (hit) return done(() => res(hit));
-        if (err) return done(() => rej(new Error(`worker error while waiting for ${what}: ${JSON.stringify(err)}`)));
-        if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-          return done(() => rej(new Error(`worker exited while waiting for ${what}`)));
-        }
-      };
-      const done = (f: () => void) => (this.listeners.delete(check), f());
-      this.listeners.add(check);
-      check();
-    });
-  }
-  go(): void {
-    this.proc.send('go');
-  }
-  ids(ev: 'committed' | 'appended'): string[] {
-    return this.events.flatMap((e) => (e.ev === ev ? [e.msgId] : []));
-  }
-}
-
-let dir: string;
-let children: Child[];
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsekit-mp-inbox-'));
-  children = [];
-});
-afterEach(async () => {
-  for (const c of children) {
-    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
-    await c.exited;
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-const start = (cfg: WorkerConfig) => {
-  const c = new Child(cfg);
-  children.push(c);
-  return c;
-};
-const paths = () => ({ dbPath: path.join(dir, 'store.db'), lockPath: path.join(dir, 'store.lock'), keyHex: KEY_HEX });
+const fx = storeChildFixture('nsekit-mp-inbox-');
+const start = fx.start;
+const paths = fx.paths;
 
 describe('PendingInboxFile across real processes', () => {
   it('a second process appending in a loop while this one imports loses nothing and duplicates nothing', async () => {
     const N = 300;
-    const inboxPath = path.join(dir, 'pending.jsonl');
+    const inboxPath = path.join(fx.dir, 'pending.jsonl');
     const host: Host = { clock: nodeClock, rng: nodeRng, log: silentLog, failpoints: noFailpoints };
-    const lock: Lock = createFlockLock(path.join(dir, 'store.lock'), { host });
-    const store = new SharedStore({ dbPath: path.join(dir, 'store.db'), lock, host });
+    const lock: Lock = createFlockLock(path.join(fx.dir, 'store.lock'), { host });
+    const store = new SharedStore({ dbPath: path.join(fx.dir, 'store.db'), lock, host });
     store.open();
     const inbox = new PendingInboxFile(inboxPath, host);
     const w = start({ role: 'append', inboxPath, prefix: 'P', n: N });
@@ -107,15 +48,15 @@ describe('PendingInboxFile across real processes', () => {
     expect(concurrentImports).toBeGreaterThan(0); // the race really happened
     expect(ids).toHaveLength(N);
     expect(new Set(ids)).toEqual(new Set(w.ids('appended')));
-    expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending'))).toEqual([]);
+    expect(fs.readdirSync(fx.dir).filter((n) => n.startsWith('pending'))).toEqual([]);
     await store.close();
     await (lock as { close?: () => Promise<void> }).close?.();
   }, 120_000);
   it('SIGKILL of an appender mid-stream: every append it reported is imported, nothing twice', async () => {
-    const inboxPath = path.join(dir, 'pending.jsonl');
+    const inboxPath = path.join(fx.dir, 'pending.jsonl');
     const host: Host = { clock: nodeClock, rng: nodeRng, log: silentLog, failpoints: noFailpoints };
-    const lock: Lock = createFlockLock(path.join(dir, 'store.lock'), { host });
-    const store = new SharedStore({ dbPath: path.join(dir, 'store.db'), lock, host });
+    const lock: Lock = createFlockLock(path.join(fx.dir, 'store.lock'), { host });
+    const store = new SharedStore({ dbPath: path.join(fx.dir, 'store.db'), lock, host });
     store.open();
     const w = start({ role: 'append', inboxPath, prefix: 'K', n: 100_000 });
     await w.waitFor((e) => e.ev === 'ready', 'ready');

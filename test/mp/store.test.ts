@@ -1,73 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { WorkerConfig, WorkerEvent } from '../helpers/store-worker.js';
+import { describe, expect, it } from 'vitest';
 
-const WORKER = path.resolve('test/helpers/store-worker.ts');
-const KEY_HEX = '11'.repeat(32);
+import { storeChildFixture } from '../helpers/store-child.js';
 
-/** A real child process with an event log and event-based waits (no sleeps). */
-class Child {
-  readonly events: WorkerEvent[] = [];
-  readonly proc: ChildProcess;
-  readonly exited: Promise<number | null>;
-  private listeners = new Set<() => void>();
-  constructor(cfg: WorkerConfig) {
-    this.proc = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(cfg)], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.proc.on('message', (m) => {
-      this.events.push(m as WorkerEvent);
-      for (const l of this.listeners) l();
-    });
-    this.exited = new Promise((res) => this.proc.once('exit', (code) => (res(code), this.listeners.forEach((l) => l()))));
-  }
-  waitFor(pred: (e: WorkerEvent) => boolean, what: string): Promise<WorkerEvent> {
-    return new Promise((res, rej) => {
-      const check = () => {
-        const hit = this.events.find(pred);
-        const err = this.events.find((e) => e.ev === 'error');
-        if (hit) return done(() => res(hit));
-        if (err) return done(() => rej(new Error(`worker error while waiting for ${what}: ${JSON.stringify(err)}`)));
-        if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-          return done(() => rej(new Error(`worker exited while waiting for ${what}`)));
-        }
-      };
-      const done = (f: () => void) => (this.listeners.delete(check), f());
-      this.listeners.add(check);
-      check();
-    });
-  }
-  go(): void {
-    this.proc.send('go');
-  }
-  ids(ev: 'committed' | 'appended'): string[] {
-    return this.events.flatMap((e) => (e.ev === ev ? [e.msgId] : []));
-  }
-}
-
-let dir: string;
-let children: Child[];
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsekit-mp-store-'));
-  children = [];
-});
-afterEach(async () => {
-  for (const c of children) {
-    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
-    await c.exited;
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-const start = (cfg: WorkerConfig) => {
-  const c = new Child(cfg);
-  children.push(c);
-  return c;
-};
-const paths = () => ({ dbPath: path.join(dir, 'store.db'), lockPath: path.join(dir, 'store.lock'), keyHex: KEY_HEX });
+const fx = storeChildFixture('nsekit-mp-store-');
+const start = fx.start;
+const paths = fx.paths;
 
 describe('SharedStore across real processes (flock lock)', () => {
   it('two processes hammer one store: every row exactly once, zero SQLITE_BUSY, no starvation (split printed)', async () => {
