@@ -41,6 +41,7 @@ onCommand((c) => {
       void shutdown(0);
       return;
     case 'yield':
+    case 'app-state':
     case 'push':
       return; // NSE commands
   }

@@ -167,6 +167,8 @@ export class Device extends EventLog {
     // A frozen NSE is thawed and told the current lock state before it sees the push.
     if (nse.stopped) this.thaw(nse);
     this.unstarted.set(nse, (this.unstarted.get(nse) ?? 0) + 1);
+    // The app came to the front while the NSE was starting: it must not GET (the app fetches).
+    if (this.appInForeground && !this.opts.nseWhenForeground) nse.send({ type: 'app-state', active: true });
     nse.send({ type: 'push', pushId, receivedAt, items });
     this.emit('push', { pushId, receivedAt, items, cold });
     return pushId;
@@ -202,7 +204,11 @@ export class Device extends EventLog {
       // already handed it is still unread (it will reactivate for that one).
       if (role === 'nse' && e.name === 'suspended' && this.nse === p && !this.unstarted.get(p)) this.freeze(p);
     });
-    p.on('exit', (code, sig) => this.log('info', 'phase', `${role} exited`, { pid: p.pid, code, sig }));
+    p.on('exit', (code, sig) => {
+      this.log('info', 'phase', `${role} exited`, { pid: p.pid, code, sig });
+      // An app that is gone fetches nothing: the NSE takes pushes again.
+      if (role === 'app' && this.nse?.alive) this.nse.send({ type: 'app-state', active: false });
+    });
     return p;
   }
 
@@ -242,6 +248,19 @@ export class Device extends EventLog {
     }
     if (event !== 'lock' && event !== 'unlock') this.appState = event;
     app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) });
+    if (event === 'background' || event === 'expiring' || event === 'suspend') void this.nseMayFetch();
+  }
+
+  /**
+   * The app left the foreground: once it has really left `active` (its fetch in
+   * flight done), tell the NSE it may GET again — unless the user opened the app
+   * again meanwhile (then a yield is on its way, and `false` must not overtake it).
+   */
+  private async nseMayFetch(): Promise<void> {
+    await this.appLeftForeground();
+    if (this.appState === 'active') return;
+    const nse = this.nse;
+    if (nse?.alive) nse.send({ type: 'app-state', active: false });
   }
 
   /**

@@ -46,6 +46,11 @@ export interface PushMsg {
 export interface YieldMsg {
   type: 'yield';
 }
+/** Device → NSE: whether the app is in front. While it is, the NSE does not GET (it hands pushes over). */
+export interface AppStateMsg {
+  type: 'app-state';
+  active: boolean;
+}
 export interface SendMsg {
   type: 'send';
   queueId: string;
@@ -60,7 +65,7 @@ export interface QueryMsg {
 export interface ShutdownMsg {
   type: 'shutdown';
 }
-export type Command = LifecycleMsg | PushMsg | YieldMsg | SendMsg | QueryMsg | ShutdownMsg;
+export type Command = LifecycleMsg | PushMsg | YieldMsg | AppStateMsg | SendMsg | QueryMsg | ShutdownMsg;
 
 export type EventName =
   | 'ready' // process started, config loaded; fields: role, pid
@@ -76,6 +81,8 @@ export type EventName =
   | 'push-done' // NSE finished one push; fields: pushId, stored, inboxed, expired
   | 'yielding' // NSE received a yield request and starts draining
   | 'yielded' // NSE drained and released after a yield request
+  | 'handed-over' // NSE got a push while the app is in front: no GET, the app fetches; fields: pushId, refs
+  | 'inbox-wait' // suspension waits for in-flight pending-inbox appends before releasing; fields: inFlight
   | 'rt' // realtime state; fields: state ('subscribed'|'degraded'|'reconnecting'|'closed'), backoffMs?
   | 'sync' // wake-sequence fetch; fields: stage ('start'|'merged'), queueId?, count?
   | 'outbox' // outbox state; fields: clientId, state ('sending'|'sent'|'failed'), count?
@@ -94,7 +101,7 @@ export interface EventMsg {
 export function isCommand(m: unknown): m is Command {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === 'lifecycle' || t === 'push' || t === 'yield' || t === 'send' || t === 'query' || t === 'shutdown';
+  return t === 'lifecycle' || t === 'push' || t === 'yield' || t === 'app-state' || t === 'send' || t === 'query' || t === 'shutdown';
 }
 
 export function isEvent(m: unknown): m is EventMsg {

@@ -35,6 +35,10 @@ onCommand((c) => {
     case 'yield':
       void nse.yieldToApp('ipc');
       return;
+    case 'app-state':
+      // Applied on receipt, like a yield: a push that starts later sees the latest state.
+      nse.setAppActive(c.active);
+      return;
     case 'lifecycle':
       if (c.event === 'unlock' && c.masterKey) serial(() => rt.unlock(c.masterKey!));
       else if (c.event === 'lock') serial(async () => rt.lockDevice());

@@ -41,7 +41,12 @@ export class NseService {
   private readonly jobs = new Set<Job>();
   private graceTimer: TimerHandle | null = null;
   private budgetTimer: TimerHandle | null = null;
-  private yielding = false;
+  /**
+   * The app is in front: set by a yield (IPC or lock channel) or the device's
+   * `app-state`, cleared only by `app-state active:false` (the app left the
+   * foreground) — a fresh launch starts false. While set, no GET starts.
+   */
+  private appActive = false;
   private suspending: Promise<void> | null = null;
 
   constructor(private readonly rt: ProcRuntime, opts: NseOptions = {}) {
@@ -52,25 +57,44 @@ export class NseService {
     rt.lock.onYieldRequested(() => void this.yieldToApp('lock'));
   }
 
+  /**
+   * The device's view of the app, applied on receipt (ordered with yields).
+   * In front: the same as a yield. Gone to background: GETs are allowed again.
+   */
+  setAppActive(active: boolean): void {
+    if (active) {
+      if (!this.appActive) void this.yieldToApp('ipc');
+      return;
+    }
+    if (!this.appActive) return;
+    this.appActive = false;
+    this.rt.log('info', 'nse', 'app left the foreground: fetching again');
+  }
+
   async onPush(p: PushMsg): Promise<void> {
     const { rt } = this;
     const refs = this.refs(p.items);
     // Reported first thing: the device does not freeze an NSE that has unread pushes.
     emitEvent('push-start', { pushId: p.pushId, refs: refs.length, inFlight: this.jobs.size + 1 });
     rt.log('info', 'nse', 'push', { pushId: p.pushId, refs: refs.length });
+    if (this.appActive) return this.handOver(p.pushId, refs.length);
     this.clearGrace();
-    this.yielding = false;
     const job: Job = { pushId: p.pushId, receivedAt: p.receivedAt, refs, shown: new Set(), done: false };
     this.jobs.add(job);
     try {
       if (this.suspending) await this.suspending;
-      if (rt.phase.phase !== 'active') await rt.phase.activate();
+      // A yield may have come in while we waited: it wins, nothing was fetched.
+      if (!this.appActive && rt.phase.phase !== 'active') await rt.phase.activate();
       // A reused NSE may have lost its socket (relay restart, long freeze).
-      await rt.ensureConnected();
+      if (!this.appActive) await rt.ensureConnected();
     } catch (e) {
       this.jobs.delete(job);
-      if (this.jobs.size === 0) this.armGrace();
+      if (this.jobs.size === 0 && !this.appActive) this.armGrace();
       throw e;
+    }
+    if (this.appActive) {
+      this.jobs.delete(job);
+      return this.handOver(p.pushId, refs.length);
     }
     if (this.budgetTimer === null) this.budgetTimer = rt.host.clock.setTimer(this.budgetMs, () => this.expire());
     const outcomes: InboundOutcome[] = [];
@@ -80,7 +104,7 @@ export class NseService {
       const results = await Promise.allSettled(job.refs.map((r) => this.fetchQueue(job, r.queueId)));
       for (const r of results) {
         if (r.status === 'fulfilled') outcomes.push(...r.value);
-        else if (!this.yielding) rt.errorEvent('nse fetch', r.reason);
+        else if (!this.appActive) rt.errorEvent('nse fetch', r.reason);
       }
     } finally {
       expired = job.done; // the expiry path finished it first
@@ -94,7 +118,24 @@ export class NseService {
       duplicates: outcomes.filter((o) => o.stored === 'duplicate').length,
       expired,
     });
-    if (this.jobs.size === 0) this.armGrace();
+    if (this.jobs.size === 0 && !this.appActive) this.armGrace();
+  }
+
+  /**
+   * A push while the app is in front: no GET (the app's wake sequence / SUB
+   * fetches the queue, so the two never GET the same message) and no content
+   * (the app shows it, as when the device suppresses a push for a foreground
+   * app). Nothing is lost: the message stays at the relay until the app ACKs.
+   */
+  private handOver(pushId: string, refs: number): void {
+    const { rt } = this;
+    rt.log('info', 'nse', 'push handed over to the active app', { pushId, refs });
+    emitEvent('handed-over', { pushId, refs });
+    emitEvent('push-done', { pushId, stored: 0, inboxed: 0, duplicates: 0, expired: false, handedOver: refs });
+    // Still suspended from the yield: say so again, so the device freezes us now that this push is read.
+    if (rt.phase.phase === 'suspended' && !this.suspending && this.jobs.size === 0) {
+      emitEvent('suspended', { lockHeld: rt.lock.held, storeOpen: rt.store.isOpen });
+    }
   }
 
   /** notifierId → queue; an id that does not open still tells us which queue to GET. */
@@ -121,7 +162,8 @@ export class NseService {
 
   private async fetchQueue(job: Job, queueId: string): Promise<InboundOutcome[]> {
     const { rt } = this;
-    if (this.yielding) return [];
+    // Yielded meanwhile: do not start a GET (one already past its gate finishes before `yielded`).
+    if (this.appActive) return [];
     const deps = rt.inboundDeps('nse', {
       show: async (c) => {
         if (job.done) return; // best-attempt content already delivered for this push
@@ -203,10 +245,18 @@ export class NseService {
     return this.suspending;
   }
 
-  /** The app became active: stop starting work, drain, release, tell the device. */
+  /**
+   * The app became active: stop starting GETs, drain, release, tell the device.
+   * `appActive` is set synchronously, before any await: a push whose GET had
+   * not started by now never starts it (onPush/fetchQueue check the flag, and
+   * a GET already queued for its gate stays parked — the network classes are
+   * blocked from here on); a GET already in flight finishes inside the drain,
+   * before `yielded`.
+   */
   async yieldToApp(via: 'ipc' | 'lock'): Promise<void> {
-    if (this.yielding && this.suspending) return this.suspending;
-    this.yielding = true;
+    const again = this.appActive && this.suspending;
+    this.appActive = true;
+    if (again) return this.suspending!;
     const t0 = Date.now();
     emitEvent('yielding', { via, inFlight: this.jobs.size });
     this.rt.log('info', 'nse', 'yielding to the app', { via, inFlight: this.jobs.size });
