@@ -50,6 +50,8 @@ export class ProcRuntime {
   /** Outbox key (KeyRing.outbox); null while locked. */
   outboxKey: Uint8Array | null = null;
   readonly notifier: Notifier;
+  /** Pending-inbox appends in progress: suspension waits for them (they take the inbox flock). */
+  private readonly inboxWrites = new Set<Promise<unknown>>();
 
   /**
    * The lease backend (proper-lockfile, graceful-fs, signal-exit) is loaded only
@@ -74,6 +76,9 @@ export class ProcRuntime {
       proc: cfg.role,
       hooks: {
         onSuspend: async () => {
+          // Also on a forced deadline: an inbox append still running holds (or is about to
+          // take) the inbox flock, and iOS freezes us the moment we report `suspended`.
+          await this.inboxIdle();
           await this.store.close();
           if (this.lock.held) await this.lock.release({ wrote: false });
         },
@@ -197,15 +202,38 @@ export class ProcRuntime {
         // class, so none starts after a suspension (or a yield to the app) began —
         // the app's inbox import then sees every append the NSE will ever make.
         append: (m) =>
-          this.phase.run('database', async () => {
-            await this.inbox.append(m);
-            emitEvent('inboxed', { msgId: m.msgId, queueId: m.queueId, via });
-          }),
+          this.phase.run('database', () =>
+            this.trackInbox(async () => {
+              await this.inbox.append(m);
+              emitEvent('inboxed', { msgId: m.msgId, queueId: m.queueId, via });
+            }),
+          ),
       },
       notifier,
       e2eKey: (queueId: string) => this.queueCfg.get(queueId)?.e2e ?? null,
       logTag: this.cfg.role === 'nse' ? 'nse' : 'sync',
     };
+  }
+
+  private trackInbox<T>(fn: () => Promise<T>): Promise<T> {
+    const p = fn();
+    const settled = p.catch(() => {});
+    this.inboxWrites.add(settled);
+    void settled.finally(() => this.inboxWrites.delete(settled));
+    return p;
+  }
+
+  /**
+   * Wait out in-flight pending-inbox appends (one write + fsync each, bounded by
+   * the append's own flock timeout). New ones cannot start: the database class is
+   * blocked from the moment suspension began.
+   */
+  private async inboxIdle(): Promise<void> {
+    for (let round = 0; round < 100 && this.inboxWrites.size > 0; round++) {
+      this.log('warn', 'inbox', 'suspension waits for in-flight inbox appends', { inFlight: this.inboxWrites.size });
+      emitEvent('inbox-wait', { inFlight: this.inboxWrites.size });
+      await Promise.all([...this.inboxWrites]);
+    }
   }
 
   /** Run one relay message (delivered by SUB) through the pipeline and ACK it after the durable write. */
