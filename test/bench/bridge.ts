@@ -40,7 +40,7 @@ export function hundredNotifications(): object {
   };
 }
 
-export interface BridgeBench {
+export type BridgeBench = {
   bridge_bundle_kb: number;
   /** 100 notifications (no JIT, GC after each, as the host is told to) minus an empty script. */
   bridge_footprint_delta_mb: number | null;
@@ -52,7 +52,7 @@ export interface BridgeBench {
   bridge_footprint_delta_nogc_mb: number | null;
   /** Worst case: JIT on, no GC between notifications, minus an empty script (JIT on). */
   bridge_footprint_delta_jit_nogc_mb: number | null;
-}
+};
 
 const MB = (b: number) => Math.round((b / 1024 / 1024) * 100) / 100;
 
