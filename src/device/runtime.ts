@@ -23,6 +23,17 @@ export function hexBytes(s: string | undefined, what: string): Uint8Array {
 }
 
 /**
+ * Test-only broken protocol variants (sim/broken.ts; the simulator sets
+ * NSEKIT_BROKEN for `--broken`). Read once; each is handed to the component
+ * that implements it, as sim/fast does. Never set in production.
+ */
+const BROKEN_IN_RUNTIME = ['ack-before-write', 'no-lock-release-on-suspend', 'unserialized-get', 'ungated-db-when-suspended'] as const;
+type RuntimeBroken = (typeof BROKEN_IN_RUNTIME)[number];
+export function brokenFromEnv(v = process.env.NSEKIT_BROKEN): RuntimeBroken | undefined {
+  return (BROKEN_IN_RUNTIME as readonly string[]).includes(v ?? '') ? (v as RuntimeBroken) : undefined;
+}
+
+/**
  * What the app and the NSE processes share: host, phase controller, lock,
  * store, pending inbox, relay transport, per-queue coordinator, the key state
  * and the inbound pipeline deps. Each process builds one `ProcRuntime`.
@@ -50,6 +61,8 @@ export class ProcRuntime {
   /** Outbox key (KeyRing.outbox); null while locked. */
   outboxKey: Uint8Array | null = null;
   readonly notifier: Notifier;
+  /** test-only broken variant (NSEKIT_BROKEN), undefined in production. */
+  readonly broken = brokenFromEnv();
   /** Pending-inbox appends in progress: suspension waits for them (they take the inbox flock). */
   private readonly inboxWrites = new Set<Promise<unknown>>();
 
@@ -72,8 +85,11 @@ export class ProcRuntime {
     this.host = { clock: nodeClock, rng: nodeRng, log, failpoints: ipcFailpoints({ reportAll: process.env.NSEKIT_FP_REPORT === 'all' }) };
     const lockPath = join(cfg.sharedDir, SHARED_FILES.lock);
     this.lock = makeLock(lockPath, this.host);
+    const broken = this.broken;
+    if (broken) this.log('warn', 'phase', `test-only broken variant: ${broken}`);
     this.phase = new PhaseController(this.host, {
       proc: cfg.role,
+      ...(broken === 'ungated-db-when-suspended' ? { broken } : {}),
       hooks: {
         onSuspend: async () => {
           // Also on a forced deadline: an inbox append still running holds (or is about to
@@ -81,6 +97,8 @@ export class ProcRuntime {
           await this.inboxIdle();
           await this.store.close();
           if (this.lock.held) await this.lock.release({ wrote: false });
+          // test-only broken variant: the lock is kept across the suspension.
+          if (broken === 'no-lock-release-on-suspend') await this.lock.acquire({ timeoutMs: 1_000 }).catch(() => {});
         },
         onActivate: async () => {
           this.store.open();
@@ -111,7 +129,7 @@ export class ProcRuntime {
       send: (q, b, f) => t.send(q, b, f),
     };
     this.ackingTransport = reporting;
-    this.queues = new QueueCoordinator(this.host, reporting, { gate: this.phase });
+    this.queues = new QueueCoordinator(this.host, reporting, { gate: this.phase, ...(broken === 'unserialized-get' ? { broken } : {}) });
     this.notifier = {
       show: async (c) => {
         this.log('info', cfg.role === 'nse' ? 'nse' : 'sync', 'notification content', { msgId: c.msgId, queueId: c.queueId });
@@ -212,6 +230,7 @@ export class ProcRuntime {
       notifier,
       e2eKey: (queueId: string) => this.queueCfg.get(queueId)?.e2e ?? null,
       logTag: this.cfg.role === 'nse' ? 'nse' : 'sync',
+      ...(this.broken === 'ack-before-write' ? { broken: this.broken } : {}),
     };
   }
 
