@@ -38,12 +38,22 @@ function phaseOf(op: Op): string | undefined {
  * in is the op's own `phase` field if recorded, else the last `phase` op that
  * same process instance (proc + pid) reported about itself. DB ops must not
  * start in `suspended`; network ops not in `background`/`suspending`/`suspended`.
+ *
+ * A receive is one network op from its GET to its ACK (src/core/queue holds one
+ * receiveNetwork op for both): an `ack` of the message a GET of the same instance
+ * returned on the same queue, where that GET started in an allowed phase, is the
+ * end of that in-flight op, not a new start. (The DB write in between is checked
+ * by the DB rule as usual: its class is still open while receiveNetwork drains.)
  */
 export const checkGates: Checker = (history) => {
   const current = new Map<string, { phase: string; op: number }>();
   const violations: Violation[] = [];
   let unphased = 0;
   const started = new Map<string, number>();
+  /** Per instance + queue: for each GET invoked and not yet completed, whether its start was allowed. */
+  const getStarts = new Map<string, boolean[]>();
+  /** Instance + queue + msgId of receives in flight (an allowed GET returned the message, no ACK yet). */
+  const receiving = new Set<string>();
   for (const op of history) {
     if (!(DEVICE_PROCS as readonly string[]).includes(op.proc)) continue;
     const key = `${op.proc}#${op.pid ?? ''}`;
@@ -58,18 +68,27 @@ export const checkGates: Checker = (history) => {
     // Only the start counts: an invoke, or a completion whose invoke we never saw.
     const sk = `${key}\u0000${op.f}\u0000${op.ref ?? ''}`;
     const open = started.get(sk) ?? 0;
+    const qk = `${key}\u0000${String(op.value?.queueId ?? '')}`;
     if (op.type === 'invoke') started.set(sk, open + 1);
     else if (open > 0) {
       started.set(sk, open - 1);
+      if (op.f === 'get') noteGetDone(op, qk, getStarts.get(qk)?.shift() ?? false);
       continue;
+    }
+    // The ACK that ends a receive whose GET started while the class was open.
+    if (op.f === 'ack') {
+      const rk = `${qk}\u0000${String(op.value?.msgId ?? '')}`;
+      if (receiving.delete(rk)) continue;
     }
     const known = current.get(key);
     const phase = op.phase ?? known?.phase;
     if (phase === undefined) {
       unphased++;
+      if (op.f === 'get') noteGetStart(op, qk, false);
       continue;
     }
     const banned = net ? NO_NETWORK_PHASES : NO_DB_PHASES;
+    if (op.f === 'get') noteGetStart(op, qk, !banned.includes(phase));
     if (banned.includes(phase)) {
       const ops = [op.index];
       if (op.phase === undefined && known) ops.push(known.op);
@@ -79,6 +98,17 @@ export const checkGates: Checker = (history) => {
         proc: op.proc,
       });
     }
+  }
+  function noteGetStart(op: Op, qk: string, allowed: boolean): void {
+    if (op.type === 'invoke') {
+      let list = getStarts.get(qk);
+      if (!list) getStarts.set(qk, (list = []));
+      list.push(allowed);
+    } else noteGetDone(op, qk, allowed); // a lone completion is its own start
+  }
+  function noteGetDone(op: Op, qk: string, allowed: boolean): void {
+    const msgId = op.value?.msgId;
+    if (allowed && op.type === 'ok' && typeof msgId === 'string') receiving.add(`${qk}\u0000${msgId}`);
   }
   const notes = unphased > 0 ? [`${unphased} gated op(s) had no known phase and were not checked`] : [];
   return verdict('gates', violations, notes);

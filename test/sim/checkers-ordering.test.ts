@@ -36,6 +36,40 @@ describe('gates', () => {
     expect(v.valid).toBe(true);
     expect(v.notes).toEqual(['2 gated op(s) had no known phase and were not checked']);
   });
+  it('an ACK during suspending/background that ends a GET started in active is that receive op, not a new start', () => {
+    const h = new H();
+    h.op({ ...NSE, type: 'info', f: 'phase', value: 'active' });
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...NSE, type: 'info', f: 'phase', value: 'suspending' });
+    h.op({ ...NSE, type: 'invoke', f: 'db.write', value: { msgId: 'm1' } }); // DB still open while suspending
+    h.op({ ...NSE, type: 'invoke', f: 'ack', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...NSE, type: 'ok', f: 'ack', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...APP, type: 'info', f: 'phase', value: 'active' });
+    h.op({ ...APP, phase: 'active', type: 'invoke', f: 'get', value: { queueId: 'q2' } });
+    h.op({ ...APP, phase: 'active', type: 'ok', f: 'get', value: { queueId: 'q2', msgId: 'm2' } });
+    h.op({ ...APP, type: 'info', f: 'phase', value: 'background' });
+    h.op({ ...APP, phase: 'background', type: 'ok', f: 'ack', value: { queueId: 'q2', msgId: 'm2' } }); // a lone ok
+    expect(checkGates(h.ops)).toMatchObject({ valid: true, violations: [], notes: [] });
+  });
+  it('pairs the ACK by instance + queue + msgId: a GET started in background, or an ACK of another message, is still a violation', () => {
+    const h = new H();
+    h.op({ ...NSE, type: 'info', f: 'phase', value: 'active' });
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...NSE, type: 'info', f: 'phase', value: 'background' }, 'bg');
+    h.op({ ...NSE, type: 'invoke', f: 'ack', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...NSE, type: 'invoke', f: 'ack', value: { queueId: 'q2', msgId: 'm1' } }, 'otherQueue');
+    h.op({ ...NSE, type: 'invoke', f: 'ack', value: { queueId: 'q1', msgId: 'm1' } }, 'again'); // that receive already ended
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } }, 'bgGet');
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm2' } });
+    h.op({ ...NSE, type: 'invoke', f: 'ack', value: { queueId: 'q1', msgId: 'm2' } }, 'bgAck');
+    h.op({ proc: 'nse', pid: 201, phase: 'background', type: 'invoke', f: 'ack', value: { queueId: 'q1', msgId: 'm1' } }, 'otherPid');
+    const v = checkGates(h.ops);
+    expect(v.valid).toBe(false);
+    expect(v.violations.map((x) => Math.max(...x.ops))).toEqual([h.at.otherQueue, h.at.again, h.at.bgGet, h.at.bgAck, h.at.otherPid]);
+    expect(v.violations[2]).toEqual({ detail: "nse started network op 'get' while background", ops: [h.at.bg!, h.at.bgGet!], proc: 'nse' });
+  });
 });
 
 describe('get-isolation', () => {

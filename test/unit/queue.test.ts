@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { QueueCoordinator, type GetResult } from '../../src/core/queue/index.js';
+import { QueueCoordinator } from '../../src/core/queue/index.js';
 import { isNsekitError } from '../../src/core/errors.js';
-import type { Gate, OpClass } from '../../src/core/host.js';
+import type { Gate } from '../../src/core/host.js';
 import { SimClock, flush } from '../helpers/sim-clock.js';
 import { FakeRelay, deferred, memoryLog, recordingFailpoints, type Events } from '../helpers/fakes.js';
 
@@ -272,41 +272,5 @@ describe('QueueCoordinator', () => {
     expect(r2.flags).toEqual({ notification: false });
     await r2.ack();
   });
-
-  it('runs GET and ACK inside the gate receiveNetwork class and hits failpoints in order', async () => {
-    const classes: OpClass[] = [];
-    const gate: Gate = {
-      run: async (cls, fn) => {
-        classes.push(cls);
-        return fn();
-      },
-    };
-    const { relay, qc, failpoints } = setup({ gate });
-    relay.send('q1', body('a'));
-    const r = (await qc.getMessage('q1'))!;
-    await r.ack();
-    expect(classes).toEqual(['receiveNetwork', 'receiveNetwork']);
-    expect(failpoints.hits).toEqual([
-      'queue.slot.acquired',
-      'net.get.sent',
-      'net.get.ok',
-      'net.ack.sent',
-      'net.ack.ok',
-      'queue.slot.released',
-    ]);
-  });
-
-  it('a blocked gate holds the GET (it waits, it does not fail)', async () => {
-    const open = deferred();
-    const gate: Gate = { run: async (_c, fn) => (await open.promise, fn()) };
-    const { relay, qc, events } = setup({ gate });
-    relay.send('q1', body('a'));
-    const p = qc.getMessage('q1');
-    await flush();
-    expect(events.some((e) => e.startsWith('relay.get'))).toBe(false);
-    open.resolve();
-    const r: GetResult = (await p)!;
-    expect(r.msg.msgId).toBe('m1');
-    r.release();
-  });
+  // Gate tests (one receiveNetwork op per GET..ACK, real PhaseController): queue-gate.test.ts
 });

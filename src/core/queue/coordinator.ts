@@ -4,6 +4,13 @@
  * GET until ack()/release()/error/empty/hold-timeout. Waiters are served FIFO
  * by direct hand-off (no barging); queues are independent. GET and SUB on one
  * queue are mutually exclusive within this process.
+ *
+ * With a gate, one receive is ONE `receiveNetwork` operation from the GET until
+ * the slot is given up (ACK, release, empty, error, hold timeout): the ACK runs
+ * inside it, not as a second gate op. So background()/suspend() let a receive
+ * already in flight finish with its ACK (the drain waits for it), and only a new
+ * GET waits. A second gate op for the ACK would wait at the closed class and the
+ * process would suspend holding the slot and an un-ACKed message.
  */
 import { NsekitError } from '../errors.js';
 import type { Gate, Host, MessageFlags, RelayMessage, TimerHandle, Transport } from '../host.js';
@@ -22,7 +29,7 @@ export interface QueueCoordinatorOptions {
   waitTimeoutMs?: number;
   /** Slot auto-released if neither ack nor release comes (default 30000 ms). */
   holdTimeoutMs?: number;
-  /** Phase gate: GET and ACK (and SUB) run in its receiveNetwork class. */
+  /** Phase gate: each GET..ACK (and each SUB) is one operation of its receiveNetwork class. */
   gate?: Gate;
   /** test-only broken variant (sim/broken.ts): no per-queue slot, GETs on one queue overlap. Never set in production. */
   broken?: 'unserialized-get';
@@ -30,7 +37,15 @@ export interface QueueCoordinatorOptions {
 
 type Waiter = { grant: (slot: Slot) => void; timer: TimerHandle | null };
 /** One holding of a queue's slot. `state` moves only forward. */
-type Slot = { id: number; state: 'held' | 'acking' | 'done' | 'expired'; holdTimer: TimerHandle | null };
+type Slot = {
+  id: number;
+  state: 'held' | 'acking' | 'done' | 'expired';
+  holdTimer: TimerHandle | null;
+  /** Ends the slot's receiveNetwork op (once the GET call itself has settled too). */
+  end: (() => void) | null;
+  /** Settles when the receive op has left the gate (its count dropped). */
+  opDone: Promise<unknown> | null;
+};
 type QueueState = { slot: Slot | null; waiters: Waiter[]; subscribed: boolean };
 
 export class QueueCoordinator {
@@ -60,7 +75,10 @@ export class QueueCoordinator {
     let msg: RelayMessage | null;
     try {
       await this.host.failpoints.hit('queue.slot.acquired', { queueId, slot: slot.id });
-      msg = await this.net(async () => {
+      msg = await this.receive(slot, async () => {
+        // The slot expired while this GET waited for its class: GETting now could hand out
+        // a message the next holder already has.
+        if (slot.state !== 'held') throw this.expired(queueId, slot);
         await this.host.failpoints.hit('net.get.sent', { queueId });
         const m = await this.transport.get(queueId);
         await this.host.failpoints.hit('net.get.ok', { queueId, msgId: m?.msgId ?? null });
@@ -142,9 +160,39 @@ export class QueueCoordinator {
     return this.gate ? this.gate.run('receiveNetwork', fn) : fn();
   }
 
+  /**
+   * Run the GET as the start of the slot's receiveNetwork op and resolve with its
+   * result; the op itself stays open until free() ends the slot (the ACK, if any,
+   * runs inside it). Never nests a gate.run: see docs/phase-machine.md "Nesting".
+   */
+  private receive(slot: Slot, get: () => Promise<RelayMessage | null>): Promise<RelayMessage | null> {
+    const gate = this.gate;
+    if (!gate) return get();
+    return new Promise<RelayMessage | null>((resolve, reject) => {
+      const ended = new Promise<void>((r) => (slot.end = r));
+      if (slot.state === 'done' || slot.state === 'expired') slot.end?.();
+      slot.opDone = gate
+        .run('receiveNetwork', async () => {
+          try {
+            resolve(await get());
+          } catch (e) {
+            reject(e);
+            return;
+          }
+          await ended;
+        })
+        // Waiting for the class failed (GATE_TIMEOUT, GATE_STOPPED): the GET never ran.
+        .catch(reject);
+    });
+  }
+
+  private expired(queueId: string, slot: Slot): NsekitError {
+    return new NsekitError('QUEUE_SLOT_EXPIRED', `slot for ${queueId} expired before its GET`, { queueId, slot: slot.id });
+  }
+
   private acquire(queueId: string, q: QueueState, timeoutMs: number): Promise<Slot> {
     // test-only broken variant: a private slot nobody else waits for.
-    if (this.broken === 'unserialized-get') return Promise.resolve({ id: ++this.seq, state: 'held', holdTimer: null });
+    if (this.broken === 'unserialized-get') return Promise.resolve({ id: ++this.seq, state: 'held', holdTimer: null, end: null, opDone: null });
     if (!q.slot && q.waiters.length === 0) return Promise.resolve(this.take(queueId, q));
     return new Promise<Slot>((resolve, reject) => {
       const w: Waiter = { grant: resolve, timer: null };
@@ -160,7 +208,7 @@ export class QueueCoordinator {
   }
 
   private take(queueId: string, q: QueueState): Slot {
-    const slot: Slot = { id: ++this.seq, state: 'held', holdTimer: null };
+    const slot: Slot = { id: ++this.seq, state: 'held', holdTimer: null, end: null, opDone: null };
     slot.holdTimer = this.host.clock.setTimer(this.holdTimeoutMs, () => {
       if (slot.state !== 'held') return;
       this.host.log.log('warn', 'queue', 'slot hold timeout: released without ACK', { queueId, slot: slot.id });
@@ -175,6 +223,7 @@ export class QueueCoordinator {
     slot.state = to;
     if (slot.holdTimer !== null) this.host.clock.clearTimer(slot.holdTimer);
     slot.holdTimer = null;
+    slot.end?.(); // the receive op ends with the slot
     if (q.slot !== slot) return;
     q.slot = null;
     void this.host.failpoints.hit('queue.slot.released', { queueId, slot: slot.id, how: to });
@@ -197,15 +246,17 @@ export class QueueCoordinator {
     slot.state = 'acking';
     if (slot.holdTimer !== null) this.host.clock.clearTimer(slot.holdTimer);
     slot.holdTimer = null;
+    // No gate.run here: the ACK belongs to the receive op opened by the GET, which is still
+    // counted in receiveNetwork, so a background()/suspend() since the GET does not hold it.
     try {
-      await this.net(async () => {
-        await this.host.failpoints.hit('net.ack.sent', { queueId, msgId });
-        await this.transport.ack(queueId, msgId);
-        await this.host.failpoints.hit('net.ack.ok', { queueId, msgId });
-      });
+      await this.host.failpoints.hit('net.ack.sent', { queueId, msgId });
+      await this.transport.ack(queueId, msgId);
+      await this.host.failpoints.hit('net.ack.ok', { queueId, msgId });
     } finally {
       slot.state = 'held';
       this.free(queueId, q, slot, 'done');
     }
+    // As with any gate op, the class count drops before the caller sees the result.
+    if (slot.opDone) await slot.opDone;
   }
 }
