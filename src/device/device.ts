@@ -169,6 +169,8 @@ export class Device extends EventLog {
     this.unstarted.set(nse, (this.unstarted.get(nse) ?? 0) + 1);
     // The app came to the front while the NSE was starting: it must not GET (the app fetches).
     if (this.appInForeground && !this.opts.nseWhenForeground) nse.send({ type: 'app-state', active: true });
+    // nseWhenForeground (bench: app and NSE own disjoint queues): the NSE fetches even after a yield.
+    if (this.opts.nseWhenForeground) nse.send({ type: 'app-state', active: false });
     nse.send({ type: 'push', pushId, receivedAt, items });
     this.emit('push', { pushId, receivedAt, items, cold });
     return pushId;
