@@ -44,7 +44,10 @@ type Ingested = { msgId: string; stored: InboundOutcome['stored']; pending: Noti
 async function ingest(deps: InboundDeps, m: RelayMessage): Promise<Ingested> {
   const { host } = deps;
   const tag = deps.logTag ?? 'sync';
-  if (!deps.store) {
+  // Read the store once: a host may expose it through a live getter that turns null when the
+  // device locks mid-message; the store object itself then answers with typed errors.
+  const store = deps.store;
+  if (!store) {
     // Locked: keep the relay body as is (still e2e-sealed, opaque) for import on unlock.
     await deps.inbox.append({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { ...m.flags }, sealed: m.body });
     await host.failpoints.hit('inbox.append.done', { msgId: m.msgId });
@@ -70,12 +73,12 @@ async function ingest(deps: InboundDeps, m: RelayMessage): Promise<Ingested> {
   }
   const sealed = seal(deps.bodyKey, host.rng, { kind: EnvelopeKind.messageBody, recordId: m.msgId, queueId: m.queueId }, plain);
   plain.fill(0);
-  const inserted = await deps.store.putMessage({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { ...m.flags }, sealed });
+  const inserted = await store.putMessage({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { ...m.flags }, sealed });
   await host.failpoints.hit('db.write.done', { msgId: m.msgId, duplicate: !inserted });
   host.log.log('debug', tag, inserted ? 'stored' : 'duplicate', { msgId: m.msgId, queueId: m.queueId, type: content.type });
   let pending: NotificationContent | null = null;
   // markNotified is the durable "at most once" record, shared by both processes.
-  if (inserted && isUserContent(content) && (await deps.store.markNotified(m.msgId))) {
+  if (inserted && isUserContent(content) && (await store.markNotified(m.msgId))) {
     pending = { msgId: m.msgId, queueId: m.queueId, ...notificationText(content) };
   }
   return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending };
