@@ -1,6 +1,6 @@
 /**
  * A bare JSContext has no `console`, and xstate evaluates
- * `console.log.bind(console)` when its module loads. So this module — imported
+ * `log.bind(console)` on the console object when its module loads. So this module — imported
  * first by the facade, hence evaluated before xstate — installs a console if
  * (and only if) the context has none. It forwards to host.log under the tag
  * "rt" once createCore has connected a host; before that, output is dropped.
