@@ -8,17 +8,35 @@ import { loadScenario, type Scenario } from '../scenario/index.js';
 
 export const CATALOGUE_DIR = fileURLToPath(new URL('../scenarios/', import.meta.url));
 
+/**
+ * Detector scenarios (sim/scenarios/detectors/) model a *bug* on purpose — e.g. a process
+ * frozen while it holds the lock — to prove the harness records the violation and the
+ * system still recovers. They expect `valid: false`, so they are kept out of the catalogue,
+ * whose every scenario must be valid on our implementation; they resolve by name all the same.
+ */
+export const DETECTORS_DIR = join(CATALOGUE_DIR, 'detectors');
+
+const jsonNames = (dir: string): string[] =>
+  existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
+
 /** Names of the catalogue scenarios (sim/scenarios/*.json, without .json). */
 export function catalogueNames(): string[] {
-  return readdirSync(CATALOGUE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+  return jsonNames(CATALOGUE_DIR);
+}
+
+/** Names of the detector scenarios (sim/scenarios/detectors/*.json). */
+export function detectorNames(): string[] {
+  return jsonNames(DETECTORS_DIR);
 }
 
 /** A scenario file path, or a catalogue name. */
 export function resolveScenario(arg: string): { scenario: Scenario; source: string } {
   if (existsSync(arg) && arg.endsWith('.json')) return { scenario: loadScenario(arg), source: arg };
   const name = basename(arg).replace(/\.json$/, '');
-  const path = join(CATALOGUE_DIR, `${name}.json`);
-  if (existsSync(path)) return { scenario: loadScenario(path), source: name };
+  for (const dir of [CATALOGUE_DIR, DETECTORS_DIR]) {
+    const path = join(dir, `${name}.json`);
+    if (existsSync(path)) return { scenario: loadScenario(path), source: name };
+  }
   throw new NsekitError('SIM_NO_SCENARIO', `no scenario file ${arg} and no catalogue scenario '${name}' (catalogue: ${catalogueNames().join(', ')})`);
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { catalogueNames, resolveScenario } from '../../sim/cli/sim.js';
+import { catalogueNames, detectorNames, resolveScenario } from '../../sim/cli/sim.js';
 import { runScenario } from '../../sim/orchestrator/index.js';
 
 // Every race of DESIGN §7 in real-process mode: each must meet its own `expect`
@@ -13,11 +13,14 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 describe('catalogue (real processes)', () => {
   const names = catalogueNames();
 
-  it('has one scenario per DESIGN §7 race', () => {
+  it('has one scenario per DESIGN §7 race, every one expected valid; detectors apart', () => {
     expect(names.length).toBeGreaterThanOrEqual(11);
+    for (const name of names) expect(resolveScenario(name).scenario.expect?.valid ?? true, name).toBe(true);
+    expect(detectorNames()).toEqual(['frozen-holding-lock', 'frozen-holding-lock-lease']);
+    for (const name of detectorNames()) expect(resolveScenario(name).scenario.expect?.valid, name).toBe(false);
   });
 
-  for (const name of names) {
+  for (const name of [...names, ...detectorNames()]) {
     it(`${name} meets its expectation`, { timeout: 120_000 }, async () => {
       const { scenario, source } = resolveScenario(name);
       const r = await runScenario(scenario, { seed: 11, outDir: out, source });

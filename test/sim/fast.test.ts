@@ -10,7 +10,7 @@ import { loadScenario, scenario, type Scenario } from '../../sim/scenario/index.
 const dir = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
 const files = (d: string) => readdirSync(dir(d)).filter((f) => f.endsWith('.json')).map((f) => `${dir(d)}/${f}`);
 const EXAMPLES = files('../../sim/scenario/examples/');
-const CATALOGUE = files('../../sim/scenarios/');
+const CATALOGUE = [...files('../../sim/scenarios/'), ...files('../../sim/scenarios/detectors/')];
 const SEEDS = [1, 2, 3, 42];
 
 describe('fast mode: example and catalogue scenarios', () => {
