@@ -62,9 +62,16 @@ export function seal(key: Uint8Array, rng: Rng, binding: EnvelopeBinding, plaint
   if (!KINDS.has(binding.kind)) throw new NsekitError('CRYPTO_BAD_VERSION', `unknown envelope kind ${binding.kind}`);
   const nonce = rng.randomBytes(NONCE_LEN);
   if (nonce.length !== NONCE_LEN) throw new NsekitError('CRYPTO_BAD_KEY', 'host Rng returned a short nonce');
-  const header = concatBytes(Uint8Array.of(0x4e, 0x4b, ENVELOPE_VERSION, binding.kind), nonce);
-  const ct = xchacha20poly1305(key, nonce, aad(header, binding)).encrypt(plaintext);
-  return concatBytes(header, ct);
+  // One allocation: the header, then the ciphertext written in place behind it (ingest hot path).
+  const out = new Uint8Array(HEADER_LEN + plaintext.length + TAG_LEN);
+  out[0] = 0x4e;
+  out[1] = 0x4b;
+  out[2] = ENVELOPE_VERSION;
+  out[3] = binding.kind;
+  out.set(nonce, 4);
+  const header = out.subarray(0, HEADER_LEN);
+  xchacha20poly1305(key, nonce, aad(header, binding)).encrypt(plaintext, out.subarray(HEADER_LEN));
+  return out;
 }
 
 /** Reads the header without decrypting (for routing and error reporting). */
