@@ -1,5 +1,5 @@
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { concatBytes, utf8Encode } from '../bytes.js';
+import { utf8Encode } from '../bytes.js';
 import { NsekitError } from '../errors.js';
 import type { Rng } from '../host.js';
 
@@ -40,14 +40,22 @@ export interface EnvelopeBinding {
   queueId: string;
 }
 
-function lenPrefixed(s: string): Uint8Array {
-  const b = utf8Encode(s);
-  if (b.length > 0xffff) throw new NsekitError('CRYPTO_BAD_KEY', 'binding field longer than 65535 bytes');
-  return concatBytes(Uint8Array.of(b.length >> 8, b.length & 255), b);
-}
-
+/** header || u16be(len) recordId || u16be(len) queueId, built in one buffer. */
 function aad(header: Uint8Array, binding: EnvelopeBinding): Uint8Array {
-  return concatBytes(header, lenPrefixed(binding.recordId), lenPrefixed(binding.queueId));
+  const r = utf8Encode(binding.recordId);
+  const q = utf8Encode(binding.queueId);
+  if (r.length > 0xffff || q.length > 0xffff) throw new NsekitError('CRYPTO_BAD_KEY', 'binding field longer than 65535 bytes');
+  const out = new Uint8Array(header.length + 4 + r.length + q.length);
+  out.set(header, 0);
+  let o = header.length;
+  out[o++] = r.length >> 8;
+  out[o++] = r.length & 255;
+  out.set(r, o);
+  o += r.length;
+  out[o++] = q.length >> 8;
+  out[o++] = q.length & 255;
+  out.set(q, o);
+  return out;
 }
 
 function checkKey(key: Uint8Array): void {
