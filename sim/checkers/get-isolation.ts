@@ -13,11 +13,17 @@ interface Held {
   endOp?: number;
 }
 
-/** First op after `from` by which `who` let go of msgId on queueId. */
-function releaseOf(history: readonly Op[], from: number, who: ProcRef, queueId: string, msgId: string): Op | undefined {
-  for (let i = from + 1; i < history.length; i++) {
+/**
+ * First op by which `who` let go of msgId on queueId: a freeze of that instance from the GET's
+ * invoke on (`invoked`; frozen mid-receive counts), any other release after its completion (`from`).
+ */
+function releaseOf(history: readonly Op[], invoked: number, from: number, who: ProcRef, queueId: string, msgId: string): Op | undefined {
+  for (let i = invoked + 1; i < history.length; i++) {
     const op = history[i]!;
-    if (isEnd(op) && sameProc(targetOf(op), who)) return op;
+    // Frozen (a `freeze` step, a budget, or 0xdead10cc → kill) or ended: a GET that can no longer
+    // ACK is abandoned; the relay cannot know, so re-serving M to a live GET is not a race.
+    if ((isEnd(op) || (op.f === 'freeze' && happened(op))) && sameProc(targetOf(op), who)) return op;
+    if (i <= from) continue;
     const self: ProcRef = op.pid === undefined ? { proc: op.proc } : { proc: op.proc, pid: op.pid };
     if (!sameProc(self, who)) continue;
     if (op.f === 'ack' && (op.type === 'ok' || op.type === 'fail') && op.value?.msgId === msgId) return op;
@@ -33,8 +39,9 @@ function releaseOf(history: readonly Op[], from: number, who: ProcRef, queueId: 
  * Invariant 5 — GET isolation. A GET that returned message M on queue Q
  * "holds" M from its invoke until its process lets go: its ACK of M completes
  * (ok or fail), it records `queue.slot.released` for Q, it reports phase
- * `suspended` (drained: no GET runs until it is reactivated), or it ends (kill,
- * exit, jetsam). Another GET (any process) that returns M on Q and was invoked
+ * `suspended` (drained: no GET runs until it is reactivated), it is frozen (from the GET's
+ * invoke on; an abandoned GET, whether or not it is thawed later), or it ends (kill, exit,
+ * jetsam, the 0xdead10cc kill). Releases are per instance: a relaunch has a new pid. Another GET (any process) that returns M on Q and was invoked
  * before that release is a violation. A GET invoked after a release without
  * ACK may legitimately see M again (the relay re-serves un-ACKed messages).
  */
@@ -46,7 +53,7 @@ export const checkGetIsolation: Checker = (history) => {
     const v = pairValue(p);
     if (typeof v.msgId !== 'string' || typeof v.queueId !== 'string') continue;
     const who: ProcRef = s.pid === undefined ? { proc: s.proc } : { proc: s.proc, pid: s.pid };
-    const rel = releaseOf(history, p.complete.index, who, v.queueId, v.msgId);
+    const rel = releaseOf(history, s.index, p.complete.index, who, v.queueId, v.msgId);
     held.push({ pair: p, who, queueId: v.queueId, msgId: v.msgId, start: s.index, end: rel?.index ?? Infinity, endOp: rel?.index });
   }
   held.sort((a, b) => a.start - b.start);

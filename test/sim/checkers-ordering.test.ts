@@ -143,3 +143,43 @@ describe('get-isolation: suspension lets go', () => {
     expect(checkGetIsolation(k.ops).valid).toBe(false);
   });
 });
+
+describe('get-isolation: a frozen or killed holder has abandoned its GET', () => {
+  const ORCH = { proc: 'orchestrator' } as const;
+  it('a holder frozen after its GET (or mid-receive) no longer holds the message', () => {
+    for (const frozenBeforeOk of [false, true]) {
+      const h = new H();
+      h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+      if (frozenBeforeOk) h.op({ ...ORCH, type: 'ok', f: 'freeze', value: { proc: 'nse', pid: NSE.pid, why: 'step' } });
+      h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+      if (!frozenBeforeOk) h.op({ ...ORCH, type: 'ok', f: 'freeze', value: { proc: 'nse', pid: NSE.pid, why: 'budget-over' } });
+      h.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+      h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+      expect(checkGetIsolation(h.ops)).toMatchObject({ valid: true, violations: [] });
+    }
+  });
+  it('a 0xdead10cc kill of the holder releases it', () => {
+    const h = new H();
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...ORCH, type: 'info', f: 'lock.held-at-freeze', value: { proc: 'nse', pid: NSE.pid, code: '0xdead10cc' } });
+    h.op({ ...ORCH, type: 'ok', f: 'kill', value: { proc: 'nse', pid: NSE.pid, why: '0xdead10cc' } });
+    h.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    expect(checkGetIsolation(h.ops).valid).toBe(true);
+  });
+  it('both GETs live is still a violation: a freeze of another pid, of the other process, or a failed freeze does not count', () => {
+    const h = new H();
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } }, 'g1');
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } }, 'g1ok');
+    h.op({ ...ORCH, type: 'ok', f: 'freeze', value: { proc: 'nse', pid: NSE.pid + 1 } });
+    h.op({ ...ORCH, type: 'ok', f: 'freeze', value: { proc: 'app', pid: APP.pid } });
+    h.op({ ...ORCH, type: 'fail', f: 'freeze', value: { proc: 'nse', pid: NSE.pid } });
+    h.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } }, 'g2');
+    h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } }, 'g2ok');
+    h.op({ ...ORCH, type: 'ok', f: 'freeze', value: { proc: 'nse', pid: NSE.pid } });
+    const v = checkGetIsolation(h.ops);
+    expect(v.valid).toBe(false);
+    expect(v.violations.map((x) => x.ops)).toEqual([[h.at.g1!, h.at.g1ok!, h.at.g2!, h.at.g2ok!]]);
+  });
+});
