@@ -8,8 +8,8 @@
 import type { TimerHandle } from '../../src/core/host.js';
 import { ORCH, type FastWorld } from './world.js';
 
-/** How long the foreground app waits for a running NSE to yield (the real engine's bound). */
-export const YIELD_WAIT_MS = 5_000;
+/** How long the foreground app waits for a running NSE to yield (SimpleX and src/device: 10 s), scaled by timeFactor. */
+export const YIELD_WAIT_MS = 10_000;
 
 export class IosRules {
   private appTimer: TimerHandle | null = null;
@@ -52,8 +52,12 @@ export class IosRules {
     else w.thaw('app', 'foreground');
     const nse = w.proc('nse');
     if (nse && !nse.frozen) {
-      // Bounded (SimpleX's app waits up to 10 s; the real engine 5 s); a frozen or dead NSE cannot answer.
-      await Promise.race([w.postNse((n) => n.yieldToApp()), w.sched.delay(ORCH, YIELD_WAIT_MS), w.stopped(nse)]);
+      // Bounded (10 s scaled); the wait ends on yielded (drained, suspended), a freeze or death.
+      const bound = Math.max(1, YIELD_WAIT_MS * w.world.timeFactor);
+      await Promise.race([w.postNse((n) => n.setAppActive(true)), w.sched.delay(ORCH, bound), w.stopped(nse)]);
+    } else if (nse) {
+      // Frozen: it cannot answer, so no wait — but it reads the app state first thing when thawed.
+      void w.postNse((n) => n.setAppActive(true));
     }
     await w.postApp('active');
   }
@@ -63,6 +67,7 @@ export class IosRules {
     this.clearAppTimer();
     w.appState = 'background';
     void w.postApp('background');
+    void w.nseMayFetch();
     this.appTimer = w.sched.setTimer(ORCH, w.budgets.bgTaskMs, () => this.expireApp('budget'));
   }
 
@@ -74,6 +79,7 @@ export class IosRules {
     w.appState = 'expiring';
     w.h.ok(ORCH, 'expire', { proc: 'app', pid: p.ctx.pid, why });
     void w.postApp('expiring');
+    void w.nseMayFetch();
     this.appTimer = w.sched.setTimer(ORCH, w.budgets.nseGraceMs, () => {
       this.appTimer = null;
       if (w.appState === 'expiring') w.freeze('app', 'expiration-grace-over');

@@ -5,7 +5,9 @@
  * write; its own budget timer delivers best-attempt content and suspends;
  * a grace period after the last push, then background + suspend (store
  * closed, lock released) before iOS freezes it; the app's activation makes
- * it yield (drain and release).
+ * it yield (drain and release). As in the real NSE, a yield is sticky: while
+ * the app is in front (`appActive`) no GET starts and pushes are handed over,
+ * until the device says the app left (`setAppActive(false)`).
  */
 import { isNsekitError } from '../../src/core/errors.js';
 import type { TimerHandle } from '../../src/core/host.js';
@@ -28,7 +30,8 @@ export class SimNse {
   private jobs = new Set<Job>();
   private graceTimer: TimerHandle | null = null;
   private budgetTimer: TimerHandle | null = null;
-  private yielding = false;
+  /** The app is in front: set by a yield, cleared only by setAppActive(false) (src/nse/nse.ts). */
+  private appActive = false;
   private suspending: Promise<void> | null = null;
 
   constructor(
@@ -40,25 +43,44 @@ export class SimNse {
 
   async onPush(queueIds: string[]): Promise<void> {
     const { p } = this;
+    if (this.appActive) return this.handOver(queueIds);
     this.clearGrace();
-    this.yielding = false;
     if (this.suspending) await this.suspending;
-    if (p.phase.phase !== 'active') await p.phase.activate();
+    // A yield may have come in while we waited: it wins, nothing was fetched.
+    if (!this.appActive && p.phase.phase !== 'active') await p.phase.activate();
+    if (this.appActive) return this.handOver(queueIds);
     if (this.budgetTimer === null) this.budgetTimer = p.ctx.clock.setTimer(this.t.budgetMs, () => this.expire());
     const job: Job = { queueIds, done: false };
     this.jobs.add(job);
     try {
       const results = await Promise.allSettled(queueIds.map((q) => this.fetchQueue(q)));
-      for (const r of results) if (r.status === 'rejected' && !this.yielding) this.error('nse fetch', r.reason);
+      for (const r of results) if (r.status === 'rejected' && !this.appActive) this.error('nse fetch', r.reason);
     } finally {
       job.done = true;
       this.jobs.delete(job);
     }
-    if (this.jobs.size === 0) this.armGrace();
+    if (this.jobs.size === 0 && !this.appActive) this.armGrace();
+  }
+
+  /** A push while the app is in front: no GET (the app's wake / SUB fetches it). */
+  private handOver(queueIds: string[]): void {
+    this.p.ctx.record('info', 'push.handed-over', { queueIds });
+  }
+
+  /** The device's view of the app (src/nse/nse.ts setAppActive): in front = a yield; gone = GETs allowed again. */
+  async setAppActive(active: boolean): Promise<void> {
+    if (active) {
+      if (!this.appActive) await this.yieldToApp();
+      return;
+    }
+    if (!this.appActive) return;
+    this.appActive = false;
+    this.p.ctx.record('info', 'app-left', {});
   }
 
   private async fetchQueue(queueId: string): Promise<void> {
-    if (this.yielding) return;
+    // Yielded meanwhile: do not start a GET (one already past its gate finishes in the drain).
+    if (this.appActive) return;
     try {
       await fetchAndProcess(this.p.inboundDeps(), this.p.queues, queueId, { maxExtraGets: 3 });
     } catch (e) {
@@ -112,8 +134,9 @@ export class SimNse {
 
   /** The app became active: stop starting work, drain, release. */
   async yieldToApp(): Promise<void> {
-    if (this.yielding && this.suspending) return this.suspending;
-    this.yielding = true;
+    const again = this.appActive && this.suspending;
+    this.appActive = true; // synchronously, before any await (as the real NSE)
+    if (again) return this.suspending!;
     this.p.ctx.record('info', 'yielding', { inFlight: this.jobs.size });
     await this.suspend(this.t.suspendDeadlineMs);
     this.p.ctx.record('info', 'yielded', { lockHeld: this.p.lock.held });

@@ -180,6 +180,17 @@ export class FastWorld {
     );
   }
 
+  /**
+   * The app was told to leave the foreground: once it has left `active` (bounded, as for a
+   * push), tell the NSE it may GET again — unless the app came back meanwhile (src/device).
+   */
+  async nseMayFetch(): Promise<void> {
+    const app = this.proc('app');
+    if (app && !app.frozen && app.phase.phase === 'active') await Promise.race([this.leftActive(app), this.sched.delay(ORCH, 2_000), this.stopped(app)]);
+    if (this.appState === 'active' && this.proc('app')) return;
+    await this.postNse((n) => n.setAppActive(false));
+  }
+
   // ---- iOS rules ---------------------------------------------------------------------------
 
   /** Resolves when this instance is frozen or dead (it can no longer answer). */
@@ -227,6 +238,8 @@ export class FastWorld {
     this.inboxFiles.dropPid(p.ctx.pid);
     this.relay.dropSubs(p.ctx.owner);
     this.h.ok(ORCH, f, { proc: role, pid: p.ctx.pid, why });
+    // An app that is gone fetches nothing: the NSE takes pushes again.
+    if (role === 'app') void this.postNse((n) => n.setAppActive(false));
   }
 
   // ---- push path ---------------------------------------------------------------------------
@@ -274,6 +287,8 @@ export class FastWorld {
   private toNse(queueId: string): void {
     if (!this.proc('nse')) this.launchNse();
     if (this.nse!.p.frozen) this.thaw('nse', 'push');
+    // The app came to the front meanwhile: the NSE must not GET (it hands the push over).
+    if (this.appState === 'active' && this.proc('app')) void this.postNse((n) => n.setAppActive(true));
     void this.postNse((n) => n.onPush([queueId]));
     this.onNsePush();
   }

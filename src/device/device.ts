@@ -247,6 +247,10 @@ export class Device extends EventLog {
           .then(() => this.log('info', 'lock', 'NSE yielded', { ms: Date.now() - t0 }))
           .catch(() => this.log('warn', 'lock', 'NSE did not yield in time; app goes ahead'));
       }
+    } else if (event === 'active' && nse?.alive) {
+      // Frozen: it cannot answer, so no wait — but the message waits in its socket and is
+      // read once it is thawed: it yields then instead of GETting behind the app's back.
+      nse.send({ type: 'app-state', active: true });
     }
     if (event !== 'lock' && event !== 'unlock') this.appState = event;
     app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) });
