@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { readDeviceStore, relayHasMessage, useWorld } from '../helpers/e2e-world.js';
+import { readDeviceStore, relayHasMessage, useWorld, suspendAndFreezeApp } from '../helpers/e2e-world.js';
 
 describe('e2e: the iOS rules the device enforces', () => {
   const world = useWorld();
 
   it('freezing the NSE while it holds the lock is a 0xdead10cc: recorded, killed; the DB stays intact and nothing is lost', async () => {
     const w = await world({ procConfig: { nseGraceMs: 5_000 } });
-    const app = await w.device.launchApp(); // creates the store and its key check
-    await w.device.waitEvent('app', 'wake');
-    await w.device.appLifecycle('suspend');
-    await w.device.waitEvent('app', 'suspended');
-    w.device.freeze(app);
+    const app = await suspendAndFreezeApp(w); // creates the store and its key check
     const nse = await w.device.startNse();
     const paused = nse.armFailpoint('db.tx.commit');
     await w.send(0, 'held when frozen');

@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { readDeviceInbox, readDeviceStore, useWorld } from '../helpers/e2e-world.js';
+import { readDeviceInbox, readDeviceStore, useWorld, suspendAndFreezeApp } from '../helpers/e2e-world.js';
 
 describe('e2e: device locked → pending inbox → imported on unlock', () => {
   const world = useWorld();
 
   it('the NSE appends to the inbox while locked; the app imports it on unlock, once', async () => {
     const w = await world({ procConfig: { nseGraceMs: 300 } });
-    const app = await w.device.launchApp();
-    await w.device.waitEvent('app', 'wake');
-    await w.device.appLifecycle('suspend');
-    await w.device.waitEvent('app', 'suspended');
-    w.device.freeze(app);
+    const app = await suspendAndFreezeApp(w);
     w.device.lock();
 
     const from = w.device.events.length;

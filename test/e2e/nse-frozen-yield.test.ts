@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { readDeviceStore, relayHasMessage, useWorld } from '../helpers/e2e-world.js';
+import { readDeviceStore, relayHasMessage, useWorld, suspendAndFreezeApp } from '../helpers/e2e-world.js';
 
 describe('e2e: an NSE frozen when the app comes to the front', () => {
   const world = useWorld();
 
   it('is not waited for, but yields once thawed; nothing lost or doubled', async () => {
     const w = await world({ procConfig: { nseGraceMs: 5_000 } });
-    const app = await w.device.launchApp();
-    await w.device.waitEvent('app', 'wake');
-    await w.device.appLifecycle('suspend');
-    await w.device.waitEvent('app', 'suspended');
-    w.device.freeze(app);
+    const app = await suspendAndFreezeApp(w);
     const nse = await w.device.startNse();
     const paused = nse.armFailpoint('inbound.decrypted');
     await w.send(0, 'held');

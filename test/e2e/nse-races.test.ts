@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readDeviceStore, relayHasMessage, useWorld } from '../helpers/e2e-world.js';
+import { readDeviceStore, relayHasMessage, useWorld, suspendAndFreezeApp } from '../helpers/e2e-world.js';
 
 describe('e2e: NSE races', () => {
   const world = useWorld();
@@ -32,11 +32,7 @@ describe('e2e: NSE races', () => {
 
   it('the app activating while the NSE is between GET and write loses and duplicates nothing', async () => {
     const w = await world({ procConfig: { nseGraceMs: 5_000 } });
-    const app = await w.device.launchApp();
-    await w.device.waitEvent('app', 'wake');
-    await w.device.appLifecycle('suspend');
-    await w.device.waitEvent('app', 'suspended');
-    w.device.freeze(app);
+    const app = await suspendAndFreezeApp(w);
     const nse = await w.device.startNse();
     const paused = nse.armFailpoint('inbound.decrypted');
     await w.send(0, 'contested');
@@ -56,11 +52,7 @@ describe('e2e: NSE races', () => {
 
   it('the app activating while the NSE holds the lock mid-transaction: the NSE commits, yields; nothing lost or doubled', async () => {
     const w = await world({ procConfig: { nseGraceMs: 5_000 } });
-    const app = await w.device.launchApp();
-    await w.device.waitEvent('app', 'wake');
-    await w.device.appLifecycle('suspend');
-    await w.device.waitEvent('app', 'suspended');
-    w.device.freeze(app);
+    const app = await suspendAndFreezeApp(w);
     const nse = await w.device.startNse();
     const paused = nse.armFailpoint('db.tx.commit');
     await w.send(0, 'mid-tx 1');

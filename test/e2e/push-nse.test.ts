@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readDeviceStore, relayHasMessage, useWorld } from '../helpers/e2e-world.js';
+import { readDeviceStore, relayHasMessage, useWorld, suspendAndFreezeApp } from '../helpers/e2e-world.js';
 
 describe('e2e: push → NSE while the app is frozen', () => {
   const world = useWorld();
@@ -46,11 +46,7 @@ describe('e2e: the same path with the lease lock backend', () => {
 
   it('app and NSE share the store through proper-lockfile leases', async () => {
     const w = await world({ procConfig: { nseGraceMs: 300, lockBackend: 'lease' } });
-    const app = await w.device.launchApp();
-    await w.device.waitEvent('app', 'wake');
-    await w.device.appLifecycle('suspend');
-    await w.device.waitEvent('app', 'suspended');
-    w.device.freeze(app);
+    const app = await suspendAndFreezeApp(w);
     const from = w.device.events.length;
     await w.send(0, 'leased');
     await w.device.waitEvent('nse', 'notification', (e) => e.body === 'leased', { from, timeoutMs: 40_000 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readDeviceStore, relayHasMessage, useWorld } from '../helpers/e2e-world.js';
+import { readDeviceStore, relayHasMessage, useWorld, suspendAndFreezeApp } from '../helpers/e2e-world.js';
 
 describe('e2e: relay restart', () => {
   const world = useWorld();
@@ -7,11 +7,7 @@ describe('e2e: relay restart', () => {
   it('queued messages and pending notifications survive a relay restart; nothing lost or doubled', async () => {
     // A long coalescing window keeps the notifications pending when the relay goes down.
     const w = await world({ notify: { coalesceMs: 60_000 }, procConfig: { nseGraceMs: 300 } });
-    const app = await w.device.launchApp();
-    await w.device.waitEvent('app', 'wake');
-    await w.device.appLifecycle('suspend');
-    await w.device.waitEvent('app', 'suspended');
-    w.device.freeze(app);
+    const app = await suspendAndFreezeApp(w);
 
     for (let i = 1; i <= 3; i++) await w.send(0, `survivor ${i}`);
     expect(w.relay.pendingNotifications()).toBeGreaterThan(0);

@@ -85,3 +85,17 @@ export async function relayHasMessage(w: World, q: number): Promise<boolean> {
     await t.close();
   }
 }
+
+/**
+ * The usual starting point for NSE races: the app launched and woken, then
+ * suspended by the rules (store closed, lock released) and frozen. Returns the
+ * app's process handle.
+ */
+export async function suspendAndFreezeApp(w: World) {
+  const app = await w.device.launchApp();
+  await w.device.waitEvent('app', 'wake');
+  await w.device.appLifecycle('suspend');
+  await w.device.waitEvent('app', 'suspended');
+  w.device.freeze(app);
+  return app;
+}
