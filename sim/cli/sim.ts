@@ -37,7 +37,27 @@ export function resolveScenario(arg: string): { scenario: Scenario; source: stri
     const path = join(dir, `${name}.json`);
     if (existsSync(path)) return { scenario: loadScenario(path), source: name };
   }
-  throw new NsekitError('SIM_NO_SCENARIO', `no scenario file ${arg} and no catalogue scenario '${name}' (catalogue: ${catalogueNames().join(', ')})`);
+  throw new NsekitError('SIM_NO_SCENARIO', `no scenario file ${arg} and no catalogue scenario '${name}' (catalogue: ${catalogueNames().join(', ')}; detectors: ${detectorNames().join(', ')})`);
+}
+
+/**
+ * Both modes' CLI: resolve the target, or report a harness error (exit 4) on stderr and,
+ * with --json, as the last stdout line. `extra` adds fields to that JSON (e.g. the mode).
+ */
+export function resolveForCli(
+  a: { target?: string; json: boolean; seed?: number },
+  out: (s: string) => void,
+  err: (s: string) => void,
+  extra: Record<string, unknown> = {},
+): { scenario: Scenario; source: string } | null {
+  try {
+    return resolveScenario(a.target!);
+  } catch (e) {
+    const msg = (e as Error).message; // an NsekitError's message already starts with its code
+    err(`nsekit sim: ${msg}`);
+    if (a.json) out(JSON.stringify({ valid: 'unknown', seed: a.seed ?? null, violations: [], events: 0, ...extra, error: msg }));
+    return null;
+  }
 }
 
 const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> [--seed N] [--json] [--out DIR] [--progress] [--broken VARIANT]';
@@ -97,15 +117,9 @@ export async function runSimCli(argv: string[], out: (s: string) => void = (s) =
     err(a === USAGE ? USAGE : `nsekit sim: ${a}\n${USAGE}`);
     return a === USAGE ? 0 : 4;
   }
-  let scenario: Scenario;
-  let source: string;
-  try {
-    ({ scenario, source } = resolveScenario(a.target!));
-  } catch (e) {
-    err(`nsekit sim: ${isNsekitError(e) ? `${e.code}: ` : ''}${(e as Error).message}`);
-    if (a.json) out(JSON.stringify({ valid: 'unknown', seed: a.seed ?? null, violations: [], events: 0, error: (e as Error).message }));
-    return 4;
-  }
+  const resolved = resolveForCli(a, out, err);
+  if (!resolved) return 4;
+  const { scenario, source } = resolved;
   const live = a.progress || process.stderr.isTTY === true;
   const seed = a.seed ?? randomSeed();
   // First line, before anything runs: the seed and every derived parameter.

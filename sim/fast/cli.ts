@@ -78,17 +78,10 @@ export async function runFastScenarioCli(
     err(a === USAGE ? USAGE : `nsekit sim: ${a}\n${USAGE}`);
     return a === USAGE ? 0 : 4;
   }
-  let scenario: Scenario;
-  let source: string;
-  try {
-    // The real mode's resolver: a file path or a catalogue name.
-    const { resolveScenario } = await import('../cli/sim.js');
-    ({ scenario, source } = resolveScenario(a.target!));
-  } catch (e) {
-    err(`nsekit sim: ${isNsekitError(e) ? `${e.code}: ` : ''}${(e as Error).message}`);
-    if (a.json) out(JSON.stringify({ valid: 'unknown', seed: a.seed ?? null, violations: [], events: 0, mode: 'fast', error: (e as Error).message }));
-    return 4;
-  }
+  // The real mode's resolver: a file path or a catalogue name.
+  const resolved = (await import('../cli/sim.js')).resolveForCli(a, out, err, { mode: 'fast' });
+  if (!resolved) return 4;
+  const { scenario, source } = resolved;
   const seed = a.seed ?? Math.floor(Math.random() * 2 ** 31);
   out(fastParamsLine(scenario, seed, a.broken));
   const r = await runFast(scenario, seed, a.broken ? { broken: a.broken } : {});
