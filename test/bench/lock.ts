@@ -2,16 +2,22 @@
  * Lock handoff benchmark: two real processes ping-pong one lock, and each
  * handoff is timed from the holder's release to the other's acquire (both
  * stamp process.hrtime.bigint(), CLOCK_MONOTONIC, shared by the processes).
- * Three modes in one run: bare fs-ext flockSync('exnb') in a tight loop (the
- * baseline), our flock backend, our lease backend.
+ * Four modes in one run:
+ * - `raw`: bare fs-ext flock ping-pong — `flockSync(fd, 'ex')` / `'un'`, the
+ *   kernel queues the waiter and wakes it on unlock (the issue's baseline);
+ * - `spin`: the strongest bare baseline we know — `flockSync(fd, 'exnb')`
+ *   back-to-back for the whole wait, a core burnt (which our lock must not do);
+ * - `flock`: our flock backend, `release({ wrote: true })` (generation pwrite
+ *   on release, header pread on acquire, fairness, timeout);
+ * - `lease`: our lease backend.
  *
  * Protocol per round r, through a small shared file [held, ready, tRel]: the
  * holder takes the lock (uncontended) and publishes `held = r`; the waiter
  * sees it, publishes `ready = r` and calls acquire; the holder keeps the lock
  * HOLD_US more so the waiter is really waiting, stamps tRel and releases; the
- * waiter stamps its acquire, releases, and roles swap. Rounds alternate raw and
- * ours in pairs inside the same two processes, so machine load hits both alike;
- * lease rounds follow.
+ * waiter stamps its acquire, releases, and roles swap. raw, spin and ours
+ * alternate in pairs of rounds inside the same two processes, so machine load
+ * hits all alike; lease rounds follow.
  *
  * `npx tsx test/bench/lock.ts [rounds]` prints the JSON.
  */
@@ -21,7 +27,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-type Mode = 'raw' | 'flock' | 'lease';
+type Mode = 'raw' | 'spin' | 'flock' | 'lease';
+const INTERLEAVED = ['raw', 'spin', 'flock'] as const;
 const HOLD_US = 50n;
 const WARMUP = 50; // pairs of rounds dropped per mode (JIT warm-up)
 const SPIN_LIMIT_MS = 60_000;
@@ -31,9 +38,14 @@ export type LockBench = {
   lock_handoff_p99_us: number;
   raw_flock_handoff_p50_us: number;
   raw_flock_handoff_p99_us: number;
-  /** Ours ÷ bare flock, at the median (p99 on a shared 2-core box is mostly scheduler noise). */
+  /** Ours ÷ bare (blocking) flock ping-pong, at the median. */
   lock_handoff_ratio: number;
   lock_handoff_p99_ratio: number;
+  raw_spin_flock_handoff_p50_us: number;
+  raw_spin_flock_handoff_p99_us: number;
+  /** Ours ÷ a bare core-burning non-blocking spin, at the median. */
+  lock_handoff_spin_ratio: number;
+  lock_handoff_spin_p99_ratio: number;
   lease_handoff_p50_us: number;
   lease_handoff_p99_us: number;
 };
@@ -41,6 +53,7 @@ export type LockBench = {
 export async function benchLock(opts: { rounds: number }): Promise<LockBench> {
   const h = await runPair(opts.rounds, Math.min(opts.rounds, 300));
   const raw = stats(h.raw);
+  const spin = stats(h.spin);
   const ours = stats(h.flock);
   const lease = stats(h.lease);
   const r1 = (x: number): number => Math.round(x * 10) / 10;
@@ -52,6 +65,10 @@ export async function benchLock(opts: { rounds: number }): Promise<LockBench> {
     raw_flock_handoff_p99_us: r1(raw.p99),
     lock_handoff_ratio: r2(ours.p50 / raw.p50),
     lock_handoff_p99_ratio: r2(ours.p99 / raw.p99),
+    raw_spin_flock_handoff_p50_us: r1(spin.p50),
+    raw_spin_flock_handoff_p99_us: r1(spin.p99),
+    lock_handoff_spin_ratio: r2(ours.p50 / spin.p50),
+    lock_handoff_spin_p99_ratio: r2(ours.p99 / spin.p99),
     lease_handoff_p50_us: r1(lease.p50),
     lease_handoff_p99_us: r1(lease.p99),
   };
@@ -59,9 +76,9 @@ export async function benchLock(opts: { rounds: number }): Promise<LockBench> {
 
 type Handoffs = Record<Mode, number[]>;
 
-/** Mode of round r (1-based): raw/ours alternate in pairs (each role waits in both), then lease. */
+/** Mode of round r (1-based): raw/spin/ours rotate in pairs (each role waits in each), then lease. */
 function modeOf(r: number, rounds: number): Mode {
-  if (r <= 2 * rounds) return Math.floor((r - 1) / 2) % 2 === 0 ? 'raw' : 'flock';
+  if (r <= INTERLEAVED.length * rounds) return INTERLEAVED[Math.floor((r - 1) / 2) % INTERLEAVED.length]!;
   return 'lease';
 }
 
@@ -82,8 +99,8 @@ async function runPair(rounds: number, leaseRounds: number): Promise<Handoffs> {
           }),
       ),
     );
-    const out: Handoffs = { raw: [], flock: [], lease: [] };
-    for (const h of results) for (const m of ['raw', 'flock', 'lease'] as const) out[m].push(...h[m]);
+    const out: Handoffs = { raw: [], spin: [], flock: [], lease: [] };
+    for (const h of results) for (const m of ['raw', 'spin', 'flock', 'lease'] as const) out[m].push(...h[m]);
     return out;
   } finally {
     for (const k of kids) if (k.exitCode === null && k.signalCode === null) k.kill('SIGKILL');
@@ -108,9 +125,10 @@ interface Acquirer {
 }
 
 async function makeAcquirer(mode: Mode, lockPath: string): Promise<Acquirer> {
-  if (mode === 'raw') {
+  if (mode === 'raw' || mode === 'spin') {
     const { fsExt, isWouldBlock } = await import('../../src/node/lock/fs-ext.js');
     const fd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+    if (mode === 'raw') return { acquire: () => fsExt.flockSync(fd, 'ex'), release: () => fsExt.flockSync(fd, 'un') };
     return {
       acquire() {
         for (;;) {
@@ -136,6 +154,7 @@ async function makeAcquirer(mode: Mode, lockPath: string): Promise<Acquirer> {
 async function child(role: number, dir: string, rounds: number, leaseRounds: number): Promise<void> {
   const locks: Record<Mode, Acquirer> = {
     raw: await makeAcquirer('raw', join(dir, 'raw.lock')),
+    spin: await makeAcquirer('spin', join(dir, 'spin.lock')),
     flock: await makeAcquirer('flock', join(dir, 'flock.lock')),
     lease: await makeAcquirer('lease', join(dir, 'lease.lock')),
   };
@@ -151,8 +170,8 @@ async function child(role: number, dir: string, rounds: number, leaseRounds: num
     const limit = Date.now() + SPIN_LIMIT_MS;
     while (!pred()) if (Date.now() > limit) throw new Error('bench peer stalled');
   };
-  const handoffs: Handoffs = { raw: [], flock: [], lease: [] };
-  const total = 2 * rounds + leaseRounds;
+  const handoffs: Handoffs = { raw: [], spin: [], flock: [], lease: [] };
+  const total = INTERLEAVED.length * rounds + leaseRounds;
   for (let r = 1; r <= total; r++) {
     const mode = modeOf(r, rounds);
     const lk = locks[mode];
@@ -172,7 +191,7 @@ async function child(role: number, dir: string, rounds: number, leaseRounds: num
       await lk.acquire();
       const us = Number(process.hrtime.bigint() - get(TREL)) / 1000;
       await lk.release();
-      if (r > 2 * WARMUP || mode === 'lease') handoffs[mode].push(us);
+      if (r > 2 * INTERLEAVED.length * WARMUP || mode === 'lease') handoffs[mode].push(us);
     }
   }
   closeSync(fd);
