@@ -4,8 +4,19 @@
  */
 
 export function utf8Encode(s: string): Uint8Array {
+  // Fast path: ids and queue names are ASCII, and they are encoded on every seal/open.
+  const n = s.length;
+  const ascii = new Uint8Array(n);
+  let i0 = 0;
+  for (; i0 < n; i0++) {
+    const c = s.charCodeAt(i0);
+    if (c >= 0x80) break;
+    ascii[i0] = c;
+  }
+  if (i0 === n) return ascii;
   const out: number[] = [];
-  for (let i = 0; i < s.length; i++) {
+  for (let i = 0; i < i0; i++) out.push(ascii[i]!);
+  for (let i = i0; i < s.length; i++) {
     let c = s.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
       const d = s.charCodeAt(i + 1);

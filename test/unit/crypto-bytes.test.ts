@@ -7,6 +7,7 @@ const STRINGS = [
   '',
   'a',
   'hello, world',
+  'ascii prefix then é, then ascii again', // the ASCII fast path hands over mid-string
   'ß é ñ ü',
   '€ ₹ 世界 한국어',
   '😀',
