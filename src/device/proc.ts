@@ -25,6 +25,19 @@ export const ENTRY = {
   nse: fileURLToPath(new URL('../nse/main.ts', import.meta.url)),
 } as const;
 
+/**
+ * The environment the device gives its processes: ours, minus what only costs
+ * launch time. NODE_EXTRA_CA_CERTS makes Node parse a CA bundle before running
+ * any code (≈ 120 ms per launch on the CI VMs, which set it); the app and the
+ * NSE speak plain ws on loopback and never use TLS. Used for the bench's bare
+ * node baseline too, so both are launched alike.
+ */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
 export interface ManagedProcOpts {
   /** Prefix for forwarded stderr lines; stderr is inherited if `stderr: 'inherit'`. */
   stderr?: 'inherit' | 'pipe' | 'ignore';
@@ -61,7 +74,7 @@ export class ManagedProc extends EventEmitter {
     const args = entry.endsWith('.mjs') ? [entry] : ['--import', 'tsx', entry];
     this.child = spawn(process.execPath, args, {
       cwd: REPO,
-      env: { ...process.env, ...opts.env, NSEKIT_CONFIG: JSON.stringify(config) },
+      env: childEnv({ ...opts.env, NSEKIT_CONFIG: JSON.stringify(config) }),
       stdio: ['ignore', 'ignore', opts.stderr ?? 'inherit', 'ipc'],
       serialization: 'json',
     });

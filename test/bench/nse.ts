@@ -15,11 +15,12 @@
  */
 import { spawn } from 'node:child_process';
 import { World } from '../../src/cli/world.js';
+import { childEnv } from '../../src/device/proc.js';
 
-/** Raw baseline: spawn a bare node process that only says hello over IPC. */
+/** Raw baseline: spawn a bare node process that only says hello over IPC (same environment as the NSE). */
 async function bareNodeStartMs(): Promise<number> {
   const t0 = Date.now();
-  const c = spawn(process.execPath, ['-e', "process.send('up', () => process.exit(0))"], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const c = spawn(process.execPath, ['-e', "process.send('up', () => process.exit(0))"], { env: childEnv(), stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
   await new Promise<void>((resolve, reject) => {
     c.once('message', () => resolve());
     c.once('exit', (code) => (code ? reject(new Error(`bare node exited ${code}`)) : resolve()));
