@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** Where Debian's libjavascriptcoregtk-*-bin puts the JavaScriptCore shell. */
 const CANDIDATES = ['/usr/bin/jsc', '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.0/jsc', '/usr/lib/aarch64-linux-gnu/webkit2gtk-4.0/jsc'];
@@ -56,4 +56,78 @@ export function runJsc(
 export function parseFootprint(out: string): number | null {
   const m = /Peak Footprint:\s*(\d+)/.exec(out);
   return m ? Number(m[1]) : null;
+}
+
+/** Anonymous resident memory (RssAnon) of a live process in bytes, or null without /proc. */
+export function rssAnon(pid: number): number | null {
+  try {
+    const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface JscAnonResult extends JscResult {
+  /** Highest RssAnon seen, sampling every ~1 ms and once more at `marker`; null without /proc. */
+  peakAnon: number | null;
+}
+
+/**
+ * Run jsc while sampling its anonymous (private, non-file-backed) resident
+ * memory: the Linux counterpart of iOS's phys_footprint, which charges a
+ * process for its anonymous/dirty pages and not for clean file-backed ones
+ * (the JavaScriptCore library's code and data). jsc's own `--footprint` peak
+ * on Linux is getrusage's ru_maxrss, which counts those library pages too.
+ *
+ * The script must print `marker` on a line when its work is done and then
+ * block in `readline()`: the last sample is taken there, then a newline on
+ * stdin lets it exit.
+ */
+export function runJscSampled(
+  files: string[],
+  opts: { flags?: string[]; timeoutMs?: number; marker?: string } = {},
+): Promise<JscAnonResult> {
+  const jsc = findJsc();
+  if (!jsc) return Promise.reject(new Error('jsc not installed'));
+  const marker = opts.marker ?? 'NSEKIT_END';
+  return new Promise((resolve, reject) => {
+    const child = spawn(jsc, [...(opts.flags ?? []), ...files], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    let peakAnon: number | null = null;
+    let released = false;
+    const sample = () => {
+      if (released || child.pid === undefined) return;
+      const a = rssAnon(child.pid);
+      if (a !== null) peakAnon = Math.max(peakAnon ?? 0, a);
+    };
+    sample();
+    const poll = setInterval(sample, 1);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      if (!released && stdout.includes(marker)) {
+        sample();
+        released = true;
+        child.stdin.end('\n');
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.on('error', () => {});
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 30_000);
+    child.on('error', (e) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut, peakAnon: released ? peakAnon : null });
+    });
+  });
 }
