@@ -107,7 +107,14 @@ export class ProcRuntime {
         },
       },
     });
-    this.store = new SharedStore({ dbPath: join(cfg.sharedDir, SHARED_FILES.db), lock: this.lock, gate: this.phase, host: this.host });
+    this.store = new SharedStore({
+      dbPath: join(cfg.sharedDir, SHARED_FILES.db),
+      lock: this.lock,
+      gate: this.phase,
+      host: this.host,
+      // The NSE is launched per push: the app (launched rarely, no budget) runs quick_check at open.
+      ...(cfg.role === 'nse' ? { integrityCheck: 'none' as const } : {}),
+    });
     this.inbox = new PendingInboxFile(join(cfg.sharedDir, SHARED_FILES.inbox), this.host);
     this.transport = new WsTransport({ url: cfg.relayUrl, host: this.host });
     for (const q of cfg.queues) {

@@ -37,10 +37,11 @@ function checkHeader(dbPath: string): void {
 const CORRUPT_CODES = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CORRUPT_SEQUENCE']);
 
 /**
- * Opens the connection and runs quick_check before any pragma that writes
- * (journal_mode), so a damaged file is refused without being modified.
+ * Opens the connection and (unless `quick` is false) runs quick_check before
+ * any pragma that writes (journal_mode), so a damaged file is refused without
+ * being modified.
  */
-export function openChecked(dbPath: string, busyTimeoutMs: number): Database.Database {
+export function openChecked(dbPath: string, busyTimeoutMs: number, quick = true): Database.Database {
   checkHeader(dbPath);
   let db: Database.Database | undefined;
   try {
@@ -51,7 +52,7 @@ export function openChecked(dbPath: string, busyTimeoutMs: number): Database.Dat
       const code = (e as { code?: string }).code;
       throw new NsekitError('STORE_IO', `${dbPath}: ${(e as Error).message}`, { dbPath, errno: code ?? 'OPEN' });
     }
-    const qc = db.pragma('quick_check', { simple: true });
+    const qc = quick ? db.pragma('quick_check', { simple: true }) : 'ok';
     if (qc !== 'ok') throw new NsekitError('STORE_CORRUPT', `${dbPath}: quick_check: ${String(qc)}`, { dbPath });
     return db;
   } catch (e) {

@@ -46,7 +46,7 @@ export class SharedStore implements Store {
     if (this.db) return;
     const { dbPath } = this.opts;
     // Generous busy timeout while migrating: open() is synchronous and cannot take our async lock.
-    const db = openChecked(dbPath, Math.max(2000, this.opts.busyTimeoutMs ?? 250));
+    const db = openChecked(dbPath, Math.max(2000, this.opts.busyTimeoutMs ?? 250), this.opts.integrityCheck !== 'none');
     try {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.opts.synchronous ?? 'NORMAL'}`);
@@ -231,14 +231,22 @@ export class SharedStore implements Store {
   }
 
   private read<T>(fn: () => T): Promise<T> {
+    // SQLite errors leave typed (a damaged page is STORE_CORRUPT wherever it is met).
+    const typed = (): T => {
+      try {
+        return fn();
+      } catch (e) {
+        throw toStoreError(e, this.opts.dbPath);
+      }
+    };
     if (this.gate === openGate) {
       try {
-        return Promise.resolve(fn());
+        return Promise.resolve(typed());
       } catch (e) {
         return Promise.reject(e);
       }
     }
-    return this.gate.run('database', fn);
+    return this.gate.run('database', typed);
   }
 
   private write<T>(op: string, fn: (s: Statements) => T): Promise<T> {

@@ -12,6 +12,14 @@ export interface SharedStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** SQLite busy_timeout, a backstop only: the cross-process lock prevents BUSY (default 250 ms). */
   busyTimeoutMs?: number;
+  /**
+   * 'quick' (default): `PRAGMA quick_check` at open, so damage is reported
+   * before anything runs. 'none': header check only — quick_check reads the
+   * whole file (≈ 10 ms per 7 MB here), which a process launched per push with a
+   * 30 s budget (the NSE) cannot pay on every launch; damaged pages then surface
+   * as STORE_CORRUPT from the first statement that touches them.
+   */
+  integrityCheck?: 'quick' | 'none';
 }
 
 export interface PlainMessage {
