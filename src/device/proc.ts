@@ -38,6 +38,9 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return env;
 }
 
+/** Runs a bundled entry with its V8 code cache (plain CommonJS, no tsx). */
+const LAUNCHER = fileURLToPath(new URL('./launcher.cjs', import.meta.url));
+
 export interface ManagedProcOpts {
   /** Prefix for forwarded stderr lines; stderr is inherited if `stderr: 'inherit'`. */
   stderr?: 'inherit' | 'pipe' | 'ignore';
@@ -70,8 +73,8 @@ export class ManagedProc extends EventEmitter {
     super();
     this.role = config.role;
     const entry = opts.entry ?? ENTRY[config.role];
-    // A pre-built bundle (.mjs) runs on plain node; TypeScript sources go through tsx.
-    const args = entry.endsWith('.mjs') ? [entry] : ['--import', 'tsx', entry];
+    // A pre-built bundle (.cjs) runs on plain node through the launcher (V8 code cache); TypeScript sources go through tsx.
+    const args = entry.endsWith('.cjs') ? [LAUNCHER, entry] : ['--import', 'tsx', entry];
     this.child = spawn(process.execPath, args, {
       cwd: REPO,
       env: childEnv({ ...opts.env, NSEKIT_CONFIG: JSON.stringify(config) }),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { fromHex } from '../core/bytes.js';
-import { deriveKey, EnvelopeKind, open, seal } from '../core/crypto/index.js';
+import { deriveKeyRing, EnvelopeKind, open, seal, wipe } from '../core/crypto/index.js';
 import { isNsekitError, NsekitError } from '../core/errors.js';
 import type { Host, Notifier, RelayMessage, StoredMessage, Transport } from '../core/host.js';
 import { e2eBinding, processInbound, type InboundDeps } from '../core/inbound/index.js';
@@ -177,10 +177,13 @@ export class ProcRuntime {
   async unlock(masterKeyHex: string): Promise<void> {
     const key = hexBytes(masterKeyHex, 'master key');
     this.masterKey = key;
-    this.bodyKeyBytes = deriveKey(key, 'body');
-    this.outboxKey = deriveKey(key, 'outbox');
+    // One derivation for us and the store (on the NSE's cold path).
+    const ring = deriveKeyRing(key);
+    this.bodyKeyBytes = ring.body;
+    this.outboxKey = ring.outbox;
     // Suspended: the store stays closed; onActivate unlocks it with the key we now hold.
-    if (this.store.isOpen) await this.store.unlock(key);
+    if (this.store.isOpen) await this.store.unlock(key, ring);
+    wipe(ring.inbox, ring.notification, ring.keycheck);
     this.log('info', 'lock', 'device unlocked: key in memory', { key: truncateSecret(masterKeyHex) });
   }
 

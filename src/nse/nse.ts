@@ -3,6 +3,7 @@ import { isNsekitError } from '../core/errors.js';
 import type { TimerHandle } from '../core/host.js';
 import { fetchAndProcess, GENERIC_TITLE, type InboundOutcome } from '../core/inbound/index.js';
 import { openNotificationId } from '../core/protocol/index.js';
+import { saveCodeCache } from '../device/code-cache.js';
 import { emitEvent, type PushItem, type PushMsg } from '../device/ipc.js';
 import type { ProcRuntime } from '../device/runtime.js';
 
@@ -168,7 +169,11 @@ export class NseService {
       show: async (c) => {
         if (job.done) return; // best-attempt content already delivered for this push
         job.shown.add(c.msgId);
-        emitEvent('notification', { ...c, pushId: job.pushId, latencyMs: Date.now() - job.receivedAt });
+        const latencyMs = Date.now() - job.receivedAt;
+        // The cold path (GET → store → ACK → content) is compiled now: keep its code for the next
+        // launch — before the content goes out, after which iOS may kill us (once per install).
+        saveCodeCache();
+        emitEvent('notification', { ...c, pushId: job.pushId, latencyMs });
       },
     });
     let outs: InboundOutcome[];

@@ -61,9 +61,13 @@ export class SharedStore implements Store {
     this.log('info', 'store opened', { dbPath });
   }
 
-  /** Derive the key ring and verify it against the sealed key-check row (created on first unlock). */
-  async unlock(masterKey: Uint8Array): Promise<void> {
-    const keys = deriveKeyRing(masterKey);
+  /**
+   * Derive the key ring (or take one the caller already derived from the same
+   * master key; the store keeps its own copy) and verify it against the sealed
+   * key-check row (created on first unlock).
+   */
+  async unlock(masterKey: Uint8Array, ring?: KeyRing): Promise<void> {
+    const keys: KeyRing = ring ? copyRing(ring) : deriveKeyRing(masterKey);
     let sealed = this.stmts().getMeta.pluck().get('keycheck') as Buffer | undefined;
     if (!sealed) {
       const mine = seal(keys.keycheck, this.opts.host.rng, KEYCHECK_BINDING, KEYCHECK_PLAINTEXT);
@@ -300,6 +304,10 @@ export class SharedStore implements Store {
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
     this.opts.host.log.log(level, 'store', msg, fields);
   }
+}
+
+function copyRing(r: KeyRing): KeyRing {
+  return { body: r.body.slice(), inbox: r.inbox.slice(), notification: r.notification.slice(), keycheck: r.keycheck.slice(), outbox: r.outbox.slice() };
 }
 
 function bodyBinding(m: { msgId: string; queueId: string }) {
