@@ -11,8 +11,8 @@ interface Section {
 
 const sections: Section[] = [
   // First: after the process-heavy sections below, `jsc --footprint` peaks came out
-  // ~0 MB for every script in the same run (seen twice; cause not found), while a
-  // bridge-only run measures ~7 MB consistently.
+  // ~0 MB for every script in the same run (seen twice in session 1; cause not
+  // found), while a bridge-only run measures consistently.
   {
     name: 'iOS bridge bundle size and JavaScriptCore footprint',
     run: async () => (await import('./bridge.js')).benchBridge(),
