@@ -1,7 +1,8 @@
 /**
  * Store ingest of 1 KiB messages, one message per transaction:
  *   ours = SharedStore.putPlainMessage (phase gate + flock CrossProcessLock + seal + BEGIN IMMEDIATE insert)
- *   raw  = bare noble XChaCha20-Poly1305 encrypt + fs-ext flockSync + better-sqlite3 insert + unlock
+ *   raw  = crypto.randomBytes nonce + bare noble XChaCha20-Poly1305 encrypt + fs-ext flockSync +
+ *          better-sqlite3 insert + unlock
  * Both in the same run, in many short alternating rounds so machine noise hits
  * both alike; `ingest_ratio` is the median of the per-round ratios (a load
  * spike during one side's round moves one round, not the result), and
@@ -12,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
@@ -56,7 +58,7 @@ function raw(dir: string, count: number, offset: number, ctx: { db?: Database.Da
   const ins = db.prepare('INSERT INTO messages (msg_id, queue_id, ts, flags, sealed, stored_at) VALUES (?, ?, ?, ?, ?, ?)');
   const t0 = process.hrtime.bigint();
   for (let i = offset; i < offset + count; i++) {
-    const nonce = nodeRng.randomBytes(24);
+    const nonce = randomBytes(24); // the bare way (ours uses a pooled RNG, src/node/host.ts)
     const ct = xchacha20poly1305(key, nonce).encrypt(BODY);
     fsExt.flockSync(fd, 'ex');
     ins.run(`m${i}`, 'q', i, 0, ct, Date.now());
