@@ -42,7 +42,6 @@ export class Engine {
   private readonly t0 = Date.now();
   private readonly done = new Map<string, Promise<void>>();
   private readonly paused = new Map<Role, Held>();
-  private pushDelay: NodeJS.Timeout | null = null;
   /** Pids frozen the normal way (after reporting `suspended`): the final heal leaves them frozen. */
   private readonly frozenSuspended = new Set<number>();
   private readonly frozenListeners = new Set<() => void>();
@@ -285,17 +284,10 @@ export class Engine {
         p = this.w.restartRelay().then(() => void this.h.ok('relay', 'restart', {}));
         release();
         break;
-      case 'delay-push': {
-        const ms = Number(args.ms ?? 0);
-        if (this.pushDelay) clearTimeout(this.pushDelay);
-        this.pushDelay = null;
-        if (ms > 0) {
-          this.w.pushHold.hold();
-          this.pushDelay = setTimeout(() => this.releasePushes(), ms);
-        } else this.releasePushes();
+      case 'delay-push':
+        this.w.pushHold.holdFor(Number(args.ms ?? 0), (n) => this.pushesReleased(n));
         release();
         break;
-      }
       case 'wait':
         release();
         p = sleep(Number(args.ms ?? 0));
@@ -305,8 +297,7 @@ export class Engine {
     if (st.id) this.done.set(st.id, Promise.resolve());
   }
 
-  private releasePushes(): void {
-    const n = this.w.pushHold.release();
+  private pushesReleased(n: number): void {
     this.h.ok('orchestrator', 'delay-push.released', { pushes: n });
   }
 
@@ -375,8 +366,7 @@ export class Engine {
     this.triggers.disarm();
     for (const [, hp] of this.paused) hp.proc.releaseFailpoint(hp.hit);
     this.paused.clear();
-    if (this.pushDelay) clearTimeout(this.pushDelay);
-    this.pushDelay = null;
+    this.w.pushHold.clearTimer();
   }
 
   /** Heal every fault: network, held pushes, device lock; thaw everything frozen. */
@@ -384,8 +374,8 @@ export class Engine {
     this.releaseAll();
     this.w.proxy.restore();
     this.h.ok('orchestrator', 'heal', { final: true });
-    if (this.w.pushHold.heldCount) this.releasePushes();
-    else this.w.pushHold.release();
+    const n = this.w.pushHold.release();
+    if (n) this.pushesReleased(n);
     if (this.w.device.locked) {
       this.w.device.unlock();
       this.h.ok('orchestrator', 'unlock-device', { final: true });
@@ -400,7 +390,7 @@ export class Engine {
 
   stop(): void {
     this.timers.stop();
-    if (this.pushDelay) clearTimeout(this.pushDelay);
+    this.w.pushHold.clearTimer();
     relayTap.off('delete', this.onRelayDelete);
   }
 }

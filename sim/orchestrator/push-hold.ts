@@ -10,6 +10,7 @@ export class PushHold {
   private server: Server | null = null;
   private held: unknown[] = [];
   private holding = false;
+  private timer: NodeJS.Timeout | null = null;
   url = '';
   received = 0;
 
@@ -48,6 +49,22 @@ export class PushHold {
     this.holding = true;
   }
 
+  /** `delay-push ms`: hold for `ms`, then release (0: release now); a new delay replaces the old. */
+  holdFor(ms: number, onReleased: (n: number) => void): void {
+    this.clearTimer();
+    if (ms <= 0) return onReleased(this.release());
+    this.hold();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      onReleased(this.release());
+    }, ms);
+  }
+
+  clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
   get heldCount(): number {
     return this.held.length;
   }
@@ -62,6 +79,7 @@ export class PushHold {
   }
 
   async close(): Promise<void> {
+    this.clearTimer();
     this.held = [];
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections?.();
