@@ -181,22 +181,8 @@ describe('SharedStore', () => {
     expect(fs.readFileSync(p).equals(b)).toBe(true);
   });
 
-  it('a DB with damaged pages → STORE_CORRUPT, file untouched', async () => {
-    const p = path.join(dir, 'dmg.db');
-    const s = mk(p);
-    s.open();
-    await s.unlock(KEY);
-    for (let i = 0; i < 200; i++) await s.putPlainMessage(msg(i, 'x'.repeat(500)));
-    await s.close();
-    const b = fs.readFileSync(p);
-    b.fill(0xff, 4096 * 2, 4096 * 6); // smash b-tree pages, keep the header valid
-    fs.writeFileSync(p, b);
-    expect(() => mk(p).open()).toThrow(expect.objectContaining({ code: 'STORE_CORRUPT' }));
-    expect(fs.readFileSync(p).equals(b)).toBe(true);
-  });
-
-  it("integrityCheck 'none' (the NSE): damaged pages → STORE_CORRUPT from the first statement that meets them, file untouched", async () => {
-    const p = path.join(dir, 'dmg-none.db');
+  /** A store of 200 messages whose b-tree pages are smashed (header kept valid); returns its bytes. */
+  async function damagedStore(p: string): Promise<Buffer> {
     const s = mk(p);
     s.open();
     await s.unlock(KEY);
@@ -205,6 +191,19 @@ describe('SharedStore', () => {
     const b = fs.readFileSync(p);
     b.fill(0xff, 4096 * 2, 4096 * 6);
     fs.writeFileSync(p, b);
+    return b;
+  }
+
+  it('a DB with damaged pages → STORE_CORRUPT, file untouched', async () => {
+    const p = path.join(dir, 'dmg.db');
+    const b = await damagedStore(p);
+    expect(() => mk(p).open()).toThrow(expect.objectContaining({ code: 'STORE_CORRUPT' }));
+    expect(fs.readFileSync(p).equals(b)).toBe(true);
+  });
+
+  it("integrityCheck 'none' (the NSE): damaged pages → STORE_CORRUPT from the first statement that meets them, file untouched", async () => {
+    const p = path.join(dir, 'dmg-none.db');
+    const b = await damagedStore(p);
     const nse = new SharedStore({ dbPath: p, lock: new MemLock(), host, integrityCheck: 'none' });
     stores.push(nse);
     nse.open(); // only the header is checked: the smashed b-tree pages are not read yet
