@@ -4,11 +4,10 @@
  * unbundled with `node --import tsx src/app/main.ts`.
  */
 import { saveCodeCache } from '../device/code-cache.js';
-import { emitEvent, onCommand, readConfig } from '../device/ipc.js';
+import { emitEvent, onCommand, readConfig, runEntry } from '../device/ipc.js';
 import { ProcRuntime } from '../device/runtime.js';
 import { App } from './app.js';
 
-// No top-level await: the device runs this bundled as CommonJS (V8 code cache, src/device/bundle.ts).
 async function main(): Promise<void> {
   const cfg = readConfig();
   const rt = await ProcRuntime.create({ ...cfg, role: 'app' });
@@ -63,7 +62,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`[app] fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+runEntry('app', main);

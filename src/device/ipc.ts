@@ -190,3 +190,15 @@ export function readConfig(): ProcConfig {
 }
 
 export const SHARED_FILES = { db: 'store.db', lock: 'store.lock', inbox: 'inbox.jsonl' } as const;
+
+/**
+ * Child side: run a process entry's main. No top-level await in the entries —
+ * the device runs them bundled as CommonJS (src/device/bundle.ts) — so a start
+ * failure that escapes main ends the process here, visibly.
+ */
+export function runEntry(role: ProcConfig['role'], main: () => Promise<void>): void {
+  main().catch((e: unknown) => {
+    process.stderr.write(`[${role}] fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  });
+}

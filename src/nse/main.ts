@@ -4,11 +4,10 @@
  * nse.cjs` (src/device/bundle.ts), or unbundled `node --import tsx src/nse/main.ts`.
  */
 import { codeCacheState } from '../device/code-cache.js';
-import { emitEvent, onCommand, readConfig } from '../device/ipc.js';
+import { emitEvent, onCommand, readConfig, runEntry } from '../device/ipc.js';
 import { ProcRuntime } from '../device/runtime.js';
 import { NseService } from './nse.js';
 
-// No top-level await: the device runs this bundled as CommonJS (V8 code cache, src/device/bundle.ts).
 async function main(): Promise<void> {
   const importedAt = performance.now(); // module graph loaded and evaluated
   const cfg = readConfig();
@@ -76,7 +75,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`[nse] fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+runEntry('nse', main);
