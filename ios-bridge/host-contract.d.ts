@@ -40,12 +40,15 @@ export interface WireStoredMessage {
 export interface InboxClaim {
   claimId: string;
   records: WireStoredMessage[];
+  /** msgIds of the claim's `notified` marker lines */
+  notified: string[];
   torn: number;
   bad: number;
 }
 
 export interface ImportSummary {
   records: number;
+  notified: number;
   inserted: number;
   duplicates: number;
   rejected: number;
@@ -84,6 +87,8 @@ export interface BridgeHost {
   storeMarkNotified(msgId: string, done: Done<boolean>): void;
   storeClose(done: Done<null>): void;
   inboxAppend(m: WireStoredMessage, done: Done<null>): void;
+  inboxMarkNotified(msgId: string, queueId: string, done: Done<boolean>): void;
+  inboxIsNotified(msgId: string, done: Done<boolean>): void;
   inboxClaim(done: Done<InboxClaim | null>): void;
   inboxClaimDone(claimId: string, done: Done<null>): void;
   transportGet(queueId: string, done: Done<WireRelayMessage | null>): void;

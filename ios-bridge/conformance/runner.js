@@ -22,7 +22,7 @@
   var START_MS = 1800000000000;
   var FLUSH_ROUNDS = 64;
   var MAX_EVENTS = 200000;
-  var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck'];
+  var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxMarkNotified', 'inboxIsNotified', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck'];
 
   /**
    * Let every pending promise job run before the next event. A macrotask
@@ -108,8 +108,10 @@
         return { msgId: m.msgId, queueId: q, ts: m.ts || 1000 + seq, notification: m.notification !== false, body: body };
       });
     });
-    // world.inbox: records already in the pending inbox (bodies sealed like queue messages).
+    // world.inbox: lines already in the pending inbox: records (bodies sealed like queue messages)
+    // and `notified` markers ({msgId, queueId, notified: true}).
     (w.inbox || []).forEach(function (m) {
+      if (m.notified) { self.inbox.push({ msgId: m.msgId, queueId: m.queueId, notified: true }); return; }
       seq++;
       var key = m.key || (t.config.queueKeys || {})[m.queueId];
       var body = m.content ? Core.sealE2eBody(key, m.queueId, m.content, new Prng(1000 + seq).hex(24)) : m.sealed;
@@ -117,6 +119,22 @@
     });
     this.randomHex = function (n) { return rng.hex(n); };
     function err(code, message) { return { err: { code: code, message: message } }; }
+    /** A marker line for msgId in the live file or an unfinished claim. */
+    function marked(msgId) {
+      var files = [self.inbox].concat(Object.keys(self.claims).map(function (c) { return self.claims[c]; }));
+      return files.some(function (f) { return f.some(function (l) { return l.notified && l.msgId === msgId; }); });
+    }
+    /** A claim as inboxClaim answers it: record lines and marker lines apart. */
+    function claimOf(id) {
+      var lines = self.claims[id];
+      return {
+        claimId: id,
+        records: lines.filter(function (l) { return !l.notified; }),
+        notified: lines.filter(function (l) { return l.notified; }).map(function (l) { return l.msgId; }),
+        torn: 0,
+        bad: 0,
+      };
+    }
     this.answer = function (fn, args) {
       switch (fn) {
         case 'transportGet': { var q = self.queues[args[0]]; return { result: q && q.length ? q[0] : null }; }
@@ -147,15 +165,20 @@
           return { result: true };
         case 'storeClose': self.closed = true; return { result: null };
         case 'inboxAppend': self.inbox.push(args[0]); return { result: null };
+        case 'inboxMarkNotified':
+          if (marked(args[0])) return { result: false };
+          self.inbox.push({ msgId: args[0], queueId: args[1], notified: true });
+          return { result: true };
+        case 'inboxIsNotified': return { result: marked(args[0]) };
         case 'inboxClaim': {
           // An unfinished claim first (as after a crash); else claim the whole file.
           var open = Object.keys(self.claims)[0];
-          if (open) return { result: { claimId: open, records: self.claims[open], torn: 0, bad: 0 } };
+          if (open) return { result: claimOf(open) };
           if (!self.inbox.length) return { result: null };
           var id = 'claim' + (++claimSeq);
           self.claims[id] = self.inbox;
           self.inbox = [];
-          return { result: { claimId: id, records: self.claims[id], torn: 0, bad: 0 } };
+          return { result: claimOf(id) };
         }
         case 'inboxClaimDone':
           if (!self.claims[args[0]]) return err('INBOX_IO', 'no such claim');

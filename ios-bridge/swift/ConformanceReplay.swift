@@ -72,7 +72,7 @@ final class ConformanceReplay {
             } as @convention(block) () -> Void)
         }
         for fn in ["lockAcquire", "lockRelease", "storePut", "storeMarkNotified", "storeClose", "inboxAppend",
-                   "inboxClaim", "inboxClaimDone", "transportGet", "transportAck"] {
+                   "inboxMarkNotified", "inboxIsNotified", "inboxClaim", "inboxClaimDone", "transportGet", "transportAck"] {
             set(fn, { [unowned self] () in
                 var args = JSContext.currentArguments() as? [JSValue] ?? []
                 let done = args.removeLast()

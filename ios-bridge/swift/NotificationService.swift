@@ -58,8 +58,9 @@ final class NotificationService: UNNotificationServiceExtension {
     /// NotificationResult → UNNotificationContent.
     static func content(from r: [String: Any], original: UNNotificationContent?) -> UNNotificationContent {
         let messages = r["messages"] as? [[String: Any]] ?? []
-        let status = r["status"] as? String ?? "partial"
-        if messages.isEmpty && status != "locked", let o = original { return o }   // nothing new: the original push
+        // Nothing new — also while locked: the message was announced already (its inbox marker existed).
+        // With the filtering entitlement return UNNotificationContent() instead to show nothing.
+        if messages.isEmpty, let o = original { return o }
         let c = UNMutableNotificationContent()
         c.title = r["title"] as? String ?? "New message"
         c.body = r["body"] as? String ?? ""

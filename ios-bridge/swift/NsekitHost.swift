@@ -142,6 +142,12 @@ final class NsekitHost {
         set("inboxAppend", { [unowned self] (m: [String: Any], done: JSValue) in
             self.ioQueue.async { self.finish(done, self.inbox.append(m).map { NSNull() as Any }) }
         } as @convention(block) ([String: Any], JSValue) -> Void)
+        set("inboxMarkNotified", { [unowned self] (msgId: String, queueId: String, done: JSValue) in
+            self.ioQueue.async { self.finish(done, self.inbox.markNotified(msgId, queueId: queueId).map { $0 as Any }) }
+        } as @convention(block) (String, String, JSValue) -> Void)
+        set("inboxIsNotified", { [unowned self] (msgId: String, done: JSValue) in
+            self.ioQueue.async { self.finish(done, self.inbox.isNotified(msgId).map { $0 as Any }) }
+        } as @convention(block) (String, JSValue) -> Void)
 
         set("inboxClaim", { [unowned self] (done: JSValue) in
             self.ioQueue.async { self.finish(done, self.inbox.claim().map { $0.map { $0 as Any } ?? NSNull() }) }

@@ -1,5 +1,7 @@
 // Device-locked fallback (documentation code): one JSON line per relay message,
 // appended with O_APPEND and fsync'd before done(null), so the core may ACK.
+// A second line kind, {"v":1,"msgId":…,"queueId":…,"notified":true}, records that
+// the generic notification for msgId was shown while locked (at most once per message).
 // The file is created with NSFileProtectionCompleteUntilFirstUserAuthentication
 // (it must be writable while the device is locked, after first unlock); it only
 // ever holds the still end-to-end-sealed relay body.
@@ -11,20 +13,74 @@ final class PendingInbox {
     init(path: String) { self.path = path }
 
     func append(_ m: [String: Any]) -> Result<Void, HostError> {
-        guard let line = try? JSONSerialization.data(withJSONObject: m, options: [.sortedKeys]) else {
+        withLiveFile(LOCK_SH) { fd in  // the importer's exclusive flock waits for this append to finish
+            self.writeLine(fd, m).map { _ in () }
+        }
+    }
+
+    /// Exclusive flock: the scan and the marker append are one step for every process.
+    func markNotified(_ msgId: String, queueId: String) -> Result<Bool, HostError> {
+        withLiveFile(LOCK_EX) { fd in
+            if Self.markers(in: Self.readAll(fd)).contains(msgId) || self.claimsMark(msgId) { return .success(false) }
+            return self.writeLine(fd, ["v": 1, "msgId": msgId, "queueId": queueId, "notified": true]).map { _ in true }
+        }
+    }
+
+    /// Read-only; a missing inbox file has no markers.
+    func isNotified(_ msgId: String) -> Result<Bool, HostError> {
+        if claimsMark(msgId) { return .success(true) }
+        guard FileManager.default.fileExists(atPath: path) else { return .success(false) }
+        return withLiveFile(LOCK_SH) { fd in .success(Self.markers(in: Self.readAll(fd)).contains(msgId)) }
+    }
+
+    /// Open the live file and flock it; reopen if an importer renamed it between open and flock.
+    private func withLiveFile<T>(_ op: Int32, _ body: (Int32) -> Result<T, HostError>) -> Result<T, HostError> {
+        while true {
+            let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return .failure(HostError(code: "INBOX_IO", message: String(cString: strerror(errno)))) }
+            defer { close(fd) }
+            flock(fd, op)
+            var a = stat(), b = stat()
+            guard fstat(fd, &a) == 0, stat(path, &b) == 0, a.st_ino == b.st_ino else { continue }  // claimed meanwhile
+            return body(fd)
+        }
+    }
+
+    private func writeLine(_ fd: Int32, _ o: [String: Any]) -> Result<Void, HostError> {
+        guard var bytes = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) else {
             return .failure(HostError(code: "INBOX_IO", message: "not serialisable"))
         }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return .failure(HostError(code: "INBOX_IO", message: String(cString: strerror(errno)))) }
-        defer { close(fd) }
-        flock(fd, LOCK_SH)          // the importer's exclusive flock waits for this append to finish
-        var bytes = line
         bytes.append(0x0a)
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, bytes.count) }
         guard n == bytes.count, fsync(fd) == 0 else {
             return .failure(HostError(code: "INBOX_IO", message: "short write or fsync failed"))
         }
         return .success(())
+    }
+
+    private static func readAll(_ fd: Int32) -> Data {
+        lseek(fd, 0, SEEK_SET)
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: false).readDataToEndOfFile()
+    }
+
+    /// msgIds of the complete marker lines (a torn tail is not a marker yet).
+    private static func markers(in data: Data) -> Set<String> {
+        var out = Set<String>()
+        let lines = data.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast()
+        for line in lines where !line.isEmpty {
+            if let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
+               o["notified"] as? Bool == true, let id = o["msgId"] as? String { out.insert(id) }
+        }
+        return out
+    }
+
+    private func claimsMark(_ msgId: String) -> Bool {
+        let dir = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        let claims = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.filter { $0.hasPrefix(base + ".claim-") } ?? []
+        return claims.contains { name in
+            FileManager.default.contents(atPath: (dir as NSString).appendingPathComponent(name)).map { Self.markers(in: $0).contains(msgId) } ?? false
+        }
     }
 
     /// Claim for import: an earlier unfinished claim first; else rename the inbox atomically (an
@@ -50,16 +106,20 @@ final class PendingInbox {
         close(fd)
         guard let data = fm.contents(atPath: p) else { return .failure(HostError(code: "INBOX_IO", message: "unreadable claim")) }
         var records: [[String: Any]] = []
+        var notified: [String] = []
         var torn = 0, bad = 0
         let lines = data.split(separator: 0x0a, omittingEmptySubsequences: false)
         for (i, line) in lines.enumerated() where !line.isEmpty {
             let complete = i < lines.count - 1            // the last piece has no newline: torn
             guard complete else { torn += 1; continue }
-            if let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any], o["msgId"] is String, o["sealed"] is String {
+            let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
+            if let o = o, o["notified"] as? Bool == true, let id = o["msgId"] as? String, o["sealed"] == nil {
+                notified.append(id)
+            } else if let o = o, o["msgId"] is String, o["sealed"] is String {
                 records.append(o)
             } else { bad += 1 }
         }
-        return .success(["claimId": (p as NSString).lastPathComponent, "records": records, "torn": torn, "bad": bad])
+        return .success(["claimId": (p as NSString).lastPathComponent, "records": records, "notified": notified, "torn": torn, "bad": bad])
     }
 
     func claimDone(_ claimId: String) -> Result<Void, HostError> {

@@ -156,14 +156,25 @@ export class MemoryStore implements Store {
   }
 }
 
+/** Events: inbox.append / inbox.marked / inbox.already-marked. */
 export class MemoryInbox implements PendingInbox {
   readonly records: StoredMessage[] = [];
+  readonly notified = new Set<string>();
   beforeAppend: Hook | undefined;
   constructor(readonly events: Events = []) {}
   async append(m: StoredMessage): Promise<void> {
     await this.beforeAppend?.(m.msgId);
     this.records.push({ ...m, sealed: m.sealed.slice() });
     this.events.push(`inbox.append ${m.msgId}`);
+  }
+  async markNotified(msgId: string): Promise<boolean> {
+    const fresh = !this.notified.has(msgId);
+    this.notified.add(msgId);
+    this.events.push(`inbox.${fresh ? 'marked' : 'already-marked'} ${msgId}`);
+    return fresh;
+  }
+  async isNotified(msgId: string): Promise<boolean> {
+    return this.notified.has(msgId);
   }
 }
 

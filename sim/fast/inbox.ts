@@ -5,6 +5,8 @@
  * waits out appenders still holding the claimed one (exclusive-lock
  * barrier), imports with dedupe and deletes the claim only after the store
  * commit. A claim left by a killed importer is imported first next time.
+ * `notified` markers live in the same files and move into the store's
+ * notifications with the records.
  */
 import type { PendingInbox, StoredMessage } from '../../src/core/host.js';
 import type { BrokenVariant } from '../broken.js';
@@ -13,18 +15,25 @@ import type { SimStore } from './store.js';
 
 interface InboxFile {
   records: StoredMessage[];
+  /** msgIds of `notified` marker lines. */
+  notified: string[];
   /** Pids of appenders holding the shared lock on this inode (a kill drops theirs). */
   appenders: number[];
 }
 
 export class SimInboxFiles {
-  live: InboxFile = { records: [], appenders: [] };
+  live: InboxFile = { records: [], notified: [], appenders: [] };
   /** Claimed by an importer, not yet deleted. */
   claims: InboxFile[] = [];
 
   /** The kernel drops a killed appender's flock. */
   dropPid(pid: number): void {
     for (const f of [this.live, ...this.claims]) f.appenders = f.appenders.filter((p) => p !== pid);
+  }
+
+  /** A marker for msgId in the live file or an unfinished claim. */
+  marked(msgId: string): boolean {
+    return [this.live, ...this.claims].some((f) => f.notified.includes(msgId));
   }
 
   /** Every record still on disk (live file + leftover claims). */
@@ -50,19 +59,36 @@ export class SimInbox implements PendingInbox {
     file.appenders.splice(file.appenders.indexOf(this.ctx.pid), 1);
   }
 
+  /** Exclusive flock on the live file: the scan and the marker append are one step. */
+  async markNotified(msgId: string): Promise<boolean> {
+    const file = this.files.live;
+    file.appenders.push(this.ctx.pid);
+    await this.ctx.point();
+    const fresh = !this.files.marked(msgId);
+    if (fresh) file.notified.push(msgId); // write + fsync
+    file.appenders.splice(file.appenders.indexOf(this.ctx.pid), 1);
+    return fresh;
+  }
+
+  async isNotified(msgId: string): Promise<boolean> {
+    await this.ctx.point();
+    return this.files.marked(msgId);
+  }
+
   /** Import every record into `store` (the app, on unlock/wake). Returns rows inserted. */
   async importInto(store: SimStore, transform: (r: StoredMessage) => StoredMessage): Promise<number> {
     if (this.broken === 'inbox-no-fsync-claim') return this.importBroken(store, transform);
     const { files } = this;
-    if (files.live.records.length > 0 || files.live.appenders.length > 0) {
-      files.claims.push(files.live); // rename(live → claim): new appends go to a new file
-      files.live = { records: [], appenders: [] };
+    const { live } = files;
+    if (live.records.length > 0 || live.notified.length > 0 || live.appenders.length > 0) {
+      files.claims.push(live); // rename(live → claim): new appends go to a new file
+      files.live = { records: [], notified: [], appenders: [] };
     }
     let inserted = 0;
     while (files.claims.length > 0) {
       const claim = files.claims[0]!;
       for (let i = 0; claim.appenders.length > 0 && i < 1000; i++) await new Promise<void>((r) => this.ctx.clock.setTimer(1, r));
-      inserted += await store.putMessages(claim.records.map(transform));
+      inserted += await store.putMessages(claim.records.map(transform), claim.notified);
       await this.ctx.hit('inbox.import.committed', { records: claim.records.length });
       const i = files.claims.indexOf(claim);
       if (i >= 0) files.claims.splice(i, 1); // unlink after the commit
@@ -75,10 +101,11 @@ export class SimInbox implements PendingInbox {
     const file = this.files.live;
     const read = [...file.records];
     if (read.length === 0) return 0;
-    const n = await store.putMessages(read.map(transform));
+    const n = await store.putMessages(read.map(transform), [...file.notified]);
     await this.ctx.hit('inbox.import.committed', { records: read.length });
     await this.ctx.point(); // the unlink is its own syscall
     file.records.length = 0; // unlink: whatever was appended since the read goes with it
+    file.notified.length = 0;
     return n;
   }
 }

@@ -90,7 +90,11 @@ export class SimProc {
       get bodyKey() {
         return self.bodyKey;
       },
-      inbox: { append: (m) => this.phase.run('database', () => this.inbox.append(m)) },
+      inbox: {
+        append: (m) => this.phase.run('database', () => this.inbox.append(m)),
+        markNotified: (id) => this.phase.run('database', () => this.inbox.markNotified(id)),
+        isNotified: (id) => this.phase.run('database', () => this.inbox.isNotified(id)),
+      },
       notifier: { show: async () => {} },
       e2eKey: (q) => this.w.e2eKeys.get(q) ?? null,
       logTag: this.ctx.proc === 'nse' ? 'nse' : 'sync',

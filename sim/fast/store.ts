@@ -64,10 +64,12 @@ export class SimStore implements Store {
       return true;
     });
   }
-  putMessages(ms: StoredMessage[]): Promise<number> {
+  /** Rows and `notified` ids (the inbox's markers) in one transaction. */
+  putMessages(ms: StoredMessage[], notified: readonly string[] = []): Promise<number> {
     return this.write('putMessages', undefined, (tx, has) => {
       let n = 0;
       for (const m of ms) if (!has(m.msgId) && !tx.puts.some((p) => p.msgId === m.msgId)) (tx.puts.push(m), n++);
+      for (const id of notified) if (!this.db.notified.has(id) && !tx.notified.includes(id)) tx.notified.push(id);
       return n;
     });
   }

@@ -103,9 +103,18 @@ export interface Store {
   markNotified(msgId: string): Promise<boolean>;
 }
 
-/** Device-locked fallback: append-only file of sealed envelopes. Durable on resolve. */
+/**
+ * Device-locked fallback: append-only file of sealed envelopes. Durable on resolve.
+ * It also keeps the locked device's "notified" record (a marker line per msgId): the store's
+ * `notifications` table cannot be read or written without the key. The import carries the
+ * markers into that table.
+ */
 export interface PendingInbox {
   append(m: StoredMessage): Promise<void>;
+  /** Record that the generic notification for msgId is shown; false if it already was. Durable on resolve. */
+  markNotified(msgId: string, queueId: string): Promise<boolean>;
+  /** Read-only: was a notification for msgId recorded by markNotified and not imported yet? */
+  isNotified(msgId: string): Promise<boolean>;
 }
 
 export type ContentKind = 'text' | 'image' | 'group_message' | 'receipt' | 'other';

@@ -74,7 +74,8 @@ export type EventName =
   | 'activated' // reopened after suspension
   | 'stored' // message stored in the shared store; fields: msgId, queueId, via ('sub'|'get'|'import')
   | 'inboxed' // message appended to the pending inbox (device locked); fields: msgId, queueId
-  | 'imported' // pending inbox imported into the store; fields: count
+  | 'inbox-marked' // device locked: `notified` marker appended (fresh) or already there (!fresh); fields: msgId, queueId, fresh
+  | 'imported' // pending inbox imported into the store; fields: count, records, duplicates, markers
   | 'acked' // relay ACK sent after the durable write; fields: msgId, queueId
   | 'notification' // user-visible notification content; fields: msgId, queueId, title, body, pushId?, latencyMs?
   | 'push-start' // NSE began one push; fields: pushId, refs, inFlight (pushes in progress, this one included)

@@ -229,6 +229,7 @@ export class ProcRuntime {
         // The inbox is shared storage like the DB: its appends run in the database
         // class, so none starts after a suspension (or a yield to the app) began —
         // the app's inbox import then sees every append the NSE will ever make.
+        // Marker appends and scans take the inbox flock too: tracked the same way.
         append: (m) =>
           this.phase.run('database', () =>
             this.trackInbox(async () => {
@@ -236,6 +237,15 @@ export class ProcRuntime {
               emitEvent('inboxed', { msgId: m.msgId, queueId: m.queueId, via });
             }),
           ),
+        markNotified: (msgId, queueId) =>
+          this.phase.run('database', () =>
+            this.trackInbox(async () => {
+              const fresh = await this.inbox.markNotified(msgId, queueId);
+              emitEvent('inbox-marked', { msgId, queueId, via, fresh });
+              return fresh;
+            }),
+          ),
+        isNotified: (msgId) => this.phase.run('database', () => this.trackInbox(() => this.inbox.isNotified(msgId))),
       },
       notifier,
       e2eKey: (queueId: string) => this.queueCfg.get(queueId)?.e2e ?? null,
@@ -287,9 +297,9 @@ export class ProcRuntime {
       return { ...rec, sealed };
     };
     const r = await this.inbox.importInto(this.store, { transform });
-    if (r.records) {
+    if (r.records || r.markers) {
       this.log('info', 'sync', 'pending inbox imported', { ...r });
-      emitEvent('imported', { count: r.inserted, records: r.records, duplicates: r.duplicates });
+      emitEvent('imported', { count: r.inserted, records: r.records, duplicates: r.duplicates, markers: r.markers });
     }
     return r.inserted;
   }

@@ -250,7 +250,66 @@ describe('fetchAndProcess', () => {
     hold.resolve();
     expect((await p).map((o) => o.stored)).toEqual(['inbox']);
     const order = events.filter((e) => /^(inbox|relay\.ack|notify)/.test(e));
-    expect(order).toEqual(['inbox.append m1', 'relay.ack q1 m1', 'notify m1']);
+    expect(order).toEqual(['inbox.append m1', 'inbox.marked m1', 'relay.ack q1 m1', 'notify m1']);
+  });
+
+  it('locked device, a message re-fetched before its ACK landed: appended twice, one generic notification', async () => {
+    const { send, deps, queues, inbox, relay, notifier, events } = setup({ locked: true });
+    // The relay keeps m1 (ACK lost), so the next GET serves it again.
+    let failAck = true;
+    const origAck = relay.ack.bind(relay);
+    relay.ack = (q, id) => {
+      if (failAck) throw new Error('ack lost');
+      origAck(q, id);
+    };
+    send('q1', text('a'));
+    await expect(fetchAndProcess(deps, queues, 'q1')).rejects.toThrow('ack lost');
+    failAck = false;
+    expect(await fetchAndProcess(deps, queues, 'q1')).toEqual([{ msgId: 'm1', stored: 'inbox', notified: false }]);
+    expect(events.filter((e) => /^(inbox|relay\.ack|notify)/.test(e))).toEqual([
+      'inbox.append m1',
+      'inbox.marked m1',
+      'notify m1',
+      'inbox.append m1',
+      'inbox.already-marked m1',
+      'relay.ack q1 m1',
+    ]);
+    expect(notifier.shown.map((c) => [c.msgId, c.title])).toEqual([['m1', 'New message']]);
+    expect(inbox.records.map((r) => r.msgId)).toEqual(['m1', 'm1']); // the import dedupes the records
+    expect(relay.pending('q1')).toEqual([]);
+  });
+
+  it('locked device: a message without the notification flag is appended but never marked', async () => {
+    const { send, deps, queues, inbox, notifier } = setup({ locked: true });
+    send('q1', { type: 'receipt' }, false);
+    expect((await fetchAndProcess(deps, queues, 'q1')).map((o) => o.notified)).toEqual([false]);
+    expect([...inbox.notified]).toEqual([]);
+    expect(notifier.shown).toEqual([]);
+  });
+
+  it('unlocked: a message another process announced while locked (marker in the inbox) is stored, recorded, not shown again', async () => {
+    const { send, deps, queues, inbox, store, notifier, relay, events } = setup();
+    send('q1', text('a'));
+    send('q1', text('b'));
+    await inbox.markNotified('m1');
+    const out = await fetchAndProcess(deps, queues, 'q1');
+    expect(out.map((o) => [o.msgId, o.stored, o.notified])).toEqual([
+      ['m1', 'store', false],
+      ['m2', 'store', true],
+    ]);
+    expect([...store.notified].sort()).toEqual(['m1', 'm2']); // at most once from here on, store path included
+    expect(notifier.shown.map((c) => c.msgId)).toEqual(['m2']);
+    expect(events.filter((e) => /^(store\.notified|relay\.ack) .*m1/.test(e))).toEqual(['store.notified m1', 'relay.ack q1 m1']);
+    expect(relay.pending('q1')).toEqual([]);
+  });
+
+  it('unlocked: a failing marker scan does not cost the notification (logged, shown)', async () => {
+    const { send, deps, queues, inbox, notifier, host } = setup();
+    inbox.isNotified = () => Promise.reject(new Error('EIO'));
+    send('q1', text('a'));
+    expect((await fetchAndProcess(deps, queues, 'q1')).map((o) => o.notified)).toEqual([true]);
+    expect(notifier.shown).toHaveLength(1);
+    expect((host.log as ReturnType<typeof memoryLog>).entries.some((e) => e.msg === 'inbox marker scan failed: notifying')).toBe(true);
   });
 
   it('an ACK that fails after the write still notifies, then surfaces the error; a re-GET dedupes', async () => {

@@ -193,15 +193,20 @@ export class BridgeStore implements Store {
 }
 
 /**
- * Device-locked fallback: the relay body goes to the host's append-only file untouched. The append
- * (an open file with a shared flock in the app group) runs in the database class, so suspension
+ * Device-locked fallback: the relay body goes to the host's append-only file untouched. Every inbox
+ * call (an open file with a flock in the app group) runs in the database class, so suspension
  * drains it like a store write and none starts while suspended.
  */
 export function bridgeInbox(h: BridgeHost, gate: Gate, gateTimeoutMs: number): PendingInbox {
+  const db = <T>(fn: string, invoke: (d: Done<T>) => void) =>
+    gate.run('database', () => call<T>(h, fn, invoke), { timeoutMs: gateTimeoutMs });
   return {
     append: async (m) => {
       const w = toWireStored(m);
-      await gate.run('database', () => call<null>(h, 'inboxAppend', (d) => h.inboxAppend(w, d)), { timeoutMs: gateTimeoutMs });
+      await db<null>('inboxAppend', (d) => h.inboxAppend(w, d));
     },
+    markNotified: async (msgId, queueId) =>
+      expectBool('inboxMarkNotified', await db('inboxMarkNotified', (d) => h.inboxMarkNotified(msgId, queueId, d))),
+    isNotified: async (msgId) => expectBool('inboxIsNotified', await db('inboxIsNotified', (d) => h.inboxIsNotified(msgId, d))),
   };
 }

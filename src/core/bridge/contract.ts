@@ -43,6 +43,8 @@ export interface WireStoredMessage {
 export interface InboxClaim {
   claimId: string;
   records: WireStoredMessage[];
+  /** msgIds of its `notified` marker lines (a generic notification was shown while locked). */
+  notified: string[];
   /** Incomplete final line (crash mid-append), skipped. */
   torn: number;
   /** Complete lines that are not valid records, skipped. */
@@ -52,6 +54,8 @@ export interface InboxClaim {
 /** What an inbox import did (protectedDataDidBecomeAvailable resolves with it). */
 export interface ImportSummary {
   records: number;
+  /** `notified` markers recorded in the store (storeMarkNotified answered true). */
+  notified: number;
   inserted: number;
   duplicates: number;
   /** Records whose body did not open (CRYPTO_*): set aside, never retried. */
@@ -119,9 +123,16 @@ export interface BridgeHost {
   /** Append one line and fsync; durable when done(null) is called. */
   inboxAppend(m: WireStoredMessage, done: Done<null>): void;
   /**
+   * Under an exclusive flock on the inbox file: if no `notified` marker for msgId is in it (or in an
+   * unfinished claim), append one and fsync → true; else false. At most once, like storeMarkNotified.
+   */
+  inboxMarkNotified(msgId: string, queueId: string, done: Done<boolean>): void;
+  /** Read-only: is there a `notified` marker for msgId in the inbox file or an unfinished claim? */
+  inboxIsNotified(msgId: string, done: Done<boolean>): void;
+  /**
    * Claim the pending inbox for import (atomically: rename it to a claim file, so appends go to a new
-   * file). Returns an unfinished earlier claim first. null = nothing pending. Complete lines only;
-   * `torn`/`bad` count skipped lines.
+   * file). Returns an unfinished earlier claim first. null = nothing pending. Complete lines only:
+   * records in `records`, marker lines' msgIds in `notified`; `torn`/`bad` count skipped lines.
    */
   inboxClaim(done: Done<InboxClaim | null>): void;
   /** Every record of the claim is durable in the store: delete the claim file. */
@@ -151,6 +162,8 @@ export const HOST_FUNCTIONS = [
   'storeMarkNotified',
   'storeClose',
   'inboxAppend',
+  'inboxMarkNotified',
+  'inboxIsNotified',
   'inboxClaim',
   'inboxClaimDone',
   'transportGet',

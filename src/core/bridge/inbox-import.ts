@@ -4,7 +4,10 @@
  * the at-rest body key, insert (idempotent). The claim file is deleted only
  * after every record is durable, so a crash or a transient failure (lock,
  * store, gate) leaves the claim for the next attempt; a record that does not
- * open (CRYPTO_*) is set aside, since retrying cannot help.
+ * open (CRYPTO_*) is set aside, since retrying cannot help. The claim's
+ * `notified` markers go into the store's notifications first: the host has
+ * no multi-row transaction, and marked-before-inserted means a store-path
+ * insert of such a message in between shows nothing either.
  */
 import { fromBase64 } from '../bytes.js';
 import { EnvelopeKind, open, seal } from '../crypto/index.js';
@@ -26,14 +29,16 @@ export interface ImportDeps {
 }
 
 function checkClaim(c: InboxClaim): InboxClaim {
-  if (!c || typeof c.claimId !== 'string' || !Array.isArray(c.records)) {
-    throw new NsekitError('BRIDGE_HOST_ERROR', 'inboxClaim must answer {claimId, records, torn, bad} or null');
-  }
-  return c;
+  const bad = () => new NsekitError('BRIDGE_HOST_ERROR', 'inboxClaim must answer {claimId, records, notified, torn, bad} or null');
+  if (!c || typeof c.claimId !== 'string' || !Array.isArray(c.records)) throw bad();
+  // A host from before the markers omits `notified`: nothing to carry over.
+  const notified = c.notified ?? [];
+  if (!Array.isArray(notified) || !notified.every((id) => typeof id === 'string' && id !== '')) throw bad();
+  return { ...c, notified };
 }
 
 export async function importPendingInbox(d: ImportDeps): Promise<ImportSummary> {
-  const sum: ImportSummary = { records: 0, inserted: 0, duplicates: 0, rejected: 0, torn: 0, bad: 0 };
+  const sum: ImportSummary = { records: 0, notified: 0, inserted: 0, duplicates: 0, rejected: 0, torn: 0, bad: 0 };
   const db = <T>(fn: () => Promise<T>) => d.gate.run('database', fn, { timeoutMs: d.gateTimeoutMs });
   const raw = await db(() => call<InboxClaim | null>(d.bridge, 'inboxClaim', (cb) => d.bridge.inboxClaim(cb)));
   if (raw === null || raw === undefined) return sum;
@@ -41,6 +46,9 @@ export async function importPendingInbox(d: ImportDeps): Promise<ImportSummary> 
   sum.records = claim.records.length;
   sum.torn = Number(claim.torn) || 0;
   sum.bad = Number(claim.bad) || 0;
+  for (const id of new Set(claim.notified)) {
+    if (await d.store.markNotified(id)) sum.notified++;
+  }
   for (const r of claim.records) {
     const bodyKey = d.bodyKey();
     if (!bodyKey) throw new NsekitError('STORE_LOCKED', 'device locked again while importing the inbox');

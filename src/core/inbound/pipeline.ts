@@ -52,9 +52,12 @@ async function ingest(deps: InboundDeps, m: RelayMessage): Promise<Ingested> {
     await deps.inbox.append({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { ...m.flags }, sealed: m.body });
     await host.failpoints.hit('inbox.append.done', { msgId: m.msgId });
     host.log.log('info', tag, 'locked: appended to pending inbox', { msgId: m.msgId, queueId: m.queueId });
-    const pending = m.flags.notification
-      ? { msgId: m.msgId, queueId: m.queueId, title: GENERIC_TITLE, body: '' }
-      : null;
+    // The inbox marker is the locked device's at-most-once record: a re-fetch before the ACK landed
+    // appends the record again (the import dedupes) but finds the marker and shows nothing.
+    const pending =
+      m.flags.notification && (await deps.inbox.markNotified(m.msgId, m.queueId))
+        ? { msgId: m.msgId, queueId: m.queueId, title: GENERIC_TITLE, body: '' }
+        : null;
     return { msgId: m.msgId, stored: 'inbox', pending };
   }
   if (!deps.bodyKey) throw new NsekitError('STORE_LOCKED', 'store open but no body key in memory');
@@ -78,10 +81,29 @@ async function ingest(deps: InboundDeps, m: RelayMessage): Promise<Ingested> {
   host.log.log('debug', tag, inserted ? 'stored' : 'duplicate', { msgId: m.msgId, queueId: m.queueId, type: content.type });
   let pending: NotificationContent | null = null;
   // markNotified is the durable "at most once" record, shared by both processes.
-  if (inserted && isUserContent(content) && (await store.markNotified(m.msgId))) {
+  if (inserted && isUserContent(content) && (await store.markNotified(m.msgId)) && !(await shownWhileLocked(deps, m))) {
     pending = { msgId: m.msgId, queueId: m.queueId, ...notificationText(content) };
   }
   return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending };
+}
+
+/**
+ * A generic notification for m shown by a process that was still locked, after the last import
+ * carried the markers into the store. Only a hint for skipping a second banner: if the scan
+ * fails, show (a possible duplicate beats a missed message).
+ */
+async function shownWhileLocked(deps: InboundDeps, m: RelayMessage): Promise<boolean> {
+  try {
+    if (!(await deps.inbox.isNotified(m.msgId))) return false;
+  } catch (e) {
+    deps.host.log.log('warn', deps.logTag ?? 'sync', 'inbox marker scan failed: notifying', {
+      msgId: m.msgId,
+      code: isNsekitError(e) ? e.code : 'unknown',
+    });
+    return false;
+  }
+  deps.host.log.log('info', deps.logTag ?? 'sync', 'already notified while locked', { msgId: m.msgId, queueId: m.queueId });
+  return true;
 }
 
 async function announce(deps: InboundDeps, i: Ingested): Promise<InboundOutcome> {

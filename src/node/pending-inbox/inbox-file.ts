@@ -3,12 +3,15 @@ import path from 'node:path';
 import { NsekitError } from '../../core/errors.js';
 import type { Host, PendingInbox, StoredMessage } from '../../core/host.js';
 import { tryFlock, unflock } from './flock.js';
-import { encodeLine, readInbox } from './record.js';
+import { encodeLine, encodeMarker, markerIds, readInbox } from './record.js';
 import type { InboxReadResult } from './record.js';
 
-/** What importInto needs from the store: a batched, deduping, durable insert. */
+/**
+ * What importInto needs from the store: a batched, deduping, durable insert that also records
+ * `notified` ids (the inbox's markers) in the same transaction.
+ */
 export interface InboxImportTarget {
-  putMessages(ms: StoredMessage[]): Promise<number>;
+  putMessages(ms: StoredMessage[], notified?: readonly string[]): Promise<number>;
 }
 
 export interface ImportOptions {
@@ -26,6 +29,8 @@ export interface ImportOptions {
 export interface ImportResult {
   files: number;
   records: number;
+  /** `notified` marker lines carried into the store's notifications. */
+  markers: number;
   inserted: number;
   duplicates: number;
   torn: number;
@@ -34,7 +39,7 @@ export interface ImportResult {
 }
 
 /**
- * Append-only JSONL of sealed envelopes, for when the store is locked.
+ * Append-only JSONL of sealed envelopes (and `notified` markers), for when the store is locked.
  * Each append: open(O_APPEND) → shared flock → check the path still names
  * this inode (else the importer claimed it: retry) → one write() → fsync.
  */
@@ -54,27 +59,88 @@ export class PendingInboxFile implements PendingInbox {
     const line = encodeLine(m);
     const fp = this.host.failpoints.hit('inbox.append', { msgId: m.msgId });
     if (fp) await fp;
+    await this.locked('sh', 'append waited too long for an import barrier', (fd) => this.write(fd, line));
+  }
+
+  /**
+   * Append a `notified` marker unless one exists (false = already marked). Exclusive flock on the
+   * live file: the scan and the append are one step for every process, like Store.markNotified
+   * under the store lock. Markers in unfinished claims count too (their import is still to come).
+   */
+  async markNotified(msgId: string, queueId: string): Promise<boolean> {
+    return this.locked('ex', 'marker waited too long for the inbox flock', (fd) => {
+      if (this.io(() => markerIds(readFd(fd)), 'scan').has(msgId) || this.claimsMark(msgId)) return false;
+      this.write(fd, encodeMarker({ msgId, queueId }));
+      return true;
+    });
+  }
+
+  /** Read-only: is there a marker for msgId in the live file or an unfinished claim? */
+  async isNotified(msgId: string): Promise<boolean> {
+    if (this.claimsMark(msgId)) return true;
+    const marked = await this.locked(
+      'sh',
+      'marker scan waited too long for the inbox flock',
+      (fd) => this.io(() => markerIds(readFd(fd)), 'scan').has(msgId),
+      'r',
+    );
+    return marked === true;
+  }
+
+  /**
+   * Run `fn` with the live file open and flocked (`mode`), retrying when an importer claimed the
+   * inode between open and lock. The flock is held only across synchronous calls.
+   */
+  private async locked<T>(mode: 'sh' | 'ex', why: string, fn: (fd: number) => T): Promise<T>;
+  /** Read-only (`'r'`): null when there is no live file. */
+  private async locked<T>(mode: 'sh', why: string, fn: (fd: number) => T, flags: 'r'): Promise<T | null>;
+  private async locked<T>(mode: 'sh' | 'ex', why: string, fn: (fd: number) => T, flags: 'a+' | 'r' = 'a+'): Promise<T | null> {
     const deadline = this.host.clock.now() + (this.opts.timeoutMs ?? 5000);
     for (let attempt = 0; ; attempt++) {
-      const fd = this.io(() => fs.openSync(this.path, 'a+', 0o600), 'open');
+      const fd = this.openLive(flags);
+      if (fd === null) return null;
       try {
-        if (!tryFlock(fd, 'sh')) {
-          await this.backoff(attempt, deadline, 'append waited too long for an import barrier');
+        if (!tryFlock(fd, mode)) {
+          await this.backoff(attempt, deadline, why);
           continue;
         }
         if (!sameInode(fd, this.path)) continue; // claimed by an importer between open and lock
-        this.io(() => {
-          const size = fs.fstatSync(fd).size;
-          // A torn tail from a crashed appender must not swallow this record.
-          const prefix = size > 0 && lastByte(fd, size) !== 0x0a;
-          fs.writeSync(fd, prefix ? Buffer.concat([Buffer.from('\n'), line]) : line);
-          fs.fsyncSync(fd);
-        }, 'append');
-        return;
+        return fn(fd);
       } finally {
         fs.closeSync(fd); // also drops the flock
       }
     }
+  }
+
+  private openLive(flags: 'a+' | 'r'): number | null {
+    try {
+      return fs.openSync(this.path, flags, 0o600);
+    } catch (e) {
+      if (flags === 'r' && (e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw this.ioError(e, 'open');
+    }
+  }
+
+  private write(fd: number, line: Buffer): void {
+    this.io(() => {
+      const size = fs.fstatSync(fd).size;
+      // A torn tail from a crashed appender must not swallow this line.
+      const prefix = size > 0 && lastByte(fd, size) !== 0x0a;
+      fs.writeSync(fd, prefix ? Buffer.concat([Buffer.from('\n'), line]) : line);
+      fs.fsyncSync(fd);
+    }, 'append');
+  }
+
+  /** Claimed files are no longer appended to once their barrier passed; a read without a flock is fine. */
+  private claimsMark(msgId: string): boolean {
+    return this.leftoverClaims().some((f) => {
+      try {
+        return markerIds(fs.readFileSync(f)).has(msgId);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false; // imported meanwhile
+        throw this.ioError(e, 'scan');
+      }
+    });
   }
 
   read(): InboxReadResult {
@@ -87,7 +153,7 @@ export class PendingInboxFile implements PendingInbox {
    * appenders, insert with dedupe, and unlink only after the store commit.
    */
   async importInto(store: InboxImportTarget, opts: ImportOptions = {}): Promise<ImportResult> {
-    const total: ImportResult = { files: 0, records: 0, inserted: 0, duplicates: 0, torn: 0, bad: 0, rejected: 0 };
+    const total: ImportResult = { files: 0, records: 0, markers: 0, inserted: 0, duplicates: 0, torn: 0, bad: 0, rejected: 0 };
     const claimed = this.leftoverClaims();
     // Unique per claim: a rename onto an older leftover claim would destroy it.
     const tag = Buffer.from(this.host.rng.randomBytes(6)).toString('hex');
@@ -123,8 +189,10 @@ export class PendingInboxFile implements PendingInbox {
       }
     }
     const size = opts.batchSize ?? 500;
-    for (let i = 0; i < out.length; i += size) {
-      const n = await store.putMessages(out.slice(i, i + size));
+    // Markers ride with the first batch: no imported row is ever without its notified mark.
+    const notified = [...new Set(r.markers.map((k) => k.msgId))];
+    for (let i = 0; i < out.length || (i === 0 && notified.length); i += size) {
+      const n = await store.putMessages(out.slice(i, i + size), i === 0 ? notified : []);
       total.inserted += n;
       total.duplicates += Math.min(size, out.length - i) - n;
     }
@@ -143,6 +211,7 @@ export class PendingInboxFile implements PendingInbox {
     }
     total.files++;
     total.records += r.records.length;
+    total.markers += r.markers.length;
     total.torn += r.torn ? 1 : 0;
     total.bad += r.bad.length;
   }
@@ -215,6 +284,17 @@ function sameInode(fd: number, p: string): boolean {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
+}
+
+function readFd(fd: number): Buffer {
+  const size = fs.fstatSync(fd).size;
+  const b = Buffer.alloc(size);
+  for (let at = 0; at < size; ) {
+    const n = fs.readSync(fd, b, at, size - at, at);
+    if (n === 0) return b.subarray(0, at);
+    at += n;
+  }
+  return b;
 }
 
 function lastByte(fd: number, size: number): number {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { StoredMessage } from '../../core/host.js';
 
-/** One JSONL line: `{"v":1,"msgId":…,"queueId":…,"ts":…,"flags":0|1,"sealed":"<base64>"}\n`. */
+/** A record line: `{"v":1,"msgId":…,"queueId":…,"ts":…,"flags":0|1,"sealed":"<base64>"}\n`. */
 export interface InboxLine {
   v: 1;
   msgId: string;
@@ -9,6 +9,15 @@ export interface InboxLine {
   ts: number;
   flags: number;
   sealed: string;
+}
+
+/**
+ * A marker line: `{"v":1,"msgId":…,"queueId":…,"notified":true}\n` — the generic notification
+ * for msgId was shown while locked (the store's `notifications` row is out of reach without the key).
+ */
+export interface InboxMarker {
+  msgId: string;
+  queueId: string;
 }
 
 export interface InboxBadLine {
@@ -19,6 +28,8 @@ export interface InboxBadLine {
 }
 export interface InboxReadResult {
   records: StoredMessage[];
+  /** `notified` marker lines, in file order (a msgId may repeat). */
+  markers: InboxMarker[];
   /** Incomplete final line (no trailing newline): a crash mid-append. Code INBOX_TORN_LINE. */
   torn: { line: number; bytes: number; code: 'INBOX_TORN_LINE'; raw: Buffer } | null;
   bad: InboxBadLine[];
@@ -36,10 +47,18 @@ export function encodeLine(m: StoredMessage): Buffer {
   return Buffer.from(JSON.stringify(line) + '\n', 'utf8');
 }
 
+export function encodeMarker(k: InboxMarker): Buffer {
+  return Buffer.from(JSON.stringify({ v: 1, msgId: k.msgId, queueId: k.queueId, notified: true }) + '\n', 'utf8');
+}
+
+export function isMarker(x: StoredMessage | InboxMarker): x is InboxMarker {
+  return !('sealed' in x);
+}
+
 const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** Returns the record, or a reason string when the line is not a valid v1 record. */
-export function parseLine(text: string): StoredMessage | string {
+/** Returns the record or marker, or a reason string when the line is neither in v1. */
+export function parseLine(text: string): StoredMessage | InboxMarker | string {
   let o: unknown;
   try {
     o = JSON.parse(text);
@@ -51,6 +70,10 @@ export function parseLine(text: string): StoredMessage | string {
   if (r.v !== 1) return `unsupported version ${String(r.v)}`;
   if (typeof r.msgId !== 'string' || r.msgId === '') return 'bad msgId';
   if (typeof r.queueId !== 'string') return 'bad queueId';
+  if ('notified' in r) {
+    if ((r as { notified?: unknown }).notified !== true || 'sealed' in r) return 'bad marker';
+    return { msgId: r.msgId, queueId: r.queueId };
+  }
   if (typeof r.ts !== 'number' || !Number.isFinite(r.ts)) return 'bad ts';
   if (r.flags !== 0 && r.flags !== 1) return 'bad flags';
   if (typeof r.sealed !== 'string' || r.sealed.length % 4 !== 0 || !B64.test(r.sealed)) return 'bad sealed';
@@ -67,14 +90,14 @@ export function readInbox(path: string): InboxReadResult {
   try {
     buf = fs.readFileSync(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], torn: null, bad: [] };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], markers: [], torn: null, bad: [] };
     throw e;
   }
   return parseInbox(buf);
 }
 
 export function parseInbox(buf: Buffer): InboxReadResult {
-  const out: InboxReadResult = { records: [], torn: null, bad: [] };
+  const out: InboxReadResult = { records: [], markers: [], torn: null, bad: [] };
   let start = 0;
   let lineNo = 0;
   while (start < buf.length) {
@@ -90,7 +113,27 @@ export function parseInbox(buf: Buffer): InboxReadResult {
     if (raw.length === 0) continue;
     const rec = parseLine(raw.toString('utf8'));
     if (typeof rec === 'string') out.bad.push({ lineNo, code: 'INBOX_BAD_LINE', reason: rec, raw });
+    else if (isMarker(rec)) out.markers.push(rec);
     else out.records.push(rec);
+  }
+  return out;
+}
+
+const MARK = Buffer.from('"notified":true');
+
+/**
+ * The msgIds of the complete marker lines in `buf`: parses only lines that mention the
+ * marker key (a record's base64 and JSON-escaped ids cannot), so a scan of a big inbox stays cheap.
+ */
+export function markerIds(buf: Buffer): Set<string> {
+  const out = new Set<string>();
+  for (let at = buf.indexOf(MARK); at !== -1; ) {
+    const start = buf.lastIndexOf(0x0a, at) + 1;
+    const nl = buf.indexOf(0x0a, at);
+    if (nl === -1) break; // torn tail: not durable, not a marker yet
+    const k = parseLine(buf.subarray(start, nl).toString('utf8'));
+    if (typeof k !== 'string' && isMarker(k)) out.add(k.msgId);
+    at = buf.indexOf(MARK, nl);
   }
   return out;
 }

@@ -129,12 +129,14 @@ export class SharedStore implements Store {
     return this.write('putMessage', (s) => insertMessage(s, m, this.opts.host.clock.now()));
   }
 
-  putMessages(ms: StoredMessage[]): Promise<number> {
-    if (ms.length === 0) return Promise.resolve(0);
+  /** Rows plus `notified` ids (the pending inbox's markers) in one transaction; returns rows inserted. */
+  putMessages(ms: StoredMessage[], notified: readonly string[] = []): Promise<number> {
+    if (ms.length === 0 && notified.length === 0) return Promise.resolve(0);
     return this.write('putMessages', (s) => {
       const now = this.opts.host.clock.now();
       let n = 0;
       for (const m of ms) if (insertMessage(s, m, now)) n++;
+      for (const id of notified) s.markNotified.run(id, now);
       return n;
     });
   }
