@@ -24,7 +24,7 @@ function recordingHost(logs: unknown[][]) {
     contentReady: noop,
     phaseChanged: noop,
   };
-  for (const f of ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck']) h[f] = noop;
+  for (const f of ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxMarkNotified', 'inboxIsNotified', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck']) h[f] = noop;
   return h;
 }
 

@@ -53,6 +53,6 @@ describe.skipIf(!jsc)('src/core in real JavaScriptCore (jsc smoke)', () => {
     const driver = join(tmp.dir, 'version.js');
     writeFileSync(driver, `print(typeof console);\nload(${JSON.stringify(tmp.outfile)});\nprint(NsekitCore.version + ' ' + typeof console.log + ' ' + NsekitCore.HOST_FUNCTIONS.length);\n`);
     const r = await runJsc([driver], { timeoutMs: 30_000 });
-    expect(r.stdout.trim().split('\n')).toEqual(['undefined', `${tmp.version} function 17`]);
+    expect(r.stdout.trim().split('\n')).toEqual(['undefined', `${tmp.version} function 19`]);
   });
 });

@@ -279,6 +279,21 @@ describe('fetchAndProcess', () => {
     expect(relay.pending('q1')).toEqual([]);
   });
 
+  it('a fetch that began locked and finds the key back at its mark: the store record (imported markers) has the last word', async () => {
+    const { send, deps, queues, inbox, store, notifier, events } = setup({ locked: true });
+    let unlocked = false;
+    const live: InboundDeps = { ...deps, get store() { return unlocked ? store : null; } };
+    // Meanwhile the other process showed m1 while locked and the import moved its marker into the store.
+    inbox.beforeAppend = async () => {
+      unlocked = true;
+      store.notified.add('m1');
+    };
+    send('q1', text('a'));
+    expect((await fetchAndProcess(live, queues, 'q1')).map((o) => [o.stored, o.notified])).toEqual([['inbox', false]]);
+    expect(events.filter((e) => /^inbox\./.test(e))).toEqual(['inbox.append m1', 'inbox.marked m1']);
+    expect(notifier.shown).toEqual([]);
+  });
+
   it('locked device: a message without the notification flag is appended but never marked', async () => {
     const { send, deps, queues, inbox, notifier } = setup({ locked: true });
     send('q1', { type: 'receipt' }, false);

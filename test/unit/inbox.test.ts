@@ -6,7 +6,7 @@ import { EnvelopeKind, deriveKeyRing, open as openEnvelope, seal } from '../../s
 import type { Host, Lock, StoredMessage } from '../../src/core/host.js';
 import { noFailpoints } from '../../src/core/host.js';
 import { nodeClock, nodeRng, silentLog } from '../../src/node/host.js';
-import { PendingInboxFile, encodeLine, readInbox } from '../../src/node/pending-inbox/index.js';
+import { PendingInboxFile, encodeLine, encodeMarker, markerIds, readInbox } from '../../src/node/pending-inbox/index.js';
 import { SharedStore } from '../../src/node/store/index.js';
 
 const host: Host = { clock: nodeClock, rng: nodeRng, log: silentLog, failpoints: noFailpoints };
@@ -167,6 +167,97 @@ describe('PendingInboxFile', () => {
     await store.unlock(KEY);
     expect(await inbox.importInto(store, { transform: viaStoreKey })).toMatchObject({ inserted: 3, rejected: 0 });
     expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending'))).toEqual([]);
+  });
+
+  it('notified markers: one line each, next to records, read back as markers (not INBOX_BAD_LINE); a second mark answers false', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    await inbox.append(sealedRecord(0));
+    expect(await inbox.isNotified('m0')).toBe(false);
+    expect(await inbox.markNotified('m0', 'q1')).toBe(true);
+    await inbox.append(sealedRecord(1));
+    await inbox.append(sealedRecord(0)); // a re-fetch appends the record again…
+    expect(await inbox.markNotified('m0', 'q1')).toBe(false); // …but is not marked twice
+    expect(await inbox.isNotified('m0')).toBe(true);
+    expect(await inbox.isNotified('m1')).toBe(false);
+    const lines = fs.readFileSync(inboxPath, 'utf8').split('\n');
+    expect(lines[1]).toBe('{"v":1,"msgId":"m0","queueId":"q1","notified":true}');
+    const r = readInbox(inboxPath);
+    expect(r.records.map((x) => x.msgId)).toEqual(['m0', 'm1', 'm0']);
+    expect(r.markers).toEqual([{ msgId: 'm0', queueId: 'q1' }]);
+    expect(r.bad).toEqual([]);
+    expect(r.torn).toBeNull();
+  });
+
+  it('a torn marker line is not a marker: reported torn, the mark is retried and the next line is not swallowed', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    await inbox.append(sealedRecord(0));
+    fs.appendFileSync(inboxPath, encodeMarker({ msgId: 'm0', queueId: 'q1' }).subarray(0, 30)); // crash mid-append
+    let r = readInbox(inboxPath);
+    expect(r.markers).toEqual([]);
+    expect(r.torn).toMatchObject({ line: 2, bytes: 30, code: 'INBOX_TORN_LINE' });
+    expect(markerIds(fs.readFileSync(inboxPath)).size).toBe(0);
+    expect(await inbox.isNotified('m0')).toBe(false);
+    expect(await inbox.markNotified('m0', 'q1')).toBe(true);
+    r = readInbox(inboxPath);
+    expect(r.markers.map((k) => k.msgId)).toEqual(['m0']);
+    expect(r.bad.map((b) => [b.lineNo, b.code])).toEqual([[2, 'INBOX_BAD_LINE']]); // the old fragment, now terminated
+    expect(r.torn).toBeNull();
+  });
+
+  it('malformed marker lines are INBOX_BAD_LINE; a record line is never taken for a marker', async () => {
+    fs.writeFileSync(
+      inboxPath,
+      [
+        '{"v":1,"msgId":"a","queueId":"q","notified":false}',
+        '{"v":1,"msgId":"b","queueId":"q","notified":true,"sealed":"AAAA"}',
+        '{"v":1,"msgId":"","queueId":"q","notified":true}',
+        encodeLine({ ...sealedRecord(0), msgId: '"notified":true' }).toString().trimEnd(),
+        '{"v":1,"msgId":"ok","queueId":"q","notified":true}',
+        '',
+      ].join('\n'),
+    );
+    const r = readInbox(inboxPath);
+    expect(r.bad.map((b) => [b.lineNo, b.reason])).toEqual([
+      [1, 'bad marker'],
+      [2, 'bad marker'],
+      [3, 'bad msgId'],
+    ]);
+    expect(r.records.map((x) => x.msgId)).toEqual(['"notified":true']);
+    expect(r.markers.map((k) => k.msgId)).toEqual(['ok']);
+    expect([...markerIds(fs.readFileSync(inboxPath))]).toEqual(['ok']);
+  });
+
+  it('import moves markers into the store\'s notifications in the records\' transaction; they leave with the file', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    await inbox.append(sealedRecord(0));
+    await inbox.markNotified('m0', 'q1');
+    await inbox.append(sealedRecord(0));
+    await inbox.append(sealedRecord(1)); // no marker: nothing was shown for it
+    await inbox.markNotified('m9', 'q1'); // a marker whose record went to an earlier import
+    const res = await inbox.importInto(store, { transform: reseal });
+    expect(res).toMatchObject({ files: 1, records: 3, markers: 2, inserted: 2, duplicates: 1, bad: 0 });
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending'))).toEqual([]);
+    expect(await inbox.isNotified('m0')).toBe(false); // gone from the inbox…
+    expect(await store.markNotified('m0')).toBe(false); // …recorded in the store
+    expect(await store.markNotified('m9')).toBe(false);
+    expect(await store.markNotified('m1')).toBe(true);
+  });
+
+  it('markers alone (no records) are imported; a marker in an unfinished claim still counts', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    await inbox.markNotified('m0', 'q1');
+    const crashing = new PendingInboxFile(inboxPath, {
+      ...host,
+      failpoints: { hit: (n) => { if (n === 'inbox.import.committed') throw new Error('crash'); } },
+    });
+    await expect(crashing.importInto(store)).rejects.toThrow('crash');
+    expect(fs.existsSync(inboxPath)).toBe(false); // claimed: the marker lives in the leftover claim
+    expect(await inbox.isNotified('m0')).toBe(true);
+    expect(await inbox.markNotified('m0', 'q1')).toBe(false);
+    expect(fs.existsSync(inboxPath)).toBe(true); // markNotified opened the live file, wrote nothing
+    expect(fs.readFileSync(inboxPath).length).toBe(0);
+    expect(await inbox.importInto(store)).toMatchObject({ files: 2, records: 0, markers: 1 });
+    expect(await store.markNotified('m0')).toBe(false);
   });
 
   it('no plaintext anywhere: DB, -wal, -shm and inbox bytes never contain the marker', async () => {

@@ -55,7 +55,7 @@ async function ingest(deps: InboundDeps, m: RelayMessage): Promise<Ingested> {
     // The inbox marker is the locked device's at-most-once record: a re-fetch before the ACK landed
     // appends the record again (the import dedupes) but finds the marker and shows nothing.
     const pending =
-      m.flags.notification && (await deps.inbox.markNotified(m.msgId, m.queueId))
+      m.flags.notification && (await deps.inbox.markNotified(m.msgId, m.queueId)) && (await notYetInStore(deps, m))
         ? { msgId: m.msgId, queueId: m.queueId, title: GENERIC_TITLE, body: '' }
         : null;
     return { msgId: m.msgId, stored: 'inbox', pending };
@@ -85,6 +85,21 @@ async function ingest(deps: InboundDeps, m: RelayMessage): Promise<Ingested> {
     pending = { msgId: m.msgId, queueId: m.queueId, ...notificationText(content) };
   }
   return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending };
+}
+
+/**
+ * A fetch that began locked may end after the key came back and an import moved the other
+ * process's marker for m into the store: then the store's record has the last word too.
+ * Only narrows a window, so a failure (e.g. locked again meanwhile) means "show".
+ */
+async function notYetInStore(deps: InboundDeps, m: RelayMessage): Promise<boolean> {
+  const store = deps.store; // live: null while still locked
+  if (!store) return true;
+  try {
+    return await store.markNotified(m.msgId);
+  } catch {
+    return true;
+  }
 }
 
 /**
