@@ -31,7 +31,7 @@ export const ErrorCodes = {
   STORE_SCHEMA_TOO_NEW: 'STORE_SCHEMA_TOO_NEW', // written by a newer nsekit
   STORE_IO: 'STORE_IO', // the database file cannot be opened or created (missing directory, permissions, disk full)
   // pending inbox
-  INBOX_BAD_LINE: 'INBOX_BAD_LINE', // a complete line that is not a valid inbox record
+  INBOX_BAD_LINE: 'INBOX_BAD_LINE', // a complete line that is neither a record nor a marker
   INBOX_TORN_LINE: 'INBOX_TORN_LINE', // an incomplete final line (crash mid-append); reported, skipped
   INBOX_IO: 'INBOX_IO',
   // relay protocol
