@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { fsExt, isWouldBlock } from '../lock/fs-ext.js';
 
 /**
  * fs-ext's flock on the inbox file itself (not the store lock): appenders take
@@ -6,9 +6,6 @@ import { createRequire } from 'node:module';
  * barrier after claiming the file. Non-blocking only, so a frozen peer can
  * never pin a libuv thread.
  */
-const fsExt = createRequire(import.meta.url)('fs-ext') as {
-  flockSync(fd: number, flags: 'sh' | 'ex' | 'shnb' | 'exnb' | 'un'): void;
-};
 
 /** True when taken, false when another process holds a conflicting lock. */
 export function tryFlock(fd: number, mode: 'sh' | 'ex'): boolean {
@@ -16,8 +13,7 @@ export function tryFlock(fd: number, mode: 'sh' | 'ex'): boolean {
     fsExt.flockSync(fd, mode === 'sh' ? 'shnb' : 'exnb');
     return true;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false;
+    if (isWouldBlock(e)) return false;
     throw e;
   }
 }
