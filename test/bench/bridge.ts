@@ -21,12 +21,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildBridge } from '../../ios-bridge/build.js';
 import { RUNNER, loadInVm } from '../../ios-bridge/conformance/node-runner.js';
 import { findJsc, parseFootprint, runJscSampled } from '../helpers/jsc.js';
 
 export const NOTIFICATIONS = 100;
+const FLOOR_ENTRY = fileURLToPath(new URL('./bridge-floor.ts', import.meta.url));
+const FLOOR_XSTATE_ENTRY = fileURLToPath(new URL('./bridge-floor-xstate.ts', import.meta.url));
 const QUEUES = 10;
 
 /** A transcript-shaped scenario: 100 one-message pushes over 10 queues, one every 50 ms. */
@@ -50,6 +52,26 @@ export function hundredNotifications(): object {
     world: { queues },
     steps,
   };
+}
+
+export type E2eSealer = { sealE2eBody(keyHex: string, queueId: string, content: object, nonceHex: string): string };
+export type SealedHundred = {
+  config: { masterKeyHex: string; queueKeys: Record<string, string> };
+  world: { queues: Record<string, { msgId: string; body: string }[]> };
+  steps: { at: number; call: string; args: [{ requestId: string; queueIds: string[] }] }[];
+};
+
+/** hundredNotifications() with each relay body sealed by the bundle's sender helper (deterministic nonces). */
+export function sealedHundred(core: E2eSealer): SealedHundred {
+  const t = hundredNotifications() as { config: { queueKeys: Record<string, string> }; world: { queues: Record<string, { content?: object; body?: string }[]> } };
+  let n = 0;
+  for (const [q, msgs] of Object.entries(t.world.queues)) {
+    for (const m of msgs) {
+      m.body = core.sealE2eBody(t.config.queueKeys[q]!, q, m.content!, (++n).toString(16).padStart(48, '0'));
+      delete m.content;
+    }
+  }
+  return t as unknown as SealedHundred;
 }
 
 export type BridgeBench = {
@@ -80,6 +102,24 @@ export type BridgeBench = {
   bridge_footprint_delta_nogc_mb: number | null;
   /** ru_maxrss worst case: JIT on, no GC between notifications, minus an empty script (JIT on). */
   bridge_footprint_delta_jit_nogc_mb: number | null;
+  /**
+   * The raw baseline, same run, same definition as bridge_footprint_delta_mb: the mandated libraries
+   * alone (@noble/hashes HKDF once; per message @noble/ciphers open, JSON.parse, re-seal, GC) over
+   * the same 100 messages, no nsekit code (test/bench/bridge-floor.ts). Any NSE built to the brief
+   * pays at least this.
+   */
+  bridge_floor_footprint_delta_mb: number | null;
+  /** bridge_footprint_delta_mb minus the floor: what nsekit (core, xstate, model host) adds. */
+  bridge_footprint_over_floor_mb: number | null;
+  /**
+   * The floor plus xstate: the same work plus the core's phase machine taken through the NSE's
+   * suspend cycle once (test/bench/bridge-floor-xstate.ts). Both components the brief mandates.
+   */
+  bridge_floor_xstate_footprint_delta_mb: number | null;
+  /** The raw baseline in anonymous memory with NSE heap flags (as bridge_anon_delta_mb). */
+  bridge_floor_anon_delta_mb: number | null;
+  /** bridge_anon_delta_mb minus the floor's. */
+  bridge_anon_over_floor_mb: number | null;
 };
 
 const MB = (b: number) => Math.round((b / 1024 / 1024) * 100) / 100;
@@ -118,21 +158,19 @@ export async function benchBridge(): Promise<BridgeBench> {
       bridge_footprint_delta_mb: null,
       bridge_footprint_delta_nogc_mb: null,
       bridge_footprint_delta_jit_nogc_mb: null,
+      bridge_floor_footprint_delta_mb: null,
+      bridge_footprint_over_floor_mb: null,
+      bridge_floor_xstate_footprint_delta_mb: null,
+      bridge_floor_anon_delta_mb: null,
+      bridge_anon_over_floor_mb: null,
     };
     if (!findJsc()) {
       process.stderr.write('bench bridge: jsc not installed, footprint not measured\n');
       return { bridge_bundle_kb, ...none };
     }
     // Seal the relay bodies here so the measured script only processes them.
-    const t = hundredNotifications() as { config: { queueKeys: Record<string, string> }; world: { queues: Record<string, { content?: object; body?: string }[]> }; steps: unknown[] };
-    const { core } = loadInVm(b.outfile) as { core: { sealE2eBody(k: string, q: string, c: object, n: string): string } };
-    let n = 0;
-    for (const [q, msgs] of Object.entries(t.world.queues)) {
-      for (const m of msgs) {
-        m.body = core.sealE2eBody(t.config.queueKeys[q]!, q, m.content!, (++n).toString(16).padStart(48, '0'));
-        delete m.content;
-      }
-    }
+    const { core } = loadInVm(b.outfile) as { core: E2eSealer };
+    const t = sealedHundred(core);
     // Every script ends by printing END and blocking in readline(), where the sampler takes its
     // last sample (runJscSampled); for the ru_maxrss runs the harness just answers the readline.
     const script = (name: string, tt: object | null, gc: boolean) => {
@@ -155,6 +193,25 @@ export async function benchBridge(): Promise<BridgeBench> {
     // ~1 MB above a one-statement script's, all of it library pages; anonymous memory is equal).
     const emptyPlain = join(dir, 'empty-plain.js');
     writeFileSync(emptyPlain, '\n');
+    // The raw baselines: the same world through the mandated libraries only (and with xstate).
+    const floorScript = async (name: string, entry: string) => {
+      const f = await buildBridge({ entry, outfile: join(dir, `${name}-bundle.js`), globalName: 'NsekitFloor' });
+      const p = join(dir, `${name}.js`);
+      writeFileSync(
+        p,
+        [
+          // xstate reads `console` at load; the bridge brings its own shim, the bare floor does not.
+          `var console = { log: function () {}, warn: function () {}, error: function () {} };`,
+          `load(${JSON.stringify(f.outfile)});`,
+          `var t = ${JSON.stringify(t)};`,
+          `print('RESULT ' + JSON.stringify({ stored: NsekitFloor.run(t, function () { gc(); }) }));`,
+          `print('${END}'); readline();`,
+        ].join('\n'),
+      );
+      return p;
+    };
+    const floor = await floorScript('floor', FLOOR_ENTRY);
+    const floorX = await floorScript('floor-xstate', FLOOR_XSTATE_ENTRY);
     const run = async (file: string, flags: string[], expectStored: number | null) => {
       const r = await runJscSampled([file], { flags: ['--footprint', ...flags], timeoutMs: 300_000, marker: END });
       if (expectStored !== null) {
@@ -186,6 +243,9 @@ export async function benchBridge(): Promise<BridgeBench> {
     const wns = await run(nogc, noJit, NOTIFICATIONS);
     const ej = await run(emptyPlain, ['--useJIT=true'], null);
     const wj = await run(nogc, ['--useJIT=true'], NOTIFICATIONS);
+    const fs = await run(floor, noJit, NOTIFICATIONS);
+    const fa = await run(floor, nse, NOTIFICATIONS);
+    const fx = await run(floorX, noJit, NOTIFICATIONS);
     const anon = (a: number | null, z: number | null) => (a === null || z === null ? null : MB(a - z));
     return {
       bridge_bundle_kb,
@@ -197,6 +257,11 @@ export async function benchBridge(): Promise<BridgeBench> {
       bridge_footprint_delta_mb: MB(ws.rss - ep.rss),
       bridge_footprint_delta_nogc_mb: MB(wns.rss - ep.rss),
       bridge_footprint_delta_jit_nogc_mb: MB(wj.rss - ej.rss),
+      bridge_floor_footprint_delta_mb: MB(fs.rss - ep.rss),
+      bridge_footprint_over_floor_mb: MB(ws.rss - fs.rss),
+      bridge_floor_xstate_footprint_delta_mb: MB(fx.rss - ep.rss),
+      bridge_floor_anon_delta_mb: anon(fa.anon, e.anon),
+      bridge_anon_over_floor_mb: anon(w.anon, fa.anon),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -53,7 +53,7 @@ for (const s of sections) {
     const m = await s.run(quick);
     Object.assign(all, m);
     console.log(`\n${s.name}`);
-    for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(34)} ${fmt(v)}`);
+    for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(40)} ${fmt(v)}`);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     failures.push(`${s.name}: ${msg}`);
