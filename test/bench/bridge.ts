@@ -120,6 +120,8 @@ export type BridgeBench = {
   bridge_floor_anon_delta_mb: number | null;
   /** bridge_anon_delta_mb minus the floor's. */
   bridge_anon_over_floor_mb: number | null;
+  /** The floor plus xstate in anonymous memory with NSE heap flags. */
+  bridge_floor_xstate_anon_delta_mb: number | null;
 };
 
 const MB = (b: number) => Math.round((b / 1024 / 1024) * 100) / 100;
@@ -163,6 +165,7 @@ export async function benchBridge(): Promise<BridgeBench> {
       bridge_floor_xstate_footprint_delta_mb: null,
       bridge_floor_anon_delta_mb: null,
       bridge_anon_over_floor_mb: null,
+      bridge_floor_xstate_anon_delta_mb: null,
     };
     if (!findJsc()) {
       process.stderr.write('bench bridge: jsc not installed, footprint not measured\n');
@@ -246,6 +249,7 @@ export async function benchBridge(): Promise<BridgeBench> {
     const fs = await run(floor, noJit, NOTIFICATIONS);
     const fa = await run(floor, nse, NOTIFICATIONS);
     const fx = await run(floorX, noJit, NOTIFICATIONS);
+    const fxa = await run(floorX, nse, NOTIFICATIONS);
     const anon = (a: number | null, z: number | null) => (a === null || z === null ? null : MB(a - z));
     return {
       bridge_bundle_kb,
@@ -262,6 +266,7 @@ export async function benchBridge(): Promise<BridgeBench> {
       bridge_floor_xstate_footprint_delta_mb: MB(fx.rss - ep.rss),
       bridge_floor_anon_delta_mb: anon(fa.anon, e.anon),
       bridge_anon_over_floor_mb: anon(w.anon, fa.anon),
+      bridge_floor_xstate_anon_delta_mb: anon(fxa.anon, e.anon),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
