@@ -1,38 +1,26 @@
 /**
  * The bridge bench's raw baseline, bundled like the bridge (global `NsekitFloor`):
  * the crypto and parsing any NSE built to the brief must do for the same 100
- * notifications, with the mandated libraries and none of nsekit's code.
+ * notifications, with the mandated libraries and none of nsekit's machinery (only its byte
+ * helpers and envelope AAD).
  * - once: derive the at-rest body key from the master key (HKDF-SHA256, @noble/hashes);
  * - per message: base64-decode the relay body, open it (XChaCha20-Poly1305,
  *   @noble/ciphers, same AAD as the core's envelope), parse the content JSON, re-seal
  *   it at rest under the body key, then run the host's GC, as the bridge's NSE does.
  * The sealed copy is dropped: the store (SQLite) lives in the host, not in JavaScript.
  * Byte helpers come from src/core/bytes.ts because a bare JSContext has no
- * TextEncoder/TextDecoder/atob; they are plain loops.
+ * TextEncoder/TextDecoder/atob (plain loops), and the AAD from the envelope
+ * module, so the floor authenticates exactly what the core does.
  */
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromBase64, fromHex, utf8Decode, utf8Encode } from '../../src/core/bytes.js';
+import { EnvelopeKind, envelopeAad } from '../../src/core/crypto/envelope.js';
 
 const HEADER = 28;
-
-/** header || u16be(len) recordId || u16be(len) queueId, as the core's envelope AAD. */
-function aad(header: Uint8Array, recordId: string, queueId: string): Uint8Array {
-  const r = utf8Encode(recordId);
-  const q = utf8Encode(queueId);
-  const out = new Uint8Array(header.length + 4 + r.length + q.length);
-  out.set(header, 0);
-  let o = header.length;
-  out[o++] = r.length >> 8;
-  out[o++] = r.length & 255;
-  out.set(r, o);
-  o += r.length;
-  out[o++] = q.length >> 8;
-  out[o++] = q.length & 255;
-  out.set(q, o);
-  return out;
-}
+const E2E = EnvelopeKind.e2eBody;
+const AT_REST = EnvelopeKind.messageBody;
 
 export interface FloorInput {
   config: { masterKeyHex: string; queueKeys: Record<string, string> };
@@ -54,11 +42,11 @@ export function run(t: FloorInput, gc: () => void): number {
       const m = t.world.queues[q]![i]!;
       const sealed = fromBase64(m.body)!;
       const header = sealed.subarray(0, HEADER);
-      const plain = xchacha20poly1305(fromHex(t.config.queueKeys[q]!)!, sealed.subarray(4, HEADER), aad(header, '', q)).decrypt(sealed.subarray(HEADER));
+      const plain = xchacha20poly1305(fromHex(t.config.queueKeys[q]!)!, sealed.subarray(4, HEADER), envelopeAad(header, { kind: E2E, recordId: '', queueId: q })).decrypt(sealed.subarray(HEADER));
       const content = JSON.parse(utf8Decode(plain)) as object;
       nonce[0] = done & 255;
       nonce[1] = done >> 8;
-      const atRest = xchacha20poly1305(bodyKey, nonce, aad(header, m.msgId, q)).encrypt(utf8Encode(JSON.stringify(content)));
+      const atRest = xchacha20poly1305(bodyKey, nonce, envelopeAad(header, { kind: AT_REST, recordId: m.msgId, queueId: q })).encrypt(utf8Encode(JSON.stringify(content)));
       if (atRest.length !== plain.length + 16) throw new Error('seal size');
       done++;
       gc();

@@ -105,7 +105,7 @@ export type BridgeBench = {
   /**
    * The raw baseline, same run, same definition as bridge_footprint_delta_mb: the mandated libraries
    * alone (@noble/hashes HKDF once; per message @noble/ciphers open, JSON.parse, re-seal, GC) over
-   * the same 100 messages, no nsekit code (test/bench/bridge-floor.ts). Any NSE built to the brief
+   * the same 100 messages, none of nsekit's machinery (test/bench/bridge-floor.ts). Any NSE built to the brief
    * pays at least this.
    */
   bridge_floor_footprint_delta_mb: number | null;

@@ -41,7 +41,7 @@ export interface EnvelopeBinding {
 }
 
 /** header || u16be(len) recordId || u16be(len) queueId, built in one buffer. */
-function aad(header: Uint8Array, binding: EnvelopeBinding): Uint8Array {
+export function envelopeAad(header: Uint8Array, binding: EnvelopeBinding): Uint8Array {
   const r = utf8Encode(binding.recordId);
   const q = utf8Encode(binding.queueId);
   if (r.length > 0xffff || q.length > 0xffff) throw new NsekitError('CRYPTO_BAD_KEY', 'binding field longer than 65535 bytes');
@@ -78,7 +78,7 @@ export function seal(key: Uint8Array, rng: Rng, binding: EnvelopeBinding, plaint
   out[3] = binding.kind;
   out.set(nonce, 4);
   const header = out.subarray(0, HEADER_LEN);
-  xchacha20poly1305(key, nonce, aad(header, binding)).encrypt(plaintext, out.subarray(HEADER_LEN));
+  xchacha20poly1305(key, nonce, envelopeAad(header, binding)).encrypt(plaintext, out.subarray(HEADER_LEN));
   return out;
 }
 
@@ -104,7 +104,7 @@ export function open(key: Uint8Array, binding: EnvelopeBinding, sealed: Uint8Arr
   const header = sealed.subarray(0, HEADER_LEN);
   const nonce = sealed.subarray(4, HEADER_LEN);
   try {
-    return xchacha20poly1305(key, nonce, aad(header, binding)).decrypt(sealed.subarray(HEADER_LEN));
+    return xchacha20poly1305(key, nonce, envelopeAad(header, binding)).decrypt(sealed.subarray(HEADER_LEN));
   } catch {
     throw new NsekitError('CRYPTO_AUTH_FAILED', 'envelope failed authentication (wrong key, tampered, or moved)', {
       recordId: binding.recordId,
