@@ -54,7 +54,12 @@ export class IosRules {
     if (nse && !nse.frozen) {
       // Bounded (10 s scaled); the wait ends on yielded (drained, suspended), a freeze or death.
       const bound = Math.max(1, YIELD_WAIT_MS * w.world.timeFactor);
-      await Promise.race([w.postNse((n) => n.setAppActive(true)), w.sched.delay(ORCH, bound), w.stopped(nse)]);
+      let gaveUp = false;
+      const timeout = w.sched.delay(ORCH, bound).then(() => void (gaveUp = true));
+      await Promise.race([w.postNse((n) => n.setAppActive(true)), timeout, w.stopped(nse)]);
+      // As src/device ("NSE did not yield in time; app goes ahead"): recorded, so a history
+      // shows why the app's GETs may overlap a receive the NSE has not finished.
+      if (gaveUp) w.h.info(ORCH, 'yield.wait-timeout', { proc: 'nse', pid: nse.ctx.pid, waitedMs: bound });
     } else if (nse) {
       // Frozen: it cannot answer, so no wait — but it reads the app state first thing when thawed.
       void w.postNse((n) => n.setAppActive(true));

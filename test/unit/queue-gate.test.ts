@@ -161,6 +161,62 @@ describe('QueueCoordinator + gate: one receiveNetwork op per receive', () => {
     r2.release();
   });
 
+  it('a drain never blocks the database under a receive in flight: writes started late in the drain run, database is blocked only after the ACK', async () => {
+    // Explore seed 7 run 34 looked like a receive waiting on a database class its own drain had
+    // blocked; it was the deadline (below). Without one, the ordered drain cannot do that.
+    const { events, clock, relay, phase, qc } = withPhase();
+    phase.on('blocked', (e) => void events.push(`blocked ${e.cls}`));
+    relay.send('q1', body('a'));
+    const r = (await qc.getMessage('q1'))!;
+    phase.background();
+    const suspending = phase.suspend(10_000);
+    await phase.run('database', () => void events.push('db write putMessage'));
+    await clock.advance(5_000); // e.g. waiting for the lock between the two writes
+    expect(phase.isBlocked('database')).toBe(false);
+    await phase.run('database', () => void events.push('db write markNotified'));
+    await r.ack();
+    await suspending;
+    const seen = events.filter((e) => /^relay\.(get|ack)|^db write|^blocked (receiveNetwork|database)|^onSuspend|^suspended/.test(e));
+    expect(seen).toEqual([
+      'relay.get q1 m1',
+      'blocked receiveNetwork',
+      'db write putMessage',
+      'db write markNotified',
+      'relay.ack q1 m1',
+      'blocked database',
+      'onSuspend',
+      'suspended',
+    ]);
+    expect(phase.waiting('database')).toBe(0);
+  });
+
+  it('the deadline blocks the database under a receive whose write already passed the gate: that write still completes, no op waits at the gate', async () => {
+    const { events, clock, relay, phase, qc } = withPhase();
+    phase.on('blocked', (e) => void events.push(`blocked ${e.cls}`));
+    relay.send('q1', body('a'));
+    const r = (await qc.getMessage('q1'))!;
+    const lock = deferred<void>();
+    // markNotified past its gate, waiting for the lock (run 34: held at lock.acquire.start).
+    const write = phase.run('database', async () => {
+      await lock.promise;
+      events.push('db write markNotified');
+    });
+    const suspending = phase.suspend(1_000);
+    await clock.advance(1_000);
+    expect(phase.isBlocked('database')).toBe(true);
+    expect(phase.inFlight('database')).toBe(1);
+    expect(phase.waiting('database')).toBe(0);
+    lock.resolve();
+    await write;
+    await suspending;
+    expect(events.filter((e) => /^db write|^blocked database|^onSuspend/.test(e))).toEqual([
+      'blocked database',
+      'onSuspend',
+      'db write markNotified',
+    ]);
+    r.release();
+  });
+
   it('the suspend deadline still forces past a receive that never ACKs; the hold timeout then frees the slot without ACK', async () => {
     const { events, clock, relay, phase, qc } = withPhase({ holdTimeoutMs: 5_000 });
     relay.send('q1', body('a'));
