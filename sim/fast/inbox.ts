@@ -6,7 +6,9 @@
  * barrier), imports with dedupe and deletes the claim only after the store
  * commit. A claim left by a killed importer is imported first next time.
  * `notified` markers live in the same files and move into the store's
- * notifications with the records.
+ * notifications with the records; a claim's own markers are also carried into
+ * the live file (right after the barrier, before the commit and the unlink) so
+ * locked processes still see them for one more import cycle.
  */
 import type { PendingInbox, StoredMessage } from '../../src/core/host.js';
 import type { BrokenVariant } from '../broken.js';
@@ -15,14 +17,16 @@ import type { SimStore } from './store.js';
 
 interface InboxFile {
   records: StoredMessage[];
-  /** msgIds of `notified` marker lines. */
+  /** msgIds of `notified` marker lines written by a processing. */
   notified: string[];
+  /** msgIds of carried marker lines (written by an import; stored again by the next, not carried again). */
+  carried: string[];
   /** Pids of appenders holding the shared lock on this inode (a kill drops theirs). */
   appenders: number[];
 }
 
 export class SimInboxFiles {
-  live: InboxFile = { records: [], notified: [], appenders: [] };
+  live: InboxFile = emptyFile();
   /** Claimed by an importer, not yet deleted. */
   claims: InboxFile[] = [];
 
@@ -31,9 +35,9 @@ export class SimInboxFiles {
     for (const f of [this.live, ...this.claims]) f.appenders = f.appenders.filter((p) => p !== pid);
   }
 
-  /** A marker for msgId in the live file or an unfinished claim. */
+  /** A marker (own or carried) for msgId in the live file or an unfinished claim. */
   marked(msgId: string): boolean {
-    return [this.live, ...this.claims].some((f) => f.notified.includes(msgId));
+    return [this.live, ...this.claims].some((f) => f.notified.includes(msgId) || f.carried.includes(msgId));
   }
 
   /** Every record still on disk (live file + leftover claims). */
@@ -80,15 +84,22 @@ export class SimInbox implements PendingInbox {
     if (this.broken === 'inbox-no-fsync-claim') return this.importBroken(store, transform);
     const { files } = this;
     const { live } = files;
-    if (live.records.length > 0 || live.notified.length > 0 || live.appenders.length > 0) {
+    if (live.records.length > 0 || live.notified.length > 0 || live.carried.length > 0 || live.appenders.length > 0) {
       files.claims.push(live); // rename(live → claim): new appends go to a new file
-      files.live = { records: [], notified: [], appenders: [] };
+      files.live = emptyFile();
     }
     let inserted = 0;
     while (files.claims.length > 0) {
       const claim = files.claims[0]!;
       for (let i = 0; claim.appenders.length > 0 && i < 1000; i++) await new Promise<void>((r) => this.ctx.clock.setTimer(1, r));
-      inserted += await store.putMessages(claim.records.map(transform), claim.notified);
+      // Carry before anything can delete the claim (see PendingInboxFile.carry): a kill from here
+      // on leaves the claim, the next import carries it again (a doubled carried id is harmless).
+      const carry = [...new Set(claim.notified)].filter((id) => !files.live.notified.includes(id) && !files.live.carried.includes(id));
+      if (carry.length > 0) {
+        files.live.carried.push(...carry); // exclusive flock on the live file, append + fsync
+        await this.ctx.hit('inbox.import.carried', { markers: carry.length });
+      }
+      inserted += await store.putMessages(claim.records.map(transform), [...claim.notified, ...claim.carried]);
       await this.ctx.hit('inbox.import.committed', { records: claim.records.length });
       const i = files.claims.indexOf(claim);
       if (i >= 0) files.claims.splice(i, 1); // unlink after the commit
@@ -108,4 +119,8 @@ export class SimInbox implements PendingInbox {
     file.notified.length = 0;
     return n;
   }
+}
+
+function emptyFile(): InboxFile {
+  return { records: [], notified: [], carried: [], appenders: [] };
 }

@@ -227,7 +227,7 @@ describe('PendingInboxFile', () => {
     expect([...markerIds(fs.readFileSync(inboxPath))]).toEqual(['ok']);
   });
 
-  it('import moves markers into the store\'s notifications in the records\' transaction; they leave with the file', async () => {
+  it('import moves markers into the store\'s notifications in the records\' transaction; they leave with the file, carried once', async () => {
     const inbox = new PendingInboxFile(inboxPath, host);
     await inbox.append(sealedRecord(0));
     await inbox.markNotified('m0', 'q1');
@@ -235,12 +235,17 @@ describe('PendingInboxFile', () => {
     await inbox.append(sealedRecord(1)); // no marker: nothing was shown for it
     await inbox.markNotified('m9', 'q1'); // a marker whose record went to an earlier import
     const res = await inbox.importInto(store, { transform: reseal });
-    expect(res).toMatchObject({ files: 1, records: 3, markers: 2, inserted: 2, duplicates: 1, bad: 0 });
-    expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending'))).toEqual([]);
-    expect(await inbox.isNotified('m0')).toBe(false); // gone from the inbox…
-    expect(await store.markNotified('m0')).toBe(false); // …recorded in the store
+    expect(res).toMatchObject({ files: 1, records: 3, markers: 2, carried: 2, inserted: 2, duplicates: 1, bad: 0 });
+    // The claim is gone; the live file holds only the two markers, carried (no records).
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending'))).toEqual(['pending.jsonl']);
+    expect(readInbox(inboxPath)).toMatchObject({ records: [], markers: [{ msgId: 'm0', carried: true }, { msgId: 'm9', carried: true }] });
+    expect(await store.markNotified('m0')).toBe(false); // recorded in the store
     expect(await store.markNotified('m9')).toBe(false);
     expect(await store.markNotified('m1')).toBe(true);
+    // The next import stores the carried markers again and drops them: nothing is left on disk.
+    expect(await inbox.importInto(store, { transform: reseal })).toMatchObject({ files: 1, records: 0, markers: 2, carried: 0 });
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending'))).toEqual([]);
+    expect(await inbox.isNotified('m0')).toBe(false);
   });
 
   it('markers alone (no records) are imported; a marker in an unfinished claim still counts', async () => {
@@ -251,12 +256,138 @@ describe('PendingInboxFile', () => {
       failpoints: { hit: (n) => { if (n === 'inbox.import.committed') throw new Error('crash'); } },
     });
     await expect(crashing.importInto(store)).rejects.toThrow('crash');
-    expect(fs.existsSync(inboxPath)).toBe(false); // claimed: the marker lives in the leftover claim
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending.jsonl.importing.'))).toHaveLength(1); // the leftover claim, with the marker
     expect(await inbox.isNotified('m0')).toBe(true);
+    // The crashed import carried the marker before its commit: the live file has it, carried.
+    expect(readInbox(inboxPath).markers).toEqual([{ msgId: 'm0', queueId: 'q1', carried: true }]);
     expect(await inbox.markNotified('m0', 'q1')).toBe(false);
-    expect(fs.existsSync(inboxPath)).toBe(true); // markNotified opened the live file, wrote nothing
-    expect(fs.readFileSync(inboxPath).length).toBe(0);
-    expect(await inbox.importInto(store)).toMatchObject({ files: 2, records: 0, markers: 1 });
+    expect(readInbox(inboxPath).markers).toHaveLength(1); // …and markNotified wrote nothing
+    // Leftover claim (own marker: carried again into the fresh file) + the live file (carried: stored, dropped).
+    expect(await inbox.importInto(store)).toMatchObject({ files: 2, records: 0, markers: 2, carried: 1 });
+    expect(await store.markNotified('m0')).toBe(false);
+    expect(readInbox(inboxPath).markers).toEqual([{ msgId: 'm0', queueId: 'q1', carried: true }]);
+  });
+
+  /** The store as importInto sees it, recording the `notified` ids of each transaction. */
+  const recording = () => {
+    const calls: string[][] = [];
+    return {
+      calls,
+      target: { putMessages: (ms: StoredMessage[], notified: readonly string[] = []) => (calls.push([...notified]), store.putMessages(ms, notified)) },
+    };
+  };
+  const crashAt = (fp: string) => new PendingInboxFile(inboxPath, { ...host, failpoints: { hit: (n) => { if (n === fp) throw new Error(`crash at ${n}`); } } });
+  const pendingFiles = () => fs.readdirSync(dir).filter((n) => n.startsWith('pending.jsonl')).map((n) => n.replace(/importing\..*/, 'importing.*')).sort();
+
+  it('carried markers: survive one import and are refused by markNotified; stored again by the next import, then not carried a second time', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    await inbox.append(sealedRecord(0));
+    expect(await inbox.markNotified('m0', 'q1')).toBe(true); // processing A, locked
+    const rec = recording();
+    // Unlock: import 1.
+    expect(await inbox.importInto(rec.target, { transform: reseal })).toMatchObject({ files: 1, records: 1, markers: 1, carried: 1, inserted: 1 });
+    expect(fs.readFileSync(inboxPath, 'utf8')).toBe('{"v":1,"msgId":"m0","queueId":"q1","notified":true,"carried":true}\n');
+    // Locked again; processing B of the same message (began locked) and a new message m1.
+    expect(await inbox.isNotified('m0')).toBe(true);
+    expect(await inbox.markNotified('m0', 'q1')).toBe(false); // no second generic notification
+    expect(await inbox.markNotified('m1', 'q1')).toBe(true);
+    expect(readInbox(inboxPath).markers).toEqual([
+      { msgId: 'm0', queueId: 'q1', carried: true },
+      { msgId: 'm1', queueId: 'q1' },
+    ]);
+    // Unlock: import 2 stores the carried m0 again (idempotent) with the new m1, carries only m1.
+    expect(await inbox.importInto(rec.target, { transform: reseal })).toMatchObject({ files: 1, records: 0, markers: 2, carried: 1 });
+    expect(rec.calls).toEqual([['m0'], ['m0', 'm1']]);
+    expect(readInbox(inboxPath).markers).toEqual([{ msgId: 'm1', queueId: 'q1', carried: true }]);
+    expect(await inbox.isNotified('m0')).toBe(false); // m0 had its one extra cycle
+    // Import 3: m1 stored again and dropped; nothing left on disk.
+    expect(await inbox.importInto(rec.target, { transform: reseal })).toMatchObject({ files: 1, markers: 1, carried: 0 });
+    expect(rec.calls).toEqual([['m0'], ['m0', 'm1'], ['m1']]);
+    expect(pendingFiles()).toEqual([]);
+    expect(await store.markNotified('m0')).toBe(false);
+    expect(await store.markNotified('m1')).toBe(false);
+  });
+
+  it('a crash between the carry and the claim\'s deletion loses no marker; repeated crashes do not multiply carried lines', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    await inbox.append(sealedRecord(0));
+    await inbox.markNotified('m0', 'q1');
+    await inbox.markNotified('m1', 'q1');
+    // Crash 1: right after the carry, before the store commit.
+    await expect(crashAt('inbox.import.carried').importInto(store, { transform: reseal })).rejects.toThrow('crash at inbox.import.carried');
+    expect(pendingFiles()).toEqual(['pending.jsonl', 'pending.jsonl.importing.*']);
+    expect(readInbox(inboxPath).markers.map((k) => [k.msgId, k.carried])).toEqual([['m0', true], ['m1', true]]);
+    expect(await inbox.markNotified('m0', 'q1')).toBe(false);
+    expect(await inbox.markNotified('m1', 'q1')).toBe(false);
+    // Crash 2: after the commit, before the unlink. The live file (carried lines) is claimed too;
+    // the leftover claim (processed first) carries its own markers into a fresh live file.
+    await expect(crashAt('inbox.import.committed').importInto(store, { transform: reseal })).rejects.toThrow('crash at inbox.import.committed');
+    expect(pendingFiles()).toEqual(['pending.jsonl', 'pending.jsonl.importing.*', 'pending.jsonl.importing.*']);
+    expect(readInbox(inboxPath).markers.map((k) => k.msgId)).toEqual(['m0', 'm1']);
+    expect(await inbox.markNotified('m0', 'q1')).toBe(false);
+    // A clean import: every claim finished; the ids are carried exactly once more.
+    const res = await inbox.importInto(store, { transform: reseal });
+    expect(res).toMatchObject({ files: 3, records: 1, inserted: 0, duplicates: 1, carried: 2 }); // inserted before crash 2
+    expect(pendingFiles()).toEqual(['pending.jsonl']);
+    expect(readInbox(inboxPath).markers).toEqual([
+      { msgId: 'm0', queueId: 'q1', carried: true },
+      { msgId: 'm1', queueId: 'q1', carried: true },
+    ]);
+    expect(await store.markNotified('m0')).toBe(false);
+    expect(await store.markNotified('m1')).toBe(false);
+    expect(await store.countMessages()).toBe(1);
+  });
+
+  it('carried marker lines: a torn one is INBOX_TORN_LINE and marks nothing; malformed ones are INBOX_BAD_LINE', async () => {
+    const carried = encodeMarker({ msgId: 'm0', queueId: 'q1', carried: true });
+    expect(carried.toString()).toBe('{"v":1,"msgId":"m0","queueId":"q1","notified":true,"carried":true}\n');
+    // A torn carried line alone (a crash mid-carry): not a marker.
+    fs.writeFileSync(inboxPath, carried.subarray(0, carried.length - 8));
+    const inbox = new PendingInboxFile(inboxPath, host);
+    let r = readInbox(inboxPath);
+    expect(r.markers).toEqual([]);
+    expect(r.torn).toMatchObject({ line: 1, bytes: carried.length - 8, code: 'INBOX_TORN_LINE' });
+    expect(markerIds(fs.readFileSync(inboxPath)).size).toBe(0);
+    expect(await inbox.isNotified('m0')).toBe(false);
+    expect(await inbox.markNotified('m0', 'q1')).toBe(true); // not swallowed by the fragment
+    r = readInbox(inboxPath);
+    expect(r.markers).toEqual([{ msgId: 'm0', queueId: 'q1' }]);
+    expect(r.bad.map((b) => [b.lineNo, b.code])).toEqual([[1, 'INBOX_BAD_LINE']]);
+    // Malformed carried lines.
+    fs.writeFileSync(
+      inboxPath,
+      [
+        '{"v":1,"msgId":"a","queueId":"q","notified":true,"carried":false}',
+        '{"v":1,"msgId":"b","queueId":"q","notified":true,"carried":"yes"}',
+        '{"v":1,"msgId":"c","queueId":"q","carried":true,"sealed":"AAAA","notified":true}',
+        '{"v":1,"msgId":"d","queueId":"q","carried":true}',
+        '{"v":1,"msgId":"ok","queueId":"q","notified":true,"carried":true}',
+        '',
+      ].join('\n'),
+    );
+    r = readInbox(inboxPath);
+    expect(r.bad.map((b) => [b.lineNo, b.reason])).toEqual([
+      [1, 'bad marker'],
+      [2, 'bad marker'],
+      [3, 'bad marker'],
+      [4, 'bad ts'],
+    ]);
+    expect(r.markers).toEqual([{ msgId: 'ok', queueId: 'q', carried: true }]);
+    expect([...markerIds(fs.readFileSync(inboxPath))]).toEqual(['ok']);
+  });
+
+  it('a crash mid-carry (torn carried line) loses nothing: the claim still has the marker and is carried again', async () => {
+    const inbox = new PendingInboxFile(inboxPath, host);
+    await inbox.markNotified('m0', 'q1');
+    await expect(crashAt('inbox.import.carried').importInto(store)).rejects.toThrow('crash');
+    fs.truncateSync(inboxPath, fs.statSync(inboxPath).size - 5); // the carried line's write was torn
+    expect(readInbox(inboxPath)).toMatchObject({ markers: [], torn: { line: 1, code: 'INBOX_TORN_LINE' } });
+    expect(await inbox.isNotified('m0')).toBe(true); // the leftover claim still has it
+    expect(await inbox.markNotified('m0', 'q1')).toBe(false);
+    const res = await inbox.importInto(store);
+    expect(res).toMatchObject({ files: 2, markers: 1, carried: 1, torn: 1 });
+    expect(readInbox(inboxPath)).toMatchObject({ markers: [{ msgId: 'm0', carried: true }], torn: null, bad: [] });
+    expect(fs.readFileSync(`${inboxPath}.rejected`, 'utf8')).toMatch(/^\{"v":1,"msgId":"m0".*\n$/); // the fragment, kept aside
     expect(await store.markNotified('m0')).toBe(false);
   });
 

@@ -4,7 +4,7 @@ import { NsekitError } from '../../core/errors.js';
 import type { Host, PendingInbox, StoredMessage } from '../../core/host.js';
 import { tryFlock, unflock } from './flock.js';
 import { encodeLine, encodeMarker, markerIds, readInbox } from './record.js';
-import type { InboxReadResult } from './record.js';
+import type { InboxMarker, InboxReadResult } from './record.js';
 
 /**
  * What importInto needs from the store: a batched, deduping, durable insert that also records
@@ -29,8 +29,10 @@ export interface ImportOptions {
 export interface ImportResult {
   files: number;
   records: number;
-  /** `notified` marker lines carried into the store's notifications. */
+  /** `notified` marker lines (carried ones included) moved into the store's notifications. */
   markers: number;
+  /** Marker lines carried into the live file for one more import cycle (see `carry`). */
+  carried: number;
   inserted: number;
   duplicates: number;
   torn: number;
@@ -65,7 +67,8 @@ export class PendingInboxFile implements PendingInbox {
   /**
    * Append a `notified` marker unless one exists (false = already marked). Exclusive flock on the
    * live file: the scan and the append are one step for every process, like Store.markNotified
-   * under the store lock. Markers in unfinished claims count too (their import is still to come).
+   * under the store lock. Markers in unfinished claims count too (their import is still to come),
+   * and so do carried markers (imported already, kept in sight of locked processes one more cycle).
    */
   async markNotified(msgId: string, queueId: string): Promise<boolean> {
     return this.locked('ex', 'marker waited too long for the inbox flock', (fd) => {
@@ -153,7 +156,7 @@ export class PendingInboxFile implements PendingInbox {
    * appenders, insert with dedupe, and unlink only after the store commit.
    */
   async importInto(store: InboxImportTarget, opts: ImportOptions = {}): Promise<ImportResult> {
-    const total: ImportResult = { files: 0, records: 0, markers: 0, inserted: 0, duplicates: 0, torn: 0, bad: 0, rejected: 0 };
+    const total: ImportResult = { files: 0, records: 0, markers: 0, carried: 0, inserted: 0, duplicates: 0, torn: 0, bad: 0, rejected: 0 };
     const claimed = this.leftoverClaims();
     // Unique per claim: a rename onto an older leftover claim would destroy it.
     const tag = Buffer.from(this.host.rng.randomBytes(6)).toString('hex');
@@ -173,6 +176,9 @@ export class PendingInboxFile implements PendingInbox {
   private async importClaimed(f: string, store: InboxImportTarget, opts: ImportOptions, total: ImportResult) {
     await this.barrier(f, opts.timeoutMs ?? 5000);
     const r = readInbox(f);
+    total.carried += await this.carry(r.markers);
+    const fpc = this.host.failpoints.hit('inbox.import.carried', { file: path.basename(f) });
+    if (fpc) await fpc;
     const rejected: Buffer[] = r.bad.map((b) => b.raw);
     if (r.torn) rejected.push(r.torn.raw);
     const out: StoredMessage[] = [];
@@ -189,7 +195,8 @@ export class PendingInboxFile implements PendingInbox {
       }
     }
     const size = opts.batchSize ?? 500;
-    // Markers ride with the first batch: no imported row is ever without its notified mark.
+    // Markers (carried ones again: idempotent) ride with the first batch: no imported row is ever
+    // without its notified mark.
     const notified = [...new Set(r.markers.map((k) => k.msgId))];
     for (let i = 0; i < out.length || (i === 0 && notified.length); i += size) {
       const n = await store.putMessages(out.slice(i, i + size), i === 0 ? notified : []);
@@ -214,6 +221,29 @@ export class PendingInboxFile implements PendingInbox {
     total.markers += r.markers.length;
     total.torn += r.torn ? 1 : 0;
     total.bad += r.bad.length;
+  }
+
+  /**
+   * Copy a claim's own (not yet carried) markers into the live file as carried markers, so a
+   * process that is locked again after this import — the store's `notifications` out of reach —
+   * still finds them for one more import cycle; the next import stores them again and drops them.
+   * Runs right after the claim is read (barrier passed: no marker can still land in it) and before
+   * anything else, in particular before the claim is deleted: the claim's unlink is the only way a
+   * marker leaves the disk, so a crash anywhere in the import leaves the claim, and the next import
+   * reads and carries it again. A doubled carried line is harmless (and skipped when the live file
+   * already has that id); a missing one would be the duplicate notification this is about.
+   * Returns the lines written.
+   */
+  private async carry(markers: readonly InboxMarker[]): Promise<number> {
+    const own = new Map<string, string>();
+    for (const k of markers) if (!k.carried && !own.has(k.msgId)) own.set(k.msgId, k.queueId);
+    if (own.size === 0) return 0;
+    return this.locked('ex', 'carrying markers waited too long for the inbox flock', (fd) => {
+      const have = this.io(() => markerIds(readFd(fd)), 'scan');
+      const lines = [...own].filter(([id]) => !have.has(id)).map(([msgId, queueId]) => encodeMarker({ msgId, queueId, carried: true }));
+      if (lines.length) this.write(fd, Buffer.concat(lines));
+      return lines.length;
+    });
   }
 
   /** After the exclusive flock is granted, no appender can still write to the claimed inode. */

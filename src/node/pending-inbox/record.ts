@@ -14,10 +14,15 @@ export interface InboxLine {
 /**
  * A marker line: `{"v":1,"msgId":…,"queueId":…,"notified":true}\n` — the generic notification
  * for msgId was shown while locked (the store's `notifications` row is out of reach without the key).
+ * A *carried* marker, `{…,"notified":true,"carried":true}\n`, is one an import already moved into
+ * the store and copied into the fresh live file, so a process still locked after that import sees
+ * it for one more import cycle; the next import stores it again (idempotent) and drops it.
  */
 export interface InboxMarker {
   msgId: string;
   queueId: string;
+  /** Written by an import (not by a processing): stored again by the next import, not carried again. */
+  carried?: true;
 }
 
 export interface InboxBadLine {
@@ -28,7 +33,7 @@ export interface InboxBadLine {
 }
 export interface InboxReadResult {
   records: StoredMessage[];
-  /** `notified` marker lines, in file order (a msgId may repeat). */
+  /** `notified` marker lines (carried ones included, with `carried: true`), in file order (a msgId may repeat). */
   markers: InboxMarker[];
   /** Incomplete final line (no trailing newline): a crash mid-append. Code INBOX_TORN_LINE. */
   torn: { line: number; bytes: number; code: 'INBOX_TORN_LINE'; raw: Buffer } | null;
@@ -48,7 +53,9 @@ export function encodeLine(m: StoredMessage): Buffer {
 }
 
 export function encodeMarker(k: InboxMarker): Buffer {
-  return Buffer.from(JSON.stringify({ v: 1, msgId: k.msgId, queueId: k.queueId, notified: true }) + '\n', 'utf8');
+  // Key order matters to markerIds: `"notified":true` stays literally in every marker line.
+  const o = { v: 1, msgId: k.msgId, queueId: k.queueId, notified: true, ...(k.carried ? { carried: true } : {}) };
+  return Buffer.from(JSON.stringify(o) + '\n', 'utf8');
 }
 
 export function isMarker(x: StoredMessage | InboxMarker): x is InboxMarker {
@@ -71,8 +78,10 @@ export function parseLine(text: string): StoredMessage | InboxMarker | string {
   if (typeof r.msgId !== 'string' || r.msgId === '') return 'bad msgId';
   if (typeof r.queueId !== 'string') return 'bad queueId';
   if ('notified' in r) {
-    if ((r as { notified?: unknown }).notified !== true || 'sealed' in r) return 'bad marker';
-    return { msgId: r.msgId, queueId: r.queueId };
+    const k = r as { notified?: unknown; carried?: unknown };
+    if (k.notified !== true || 'sealed' in r) return 'bad marker';
+    if ('carried' in k && k.carried !== true) return 'bad marker';
+    return k.carried === true ? { msgId: r.msgId, queueId: r.queueId, carried: true } : { msgId: r.msgId, queueId: r.queueId };
   }
   if (typeof r.ts !== 'number' || !Number.isFinite(r.ts)) return 'bad ts';
   if (r.flags !== 0 && r.flags !== 1) return 'bad flags';
@@ -122,7 +131,7 @@ export function parseInbox(buf: Buffer): InboxReadResult {
 const MARK = Buffer.from('"notified":true');
 
 /**
- * The msgIds of the complete marker lines in `buf`: parses only lines that mention the
+ * The msgIds of the complete marker lines in `buf` (carried or not): parses only lines that mention the
  * marker key (a record's base64 and JSON-escaped ids cannot), so a scan of a big inbox stays cheap.
  */
 export function markerIds(buf: Buffer): Set<string> {
