@@ -40,7 +40,7 @@ export interface WireStoredMessage {
 export interface InboxClaim {
   claimId: string;
   records: WireStoredMessage[];
-  /** msgIds of the claim's `notified` marker lines */
+  /** msgIds of the claim's `notified` marker lines, own and carried (the host carried its own ones into the live file before answering) */
   notified: string[];
   torn: number;
   bad: number;

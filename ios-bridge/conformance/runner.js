@@ -109,9 +109,9 @@
       });
     });
     // world.inbox: lines already in the pending inbox: records (bodies sealed like queue messages)
-    // and `notified` markers ({msgId, queueId, notified: true}).
+    // and `notified` markers ({msgId, queueId, notified: true}, `carried: true` when an import carried it).
     (w.inbox || []).forEach(function (m) {
-      if (m.notified) { self.inbox.push({ msgId: m.msgId, queueId: m.queueId, notified: true }); return; }
+      if (m.notified) { self.inbox.push(m.carried ? { msgId: m.msgId, queueId: m.queueId, notified: true, carried: true } : { msgId: m.msgId, queueId: m.queueId, notified: true }); return; }
       seq++;
       var key = m.key || (t.config.queueKeys || {})[m.queueId];
       var body = m.content ? Core.sealE2eBody(key, m.queueId, m.content, new Prng(1000 + seq).hex(24)) : m.sealed;
@@ -119,12 +119,25 @@
     });
     this.randomHex = function (n) { return rng.hex(n); };
     function err(code, message) { return { err: { code: code, message: message } }; }
-    /** A marker line for msgId in the live file or an unfinished claim. */
+    /** A marker line (own or carried) for msgId in the live file or an unfinished claim. */
     function marked(msgId) {
       var files = [self.inbox].concat(Object.keys(self.claims).map(function (c) { return self.claims[c]; }));
       return files.some(function (f) { return f.some(function (l) { return l.notified && l.msgId === msgId; }); });
     }
-    /** A claim as inboxClaim answers it: record lines and marker lines apart. */
+    /**
+     * Carry the claim's own markers into the live file as carried lines (once per id), before the
+     * claim is answered and so before inboxClaimDone can delete it: a locked process still sees them
+     * for one more import cycle. Re-claiming an unfinished claim carries again (ids the live file
+     * already has are skipped); carried lines are not carried a second time.
+     */
+    function carry(id) {
+      self.claims[id].forEach(function (l) {
+        if (!l.notified || l.carried) return;
+        if (self.inbox.some(function (x) { return x.notified && x.msgId === l.msgId; })) return;
+        self.inbox.push({ msgId: l.msgId, queueId: l.queueId, notified: true, carried: true });
+      });
+    }
+    /** A claim as inboxClaim answers it: record lines and marker lines (own and carried) apart. */
     function claimOf(id) {
       var lines = self.claims[id];
       return {
@@ -173,11 +186,12 @@
         case 'inboxClaim': {
           // An unfinished claim first (as after a crash); else claim the whole file.
           var open = Object.keys(self.claims)[0];
-          if (open) return { result: claimOf(open) };
+          if (open) { carry(open); return { result: claimOf(open) }; }
           if (!self.inbox.length) return { result: null };
           var id = 'claim' + (++claimSeq);
           self.claims[id] = self.inbox;
           self.inbox = [];
+          carry(id);
           return { result: claimOf(id) };
         }
         case 'inboxClaimDone':

@@ -2,6 +2,10 @@
 // appended with O_APPEND and fsync'd before done(null), so the core may ACK.
 // A second line kind, {"v":1,"msgId":…,"queueId":…,"notified":true}, records that
 // the generic notification for msgId was shown while locked (at most once per message).
+// A claim's own markers are carried into the fresh live file as {…,"carried":true}
+// lines (see claim()), so a process locked again after the import still sees them
+// for one more import cycle; carried lines are stored again by the next import, not
+// carried again.
 // The file is created with NSFileProtectionCompleteUntilFirstUserAuthentication
 // (it must be writable while the device is locked, after first unlock); it only
 // ever holds the still end-to-end-sealed relay body.
@@ -18,7 +22,8 @@ final class PendingInbox {
         }
     }
 
-    /// Exclusive flock: the scan and the marker append are one step for every process.
+    /// Exclusive flock: the scan and the marker append are one step for every process. Carried
+    /// markers count like own ones.
     func markNotified(_ msgId: String, queueId: String) -> Result<Bool, HostError> {
         withLiveFile(LOCK_EX) { fd in
             if Self.markers(in: Self.readAll(fd)).contains(msgId) || self.claimsMark(msgId) { return .success(false) }
@@ -47,10 +52,19 @@ final class PendingInbox {
     }
 
     private func writeLine(_ fd: Int32, _ o: [String: Any]) -> Result<Void, HostError> {
-        guard var bytes = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) else {
-            return .failure(HostError(code: "INBOX_IO", message: "not serialisable"))
+        writeLines(fd, [o])
+    }
+
+    /// One write() of complete lines, then fsync.
+    private func writeLines(_ fd: Int32, _ objects: [[String: Any]]) -> Result<Void, HostError> {
+        var bytes = Data()
+        for o in objects {
+            guard let line = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) else {
+                return .failure(HostError(code: "INBOX_IO", message: "not serialisable"))
+            }
+            bytes.append(line)
+            bytes.append(0x0a)
         }
-        bytes.append(0x0a)
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, bytes.count) }
         guard n == bytes.count, fsync(fd) == 0 else {
             return .failure(HostError(code: "INBOX_IO", message: "short write or fsync failed"))
@@ -63,7 +77,7 @@ final class PendingInbox {
         return FileHandle(fileDescriptor: fd, closeOnDealloc: false).readDataToEndOfFile()
     }
 
-    /// msgIds of the complete marker lines (a torn tail is not a marker yet).
+    /// msgIds of the complete marker lines, own and carried (a torn tail is not a marker yet).
     private static func markers(in data: Data) -> Set<String> {
         var out = Set<String>()
         let lines = data.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast()
@@ -85,7 +99,8 @@ final class PendingInbox {
 
     /// Claim for import: an earlier unfinished claim first; else rename the inbox atomically (an
     /// appender that opened the old inode is done before we read: appenders take a shared flock,
-    /// the claimer an exclusive one on the claimed file). Complete lines only.
+    /// the claimer an exclusive one on the claimed file). Complete lines only. Before answering,
+    /// the claim's own markers are carried into the live file (see carry).
     func claim() -> Result<[String: Any]?, HostError> {
         let dir = (path as NSString).deletingLastPathComponent
         let base = (path as NSString).lastPathComponent
@@ -107,19 +122,40 @@ final class PendingInbox {
         guard let data = fm.contents(atPath: p) else { return .failure(HostError(code: "INBOX_IO", message: "unreadable claim")) }
         var records: [[String: Any]] = []
         var notified: [String] = []
+        var own: [(msgId: String, queueId: String)] = []   // marker lines without "carried": to carry
         var torn = 0, bad = 0
         let lines = data.split(separator: 0x0a, omittingEmptySubsequences: false)
         for (i, line) in lines.enumerated() where !line.isEmpty {
             let complete = i < lines.count - 1            // the last piece has no newline: torn
             guard complete else { torn += 1; continue }
             let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
-            if let o = o, o["notified"] as? Bool == true, let id = o["msgId"] as? String, o["sealed"] == nil {
+            if let o = o, o["notified"] as? Bool == true, let id = o["msgId"] as? String, o["sealed"] == nil,
+               o["carried"] == nil || o["carried"] as? Bool == true {
                 notified.append(id)
+                if o["carried"] == nil { own.append((id, o["queueId"] as? String ?? "")) }
             } else if let o = o, o["msgId"] is String, o["sealed"] is String {
                 records.append(o)
             } else { bad += 1 }
         }
+        if case .failure(let e) = carry(own) { return .failure(e) }
         return .success(["claimId": (p as NSString).lastPathComponent, "records": records, "notified": notified, "torn": torn, "bad": bad])
+    }
+
+    /// Append the claim's own markers to the live file as carried markers (exclusive flock, ids the
+    /// live file already has are skipped, one write + fsync). Runs before claim() answers, so before
+    /// claimDone can delete the claim: a crash anywhere leaves the claim and the next claim() carries
+    /// it again (a doubled carried line is harmless, a missing one is a second generic notification).
+    private func carry(_ own: [(msgId: String, queueId: String)]) -> Result<Void, HostError> {
+        guard !own.isEmpty else { return .success(()) }
+        return withLiveFile(LOCK_EX) { fd in
+            var have = Self.markers(in: Self.readAll(fd))
+            var lines: [[String: Any]] = []
+            for k in own where !have.contains(k.msgId) {
+                have.insert(k.msgId)
+                lines.append(["v": 1, "msgId": k.msgId, "queueId": k.queueId, "notified": true, "carried": true])
+            }
+            return lines.isEmpty ? .success(()) : self.writeLines(fd, lines)
+        }
     }
 
     func claimDone(_ claimId: String) -> Result<Void, HostError> {

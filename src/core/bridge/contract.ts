@@ -123,8 +123,8 @@ export interface BridgeHost {
   /** Append one line and fsync; durable when done(null) is called. */
   inboxAppend(m: WireStoredMessage, done: Done<null>): void;
   /**
-   * Under an exclusive flock on the inbox file: if no `notified` marker for msgId is in it (or in an
-   * unfinished claim), append one and fsync → true; else false. At most once, like storeMarkNotified.
+   * Under an exclusive flock on the inbox file: if no `notified` marker (own or carried) for msgId is in
+   * it (or in an unfinished claim), append one and fsync → true; else false. At most once, like storeMarkNotified.
    */
   inboxMarkNotified(msgId: string, queueId: string, done: Done<boolean>): void;
   /** Read-only: is there a `notified` marker for msgId in the inbox file or an unfinished claim? */
@@ -132,7 +132,10 @@ export interface BridgeHost {
   /**
    * Claim the pending inbox for import (atomically: rename it to a claim file, so appends go to a new
    * file). Returns an unfinished earlier claim first. null = nothing pending. Complete lines only:
-   * records in `records`, marker lines' msgIds in `notified`; `torn`/`bad` count skipped lines.
+   * records in `records`, marker lines' msgIds (own and carried) in `notified`; `torn`/`bad` count
+   * skipped lines. Before answering, append the claim's own markers to the live file as carried markers
+   * (`"carried":true`, fsync), so locked processes still see them for one more import cycle
+   * (host-contract.md `inboxClaim`).
    */
   inboxClaim(done: Done<InboxClaim | null>): void;
   /** Every record of the claim is durable in the store: delete the claim file. */
