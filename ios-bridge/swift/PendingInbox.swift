@@ -65,6 +65,12 @@ final class PendingInbox {
             bytes.append(line)
             bytes.append(0x0a)
         }
+        // A torn tail left by a crashed appender must not swallow this line (as the Node inbox does).
+        let size = lseek(fd, 0, SEEK_END)
+        var last: UInt8 = 0x0a
+        if size > 0, pread(fd, &last, 1, size - 1) == 1, last != 0x0a {
+            bytes.insert(0x0a, at: bytes.startIndex)
+        }
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, bytes.count) }
         guard n == bytes.count, fsync(fd) == 0 else {
             return .failure(HostError(code: "INBOX_IO", message: "short write or fsync failed"))
