@@ -25,6 +25,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildBridge } from '../../ios-bridge/build.js';
 import { RUNNER, loadInVm } from '../../ios-bridge/conformance/node-runner.js';
 import { findJsc, parseFootprint, runJscSampled } from '../helpers/jsc.js';
+import type { FloorInput } from './bridge-floor.js';
 
 export const NOTIFICATIONS = 100;
 const FLOOR_ENTRY = fileURLToPath(new URL('./bridge-floor.ts', import.meta.url));
@@ -55,11 +56,8 @@ export function hundredNotifications(): object {
 }
 
 export type E2eSealer = { sealE2eBody(keyHex: string, queueId: string, content: object, nonceHex: string): string };
-export type SealedHundred = {
-  config: { masterKeyHex: string; queueKeys: Record<string, string> };
-  world: { queues: Record<string, { msgId: string; body: string }[]> };
-  steps: { at: number; call: string; args: [{ requestId: string; queueIds: string[] }] }[];
-};
+/** The floor's input shape (what both the floor and the bridge scripts read), with the steps' full form. */
+export type SealedHundred = FloorInput & { steps: { at: number; call: string; args: [{ requestId: string; queueIds: string[] }] }[] };
 
 /** hundredNotifications() with each relay body sealed by the bundle's sender helper (deterministic nonces). */
 export function sealedHundred(core: E2eSealer): SealedHundred {

@@ -12,7 +12,7 @@ import { buildTempBundle } from './bundle.js';
  * The bridge bench's raw baseline (test/bench/bridge-floor.ts) must do the real work it
  * stands for, or the floor it reports would be too low: it opens every relay body the
  * bridge bench feeds the core, authenticates it (a flipped byte throws), and is bundled
- * without nsekit's code beyond the byte helpers.
+ * without nsekit's code beyond the byte helpers and the envelope's AAD.
  */
 describe('bridge footprint floor (raw baseline)', () => {
   let tmp: Awaited<ReturnType<typeof buildTempBundle>>;
