@@ -16,7 +16,7 @@ export type WorkerCmd =
   | { cmd: 'acquire'; timeoutMs?: number }
   | { cmd: 'release'; wrote?: boolean }
   | { cmd: 'count'; counterPath: string; n: number; timeoutMs?: number }
-  | { cmd: 'countUntil'; counterPath: string; target: number }
+  | { cmd: 'countUntil'; counterPath: string; target: number; holdMs?: number }
   | { cmd: 'watchYield'; autoRelease?: boolean }
   | { cmd: 'requestYield' }
   | { cmd: 'generation' }
@@ -148,6 +148,9 @@ async function childMain(): Promise<void> {
                 buf.writeUInt32LE(v + 1, 0);
                 writeSync(fd, buf, 0, 4, 0);
                 mine++;
+                // A long synchronous transaction: the other process's short spin cannot catch the
+                // microsecond gap before our next acquire, so it must sleep (the starvation case).
+                if (m.holdMs) for (const end = performance.now() + m.holdMs; performance.now() < end; );
                 return false;
               });
               if (done) break;

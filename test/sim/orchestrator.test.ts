@@ -139,17 +139,33 @@ describe('low-power mode', () => {
 
 describe('iOS rules', () => {
   it('background-task budget runs out → expiring → frozen at suspended (no expire step)', { timeout: 120_000 }, async () => {
+    // The freeze follows the app's `suspended` report, which it can send only once released from the
+    // phase.suspended failpoint (after the wait(1) step). With the send/foreground right behind it, a
+    // loaded machine once delivered that report after the foreground: the app was active again and,
+    // correctly, not frozen. The second wait lets the report land first; the test is about the freeze.
     const r = await runScenario(
-      scenario('bg-budget').world({ budgets: { bgTaskMs: 20_000 } }).background('app').when('app', 'phase.suspended').wait(1).send({ count: 1 }).foreground('app'),
+      scenario('bg-budget')
+        .world({ budgets: { bgTaskMs: 20_000 } })
+        .background('app')
+        .when('app', 'phase.suspended')
+        .wait(1)
+        .wait(500)
+        .send({ count: 1 })
+        .foreground('app'),
       { seed: 4, outDir: out },
     );
     const h = r.result.history;
+    // On failure, say what the orchestrator and the app did.
+    const trace = h
+      .filter((o) => o.proc === 'orchestrator' || (o.proc === 'app' && /phase|suspend|expir|lifecycle|freeze/.test(o.f)))
+      .map((o) => `${o.index} ${o.proc} ${o.type} ${o.f} ${JSON.stringify(o.value)}`)
+      .join('\n');
     const exp = h.find((o) => o.f === 'expire' && o.value.proc === 'app');
-    expect(exp?.value.why).toBe('budget');
+    expect(exp?.value.why, trace).toBe('budget');
     const frz = h.find((o) => o.f === 'freeze' && o.value.proc === 'app');
-    expect(frz?.value.why).toBe('suspended');
-    expect(frz!.index).toBeGreaterThan(exp!.index);
-    expect(r.valid).toBe(true);
+    expect(frz?.value.why, trace).toBe('suspended');
+    expect(frz!.index, trace).toBeGreaterThan(exp!.index);
+    expect(r.valid, `${JSON.stringify(r.verdicts.filter((v) => !v.valid))}\n${trace}`).toBe(true);
   });
 
   it('NSE memory over budget → jetsam kill, and nothing is lost', { timeout: 120_000 }, async () => {
