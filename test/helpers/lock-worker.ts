@@ -7,7 +7,7 @@
  * over IPC. Always `await w.kill()` in afterEach.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CrossProcessLock } from '../../src/node/lock/index.js';
 
@@ -16,7 +16,6 @@ export type WorkerCmd =
   | { cmd: 'acquire'; timeoutMs?: number }
   | { cmd: 'release'; wrote?: boolean }
   | { cmd: 'count'; counterPath: string; n: number; timeoutMs?: number }
-  | { cmd: 'countUntil'; counterPath: string; target: number; holdMs?: number }
   | { cmd: 'watchYield'; autoRelease?: boolean }
   | { cmd: 'requestYield' }
   | { cmd: 'generation' }
@@ -133,32 +132,6 @@ async function childMain(): Promise<void> {
             );
           }
           return send({ ev: 'counted', id: m.id, values: order });
-        }
-        case 'countUntil': {
-          // Tight critical section (no await, pread/pwrite of a u32): the case where
-          // a looping holder would starve a sleeping waiter without the fairness hint.
-          const fd = openSync(m.counterPath, 'r+');
-          const buf = Buffer.alloc(4);
-          let mine = 0;
-          try {
-            for (let i = 0; i < m.target; i++) {
-              const done = await L().withLock(() => {
-                const v = readSync(fd, buf, 0, 4, 0) === 4 ? buf.readUInt32LE(0) : 0;
-                if (v >= m.target) return true;
-                buf.writeUInt32LE(v + 1, 0);
-                writeSync(fd, buf, 0, 4, 0);
-                mine++;
-                // A long synchronous transaction: the other process's short spin cannot catch the
-                // microsecond gap before our next acquire, so it must sleep (the starvation case).
-                if (m.holdMs) for (const end = performance.now() + m.holdMs; performance.now() < end; );
-                return false;
-              });
-              if (done) break;
-            }
-          } finally {
-            closeSync(fd);
-          }
-          return send({ ev: 'counted', id: m.id, mine });
         }
         case 'watchYield':
           L().onYieldRequested(() => {
