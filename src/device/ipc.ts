@@ -19,30 +19,11 @@
  * listed in `EventName`; tests and the simulator wait on them.
  */
 
-export type LifecycleEvent = 'active' | 'background' | 'expiring' | 'suspend' | 'lock' | 'unlock';
-export const LIFECYCLE_EVENTS: readonly LifecycleEvent[] = ['active', 'background', 'expiring', 'suspend', 'lock', 'unlock'];
+import type { LifecycleMsg, PushMsg, QueueConfig, SessionConfig, SessionEventName } from '../core/session/index.js';
+export type { LifecycleEvent, LifecycleMsg, PushItem, PushMsg, QueueConfig } from '../core/session/index.js';
+export { LIFECYCLE_EVENTS } from '../core/session/index.js';
+export { SHARED_FILES } from '../node/session-ports.js';
 
-export interface LifecycleMsg {
-  type: 'lifecycle';
-  event: LifecycleEvent;
-  /** Only with `unlock`: the 32-byte master key, hex. */
-  masterKey?: string;
-  /** Only with `suspend`: drain deadline in ms (0 = at once). */
-  deadlineMs?: number;
-}
-
-/** One notification as the push gateway delivers it (opaque to the device). */
-export interface PushItem {
-  [k: string]: unknown;
-}
-export interface PushMsg {
-  type: 'push';
-  /** Device-assigned push id, echoed in the NSE's events. */
-  pushId: string;
-  /** When the device's HTTP listener received the push (ms since epoch). */
-  receivedAt: number;
-  items: PushItem[];
-}
 export interface YieldMsg {
   type: 'yield';
 }
@@ -67,29 +48,8 @@ export interface ShutdownMsg {
 }
 export type Command = LifecycleMsg | PushMsg | YieldMsg | AppStateMsg | SendMsg | QueryMsg | ShutdownMsg;
 
-export type EventName =
-  | 'ready' // process started, config loaded; fields: role, pid
-  | 'phase' // phase changed; fields: phase
-  | 'suspended' // drained, store closed, lock released
-  | 'activated' // reopened after suspension
-  | 'stored' // message stored in the shared store; fields: msgId, queueId, via ('sub'|'get'|'import')
-  | 'inboxed' // message appended to the pending inbox (device locked); fields: msgId, queueId
-  | 'inbox-marked' // device locked: `notified` marker appended (fresh) or already there (!fresh); fields: msgId, queueId, fresh
-  | 'imported' // pending inbox imported into the store; fields: count, records, duplicates, markers
-  | 'acked' // relay ACK sent after the durable write; fields: msgId, queueId
-  | 'notification' // user-visible notification content; fields: msgId, queueId, title, body, pushId?, latencyMs?
-  | 'push-start' // NSE began one push; fields: pushId, refs, inFlight (pushes in progress, this one included)
-  | 'push-done' // NSE finished one push; fields: pushId, stored, inboxed, expired
-  | 'yielding' // NSE received a yield request and starts draining
-  | 'yielded' // NSE drained and released after a yield request
-  | 'handed-over' // NSE got a push while the app is in front: no GET, the app fetches; fields: pushId, refs
-  | 'inbox-wait' // suspension waits for in-flight pending-inbox appends before releasing; fields: inFlight
-  | 'rt' // realtime state; fields: state ('subscribed'|'degraded'|'reconnecting'|'closed'), backoffMs?
-  | 'sync' // wake-sequence fetch; fields: stage ('start'|'merged'), queueId?, count?
-  | 'outbox' // outbox state; fields: clientId, state ('sending'|'sent'|'failed'), count?
-  | 'wake' // wake sequence finished; fields: reason
-  | 'status' // reply to query
-  | 'error'; // fields: code, message, where
+/** Event names: the sessions' (docs/processes.md "Events"). */
+export type EventName = SessionEventName;
 
 export interface EventMsg {
   type: 'event';
@@ -136,51 +96,16 @@ export function onCommand(fn: (c: Command) => void): () => void {
 
 /**
  * Process configuration, passed by the device in the NSEKIT_CONFIG env var
- * (JSON). Secrets (queue credentials) live here because on iOS they live in the
- * app-group keychain the app and NSE share; the master key does not: it comes
- * only with `unlock`.
+ * (JSON): the session's configuration plus where the shared files and the
+ * relay are.
  */
-export interface QueueConfig {
-  queueId: string;
-  /** Recipient credential for SUB/GET/ACK (hex/base64 string as the relay issued it). */
-  recipientKey: string;
-  /** Per-queue end-to-end key (hex, 32 bytes) shared with the sender. */
-  e2eKey: string;
-  /** Ed25519 private key (hex) used to sign low-power status polls. */
-  statusKey?: string;
-  /** Sender credential, for the app's outbox (sending on this queue). */
-  senderKey?: string;
-  /** From NSUB's NID answer: lets the NSE map a push to its queue and open the sealed msg id. */
-  notifierId?: string;
-  /** Notifier key, hex (32 bytes). */
-  notifierKey?: string;
-  /** Give this queue to one process only (benchmarks: NSE-only queue while the app loads another). */
-  only?: 'app' | 'nse';
-}
-
-export interface ProcConfig {
-  role: 'app' | 'nse';
+export interface ProcConfig extends SessionConfig {
   /** Shared app-group directory: store.db, store.lock, inbox.jsonl. */
   sharedDir: string;
   relayUrl: string;
   /** Base HTTP URL of the relay (status endpoint); defaults from relayUrl. */
   relayHttpUrl?: string;
-  queues: QueueConfig[];
-  /** app only. */
-  mode?: 'instant' | 'lowPower';
   lockBackend?: 'flock' | 'lease';
-  /** Timings (ms); scaled down in tests. */
-  nseBudgetMs?: number;
-  nseGraceMs?: number;
-  /** Extra GETs per notification while the queue has more (default 3). */
-  nseMaxExtraGets?: number;
-  pingIntervalMs?: number;
-  /** Instant mode reconnect: first backoff window (default 250 ms), attempts before the watchdog's GET fallback (3), fallback period (2000 ms). */
-  rtBackoffBaseMs?: number;
-  rtAttemptsBeforeFallback?: number;
-  rtFallbackFetchMs?: number;
-  pollIntervalMs?: number;
-  syncMaxBatch?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -189,8 +114,6 @@ export function readConfig(): ProcConfig {
   if (!raw) throw new Error('NSEKIT_CONFIG is not set (the device passes the process configuration in it)');
   return JSON.parse(raw) as ProcConfig;
 }
-
-export const SHARED_FILES = { db: 'store.db', lock: 'store.lock', inbox: 'inbox.jsonl' } as const;
 
 /**
  * Child side: run a process entry's main. No top-level await in the entries —

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../src/app/backoff.js';
+import { Backoff } from '../../src/core/session/index.js';
 import { Device } from '../../src/device/device.js';
 import { isCommand, isEvent } from '../../src/device/ipc.js';
 

@@ -1,8 +1,7 @@
-import { NsekitError } from '../core/errors.js';
-import type { TimerHandle } from '../core/host.js';
-import { fetchAndProcess } from '../core/inbound/index.js';
-import { emitEvent } from '../device/ipc.js';
-import type { ProcRuntime } from '../device/runtime.js';
+import { NsekitError } from '../../errors.js';
+import type { TimerHandle } from '../../host.js';
+import { fetchAndProcess } from '../../inbound/index.js';
+import type { SessionRuntime } from '../runtime.js';
 import { Backoff } from './backoff.js';
 
 export interface RealtimeOptions {
@@ -39,7 +38,7 @@ export class Realtime {
   /** The watchdog's fetch in progress (a SUB must not start while it holds a GET slot). */
   private fallbackInFlight: Promise<void> | null = null;
 
-  constructor(private readonly rt: ProcRuntime, opts: RealtimeOptions = {}) {
+  constructor(private readonly rt: SessionRuntime, opts: RealtimeOptions = {}) {
     this.o = {
       pingIntervalMs: opts.pingIntervalMs ?? 5_000,
       pingTimeoutMs: opts.pingTimeoutMs ?? 3_000,
@@ -60,7 +59,7 @@ export class Realtime {
   private setState(s: RtState, fields: Record<string, unknown> = {}): void {
     if (this.state === s && !Object.keys(fields).length) return;
     this.state = s;
-    emitEvent('rt', { state: s, ...fields });
+    this.rt.emit('rt', { state: s, ...fields });
   }
 
   /** SUB every queue that is not subscribed yet (the rebuild step of the wake sequence). */

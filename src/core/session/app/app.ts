@@ -1,7 +1,8 @@
-import { isNsekitError, NsekitError } from '../core/errors.js';
-import { fetchAndProcess, type InboundOutcome } from '../core/inbound/index.js';
-import { emitEvent, type LifecycleMsg, type ProcConfig } from '../device/ipc.js';
-import type { ProcRuntime } from '../device/runtime.js';
+import { isNsekitError, NsekitError } from '../../errors.js';
+import { fetchAndProcess, type InboundOutcome } from '../../inbound/index.js';
+import type { LifecycleMsg } from '../commands.js';
+import type { SessionConfig } from '../config.js';
+import type { SessionRuntime } from '../runtime.js';
 import { LowPowerPoller } from './low-power.js';
 import { Outbox } from './outbox.js';
 import { Realtime } from './realtime.js';
@@ -9,7 +10,7 @@ import { Realtime } from './realtime.js';
 export type WakeReason = 'resume' | 'online';
 
 /**
- * The app process. Lifecycle commands are applied one at a time, in order.
+ * The app session (docs/processes.md "The app"). Lifecycle commands are applied one at a time, in order.
  * Every return to the foreground (and every reconnect) runs the wake sequence:
  *   writes-ready check → [rt] rebuild → [sync] fetch missed per queue in
  *   bounded batches → (re)subscribe / start polling → [outbox] drain.
@@ -18,14 +19,14 @@ export class App {
   readonly realtime: Realtime;
   readonly poller: LowPowerPoller;
   readonly outbox: Outbox;
-  readonly mode: NonNullable<ProcConfig['mode']>;
+  readonly mode: NonNullable<SessionConfig['mode']>;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly maxBatch: number;
   private readonly maxBatches = 10;
   /** Bumped (unserialized) by every background/suspend/expiring command. */
   private leaveGen = 0;
 
-  constructor(private readonly rt: ProcRuntime) {
+  constructor(private readonly rt: SessionRuntime) {
     const cfg = rt.cfg;
     this.mode = cfg.mode ?? 'instant';
     this.maxBatch = Math.max(1, cfg.syncMaxBatch ?? 20);
@@ -36,8 +37,7 @@ export class App {
       ...(cfg.rtFallbackFetchMs !== undefined ? { fallbackFetchMs: cfg.rtFallbackFetchMs } : {}),
     });
     this.realtime.onOnline = () => void this.serial(() => this.safeWake('online'));
-    const http = cfg.relayHttpUrl ?? cfg.relayUrl.replace(/^ws/, 'http');
-    this.poller = new LowPowerPoller(rt, http, cfg.pollIntervalMs ?? 1_000);
+    this.poller = new LowPowerPoller(rt, cfg.pollIntervalMs ?? 1_000);
     this.poller.fetchQueue = (q) => this.fetchQueue(q).then(() => {});
     this.outbox = new Outbox(rt);
   }
@@ -73,8 +73,8 @@ export class App {
       case 'expiring':
       case 'suspend': {
         await this.goBackground();
-        await rt.phase.suspend(m.deadlineMs ?? (m.event === 'expiring' ? 1_000 : 0));
-        emitEvent('suspended', { lockHeld: rt.lock.held, storeOpen: rt.store.isOpen });
+        await rt.phase.suspend(m.deadlineMs ?? (m.event === 'expiring' ? (rt.cfg.appExpiryDeadlineMs ?? 1_000) : 0));
+        rt.reportSuspended();
         return;
       }
       case 'lock':
@@ -88,6 +88,31 @@ export class App {
         return;
       }
     }
+  }
+
+  /** Queue an outgoing message (durable in the outbox first), then send it if the app is in front. */
+  send(queueId: string, text: string, clientId?: string): Promise<void> {
+    return this.serial(async () => {
+      await this.outbox.enqueue(queueId, text, clientId);
+      if (this.rt.phase.phase === 'active') await this.outbox.drain();
+    });
+  }
+
+  /** A snapshot for the device's `query`. */
+  status(): Promise<Record<string, unknown>> {
+    const { rt } = this;
+    return this.serial(async () => {
+      const readable = rt.store.isOpen && rt.unlocked;
+      const count = readable ? await rt.store.countMessages() : null;
+      const outbox = readable ? (await rt.store.outboxPending()).length : null;
+      return { role: 'app', phase: rt.phase.phase, mode: this.mode, rt: this.realtime.state, stored: count, outbox, unlocked: rt.unlocked };
+    });
+  }
+
+  /** Stop timers and live delivery (the process is going away). */
+  close(): void {
+    this.realtime.close();
+    this.poller.stop();
   }
 
   /** Sockets die in background: drop SUBs and stop polling while the network is still open. */
@@ -143,7 +168,7 @@ export class App {
     else this.poller.start();
     // 5. outbox.
     await this.outbox.drain();
-    emitEvent('wake', { reason, mode: this.mode });
+    rt.emit('wake', { reason, mode: this.mode });
   }
 
   /** GET → store → ACK in batches of `maxBatch`, at most `maxBatches` batches; cursor updated per batch. */
@@ -151,7 +176,7 @@ export class App {
     const { rt } = this;
     const cursor = rt.store.isOpen && rt.unlocked ? await rt.store.getCursor(queueId) : null;
     rt.log('info', 'sync', `start queue=${queueId} since=${cursor?.lastTs ?? 0}`);
-    emitEvent('sync', { stage: 'start', queueId });
+    rt.emit('sync', { stage: 'start', queueId });
     let merged = 0;
     // One GET→store→ACK at a time so a lifecycle change stops the fetch after the
     // message in flight (the NSE may take over the queue right after).
@@ -182,7 +207,7 @@ export class App {
       if (drained || budget <= 0) break;
     }
     rt.log('info', 'sync', `merged count=${merged}`, { queueId });
-    emitEvent('sync', { stage: 'merged', queueId, count: merged });
+    rt.emit('sync', { stage: 'merged', queueId, count: merged });
     return merged;
   }
 }

@@ -1,4 +1,4 @@
-import type { Rng } from '../core/host.js';
+import type { Rng } from '../../host.js';
 
 /**
  * Exponential backoff with full jitter: attempt n waits a uniform random time

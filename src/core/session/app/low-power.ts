@@ -1,8 +1,7 @@
-import { ErrorCodes, NsekitError, type ErrorCode } from '../core/errors.js';
-import type { TimerHandle } from '../core/host.js';
-import { statusRequestPath } from '../core/protocol/index.js';
-import { emitEvent } from '../device/ipc.js';
-import { hexBytes, type ProcRuntime } from '../device/runtime.js';
+import { ErrorCodes, NsekitError, type ErrorCode } from '../../errors.js';
+import type { TimerHandle } from '../../host.js';
+import { statusRequestPath } from '../../protocol/index.js';
+import { hexBytes, type SessionRuntime } from '../runtime.js';
 
 /**
  * Low-power mode: no SUB and no socket kept open for delivery. While the app
@@ -18,8 +17,7 @@ export class LowPowerPoller {
   fetchQueue: (queueId: string) => Promise<void> = async () => {};
 
   constructor(
-    private readonly rt: ProcRuntime,
-    private readonly httpUrl: string,
+    private readonly rt: SessionRuntime,
     private readonly intervalMs = 1_000,
   ) {}
 
@@ -44,9 +42,11 @@ export class LowPowerPoller {
     const q = this.rt.queueCfg.get(queueId);
     if (!q?.statusKey) return true; // no key: cannot ask, so fetch
     const path = statusRequestPath(hexBytes(q.statusKey, 'statusKey'), queueId, this.rt.host.clock.now());
-    const res = await fetch(this.httpUrl.replace(/\/$/, '') + path);
-    const body = (await res.json().catch(() => ({}))) as { has_payload?: boolean; error?: string };
-    if (!res.ok) {
+    const status = this.rt.ports.status;
+    if (!status) return true; // no status endpoint on this host: fetch
+    const res = await status.get(path);
+    const body = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as { has_payload?: boolean; error?: string };
+    if (res.status < 200 || res.status > 299) {
       // The endpoint answers {error: CODE} (stale, replay, bad signature…): keep its code.
       const code = (Object.values(ErrorCodes) as string[]).includes(body.error ?? '') ? (body.error as ErrorCode) : 'PROTO_INTERNAL';
       throw new NsekitError(code, `status poll refused: HTTP ${res.status}`, { queueId, status: res.status });
@@ -61,7 +61,7 @@ export class LowPowerPoller {
       for (const queueId of this.rt.queueCfg.keys()) {
         try {
           const has = await this.rt.phase.run('receiveNetwork', () => this.hasPayload(queueId));
-          emitEvent('sync', { stage: 'poll', queueId, hasPayload: has });
+          this.rt.emit('sync', { stage: 'poll', queueId, hasPayload: has });
           if (has) await this.fetchQueue(queueId);
         } catch (e) {
           this.rt.log('warn', 'sync', 'status poll failed', { queueId, error: String(e) });

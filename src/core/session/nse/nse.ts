@@ -1,11 +1,10 @@
-import { fromBase64 } from '../core/bytes.js';
-import { isNsekitError } from '../core/errors.js';
-import type { TimerHandle } from '../core/host.js';
-import { fetchAndProcess, GENERIC_TITLE, type InboundOutcome } from '../core/inbound/index.js';
-import { openNotificationId } from '../core/protocol/index.js';
-import { saveCodeCache } from '../device/code-cache.js';
-import { emitEvent, type PushItem, type PushMsg } from '../device/ipc.js';
-import type { ProcRuntime } from '../device/runtime.js';
+import { fromBase64 } from '../../bytes.js';
+import { isNsekitError } from '../../errors.js';
+import type { TimerHandle } from '../../host.js';
+import { fetchAndProcess, GENERIC_TITLE, type InboundOutcome } from '../../inbound/index.js';
+import { openNotificationId } from '../../protocol/index.js';
+import type { LifecycleMsg, PushItem, PushMsg } from '../commands.js';
+import type { SessionRuntime } from '../runtime.js';
 
 export interface NseOptions {
   /** Time budget per push session before "time will expire" (default 30 000 ms). */
@@ -14,6 +13,8 @@ export interface NseOptions {
   graceMs?: number;
   /** Extra GETs per notification while the queue has more (default 3). */
   maxExtraGets?: number;
+  /** Drain deadline of a suspension after the grace period or a yield (default 1000 ms). */
+  suspendDeadlineMs?: number;
 }
 
 interface Job {
@@ -27,7 +28,7 @@ interface Job {
 }
 
 /**
- * The Notification Service Extension. For each push: open the sealed
+ * The Notification Service Extension session (docs/processes.md "The NSE"). For each push: open the sealed
  * notification ids, GET each queue through the per-queue coordinator (so two
  * notifications for one queue never see the same message), store (or inbox
  * when locked), ACK after the durable write, show content for user messages.
@@ -39,6 +40,7 @@ export class NseService {
   private readonly budgetMs: number;
   private readonly graceMs: number;
   private readonly maxExtraGets: number;
+  private readonly suspendDeadlineMs: number;
   private readonly jobs = new Set<Job>();
   private graceTimer: TimerHandle | null = null;
   private budgetTimer: TimerHandle | null = null;
@@ -50,12 +52,42 @@ export class NseService {
   private appActive = false;
   private suspending: Promise<void> | null = null;
 
-  constructor(private readonly rt: ProcRuntime, opts: NseOptions = {}) {
+  constructor(private readonly rt: SessionRuntime, opts: NseOptions = {}) {
     this.budgetMs = opts.budgetMs ?? 30_000;
     this.graceMs = opts.graceMs ?? 2_000;
     this.maxExtraGets = opts.maxExtraGets ?? 3;
+    this.suspendDeadlineMs = opts.suspendDeadlineMs ?? 1_000;
     // The app asked the lock holder to yield (flock side channel): same as an IPC yield.
     rt.lock.onYieldRequested(() => void this.yieldToApp('lock'));
+  }
+
+  /** Commands are applied in order (a push after `unlock` sees the key); pushes then run concurrently. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private serial(fn: () => Promise<unknown>): Promise<void> {
+    const p: Promise<void> = this.chain.then(fn).then(
+      () => {},
+      (e: unknown) => this.rt.errorEvent('nse', e),
+    );
+    this.chain = p;
+    return p;
+  }
+
+  /** A push handed to the extension. Its start is ordered with lifecycle commands; the coordinator serializes per queue. */
+  push(p: PushMsg): Promise<void> {
+    let started!: Promise<void>;
+    const queued = this.serial(async () => {
+      started = this.onPush(p).catch((e) => this.rt.errorEvent('nse push', e));
+    });
+    return queued.then(() => started);
+  }
+
+  /** Lifecycle as the extension sees it: the key comes and goes; iOS may ask it to suspend. */
+  lifecycle(m: LifecycleMsg): Promise<void> {
+    const { rt } = this;
+    if (m.event === 'unlock' && m.masterKey) return this.serial(() => rt.unlock(m.masterKey!));
+    if (m.event === 'lock') return this.serial(async () => rt.lockDevice());
+    if (m.event === 'expiring' || m.event === 'suspend') return this.serial(() => this.suspend(m.deadlineMs ?? 0));
+    return Promise.resolve();
   }
 
   /**
@@ -76,7 +108,7 @@ export class NseService {
     const { rt } = this;
     const refs = this.refs(p.items);
     // Reported first thing: the device does not freeze an NSE that has unread pushes.
-    emitEvent('push-start', { pushId: p.pushId, refs: refs.length, inFlight: this.jobs.size + 1 });
+    rt.emit('push-start', { pushId: p.pushId, refs: refs.length, inFlight: this.jobs.size + 1 });
     rt.log('info', 'nse', 'push', { pushId: p.pushId, refs: refs.length });
     if (this.appActive) return this.handOver(p.pushId, refs.length);
     this.clearGrace();
@@ -112,7 +144,7 @@ export class NseService {
       job.done = true;
       this.jobs.delete(job);
     }
-    emitEvent('push-done', {
+    rt.emit('push-done', {
       pushId: job.pushId,
       stored: outcomes.filter((o) => o.stored === 'store').length,
       inboxed: outcomes.filter((o) => o.stored === 'inbox').length,
@@ -131,11 +163,11 @@ export class NseService {
   private handOver(pushId: string, refs: number): void {
     const { rt } = this;
     rt.log('info', 'nse', 'push handed over to the active app', { pushId, refs });
-    emitEvent('handed-over', { pushId, refs });
-    emitEvent('push-done', { pushId, stored: 0, inboxed: 0, duplicates: 0, expired: false, handedOver: refs });
+    rt.emit('handed-over', { pushId, refs });
+    rt.emit('push-done', { pushId, stored: 0, inboxed: 0, duplicates: 0, expired: false, handedOver: refs });
     // Still suspended from the yield: say so again, so the device freezes us now that this push is read.
     if (rt.phase.phase === 'suspended' && !this.suspending && this.jobs.size === 0) {
-      emitEvent('suspended', { lockHeld: rt.lock.held, storeOpen: rt.store.isOpen });
+      rt.reportSuspended();
     }
   }
 
@@ -169,11 +201,11 @@ export class NseService {
       show: async (c) => {
         if (job.done) return; // best-attempt content already delivered for this push
         job.shown.add(c.msgId);
-        const latencyMs = Date.now() - job.receivedAt;
+        const latencyMs = rt.host.clock.now() - job.receivedAt;
         // The cold path (GET → store → ACK → content) is compiled now: keep its code for the next
         // launch — before the content goes out, after which iOS may kill us (once per install).
-        saveCodeCache();
-        emitEvent('notification', { ...c, pushId: job.pushId, latencyMs });
+        rt.ports.coldPathReady?.();
+        rt.emit('notification', { ...c, pushId: job.pushId, latencyMs });
       },
     });
     let outs: InboundOutcome[];
@@ -197,14 +229,14 @@ export class NseService {
       job.done = true;
       for (const r of job.refs) {
         if (r.msgId && job.shown.has(r.msgId)) continue;
-        emitEvent('notification', {
+        rt.emit('notification', {
           msgId: r.msgId,
           queueId: r.queueId,
           title: GENERIC_TITLE,
           body: '',
           pushId: job.pushId,
           bestAttempt: true,
-          latencyMs: Date.now() - job.receivedAt,
+          latencyMs: rt.host.clock.now() - job.receivedAt,
         });
       }
     }
@@ -215,7 +247,7 @@ export class NseService {
     this.clearGrace();
     this.graceTimer = this.rt.host.clock.setTimer(this.graceMs, () => {
       this.graceTimer = null;
-      if (this.jobs.size === 0) void this.suspend(1_000);
+      if (this.jobs.size === 0) void this.suspend(this.suspendDeadlineMs);
     });
   }
 
@@ -240,7 +272,7 @@ export class NseService {
         if (rt.phase.phase === 'active') await rt.phase.background();
         await rt.phase.suspend(deadlineMs);
         beforeSuspended?.();
-        emitEvent('suspended', { lockHeld: rt.lock.held, storeOpen: rt.store.isOpen });
+        rt.reportSuspended();
       } catch (e) {
         rt.errorEvent('nse suspend', e);
       } finally {
@@ -262,16 +294,16 @@ export class NseService {
     const again = this.appActive && this.suspending;
     this.appActive = true;
     if (again) return this.suspending!;
-    const t0 = Date.now();
-    emitEvent('yielding', { via, inFlight: this.jobs.size });
+    const t0 = this.rt.host.clock.now();
+    this.rt.emit('yielding', { via, inFlight: this.jobs.size });
     this.rt.log('info', 'nse', 'yielding to the app', { via, inFlight: this.jobs.size });
-    const report = () => emitEvent('yielded', { via, drainMs: Date.now() - t0, lockHeld: this.rt.lock.held });
+    const report = () => this.rt.emit('yielded', { via, drainMs: this.rt.host.clock.now() - t0, lockHeld: this.rt.lock.held });
     // Already suspending for another reason: report when that finishes.
     if (this.suspending) {
       await this.suspending;
       report();
       return;
     }
-    await this.suspend(1_000, report);
+    await this.suspend(this.suspendDeadlineMs, report);
   }
 }

@@ -1,10 +1,9 @@
-import { toHex, utf8Decode, utf8Encode } from '../core/bytes.js';
-import { EnvelopeKind, open, seal } from '../core/crypto/index.js';
-import { NsekitError } from '../core/errors.js';
-import { sealForQueue } from '../core/inbound/index.js';
-import { isClientId } from '../core/protocol/codec.js';
-import { emitEvent } from '../device/ipc.js';
-import type { ProcRuntime } from '../device/runtime.js';
+import { toHex, utf8Decode, utf8Encode } from '../../bytes.js';
+import { EnvelopeKind, open, seal } from '../../crypto/index.js';
+import { NsekitError } from '../../errors.js';
+import { sealForQueue } from '../../inbound/index.js';
+import { isClientId } from '../../protocol/codec.js';
+import type { SessionRuntime } from '../runtime.js';
 
 /**
  * The app's outbox. A message is first written to the shared store's outbox
@@ -19,7 +18,7 @@ import type { ProcRuntime } from '../device/runtime.js';
 export class Outbox {
   private draining: Promise<number> | null = null;
 
-  constructor(private readonly rt: ProcRuntime) {}
+  constructor(private readonly rt: SessionRuntime) {}
 
   private binding(clientId: string, queueId: string) {
     return { kind: EnvelopeKind.outboxBody, recordId: clientId, queueId } as const;
@@ -37,7 +36,7 @@ export class Outbox {
     const body = seal(key, rt.host.rng, this.binding(id, queueId), utf8Encode(JSON.stringify({ type: 'text', text })));
     const added = await rt.store.outboxAdd({ clientId: id, queueId, body });
     rt.log('info', 'outbox', added ? 'queued' : 'already queued', { clientId: id, queueId });
-    emitEvent('outbox', { clientId: id, queueId, state: 'sending' });
+    rt.emit('outbox', { clientId: id, queueId, state: 'sending' });
     return id;
   }
 
@@ -56,7 +55,7 @@ export class Outbox {
     }
     const items = await rt.store.outboxPending();
     rt.log('info', 'outbox', `drain start count=${items.length}`);
-    emitEvent('outbox', { state: 'drain', count: items.length });
+    rt.emit('outbox', { state: 'drain', count: items.length });
     let sent = 0;
     for (const it of items) {
       const q = rt.queueCfg.get(it.queueId);
@@ -72,11 +71,11 @@ export class Outbox {
         if (res.duplicate) rt.log('info', 'outbox', 'relay already had it', { clientId: it.clientId, msgId: res.msgId });
         await rt.store.outboxMark(it.clientId, 'sent');
         sent++;
-        emitEvent('outbox', { clientId: it.clientId, queueId: it.queueId, state: 'sent', attempts: it.attempts + 1, duplicate: res.duplicate });
+        rt.emit('outbox', { clientId: it.clientId, queueId: it.queueId, state: 'sent', attempts: it.attempts + 1, duplicate: res.duplicate });
       } catch (e) {
         // Stays 'sending' (visible to the user); retried by the next drain.
         rt.log('warn', 'outbox', 'send failed, will retry', { clientId: it.clientId, error: String(e) });
-        emitEvent('outbox', { clientId: it.clientId, queueId: it.queueId, state: 'retry', error: String(e) });
+        rt.emit('outbox', { clientId: it.clientId, queueId: it.queueId, state: 'retry', error: String(e) });
         break; // keep order: do not send later items before this one
       }
     }

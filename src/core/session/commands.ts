@@ -1,0 +1,29 @@
+/**
+ * What the platform tells a session (docs/processes.md "Commands"). The Node
+ * processes receive these over IPC from the device; the simulator and the
+ * bridge call the sessions with them directly.
+ */
+export type LifecycleEvent = 'active' | 'background' | 'expiring' | 'suspend' | 'lock' | 'unlock';
+export const LIFECYCLE_EVENTS: readonly LifecycleEvent[] = ['active', 'background', 'expiring', 'suspend', 'lock', 'unlock'];
+
+export interface LifecycleMsg {
+  type: 'lifecycle';
+  event: LifecycleEvent;
+  /** Only with `unlock`: the 32-byte master key, hex. */
+  masterKey?: string;
+  /** Only with `suspend`/`expiring`: drain deadline in ms (0 = at once). */
+  deadlineMs?: number;
+}
+
+/** One notification as the push gateway delivers it (opaque to the device). */
+export interface PushItem {
+  [k: string]: unknown;
+}
+export interface PushMsg {
+  type: 'push';
+  /** Device-assigned push id, echoed in the NSE's events. */
+  pushId: string;
+  /** When the device received the push (host clock, ms). */
+  receivedAt: number;
+  items: PushItem[];
+}

@@ -1,0 +1,49 @@
+/**
+ * What an app or NSE session is configured with. The Node processes read it
+ * from NSEKIT_CONFIG (src/device/ipc.ts adds the file and relay locations);
+ * the fast simulator and the bridge build it directly. Secrets (queue
+ * credentials) live here because on iOS they live in the app-group keychain
+ * the app and NSE share; the master key does not: it comes only with `unlock`.
+ */
+export interface QueueConfig {
+  queueId: string;
+  /** Recipient credential for SUB/GET/ACK (hex/base64 string as the relay issued it). */
+  recipientKey: string;
+  /** Per-queue end-to-end key (hex, 32 bytes) shared with the sender. */
+  e2eKey: string;
+  /** Ed25519 private key (hex) used to sign low-power status polls. */
+  statusKey?: string;
+  /** Sender credential, for the app's outbox (sending on this queue). */
+  senderKey?: string;
+  /** From NSUB's NID answer: lets the NSE map a push to its queue and open the sealed msg id. */
+  notifierId?: string;
+  /** Notifier key, hex (32 bytes). */
+  notifierKey?: string;
+  /** Give this queue to one process only (benchmarks: NSE-only queue while the app loads another). */
+  only?: 'app' | 'nse';
+}
+
+export type Role = 'app' | 'nse';
+
+export interface SessionConfig {
+  role: Role;
+  queues: QueueConfig[];
+  /** app only. */
+  mode?: 'instant' | 'lowPower';
+  /** Timings (ms); scaled down in tests and the simulator. */
+  nseBudgetMs?: number;
+  nseGraceMs?: number;
+  /** Extra GETs per notification while the queue has more (default 3). */
+  nseMaxExtraGets?: number;
+  /** Drain deadline of the NSE's suspension after its grace period or a yield (default 1000). */
+  nseSuspendDeadlineMs?: number;
+  pingIntervalMs?: number;
+  /** Instant mode reconnect: first backoff window (default 250 ms), attempts before the watchdog's GET fallback (3), fallback period (2000 ms). */
+  rtBackoffBaseMs?: number;
+  rtAttemptsBeforeFallback?: number;
+  rtFallbackFetchMs?: number;
+  pollIntervalMs?: number;
+  syncMaxBatch?: number;
+  /** Drain deadline when the app is told its background time expires (default 1000). */
+  appExpiryDeadlineMs?: number;
+}

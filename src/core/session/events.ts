@@ -1,0 +1,34 @@
+/**
+ * What a session reports as it works (docs/processes.md "Events"). The Node
+ * processes send these to the device over IPC; the fast simulator records
+ * them in its history; the bridge hands them to the Swift host. One list, so
+ * every host agrees on every name.
+ */
+export type SessionEventName =
+  | 'ready' // process started, config loaded; fields: role, pid
+  | 'phase' // phase changed; fields: phase
+  | 'suspended' // drained, store closed, lock released
+  | 'activated' // reopened after suspension
+  | 'stored' // message stored in the shared store; fields: msgId, queueId, via ('sub'|'get'|'import')
+  | 'inboxed' // message appended to the pending inbox (device locked); fields: msgId, queueId
+  | 'inbox-marked' // device locked: `notified` marker appended (fresh) or already there (!fresh); fields: msgId, queueId, fresh
+  | 'imported' // pending inbox imported into the store; fields: count, records, duplicates, markers
+  | 'acked' // relay ACK sent after the durable write; fields: msgId, queueId
+  | 'notification' // user-visible notification content; fields: msgId, queueId, title, body, pushId?, latencyMs?
+  | 'push-start' // NSE began one push; fields: pushId, refs, inFlight (pushes in progress, this one included)
+  | 'push-done' // NSE finished one push; fields: pushId, stored, inboxed, expired
+  | 'yielding' // NSE received a yield request and starts draining
+  | 'yielded' // NSE drained and released after a yield request
+  | 'handed-over' // NSE got a push while the app is in front: no GET, the app fetches; fields: pushId, refs
+  | 'inbox-wait' // suspension waits for in-flight pending-inbox appends before releasing; fields: inFlight
+  | 'rt' // realtime state; fields: state ('subscribed'|'degraded'|'reconnecting'|'closed'), backoffMs?
+  | 'sync' // wake-sequence fetch; fields: stage ('start'|'merged'|'poll'), queueId?, count?
+  | 'outbox' // outbox state; fields: clientId, state ('sending'|'sent'|'retry'), count?
+  | 'wake' // wake sequence finished; fields: reason
+  | 'app-left' // NSE: the app left the foreground, GETs allowed again
+  | 'status' // reply to query
+  | 'error'; // fields: code, message, where
+
+export interface EventSink {
+  emit(name: SessionEventName, fields?: Record<string, unknown>): void;
+}

@@ -1,0 +1,11 @@
+export * from './config.js';
+export * from './commands.js';
+export * from './events.js';
+export * from './ports.js';
+export { SessionRuntime, hexBytes, truncateSecret, type SessionComponents, type SessionRuntimeOptions } from './runtime.js';
+export { App, type WakeReason } from './app/app.js';
+export { Outbox } from './app/outbox.js';
+export { Realtime, type RealtimeOptions } from './app/realtime.js';
+export { LowPowerPoller } from './app/low-power.js';
+export { Backoff } from './app/backoff.js';
+export { NseService, type NseOptions } from './nse/nse.js';

@@ -1,0 +1,128 @@
+/**
+ * The ports a session runs against: every effect the app and NSE sessions
+ * have goes through one of these. The Node processes plug in the real flock,
+ * SQLite store, JSONL inbox and ws transport (src/node/session-ports.ts); the
+ * fast simulator plugs in in-memory ones (sim/fast); the bridge plugs in the
+ * Swift host's. See docs/processes.md "Sessions and ports".
+ */
+import type { KeyRing } from '../crypto/index.js';
+import type { Lock, MessageFlags, PendingInbox, SendOptions, Store, StoredMessage, Transport } from '../host.js';
+
+/** The cross-process lock as a session needs it: plus the foreground app's yield request. */
+export interface SessionLock extends Lock {
+  /** Priority: ask whoever holds the lock to yield (the foreground app wins). */
+  requestYield(): void;
+  /** Called in the holder when another process asked it to yield. Returns an unsubscribe. */
+  onYieldRequested(fn: () => void): () => void;
+  /** Releases if held, closes files, watchers and timers. Idempotent. */
+  close(): Promise<void>;
+}
+
+export type OutboxState = 'pending' | 'sending' | 'sent' | 'failed';
+export interface OutboxItem {
+  clientId: string;
+  queueId: string;
+  /** Sealed by the caller with the outbox key. */
+  body: Uint8Array;
+  state: OutboxState;
+  attempts: number;
+  updatedAt: number;
+}
+export interface Cursor {
+  lastMsgId: string | null;
+  lastTs: number;
+}
+
+/** The shared encrypted store: opened and closed with the phase, keyed with the device's lock state. */
+export interface SessionStore extends Store {
+  readonly isOpen: boolean;
+  /** The master key was verified against the store's key check. */
+  readonly unlocked: boolean;
+  open(): void;
+  /** Waits for write transactions in flight, checkpoints and lets every file lock go. */
+  close(): Promise<void>;
+  unlock(masterKey: Uint8Array, ring?: KeyRing): Promise<void>;
+  lockDevice(): void;
+  /** Batched, deduping insert that also records `notified` ids in the same transaction (inbox import). */
+  putMessages(ms: StoredMessage[], notified?: readonly string[]): Promise<number>;
+  countMessages(): Promise<number>;
+  getCursor(queueId: string): Promise<Cursor>;
+  setCursor(queueId: string, c: Cursor): Promise<void>;
+  outboxAdd(item: { clientId: string; queueId: string; body: Uint8Array }): Promise<boolean>;
+  outboxPending(): Promise<OutboxItem[]>;
+  outboxMark(clientId: string, state: Exclude<OutboxState, 'pending'>): Promise<void>;
+}
+
+/** What an inbox import needs from the store. */
+export interface InboxImportTarget {
+  putMessages(ms: StoredMessage[], notified?: readonly string[]): Promise<number>;
+}
+export interface ImportOptions {
+  /**
+   * Re-seal a record for the store (e.g. inbox key → body key). Default: store as is.
+   * A CRYPTO_* error sets that record aside (`.rejected`); any other error aborts the import.
+   */
+  transform?: (r: StoredMessage) => StoredMessage | Promise<StoredMessage>;
+  /** Records per store transaction (default 500). */
+  batchSize?: number;
+  /** How long to wait for in-flight appenders to finish (default 5000 ms) → INBOX_IO. */
+  timeoutMs?: number;
+}
+export interface ImportResult {
+  files: number;
+  records: number;
+  /** `notified` marker lines (carried ones included) moved into the store's notifications. */
+  markers: number;
+  /** Marker lines carried into the live file for one more import cycle. */
+  carried: number;
+  inserted: number;
+  duplicates: number;
+  torn: number;
+  bad: number;
+  rejected: number;
+}
+export const emptyImportResult = (): ImportResult => ({ files: 0, records: 0, markers: 0, carried: 0, inserted: 0, duplicates: 0, torn: 0, bad: 0, rejected: 0 });
+
+/** The device-locked fallback file, plus its import into the store (claim, insert, unlink). */
+export interface SessionInbox extends PendingInbox {
+  importInto(store: InboxImportTarget, opts?: ImportOptions): Promise<ImportResult>;
+}
+
+export interface QueueCreds {
+  recipientCred?: string;
+  senderCred?: string;
+}
+
+/** The relay connection (one socket per process). */
+export interface SessionTransport extends Transport {
+  readonly connected: boolean;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  ping(): Promise<void>;
+  sendWithResult(queueId: string, body: Uint8Array, flags: MessageFlags, opts?: SendOptions): Promise<{ msgId?: string; duplicate: boolean }>;
+  setQueueCreds(queueId: string, creds: QueueCreds): void;
+  /** The socket closed (or was lost). Returns an unsubscribe. */
+  onClose(fn: () => void): () => void;
+  /** The relay ended one queue's subscription (another subscriber took it). */
+  onEnd(fn: (queueId: string) => void): () => void;
+}
+
+/** One HTTP GET of the relay's signed status endpoint (low-power mode). */
+export interface StatusClient {
+  get(path: string): Promise<{ status: number; body: unknown }>;
+}
+
+export interface SessionPorts {
+  lock: SessionLock;
+  store: SessionStore;
+  inbox: SessionInbox;
+  transport: SessionTransport;
+  /** Low-power polling; without it a poll answers "fetch" (the app cannot ask). */
+  status?: StatusClient;
+  /**
+   * The NSE's cold path (GET → store → ACK → content) has run once: a host that
+   * caches compiled code saves it now, before the content goes out (iOS may
+   * kill the extension right after).
+   */
+  coldPathReady?(): void;
+}

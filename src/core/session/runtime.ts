@@ -1,0 +1,337 @@
+/**
+ * What an app session and an NSE session share: host, phase controller,
+ * ports (lock, store, pending inbox, relay transport), the per-queue
+ * coordinator, the key state and the inbound pipeline deps. Portable: every
+ * effect goes through a port (./ports.ts) or the host (../host.ts).
+ *
+ * Suspension: the phase controller's onSuspend hook waits for pending-inbox
+ * appends, closes the store (checkpoint, lock released) before `suspended`
+ * is reported; onActivate reopens it. The master key stays in memory across
+ * suspension (as it does on iOS) and leaves only on `lock`.
+ */
+import { fromHex } from '../bytes.js';
+import { deriveKeyRing, EnvelopeKind, open, seal, wipe } from '../crypto/index.js';
+import { isNsekitError, NsekitError } from '../errors.js';
+import type { Gate, Host, LogLevel, Notifier, RelayMessage, StoredMessage, Transport } from '../host.js';
+import { e2eBinding, processInbound, type InboundDeps } from '../inbound/index.js';
+import { PhaseController } from '../phase/index.js';
+import { QueueCoordinator, type QueueCoordinatorOptions } from '../queue/index.js';
+import type { QueueConfig, SessionConfig } from './config.js';
+import type { EventSink, SessionEventName } from './events.js';
+import type { SessionPorts } from './ports.js';
+
+/** Decode a hex secret from config or a command, or fail loudly (typed). */
+export function hexBytes(s: string | undefined, what: string): Uint8Array {
+  const b = s ? fromHex(s) : null;
+  if (!b) throw new NsekitError('CRYPTO_BAD_KEY', `${what} is not valid hex`);
+  return b;
+}
+
+/** Never log whole tokens or keys: first 6 characters and an ellipsis. */
+export function truncateSecret(s: string): string {
+  return s.length <= 6 ? s : `${s.slice(0, 6)}…`;
+}
+
+/**
+ * Replaceable parts, for a host that composes differently (the simulator
+ * wraps them to inject deliberately broken variants; see docs/fast-mode.md).
+ * Production hosts pass none.
+ */
+export interface SessionComponents {
+  /** Wraps the gate the store, the inbox and the coordinator run their operations in. */
+  gate?: (g: Gate) => Gate;
+  /** Wraps the ports once built. */
+  ports?: (p: SessionPorts) => SessionPorts;
+  /** Builds the per-queue coordinator. */
+  queues?: (host: Host, transport: Transport, opts: QueueCoordinatorOptions) => QueueCoordinator;
+}
+
+export interface SessionRuntimeOptions {
+  cfg: SessionConfig;
+  host: Host;
+  events: EventSink;
+  /** Builds the ports; the store and inbox run their operations in `gate`. */
+  ports: (gate: Gate) => SessionPorts;
+  components?: SessionComponents;
+}
+
+export class SessionRuntime {
+  readonly cfg: SessionConfig;
+  readonly host: Host;
+  readonly events: EventSink;
+  readonly phase: PhaseController;
+  /** What the store, inbox and coordinator run their operations in (the phase controller, unless wrapped). */
+  readonly gate: Gate;
+  readonly ports: SessionPorts;
+  readonly queues: QueueCoordinator;
+  /** The transport with ACK reporting (`acked` events). */
+  private readonly ackingTransport: Transport;
+  readonly queueCfg = new Map<string, QueueConfig & { e2e: Uint8Array }>();
+  /** notifierId → queueId + notifier key, for opening push payloads. */
+  readonly notifiers = new Map<string, { queueId: string; key: Uint8Array }>();
+  private masterKey: Uint8Array | null = null;
+  private bodyKeyBytes: Uint8Array | null = null;
+  /** Outbox key (KeyRing.outbox); null while locked. */
+  outboxKey: Uint8Array | null = null;
+  readonly notifier: Notifier;
+  /** Pending-inbox appends in progress: suspension waits for them (they take the inbox file lock). */
+  private readonly inboxWrites = new Set<Promise<unknown>>();
+  private connecting: Promise<void> | null = null;
+  private deps: Map<string, InboundDeps> = new Map();
+
+  constructor(o: SessionRuntimeOptions) {
+    const { cfg, host } = o;
+    this.cfg = cfg;
+    this.host = host;
+    this.events = o.events;
+    this.phase = new PhaseController(host, {
+      proc: cfg.role,
+      hooks: {
+        onSuspend: async () => {
+          // Also on a forced deadline: an inbox append still running holds (or is about to
+          // take) the inbox file lock, and iOS freezes us the moment we report `suspended`.
+          await this.inboxIdle();
+          await this.store.close();
+          if (this.lock.held) await this.lock.release({ wrote: false });
+        },
+        onActivate: async () => {
+          this.store.open();
+          // The key stayed in memory while suspended (or arrived meanwhile): re-verify it.
+          if (this.masterKey && !this.store.unlocked) await this.store.unlock(this.masterKey);
+        },
+      },
+    });
+    const c = o.components ?? {};
+    this.gate = c.gate ? c.gate(this.phase) : this.phase;
+    const built = o.ports(this.gate);
+    this.ports = c.ports ? c.ports(built) : built;
+    for (const q of cfg.queues) {
+      this.queueCfg.set(q.queueId, { ...q, e2e: hexBytes(q.e2eKey, `e2eKey of ${q.queueId}`) });
+      this.transport.setQueueCreds(q.queueId, { recipientCred: q.recipientKey, ...(q.senderKey ? { senderCred: q.senderKey } : {}) });
+      if (q.notifierId && q.notifierKey) this.notifiers.set(q.notifierId, { queueId: q.queueId, key: hexBytes(q.notifierKey, `notifierKey of ${q.queueId}`) });
+    }
+    // Every relay ACK (GET path via the coordinator, SUB path in handleDelivered) is
+    // reported the moment the relay confirmed it.
+    const t = this.transport;
+    this.ackingTransport = {
+      get: (q) => t.get(q),
+      ack: async (q, id) => {
+        await t.ack(q, id);
+        this.emit('acked', { msgId: id, queueId: q });
+      },
+      subscribe: (q, fn) => t.subscribe(q, fn),
+      unsubscribe: (q) => t.unsubscribe(q),
+      send: (q, b, f, opts) => t.send(q, b, f, opts),
+    };
+    const qopts: QueueCoordinatorOptions = { gate: this.gate };
+    this.queues = c.queues ? c.queues(host, this.ackingTransport, qopts) : new QueueCoordinator(host, this.ackingTransport, qopts);
+    this.notifier = {
+      show: async (n) => {
+        this.log('info', cfg.role === 'nse' ? 'nse' : 'sync', 'notification content', { msgId: n.msgId, queueId: n.queueId });
+        this.emit('notification', { ...n });
+      },
+    };
+    this.phase.on('phase', (e) => this.emit('phase', { phase: e.phase }));
+  }
+
+  get lock() {
+    return this.ports.lock;
+  }
+  get store() {
+    return this.ports.store;
+  }
+  get inbox() {
+    return this.ports.inbox;
+  }
+  get transport() {
+    return this.ports.transport;
+  }
+
+  emit(name: SessionEventName, fields: Record<string, unknown> = {}): void {
+    this.events.emit(name, fields);
+  }
+
+  log(level: LogLevel, tag: string, msg: string, fields?: Record<string, unknown>): void {
+    this.host.log.log(level, tag, msg, fields);
+  }
+
+  get unlocked(): boolean {
+    return this.masterKey !== null;
+  }
+
+  /** Open the store and connect to the relay. */
+  async start(): Promise<void> {
+    this.store.open();
+    await this.ensureConnected();
+  }
+
+  /** Connect unless connected; concurrent callers share one attempt. */
+  ensureConnected(): Promise<void> {
+    if (this.transport.connected) return Promise.resolve();
+    if (!this.connecting) {
+      this.connecting = this.transport.connect().finally(() => (this.connecting = null));
+    }
+    return this.connecting;
+  }
+
+  /** The keychain handed us the master key (hex). */
+  async unlock(masterKeyHex: string): Promise<void> {
+    const key = hexBytes(masterKeyHex, 'master key');
+    this.masterKey = key;
+    // One derivation for us and the store (on the NSE's cold path).
+    const ring = deriveKeyRing(key);
+    this.bodyKeyBytes = ring.body;
+    this.outboxKey = ring.outbox;
+    // Suspended: the store stays closed; onActivate unlocks it with the key we now hold.
+    if (this.store.isOpen) await this.store.unlock(key, ring);
+    wipe(ring.inbox, ring.notification, ring.keycheck);
+    this.log('info', 'lock', 'device unlocked: key in memory', { key: truncateSecret(masterKeyHex) });
+  }
+
+  /** Device locked: the key leaves memory; inbound goes to the pending inbox. */
+  lockDevice(): void {
+    // Copies captured by an in-flight write are wiped too (it then fails instead of writing after lock).
+    for (const k of [this.masterKey, this.bodyKeyBytes, this.outboxKey]) k?.fill(0);
+    this.masterKey = null;
+    this.bodyKeyBytes = null;
+    this.outboxKey = null;
+    this.store.lockDevice();
+    this.log('info', 'lock', 'device locked: key wiped');
+  }
+
+  /**
+   * Deps for the inbound pipeline; `store: null` routes to the pending inbox.
+   * The store and inbox are wrapped so `stored` / `inboxed` events go out the
+   * moment a write is durable — also when a later step (e.g. the ACK) fails.
+   * One object per (via, notifier): its getters are live.
+   */
+  inboundDeps(via: string, notifier: Notifier = this.notifier): InboundDeps {
+    if (notifier === this.notifier) {
+      const cached = this.deps.get(via);
+      if (cached) return cached;
+    }
+    const d = this.makeDeps(via, notifier);
+    if (notifier === this.notifier) this.deps.set(via, d);
+    return d;
+  }
+
+  private makeDeps(via: string, notifier: Notifier): InboundDeps {
+    const rt = this;
+    const store = this.store;
+    const wrapped: InboundDeps['store'] = {
+      putMessage: async (m) => {
+        const inserted = await store.putMessage(m);
+        rt.emit('stored', { msgId: m.msgId, queueId: m.queueId, via, duplicate: !inserted });
+        return inserted;
+      },
+      hasMessage: (id) => store.hasMessage(id),
+      markNotified: (id) => store.markNotified(id),
+    };
+    const inbox = this.inbox;
+    return {
+      host: this.host,
+      // Getters: a fetch loop that outlives a `lock` command sees the lock at its next
+      // message. (Never spread these deps: `{...deps}` would freeze the getters' values.)
+      get store() {
+        return rt.unlocked && store.unlocked ? wrapped : null;
+      },
+      get bodyKey() {
+        return rt.bodyKeyBytes;
+      },
+      inbox: {
+        // The inbox is shared storage like the DB: its appends run in the database
+        // class, so none starts after a suspension (or a yield to the app) began —
+        // the app's inbox import then sees every append the NSE will ever make.
+        // Marker appends and scans take the inbox file lock too: tracked the same way.
+        append: (m) =>
+          this.gate.run('database', () =>
+            this.trackInbox(async () => {
+              await inbox.append(m);
+              rt.emit('inboxed', { msgId: m.msgId, queueId: m.queueId, via });
+            }),
+          ),
+        markNotified: (msgId, queueId) =>
+          this.gate.run('database', () =>
+            this.trackInbox(async () => {
+              const fresh = await inbox.markNotified(msgId, queueId);
+              rt.emit('inbox-marked', { msgId, queueId, via, fresh });
+              return fresh;
+            }),
+          ),
+        isNotified: (msgId) => this.gate.run('database', () => this.trackInbox(() => inbox.isNotified(msgId))),
+      },
+      notifier,
+      e2eKey: (queueId: string) => this.queueCfg.get(queueId)?.e2e ?? null,
+      logTag: this.cfg.role === 'nse' ? 'nse' : 'sync',
+    };
+  }
+
+  private trackInbox<T>(fn: () => Promise<T>): Promise<T> {
+    const p = fn();
+    const settled = p.catch(() => {});
+    this.inboxWrites.add(settled);
+    void settled.finally(() => this.inboxWrites.delete(settled));
+    return p;
+  }
+
+  /**
+   * Wait out in-flight pending-inbox appends (one write + sync each, bounded by
+   * the append's own lock timeout). New ones cannot start: the database class is
+   * blocked from the moment suspension began.
+   */
+  private async inboxIdle(): Promise<void> {
+    for (let round = 0; round < 100 && this.inboxWrites.size > 0; round++) {
+      this.log('warn', 'inbox', 'suspension waits for in-flight inbox appends', { inFlight: this.inboxWrites.size });
+      this.emit('inbox-wait', { inFlight: this.inboxWrites.size });
+      await Promise.all([...this.inboxWrites]);
+    }
+  }
+
+  /** Run one relay message (delivered by SUB) through the pipeline and ACK it after the durable write. */
+  async handleDelivered(m: RelayMessage, via: string): Promise<void> {
+    await processInbound(this.inboundDeps(via), m);
+    await this.gate.run('receiveNetwork', () => this.ackingTransport.ack(m.queueId, m.msgId));
+  }
+
+  /** Import the pending inbox into the store (on unlock and at every wake). */
+  async importInbox(): Promise<number> {
+    if (!this.unlocked || !this.store.isOpen) return 0;
+    // Captured once: the app runs imports inside its serialized lifecycle, so no
+    // `lock` can wipe the key mid-import (a throwing transform would set records aside).
+    const bodyKey = this.bodyKeyBytes!;
+    // Inbox records hold the relay body as received (e2e-sealed): re-seal with the at-rest key.
+    const transform = (rec: StoredMessage): StoredMessage => {
+      const e2e = this.queueCfg.get(rec.queueId)?.e2e;
+      if (!e2e) throw new NsekitError('CRYPTO_BAD_KEY', `no end-to-end key for queue ${rec.queueId}`);
+      const plain = open(e2e, e2eBinding(rec.queueId), rec.sealed);
+      const sealed = seal(bodyKey, this.host.rng, { kind: EnvelopeKind.messageBody, recordId: rec.msgId, queueId: rec.queueId }, plain);
+      plain.fill(0);
+      return { ...rec, sealed };
+    };
+    const r = await this.inbox.importInto(this.store, { transform });
+    if (r.records || r.markers) {
+      this.log('info', 'sync', 'pending inbox imported', { ...r });
+      this.emit('imported', { count: r.inserted, records: r.records, duplicates: r.duplicates, markers: r.markers });
+    }
+    return r.inserted;
+  }
+
+  errorEvent(where: string, e: unknown): void {
+    const code = isNsekitError(e) ? e.code : 'INTERNAL';
+    const message = e instanceof Error ? e.message : String(e);
+    this.log('error', this.cfg.role === 'nse' ? 'nse' : 'rt', `${where} failed`, { code, message });
+    this.emit('error', { where, code, message });
+  }
+
+  /** Report `suspended` with what a freeze would find held. */
+  reportSuspended(): void {
+    this.emit('suspended', { lockHeld: this.lock.held, storeOpen: this.store.isOpen });
+  }
+
+  /** Close the relay connection, the store and the lock (the process is going away). */
+  async close(): Promise<void> {
+    await this.transport.close().catch(() => {});
+    await this.store.close().catch(() => {});
+    await this.lock.close().catch(() => {});
+  }
+}
