@@ -10,10 +10,9 @@
  * the live file (right after the barrier, before the commit and the unlink) so
  * locked processes still see them for one more import cycle.
  */
-import type { PendingInbox, StoredMessage } from '../../src/core/host.js';
-import type { BrokenVariant } from '../broken.js';
+import type { StoredMessage } from '../../src/core/host.js';
+import { emptyImportResult, type ImportOptions, type ImportResult, type InboxImportTarget, type SessionInbox } from '../../src/core/session/index.js';
 import type { ProcCtx } from './proc-ctx.js';
-import type { SimStore } from './store.js';
 
 interface InboxFile {
   records: StoredMessage[];
@@ -46,11 +45,12 @@ export class SimInboxFiles {
   }
 }
 
-export class SimInbox implements PendingInbox {
+export class SimInbox implements SessionInbox {
   constructor(
     private readonly files: SimInboxFiles,
     private readonly ctx: ProcCtx,
-    private readonly broken?: BrokenVariant,
+    /** False only for the simulator's `inbox-no-fsync-claim` variant (sim/broken.ts): import without the rename claim. */
+    private readonly claimByRename = true,
   ) {}
 
   async append(m: StoredMessage): Promise<void> {
@@ -79,16 +79,17 @@ export class SimInbox implements PendingInbox {
     return this.files.marked(msgId);
   }
 
-  /** Import every record into `store` (the app, on unlock/wake). Returns rows inserted. */
-  async importInto(store: SimStore, transform: (r: StoredMessage) => StoredMessage): Promise<number> {
-    if (this.broken === 'inbox-no-fsync-claim') return this.importBroken(store, transform);
+  /** Import every record into `store` (the app, on unlock/wake). */
+  async importInto(store: InboxImportTarget, opts: ImportOptions = {}): Promise<ImportResult> {
+    const r = emptyImportResult();
+    const transform = async (rec: StoredMessage) => (opts.transform ? opts.transform(rec) : rec);
+    if (!this.claimByRename) return this.importUnclaimed(store, transform, r);
     const { files } = this;
     const { live } = files;
     if (live.records.length > 0 || live.notified.length > 0 || live.carried.length > 0 || live.appenders.length > 0) {
       files.claims.push(live); // rename(live → claim): new appends go to a new file
       files.live = emptyFile();
     }
-    let inserted = 0;
     while (files.claims.length > 0) {
       const claim = files.claims[0]!;
       for (let i = 0; claim.appenders.length > 0 && i < 1000; i++) await new Promise<void>((r) => this.ctx.clock.setTimer(1, r));
@@ -99,26 +100,50 @@ export class SimInbox implements PendingInbox {
         files.live.carried.push(...carry); // exclusive flock on the live file, append + fsync
         await this.ctx.hit('inbox.import.carried', { markers: carry.length });
       }
-      inserted += await store.putMessages(claim.records.map(transform), [...claim.notified, ...claim.carried]);
+      r.files++;
+      r.carried += carry.length;
+      const recs = await transformAll(claim.records, transform, r);
+      const markers = [...claim.notified, ...claim.carried];
+      const n = await store.putMessages(recs, markers);
+      r.inserted += n;
+      r.records += claim.records.length;
+      r.duplicates += recs.length - n;
+      r.markers += markers.length;
       await this.ctx.hit('inbox.import.committed', { records: claim.records.length });
       const i = files.claims.indexOf(claim);
       if (i >= 0) files.claims.splice(i, 1); // unlink after the commit
     }
-    return inserted;
+    return r;
   }
 
-  /** test-only broken variant: read the live file, import, then delete it — appends in between are lost. */
-  private async importBroken(store: SimStore, transform: (r: StoredMessage) => StoredMessage): Promise<number> {
+  /** The simulator's broken variant: read the live file, import, then delete it — appends in between are lost. */
+  private async importUnclaimed(store: InboxImportTarget, transform: (r: StoredMessage) => Promise<StoredMessage>, r: ImportResult): Promise<ImportResult> {
     const file = this.files.live;
     const read = [...file.records];
-    if (read.length === 0) return 0;
-    const n = await store.putMessages(read.map(transform), [...file.notified]);
+    if (read.length === 0) return r;
+    const n = await store.putMessages(await transformAll(read, transform, r), [...file.notified]);
+    r.records += read.length;
+    r.inserted += n;
     await this.ctx.hit('inbox.import.committed', { records: read.length });
     await this.ctx.point(); // the unlink is its own syscall
     file.records.length = 0; // unlink: whatever was appended since the read goes with it
     file.notified.length = 0;
-    return n;
+    return r;
   }
+}
+
+/** Re-seal every record; a CRYPTO_* failure sets that record aside (as src/node/pending-inbox does). */
+async function transformAll(recs: StoredMessage[], transform: (r: StoredMessage) => Promise<StoredMessage>, r: ImportResult): Promise<StoredMessage[]> {
+  const out: StoredMessage[] = [];
+  for (const rec of recs) {
+    try {
+      out.push(await transform(rec));
+    } catch (e) {
+      if (!String((e as { code?: string }).code ?? '').startsWith('CRYPTO_')) throw e;
+      r.rejected++;
+    }
+  }
+  return out;
 }
 
 function emptyFile(): InboxFile {

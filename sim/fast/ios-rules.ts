@@ -28,19 +28,15 @@ export class IosRules {
   }
 
   heal(final: boolean): void {
-    const was = this.w.relay.partitioned;
     this.w.relay.partitioned = false;
     this.w.h.ok(ORCH, 'heal', final ? { final: true } : {});
-    // Only a connection that was actually lost comes back online (the app's reconnect → wake).
-    if (was) void this.w.postApp('online');
+    // The app's realtime reconnects on its own backoff and runs its wake (src/core/session/app/realtime.ts).
   }
 
   unlockDevice(final: boolean): void {
     const { w } = this;
-    w.locked = false;
     w.h.ok(ORCH, 'unlock-device', final ? { final: true } : {});
-    void w.postApp('unlock');
-    void w.postNse((n) => n.p.unlock());
+    w.setDeviceLocked(false);
   }
 
   /** The app comes to the front (relaunched if dead); a running NSE yields first, the app waits for it (bounded). */
@@ -56,7 +52,10 @@ export class IosRules {
       const bound = Math.max(1, YIELD_WAIT_MS * w.world.timeFactor);
       let gaveUp = false;
       const timeout = w.sched.delay(ORCH, bound).then(() => void (gaveUp = true));
-      await Promise.race([w.postNse((n) => n.setAppActive(true)), timeout, w.stopped(nse)]);
+      // As src/device: ask it to yield and wait for its `yielded` (drained, released).
+      const yielded = w.nextEvent(nse, 'yielded');
+      void w.postNse((n) => n.yieldToApp('ipc'));
+      await Promise.race([yielded, timeout, w.stopped(nse)]);
       // As src/device ("NSE did not yield in time; app goes ahead"): recorded, so a history
       // shows why the app's GETs may overlap a receive the NSE has not finished.
       if (gaveUp) w.h.info(ORCH, 'yield.wait-timeout', { proc: 'nse', pid: nse.ctx.pid, waitedMs: bound });

@@ -6,7 +6,8 @@
  * real orchestrator asks /proc/locks; a kill releases like the kernel would.
  */
 import { NsekitError } from '../../src/core/errors.js';
-import type { Lock, LockGrant } from '../../src/core/host.js';
+import type { LockGrant } from '../../src/core/host.js';
+import type { SessionLock } from '../../src/core/session/index.js';
 import type { ProcCtx } from './proc-ctx.js';
 
 interface Waiter {
@@ -21,6 +22,10 @@ export class LockTable {
   private waiters: Waiter[] = [];
   /** Generation each pid saw when it last held the lock (for `dirty`). */
   readonly seen = new Map<number, number>();
+  /** Holders' yield listeners, per pid. */
+  readonly yieldFns = new Map<number, { owner: string; fns: Set<() => void> }>();
+  /** A yield request made while nobody held the lock: honoured by the next other holder (as the flock's yield file, docs/lock.md). */
+  private yieldReq: { from: number; until: number } | null = null;
 
   constructor(private readonly post: (owner: string, fn: () => void) => void) {}
 
@@ -61,10 +66,33 @@ export class LockTable {
     this.holder = w.pid;
     this.post(w.owner, w.grant);
   }
+
+  /** The foreground app asks whoever holds the lock to yield (now, or the next other holder within the request's TTL). */
+  requestYield(from: number, now: number, ttlMs: number): void {
+    if (this.holder !== null && this.holder !== from) this.notifyYield(this.holder);
+    else this.yieldReq = { from, until: now + ttlMs };
+  }
+  /** A pid took the lock: a pending request from another pid reaches it. */
+  acquired(pid: number, now: number): void {
+    const r = this.yieldReq;
+    if (!r) return;
+    if (r.until < now) this.yieldReq = null;
+    else if (r.from !== pid) {
+      this.yieldReq = null;
+      this.notifyYield(pid);
+    }
+  }
+  private notifyYield(pid: number): void {
+    const y = this.yieldFns.get(pid);
+    if (y) for (const fn of y.fns) this.post(y.owner, fn);
+  }
 }
 
+/** A yield request is honoured for this long (docs/lock.md, the flock backend's default TTL). */
+const YIELD_TTL_MS = 10_000;
+
 /** One process's handle on the table. */
-export class SimLock implements Lock {
+export class SimLock implements SessionLock {
   constructor(
     private readonly table: LockTable,
     private readonly ctx: ProcCtx,
@@ -88,6 +116,7 @@ export class SimLock implements Lock {
         if (table.cancel(w)) reject(new NsekitError('LOCK_TIMEOUT', `lock not acquired within ${opts.timeoutMs ?? 5000} ms`, { holder: table.holder }));
       });
     });
+    table.acquired(ctx.pid, ctx.clock.now());
     const last = table.seen.get(ctx.pid);
     const dirty = last === undefined || last !== table.generation;
     table.seen.set(ctx.pid, table.generation);
@@ -103,5 +132,21 @@ export class SimLock implements Lock {
     table.release(ctx.pid, wrote);
     if (wrote) table.seen.set(ctx.pid, table.generation);
     await ctx.hit('lock.released', { backend: 'sim', generation: table.generation, wrote });
+  }
+
+  requestYield(): void {
+    this.table.requestYield(this.ctx.pid, this.ctx.clock.now(), YIELD_TTL_MS);
+  }
+
+  onYieldRequested(fn: () => void): () => void {
+    let y = this.table.yieldFns.get(this.ctx.pid);
+    if (!y) this.table.yieldFns.set(this.ctx.pid, (y = { owner: this.ctx.owner, fns: new Set() }));
+    y.fns.add(fn);
+    return () => y.fns.delete(fn);
+  }
+
+  async close(): Promise<void> {
+    if (this.held) await this.release({ wrote: true });
+    this.table.yieldFns.delete(this.ctx.pid);
   }
 }

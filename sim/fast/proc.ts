@@ -1,17 +1,14 @@
 /**
- * One simulated process instance (app or NSE) built from the REAL core:
- * PhaseController (gates, ordered drain), QueueCoordinator (per-queue
- * GET→ACK slot), the inbound pipeline and the crypto — wired to the fast
- * mode's lock, store, inbox and relay connection. The same wiring as
- * src/device/runtime.ts: onSuspend closes the store (checkpoint under the
- * lock) and lets the lock go; onActivate reopens it.
+ * One simulated process instance (app or NSE): the shipping session runtime
+ * (src/core/session) on the fast mode's ports — the shared lock table, the
+ * in-memory store and inbox files, a relay connection — with the instance's
+ * virtual clock, the world's seeded randomness and failpoints that feed the
+ * history and the scenario's triggers. Nothing of the app's or the NSE's
+ * behaviour is written here: that is src/core/session, as the Node processes
+ * and the bridge run it.
  */
-import { deriveKey, EnvelopeKind, open, seal } from '../../src/core/crypto/index.js';
-import type { StoredMessage } from '../../src/core/host.js';
-import { e2eBinding, type InboundDeps } from '../../src/core/inbound/index.js';
-import { PhaseController } from '../../src/core/phase/index.js';
-import { QueueCoordinator } from '../../src/core/queue/index.js';
-import type { BrokenVariant } from '../broken.js';
+import type { Gate } from '../../src/core/host.js';
+import { SessionRuntime, type SessionComponents, type SessionConfig, type SessionEventName } from '../../src/core/session/index.js';
 import { SimInbox } from './inbox.js';
 import { SimLock } from './lock.js';
 import type { ProcCtx } from './proc-ctx.js';
@@ -19,99 +16,59 @@ import { SimTransport } from './relay.js';
 import { SimStore } from './store.js';
 import type { FastWorld } from './world.js';
 
+/** Session events recorded under their own name (the ones the history already has from failpoints are left out). */
+const FROM_FAILPOINTS: ReadonlySet<SessionEventName> = new Set(['stored', 'inboxed', 'acked', 'phase', 'inbox-marked']);
+
 export class SimProc {
-  readonly phase: PhaseController;
+  readonly rt: SessionRuntime;
   readonly lock: SimLock;
   readonly store: SimStore;
-  readonly inbox: SimInbox;
   readonly transport: SimTransport;
-  readonly queues: QueueCoordinator;
-  frozen = false;
   alive = true;
-  private bodyKey: Uint8Array | null = null;
+  frozen = false;
 
   constructor(
-    readonly w: FastWorld,
+    w: FastWorld,
     readonly ctx: ProcCtx,
-    unlocked: boolean,
-    readonly broken: BrokenVariant | undefined,
+    cfg: SessionConfig,
+    /** Called for every session event (the world applies the iOS rules that follow from it). */
+    onEvent: (p: SimProc, name: SessionEventName, fields: Record<string, unknown>) => void,
+    components?: SessionComponents,
+    claimByRename = true,
   ) {
-    const host = ctx.host;
     this.lock = new SimLock(w.lockTable, ctx);
-    this.phase = new PhaseController(host, {
-      proc: ctx.proc,
-      ...(broken === 'ungated-db-when-suspended' ? { broken } : {}),
-      hooks: {
-        onSuspend: async () => {
-          await this.store.close();
-          // test-only broken variant: the lock stays held across the suspension.
-          if (this.lock.held && broken !== 'no-lock-release-on-suspend') await this.lock.release({ wrote: false });
-        },
-        onActivate: () => this.store.open(),
-      },
-    });
-    this.store = new SimStore(w.db, this.lock, this.phase, ctx, broken);
-    this.inbox = new SimInbox(w.inboxFiles, ctx, broken);
     this.transport = new SimTransport(w.relay, w.sched, ctx);
-    this.queues = new QueueCoordinator(host, this.transport, {
-      gate: this.phase,
-      ...(broken === 'unserialized-get' ? { broken } : {}),
+    let store: SimStore | null = null;
+    this.rt = new SessionRuntime({
+      cfg,
+      host: ctx.host,
+      events: {
+        emit: (name, fields = {}) => {
+          if (!FROM_FAILPOINTS.has(name)) this.record(name, fields);
+          onEvent(this, name, fields);
+        },
+      },
+      ports: (gate: Gate) => {
+        store = new SimStore(w.db, this.lock, gate, ctx);
+        return { lock: this.lock, store, inbox: new SimInbox(w.inboxFiles, ctx, claimByRename), transport: this.transport };
+      },
+      ...(components ? { components } : {}),
     });
-    if (unlocked) this.unlock();
+    this.store = store!;
   }
 
-  get unlocked(): boolean {
-    return this.bodyKey !== null;
-  }
-  unlock(): void {
-    this.bodyKey = deriveKey(this.w.masterKey, 'body');
-  }
-  lockDevice(): void {
-    this.bodyKey?.fill(0);
-    this.bodyKey = null;
+  get phase() {
+    return this.rt.phase;
   }
 
-  /**
-   * Deps for the pipeline, as src/device/runtime.ts builds them: `store` and `bodyKey` are
-   * getters (a fetch loop that outlives a `lock` sees it at its next message), and inbox
-   * appends run in the database class (none starts once a suspension or a yield began).
-   */
-  inboundDeps(): InboundDeps {
-    return (this.deps ??= this.makeDeps()); // live getters: one object serves every fetch
-  }
-  private deps: InboundDeps | null = null;
-  private makeDeps(): InboundDeps {
-    const self = this;
-    return {
-      host: this.ctx.host,
-      get store() {
-        return self.unlocked ? self.store : null;
-      },
-      get bodyKey() {
-        return self.bodyKey;
-      },
-      inbox: {
-        append: (m) => this.phase.run('database', () => this.inbox.append(m)),
-        markNotified: (id) => this.phase.run('database', () => this.inbox.markNotified(id)),
-        isNotified: (id) => this.phase.run('database', () => this.inbox.isNotified(id)),
-      },
-      notifier: { show: async () => {} },
-      e2eKey: (q) => this.w.e2eKeys.get(q) ?? null,
-      logTag: this.ctx.proc === 'nse' ? 'nse' : 'sync',
-      ...(this.broken === 'ack-before-write' ? { broken: this.broken } : {}),
-    };
-  }
-
-  /** Import the pending inbox (records hold the e2e-sealed relay body: re-seal at rest). */
-  async importInbox(): Promise<number> {
-    if (!this.unlocked || !this.store.isOpen) return 0;
-    const bodyKey = this.bodyKey!;
-    const transform = (rec: StoredMessage): StoredMessage => {
-      const plain = open(this.w.e2eKeys.get(rec.queueId)!, e2eBinding(rec.queueId), rec.sealed);
-      const sealed = seal(bodyKey, this.ctx.host.rng, { kind: EnvelopeKind.messageBody, recordId: rec.msgId, queueId: rec.queueId }, plain);
-      plain.fill(0);
-      return { ...rec, sealed };
-    };
-    return this.inbox.importInto(this.store, transform);
+  /** Session events, as the real observer names them (never message text). */
+  private record(name: SessionEventName, fields: Record<string, unknown>): void {
+    if (name === 'notification') {
+      // A best-attempt banner (out of time) is not the message's notification.
+      if (fields.bestAttempt === true) this.ctx.record('info', 'notify.placeholder', { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId });
+      return; // the real one is recorded from the notify.shown failpoint
+    }
+    const { title: _t, body: _b, text: _x, ...safe } = fields;
+    this.ctx.record('info', name, safe);
   }
 }

@@ -8,7 +8,8 @@
  * crosses the network after a seeded delay, and fails while partitioned.
  */
 import { NsekitError } from '../../src/core/errors.js';
-import type { MessageFlags, RelayMessage, Transport } from '../../src/core/host.js';
+import type { MessageFlags, RelayMessage, SendOptions } from '../../src/core/host.js';
+import type { SessionTransport } from '../../src/core/session/index.js';
 import type { FastRecorder } from './recorder.js';
 import type { ProcCtx } from './proc-ctx.js';
 import type { Scheduler } from './scheduler.js';
@@ -17,14 +18,20 @@ interface Sub {
   owner: string;
   onMessage: (m: RelayMessage) => void;
   inFlight: string | null;
+  /** The relay ended this subscription (another subscriber took the queue). */
+  onEnd: () => void;
 }
 
 export class SimRelay {
   readonly queues = new Map<string, RelayMessage[]>();
   readonly deleted: string[] = [];
   partitioned = false;
+  /** Live process connections (a partition or a restart drops them all). */
+  readonly connections = new Set<SimTransport>();
   private subs = new Map<string, Sub>();
   private seq = 0;
+  /** queueId:clientId → msgId: a resend with the same clientId stores nothing new (docs/protocol.md "Idempotent SEND"). */
+  private readonly sentIds = new Map<string, string>();
   /** Called for every message sent with the notification flag. */
   onNotify: (queueId: string, msgId: string) => void = () => {};
 
@@ -37,9 +44,14 @@ export class SimRelay {
     return this.sched.rng.int(3);
   }
 
-  send(queueId: string, body: Uint8Array, flags: MessageFlags): RelayMessage {
+  send(queueId: string, body: Uint8Array, flags: MessageFlags, clientId?: string): RelayMessage & { duplicate?: boolean } {
+    if (clientId !== undefined) {
+      const had = this.sentIds.get(`${queueId}:${clientId}`);
+      if (had) return { msgId: had, queueId, ts: this.sched.now, flags: { ...flags }, body, duplicate: true };
+    }
     const m: RelayMessage = { msgId: `r${++this.seq}`, queueId, ts: this.sched.now, flags: { ...flags }, body };
     this.q(queueId).push(m);
+    if (clientId !== undefined) this.sentIds.set(`${queueId}:${clientId}`, m.msgId);
     this.deliver(queueId);
     if (flags.notification) this.onNotify(queueId, m.msgId);
     return m;
@@ -60,8 +72,10 @@ export class SimRelay {
       this.deliver(queueId);
     }
   }
-  subscribe(owner: string, queueId: string, onMessage: (m: RelayMessage) => void): void {
-    this.subs.set(queueId, { owner, onMessage, inFlight: null }); // ends any previous subscriber
+  subscribe(owner: string, queueId: string, onMessage: (m: RelayMessage) => void, onEnd: () => void = () => {}): void {
+    const prev = this.subs.get(queueId);
+    this.subs.set(queueId, { owner, onMessage, inFlight: null, onEnd }); // ends any previous subscriber
+    if (prev && prev.owner !== owner) this.sched.post(prev.owner, prev.onEnd);
     this.deliver(queueId);
   }
   unsubscribe(owner: string, queueId: string): void {
@@ -70,6 +84,11 @@ export class SimRelay {
   /** Connections drop (partition, restart, a killed process): their subscriptions end. */
   dropSubs(owner?: string): void {
     for (const [q, s] of this.subs) if (owner === undefined || s.owner === owner) this.subs.delete(q);
+  }
+  /** Every connection drops (partition, relay restart). */
+  dropConnections(): void {
+    for (const c of [...this.connections]) c.drop();
+    this.dropSubs();
   }
   queued(): { queueId: string; msgId: string }[] {
     return [...this.queues].flatMap(([queueId, ms]) => ms.map((m) => ({ queueId, msgId: m.msgId })));
@@ -91,21 +110,58 @@ export class SimRelay {
   }
 }
 
-export class SimTransport implements Transport {
+/**
+ * One process's connection to the relay. Requests need a connection
+ * (`connect()` first, as the ws transport); a partition, a relay restart or a
+ * kill drops it: `onClose` listeners run (the app's realtime then reconnects
+ * with its backoff) and requests fail with PROTO_CLOSED until reconnected.
+ */
+export class SimTransport implements SessionTransport {
+  private conn = false;
+  private readonly closeFns = new Set<() => void>();
+  private readonly endFns = new Set<(queueId: string) => void>();
+
   constructor(
     private readonly relay: SimRelay,
     private readonly sched: Scheduler,
     private readonly ctx: ProcCtx,
-  ) {}
+  ) {
+    relay.connections.add(this);
+  }
 
-  /** One round trip: request crosses, `fn` runs at the relay, reply crosses; a partition fails either leg. */
+  get connected(): boolean {
+    return this.conn;
+  }
+
+  /** One round trip: request crosses, `fn` runs at the relay, reply crosses; a lost connection fails either leg. */
   private async rt<T>(what: string, fn: () => T): Promise<T> {
+    if (!this.conn) throw new NsekitError('PROTO_CLOSED', `${what}: not connected`);
     await this.sched.delay(this.ctx.owner, this.relay.latency());
-    if (this.relay.partitioned) throw new NsekitError('PROTO_CLOSED', `${what}: connection lost`);
+    if (!this.conn || this.relay.partitioned) throw new NsekitError('PROTO_CLOSED', `${what}: connection lost`);
     const r = fn();
     await this.sched.delay(this.ctx.owner, this.relay.latency());
-    if (this.relay.partitioned) throw new NsekitError('PROTO_CLOSED', `${what}: connection lost before the reply`);
+    if (!this.conn || this.relay.partitioned) throw new NsekitError('PROTO_CLOSED', `${what}: connection lost before the reply`);
     return r;
+  }
+
+  async connect(): Promise<void> {
+    await this.sched.delay(this.ctx.owner, this.relay.latency());
+    if (this.relay.partitioned) throw new NsekitError('PROTO_CLOSED', 'connect: relay unreachable');
+    this.conn = true;
+  }
+
+  /** The connection dropped (partition, relay restart): subscriptions end, listeners learn it. */
+  drop(): void {
+    if (!this.conn) return;
+    this.conn = false;
+    this.relay.dropSubs(this.ctx.owner);
+    for (const fn of this.closeFns) this.sched.post(this.ctx.owner, fn);
+  }
+
+  async close(): Promise<void> {
+    this.conn = false;
+    this.relay.dropSubs(this.ctx.owner);
+    this.relay.connections.delete(this);
   }
 
   get(queueId: string): Promise<RelayMessage | null> {
@@ -116,13 +172,42 @@ export class SimTransport implements Transport {
   }
   async subscribe(queueId: string, onMessage: (m: RelayMessage) => void): Promise<void> {
     this.ctx.record('invoke', 'subscribe', { queueId });
-    await this.rt('SUB', () => this.relay.subscribe(this.ctx.owner, queueId, onMessage));
+    await this.rt('SUB', () =>
+      this.relay.subscribe(this.ctx.owner, queueId, onMessage, () => {
+        for (const fn of this.endFns) fn(queueId);
+      }),
+    );
     this.ctx.record('ok', 'subscribe', { queueId });
   }
   async unsubscribe(queueId: string): Promise<void> {
     this.relay.unsubscribe(this.ctx.owner, queueId);
   }
-  send(queueId: string, body: Uint8Array, flags: MessageFlags): Promise<void> {
-    return this.rt('SEND', () => void this.relay.send(queueId, body, flags));
+  async send(queueId: string, body: Uint8Array, flags: MessageFlags, opts: SendOptions = {}): Promise<void> {
+    await this.sendWithResult(queueId, body, flags, opts);
+  }
+  async sendWithResult(queueId: string, body: Uint8Array, flags: MessageFlags, opts: SendOptions = {}): Promise<{ msgId?: string; duplicate: boolean }> {
+    const ref = this.ctx.pid * 1_000_000 + ++this.sends;
+    this.ctx.record('invoke', 'send', { queueId, clientId: opts.clientId }, { ref });
+    try {
+      const m = await this.rt('SEND', () => this.relay.send(queueId, body, flags, opts.clientId));
+      this.ctx.record('ok', 'send', { queueId, clientId: opts.clientId, msgId: m.msgId, duplicate: m.duplicate === true }, { ref });
+      return { msgId: m.msgId, duplicate: m.duplicate === true };
+    } catch (e) {
+      this.ctx.record('fail', 'send', { queueId, clientId: opts.clientId }, { ref, error: (e as NsekitError).code ?? String(e) });
+      throw e;
+    }
+  }
+  private sends = 0;
+  ping(): Promise<void> {
+    return this.rt('PING', () => undefined);
+  }
+  setQueueCreds(): void {}
+  onClose(fn: () => void): () => void {
+    this.closeFns.add(fn);
+    return () => this.closeFns.delete(fn);
+  }
+  onEnd(fn: (queueId: string) => void): () => void {
+    this.endFns.add(fn);
+    return () => this.endFns.delete(fn);
   }
 }

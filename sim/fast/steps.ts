@@ -176,10 +176,8 @@ export class StepRunner {
         else this.rules.expireApp('step');
         break;
       case 'lock-device':
-        w.locked = true;
         w.h.ok(ORCH, 'lock-device', {});
-        void w.postApp('lock');
-        void w.postNse((n) => n.p.lockDevice());
+        w.setDeviceLocked(true);
         break;
       case 'unlock-device':
         this.rules.unlockDevice(false);
@@ -194,7 +192,7 @@ export class StepRunner {
         break;
       case 'partition':
         w.relay.partitioned = true;
-        w.relay.dropSubs();
+        w.relay.dropConnections();
         w.h.ok(ORCH, 'partition', {});
         break;
       case 'heal':
@@ -202,9 +200,8 @@ export class StepRunner {
         break;
       case 'restart-relay':
         w.h.invoke('relay', 'restart', {});
-        w.relay.dropSubs();
+        w.relay.dropConnections();
         w.h.ok('relay', 'restart', {});
-        void w.postApp('online');
         break;
       case 'delay-push': {
         const ms = Number(args.ms ?? 0);

@@ -7,8 +7,8 @@
  * the commit loses them, as a killed SQLite writer does.
  */
 import { NsekitError } from '../../src/core/errors.js';
-import type { Gate, Store, StoredMessage } from '../../src/core/host.js';
-import type { BrokenVariant } from '../broken.js';
+import type { Gate, StoredMessage } from '../../src/core/host.js';
+import type { Cursor, OutboxItem, OutboxState, SessionStore } from '../../src/core/session/index.js';
 import type { SimLock } from './lock.js';
 import type { ProcCtx } from './proc-ctx.js';
 
@@ -17,15 +17,21 @@ export class SimDb {
   readonly notified = new Set<string>();
   /** Committed message ids in insertion order (one per row). */
   readonly rows: string[] = [];
+  readonly cursors = new Map<string, Cursor>();
+  /** The app's outbox, by clientId (insertion order = send order). */
+  readonly outbox = new Map<string, OutboxItem>();
 }
 
 interface Tx {
   puts: StoredMessage[];
   notified: string[];
+  /** Other row changes, applied at COMMIT. */
+  apply: (() => void)[];
 }
 
-export class SimStore implements Store {
-  private open_ = true;
+export class SimStore implements SessionStore {
+  private open_ = false;
+  private unlocked_ = false;
   private inflight = 0;
   private idle: (() => void)[] = [];
   private ref = 0;
@@ -35,8 +41,18 @@ export class SimStore implements Store {
     private readonly lock: SimLock,
     private readonly gate: Gate,
     private readonly ctx: ProcCtx,
-    private readonly broken?: BrokenVariant,
   ) {}
+
+  get unlocked(): boolean {
+    return this.open_ && this.unlocked_;
+  }
+  /** The fast store keeps no key check: the key is the world's, always right. */
+  async unlock(): Promise<void> {
+    this.unlocked_ = true;
+  }
+  lockDevice(): void {
+    this.unlocked_ = false;
+  }
 
   get isOpen(): boolean {
     return this.open_;
@@ -52,8 +68,6 @@ export class SimStore implements Store {
     this.open_ = false;
     await this.lock.acquire({ timeoutMs: 5000 });
     this.ctx.record('info', 'db.checkpoint', { mode: 'TRUNCATE' });
-    // test-only broken variant: the lock is kept across the suspension.
-    if (this.broken === 'no-lock-release-on-suspend') return;
     await this.lock.release({ wrote: false });
   }
 
@@ -74,7 +88,47 @@ export class SimStore implements Store {
     });
   }
   async hasMessage(msgId: string): Promise<boolean> {
-    return this.gate.run('database', () => this.db.messages.has(msgId));
+    return this.read(() => this.db.messages.has(msgId));
+  }
+  countMessages(): Promise<number> {
+    return this.read(() => this.db.messages.size);
+  }
+  getCursor(queueId: string): Promise<Cursor> {
+    return this.read(() => ({ ...(this.db.cursors.get(queueId) ?? { lastMsgId: null, lastTs: 0 }) }));
+  }
+  setCursor(queueId: string, c: Cursor): Promise<void> {
+    return this.write('setCursor', undefined, (tx) => void tx.apply.push(() => this.db.cursors.set(queueId, { ...c })));
+  }
+  outboxAdd(item: { clientId: string; queueId: string; body: Uint8Array }): Promise<boolean> {
+    return this.write('outboxAdd', undefined, (tx) => {
+      if (this.db.outbox.has(item.clientId)) return false;
+      const now = this.ctx.clock.now();
+      tx.apply.push(() => this.db.outbox.set(item.clientId, { ...item, body: item.body.slice(), state: 'pending', attempts: 0, updatedAt: now }));
+      return true;
+    });
+  }
+  outboxPending(): Promise<OutboxItem[]> {
+    return this.read(() => [...this.db.outbox.values()].filter((i) => i.state !== 'sent').map((i) => ({ ...i })));
+  }
+  outboxMark(clientId: string, state: Exclude<OutboxState, 'pending'>): Promise<void> {
+    return this.write('outboxMark', undefined, (tx) => {
+      const now = this.ctx.clock.now();
+      tx.apply.push(() => {
+        const it = this.db.outbox.get(clientId);
+        if (!it) return;
+        it.attempts += state === 'sending' ? 1 : 0;
+        it.state = state;
+        it.updatedAt = now;
+      });
+    });
+  }
+
+  /** A read: a WAL snapshot, no lock, but a database operation for the gate. */
+  private read<T>(fn: () => T): Promise<T> {
+    return this.gate.run('database', () => {
+      if (!this.open_) throw new NsekitError('STORE_CLOSED', 'store is closed');
+      return fn();
+    });
   }
   markNotified(msgId: string): Promise<boolean> {
     return this.write('markNotified', msgId, (tx) => {
@@ -107,7 +161,7 @@ export class SimStore implements Store {
       throw e;
     }
     try {
-      const tx: Tx = { puts: [], notified: [] };
+      const tx: Tx = { puts: [], notified: [], apply: [] };
       await this.ctx.hit('db.tx.begin', { op });
       const result = fn(tx, (id) => this.db.messages.has(id));
       await this.ctx.hit('db.tx.commit', { op });
@@ -117,6 +171,7 @@ export class SimStore implements Store {
         this.db.rows.push(m.msgId);
       }
       for (const id of tx.notified) this.db.notified.add(id);
+      for (const f of tx.apply) f();
       wrote = true;
       this.ctx.record('ok', 'store.put', { op }, { ref });
       return result;

@@ -1,22 +1,24 @@
 /**
  * The simulated world of one fast run: scheduler + virtual clock, relay,
  * push path, shared lock table, store file, pending-inbox files, and the
- * device (app + NSE instances built from the real core). Also the iOS rules
- * the real orchestrator enforces (DESIGN §5): freeze with the 0xdead10cc
+ * device: app and NSE instances running the shipping sessions
+ * (src/core/session) on in-memory ports. Also the iOS rules the real
+ * orchestrator enforces (docs/processes.md "iOS rules"): freeze with the 0xdead10cc
  * check (kill if the frozen pid holds the lock), thaw, kill (the kernel
  * drops the lock, uncommitted writes are lost), NSE launch/reuse on a push,
  * pushes suppressed while the app is in the foreground.
  */
+import { toBase64, toHex } from '../../src/core/bytes.js';
 import { sealForQueue } from '../../src/core/inbound/index.js';
+import { sealNotificationId } from '../../src/core/protocol/index.js';
+import { App, NseService, type LifecycleEvent, type SessionComponents, type QueueConfig, type SessionConfig, type SessionEventName } from '../../src/core/session/index.js';
 import { FAILPOINT_OP_MAP } from '../history/failpoint-ops.js';
 import type { OpInput, OpType } from '../history/types.js';
 import type { BrokenVariant } from '../broken.js';
 import { scaledBudgets, type World } from '../scenario/index.js';
-import { SimApp, type AppEvent } from './app.js';
 import { SeededRng, silentLog } from './fakes.js';
 import { SimInboxFiles } from './inbox.js';
 import { LockTable } from './lock.js';
-import { SimNse } from './nse.js';
 import { SimProc } from './proc.js';
 import type { ProcCtx } from './proc-ctx.js';
 import { FastRecorder } from './recorder.js';
@@ -48,12 +50,17 @@ export class FastWorld {
   readonly hits = new Set<string>();
   /** Plaintext markers of every sent message, for the at-rest scan. */
   readonly markers: string[] = [];
-  app: SimApp | null = null;
-  nse: SimNse | null = null;
+  app: { p: SimProc; app: App } | null = null;
+  nse: { p: SimProc; nse: NseService } | null = null;
+  /** Per queue: the notifier id and key the NSE opens push payloads with. */
+  private readonly notifierKeys = new Map<string, { nid: string; key: Uint8Array }>();
+  /** Pushes handed to the live NSE that it has not started yet: iOS does not freeze it meanwhile. */
+  private unstarted = 0;
+  private pushSeq = 0;
   appState: 'active' | 'background' | 'expiring' = 'active';
   locked = false;
   pushesHeld = false;
-  heldPushes: string[] = [];
+  heldPushes: { queueId: string; msgId?: string }[] = [];
   onHit: HitHook = () => false;
   private nextPid = { app: 100, nse: 200 };
   readonly budgets;
@@ -62,6 +69,8 @@ export class FastWorld {
     readonly world: World,
     seed: number,
     readonly broken?: BrokenVariant,
+    /** Parts the sessions are built with (the simulator's broken variants wrap them; see sim/broken.ts). */
+    private readonly components?: SessionComponents,
   ) {
     this.sched = new Scheduler(seed);
     this.h = new FastRecorder(() => this.sched.now);
@@ -71,8 +80,39 @@ export class FastWorld {
     this.masterKey = this.rng.randomBytes(32);
     this.queueIds = Array.from({ length: world.queues }, (_, i) => `q${i}`);
     for (const q of this.queueIds) this.e2eKeys.set(q, this.rng.randomBytes(32));
+    this.queueIds.forEach((q, i) => this.notifierKeys.set(q, { nid: `n${i}`, key: this.rng.randomBytes(32) }));
     this.budgets = scaledBudgets(world);
-    this.relay.onNotify = (queueId) => this.notify(queueId);
+    this.relay.onNotify = (queueId, msgId) => this.notify(queueId, msgId);
+  }
+
+  /** The queues as both sessions are configured with them (credentials are not checked by the fast relay). */
+  private queueConfigs(): QueueConfig[] {
+    return this.queueIds.map((queueId) => {
+      const n = this.notifierKeys.get(queueId)!;
+      return { queueId, recipientKey: `rcv-${queueId}`, senderKey: `snd-${queueId}`, e2eKey: toHex(this.e2eKeys.get(queueId)!), notifierId: n.nid, notifierKey: toHex(n.key) };
+    });
+  }
+
+  private sessionConfig(role: Role): SessionConfig {
+    const tf = this.world.timeFactor;
+    const queues = this.queueConfigs();
+    if (role === 'app') {
+      return {
+        role,
+        queues,
+        mode: this.world.mode === 'low-power' ? 'lowPower' : 'instant',
+        pollIntervalMs: Math.max(250, 1000 * tf),
+        appExpiryDeadlineMs: Math.floor(this.budgets.nseGraceMs / 2),
+      };
+    }
+    // Its own budget timer fires before iOS's (0.8 × nseMs, as in the real NSE config): the expiry callback is unreliable.
+    return {
+      role,
+      queues,
+      nseBudgetMs: Math.floor(this.budgets.nseMs * 0.8),
+      nseGraceMs: Math.max(1, 2000 * tf),
+      nseSuspendDeadlineMs: Math.max(1, 1000 * tf),
+    };
   }
 
   // ---- process instances -------------------------------------------------------------------
@@ -115,29 +155,53 @@ export class FastWorld {
     const pid = ++this.nextPid[role];
     let proc: SimProc | null = null;
     const c = this.ctx(role, pid, () => proc?.phase.phase);
-    proc = new SimProc(this, c, !this.locked, this.broken);
+    proc = new SimProc(this, c, this.sessionConfig(role), (p, name, fields) => this.onEvent(role, p, name, fields), this.components, this.broken !== 'inbox-no-fsync-claim');
     this.h.ok(ORCH, 'launch', { proc: role, pid });
+    // As the Node processes at launch: the store opens, the relay connection starts, the keychain hands over the key.
+    proc.rt.store.open();
+    void proc.rt.ensureConnected().catch(() => {});
     return proc;
   }
 
-  launchApp(): SimApp {
-    const tf = this.world.timeFactor;
-    const p = this.spawn('app');
-    this.app = new SimApp(p, this.queueIds, this.world.mode, Math.floor(this.budgets.nseGraceMs / 2), Math.max(250, 1000 * tf), () => {
-      if (this.app?.p === p && this.appState === 'expiring') this.freeze('app', 'suspended');
-    });
-    return this.app;
+  /** The device's reading of a session event (src/device): when iOS may freeze a process. */
+  private onEvent(role: Role, p: SimProc, name: SessionEventName, _fields: Record<string, unknown>): void {
+    if (this.eventWaiters.length) {
+      const hit = this.eventWaiters.filter((w) => w.p === p && w.name === name);
+      if (hit.length) this.eventWaiters = this.eventWaiters.filter((w) => !hit.includes(w));
+      for (const w of hit) w.r();
+    }
+    if (role === 'nse' && name === 'push-start') this.unstarted = Math.max(0, this.unstarted - 1);
+    if (name !== 'suspended') return;
+    // iOS freezes the NSE once it has finished and suspended — unless a push it has not started is waiting.
+    if (role === 'nse' && this.nse?.p === p && this.unstarted === 0) this.freeze('nse', 'suspended');
+    // The app suspended after its background time expired: frozen.
+    if (role === 'app' && this.app?.p === p && this.appState === 'expiring') this.freeze('app', 'suspended');
   }
 
-  private launchNse(): SimNse {
-    const tf = this.world.timeFactor;
+  private eventWaiters: { p: SimProc; name: SessionEventName; r: () => void }[] = [];
+  /** Resolves at this instance's next `name` event (as the device's waitEvent). */
+  nextEvent(p: SimProc, name: SessionEventName): Promise<void> {
+    return new Promise<void>((r) => this.eventWaiters.push({ p, name, r }));
+  }
+
+  launchApp(): App {
+    const p = this.spawn('app');
+    const app = new App(p.rt);
+    this.app = { p, app };
+    if (!this.locked) void this.postApp('unlock');
+    return app;
+  }
+
+  private launchNse(): NseService {
     const p = this.spawn('nse');
-    // Its own budget timer fires before iOS's (0.8 × nseMs, as in the real NSE config): the expiry callback is unreliable.
-    const timings = { budgetMs: Math.floor(this.budgets.nseMs * 0.8), graceMs: Math.max(1, 2000 * tf), suspendDeadlineMs: Math.max(1, 1000 * tf) };
-    const nse = new SimNse(p, timings, () => {
-      if (this.nse === nse) this.freeze('nse', 'suspended');
+    const nse = new NseService(p.rt, {
+      budgetMs: p.rt.cfg.nseBudgetMs!,
+      graceMs: p.rt.cfg.nseGraceMs!,
+      suspendDeadlineMs: p.rt.cfg.nseSuspendDeadlineMs!,
     });
-    this.nse = nse;
+    this.nse = { p, nse };
+    this.unstarted = 0;
+    if (!this.locked) void this.postNse((n) => n.lifecycle({ type: 'lifecycle', event: 'unlock', masterKey: toHex(this.masterKey) }));
     return nse;
   }
 
@@ -157,21 +221,24 @@ export class FastWorld {
   }
 
   /** Deliver a lifecycle command to the live app; resolves once the app has applied it ('active': activated). */
-  postApp(ev: AppEvent, opts: { untilDone?: boolean } = {}): Promise<void> {
-    const app = this.app;
-    if (!app || !app.p.alive) return Promise.resolve();
-    // Errors are recorded by the app's command chain; the caller only waits for the command to take effect.
+  postApp(ev: LifecycleEvent, opts: { untilDone?: boolean } = {}): Promise<void> {
+    const a = this.app;
+    if (!a || !a.p.alive) return Promise.resolve();
+    const m = { type: 'lifecycle' as const, event: ev, ...(ev === 'unlock' ? { masterKey: toHex(this.masterKey) } : {}) };
+    // Errors are reported by the app (an `error` event); the caller only waits for the command to take effect.
     return new Promise<void>((resolve) =>
-      this.deliver(app.p.ctx.owner, () => void app.lifecycle(ev, opts.untilDone ? undefined : resolve).then(resolve, () => resolve())),
+      this.deliver(a.p.ctx.owner, () => {
+        a.app.onLifecycle(m, opts.untilDone ? undefined : resolve).then(resolve, (e: unknown) => (a.p.rt.errorEvent(`lifecycle ${ev}`, e), resolve()));
+      }),
     );
   }
-  postNse(fn: (n: SimNse) => Promise<void> | void): Promise<void> {
+  postNse(fn: (n: NseService) => Promise<void> | void): Promise<void> {
     const nse = this.nse;
     if (!nse || !nse.p.alive) return Promise.resolve();
     return new Promise<void>((resolve) =>
       this.deliver(nse.p.ctx.owner, () =>
         Promise.resolve()
-          .then(() => fn(nse))
+          .then(() => fn(nse.nse))
           .then(resolve, (e: unknown) => {
             nse.p.ctx.record('info', 'error', { where: 'nse command', message: e instanceof Error ? e.message : String(e) });
             resolve();
@@ -189,6 +256,14 @@ export class FastWorld {
     if (app && !app.frozen && app.phase.phase === 'active') await Promise.race([this.leftActive(app), this.sched.delay(ORCH, 2_000), this.stopped(app)]);
     if (this.appState === 'active' && this.proc('app')) return;
     await this.postNse((n) => n.setAppActive(false));
+  }
+
+  /** Device lock or unlock, to every live process (frozen ones get it when thawed). */
+  setDeviceLocked(locked: boolean): void {
+    this.locked = locked;
+    const m = locked ? { type: 'lifecycle' as const, event: 'lock' as const } : { type: 'lifecycle' as const, event: 'unlock' as const, masterKey: toHex(this.masterKey) };
+    void this.postApp(m.event);
+    void this.postNse((n) => n.lifecycle(m));
   }
 
   // ---- iOS rules ---------------------------------------------------------------------------
@@ -236,7 +311,7 @@ export class FastWorld {
     this.sched.kill(p.ctx.owner);
     this.lockTable.dropPid(p.ctx.pid);
     this.inboxFiles.dropPid(p.ctx.pid);
-    this.relay.dropSubs(p.ctx.owner);
+    void p.transport.close();
     this.h.ok(ORCH, f, { proc: role, pid: p.ctx.pid, why });
     // An app that is gone fetches nothing: the NSE takes pushes again.
     if (role === 'app') void this.postNse((n) => n.setAppActive(false));
@@ -244,23 +319,24 @@ export class FastWorld {
 
   // ---- push path ---------------------------------------------------------------------------
 
-  private notify(queueId: string): void {
+  private notify(queueId: string, msgId?: string): void {
+    const push = { queueId, msgId };
     if (this.pushesHeld) {
-      this.heldPushes.push(queueId);
+      this.heldPushes.push(push);
       return;
     }
-    this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(queueId));
+    this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(queueId, msgId));
   }
 
   releasePushes(): void {
     this.pushesHeld = false;
     const qs = this.heldPushes.splice(0);
-    for (const q of qs) this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(q));
+    for (const q of qs) this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(q.queueId, q.msgId));
     if (qs.length) this.h.ok(ORCH, 'delay-push.released', { pushes: qs.length });
   }
 
   /** A mutable-content push: suppressed while the app is in the foreground, else to a live or new NSE. */
-  deliverPush(queueId: string): void {
+  deliverPush(queueId: string, msgId?: string): void {
     const suppressed = this.appState === 'active' && !!this.proc('app');
     this.h.info('device', 'push', { queueId, suppressed });
     if (suppressed) return;
@@ -268,10 +344,10 @@ export class FastWorld {
     // no longer `active`, so the NSE never GETs a queue the app is still fetching (src/device).
     const app = this.proc('app');
     if (app && !app.frozen && app.phase.phase === 'active') {
-      void Promise.race([this.leftActive(app), this.sched.delay(ORCH, 2_000)]).then(() => this.toNse(queueId));
+      void Promise.race([this.leftActive(app), this.sched.delay(ORCH, 2_000)]).then(() => this.toNse(queueId, msgId));
       return;
     }
-    this.toNse(queueId);
+    this.toNse(queueId, msgId);
   }
 
   private leftActive(app: SimProc): Promise<void> {
@@ -284,13 +360,22 @@ export class FastWorld {
     });
   }
 
-  private toNse(queueId: string): void {
+  private toNse(queueId: string, msgId?: string): void {
     if (!this.proc('nse')) this.launchNse();
     if (this.nse!.p.frozen) this.thaw('nse', 'push');
     // The app came to the front meanwhile: the NSE must not GET (it hands the push over).
     if (this.appState === 'active' && this.proc('app')) void this.postNse((n) => n.setAppActive(true));
-    void this.postNse((n) => n.onPush([queueId]));
+    const push = { type: 'push' as const, pushId: `p${++this.pushSeq}`, receivedAt: this.sched.now, items: [this.pushItem(queueId, msgId)] };
+    this.unstarted++;
+    void this.postNse((n) => n.push(push));
     this.onNsePush();
+  }
+
+  /** What the push gateway hands the device for one message: the notifier id and the sealed message id (docs/protocol.md). */
+  private pushItem(queueId: string, msgId?: string): { notifierId: string; sealed?: string } {
+    const n = this.notifierKeys.get(queueId)!;
+    if (msgId === undefined) return { notifierId: n.nid };
+    return { notifierId: n.nid, sealed: toBase64(sealNotificationId(n.key, this.rng, n.nid, { msgId, ts: this.sched.now })) };
   }
   /** Hook for the orchestrator's NSE budget (set by the runner). */
   onNsePush: () => void = () => {};

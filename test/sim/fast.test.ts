@@ -39,7 +39,7 @@ describe('fast mode: example and catalogue scenarios', () => {
 
 describe('fast mode: semantics', () => {
   it('runs the real core: GETs on one queue are serialized, ACK only after the durable write', async () => {
-    const s = scenario('serialized').background('app').expire('app').send({ count: 3 }).push().push().build();
+    const s = scenario('serialized').background('app').expire('app').send({ count: 3 }).push().push().wait(50).build(); // the NSE connects first, as a launched NSE does
     const r = await runFast(s, 7);
     expect(r.valid).toBe(true);
     const h = r.history;

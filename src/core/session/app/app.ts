@@ -49,19 +49,24 @@ export class App {
     return p;
   }
 
-  onLifecycle(m: LifecycleMsg): Promise<void> {
+  /**
+   * Apply `m` after every earlier command. `applied` runs once it has taken
+   * effect — for `active`, once the app is active, before its wake sequence.
+   */
+  onLifecycle(m: LifecycleMsg, applied?: () => void): Promise<void> {
     // Leaving the foreground cuts a running wake sequence short at its next step
     // instead of queueing behind it: the NSE may start fetching right away.
     if (m.event === 'background' || m.event === 'suspend' || m.event === 'expiring') this.leaveGen++;
-    return this.serial(() => this.apply(m));
+    return this.serial(() => this.apply(m, applied)).finally(() => applied?.());
   }
 
-  private async apply(m: LifecycleMsg): Promise<void> {
+  private async apply(m: LifecycleMsg, applied?: () => void): Promise<void> {
     const { rt } = this;
     rt.log('info', 'phase', `lifecycle ${m.event}`, { from: rt.phase.phase });
     switch (m.event) {
       case 'active': {
         await rt.phase.activate();
+        applied?.();
         // The foreground app wins: whoever holds the shared lock (the NSE) yields.
         rt.lock.requestYield();
         await this.safeWake('resume');

@@ -86,7 +86,9 @@ export class NseService {
     const { rt } = this;
     if (m.event === 'unlock' && m.masterKey) return this.serial(() => rt.unlock(m.masterKey!));
     if (m.event === 'lock') return this.serial(async () => rt.lockDevice());
-    if (m.event === 'expiring' || m.event === 'suspend') return this.serial(() => this.suspend(m.deadlineMs ?? 0));
+    // iOS's "time will expire": best-attempt content for what is unfinished, then suspend at once.
+    if (m.event === 'expiring') return this.serial(async () => this.expire());
+    if (m.event === 'suspend') return this.serial(() => this.suspend(m.deadlineMs ?? 0));
     return Promise.resolve();
   }
 
@@ -220,8 +222,8 @@ export class NseService {
     return outs;
   }
 
-  /** Our own "time will expire": best-attempt content for every unfinished push, then suspend. */
-  private expire(): void {
+  /** "Time will expire" (our own budget timer, or iOS's callback): best-attempt content for every unfinished push, then suspend. */
+  expire(): void {
     this.budgetTimer = null;
     const { rt } = this;
     rt.log('warn', 'nse', 'budget expired: delivering best-attempt content', { pending: this.jobs.size });
