@@ -72,12 +72,16 @@ export class LockTable {
     if (this.holder !== null && this.holder !== from) this.notifyYield(this.holder);
     else this.yieldReq = { from, until: now + ttlMs };
   }
+  /** The requester withdraws its pending request. */
+  withdrawYield(from: number): void {
+    if (this.yieldReq?.from === from) this.yieldReq = null;
+  }
   /** A pid took the lock: a pending request from another pid reaches it. */
   acquired(pid: number, now: number): void {
     const r = this.yieldReq;
     if (!r) return;
-    if (r.until < now) this.yieldReq = null;
-    else if (r.from !== pid) {
+    if (r.until < now || r.from === pid) this.yieldReq = null;
+    else {
       this.yieldReq = null;
       this.notifyYield(pid);
     }
@@ -136,6 +140,10 @@ export class SimLock implements SessionLock {
 
   requestYield(): void {
     this.table.requestYield(this.ctx.pid, this.ctx.clock.now(), YIELD_TTL_MS);
+  }
+
+  withdrawYield(): void {
+    this.table.withdrawYield(this.ctx.pid);
   }
 
   onYieldRequested(fn: () => void): () => void {

@@ -9,6 +9,7 @@
  * pushes suppressed while the app is in the foreground.
  */
 import { toBase64, toHex } from '../../src/core/bytes.js';
+import type { Log } from '../../src/core/host.js';
 import { sealForQueue } from '../../src/core/inbound/index.js';
 import { sealNotificationId } from '../../src/core/protocol/index.js';
 import { App, NseService, type LifecycleEvent, type SessionComponents, type QueueConfig, type SessionConfig, type SessionEventName } from '../../src/core/session/index.js';
@@ -126,8 +127,14 @@ export class FastWorld {
       const ph = phase();
       this.h.append({ proc: role, pid, type, f, value, ...(ph ? { phase: ph } : {}), ...(extra ?? {}) });
     };
-    const host = { clock, rng: this.rng, log: silentLog, failpoints: { hit } };
+    const host = { clock, rng: this.rng, log: this.logFor(owner), failpoints: { hit } };
     return { proc: role, pid, owner, clock, host, hit, record, point: () => this.sched.point(owner) };
+  }
+
+  /** Session log lines: silent, or on stderr with the virtual time when NSEKIT_FAST_LOG=1 (debugging one run). */
+  private logFor(owner: string): Log {
+    if (process.env.NSEKIT_FAST_LOG !== '1') return silentLog;
+    return { log: (level, tag, msg, fields) => process.stderr.write(`${this.sched.now} ${owner} ${level} [${tag}] ${msg} ${fields ? JSON.stringify(fields) : ''}\n`) };
   }
 
   /** A failpoint hit: recorded as its history op (as opFromFailpoint maps it), offered to the triggers, then a scheduling point. */

@@ -18,6 +18,7 @@ export type WorkerCmd =
   | { cmd: 'count'; counterPath: string; n: number; timeoutMs?: number }
   | { cmd: 'watchYield'; autoRelease?: boolean }
   | { cmd: 'requestYield' }
+  | { cmd: 'withdrawYield' }
   | { cmd: 'generation' }
   | { cmd: 'held' };
 
@@ -142,6 +143,9 @@ async function childMain(): Promise<void> {
         case 'requestYield':
           L().requestYield();
           return send({ ev: 'requested', id: m.id });
+        case 'withdrawYield':
+          L().withdrawYield();
+          return send({ ev: 'withdrawn', id: m.id });
         case 'generation':
           return send({ ev: 'generation', id: m.id, value: L().generation() });
         case 'held':

@@ -106,6 +106,18 @@ describe.each(['flock', 'lease'] as const)('%s backend across processes', (backe
     expect(nse!.events.filter((e) => e.ev === 'yield-requested').length).toBe(before);
   });
 
+  it('a request withdrawn before anyone took the lock is not honoured (the app left the foreground first)', async () => {
+    const lockPath = join(dir, 'store.lock');
+    const [nse, app] = await Promise.all([worker(backend, lockPath), worker(backend, lockPath)]);
+    await nse!.call({ cmd: 'watchYield', autoRelease: true });
+    await app!.call({ cmd: 'requestYield' });
+    await app!.call({ cmd: 'withdrawYield' });
+    await nse!.call({ cmd: 'acquire' });
+    expect((await nse!.call({ cmd: 'held' })).value).toBe(true);
+    await nse!.call({ cmd: 'release' });
+    expect(nse!.events.filter((e) => e.ev === 'yield-requested')).toEqual([]);
+  });
+
   it('lock file in a missing directory → LOCK_DIR_MISSING (the directory is not created)', async () => {
     const lock = createLock(backend, join(dir, 'no-such-dir', 'store.lock'));
     await expect(lock.acquire({ timeoutMs: 100 })).rejects.toMatchObject({ code: 'LOCK_DIR_MISSING' });

@@ -31,13 +31,11 @@ export interface QueueCoordinatorOptions {
   holdTimeoutMs?: number;
   /** Phase gate: each GET..ACK (and each SUB) is one operation of its receiveNetwork class. */
   gate?: Gate;
-  /** test-only broken variant (sim/broken.ts): no per-queue slot, GETs on one queue overlap. Never set in production. */
-  broken?: 'unserialized-get';
 }
 
 type Waiter = { grant: (slot: Slot) => void; timer: TimerHandle | null };
 /** One holding of a queue's slot. `state` moves only forward. */
-type Slot = {
+export type Slot = {
   id: number;
   state: 'held' | 'acking' | 'done' | 'expired';
   holdTimer: TimerHandle | null;
@@ -46,14 +44,14 @@ type Slot = {
   /** Settles when the receive op has left the gate (its count dropped). */
   opDone: Promise<unknown> | null;
 };
-type QueueState = { slot: Slot | null; waiters: Waiter[]; subscribed: boolean };
+/** One queue's slot, its FIFO of waiters and its SUB flag. */
+export type QueueState = { slot: Slot | null; waiters: Waiter[]; subscribed: boolean };
 
 export class QueueCoordinator {
   private readonly queues = new Map<string, QueueState>();
   private readonly waitTimeoutMs: number;
   private readonly holdTimeoutMs: number;
   private readonly gate: Gate | undefined;
-  private readonly broken: QueueCoordinatorOptions['broken'];
   private seq = 0;
 
   constructor(
@@ -64,7 +62,6 @@ export class QueueCoordinator {
     this.waitTimeoutMs = opts.waitTimeoutMs ?? 10_000;
     this.holdTimeoutMs = opts.holdTimeoutMs ?? 30_000;
     this.gate = opts.gate;
-    this.broken = opts.broken; // test-only broken variant
   }
 
   /** GET the first un-ACKed message of `queueId` and hold the slot; null = empty (slot already released). */
@@ -150,6 +147,24 @@ export class QueueCoordinator {
     return !!q && (q.slot !== null || q.waiters.length > 0);
   }
 
+  /**
+   * A suspension was forced past receives still in flight: give their slots up
+   * without ACK. A GET that returns later is refused (QUEUE_SLOT_EXPIRED) instead
+   * of processing a message the other process may have fetched meanwhile; the
+   * message stays at the relay for the next GET. ACKs already on the wire finish.
+   */
+  abandonHeld(): number {
+    let n = 0;
+    for (const [queueId, q] of this.queues) {
+      const slot = q.slot;
+      if (!slot || slot.state !== 'held') continue;
+      this.host.log.log('warn', 'queue', 'suspension: slot given up without ACK', { queueId, slot: slot.id });
+      this.free(queueId, q, slot, 'expired');
+      n++;
+    }
+    return n;
+  }
+
   private state(queueId: string): QueueState {
     let q = this.queues.get(queueId);
     if (!q) this.queues.set(queueId, (q = { slot: null, waiters: [], subscribed: false }));
@@ -190,9 +205,12 @@ export class QueueCoordinator {
     return new NsekitError('QUEUE_SLOT_EXPIRED', `slot for ${queueId} expired before its GET`, { queueId, slot: slot.id });
   }
 
-  private acquire(queueId: string, q: QueueState, timeoutMs: number): Promise<Slot> {
-    // test-only broken variant: a private slot nobody else waits for.
-    if (this.broken === 'unserialized-get') return Promise.resolve({ id: ++this.seq, state: 'held', holdTimer: null, end: null, opDone: null });
+  /**
+   * The queue's slot for one GET..ACK: at once when free and nobody waits, else
+   * FIFO behind the holder (QUEUE_TIMEOUT after `timeoutMs`). Protected so a
+   * host can substitute its own acquisition policy in a subclass.
+   */
+  protected acquire(queueId: string, q: QueueState, timeoutMs: number): Promise<Slot> {
     if (!q.slot && q.waiters.length === 0) return Promise.resolve(this.take(queueId, q));
     return new Promise<Slot>((resolve, reject) => {
       const w: Waiter = { grant: resolve, timer: null };

@@ -12,6 +12,11 @@ import type { Lock, MessageFlags, PendingInbox, SendOptions, Store, StoredMessag
 export interface SessionLock extends Lock {
   /** Priority: ask whoever holds the lock to yield (the foreground app wins). */
   requestYield(): void;
+  /**
+   * Withdraw this process's own request: the app left the foreground before it
+   * took the lock, so a process acquiring later must not yield to it.
+   */
+  withdrawYield(): void;
   /** Called in the holder when another process asked it to yield. Returns an unsubscribe. */
   onYieldRequested(fn: () => void): () => void;
   /** Releases if held, closes files, watchers and timers. Idempotent. */

@@ -88,6 +88,8 @@ export class SessionRuntime {
       proc: cfg.role,
       hooks: {
         onSuspend: async () => {
+          // Receives the deadline forced past are void: the message stays at the relay.
+          this.queues.abandonHeld();
           // Also on a forced deadline: an inbox append still running holds (or is about to
           // take) the inbox file lock, and iOS freezes us the moment we report `suspended`.
           await this.inboxIdle();

@@ -178,6 +178,10 @@ export abstract class BaseLock implements CrossProcessLock {
     this.yields.request();
   }
 
+  withdrawYield(): void {
+    this.yields.withdraw();
+  }
+
   onYieldRequested(fn: () => void): () => void {
     return this.yields.on(fn);
   }

@@ -17,6 +17,8 @@ export interface CrossProcessLock extends Lock {
   withLock<T>(fn: (g: LockGrant) => T | Promise<T>, opts?: { timeoutMs?: number; wrote?: boolean }): Promise<T>;
   /** Priority: ask whoever holds the lock to yield (the foreground app wins). */
   requestYield(): void;
+  /** Withdraw this process's own request (it left the foreground before it needed the lock). */
+  withdrawYield(): void;
   /** Called in the holder when another process asked it to yield. Returns an unsubscribe. */
   onYieldRequested(fn: () => void): () => void;
   /** Releases if held (wrote: true), closes fds, watchers and timers. Idempotent. */

@@ -29,6 +29,11 @@ export class YieldWatch {
     this.channel.request();
   }
 
+  /** Withdraw our own request, if still active (the requester no longer needs the lock first). */
+  withdraw(): void {
+    this.channel.satisfied();
+  }
+
   on(fn: () => void): () => void {
     this.fns.add(fn);
     if (!this.closed) this.channel.watch(() => this.check());

@@ -125,6 +125,9 @@ export class App {
     const { rt } = this;
     if (rt.phase.phase !== 'active') return;
     this.poller.stop();
+    // A yield request made at activation and not yet honoured would make an NSE launched
+    // from now on hand every push over to an app that is gone.
+    rt.lock.withdrawYield();
     await this.realtime.unsubscribeAll();
     rt.phase.background();
   }
