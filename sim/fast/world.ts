@@ -143,6 +143,7 @@ export class FastWorld {
     const value = name === 'db.write.done' ? { ...fields, inserted: fields.duplicate !== true } : fields;
     const op: OpInput = m ? { proc: role, pid, type: m.type, f: m.f, value, fp: name } : { proc: role, pid, type: 'info', f: `fp:${name}`, value, fp: name };
     if (phase) op.phase = phase;
+    if (m?.type === 'fail') op.error = String(fields.code ?? 'error');
     this.h.append(op);
     this.hits.add(`${role}:${name}`);
     let resolve!: () => void;

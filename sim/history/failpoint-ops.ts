@@ -17,7 +17,9 @@ const MAP: Record<string, { type: OpType; f: string; value?: (x: Record<string, 
   'db.tx.commit': { type: 'invoke', f: 'db.tx.commit' },
   'net.get.sent': { type: 'invoke', f: 'get' },
   'net.get.ok': { type: 'ok', f: 'get' },
+  'net.get.fail': { type: 'fail', f: 'get' },
   'net.ack.sent': { type: 'invoke', f: 'ack' },
+  'net.ack.fail': { type: 'fail', f: 'ack' },
   'net.ack.ok': { type: 'ok', f: 'ack' },
   'inbox.append': { type: 'invoke', f: 'inbox.append' },
   'inbox.append.done': { type: 'ok', f: 'inbox.append' },
@@ -38,6 +40,7 @@ export function opFromFailpoint(proc: string, pid: number | undefined, name: str
   const m = MAP[name];
   const base = pid === undefined ? { proc } : { proc, pid };
   if (!m) return { ...base, type: 'info', f: `fp:${name}`, value: fields, fp: name };
+  if (m.type === 'fail') return { ...base, type: 'fail', f: m.f, value: fields, fp: name, error: String(fields.code ?? 'error') };
   return { ...base, type: m.type, f: m.f, value: m.value ? m.value(fields) : fields, fp: name };
 }
 

@@ -66,6 +66,11 @@ export class Observer {
       case 'db.tx.commit': h.ok(role, 'db.tx.commit', f, x); break;
       case 'net.get.sent': h.invoke(role, 'get', { queueId: f.queueId }, x); break;
       case 'net.get.ok': h.ok(role, 'get', { queueId: f.queueId, msgId: f.msgId ?? null }, x); break;
+      case 'net.get.fail': h.fail(role, 'get', String(f.code ?? 'error'), { queueId: f.queueId }, x); break;
+      case 'net.ack.fail':
+        this.ackOpen.delete(`${pid}:${String(f.msgId)}`);
+        h.fail(role, 'ack', String(f.code ?? 'error'), { queueId: f.queueId, msgId: f.msgId }, x);
+        break;
       case 'net.ack.sent':
         this.ackOpen.add(`${pid}:${String(f.msgId)}`);
         h.invoke(role, 'ack', { queueId: f.queueId, msgId: f.msgId }, x);

@@ -3,7 +3,7 @@ import { fetchAndProcess, processInbound, sealForQueue, type InboundDeps } from 
 import { QueueCoordinator } from '../../src/core/queue/index.js';
 import { EnvelopeKind, deriveKeyRing, open } from '../../src/core/crypto/index.js';
 import { decodeContent, encodeContent, isUserContent, type MessageContent } from '../../src/core/content.js';
-import { isNsekitError } from '../../src/core/errors.js';
+import { isNsekitError, NsekitError } from '../../src/core/errors.js';
 import { utf8Decode, utf8Encode } from '../../src/core/bytes.js';
 import type { Host } from '../../src/core/host.js';
 import { SimClock, flush } from '../helpers/sim-clock.js';
@@ -98,6 +98,8 @@ describe('processInbound', () => {
       'store.put m1',
       'fp db.write.done',
       'store.notified m1',
+      // The inbox marker: the at-most-once record a process that is still locked can read too.
+      'inbox.marked m1',
       'notify m1',
       'fp notify.shown',
     ]);
@@ -318,13 +320,13 @@ describe('fetchAndProcess', () => {
     expect(relay.pending('q1')).toEqual([]);
   });
 
-  it('unlocked: a failing marker scan does not cost the notification (logged, shown)', async () => {
+  it('unlocked: a failing marker append does not cost the notification (logged, shown)', async () => {
     const { send, deps, queues, inbox, notifier, host } = setup();
-    inbox.isNotified = () => Promise.reject(new Error('EIO'));
+    inbox.markNotified = () => Promise.reject(new Error('EIO'));
     send('q1', text('a'));
     expect((await fetchAndProcess(deps, queues, 'q1')).map((o) => o.notified)).toEqual([true]);
     expect(notifier.shown).toHaveLength(1);
-    expect((host.log as ReturnType<typeof memoryLog>).entries.some((e) => e.msg === 'inbox marker scan failed: notifying')).toBe(true);
+    expect((host.log as ReturnType<typeof memoryLog>).entries.some((e) => e.msg === 'inbox marker append failed: notifying')).toBe(true);
   });
 
   it('an ACK that fails after the write still notifies, then surfaces the error; a re-GET dedupes', async () => {
@@ -348,5 +350,23 @@ describe('fetchAndProcess', () => {
     expect(await fetchAndProcess(deps, queues, 'q1')).toEqual([{ msgId: 'm1', stored: 'duplicate', notified: false }]);
     expect(relay.pending('q1')).toEqual([]);
     expect(notifier.shown).toHaveLength(1);
+  });
+
+  it('an ACK answered PROTO_NO_MSG (another process ACKed first) stores but does not show: that process shows it', async () => {
+    const events: Events = [];
+    const host: Host = { clock: new SimClock(), rng: new SeededRng(1), log: memoryLog(), failpoints: recordingFailpoints() };
+    const relay = new FakeRelay(events);
+    const t = relay.transport({
+      beforeAck: () => {
+        throw new NsekitError('PROTO_NO_MSG', 'no such message');
+      },
+    });
+    const store = new MemoryStore(events);
+    const notifier = new RecordingNotifier(events);
+    const deps: InboundDeps = { host, store, inbox: new MemoryInbox(), notifier, e2eKey: () => E2E, bodyKey: ring.body };
+    relay.send('q1', sealForQueue(E2E, new SeededRng(2), 'q1', text('a')));
+    await expect(fetchAndProcess(deps, new QueueCoordinator(host, t), 'q1')).rejects.toMatchObject({ code: 'PROTO_NO_MSG' });
+    expect(events).toContain('store.put m1');
+    expect(notifier.shown).toEqual([]);
   });
 });

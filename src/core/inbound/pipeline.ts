@@ -23,8 +23,6 @@ export interface InboundDeps {
   bodyKey: Uint8Array | null;
   /** Log tag: 'nse' in the NSE process, 'sync' (default) in the app. */
   logTag?: 'nse' | 'sync';
-  /** test-only broken variant (sim/broken.ts): ACK before the durable write. Never set in production. */
-  broken?: 'ack-before-write';
 }
 
 export type InboundOutcome = {
@@ -103,15 +101,17 @@ async function notYetInStore(deps: InboundDeps, m: RelayMessage): Promise<boolea
 }
 
 /**
- * A generic notification for m shown by a process that was still locked, after the last import
- * carried the markers into the store. Only a hint for skipping a second banner: if the scan
- * fails, show (a possible duplicate beats a missed message).
+ * The pending inbox's marker is the one at-most-once record both lock states can read: the
+ * store's is unreadable while the device is locked. So a notification shown from the store
+ * path leaves a marker too (false here: a process that was locked showed m already, or will
+ * find the marker if it fetches m again before the ACK lands). Only a guard against a second
+ * banner: if the marker append fails, show (a possible duplicate beats a missed message).
  */
 async function shownWhileLocked(deps: InboundDeps, m: RelayMessage): Promise<boolean> {
   try {
-    if (!(await deps.inbox.isNotified(m.msgId))) return false;
+    if (await deps.inbox.markNotified(m.msgId, m.queueId)) return false;
   } catch (e) {
-    deps.host.log.log('warn', deps.logTag ?? 'sync', 'inbox marker scan failed: notifying', {
+    deps.host.log.log('warn', deps.logTag ?? 'sync', 'inbox marker append failed: notifying', {
       msgId: m.msgId,
       code: isNsekitError(e) ? e.code : 'unknown',
     });
@@ -149,12 +149,6 @@ export async function fetchAndProcess(
   for (let i = 0; i < max; i++) {
     const r = await queues.getMessage(queueId);
     if (!r) break;
-    if (deps.broken === 'ack-before-write') {
-      // test-only broken variant: the relay deletes before the message is durable here.
-      await r.ack();
-      out.push(await processInbound(deps, r.msg));
-      continue;
-    }
     let ing: Ingested;
     try {
       ing = await ingest(deps, r.msg);
@@ -167,15 +161,38 @@ export async function fetchAndProcess(
       });
       throw e;
     }
-    let ackError: unknown = null;
-    try {
-      await r.ack();
-    } catch (e) {
-      ackError = e;
-    }
-    // Durable either way, so the user should see it; an un-ACKed copy dedupes on the next GET.
-    out.push(await announce(deps, ing));
-    if (ackError) throw ackError;
+    out.push(await ackThenAnnounce(deps, ing, () => r.ack()));
   }
+  return out;
+}
+
+/**
+ * Deliver one message that arrived by SUB: make it durable, ACK it, then show it — the same
+ * order as a GET (fetchAndProcess). The caller's `ack` runs in its receive gate.
+ */
+export async function deliverInbound(deps: InboundDeps, m: RelayMessage, ack: () => Promise<void>): Promise<InboundOutcome> {
+  return ackThenAnnounce(deps, await ingest(deps, m), ack);
+}
+
+/**
+ * ACK, then announce. Durable either way, so a failed ACK still shows the message (an un-ACKed
+ * copy dedupes on the next GET) — except PROTO_NO_MSG: another process ACKed it first, so it
+ * holds the message durably and shows it itself. A process frozen or suspended mid-receive and
+ * resumed after the other one fetched, stored and shown the message (possibly while the device
+ * was locked, where neither can read the other's store record) would show it a second time.
+ */
+async function ackThenAnnounce(deps: InboundDeps, ing: Ingested, ack: () => Promise<void>): Promise<InboundOutcome> {
+  let ackError: unknown = null;
+  try {
+    await ack();
+  } catch (e) {
+    ackError = e;
+  }
+  if (isNsekitError(ackError, 'PROTO_NO_MSG')) {
+    deps.host.log.log('info', deps.logTag ?? 'sync', 'ACKed by another process first: it shows the message', { msgId: ing.msgId });
+    throw ackError;
+  }
+  const out = await announce(deps, ing);
+  if (ackError) throw ackError;
   return out;
 }

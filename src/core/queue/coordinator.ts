@@ -77,7 +77,17 @@ export class QueueCoordinator {
         // a message the next holder already has.
         if (slot.state !== 'held') throw this.expired(queueId, slot);
         await this.host.failpoints.hit('net.get.sent', { queueId });
-        const m = await this.transport.get(queueId);
+        // Held at the failpoint (a frozen process) past a suspension that gave the slot up: the
+        // GET must not go out, another receive may be fetching the same message by now.
+        if (slot.state !== 'held') throw this.expired(queueId, slot);
+        let m: RelayMessage | null;
+        try {
+          m = await this.transport.get(queueId);
+        } catch (e) {
+          // Closes the GET in a history: it returned nothing (the connection dropped, …).
+          await this.host.failpoints.hit('net.get.fail', { queueId, code: codeOf(e) });
+          throw e;
+        }
         await this.host.failpoints.hit('net.get.ok', { queueId, msgId: m?.msgId ?? null });
         return m;
       });
@@ -268,7 +278,12 @@ export class QueueCoordinator {
     // counted in receiveNetwork, so a background()/suspend() since the GET does not hold it.
     try {
       await this.host.failpoints.hit('net.ack.sent', { queueId, msgId });
-      await this.transport.ack(queueId, msgId);
+      try {
+        await this.transport.ack(queueId, msgId);
+      } catch (e) {
+        await this.host.failpoints.hit('net.ack.fail', { queueId, msgId, code: codeOf(e) });
+        throw e;
+      }
       await this.host.failpoints.hit('net.ack.ok', { queueId, msgId });
     } finally {
       slot.state = 'held';
@@ -278,3 +293,5 @@ export class QueueCoordinator {
     if (slot.opDone) await slot.opDone;
   }
 }
+
+const codeOf = (e: unknown): string => (e instanceof NsekitError ? e.code : 'INTERNAL');

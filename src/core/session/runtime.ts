@@ -13,7 +13,7 @@ import { fromHex } from '../bytes.js';
 import { deriveKeyRing, EnvelopeKind, open, seal, wipe } from '../crypto/index.js';
 import { isNsekitError, NsekitError } from '../errors.js';
 import type { Gate, Host, LogLevel, Notifier, RelayMessage, StoredMessage, Transport } from '../host.js';
-import { e2eBinding, processInbound, type InboundDeps } from '../inbound/index.js';
+import { deliverInbound, e2eBinding, type InboundDeps } from '../inbound/index.js';
 import { PhaseController } from '../phase/index.js';
 import { QueueCoordinator, type QueueCoordinatorOptions } from '../queue/index.js';
 import type { QueueConfig, SessionConfig } from './config.js';
@@ -291,8 +291,7 @@ export class SessionRuntime {
 
   /** Run one relay message (delivered by SUB) through the pipeline and ACK it after the durable write. */
   async handleDelivered(m: RelayMessage, via: string): Promise<void> {
-    await processInbound(this.inboundDeps(via), m);
-    await this.gate.run('receiveNetwork', () => this.ackingTransport.ack(m.queueId, m.msgId));
+    await deliverInbound(this.inboundDeps(via), m, () => this.gate.run('receiveNetwork', () => this.ackingTransport.ack(m.queueId, m.msgId)));
   }
 
   /** Import the pending inbox into the store (on unlock and at every wake). */
