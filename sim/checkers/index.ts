@@ -13,7 +13,7 @@ export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDe
 export { isDbOp, isNetworkOp, NETWORK_FS, DB_FS, NO_DB_PHASES, NO_NETWORK_PHASES } from './gates.js';
 export { resolveFinal } from './common.js';
 
-/** The checkers in DESIGN §6 order. */
+/** The checkers in docs/invariants.md order. */
 export const CHECKERS: Readonly<Record<InvariantName, Checker>> = {
   'no-loss': checkNoLoss,
   'no-duplicates': checkNoDuplicates,

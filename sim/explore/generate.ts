@@ -112,7 +112,7 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
         steps.push(trig({ do: r.chance(0.5) ? 'foreground' : 'background', proc: 'app' }, 0.6));
         break;
       case 'inbox': {
-        // DESIGN §7 "NSE appends to the pending inbox while the app imports it on unlock": the NSE
+        // docs/scenarios.md (catalogue) "NSE appends to the pending inbox while the app imports it on unlock": the NSE
         // is stopped between two appends (no lock held there) and let go while the app imports.
         if (open.locked || open.frozen.has('nse') || triggered) break;
         steps.push({ do: 'lock-device' });

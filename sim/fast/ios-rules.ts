@@ -1,5 +1,5 @@
 /**
- * The iOS rules the fast orchestrator applies on the virtual clock (DESIGN §5), as
+ * The iOS rules the fast orchestrator applies on the virtual clock (docs/processes.md "The device"), as
  * sim/orchestrator does with real processes: app background task → expiration warning →
  * freeze after the grace; NSE budget → time-will-expire (unless the scenario says the
  * callback never comes) → freeze after the grace; foreground makes a running NSE yield

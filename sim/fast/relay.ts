@@ -1,5 +1,5 @@
 /**
- * The relay of the fast mode (SMP-like, DESIGN §4): GET peeks, ACK deletes,
+ * The relay of the fast mode (SMP-like, docs/protocol.md): GET peeks, ACK deletes,
  * SUB delivers the first un-ACKed message and the next only after its ACK, a
  * new subscriber ends the previous one. Messages and pending notifications
  * survive a restart; subscriptions do not. Every delete is recorded as a

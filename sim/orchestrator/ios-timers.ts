@@ -6,7 +6,7 @@ import type { SimWorld } from './world.js';
 type Role = 'app' | 'nse';
 
 /**
- * The iOS clocks (DESIGN §5), in run ms: the app's background-task budget →
+ * The iOS clocks (docs/processes.md "The device"), in run ms: the app's background-task budget →
  * `expiring` → freeze after the grace; the NSE's budget (from the push that
  * reached it, one session until it is frozen) → "time will expire" → freeze
  * after the grace; the NSE memory monitor (jetsam). Freezing goes through

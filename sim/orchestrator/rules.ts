@@ -6,7 +6,7 @@ import { flockHolders, parseProcLocks } from '../../src/node/lock/proc-locks.js'
 import type { HistoryRecorder } from '../history/index.js';
 
 /**
- * The iOS rules that act on a process from outside (DESIGN §5): freeze with
+ * The iOS rules that act on a process from outside (docs/processes.md "The device"): freeze with
  * the 0xdead10cc check, thaw, kill, jetsam. Each records its op with the
  * target `{proc, pid}` so the checkers can tell process instances apart.
  */
@@ -43,7 +43,7 @@ export class IosRules {
    * is open — a connection keeps a shared lock on -shm — or a transaction is
    * running) and flocks on the pending inbox (an append or import in
    * progress). Our processes close the store and finish inbox I/O before they
-   * report `suspended`, so at a freeze this must be empty (DESIGN §5: "has the
+   * report `suspended`, so at a freeze this must be empty (docs/processes.md "The device": "has the
    * DB file locked"; iOS kills for any file lock in the shared container).
    */
   dbFileLocks(pid: number): { file: string; access: string }[] {

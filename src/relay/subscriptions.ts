@@ -30,7 +30,7 @@ export function msgFrame(m: MsgRow, corrId?: string): ServerFrame {
 }
 
 /**
- * One subscriber per queue (DESIGN §4). SUB delivers the first un-ACKed
+ * One subscriber per queue (docs/protocol.md). SUB delivers the first un-ACKed
  * message; the next one only after that one is ACKed (by anyone holding the
  * recipient credential). A new SUB from another connection sends END to the
  * previous subscriber. A repeated SUB from the same connection redelivers.

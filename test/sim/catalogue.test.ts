@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { catalogueNames, detectorNames, resolveScenario } from '../../sim/cli/sim.js';
 import { runScenario } from '../../sim/orchestrator/index.js';
 
-// Every race of DESIGN §7 in real-process mode: each must meet its own `expect`
+// Every race of the docs/scenarios.md catalogue in real-process mode: each must meet its own `expect`
 // (verdict, expected violations, coverage marks proving the race was reached).
 const out = mkdtempSync(join(tmpdir(), 'nsekit-catalogue-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -13,7 +13,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 describe('catalogue (real processes)', () => {
   const names = catalogueNames();
 
-  it('has one scenario per DESIGN §7 race, every one expected valid; detectors apart', () => {
+  it('has one scenario per catalogue race, every one expected valid; detectors apart', () => {
     expect(names.length).toBeGreaterThanOrEqual(11);
     for (const name of names) expect(resolveScenario(name).scenario.expect?.valid ?? true, name).toBe(true);
     expect(detectorNames()).toEqual(['frozen-holding-lock', 'frozen-holding-lock-lease']);

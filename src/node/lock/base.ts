@@ -283,7 +283,7 @@ export abstract class BaseLock implements CrossProcessLock {
    * Back-to-back attempts for `ms` without yielding to the event loop: about one
    * short store transaction, so the common handoff is caught within one
    * attempt's time instead of one event-loop turn's. Bounded (≈0.1 ms), so it is
-   * a short spin, never a core burnt while the holder works (DESIGN §9).
+   * a short spin, never a core burnt while the holder works (docs/lock.md "flock details").
    */
   private firstSpin(ms: number): boolean {
     if (ms <= 0) return false;
