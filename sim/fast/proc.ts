@@ -14,7 +14,11 @@ import { SimLock } from './lock.js';
 import type { ProcCtx } from './proc-ctx.js';
 import { SimTransport } from './relay.js';
 import { SimStore } from './store.js';
-import type { FastWorld } from './world.js';
+import type { SimInboxFiles } from './inbox.js';
+import type { LockTable } from './lock.js';
+import type { SimRelay } from './relay.js';
+import type { Scheduler } from './scheduler.js';
+import type { SimDb } from './store.js';
 
 /** Session events recorded under their own name (the ones the history already has from failpoints are left out). */
 const FROM_FAILPOINTS: ReadonlySet<SessionEventName> = new Set(['stored', 'inboxed', 'acked', 'phase', 'inbox-marked']);
@@ -28,7 +32,8 @@ export class SimProc {
   frozen = false;
 
   constructor(
-    w: FastWorld,
+    /** The shared state every instance's ports act on: the kernel's lock table, the files, the relay. */
+    w: { lockTable: LockTable; relay: SimRelay; sched: Scheduler; db: SimDb; inboxFiles: SimInboxFiles },
     readonly ctx: ProcCtx,
     cfg: SessionConfig,
     /** Called for every session event (the world applies the iOS rules that follow from it). */
