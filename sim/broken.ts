@@ -1,9 +1,11 @@
 /**
  * Deliberately broken protocol variants (test-only). Each one removes one
  * safety mechanism so the simulator can prove it catches the consequence.
- * Selected per run and threaded through constructors/deps, never ambient:
- * fast mode passes it to the components it builds; real processes may read
- * NSEKIT_BROKEN=<variant> in their main (BROKEN_ENV).
+ * Never in src/: each is a decorator around a session's parts
+ * (./broken-components.ts), selected per run — the fast mode passes
+ * `brokenComponents(variant)` to the sessions it builds; in the real mode the
+ * device runs the simulation entries (./real), which read NSEKIT_BROKEN
+ * (BROKEN_ENV).
  */
 import { ErrorCodes, NsekitError } from '../src/core/errors.js';
 
@@ -16,7 +18,7 @@ export const BROKEN_VARIANTS = [
 ] as const;
 export type BrokenVariant = (typeof BROKEN_VARIANTS)[number];
 
-/** Env var a process main may read to select a variant in the real mode. */
+/** Env var the simulation entries (./real) read to select a variant in the real mode. */
 export const BROKEN_ENV = 'NSEKIT_BROKEN';
 
 /** The invariant(s) each variant must be caught violating. */

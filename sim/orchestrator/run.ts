@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSy
 import { join, resolve } from 'node:path';
 import { SHARED_FILES } from '../../src/device/ipc.js';
 import { BROKEN_ENV, type BrokenVariant } from '../broken.js';
+import { SIM_ENTRIES } from '../real/entries.js';
 import { checkAll, type CheckResult, type InvariantName, type Validity, type Verdict } from '../checkers/index.js';
 import { HistoryRecorder, type History } from '../history/index.js';
 import { toChromeTrace, toHtmlReport } from '../report/index.js';
@@ -21,7 +22,10 @@ export interface RunOptions {
   onProgress?: (line: string) => void;
   /** Bound on waiting for one failpoint trigger (default 15 000 run ms). */
   triggerTimeoutMs?: number;
-  /** Test-only broken protocol variant (sim/broken.ts), handed to the processes as NSEKIT_BROKEN. */
+  /**
+   * Test-only broken protocol variant (sim/broken.ts): the device runs the simulation
+   * entries (sim/real), which read it from NSEKIT_BROKEN and wrap the sessions with it.
+   */
   broken?: BrokenVariant;
 }
 
@@ -142,7 +146,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const h = new HistoryRecorder({ file: join(runDir, 'history.jsonl') });
   const progress = opts.onProgress ?? (() => {});
   const logLine = (role: string, line: string) => appendFileSync(join(runDir, `${role}.log`), line + '\n');
-  const w = new SimWorld(runDir, world, timings, logLine, opts.broken ? { [BROKEN_ENV]: opts.broken } : {});
+  const w = new SimWorld(runDir, world, timings, logLine, opts.broken ? { env: { [BROKEN_ENV]: opts.broken }, entries: SIM_ENTRIES } : {});
   if (opts.broken) h.info('orchestrator', 'broken-variant', { variant: opts.broken });
   let engine: Engine | null = null;
   const harness: string[] = [];

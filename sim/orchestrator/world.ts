@@ -5,6 +5,7 @@ import { toHex } from '../../src/core/bytes.js';
 import type { Log } from '../../src/core/host.js';
 import { sealForQueue } from '../../src/core/inbound/index.js';
 import { generateStatusKeypair } from '../../src/core/protocol/index.js';
+import type { Entries } from '../../src/device/bundle.js';
 import { Device } from '../../src/device/device.js';
 import type { QueueConfig } from '../../src/device/ipc.js';
 import { nodeRng } from '../../src/node/host.js';
@@ -36,6 +37,12 @@ export interface ProcTimings {
   nseGraceMs: number;
 }
 
+/** How the device runs its processes: extra env, and other entry modules than the shipping ones (sim/real). */
+export interface WorldProcs {
+  env?: Record<string, string>;
+  entries?: Entries;
+}
+
 /**
  * The simulated world of one run: push gateway, relay (own SQLite in the run
  * dir), the device's network path through a cuttable proxy, a push hold
@@ -57,7 +64,7 @@ export class SimWorld {
     readonly world: World,
     readonly timings: ProcTimings,
     private readonly onProcLog: (role: 'app' | 'nse' | 'proc', line: string) => void,
-    private readonly extraEnv: Record<string, string> = {},
+    private readonly procs: WorldProcs = {},
   ) {
     mkdirSync(dir, { recursive: true });
   }
@@ -110,10 +117,11 @@ export class SimWorld {
       },
       procOpts: {
         stderr: 'pipe',
-        env: { NSEKIT_FP_REPORT: 'all', ...this.extraEnv },
+        env: { NSEKIT_FP_REPORT: 'all', ...this.procs.env },
         onLog: (line) => this.onProcLog(/ nse /.test(line.slice(0, 40)) ? 'nse' : / app /.test(line.slice(0, 40)) ? 'app' : 'proc', line),
       },
       log: fileLog(join(this.dir, 'device.log'), 'device'),
+      ...(this.procs.entries ? { entries: this.procs.entries } : {}),
     });
     await this.device.start();
     // The gateway delivers to our hold, which hands pushes to the device.

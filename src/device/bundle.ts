@@ -1,4 +1,4 @@
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ENTRY } from './proc.js';
@@ -17,7 +17,30 @@ function sweepStale(): void {
   }
 }
 
-let built: Promise<{ app: string; nse: string }> | null = null;
+/** The app and NSE entry modules to bundle. */
+export interface Entries {
+  app: string;
+  nse: string;
+}
+
+/** One build per pair of entry modules (the key names both), per process. */
+const builds = new Map<string, Promise<Entries>>();
+let seq = 0;
+
+/** How the entries are bundled (also used by the test that checks what the shipping bundle contains). */
+export const BUNDLE_OPTIONS = {
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // Only the native addons stay external: resolving many small files costs cold-start time.
+  external: ['better-sqlite3', 'fs-ext', 'bufferutil', 'utf-8-validate'],
+  // The sources are ESM; the few `createRequire(import.meta.url)` calls need a URL in CommonJS.
+  define: { 'import.meta.url': '__nsekitModuleUrl' },
+  banner: { js: "const __nsekitModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'silent',
+} satisfies BuildOptions;
 
 /**
  * "Install the app": bundle the app and NSE entry points once per device
@@ -26,29 +49,22 @@ let built: Promise<{ app: string; nse: string }> | null = null;
  * which is what the NSE's cold-start budget measures. CommonJS, not ESM, so
  * the launcher can compile it with a V8 code cache (src/device/launcher.cjs).
  * The bundle lives under node_modules/.cache so the externals resolve from
- * the repo.
+ * the repo. `entries` defaults to the shipping entries (ENTRY); other entries
+ * (e.g. a simulation build) get their own bundle files, never a shared one.
  */
-export function bundleEntries(): Promise<{ app: string; nse: string }> {
+export function bundleEntries(entries: Entries = ENTRY): Promise<Entries> {
+  const key = `${entries.app}\u0000${entries.nse}`;
+  let built = builds.get(key);
   if (!built) {
     built = (async () => {
       mkdirSync(CACHE, { recursive: true });
       sweepStale();
-      const tag = `${process.pid}-${Date.now().toString(36)}`;
+      const tag = `${process.pid}-${(++seq).toString(36)}-${Date.now().toString(36)}`;
       const out = { app: `${CACHE}app-${tag}.cjs`, nse: `${CACHE}nse-${tag}.cjs` };
       await build({
-        entryPoints: { [`app-${tag}`]: ENTRY.app, [`nse-${tag}`]: ENTRY.nse },
+        entryPoints: { [`app-${tag}`]: entries.app, [`nse-${tag}`]: entries.nse },
+        ...BUNDLE_OPTIONS,
         outdir: CACHE,
-        outExtension: { '.js': '.cjs' },
-        bundle: true,
-        platform: 'node',
-        format: 'cjs',
-        target: 'node20',
-        // Only the native addons stay external: resolving many small files costs cold-start time.
-        external: ['better-sqlite3', 'fs-ext', 'bufferutil', 'utf-8-validate'],
-        // The sources are ESM; the few `createRequire(import.meta.url)` calls need a URL in CommonJS.
-        define: { 'import.meta.url': '__nsekitModuleUrl' },
-        banner: { js: "const __nsekitModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-        logLevel: 'silent',
       });
       // Per-process files (concurrent test workers never share one): removed when we exit.
       process.once('exit', () => {
@@ -56,7 +72,8 @@ export function bundleEntries(): Promise<{ app: string; nse: string }> {
       });
       return out;
     })();
-    built.catch(() => (built = null));
+    builds.set(key, built);
+    built.catch(() => builds.delete(key));
   }
   return built;
 }

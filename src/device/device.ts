@@ -9,7 +9,7 @@ import { truncateSecret } from '../node/host.js';
 import { flockHolders } from '../node/lock/proc-locks.js';
 import { EventLog } from './event-log.js';
 import { SHARED_FILES, type EventMsg, type LifecycleEvent, type ProcConfig, type PushItem } from './ipc.js';
-import { bundleEntries } from './bundle.js';
+import { bundleEntries, type Entries } from './bundle.js';
 import { ManagedProc, type ManagedProcOpts } from './proc.js';
 
 export interface DeviceOpts {
@@ -30,6 +30,12 @@ export interface DeviceOpts {
   nseWhenForeground?: boolean;
   /** Run the processes from an esbuild bundle (fast cold start; default true) or from sources via tsx. */
   bundled?: boolean;
+  /**
+   * The app and NSE entry modules (TypeScript sources) instead of the shipping
+   * ones (ENTRY in ./proc.ts): the simulator's builds that wrap the sessions
+   * (sim/real). Bundled on their own, never into the shipping bundle.
+   */
+  entries?: Entries;
 }
 
 export interface Violation {
@@ -91,7 +97,7 @@ export class Device extends EventLog {
 
   /** Start the push listener and register with the gateway. */
   async start(): Promise<void> {
-    if (this.opts.bundled !== false) await bundleEntries();
+    if (this.opts.bundled !== false) await bundleEntries(this.opts.entries);
     this.server = createServer((req, res) => void this.onHttp(req, res));
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     const addr = this.server.address();
@@ -197,7 +203,7 @@ export class Device extends EventLog {
   }
 
   private async spawn(role: ProcConfig['role']): Promise<ManagedProc> {
-    const entry = this.opts.bundled === false ? undefined : (await bundleEntries())[role];
+    const entry = this.opts.bundled === false ? this.opts.entries?.[role] : (await bundleEntries(this.opts.entries))[role];
     const p = new ManagedProc(this.config(role), { ...this.opts.procOpts, ...(entry ? { entry } : {}) });
     p.on('event', (e: EventMsg) => {
       this.record(role, p.pid, e);

@@ -19,7 +19,10 @@ function isFpHit(m: unknown): m is FpHit {
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Entry points; run through tsx so the processes execute the TypeScript sources. */
+/**
+ * The shipping entry points; run through tsx so the processes execute the TypeScript
+ * sources, or bundled (./bundle.ts). A device may be given others (DeviceOpts.entries).
+ */
 export const ENTRY = {
   app: fileURLToPath(new URL('../app/main.ts', import.meta.url)),
   nse: fileURLToPath(new URL('../nse/main.ts', import.meta.url)),

@@ -27,7 +27,6 @@ export class PhaseController implements Gate {
   private readonly proc: string;
   private readonly hooks: PhaseHooks;
   private readonly defaultOpTimeoutMs: number;
-  private readonly broken: PhaseControllerOptions['broken'];
   private readonly ops: OpTracker;
   private readonly events = new PhaseEmitter((event, error) => this.log('error', `${event} listener threw`, { error: String(error) }));
   /** Context as last published to listeners. */
@@ -49,7 +48,6 @@ export class PhaseController implements Gate {
     this.proc = opts.proc;
     this.hooks = opts.hooks ?? {};
     this.defaultOpTimeoutMs = opts.defaultOpTimeoutMs ?? 30_000;
-    this.broken = opts.broken; // test-only broken variant
     // When the class being drained goes idle, wake the drain loop.
     this.deadline = new Deadline(host.clock, () => this.forceDeadline());
     this.ops = new OpTracker(host.clock, (cls) => this.view.draining === cls && this.wake());
@@ -83,8 +81,6 @@ export class PhaseController implements Gate {
 
   run<T>(cls: OpClass, fn: () => T | Promise<T>, opts?: { timeoutMs?: number }): Promise<T> {
     if (this.stopped) return Promise.reject(this.stoppedError(cls));
-    // test-only broken variant: the database class is never gated.
-    if (this.broken === 'ungated-db-when-suspended' && cls === 'database') return this.ops.exec(cls, fn);
     // Open and nobody queued ahead: start now, synchronously (the hot path).
     if (!this.isBlocked(cls) && this.ops.waiting(cls) === 0) return this.ops.exec(cls, fn);
     const timeoutMs = opts?.timeoutMs ?? this.defaultOpTimeoutMs;

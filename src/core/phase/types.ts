@@ -13,8 +13,6 @@ export interface PhaseControllerOptions {
   hooks?: PhaseHooks;
   /** How long a new op waits for its blocked class before GATE_TIMEOUT. Default 30000; Infinity waits forever. */
   defaultOpTimeoutMs?: number;
-  /** test-only broken variant (sim/broken.ts): database ops start even while blocked. Never set in production. */
-  broken?: 'ungated-db-when-suspended';
 }
 
 export interface Deferred {
