@@ -20,7 +20,7 @@ import type { SimRelay } from './relay.js';
 import type { Scheduler } from './scheduler.js';
 import type { SimDb } from './store.js';
 
-/** Session events recorded under their own name (the ones the history already has from failpoints are left out). */
+/** Session events recorded under their own name (as sim/orchestrator/observer.ts names them) (the ones the history already has from failpoints are left out). */
 const FROM_FAILPOINTS: ReadonlySet<SessionEventName> = new Set(['stored', 'inboxed', 'acked', 'phase', 'inbox-marked']);
 
 export class SimProc {
@@ -71,7 +71,8 @@ export class SimProc {
     if (name === 'notification') {
       // A best-attempt banner (out of time) is not the message's notification.
       if (fields.bestAttempt === true) this.ctx.record('info', 'notify.placeholder', { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId });
-      return; // the real one is recorded from the notify.shown failpoint
+      else this.ctx.record('ok', 'notify', { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId });
+      return;
     }
     const { title: _t, body: _b, text: _x, ...safe } = fields;
     this.ctx.record('info', name, safe);

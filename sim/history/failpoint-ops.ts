@@ -26,7 +26,9 @@ const MAP: Record<string, { type: OpType; f: string; value?: (x: Record<string, 
   'inbox.import.carried': { type: 'info', f: 'inbox.carried' },
   'inbox.import.committed': { type: 'ok', f: 'inbox.import' },
   'db.write.done': { type: 'ok', f: 'db.write', value: (x) => ({ ...x, inserted: x.duplicate !== true }) },
-  'notify.shown': { type: 'ok', f: 'notify' },
+  // The pipeline handed the content to its notifier; whether it was shown is the session's
+  // `notification` event (recorded as `notify`, in both modes), not this hit.
+  'notify.shown': { type: 'info', f: 'notify.shown' },
   'phase.enter': { type: 'info', f: 'phase' },
   'phase.suspended': { type: 'info', f: 'phase.suspended' },
   'queue.slot.acquired': { type: 'info', f: 'queue.slot.acquired' },

@@ -202,6 +202,9 @@ export class NseService {
     const deps = rt.inboundDeps('nse', {
       show: async (c) => {
         if (job.done) return; // best-attempt content already delivered for this push
+        // Yielded meanwhile: the app is in front and shows the conversation itself (as iOS
+        // suppresses a push for the foreground app); a receive that finishes now is stored, not shown.
+        if (this.appActive) return;
         job.shown.add(c.msgId);
         const latencyMs = rt.host.clock.now() - job.receivedAt;
         // The cold path (GET → store → ACK → content) is compiled now: keep its code for the next
@@ -274,7 +277,10 @@ export class NseService {
         if (rt.phase.phase === 'active') await rt.phase.background();
         await rt.phase.suspend(deadlineMs);
         beforeSuspended?.();
-        rt.reportSuspended();
+        // A push that came in during the drain reactivates us right away: not suspended for
+        // the device, which would freeze us in the middle of that push (iOS does not).
+        if (!this.appActive && [...this.jobs].some((j) => !j.done)) rt.log('info', 'nse', 'suspended, but a push is waiting: reactivating');
+        else rt.reportSuspended();
       } catch (e) {
         rt.errorEvent('nse suspend', e);
       } finally {
