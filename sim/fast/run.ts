@@ -11,6 +11,7 @@ import { checkAll, type CheckResult, type Verdict } from '../checkers/index.js';
 import type { History } from '../history/types.js';
 import { checkExpectations, resolveWorld, type Scenario } from '../scenario/index.js';
 import type { BrokenVariant } from '../broken.js';
+import { brokenComponents } from '../broken-components.js';
 import { utf8Encode } from '../../src/core/bytes.js';
 import { StepRunner } from './steps.js';
 import { FastWorld, ORCH } from './world.js';
@@ -56,7 +57,7 @@ export function replayCommand(file: string, seed: number, broken?: BrokenVariant
 
 export async function runFast(scenario: Scenario, seed: number, opts: FastOptions = {}): Promise<FastResult> {
   const world = resolveWorld(scenario);
-  const w = new FastWorld(world, seed, opts.broken);
+  const w = new FastWorld(world, seed, opts.broken, brokenComponents(opts.broken));
   const runner = new StepRunner(w, scenario);
   const maxSteps = opts.maxSteps ?? 200_000;
   w.h.info(ORCH, 'run', { scenario: scenario.name, seed, mode: 'fast', ...(opts.broken ? { broken: opts.broken } : {}) });

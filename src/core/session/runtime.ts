@@ -34,7 +34,7 @@ export function truncateSecret(s: string): string {
 
 /**
  * Replaceable parts, for a host that composes differently (the simulator
- * wraps them to inject deliberately broken variants; see docs/fast-mode.md).
+ * wraps them to plant known faults it must catch; see docs/fast-mode.md).
  * Production hosts pass none.
  */
 export interface SessionComponents {
