@@ -17,7 +17,8 @@ usage:
                                            foreground and prints where each arrived. Exit 0 only if nothing was
                                            lost or duplicated.
   nsekit relay --db PATH [--port N] [--with-gateway | --push-gateway URL] [--coalesce-ms N] [--bundle-max N]
-                                           run the relay (ws + signed status endpoint) until SIGINT
+                                           run the relay (ws + signed status endpoint) until SIGINT; limits and
+                                           timeouts (rate, idle, handshake, frame, caps): nsekit relay --help
   nsekit push-gateway [--port N] [--background-per-hour N]
                                            run the simulated APNs
   nsekit app --config FILE                 run one app process; lifecycle commands on stdin, events on stdout

@@ -3,14 +3,15 @@ import { fromBase64, toBase64, toHex } from '../core/bytes.js';
 import { NsekitError, isNsekitError, type ErrorCode } from '../core/errors.js';
 import type { Clock, Log, Rng } from '../core/host.js';
 import { decodeClientFrame } from '../core/protocol/codec.js';
-import type { ClientFrame, ServerFrame } from '../core/protocol/frames.js';
+import { FIELD_LIMITS, type ClientFrame, type ServerFrame } from '../core/protocol/frames.js';
 import { sealNotificationId } from '../core/protocol/notification-id.js';
 import { truncateSecret } from '../node/host.js';
 import { credMatches, type QueueRow, type RelayDb } from './db.js';
 import type { NotificationDispatcher } from './notifications.js';
-import { TokenBucket } from './rate-limit.js';
+import { Liveness } from './liveness.js';
+import { RefusalWindow, TokenBucket } from './rate-limit.js';
 import { msgFrame, type Subscriber, type Subscriptions } from './subscriptions.js';
-import type { RelayLimits, SendDedupeOptions } from './limits.js';
+import { CLOSE_CODES, type RelayLimits, type SendDedupeOptions } from './limits.js';
 
 /** What a stored (or deduped) SEND looked like, for the test tap. */
 export interface SendStoredEvent {
@@ -42,13 +43,41 @@ export interface RelayContext {
 }
 
 const randomId = (rng: Rng, n: number) => toHex(rng.randomBytes(n));
+const CORR_RE = /^[\x21-\x7e]+$/;
+
+/** Real time for the socket timeouts (see Liveness). */
+export const realNow = (): number => performance.now();
+
+/**
+ * The corrId of a frame refused before decoding (rate limit), so a client can
+ * still match the ERR to its command. Costs one JSON.parse of a frame of at most
+ * maxFrameBytes; refusals are themselves bounded by the refusal window.
+ */
+function peekCorrId(text: string): string | undefined {
+  try {
+    const o: unknown = JSON.parse(text);
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) return undefined;
+    const c = (o as Record<string, unknown>).corrId;
+    return typeof c === 'string' && c.length > 0 && c.length <= FIELD_LIMITS.corrId && CORR_RE.test(c) ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function frameText(data: RawData): string {
+  return Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+}
 
 /** One client WebSocket: decode, limit, authorize, execute, answer. */
 export class RelayConnection implements Subscriber {
   private readonly bucket: TokenBucket;
   private readonly subscribed = new Set<string>();
+  private readonly refusals: RefusalWindow;
   private queuesCreated = 0;
-  private refusedInARow = 0;
+  /** Idle and frame-timeout bookkeeping, read by the server's sweep. */
+  readonly liveness = new Liveness(realNow());
+  /** When the relay sent its Close frame (real time); the sweep destroys the socket closeTimeoutMs later. */
+  private closingSince: number | null = null;
 
   constructor(
     readonly connId: number,
@@ -56,7 +85,52 @@ export class RelayConnection implements Subscriber {
     private readonly ctx: RelayContext,
   ) {
     this.bucket = new TokenBucket(ctx.clock, ctx.limits.ratePerSec, ctx.limits.rateBurst);
-    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    this.refusals = new RefusalWindow(ctx.clock, ctx.limits.rateCloseAfter, ctx.limits.rateCloseWindowMs);
+    ws.on('message', (data, isBinary) => {
+      this.liveness.onMessage(realNow());
+      this.onFrame(data, isBinary);
+    });
+    // The server runs ws with autoPong off: a Ping costs a token like any frame, and gets
+    // its Pong only if it had one.
+    ws.on('ping', (data) => {
+      this.liveness.onControl(realNow());
+      if (this.ws.readyState !== this.ws.OPEN) return;
+      if (this.bucket.take()) this.ws.pong(data);
+      else this.refused();
+    });
+    ws.on('pong', () => {
+      this.liveness.onControl(realNow());
+      if (this.ws.readyState !== this.ws.OPEN) return;
+      if (!this.bucket.take()) this.refused();
+    });
+  }
+
+  /** Raw socket bytes, after ws parsed them (frame timeout; see Liveness). */
+  onSocketData(): void {
+    this.liveness.onChunk(realNow());
+  }
+
+  /** The server's periodic sweep: keep-alive Ping, idle close, frame-timeout close. */
+  sweep(now: number): void {
+    const { idleTimeoutMs, frameTimeoutMs, closeTimeoutMs } = this.ctx.limits;
+    if (this.ws.readyState === this.ws.CLOSING && this.closingSince !== null && now - this.closingSince >= closeTimeoutMs) {
+      // The client never answered our Close (silent, or stuck mid-frame): free the slot now.
+      return this.ws.terminate();
+    }
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    switch (this.liveness.check(now, idleTimeoutMs, frameTimeoutMs)) {
+      case 'ok':
+        return;
+      case 'ping':
+        this.liveness.pinged = true;
+        return this.ws.ping();
+      case 'idle':
+        this.ctx.log.log('info', 'rt', 'idle connection closed', { conn: this.connId, idleTimeoutMs });
+        return this.closeWith(CLOSE_CODES.idle, 'idle timeout');
+      case 'frame':
+        this.ctx.log.log('warn', 'rt', 'incomplete frame timed out, closing', { conn: this.connId, frameTimeoutMs });
+        return this.closeWith(CLOSE_CODES.policy, 'frame timeout');
+    }
   }
 
   sendFrame(f: ServerFrame): void {
@@ -64,7 +138,7 @@ export class RelayConnection implements Subscriber {
     // A client that does not read must not make the relay buffer without bound.
     if (this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes) {
       this.ctx.log.log('warn', 'rt', 'client not reading, closing', { conn: this.connId });
-      this.ws.close(1008, 'send buffer full');
+      this.closeWith(CLOSE_CODES.policy, 'send buffer full');
       return;
     }
     this.ws.send(JSON.stringify(f));
@@ -86,28 +160,43 @@ export class RelayConnection implements Subscriber {
     this.sendFrame(f);
   }
 
+  /** A rate-limited frame: counted in the refusal window; too many within it → close 1008. */
+  private refused(): void {
+    if (!this.refusals.record()) return;
+    this.ctx.log.log('warn', 'rt', 'rate abuse, closing', { conn: this.connId, refusals: this.ctx.limits.rateCloseAfter, windowMs: this.ctx.limits.rateCloseWindowMs });
+    this.closeWith(CLOSE_CODES.policy, 'rate limit');
+  }
+
+  /** Close frame now; the socket is destroyed closeTimeoutMs later if the client does not answer it. */
+  private closeWith(code: number, reason: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.closingSince = realNow();
+    this.ws.close(code, reason);
+  }
+
   private onFrame(data: RawData, isBinary: boolean): void {
-    if (isBinary) return this.err('PROTO_MALFORMED', 'binary frames are not part of the protocol');
+    // Closing (rate abuse, timeouts, shutdown): nothing more is worked on.
+    if (this.ws.readyState !== this.ws.OPEN) return;
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
-    if (size > this.ctx.limits.maxFrameBytes) {
-      return this.err('PROTO_TOO_LARGE', `frame of ${size} bytes exceeds ${this.ctx.limits.maxFrameBytes}`);
+    const { maxFrameBytes, maxBodyBytes } = this.ctx.limits;
+    // Every frame costs a token before any other work: malformed, binary and oversized ones too.
+    if (!this.bucket.take()) {
+      // A client that keeps sending after refusals is cut off instead of answered forever.
+      const corrId = !isBinary && size <= maxFrameBytes ? peekCorrId(frameText(data)) : undefined;
+      this.err('PROTO_RATE_LIMIT', 'too many frames, slow down', corrId);
+      return this.refused();
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+    if (isBinary) return this.err('PROTO_MALFORMED', 'binary frames are not part of the protocol');
+    if (size > maxFrameBytes) return this.err('PROTO_TOO_LARGE', `frame of ${size} bytes exceeds ${maxFrameBytes}`);
     let frame: ClientFrame;
     try {
-      frame = decodeClientFrame(text, { maxBodyBytes: this.ctx.limits.maxBodyBytes });
+      frame = decodeClientFrame(frameText(data), { maxBodyBytes });
     } catch (e) {
       if (isNsekitError(e)) return this.err(e.code, e.message, e.details?.corrId as string | undefined);
       // Never let one frame take the relay down.
       this.ctx.log.log('error', 'rt', 'decoder failed', { conn: this.connId, error: String(e) });
       return this.err('PROTO_INTERNAL', 'relay failed to decode the frame');
     }
-    if (!this.bucket.take()) {
-      // A client that keeps hammering after refusals is cut off instead of answered forever.
-      if (++this.refusedInARow > this.ctx.limits.rateCloseAfter) this.ws.close(1008, 'rate limit');
-      return this.err('PROTO_RATE_LIMIT', 'too many frames, slow down', frame.corrId);
-    }
-    this.refusedInARow = 0;
     try {
       this.execute(frame);
     } catch (e) {

@@ -25,3 +25,34 @@ export class TokenBucket {
     return true;
   }
 }
+
+/**
+ * Counts refusals in a sliding window: `record()` is true once `limit` refusals
+ * fell within `windowMs` (clock time). Unlike a count of refusals in a row, a
+ * token that refills between refusals does not reset it, so a client that
+ * keeps sending faster than the refill rate is caught. Memory: `limit` numbers.
+ */
+export class RefusalWindow {
+  private readonly times: Float64Array;
+  private next = 0;
+  private filled = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {
+    this.times = new Float64Array(Math.max(1, limit));
+  }
+
+  /** Records one refusal now; true when this is the `limit`-th within the window. */
+  record(): boolean {
+    const now = this.clock.now();
+    this.times[this.next] = now;
+    this.next = (this.next + 1) % this.times.length;
+    if (this.filled < this.times.length) this.filled++;
+    if (this.filled < this.times.length) return false;
+    // The ring is full: `next` now points at the oldest of the last `limit` refusals.
+    return now - this.times[this.next]! < this.windowMs;
+  }
+}

@@ -84,12 +84,20 @@ describe('signed status endpoint GET /api/v1/queue/status', () => {
     expect((await status(path)).body).toEqual({ error: 'PROTO_STALE' });
   });
 
-  it('bounds the replay memory: full → 503 PROTO_BUSY, freed after twice the skew window', async () => {
+  it('bounds the replay memory without refusing fresh polls: the oldest timestamp folds into a floor and stays refused', async () => {
     const t0 = clock.now();
     for (let i = 0; i < 4; i++) expect((await signed(t0 + i)).status).toBe(200);
-    expect(await signed(t0 + 4)).toEqual({ status: 503, body: { error: 'PROTO_BUSY' } });
+    // Full (4): the queue's oldest timestamp is folded into its floor, the fresh poll is answered.
+    expect(await signed(t0 + 4)).toEqual({ status: 200, body: { has_payload: false } });
+    // Folded or still listed, a replay is refused; so is a never-seen timestamp at or below the floor.
+    expect(await signed(t0)).toEqual({ status: 401, body: { error: 'PROTO_REPLAY' } });
+    expect(await signed(t0 + 1)).toEqual({ status: 401, body: { error: 'PROTO_REPLAY' } });
+    expect(await signed(t0 - 1)).toEqual({ status: 401, body: { error: 'PROTO_REPLAY' } });
+    expect((await signed(t0 + 5)).status).toBe(200);
+    // After twice the skew window everything is forgotten (and those timestamps are stale anyway).
     await clock.advance(2 * SKEW);
     expect((await signed()).status).toBe(200);
+    expect((await signed(t0 + 1)).body).toEqual({ error: 'PROTO_STALE' });
   });
 
   it('refuses malformed requests with 400 PROTO_MALFORMED', async () => {
