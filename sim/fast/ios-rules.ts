@@ -53,15 +53,17 @@ export class IosRules {
       let gaveUp = false;
       const timeout = w.sched.delay(ORCH, bound).then(() => void (gaveUp = true));
       // As src/device: ask it to yield and wait for its `yielded` (drained, released).
-      const yielded = w.nextEvent(nse, 'yielded');
-      void w.postNse((n) => n.yieldToApp('ipc'));
+      const n = (w.yieldsSent.get(nse) ?? 0) + 1;
+      w.yieldsSent.set(nse, n);
+      const yielded = w.nextEvent(nse, 'yielded', (f) => Number(f.requests ?? 0) >= n);
+      void w.postNse((x) => x.yieldToApp('ipc'));
       await Promise.race([yielded, timeout, w.stopped(nse)]);
       // As src/device ("NSE did not yield in time; app goes ahead"): recorded, so a history
       // shows why the app's GETs may overlap a receive the NSE has not finished.
       if (gaveUp) w.h.info(ORCH, 'yield.wait-timeout', { proc: 'nse', pid: nse.ctx.pid, waitedMs: bound });
     } else if (nse) {
       // Frozen: it cannot answer, so no wait — but it reads the app state first thing when thawed.
-      void w.postNse((n) => n.setAppActive(true));
+      w.tellAppActive();
     }
     await w.postApp('active');
   }

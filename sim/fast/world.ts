@@ -173,9 +173,9 @@ export class FastWorld {
   }
 
   /** The device's reading of a session event (src/device): when iOS may freeze a process. */
-  private onEvent(role: Role, p: SimProc, name: SessionEventName, _fields: Record<string, unknown>): void {
+  private onEvent(role: Role, p: SimProc, name: SessionEventName, fields: Record<string, unknown>): void {
     if (this.eventWaiters.length) {
-      const hit = this.eventWaiters.filter((w) => w.p === p && w.name === name);
+      const hit = this.eventWaiters.filter((w) => w.p === p && w.name === name && w.ok(fields));
       if (hit.length) this.eventWaiters = this.eventWaiters.filter((w) => !hit.includes(w));
       for (const w of hit) w.r();
     }
@@ -187,10 +187,19 @@ export class FastWorld {
     if (role === 'app' && this.app?.p === p && this.appState === 'expiring') this.freeze('app', 'suspended');
   }
 
-  private eventWaiters: { p: SimProc; name: SessionEventName; r: () => void }[] = [];
-  /** Resolves at this instance's next `name` event (as the device's waitEvent). */
-  nextEvent(p: SimProc, name: SessionEventName): Promise<void> {
-    return new Promise<void>((r) => this.eventWaiters.push({ p, name, r }));
+  private eventWaiters: { p: SimProc; name: SessionEventName; ok: (f: Record<string, unknown>) => boolean; r: () => void }[] = [];
+  /** Resolves at this instance's next `name` event that `ok` accepts (as the device's waitFor). */
+  nextEvent(p: SimProc, name: SessionEventName, ok: (f: Record<string, unknown>) => boolean = () => true): Promise<void> {
+    return new Promise<void>((r) => this.eventWaiters.push({ p, name, ok, r }));
+  }
+  /** Yield requests sent to each NSE instance (src/device: its `yielded` answers up to `requests`). */
+  readonly yieldsSent = new WeakMap<SimProc, number>();
+  /** Tell the live NSE the app is in front: one yield request, as the NSE counts them. */
+  tellAppActive(): void {
+    const nse = this.nse;
+    if (!nse || !nse.p.alive) return;
+    this.yieldsSent.set(nse.p, (this.yieldsSent.get(nse.p) ?? 0) + 1);
+    void this.postNse((n) => n.setAppActive(true));
   }
 
   launchApp(): App {
@@ -373,7 +382,7 @@ export class FastWorld {
     if (!this.proc('nse')) this.launchNse();
     if (this.nse!.p.frozen) this.thaw('nse', 'push');
     // The app came to the front meanwhile: the NSE must not GET (it hands the push over).
-    if (this.appState === 'active' && this.proc('app')) void this.postNse((n) => n.setAppActive(true));
+    if (this.appState === 'active' && this.proc('app')) this.tellAppActive();
     const push = { type: 'push' as const, pushId: `p${++this.pushSeq}`, receivedAt: this.sched.now, items: [this.pushItem(queueId, msgId)] };
     this.unstarted++;
     void this.postNse((n) => n.push(push));

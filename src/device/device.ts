@@ -70,6 +70,8 @@ export class Device extends EventLog {
   private server: Server | null = null;
   private pushSeq = 0;
   private nseStarting: Promise<ManagedProc> | null = null;
+  /** Yield requests sent to each NSE instance (its `yielded` event answers up to `requests`). */
+  private readonly yieldsSent = new WeakMap<ManagedProc, number>();
   /** Pushes sent to an NSE that it has not started yet (no `push-start`). */
   private readonly unstarted = new WeakMap<ManagedProc, number>();
 
@@ -174,7 +176,7 @@ export class Device extends EventLog {
     if (nse.stopped) this.thaw(nse);
     this.unstarted.set(nse, (this.unstarted.get(nse) ?? 0) + 1);
     // The app came to the front while the NSE was starting: it must not GET (the app fetches).
-    if (this.appInForeground && !this.opts.nseWhenForeground) nse.send({ type: 'app-state', active: true });
+    if (this.appInForeground && !this.opts.nseWhenForeground) this.tellAppActive(nse);
     // nseWhenForeground (bench: app and NSE own disjoint queues): the NSE fetches even after a yield.
     if (this.opts.nseWhenForeground) nse.send({ type: 'app-state', active: false });
     nse.send({ type: 'push', pushId, receivedAt, items });
@@ -231,6 +233,11 @@ export class Device extends EventLog {
     return p;
   }
 
+  /** Tell the NSE the app is in front: one yield request, as the NSE counts them. */
+  private tellAppActive(nse: ManagedProc): void {
+    if (nse.send({ type: 'app-state', active: true })) this.yieldsSent.set(nse, (this.yieldsSent.get(nse) ?? 0) + 1);
+  }
+
   /**
    * Forward a lifecycle event to the app. `active`: the foreground app wins —
    * a running NSE is asked to yield first and the app waits for it (bounded,
@@ -247,16 +254,19 @@ export class Device extends EventLog {
     if (event === 'active' && nse?.alive && !nse.stopped) {
       const from = nse.events.length;
       if (nse.send({ type: 'yield' })) {
+        // The NSE counts the requests it received; a `yielded` for an earlier one does not answer this one.
+        const n = (this.yieldsSent.get(nse) ?? 0) + 1;
+        this.yieldsSent.set(nse, n);
         const t0 = Date.now();
         await nse
-          .waitEvent('yielded', {}, { from, timeoutMs: opts.yieldWaitMs ?? 10_000 })
+          .waitFor((e) => e.name === 'yielded' && Number(e.requests ?? 0) >= n, { from, timeoutMs: opts.yieldWaitMs ?? 10_000, what: `yielded for yield request ${n}` })
           .then(() => this.log('info', 'lock', 'NSE yielded', { ms: Date.now() - t0 }))
           .catch(() => this.log('warn', 'lock', 'NSE did not yield in time; app goes ahead'));
       }
     } else if (event === 'active' && nse?.alive) {
       // Frozen: it cannot answer, so no wait — but the message waits in its socket and is
       // read once it is thawed: it yields then instead of GETting behind the app's back.
-      nse.send({ type: 'app-state', active: true });
+      this.tellAppActive(nse);
     }
     if (event !== 'lock' && event !== 'unlock') this.appState = event;
     app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) });

@@ -28,9 +28,11 @@ describe('QueueCoordinator.abandonHeld', () => {
     );
     await flush();
     expect(qc.abandonHeld()).toBe(1);
-    expect(qc.busy('q')).toBe(false);
+    // Its GET is still on the wire: the next GET waits for it, or the relay would serve m1 twice.
+    expect(qc.busy('q')).toBe(true);
     release();
     expect(await first).toBe('expired');
+    expect(qc.busy('q')).toBe(false);
     expect(relay.pending('q').map((m) => m.msgId)).toEqual(['m1']);
     // The next receive gets the same message and may ACK it.
     const again = await qc.getMessage('q');

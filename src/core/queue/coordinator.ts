@@ -43,6 +43,8 @@ export type Slot = {
   end: (() => void) | null;
   /** Settles when the receive op has left the gate (its count dropped). */
   opDone: Promise<unknown> | null;
+  /** Its GET is on the wire: a slot given up now is handed on only once that GET returned. */
+  onWire?: boolean;
 };
 /** One queue's slot, its FIFO of waiters and its SUB flag. */
 export type QueueState = { slot: Slot | null; waiters: Waiter[]; subscribed: boolean };
@@ -81,14 +83,23 @@ export class QueueCoordinator {
         // GET must not go out, another receive may be fetching the same message by now.
         if (slot.state !== 'held') throw this.expired(queueId, slot);
         let m: RelayMessage | null;
+        // Given up while on the wire (suspension, hold timeout): the slot is handed on only once
+        // this GET has returned, or the relay would serve the same message to two GETs at once.
+        const settled = () => {
+          slot.onWire = false;
+          if ((slot.state as Slot['state']) === 'expired') this.handOn(queueId, q, slot, 'expired');
+        };
+        slot.onWire = true;
         try {
           m = await this.transport.get(queueId);
         } catch (e) {
           // Closes the GET in a history: it returned nothing (the connection dropped, …).
           await this.host.failpoints.hit('net.get.fail', { queueId, code: codeOf(e) });
+          settled();
           throw e;
         }
         await this.host.failpoints.hit('net.get.ok', { queueId, msgId: m?.msgId ?? null });
+        settled();
         return m;
       });
     } catch (e) {
@@ -252,6 +263,12 @@ export class QueueCoordinator {
     if (slot.holdTimer !== null) this.host.clock.clearTimer(slot.holdTimer);
     slot.holdTimer = null;
     slot.end?.(); // the receive op ends with the slot
+    if (slot.onWire) return; // handed on when its GET returns
+    this.handOn(queueId, q, slot, to);
+  }
+
+  /** The queue's slot goes to the next waiter (FIFO), if `slot` still holds it. */
+  private handOn(queueId: string, q: QueueState, slot: Slot, to: 'done' | 'expired'): void {
     if (q.slot !== slot) return;
     q.slot = null;
     void this.host.failpoints.hit('queue.slot.released', { queueId, slot: slot.id, how: to });

@@ -57,10 +57,13 @@ export class App {
     // Leaving the foreground cuts a running wake sequence short at its next step
     // instead of queueing behind it: the NSE may start fetching right away.
     if (m.event === 'background' || m.event === 'suspend' || m.event === 'expiring') this.leaveGen++;
-    return this.serial(() => this.apply(m, applied)).finally(() => applied?.());
+    // A wake is for the foreground as of this command: a leave received after it (even before the
+    // wake starts, behind a slow command) makes it stale, so the NSE is never GETting beside it.
+    const gen = this.leaveGen;
+    return this.serial(() => this.apply(m, applied, gen)).finally(() => applied?.());
   }
 
-  private async apply(m: LifecycleMsg, applied?: () => void): Promise<void> {
+  private async apply(m: LifecycleMsg, applied: (() => void) | undefined, gen: number): Promise<void> {
     const { rt } = this;
     rt.log('info', 'phase', `lifecycle ${m.event}`, { from: rt.phase.phase });
     switch (m.event) {
@@ -69,7 +72,7 @@ export class App {
         applied?.();
         // The foreground app wins: whoever holds the shared lock (the NSE) yields.
         rt.lock.requestYield();
-        await this.safeWake('resume');
+        await this.safeWake('resume', gen);
         return;
       }
       case 'background':
@@ -137,9 +140,9 @@ export class App {
    * leave the app without live delivery: report it and retry through the
    * realtime backoff, which runs the wake again once connected.
    */
-  private async safeWake(reason: WakeReason): Promise<void> {
+  private async safeWake(reason: WakeReason, gen = this.leaveGen): Promise<void> {
     try {
-      await this.wake(reason);
+      await this.wake(reason, gen);
     } catch (e) {
       this.rt.errorEvent(`wake ${reason}`, e);
       if (this.rt.phase.phase === 'active') this.realtime.retry(`wake ${reason} failed`);
@@ -147,15 +150,15 @@ export class App {
   }
 
   /** The wake sequence; returns early (no `wake` event) if the app is sent away meanwhile. */
-  async wake(reason: WakeReason): Promise<void> {
+  async wake(reason: WakeReason, gen = this.leaveGen): Promise<void> {
     const { rt } = this;
     if (rt.phase.phase !== 'active') return;
-    const gen = this.leaveGen;
     const stale = () => {
       if (gen === this.leaveGen) return false;
       rt.log('info', 'sync', 'wake interrupted: leaving the foreground', { reason });
       return true;
     };
+    if (stale()) return;
     rt.log('info', 'push', `wake reason=${reason}`);
     // 1. writes-ready: store open, key in memory (else inbound goes to the inbox), socket up.
     if (!rt.store.isOpen) rt.store.open();

@@ -51,6 +51,8 @@ export class NseService {
    */
   private appActive = false;
   private suspending: Promise<void> | null = null;
+  /** Yield requests received (IPC, app state, lock channel). */
+  private yieldRequests = 0;
 
   constructor(private readonly rt: SessionRuntime, opts: NseOptions = {}) {
     this.budgetMs = opts.budgetMs ?? 30_000;
@@ -98,7 +100,9 @@ export class NseService {
    */
   setAppActive(active: boolean): void {
     if (active) {
+      // Counts as one yield request either way (the device counts what it sent).
       if (!this.appActive) void this.yieldToApp('ipc');
+      else this.yieldRequests++;
       return;
     }
     if (!this.appActive) return;
@@ -299,13 +303,17 @@ export class NseService {
    * before `yielded`.
    */
   async yieldToApp(via: 'ipc' | 'lock'): Promise<void> {
+    // Counted on receipt: `yielded` says how many requests it answers, so a device that sent n
+    // waits for requests >= n — a `yielded` for an earlier request (the app left and came
+    // back meanwhile, the NSE fetching again in between) does not answer a later one.
+    this.yieldRequests++;
     const again = this.appActive && this.suspending;
     this.appActive = true;
     if (again) return this.suspending!;
     const t0 = this.rt.host.clock.now();
     this.rt.emit('yielding', { via, inFlight: this.jobs.size });
     this.rt.log('info', 'nse', 'yielding to the app', { via, inFlight: this.jobs.size });
-    const report = () => this.rt.emit('yielded', { via, drainMs: this.rt.host.clock.now() - t0, lockHeld: this.rt.lock.held });
+    const report = () => this.rt.emit('yielded', { via, drainMs: this.rt.host.clock.now() - t0, lockHeld: this.rt.lock.held, requests: this.yieldRequests });
     // Already suspending for another reason: report when that finishes.
     if (this.suspending) {
       await this.suspending;
