@@ -155,7 +155,8 @@ export class FastWorld {
     if (this.onHit(role, name, release)) return p; // a trigger holds the process here
     // Bookkeeping sites (phase/gate announcements, slot released) are not scheduling points
     // unless a step waits on them: fewer steps, the same interleavings where work happens.
-    if (PASS_THROUGH.has(name)) return undefined;
+    // ... except in a frozen process: SIGSTOP stops it at once, not at its next real scheduling point.
+    if (PASS_THROUGH.has(name) && !this.sched.isFrozen(owner)) return undefined;
     release();
     return p;
   }
@@ -179,6 +180,7 @@ export class FastWorld {
       if (hit.length) this.eventWaiters = this.eventWaiters.filter((w) => !hit.includes(w));
       for (const w of hit) w.r();
     }
+    if (role === 'app' && name === 'left-front') this.leftFront.set(p, true);
     if (role === 'nse' && name === 'push-start') this.unstarted = Math.max(0, this.unstarted - 1);
     if (name !== 'suspended') return;
     // iOS freezes the NSE once it has finished and suspended — unless a push it has not started is waiting.
@@ -192,6 +194,8 @@ export class FastWorld {
   nextEvent(p: SimProc, name: SessionEventName, ok: (f: Record<string, unknown>) => boolean = () => true): Promise<void> {
     return new Promise<void>((r) => this.eventWaiters.push({ p, name, ok, r }));
   }
+  /** Per app instance: false from a leave command until its `left-front` (src/device's leaveFrom). */
+  private readonly leftFront = new WeakMap<SimProc, boolean>();
   /** Yield requests sent to each NSE instance (src/device: its `yielded` answers up to `requests`). */
   readonly yieldsSent = new WeakMap<SimProc, number>();
   /** Tell the live NSE the app is in front: one yield request, as the NSE counts them. */
@@ -243,6 +247,7 @@ export class FastWorld {
     const a = this.app;
     if (!a || !a.p.alive) return Promise.resolve();
     const m = { type: 'lifecycle' as const, event: ev, ...(ev === 'unlock' ? { masterKey: toHex(this.masterKey) } : {}) };
+    if (ev === 'background' || ev === 'expiring' || ev === 'suspend') this.leftFront.set(a.p, false);
     // Errors are reported by the app (an `error` event); the caller only waits for the command to take effect.
     return new Promise<void>((resolve) =>
       this.deliver(a.p.ctx.owner, () => {
@@ -271,7 +276,8 @@ export class FastWorld {
    */
   async nseMayFetch(): Promise<void> {
     const app = this.proc('app');
-    if (app && !app.frozen && app.phase.phase === 'active') await Promise.race([this.leftActive(app), this.sched.delay(ORCH, 2_000), this.stopped(app)]);
+    // As src/device: the app's `left-front` (background and no receive in flight), bounded.
+    if (app && !app.frozen && this.leftFront.get(app) === false) await Promise.race([this.nextEvent(app, 'left-front'), this.sched.delay(ORCH, 2_000), this.stopped(app)]);
     if (this.appState === 'active' && this.proc('app')) return;
     await this.postNse((n) => n.setAppActive(false));
   }
@@ -361,21 +367,11 @@ export class FastWorld {
     // The app was told to leave but may still be finishing a fetch: wait (bounded) until it is
     // no longer `active`, so the NSE never GETs a queue the app is still fetching (src/device).
     const app = this.proc('app');
-    if (app && !app.frozen && app.phase.phase === 'active') {
-      void Promise.race([this.leftActive(app), this.sched.delay(ORCH, 2_000)]).then(() => this.toNse(queueId, msgId));
+    if (app && !app.frozen && this.leftFront.get(app) === false) {
+      void Promise.race([this.nextEvent(app, 'left-front'), this.sched.delay(ORCH, 2_000)]).then(() => this.toNse(queueId, msgId));
       return;
     }
     this.toNse(queueId, msgId);
-  }
-
-  private leftActive(app: SimProc): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const off = app.phase.on('phase', (e) => {
-        if (e.phase === 'active') return;
-        off();
-        resolve();
-      });
-    });
   }
 
   private toNse(queueId: string, msgId?: string): void {

@@ -70,6 +70,8 @@ export class Device extends EventLog {
   private server: Server | null = null;
   private pushSeq = 0;
   private nseStarting: Promise<ManagedProc> | null = null;
+  /** Where in the app's events its latest leave command was sent: its `left-front` comes after. */
+  private readonly leaveFrom = new WeakMap<ManagedProc, number>();
   /** Yield requests sent to each NSE instance (its `yielded` event answers up to `requests`). */
   private readonly yieldsSent = new WeakMap<ManagedProc, number>();
   /** Pushes sent to an NSE that it has not started yet (no `push-start`). */
@@ -269,6 +271,7 @@ export class Device extends EventLog {
       this.tellAppActive(nse);
     }
     if (event !== 'lock' && event !== 'unlock') this.appState = event;
+    if (event === 'background' || event === 'expiring' || event === 'suspend') this.leaveFrom.set(app, app.events.length);
     app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) });
     if (event === 'background' || event === 'expiring' || event === 'suspend') void this.nseMayFetch();
   }
@@ -293,12 +296,11 @@ export class Device extends EventLog {
   private async appLeftForeground(timeoutMs = 2_000): Promise<void> {
     const app = this.app;
     if (!app?.alive || app.stopped || this.appState === 'active') return;
-    const phases = app.events.filter((e) => e.name === 'phase');
-    // The app starts in `active` without a phase event.
-    if ((phases.length ? phases[phases.length - 1]!.phase : 'active') !== 'active') return;
-    const from = app.events.length;
-    await app.waitFor((e) => e.name === 'phase' && e.phase !== 'active', { from, timeoutMs, what: 'app leaving active' }).catch(() => {
-      this.log('warn', 'push', 'app still active after its background command; NSE goes ahead');
+    const from = this.leaveFrom.get(app);
+    if (from === undefined) return; // never sent away (the state is not active: it was never launched into the front)
+    // `left-front`: background (no new receive) and no receive in flight (a GET not ACKed yet).
+    await app.waitFor((e) => e.name === 'left-front', { from, timeoutMs, what: 'app leaving the foreground' }).catch(() => {
+      this.log('warn', 'push', 'app did not report leaving the foreground; NSE goes ahead');
     });
   }
 

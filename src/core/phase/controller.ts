@@ -40,6 +40,7 @@ export class PhaseController implements Gate {
   private suspendReq: Deferred | null = null;
   private closing: Promise<void> | null = null;
   private activating: Promise<void> | null = null;
+  private readonly idleWaiters = new Map<OpClass, (() => void)[]>();
 
   constructor(
     private readonly host: Pick<Host, 'clock' | 'log' | 'failpoints'>,
@@ -50,7 +51,14 @@ export class PhaseController implements Gate {
     this.defaultOpTimeoutMs = opts.defaultOpTimeoutMs ?? 30_000;
     // When the class being drained goes idle, wake the drain loop.
     this.deadline = new Deadline(host.clock, () => this.forceDeadline());
-    this.ops = new OpTracker(host.clock, (cls) => this.view.draining === cls && this.wake());
+    this.ops = new OpTracker(host.clock, (cls) => {
+      if (this.view.draining === cls) this.wake();
+      const ws = this.idleWaiters.get(cls);
+      if (ws) {
+        this.idleWaiters.delete(cls);
+        for (const w of ws) w();
+      }
+    });
     // Route xstate's clock and logger through the host, so xstate never falls back
     // to ambient timers. (Keys quoted: they are xstate's names, not calls.)
     this.actor = createActor(phaseMachine, {
@@ -71,6 +79,16 @@ export class PhaseController implements Gate {
   waiting(cls: OpClass): number {
     return this.ops.waiting(cls);
   }
+  /** Resolves once no operation of `cls` is in flight (at once if none is). */
+  whenIdle(cls: OpClass): Promise<void> {
+    if (this.ops.inFlight(cls) === 0) return Promise.resolve();
+    return new Promise<void>((r) => {
+      const ws = this.idleWaiters.get(cls);
+      if (ws) ws.push(r);
+      else this.idleWaiters.set(cls, [r]);
+    });
+  }
+
   isBlocked(cls: OpClass): boolean {
     return this.view.blocked.includes(cls);
   }

@@ -25,6 +25,7 @@ export type SessionEventName =
   | 'sync' // wake-sequence fetch; fields: stage ('start'|'merged'|'poll'), queueId?, count?
   | 'outbox' // outbox state; fields: clientId, state ('sending'|'sent'|'retry'), count?
   | 'wake' // wake sequence finished; fields: reason
+  | 'left-front' // app: out of the foreground and no receive in flight — the NSE may GET its queues now
   | 'app-left' // NSE: the app left the foreground, GETs allowed again
   | 'status' // reply to query
   | 'error'; // fields: code, message, where

@@ -126,13 +126,18 @@ export class App {
   /** Sockets die in background: drop SUBs and stop polling while the network is still open. */
   private async goBackground(): Promise<void> {
     const { rt } = this;
-    if (rt.phase.phase !== 'active') return;
-    this.poller.stop();
-    // A yield request made at activation and not yet honoured would make an NSE launched
-    // from now on hand every push over to an app that is gone.
-    rt.lock.withdrawYield();
-    await this.realtime.unsubscribeAll();
-    rt.phase.background();
+    if (rt.phase.phase === 'active') {
+      this.poller.stop();
+      // A yield request made at activation and not yet honoured would make an NSE launched
+      // from now on hand every push over to an app that is gone.
+      rt.lock.withdrawYield();
+      await this.realtime.unsubscribeAll();
+      rt.phase.background();
+    }
+    // New receives are blocked; the ones in flight (a GET not ACKed yet) still hold their
+    // message. Only when they are done may the NSE GET the same queues: tell the device.
+    await rt.phase.whenIdle('receiveNetwork');
+    rt.emit('left-front', {});
   }
 
   /**

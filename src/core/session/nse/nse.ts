@@ -25,6 +25,8 @@ interface Job {
   /** Notified (or best-attempt) per msgId, so the expiry path never shows one twice. */
   shown: Set<string>;
   done: boolean;
+  /** Came in during a suspension: it reactivates the extension once that is over. */
+  waiting?: boolean;
 }
 
 /**
@@ -121,7 +123,11 @@ export class NseService {
     const job: Job = { pushId: p.pushId, receivedAt: p.receivedAt, refs, shown: new Set(), done: false };
     this.jobs.add(job);
     try {
-      if (this.suspending) await this.suspending;
+      if (this.suspending) {
+        job.waiting = true;
+        await this.suspending;
+        job.waiting = false;
+      }
       // A yield may have come in while we waited: it wins, nothing was fetched.
       if (!this.appActive && rt.phase.phase !== 'active') await rt.phase.activate();
       // A reused NSE may have lost its socket (relay restart, long freeze).
@@ -283,7 +289,7 @@ export class NseService {
         beforeSuspended?.();
         // A push that came in during the drain reactivates us right away: not suspended for
         // the device, which would freeze us in the middle of that push (iOS does not).
-        if (!this.appActive && [...this.jobs].some((j) => !j.done)) rt.log('info', 'nse', 'suspended, but a push is waiting: reactivating');
+        if (!this.appActive && [...this.jobs].some((j) => j.waiting)) rt.log('info', 'nse', 'suspended, but a push is waiting: reactivating');
         else rt.reportSuspended();
       } catch (e) {
         rt.errorEvent('nse suspend', e);
