@@ -55,8 +55,8 @@ export class IosRules {
       // As src/device: ask it to yield and wait for its `yielded` (drained, released).
       const n = (w.yieldsSent.get(nse) ?? 0) + 1;
       w.yieldsSent.set(nse, n);
-      const yielded = w.nextEvent(nse, 'yielded', (f) => Number(f.requests ?? 0) >= n);
-      void w.postNse((x) => x.yieldToApp('ipc'));
+      const yielded = w.nextEvent(nse, 'yielded', (f) => Number(f.yieldId ?? 0) >= n);
+      void w.postNse((x) => x.yieldToApp('ipc', n));
       await Promise.race([yielded, timeout, w.stopped(nse)]);
       // As src/device ("NSE did not yield in time; app goes ahead"): recorded, so a history
       // shows why the app's GETs may overlap a receive the NSE has not finished.

@@ -196,14 +196,15 @@ export class FastWorld {
   }
   /** Per app instance: false from a leave command until its `left-front` (src/device's leaveFrom). */
   private readonly leftFront = new WeakMap<SimProc, boolean>();
-  /** Yield requests sent to each NSE instance (src/device: its `yielded` answers up to `requests`). */
+  /** Yield requests sent to each NSE instance, numbered (src/device: its `yielded` answers up to `yieldId`). */
   readonly yieldsSent = new WeakMap<SimProc, number>();
   /** Tell the live NSE the app is in front: one yield request, as the NSE counts them. */
   tellAppActive(): void {
     const nse = this.nse;
     if (!nse || !nse.p.alive) return;
-    this.yieldsSent.set(nse.p, (this.yieldsSent.get(nse.p) ?? 0) + 1);
-    void this.postNse((n) => n.setAppActive(true));
+    const id = (this.yieldsSent.get(nse.p) ?? 0) + 1;
+    this.yieldsSent.set(nse.p, id);
+    void this.postNse((n) => n.setAppActive(true, id));
   }
 
   launchApp(): App {

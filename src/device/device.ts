@@ -72,7 +72,7 @@ export class Device extends EventLog {
   private nseStarting: Promise<ManagedProc> | null = null;
   /** Where in the app's events its latest leave command was sent: its `left-front` comes after. */
   private readonly leaveFrom = new WeakMap<ManagedProc, number>();
-  /** Yield requests sent to each NSE instance (its `yielded` event answers up to `requests`). */
+  /** Yield requests sent to each NSE instance, numbered (its `yielded` event answers up to `yieldId`). */
   private readonly yieldsSent = new WeakMap<ManagedProc, number>();
   /** Pushes sent to an NSE that it has not started yet (no `push-start`). */
   private readonly unstarted = new WeakMap<ManagedProc, number>();
@@ -235,9 +235,11 @@ export class Device extends EventLog {
     return p;
   }
 
-  /** Tell the NSE the app is in front: one yield request, as the NSE counts them. */
+  /** Tell the NSE the app is in front: a numbered yield request, as `yield` is. */
   private tellAppActive(nse: ManagedProc): void {
-    if (nse.send({ type: 'app-state', active: true })) this.yieldsSent.set(nse, (this.yieldsSent.get(nse) ?? 0) + 1);
+    const n = (this.yieldsSent.get(nse) ?? 0) + 1;
+    this.yieldsSent.set(nse, n);
+    nse.send({ type: 'app-state', active: true, id: n });
   }
 
   /**
@@ -255,13 +257,13 @@ export class Device extends EventLog {
     if (event === 'active') this.appState = 'active';
     if (event === 'active' && nse?.alive && !nse.stopped) {
       const from = nse.events.length;
-      if (nse.send({ type: 'yield' })) {
-        // The NSE counts the requests it received; a `yielded` for an earlier one does not answer this one.
-        const n = (this.yieldsSent.get(nse) ?? 0) + 1;
-        this.yieldsSent.set(nse, n);
+      // Numbered: a `yielded` for an earlier request (yieldId < n) does not answer this one.
+      const n = (this.yieldsSent.get(nse) ?? 0) + 1;
+      this.yieldsSent.set(nse, n);
+      if (nse.send({ type: 'yield', id: n })) {
         const t0 = Date.now();
         await nse
-          .waitFor((e) => e.name === 'yielded' && Number(e.requests ?? 0) >= n, { from, timeoutMs: opts.yieldWaitMs ?? 10_000, what: `yielded for yield request ${n}` })
+          .waitFor((e) => e.name === 'yielded' && Number(e.yieldId ?? 0) >= n, { from, timeoutMs: opts.yieldWaitMs ?? 10_000, what: `yielded for yield request ${n}` })
           .then(() => this.log('info', 'lock', 'NSE yielded', { ms: Date.now() - t0 }))
           .catch(() => this.log('warn', 'lock', 'NSE did not yield in time; app goes ahead'));
       }

@@ -26,11 +26,15 @@ export { SHARED_FILES } from '../node/session-ports.js';
 
 export interface YieldMsg {
   type: 'yield';
+  /** Increasing per NSE instance: the NSE's `yielded` carries the newest id it answers (`yieldId`). */
+  id?: number;
 }
 /** Device → NSE: whether the app is in front. While it is, the NSE does not GET (it hands pushes over). */
 export interface AppStateMsg {
   type: 'app-state';
   active: boolean;
+  /** With active:true, a numbered yield request like `yield`'s. */
+  id?: number;
 }
 export interface SendMsg {
   type: 'send';

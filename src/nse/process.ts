@@ -38,11 +38,11 @@ export async function nseProcess(components?: SessionComponents): Promise<void> 
         void nse.push(c);
         return;
       case 'yield':
-        void nse.yieldToApp('ipc');
+        void nse.yieldToApp('ipc', c.id);
         return;
       case 'app-state':
         // Applied on receipt, like a yield: a push that starts later sees the latest state.
-        nse.setAppActive(c.active);
+        nse.setAppActive(c.active, c.id);
         return;
       case 'lifecycle':
         void nse.lifecycle(c);

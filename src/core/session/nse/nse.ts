@@ -53,8 +53,8 @@ export class NseService {
    */
   private appActive = false;
   private suspending: Promise<void> | null = null;
-  /** Yield requests received (IPC, app state, lock channel). */
-  private yieldRequests = 0;
+  /** The newest numbered yield request received from the device (a `yield` or `app-state` command's id). */
+  private lastYieldId = 0;
 
   constructor(private readonly rt: SessionRuntime, opts: NseOptions = {}) {
     this.budgetMs = opts.budgetMs ?? 30_000;
@@ -97,14 +97,22 @@ export class NseService {
   }
 
   /**
+   * Recorded on receipt: `yielded` names the newest request it answers, so a device waiting for
+   * request n ignores a `yielded` emitted before n arrived (the app left and came back meanwhile,
+   * the extension fetching again in between). Requests over the lock channel carry no id.
+   */
+  private noteYieldId(id: number | undefined): void {
+    if (id !== undefined && id > this.lastYieldId) this.lastYieldId = id;
+  }
+
+  /**
    * The device's view of the app, applied on receipt (ordered with yields).
    * In front: the same as a yield. Gone to background: GETs are allowed again.
    */
-  setAppActive(active: boolean): void {
+  setAppActive(active: boolean, yieldId?: number): void {
     if (active) {
-      // Counts as one yield request either way (the device counts what it sent).
+      this.noteYieldId(yieldId);
       if (!this.appActive) void this.yieldToApp('ipc');
-      else this.yieldRequests++;
       return;
     }
     if (!this.appActive) return;
@@ -308,18 +316,15 @@ export class NseService {
    * blocked from here on); a GET already in flight finishes inside the drain,
    * before `yielded`.
    */
-  async yieldToApp(via: 'ipc' | 'lock'): Promise<void> {
-    // Counted on receipt: `yielded` says how many requests it answers, so a device that sent n
-    // waits for requests >= n — a `yielded` for an earlier request (the app left and came
-    // back meanwhile, the NSE fetching again in between) does not answer a later one.
-    this.yieldRequests++;
+  async yieldToApp(via: 'ipc' | 'lock', yieldId?: number): Promise<void> {
+    this.noteYieldId(yieldId);
     const again = this.appActive && this.suspending;
     this.appActive = true;
     if (again) return this.suspending!;
     const t0 = this.rt.host.clock.now();
     this.rt.emit('yielding', { via, inFlight: this.jobs.size });
     this.rt.log('info', 'nse', 'yielding to the app', { via, inFlight: this.jobs.size });
-    const report = () => this.rt.emit('yielded', { via, drainMs: this.rt.host.clock.now() - t0, lockHeld: this.rt.lock.held, requests: this.yieldRequests });
+    const report = () => this.rt.emit('yielded', { via, drainMs: this.rt.host.clock.now() - t0, lockHeld: this.rt.lock.held, yieldId: this.lastYieldId });
     // Already suspending for another reason: report when that finishes.
     if (this.suspending) {
       await this.suspending;
