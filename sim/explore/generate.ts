@@ -40,12 +40,18 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
   const senders = r.chance(0.7) ? 1 : 2;
   const steps: Step[] = [];
   let triggered = false;
+  /**
+   * A trigger is armed from the start and holds its path until the step's turn: any earlier step
+   * that takes time (a trigger of its own, a wait, a foreground waiting for a yield) can keep a
+   * process held there for long, its other tasks running on. So a site inside the lock only for a
+   * kill that nothing can delay, and a freeze at `phase.suspended` only then too: a later freeze
+   * lands wherever the process's other work has got to, a 0xdead10cc the scenario forced.
+   */
+  const mayStall = () => triggered || steps.some((s) => s.do === 'wait' || s.do === 'foreground');
   const trig = (st: Step, p = 0.6): Step => {
     if (r.chance(p)) {
       const proc: Role = r.chance(0.7) ? 'nse' : 'app';
-      // A trigger is armed from the start, so an earlier triggered step could keep the process
-      // held inside the lock for long: in-lock sites only for a kill that no trigger precedes.
-      const at = r.pick(st.do === 'kill' && !triggered ? INTERESTING : OUTSIDE_LOCK);
+      const at = r.pick(st.do === 'kill' && !mayStall() ? INTERESTING : OUTSIDE_LOCK);
       triggered = true;
       st.when = r.chance(0.8) ? { proc, at } : { proc, at, nth: r.range(2, 3) };
     }
@@ -80,6 +86,9 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
         if (open.frozen.has(role)) {
           steps.push(trig({ do: 'thaw', proc: role }, 0.2));
           open.frozen.delete(role);
+        } else if (mayStall()) {
+          // iOS freezes it after the expiry grace by itself (the rules), wherever it has got to.
+          steps.push({ do: 'expire', proc: role });
         } else {
           // iOS freezes only a process that has suspended (or after the expiry grace, which
           // the rules do by themselves); a bare freeze mid-work is the 0xdead10cc by definition.
