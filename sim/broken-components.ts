@@ -181,5 +181,12 @@ export function brokenComponents(variant: BrokenVariant | undefined): SessionCom
       return { gate: ungatedDatabase };
     case 'inbox-no-fsync-claim':
       return { ports: (p) => ({ ...p, inbox: unclaimedImport(p.inbox) }) };
+    case 'store-sync-normal':
+      return undefined; // a configuration, not a part: see storeSyncFor
   }
+}
+
+/** The store durability a run's sessions are configured with (the default unless the variant says otherwise). */
+export function storeSyncFor(variant: BrokenVariant | undefined): { storeSync?: 'normal' } {
+  return variant === 'store-sync-normal' ? { storeSync: 'normal' } : {};
 }

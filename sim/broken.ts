@@ -15,6 +15,7 @@ export const BROKEN_VARIANTS = [
   'unserialized-get',
   'ungated-db-when-suspended',
   'inbox-no-fsync-claim',
+  'store-sync-normal',
 ] as const;
 export type BrokenVariant = (typeof BROKEN_VARIANTS)[number];
 
@@ -28,6 +29,7 @@ export const BROKEN_EXPECTED: Readonly<Record<BrokenVariant, readonly string[]>>
   'unserialized-get': ['get-isolation'],
   'ungated-db-when-suspended': ['gates'],
   'inbox-no-fsync-claim': ['no-loss'],
+  'store-sync-normal': ['no-loss'],
 };
 
 /** What each variant breaks, for docs and CLI help. */
@@ -37,6 +39,7 @@ export const BROKEN_DOCS: Readonly<Record<BrokenVariant, string>> = {
   'unserialized-get': 'GETs on one queue are not serialized (no per-queue slot)',
   'ungated-db-when-suspended': 'database operations start even while the process is suspended',
   'inbox-no-fsync-claim': 'the pending-inbox import reads then deletes the file (no claim by rename): a concurrent append is lost',
+  'store-sync-normal': 'store commits are synced only at checkpoints (synchronous = NORMAL): a power cut takes back commits whose messages the relay already deleted (fast mode; real mode keeps the page cache)',
 };
 
 export function isBrokenVariant(x: unknown): x is BrokenVariant {

@@ -11,8 +11,8 @@ import { ErrorCodes, NsekitError } from '../../src/core/errors.js';
 import { Prng } from '../fast/prng.js';
 
 type Role = 'app' | 'nse';
-type Kind = 'freeze' | 'kill' | 'expire' | 'lock' | 'partition' | 'restart' | 'delay' | 'app' | 'pause' | 'push' | 'inbox';
-const KINDS: readonly Kind[] = ['freeze', 'kill', 'expire', 'lock', 'partition', 'restart', 'delay', 'app', 'pause', 'push', 'inbox'];
+type Kind = 'freeze' | 'kill' | 'expire' | 'lock' | 'partition' | 'restart' | 'delay' | 'app' | 'pause' | 'push' | 'inbox' | 'power';
+const KINDS: readonly Kind[] = ['freeze', 'kill', 'expire', 'lock', 'partition', 'restart', 'delay', 'app', 'pause', 'push', 'inbox', 'power'];
 
 /** Failpoints worth stopping at (phase/gate events are reached too, but rarely matter alone). */
 const INTERESTING: readonly FailpointName[] = FAILPOINTS.filter((f) => !['gate.opened', 'phase.enter'].includes(f));
@@ -113,6 +113,12 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
         break;
       case 'restart':
         steps.push(trig({ do: 'restart-relay' }, 0.5));
+        break;
+      case 'power':
+        // Kills both processes at once, wherever they are (a power cut is always legal).
+        steps.push(trig({ do: 'power-cut' }, 0.6));
+        open.frozen.clear();
+        open.paused.clear();
         break;
       case 'delay':
         steps.push({ do: 'delay-push', args: { ms: r.pick([0, 5, 20, 100]) } });

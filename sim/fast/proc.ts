@@ -54,7 +54,7 @@ export class SimProc {
         },
       },
       ports: (gate: Gate) => {
-        store = new SimStore(w.db, this.lock, gate, ctx);
+        store = new SimStore(w.db, this.lock, gate, ctx, cfg.storeSync);
         return { lock: this.lock, store, inbox: new SimInbox(w.inboxFiles, ctx, claimByRename), transport: this.transport };
       },
       ...(components ? { components } : {}),

@@ -29,7 +29,8 @@ export class StepRunner {
   done = false;
   private readonly chains = new Map<string, Armed[]>();
   private readonly fired = new Map<number, Promise<Held>>();
-  private readonly paused = new Map<Role, Held>();
+  /** Held by `pause` steps, per process: a `resume` lets all of them go (a second pause must not orphan the first). */
+  private readonly paused = new Map<Role, Held[]>();
   private abandon: ((e: Error) => void) | null = null;
   private readonly onHit: FastWorld['onHit'];
   readonly rules: IosRules;
@@ -62,7 +63,7 @@ export class StepRunner {
   /** Stop holding processes anywhere (end of steps, or a trigger given up). */
   disarm(): void {
     this.chains.clear();
-    for (const [, h] of this.paused) h.release();
+    for (const [, hs] of this.paused) for (const h of hs) h.release();
     this.paused.clear();
   }
 
@@ -156,12 +157,12 @@ export class StepRunner {
         w.kill(role!, 'step');
         break;
       case 'pause':
-        if (held) this.paused.set(held.role, held);
+        if (held) this.paused.set(held.role, [...(this.paused.get(held.role) ?? []), held]);
         return;
       case 'resume': {
-        const hp = this.paused.get(role!);
+        const hs = this.paused.get(role!) ?? [];
         this.paused.delete(role!);
-        hp?.release();
+        for (const h of hs) h.release();
         break;
       }
       case 'foreground':
@@ -197,6 +198,11 @@ export class StepRunner {
         break;
       case 'heal':
         this.rules.heal(false);
+        break;
+      case 'power-cut':
+        this.rules.clearAppTimer();
+        this.rules.clearNseTimers();
+        w.powerCut();
         break;
       case 'restart-relay':
         w.h.invoke('relay', 'restart', {});

@@ -8,7 +8,7 @@
  */
 import { NsekitError } from '../../src/core/errors.js';
 import type { Gate, StoredMessage } from '../../src/core/host.js';
-import type { Cursor, OutboxItem, OutboxState, SessionStore } from '../../src/core/session/index.js';
+import { DEFAULT_STORE_SYNC, type Cursor, type OutboxItem, type OutboxState, type SessionStore, type StoreSync } from '../../src/core/session/index.js';
 import type { SimLock } from './lock.js';
 import type { ProcCtx } from './proc-ctx.js';
 
@@ -20,6 +20,27 @@ export class SimDb {
   readonly cursors = new Map<string, Cursor>();
   /** The app's outbox, by clientId (insertion order = send order). */
   readonly outbox = new Map<string, OutboxItem>();
+  /**
+   * Commits that are visible but not yet on stable storage (synchronous = NORMAL: the WAL is
+   * synced at checkpoints), newest last, each as the way to take it back.
+   */
+  private unsynced: (() => void)[] = [];
+
+  /** Record how to take back a commit that is not synced yet. */
+  pending(undo: () => void): void {
+    this.unsynced.push(undo);
+  }
+  /** A checkpoint (or a synced commit): everything committed so far survives a power cut. */
+  sync(): void {
+    this.unsynced = [];
+  }
+  /** Power cut: unsynced commits are gone. Returns how many. */
+  powerCut(): number {
+    const n = this.unsynced.length;
+    for (const undo of this.unsynced.reverse()) undo();
+    this.unsynced = [];
+    return n;
+  }
 }
 
 interface Tx {
@@ -41,6 +62,8 @@ export class SimStore implements SessionStore {
     private readonly lock: SimLock,
     private readonly gate: Gate,
     private readonly ctx: ProcCtx,
+    /** The session's store durability (src/core/session/config.ts). */
+    private readonly sync: StoreSync = DEFAULT_STORE_SYNC,
   ) {}
 
   get unlocked(): boolean {
@@ -68,6 +91,7 @@ export class SimStore implements SessionStore {
     this.open_ = false;
     await this.lock.acquire({ timeoutMs: 5000 });
     this.ctx.record('info', 'db.checkpoint', { mode: 'TRUNCATE' });
+    this.db.sync(); // a checkpoint syncs the WAL
     await this.lock.release({ wrote: false });
   }
 
@@ -165,13 +189,35 @@ export class SimStore implements SessionStore {
       await this.ctx.hit('db.tx.begin', { op });
       const result = fn(tx, (id) => this.db.messages.has(id));
       await this.ctx.hit('db.tx.commit', { op });
-      // COMMIT: from here the rows are durable.
+      // COMMIT: from here the rows are visible to every connection; synced now (FULL), or at the
+      // next checkpoint (NORMAL), until which a power cut takes them back.
+      const db = this.db;
+      const undo: (() => void)[] = [];
       for (const m of tx.puts) {
-        this.db.messages.set(m.msgId, m);
-        this.db.rows.push(m.msgId);
+        db.messages.set(m.msgId, m);
+        db.rows.push(m.msgId);
+        undo.push(() => {
+          db.messages.delete(m.msgId);
+          const i = db.rows.lastIndexOf(m.msgId);
+          if (i >= 0) db.rows.splice(i, 1);
+        });
       }
-      for (const id of tx.notified) this.db.notified.add(id);
-      for (const f of tx.apply) f();
+      for (const id of tx.notified) {
+        db.notified.add(id);
+        undo.push(() => db.notified.delete(id));
+      }
+      if (tx.apply.length) {
+        const before = { cursors: new Map(db.cursors), outbox: new Map([...db.outbox].map(([k, v]) => [k, { ...v }])) };
+        for (const f of tx.apply) f();
+        undo.push(() => {
+          db.cursors.clear();
+          for (const [k, v] of before.cursors) db.cursors.set(k, v);
+          db.outbox.clear();
+          for (const [k, v] of before.outbox) db.outbox.set(k, v);
+        });
+      }
+      if (this.sync === 'full') db.sync();
+      else db.pending(() => undo.reverse().forEach((f) => f()));
       wrote = true;
       this.ctx.record('ok', 'store.put', { op }, { ref });
       return result;

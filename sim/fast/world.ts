@@ -16,6 +16,7 @@ import { App, NseService, type LifecycleEvent, type SessionComponents, type Queu
 import { FAILPOINT_OP_MAP } from '../history/failpoint-ops.js';
 import type { OpInput, OpType } from '../history/types.js';
 import type { BrokenVariant } from '../broken.js';
+import { storeSyncFor } from '../broken-components.js';
 import { scaledBudgets, type World } from '../scenario/index.js';
 import { silentLog } from '../../src/node/host.js';
 import { SeededRng } from './prng.js';
@@ -98,10 +99,12 @@ export class FastWorld {
   private sessionConfig(role: Role): SessionConfig {
     const tf = this.world.timeFactor;
     const queues = this.queueConfigs();
+    const sync = storeSyncFor(this.broken);
     if (role === 'app') {
       return {
         role,
         queues,
+        ...sync,
         mode: this.world.mode === 'low-power' ? 'lowPower' : 'instant',
         pollIntervalMs: Math.max(250, 1000 * tf),
         appExpiryDeadlineMs: Math.floor(this.budgets.nseGraceMs / 2),
@@ -111,6 +114,7 @@ export class FastWorld {
     return {
       role,
       queues,
+      ...sync,
       nseBudgetMs: Math.floor(this.budgets.nseMs * 0.8),
       nseGraceMs: Math.max(1, 2000 * tf),
       nseSuspendDeadlineMs: Math.max(1, 1000 * tf),
@@ -340,6 +344,13 @@ export class FastWorld {
     this.h.ok(ORCH, f, { proc: role, pid: p.ctx.pid, why });
     // An app that is gone fetches nothing: the NSE takes pushes again.
     if (role === 'app') void this.postNse((n) => n.setAppActive(false));
+  }
+
+  /** The phone loses power: both processes die at once, unsynced store commits are gone. */
+  powerCut(): void {
+    const lost = this.db.powerCut();
+    this.h.ok(ORCH, 'power-cut', { unsyncedCommitsLost: lost });
+    for (const role of ['app', 'nse'] as const) this.kill(role, 'power-cut');
   }
 
   // ---- push path ---------------------------------------------------------------------------

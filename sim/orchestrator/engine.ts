@@ -41,7 +41,8 @@ export class Engine {
   readonly harnessErrors: string[] = [];
   private readonly t0 = Date.now();
   private readonly done = new Map<string, Promise<void>>();
-  private readonly paused = new Map<Role, Held>();
+  /** Held by `pause` steps, per process: a `resume` lets all of them go (a second pause must not orphan the first). */
+  private readonly paused = new Map<Role, Held[]>();
   /** Pids frozen the normal way (after reporting `suspended`): the final heal leaves them frozen. */
   private readonly frozenSuspended = new Set<number>();
   private readonly frozenListeners = new Set<() => void>();
@@ -223,13 +224,27 @@ export class Engine {
         release();
         break;
       }
+      case 'power-cut': {
+        // The kernel's page cache survives here (only the processes die): with the default
+        // synchronous = FULL nothing committed is lost anyway. Fast mode drops unsynced commits.
+        this.h.ok('orchestrator', 'power-cut', { unsyncedCommitsLost: 'not modelled in real mode' });
+        for (const r of ['app', 'nse'] as const) {
+          const proc = this.proc(r);
+          if (proc) this.rules.kill(r, proc, 'power-cut');
+        }
+        this.timers.clearNse();
+        this.timers.clearApp();
+        for (const l of [...this.frozenListeners]) l();
+        release();
+        break;
+      }
       case 'pause':
-        if (held) this.paused.set(held.role, held);
+        if (held) this.paused.set(held.role, [...(this.paused.get(held.role) ?? []), held]);
         break;
       case 'resume': {
-        const hp = this.paused.get(role!);
+        const hs = this.paused.get(role!) ?? [];
         this.paused.delete(role!);
-        if (hp) hp.proc.releaseFailpoint(hp.hit);
+        for (const hp of hs) hp.proc.releaseFailpoint(hp.hit);
         release();
         break;
       }
@@ -364,7 +379,7 @@ export class Engine {
   /** End of the steps: no more pausing, every held process released. */
   releaseAll(): void {
     this.triggers.disarm();
-    for (const [, hp] of this.paused) hp.proc.releaseFailpoint(hp.hit);
+    for (const [, hs] of this.paused) for (const hp of hs) hp.proc.releaseFailpoint(hp.hit);
     this.paused.clear();
     this.w.pushHold.clearTimer();
   }

@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSy
 import { join, resolve } from 'node:path';
 import { SHARED_FILES } from '../../src/device/ipc.js';
 import { BROKEN_ENV, type BrokenVariant } from '../broken.js';
+import { storeSyncFor } from '../broken-components.js';
 import { SIM_ENTRIES } from '../real/entries.js';
 import { checkAll, type CheckResult, type InvariantName, type Validity, type Verdict } from '../checkers/index.js';
 import { HistoryRecorder, type History } from '../history/index.js';
@@ -146,7 +147,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const h = new HistoryRecorder({ file: join(runDir, 'history.jsonl') });
   const progress = opts.onProgress ?? (() => {});
   const logLine = (role: string, line: string) => appendFileSync(join(runDir, `${role}.log`), line + '\n');
-  const w = new SimWorld(runDir, world, timings, logLine, opts.broken ? { env: { [BROKEN_ENV]: opts.broken }, entries: SIM_ENTRIES } : {});
+  const w = new SimWorld(runDir, world, timings, logLine, opts.broken ? { env: { [BROKEN_ENV]: opts.broken }, entries: SIM_ENTRIES, config: storeSyncFor(opts.broken) } : {});
   if (opts.broken) h.info('orchestrator', 'broken-variant', { variant: opts.broken });
   let engine: Engine | null = null;
   const harness: string[] = [];

@@ -41,6 +41,8 @@ export interface ProcTimings {
 export interface WorldProcs {
   env?: Record<string, string>;
   entries?: Entries;
+  /** Session configuration the run overrides (a broken variant's store durability). */
+  config?: { storeSync?: 'normal' };
 }
 
 /**
@@ -113,6 +115,7 @@ export class SimWorld {
         lockBackend: this.world.lockBackend,
         nseBudgetMs: this.timings.nseBudgetMs,
         nseGraceMs: this.timings.nseGraceMs,
+        ...(this.procs.config ?? {}),
         logLevel: 'debug',
       },
       procOpts: {

@@ -71,6 +71,8 @@ export class ScenarioBuilder {
   partition(): this { return this.step('partition'); }
   heal(): this { return this.step('heal'); }
   restartRelay(): this { return this.step('restart-relay'); }
+  /** The phone loses power: both processes die, store commits not yet synced are gone. */
+  powerCut(): this { return this.step('power-cut'); }
   delayPush(ms: number): this { return this.step('delay-push', undefined, { ms }); }
   /** Hold `proc` at the failpoint of the pending `when` until `resume(proc)`. */
   pause(proc: DeviceProc): this { return this.step('pause', proc); }

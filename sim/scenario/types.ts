@@ -17,6 +17,7 @@ export const VERBS = [
   'partition',
   'heal',
   'restart-relay',
+  'power-cut',
   'delay-push',
   'pause',
   'resume',

@@ -28,7 +28,7 @@ export async function createProcRuntime(cfg: ProcConfig, components?: SessionCom
     cfg,
     host,
     events: { emit: emitEvent },
-    ports: (gate) => nodePorts({ role: cfg.role, sharedDir: cfg.sharedDir, relayUrl: cfg.relayUrl, ...(cfg.relayHttpUrl ? { relayHttpUrl: cfg.relayHttpUrl } : {}), ...(makeLock ? { makeLock } : {}) }, host, gate),
+    ports: (gate) => nodePorts({ role: cfg.role, sharedDir: cfg.sharedDir, relayUrl: cfg.relayUrl, ...(cfg.storeSync ? { storeSync: cfg.storeSync } : {}), ...(cfg.relayHttpUrl ? { relayHttpUrl: cfg.relayHttpUrl } : {}), ...(makeLock ? { makeLock } : {}) }, host, gate),
     ...(components ? { components } : {}),
   });
 }

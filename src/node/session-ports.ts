@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { Gate, Host } from '../core/host.js';
-import type { SessionPorts, StatusClient } from '../core/session/index.js';
+import { DEFAULT_STORE_SYNC, type SessionPorts, type StatusClient, type StoreSync } from '../core/session/index.js';
 import { createFlockLock } from './lock/flock.js';
 import type { CrossProcessLock } from './lock/types.js';
 import { PendingInboxFile } from './pending-inbox/index.js';
@@ -23,6 +23,8 @@ export interface NodePortsOptions {
   relayHttpUrl?: string;
   /** Builds the cross-process lock (default flock). */
   makeLock?: (path: string, host: Host) => CrossProcessLock;
+  /** Store durability (default DEFAULT_STORE_SYNC). */
+  storeSync?: StoreSync;
 }
 
 /** The relay's signed status endpoint over HTTP (low-power polling). */
@@ -45,6 +47,7 @@ export function nodePorts(o: NodePortsOptions, host: Host, gate: Gate): SessionP
     lock,
     gate,
     host,
+    synchronous: (o.storeSync ?? DEFAULT_STORE_SYNC) === 'full' ? 'FULL' : 'NORMAL',
     // The NSE is launched per push: the app (launched rarely, no budget) runs quick_check at open.
     ...(o.role === 'nse' ? { integrityCheck: 'none' as const } : {}),
   });

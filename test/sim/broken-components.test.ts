@@ -17,7 +17,7 @@ import { nodeClock, nodeRng, silentLog } from '../../src/node/host.js';
 import { flockHolders } from '../../src/node/lock/index.js';
 import { PendingInboxFile } from '../../src/node/pending-inbox/index.js';
 import { nodePorts, SHARED_FILES } from '../../src/node/session-ports.js';
-import { brokenComponents, UnserializedQueueCoordinator } from '../../sim/broken-components.js';
+import { storeSyncFor, brokenComponents, UnserializedQueueCoordinator } from '../../sim/broken-components.js';
 import { BROKEN_VARIANTS } from '../../sim/broken.js';
 import { SimClock, flush } from '../helpers/sim-clock.js';
 
@@ -62,9 +62,13 @@ function wrapPorts<K extends 'transport' | 'inbox'>(c: SessionComponents | undef
 }
 
 describe('brokenComponents', () => {
-  it('has a decorator for every variant and none for the correct protocol', () => {
+  it('has a decorator (or, for the store durability, a configuration) for every variant and none for the correct protocol', () => {
     expect(brokenComponents(undefined)).toBeUndefined();
-    for (const v of BROKEN_VARIANTS) expect(Object.keys(brokenComponents(v) ?? {}).length, v).toBeGreaterThan(0);
+    expect(storeSyncFor(undefined)).toEqual({});
+    for (const v of BROKEN_VARIANTS) {
+      const parts = Object.keys(brokenComponents(v) ?? {}).length + Object.keys(storeSyncFor(v)).length;
+      expect(parts, v).toBeGreaterThan(0);
+    }
   });
 
   it('ack-before-write: the GET already ACKed at the relay, the pipeline ACK is not a second relay call; a failed write then loses the message', async () => {

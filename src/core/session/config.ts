@@ -25,6 +25,15 @@ export interface QueueConfig {
 
 export type Role = 'app' | 'nse';
 
+/**
+ * When a store commit is on stable storage. 'full' (the default): every commit is synced
+ * before it resolves, so an ACK — which follows the write — never outruns a power cut.
+ * 'normal': commits are synced at checkpoints only; a power cut may take back commits whose
+ * messages the relay already deleted. Kept for measurements; see docs/store.md.
+ */
+export type StoreSync = 'full' | 'normal';
+export const DEFAULT_STORE_SYNC: StoreSync = 'full';
+
 export interface SessionConfig {
   role: Role;
   queues: QueueConfig[];
@@ -46,4 +55,6 @@ export interface SessionConfig {
   syncMaxBatch?: number;
   /** Drain deadline when the app is told its background time expires (default 1000). */
   appExpiryDeadlineMs?: number;
+  /** Store durability (default DEFAULT_STORE_SYNC, 'full'). */
+  storeSync?: StoreSync;
 }
