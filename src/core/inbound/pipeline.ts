@@ -142,12 +142,13 @@ export async function fetchAndProcess(
   deps: InboundDeps,
   queues: QueueCoordinator,
   queueId: string,
-  opts: { maxExtraGets?: number } = {},
+  opts: { maxExtraGets?: number; stop?: () => boolean } = {},
 ): Promise<InboundOutcome[]> {
   const max = 1 + Math.max(0, opts.maxExtraGets ?? 3);
   const out: InboundOutcome[] = [];
   for (let i = 0; i < max; i++) {
-    const r = await queues.getMessage(queueId);
+    // `stop` is asked again right before each GET goes out (the caller may have been held).
+    const r = await queues.getMessage(queueId, opts.stop ? { abort: opts.stop } : {});
     if (!r) break;
     let ing: Ingested;
     try {

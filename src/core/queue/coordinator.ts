@@ -67,7 +67,12 @@ export class QueueCoordinator {
   }
 
   /** GET the first un-ACKed message of `queueId` and hold the slot; null = empty (slot already released). */
-  async getMessage(queueId: string, opts: { timeoutMs?: number } = {}): Promise<GetResult | null> {
+  /**
+   * `abort`, checked right before the GET goes out (also after a wait for the slot or a pause
+   * at a failpoint): true = the caller no longer wants it (e.g. the app left the foreground) —
+   * the slot is let go and null returned, as for an empty queue.
+   */
+  async getMessage(queueId: string, opts: { timeoutMs?: number; abort?: () => boolean } = {}): Promise<GetResult | null> {
     const q = this.state(queueId);
     if (q.subscribed) throw new NsekitError('QUEUE_SUBSCRIBED', `GET on subscribed queue ${queueId}`, { queueId });
     const slot = await this.acquire(queueId, q, opts.timeoutMs ?? this.waitTimeoutMs);
@@ -78,6 +83,7 @@ export class QueueCoordinator {
         // The slot expired while this GET waited for its class: GETting now could hand out
         // a message the next holder already has.
         if (slot.state !== 'held') throw this.expired(queueId, slot);
+        if (opts.abort?.()) return null;
         await this.host.failpoints.hit('net.get.sent', { queueId });
         // Held at the failpoint (a frozen process) past a suspension that gave the slot up: the
         // GET must not go out, another receive may be fetching the same message by now.

@@ -203,7 +203,7 @@ export class App {
       while (outs.length < this.maxBatch && !stop() && budget-- > 0) {
         let one: InboundOutcome[];
         try {
-          one = await fetchAndProcess(rt.inboundDeps('get'), rt.queues, queueId, { maxExtraGets: 0 });
+          one = await fetchAndProcess(rt.inboundDeps('get'), rt.queues, queueId, { maxExtraGets: 0, stop });
         } catch (e) {
           // Another process ACKed the same message first: it is stored (dedupe), go on.
           if (isNsekitError(e, 'PROTO_NO_MSG')) continue;

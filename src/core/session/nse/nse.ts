@@ -233,7 +233,8 @@ export class NseService {
     });
     let outs: InboundOutcome[];
     try {
-      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets });
+      // Yielded meanwhile: no further GET goes out (the app is in front, it fetches).
+      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets, stop: () => this.appActive });
     } catch (e) {
       // The app fetched and ACKed the same message first: it is durable (the store deduped), nothing to do.
       if (!isNsekitError(e, 'PROTO_NO_MSG')) throw e;
