@@ -60,7 +60,10 @@ export function resolveForCli(
   }
 }
 
-const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> [--seed N] [--json] [--out DIR] [--progress] [--broken VARIANT]';
+const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> [--seed N] [--json] [--out DIR] [--progress] [--broken VARIANT] [--trigger-timeout-ms N]';
+
+/** The real runner's bound on waiting for one failpoint trigger (RunOptions.triggerTimeoutMs). */
+export const DEFAULT_TRIGGER_TIMEOUT_MS = 15_000;
 
 interface Args {
   target?: string;
@@ -69,6 +72,7 @@ interface Args {
   out: string;
   progress: boolean;
   broken?: BrokenVariant;
+  triggerTimeoutMs?: number;
 }
 
 function parseArgs(argv: string[]): Args | string {
@@ -77,10 +81,14 @@ function parseArgs(argv: string[]): Args | string {
     const x = argv[i]!;
     if (x === '--json') a.json = true;
     else if (x === '--progress') a.progress = true;
-    else if (x === '--seed' || x === '--out' || x === '--broken') {
+    else if (x === '--seed' || x === '--out' || x === '--broken' || x === '--trigger-timeout-ms') {
       const v = argv[++i];
       if (v === undefined) return `${x} needs a value`;
       if (x === '--out') a.out = v;
+      else if (x === '--trigger-timeout-ms') {
+        if (!/^\d+$/.test(v) || Number(v) < 1) return `--trigger-timeout-ms must be a positive integer, got ${v}`;
+        a.triggerTimeoutMs = Number(v);
+      }
       else if (x === '--broken') {
         if (!isBrokenVariant(v)) return `--broken must be one of ${BROKEN_VARIANTS.join(', ')}`;
         a.broken = v;
@@ -129,6 +137,7 @@ export async function runSimCli(argv: string[], out: (s: string) => void = (s) =
     outDir: a.out,
     source,
     ...(a.broken ? { broken: a.broken } : {}),
+    ...(a.triggerTimeoutMs !== undefined ? { triggerTimeoutMs: a.triggerTimeoutMs } : {}),
     onProgress: (line) => {
       if (live) process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
     },
@@ -142,9 +151,14 @@ export async function runSimCli(argv: string[], out: (s: string) => void = (s) =
   if (r.missingHits.length) out(`COVERAGE missing: ${r.missingHits.join(', ')}`);
   out(`expect: ${r.expectMet ? 'met' : `NOT met (${r.expectProblems.join('; ')})`}`);
   out(`verdict: ${r.valid === true ? 'valid' : r.valid === false ? 'INVALID' : 'unknown'} exit=${r.exitCode} events=${r.events} run=${r.runDir}`);
-  if (r.violations.length) out(`replay: ${r.replay}`);
+  // A run with another trigger bound is replayed with the same bound: a step given up earlier runs earlier.
+  const tt = a.triggerTimeoutMs !== undefined && a.triggerTimeoutMs !== DEFAULT_TRIGGER_TIMEOUT_MS ? ` --trigger-timeout-ms ${a.triggerTimeoutMs}` : '';
+  const replay = `${r.replay}${tt}`;
+  if (r.violations.length) out(`replay: ${replay}`);
   if (a.json) {
-    out(JSON.stringify({ valid: r.valid, seed: r.seed, violations: r.violations, events: r.events, exitCode: r.exitCode, expectMet: r.expectMet, hits: r.hits, runDir: r.runDir }));
+    const violations = r.violations.map((v) => ({ ...v, replay }));
+    const harness = r.harnessErrors.map((x) => x.split('\n')[0]);
+    out(JSON.stringify({ valid: r.valid, seed: r.seed, violations, events: r.events, exitCode: r.exitCode, expectMet: r.expectMet, hits: r.hits, runDir: r.runDir, harness }));
   }
   return r.exitCode;
 }

@@ -81,12 +81,17 @@ describe('nsekit explore CLI', () => {
     }
   }, 180_000);
 
-  it('bad arguments exit 4; --mode real is refused with a hint', async () => {
+  it('bad arguments exit 4; --help describes --mode real and --compare', async () => {
     const err: string[] = [];
     expect(await runExploreCli(['--runs', 'x'], () => {}, (s) => err.push(s))).toBe(4);
     expect(await runExploreCli(['--broken', 'nope'], () => {}, (s) => err.push(s))).toBe(4);
-    expect(await runExploreCli(['--mode', 'real', '--runs', '1'], () => {}, (s) => err.push(s))).toBe(4);
+    expect(await runExploreCli(['--mode', 'slow', '--runs', '1'], () => {}, (s) => err.push(s))).toBe(4);
+    expect(await runExploreCli(['--mode', 'real', '--trigger-timeout-ms', 'soon'], () => {}, (s) => err.push(s))).toBe(4);
     expect(err.join('')).toMatch(/unknown broken variant 'nope'/);
-    expect(err.join('')).toMatch(/nsekit sim <file> --seed N/);
+    expect(err.join('')).toMatch(/--mode must be fast or real, got slow/);
+    const help: string[] = [];
+    expect(await runExploreCli(['--help'], () => {}, (s) => help.push(s))).toBe(0);
+    expect(help.join('')).toMatch(/--mode real .*real app\/NSE processes/);
+    expect(help.join('')).toMatch(/--compare .*both modes/);
   });
 });
