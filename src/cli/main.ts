@@ -27,9 +27,13 @@ usage:
                                            run a race scenario with real processes (docs/scenarios.md);
                                            exit 0 valid, 1 safety violation, 2 unknown, 3 liveness, 4 harness error;
                                            --mode fast: one process, virtual clock, seeded scheduler [--broken VARIANT]
-  nsekit explore [--runs N] [--seed S] [--json] [--broken VARIANT] [--out DIR] [--no-shrink]
+  nsekit explore [--runs N] [--seed S] [--json] [--broken VARIANT] [--out DIR] [--no-shrink] [--mode fast|real] [--compare]
                                            random scenarios in fast mode; failures shrunk and saved with a replay
-                                           command; exit 0 none found, 1 violations found, 4 harness error
+                                           command; exit 0 none found, 1 violations found, 4 harness error.
+                                           --mode real: each scenario with real processes (~5-30 s a run, 2 at a time;
+                                           failures shrunk in fast mode, confirmed in real mode; harness errors = unknown);
+                                           --compare: both modes, every verdict difference saved (exit 1);
+                                           nsekit explore --help for the rest (docs/fast-mode.md)
   nsekit --help
 
 stdin commands for app/nse (one per line):
