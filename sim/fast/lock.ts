@@ -72,6 +72,11 @@ export class LockTable {
     if (this.holder !== null && this.holder !== from) this.notifyYield(this.holder);
     else this.yieldReq = { from, until: now + ttlMs };
   }
+  /** A request by another pid is active now. */
+  yieldPending(pid: number, now: number): boolean {
+    const r = this.yieldReq;
+    return !!r && r.from !== pid && r.until >= now;
+  }
   /** The requester withdraws its pending request. */
   withdrawYield(from: number): void {
     if (this.yieldReq?.from === from) this.yieldReq = null;
@@ -144,6 +149,10 @@ export class SimLock implements SessionLock {
 
   withdrawYield(): void {
     this.table.withdrawYield(this.ctx.pid);
+  }
+
+  yieldPending(): boolean {
+    return this.table.yieldPending(this.ctx.pid, this.ctx.clock.now());
   }
 
   onYieldRequested(fn: () => void): () => void {

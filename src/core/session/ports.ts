@@ -17,6 +17,12 @@ export interface SessionLock extends Lock {
    * took the lock, so a process acquiring later must not yield to it.
    */
   withdrawYield(): void;
+  /**
+   * Another process's request is active now, whether or not this one holds the lock: the NSE
+   * asks before each GET, so a GET never goes out beside the app that asked even when the
+   * device's word (a frozen NSE reads its commands only after it was thawed) comes late.
+   */
+  yieldPending(): boolean;
   /** Called in the holder when another process asked it to yield. Returns an unsubscribe. */
   onYieldRequested(fn: () => void): () => void;
   /** Releases if held, closes files, watchers and timers. Idempotent. */

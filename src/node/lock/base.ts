@@ -182,6 +182,10 @@ export abstract class BaseLock implements CrossProcessLock {
     this.yields.withdraw();
   }
 
+  yieldPending(): boolean {
+    return this.yields.pending();
+  }
+
   onYieldRequested(fn: () => void): () => void {
     return this.yields.on(fn);
   }

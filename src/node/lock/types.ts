@@ -19,6 +19,8 @@ export interface CrossProcessLock extends Lock {
   requestYield(): void;
   /** Withdraw this process's own request (it left the foreground before it needed the lock). */
   withdrawYield(): void;
+  /** Another process's yield request is active now (held or not). */
+  yieldPending(): boolean;
   /** Called in the holder when another process asked it to yield. Returns an unsubscribe. */
   onYieldRequested(fn: () => void): () => void;
   /** Releases if held (wrote: true), closes fds, watchers and timers. Idempotent. */

@@ -29,6 +29,11 @@ export class YieldWatch {
     this.channel.request();
   }
 
+  /** Another process's request is active now (read from the shared yield file). */
+  pending(): boolean {
+    return this.channel.pending() !== undefined;
+  }
+
   /** Withdraw our own request, if still active (the requester no longer needs the lock first). */
   withdraw(): void {
     this.channel.satisfied();

@@ -213,10 +213,22 @@ export class NseService {
     return out;
   }
 
+  /**
+   * Asked before every GET. The device's word that the app is in front (a yield, app-state) may
+   * come late — a thawed NSE reads its commands only after the work it was frozen in — so the
+   * app's own request on the lock's yield channel counts as well, and is acted on like a yield.
+   */
+  private appInFront(): boolean {
+    if (this.appActive) return true;
+    if (!this.rt.lock.yieldPending()) return false;
+    void this.yieldToApp('lock');
+    return true;
+  }
+
   private async fetchQueue(job: Job, queueId: string): Promise<InboundOutcome[]> {
     const { rt } = this;
     // Yielded meanwhile: do not start a GET (one already past its gate finishes before `yielded`).
-    if (this.appActive) return [];
+    if (this.appInFront()) return [];
     const deps = rt.inboundDeps('nse', {
       show: async (c) => {
         if (job.done) return; // best-attempt content already delivered for this push
@@ -234,7 +246,7 @@ export class NseService {
     let outs: InboundOutcome[];
     try {
       // Yielded meanwhile: no further GET goes out (the app is in front, it fetches).
-      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets, stop: () => this.appActive });
+      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets, stop: () => this.appInFront() });
     } catch (e) {
       // The app fetched and ACKed the same message first: it is durable (the store deduped), nothing to do.
       if (!isNsekitError(e, 'PROTO_NO_MSG')) throw e;
