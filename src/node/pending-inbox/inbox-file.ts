@@ -8,7 +8,8 @@ import type { InboxMarker, InboxReadResult } from './record.js';
 
 /**
  * What importInto needs from the store: a batched, deduping, durable insert that also records
- * `notified` ids (the inbox's markers) in the same transaction.
+ * `notified` ids (the inbox's markers) in the same transaction. Durable means synced: the claimed
+ * file is unlinked once it resolves (SharedStore: synchronous=FULL, its default).
  */
 export interface InboxImportTarget {
   putMessages(ms: StoredMessage[], notified?: readonly string[]): Promise<number>;
@@ -131,6 +132,10 @@ export class PendingInboxFile implements PendingInbox {
       const prefix = size > 0 && lastByte(fd, size) !== 0x0a;
       fs.writeSync(fd, prefix ? Buffer.concat([Buffer.from('\n'), line]) : line);
       fs.fsyncSync(fd);
+      // First line of a file created by this open (after an import claimed the old one): the fsync
+      // above covers the data, not the directory entry — without this a power cut could lose the
+      // whole new file although append() resolved. Once per file, so cheap.
+      if (size === 0) fsyncDir(path.dirname(this.path));
     }, 'append');
   }
 
@@ -153,7 +158,8 @@ export class PendingInboxFile implements PendingInbox {
   /**
    * Crash-safe, idempotent import: first any file claimed by an earlier
    * (crashed) import, then claim the live file by rename, wait out in-flight
-   * appenders, insert with dedupe, and unlink only after the store commit.
+   * appenders, insert with dedupe, and unlink only after the store commit is synced
+   * (`putMessages` resolves after a COMMIT under the store's default synchronous=FULL).
    */
   async importInto(store: InboxImportTarget, opts: ImportOptions = {}): Promise<ImportResult> {
     const total: ImportResult = { files: 0, records: 0, markers: 0, carried: 0, inserted: 0, duplicates: 0, torn: 0, bad: 0, rejected: 0 };
@@ -206,8 +212,10 @@ export class PendingInboxFile implements PendingInbox {
     const fp = this.host.failpoints.hit('inbox.import.committed', { file: path.basename(f) });
     if (fp) await fp;
     if (rejected.length) {
-      // Keep what we could not import for forensics; never silently dropped.
-      fs.appendFileSync(`${this.path}.rejected`, Buffer.concat(rejected.flatMap((b) => [b, Buffer.from('\n')])));
+      // Keep what we could not import for forensics; never silently dropped. Synced before the claim
+      // is unlinked below, like the store commit (putMessages resolves only after a synced COMMIT).
+      const rf = `${this.path}.rejected`;
+      this.io(() => appendSynced(rf, Buffer.concat(rejected.flatMap((b) => [b, Buffer.from('\n')]))), 'reject');
       for (const b of r.bad) this.log('warn', 'inbox bad line', { lineNo: b.lineNo, reason: b.reason, code: b.code });
       if (r.torn) this.log('warn', 'inbox torn line', { line: r.torn.line, bytes: r.torn.bytes, code: r.torn.code });
     }
@@ -313,6 +321,29 @@ function sameInode(fd: number, p: string): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
+  }
+}
+
+/** fsync a directory, so a file created (or renamed) in it survives a power cut. */
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Append and fsync (and fsync the directory when the file is new). */
+function appendSynced(p: string, data: Buffer): void {
+  const fd = fs.openSync(p, 'a', 0o600);
+  try {
+    const created = fs.fstatSync(fd).size === 0;
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+    if (created) fsyncDir(path.dirname(p));
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -5,6 +5,9 @@ export class Statements {
   readonly begin;
   readonly commit;
   readonly rollback;
+  readonly savepoint;
+  readonly releaseSavepoint;
+  readonly rollbackToSavepoint;
   readonly insertMessage;
   readonly hasMessage;
   readonly getMessage;
@@ -24,6 +27,10 @@ export class Statements {
     this.begin = db.prepare('BEGIN IMMEDIATE');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
+    // One member of a group-commit transaction (SharedStore.runGroup): its failure is rolled back alone.
+    this.savepoint = db.prepare('SAVEPOINT member');
+    this.releaseSavepoint = db.prepare('RELEASE member');
+    this.rollbackToSavepoint = db.prepare('ROLLBACK TO member');
     this.insertMessage = db.prepare(
       'INSERT OR IGNORE INTO messages (msg_id, queue_id, ts, flags, sealed, stored_at) VALUES (?, ?, ?, ?, ?, ?)',
     );

@@ -8,8 +8,18 @@ export interface SharedStoreOptions {
   host: Host;
   /** Timeout for the cross-process lock on each write (default 5000 ms). */
   lockTimeoutMs?: number;
-  /** NORMAL (default): a commit may be lost on power loss, never on a process crash. FULL: fsync per commit. */
+  /**
+   * FULL (default): every commit is synced (WAL fsync inside COMMIT) before the write's promise
+   * resolves, so nothing ACKed after a write can be lost to a power cut or OS crash. NORMAL: **not
+   * power-cut safe** — a commit survives a process crash but may be lost with the last WAL frames
+   * on power loss; only for tools and benchmarks that accept that.
+   */
   synchronous?: 'NORMAL' | 'FULL';
+  /**
+   * Group commit: at most this many queued write calls share one transaction (default 64; 1 turns
+   * grouping off). Bounds how long one group holds the cross-process lock.
+   */
+  maxGroupWrites?: number;
   /** SQLite busy_timeout, a backstop only: the cross-process lock prevents BUSY (default 250 ms). */
   busyTimeoutMs?: number;
   /**
