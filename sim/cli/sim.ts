@@ -1,64 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isNsekitError, NsekitError } from '../../src/core/errors.js';
 import { deriveParams, paramsLine, randomSeed, runScenario, type RunResult } from '../orchestrator/index.js';
 import { BROKEN_VARIANTS, isBrokenVariant, type BrokenVariant } from '../broken.js';
-import { loadScenario, type Scenario } from '../scenario/index.js';
+import type { Scenario } from '../scenario/index.js';
 
-export const CATALOGUE_DIR = fileURLToPath(new URL('../scenarios/', import.meta.url));
-
-/**
- * Detector scenarios (sim/scenarios/detectors/) model a *bug* on purpose — e.g. a process
- * frozen while it holds the lock — to prove the harness records the violation and the
- * system still recovers. They expect `valid: false`, so they are kept out of the catalogue,
- * whose every scenario must be valid on our implementation; they resolve by name all the same.
- */
-export const DETECTORS_DIR = join(CATALOGUE_DIR, 'detectors');
-
-const jsonNames = (dir: string): string[] =>
-  existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
-
-/** Names of the catalogue scenarios (sim/scenarios/*.json, without .json). */
-export function catalogueNames(): string[] {
-  return jsonNames(CATALOGUE_DIR);
-}
-
-/** Names of the detector scenarios (sim/scenarios/detectors/*.json). */
-export function detectorNames(): string[] {
-  return jsonNames(DETECTORS_DIR);
-}
-
-/** A scenario file path, or a catalogue name. */
-export function resolveScenario(arg: string): { scenario: Scenario; source: string } {
-  if (existsSync(arg) && arg.endsWith('.json')) return { scenario: loadScenario(arg), source: arg };
-  const name = basename(arg).replace(/\.json$/, '');
-  for (const dir of [CATALOGUE_DIR, DETECTORS_DIR]) {
-    const path = join(dir, `${name}.json`);
-    if (existsSync(path)) return { scenario: loadScenario(path), source: name };
-  }
-  throw new NsekitError('SIM_NO_SCENARIO', `no scenario file ${arg} and no catalogue scenario '${name}' (catalogue: ${catalogueNames().join(', ')}; detectors: ${detectorNames().join(', ')})`);
-}
-
-/**
- * Both modes' CLI: resolve the target, or report a harness error (exit 4) on stderr and,
- * with --json, as the last stdout line. `extra` adds fields to that JSON (e.g. the mode).
- */
-export function resolveForCli(
-  a: { target?: string; json: boolean; seed?: number },
-  out: (s: string) => void,
-  err: (s: string) => void,
-  extra: Record<string, unknown> = {},
-): { scenario: Scenario; source: string } | null {
-  try {
-    return resolveScenario(a.target!);
-  } catch (e) {
-    const msg = (e as Error).message; // an NsekitError's message already starts with its code
-    err(`nsekit sim: ${msg}`);
-    if (a.json) out(JSON.stringify({ valid: 'unknown', seed: a.seed ?? null, violations: [], events: 0, ...extra, error: msg }));
-    return null;
-  }
-}
+export { CATALOGUE_DIR, DETECTORS_DIR, catalogueNames, detectorNames, resolveScenario, resolveForCli } from './resolve.js';
+import { resolveForCli } from './resolve.js';
 
 const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> [--seed N] [--json] [--out DIR] [--progress] [--broken VARIANT] [--trigger-timeout-ms N]';
 
@@ -113,7 +60,7 @@ export async function runSimCli(argv: string[], out: (s: string) => void = (s) =
   const mi = argv.indexOf('--mode');
   if (mi >= 0) {
     const mode = argv[mi + 1];
-    if (mode === 'fast') return (await import('../fast/cli.js')).runFastScenarioCli(argv, out, err);
+    if (mode === 'fast') return (await import('./fast.js')).runFastScenarioCli(argv, out, err);
     if (mode !== 'real') {
       err(`nsekit sim: --mode must be fast or real, got ${mode ?? 'nothing'}\n${USAGE}`);
       return 4;

@@ -3,4 +3,3 @@ export { Scheduler } from './scheduler.js';
 export { Prng } from './prng.js';
 export { FastWorld } from './world.js';
 export { benchFast, type FastBench } from './bench.js';
-export { runFastScenarioCli, fastParams, fastParamsLine } from './cli.js';

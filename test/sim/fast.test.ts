@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runFast } from '../../sim/fast/index.js';
 import { benchFast } from '../../sim/fast/bench.js';
-import { runFastScenarioCli } from '../../sim/fast/cli.js';
+import { runFastScenarioCli } from '../../sim/cli/fast.js';
 import { toJsonl } from '../../sim/history/index.js';
 import { loadScenario, scenario, type Scenario } from '../../sim/scenario/index.js';
 

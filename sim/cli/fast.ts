@@ -12,7 +12,8 @@ import { toJsonl } from '../history/index.js';
 import { toChromeTrace, toHtmlReport } from '../report/index.js';
 import { resolveWorld, scaledBudgets, type Scenario } from '../scenario/index.js';
 import { parseBroken, type BrokenVariant } from '../broken.js';
-import { replayCommand, runFast } from './run.js';
+import { replayCommand, runFast } from '../fast/run.js';
+import { resolveForCli } from './resolve.js';
 
 const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> --mode fast [--seed N] [--json] [--broken VARIANT] [--out DIR]';
 
@@ -79,7 +80,7 @@ export async function runFastScenarioCli(
     return a === USAGE ? 0 : 4;
   }
   // The real mode's resolver: a file path or a catalogue name.
-  const resolved = (await import('../cli/sim.js')).resolveForCli(a, out, err, { mode: 'fast' });
+  const resolved = resolveForCli(a, out, err, { mode: 'fast' });
   if (!resolved) return 4;
   const { scenario, source } = resolved;
   const seed = a.seed ?? Math.floor(Math.random() * 2 ** 31);
