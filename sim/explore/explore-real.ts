@@ -206,56 +206,60 @@ export async function exploreReal(opts: RealExploreOptions): Promise<RealExplore
     );
   }
 
-  for (let i = 0; i < pending.length; i++) {
-    const rec = await pending[i]!;
-    if (rec.real.aborted || runner.isAborted) break;
-    // The fast side of a comparison: milliseconds, deterministic, same scenario and seed.
-    if (opts.compare) rec.fast = fastVerdict(await runFast(scenarios.get(i)!, rec.seed, fastOpts), replayCommand(rec.file, rec.seed, opts.broken));
-    ran++;
-    durations.push(rec.real.seconds);
-    const r = rec.real;
-    if (r.valid === true) stats.valid++;
-    else if (r.valid === 'unknown') {
-      stats.unknown++;
-      unknownRuns.push({ run: rec.run, seed: rec.seed, harness: r.harness, runDir: r.runDir });
-    } else {
-      stats.violating++;
-      first ??= rec.run;
-      for (const inv of r.invariants) stats.byInvariant[inv] = (stats.byInvariant[inv] ?? 0) + 1;
-    }
-    let keep = r.valid !== true;
-    if (rec.fast) {
-      const f = rec.fast;
-      if (f.valid === true) fastStats.valid++;
-      else if (f.valid === 'unknown') fastStats.unknown++;
-      else {
-        fastStats.violating++;
-        for (const inv of f.invariants) fastStats.byInvariant[inv] = (fastStats.byInvariant[inv] ?? 0) + 1;
+  let interrupted = false;
+  try {
+    for (let i = 0; i < pending.length; i++) {
+      const rec = await pending[i]!;
+      if (rec.real.aborted || runner.isAborted) break;
+      // The fast side of a comparison: milliseconds, deterministic, same scenario and seed.
+      if (opts.compare) rec.fast = fastVerdict(await runFast(scenarios.get(i)!, rec.seed, fastOpts), replayCommand(rec.file, rec.seed, opts.broken));
+      ran++;
+      durations.push(rec.real.seconds);
+      const r = rec.real;
+      if (r.valid === true) stats.valid++;
+      else if (r.valid === 'unknown') {
+        stats.unknown++;
+        unknownRuns.push({ run: rec.run, seed: rec.seed, harness: r.harness, runDir: r.runDir });
+      } else {
+        stats.violating++;
+        first ??= rec.run;
+        for (const inv of r.invariants) stats.byInvariant[inv] = (stats.byInvariant[inv] ?? 0) + 1;
       }
-      if (f.category !== realVerdict(r).category) {
-        keep = true;
-        disagreements.push(saveDisagreement(opts, scenarios.get(rec.run)!, rec));
+      let keep = r.valid !== true;
+      if (rec.fast) {
+        const f = rec.fast;
+        if (f.valid === true) fastStats.valid++;
+        else if (f.valid === 'unknown') fastStats.unknown++;
+        else {
+          fastStats.violating++;
+          for (const inv of f.invariants) fastStats.byInvariant[inv] = (fastStats.byInvariant[inv] ?? 0) + 1;
+        }
+        if (f.category !== realVerdict(r).category) {
+          keep = true;
+          disagreements.push(saveDisagreement(opts, scenarios.get(rec.run)!, rec));
+        }
       }
-    }
-    if (r.valid === false && opts.shrink !== false) {
-      for (const inv of r.invariants) {
-        if (seen.has(inv)) continue;
-        seen.add(inv);
-        const rp = await saveRepro(opts, runner, scenarios.get(rec.run)!, rec, inv, tt, fastOpts);
-        repros.push(rp);
-        saved.push(rp.original.path, ...(rp.shrunk ? [rp.shrunk.path] : []));
-        if (runner.isAborted) break;
+      if (r.valid === false && opts.shrink !== false) {
+        for (const inv of r.invariants) {
+          if (seen.has(inv)) continue;
+          seen.add(inv);
+          const rp = await saveRepro(opts, runner, scenarios.get(rec.run)!, rec, inv, tt, fastOpts);
+          repros.push(rp);
+          saved.push(rp.original.path, ...(rp.shrunk ? [rp.shrunk.path] : []));
+          if (runner.isAborted) break;
+        }
       }
+      if (!keep && !opts.keepRuns && r.runDir) rmSync(join(opts.outDir, 'runs', scenarios.get(rec.run)!.name), { recursive: true, force: true });
+      opts.onProgress?.(ran, opts.runs, stats, rec);
+      if (runner.isAborted || (opts.stopOnFirst && repros.length)) break;
     }
-    if (!keep && !opts.keepRuns && r.runDir) rmSync(join(opts.outDir, 'runs', scenarios.get(rec.run)!.name), { recursive: true, force: true });
-    opts.onProgress?.(ran, opts.runs, stats, rec);
-    if (runner.isAborted || (opts.stopOnFirst && repros.length)) break;
+    interrupted = runner.isAborted;
+  } finally {
+    // Stopped early (first repro, SIGINT, or an exception here): nothing may keep running.
+    await runner.killAll();
+    await Promise.allSettled(pending);
+    opts.signal?.removeEventListener('abort', onAbort);
   }
-  const interrupted = runner.isAborted;
-  // Stopped early (first repro, or SIGINT): nothing may keep running.
-  await runner.killAll();
-  await Promise.allSettled(pending);
-  opts.signal?.removeEventListener('abort', onAbort);
 
   const seconds = (performance.now() - t0) / 1000;
   const sorted = [...durations].sort((a, b) => a - b);
