@@ -21,6 +21,11 @@ export function targetOf(op: Op): ProcRef {
   return pid === undefined ? { proc } : { proc, pid };
 }
 
+/** The instance that did the op itself. */
+export function selfOf(op: Op): ProcRef {
+  return op.pid === undefined ? { proc: op.proc } : { proc: op.proc, pid: op.pid };
+}
+
 /** Same process instance? A missing pid on either side matches any pid of that proc. */
 export function sameProc(a: ProcRef, b: ProcRef): boolean {
   return a.proc === b.proc && (a.pid === undefined || b.pid === undefined || a.pid === b.pid);

@@ -26,6 +26,16 @@ export function isDbOp(f: string): boolean {
   return DB_FS.includes(f) || (f.startsWith(DB_PREFIX) && !DB_FINISHING_FS.includes(f));
 }
 
+/**
+ * Network ops judged also by their own class (the phase controller's `gate.blocked` /
+ * `gate.opened` reports, src/core/phase/controller.ts): a SEND must not start while the
+ * instance's `sendNetwork` class is blocked — e.g. still `activating` with receives open
+ * but sends not yet, or blocked by a drain — even in a phase that allows network ops.
+ */
+export const CLASS_OF: Readonly<Record<string, string>> = { send: 'sendNetwork' };
+
+const isGateReport = (op: Op, what: 'blocked' | 'opened'): boolean => op.f === `gate.${what}` || op.fp === `gate.${what}` || op.f === `fp.gate.${what}`;
+
 function phaseOf(op: Op): string | undefined {
   const v = op.value;
   if (typeof v === 'string') return v;
@@ -54,9 +64,18 @@ export const checkGates: Checker = (history) => {
   const getStarts = new Map<string, boolean[]>();
   /** Instance + queue + msgId of receives in flight (an allowed GET returned the message, no ACK yet). */
   const receiving = new Set<string>();
+  /** Per instance: classes its controller reported blocked (and not opened since), with the report's index. */
+  const blockedCls = new Map<string, Map<string, number>>();
   for (const op of history) {
     if (!(DEVICE_PROCS as readonly string[]).includes(op.proc)) continue;
     const key = `${op.proc}#${op.pid ?? ''}`;
+    if ((isGateReport(op, 'blocked') || isGateReport(op, 'opened')) && op.type !== 'invoke' && typeof op.value?.cls === 'string') {
+      let m = blockedCls.get(key);
+      if (!m) blockedCls.set(key, (m = new Map()));
+      if (isGateReport(op, 'blocked')) m.set(op.value.cls as string, op.index);
+      else m.delete(op.value.cls as string);
+      continue;
+    }
     if (op.f === 'phase' && op.type !== 'invoke' && op.type !== 'fail') {
       const p = phaseOf(op);
       if (p) current.set(key, { phase: p, op: op.index });
@@ -89,7 +108,11 @@ export const checkGates: Checker = (history) => {
     }
     const banned = net ? NO_NETWORK_PHASES : NO_DB_PHASES;
     if (op.f === 'get') noteGetStart(op, qk, !banned.includes(phase));
-    if (banned.includes(phase)) {
+    const cls = CLASS_OF[op.f];
+    const clsAt = cls === undefined ? undefined : blockedCls.get(key)?.get(cls);
+    if (!banned.includes(phase) && cls !== undefined && clsAt !== undefined) {
+      violations.push({ detail: `${op.proc} started network op '${op.f}' while its ${cls} class was blocked (${phase})`, ops: [clsAt, op.index], proc: op.proc });
+    } else if (banned.includes(phase)) {
       const ops = [op.index];
       if (op.phase === undefined && known) ops.push(known.op);
       violations.push({

@@ -6,14 +6,19 @@ import { checkLiveness } from './liveness.js';
 import { checkNoDead10cc } from './dead10cc.js';
 import { checkNoDuplicates } from './no-duplicates.js';
 import { checkNoLoss } from './no-loss.js';
+import { checkGeneration } from './generation.js';
+import { checkBoundedWork } from './bounded-work.js';
+import { checkLiveDelivery } from './live-delivery.js';
 import type { Checker, FinalState, InvariantName, Validity, Verdict } from './types.js';
 
 export * from './types.js';
-export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDead10cc, checkNoDuplicates, checkNoLoss };
+export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDead10cc, checkNoDuplicates, checkNoLoss, checkGeneration, checkBoundedWork, checkLiveDelivery };
+export { DEFAULT_NSE_MAX_EXTRA_GETS, extraGetCap } from './bounded-work.js';
+export { LIVE_DELIVERY_MS } from './live-delivery.js';
 export { isDbOp, isNetworkOp, NETWORK_FS, DB_FS, NO_DB_PHASES, NO_NETWORK_PHASES } from './gates.js';
 export { resolveFinal } from './common.js';
 
-/** The checkers in docs/invariants.md order. */
+/** The checkers in docs/invariants.md order (the seven original ones first, so their verdicts keep their positions). */
 export const CHECKERS: Readonly<Record<InvariantName, Checker>> = {
   'no-loss': checkNoLoss,
   'no-duplicates': checkNoDuplicates,
@@ -22,6 +27,9 @@ export const CHECKERS: Readonly<Record<InvariantName, Checker>> = {
   'get-isolation': checkGetIsolation,
   integrity: checkIntegrity,
   liveness: checkLiveness,
+  generation: checkGeneration,
+  'bounded-work': checkBoundedWork,
+  'live-delivery': checkLiveDelivery,
 };
 
 export interface CheckResult {
@@ -47,7 +55,7 @@ export function checkAll(history: History, final?: FinalState): CheckResult {
     try {
       verdicts.push(check(history, final));
     } catch (e) {
-      verdicts.push({ invariant: name, kind: name === 'liveness' ? 'liveness' : 'safety', valid: 'unknown', violations: [], notes: [`checker threw: ${(e as Error).message}`] });
+      verdicts.push({ invariant: name, kind: name === 'liveness' || name === 'live-delivery' ? 'liveness' : 'safety', valid: 'unknown', violations: [], notes: [`checker threw: ${(e as Error).message}`] });
     }
   }
   const safety = combine(verdicts.filter((v) => v.kind === 'safety'));

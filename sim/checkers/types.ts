@@ -8,7 +8,10 @@ export type InvariantName =
   | 'gates'
   | 'get-isolation'
   | 'integrity'
-  | 'liveness';
+  | 'liveness'
+  | 'generation'
+  | 'bounded-work'
+  | 'live-delivery';
 
 export interface Violation {
   detail: string;

@@ -18,13 +18,15 @@ import { EXPLORE_TRIGGER_TIMEOUT_MS } from './real.js';
 
 const USAGE =
   'usage: nsekit explore [--runs N] [--seed S] [--json] [--broken VARIANT] [--mode fast|real] [--compare] [--out DIR] [--no-shrink] [--max-shrink-runs N] [--concurrency N]\n' +
-  '                      [--trigger-timeout-ms N] [--run-timeout-s N] [--keep-runs]\n' +
+  '                      [--trigger-timeout-ms N] [--run-timeout-s N] [--keep-runs] [--stop-at-first] [--from-run N]\n' +
   '  --mode fast (default)   one process, virtual clock: ~50–300 runs/s\n' +
   '  --mode real             each scenario with real app/NSE processes (nsekit sim --mode real): seconds per run\n' +
   '                          (mostly waiting out triggers that never fire); a violation is shrunk in fast mode and the\n' +
   '                          shrunk file confirmed with real processes; harness errors are counted as unknown\n' +
   '  --compare               each scenario in both modes; every verdict difference is saved as a finding\n' +
   '  --concurrency N         runs at a time (fast: 4; real/compare: 2 real runs)\n' +
+  '  --stop-at-first         fast: stop after the first run with a violation (shrunk and saved unless --no-shrink)\n' +
+  '  --from-run N            fast: start at run N (runs N..runs-1, each with its usual seed)\n' +
   `  --trigger-timeout-ms N  real runs: bound on one failpoint trigger (default ${EXPLORE_TRIGGER_TIMEOUT_MS}; nsekit sim alone: 15000)\n` +
   '  --run-timeout-s N       real runs: kill a run (its whole process group) after N s (default 60 + the trigger bound per triggered step)\n' +
   '  --keep-runs             real runs: keep the run directory of valid runs too\n' +
@@ -45,10 +47,12 @@ interface Args {
   runTimeoutS?: number;
   keepRuns: boolean;
   progress: boolean;
+  stopAtFirst: boolean;
+  fromRun: number;
 }
 
 function parseArgs(argv: string[]): Args | string {
-  const a: Args = { runs: 100, json: false, mode: 'fast', compare: false, shrink: true, maxShrinkRuns: 300, keepRuns: false, progress: true };
+  const a: Args = { runs: 100, json: false, mode: 'fast', compare: false, shrink: true, maxShrinkRuns: 300, keepRuns: false, progress: true, stopAtFirst: false, fromRun: 0 };
   const int = (flag: string, v: string | undefined): number | string =>
     v !== undefined && /^\d+$/.test(v) ? Number(v) : `${flag} needs a non-negative integer, got ${v ?? 'nothing'}`;
   for (let i = 0; i < argv.length; i++) {
@@ -58,8 +62,9 @@ function parseArgs(argv: string[]): Args | string {
     else if (x === '--no-progress') a.progress = false;
     else if (x === '--compare') a.compare = true;
     else if (x === '--keep-runs') a.keepRuns = true;
+    else if (x === '--stop-at-first') a.stopAtFirst = true;
     else if (x === '-h' || x === '--help') return USAGE;
-    else if (['--runs', '--seed', '--max-shrink-runs', '--concurrency', '--trigger-timeout-ms', '--run-timeout-s'].includes(x)) {
+    else if (['--runs', '--seed', '--max-shrink-runs', '--concurrency', '--trigger-timeout-ms', '--run-timeout-s', '--from-run'].includes(x)) {
       const n = int(x, argv[++i]);
       if (typeof n === 'string') return n;
       if (x === '--runs') a.runs = n;
@@ -67,6 +72,7 @@ function parseArgs(argv: string[]): Args | string {
       else if (x === '--concurrency') a.concurrency = Math.max(1, n);
       else if (x === '--trigger-timeout-ms') a.triggerTimeoutMs = Math.max(1, n);
       else if (x === '--run-timeout-s') a.runTimeoutS = Math.max(1, n);
+      else if (x === '--from-run') a.fromRun = n;
       else a.maxShrinkRuns = n;
     } else if (x === '--broken') {
       try {
@@ -120,6 +126,8 @@ export async function runExploreCli(
     shrink: a.shrink,
     maxShrinkRuns: a.maxShrinkRuns,
     concurrency: a.concurrency ?? 4,
+    ...(a.stopAtFirst ? { stopOnFirstViolation: true } : {}),
+    ...(a.fromRun ? { fromRun: a.fromRun } : {}),
     ...(a.broken ? { broken: a.broken } : {}),
     onProgress: (done, total, s) => {
       if (!a.progress) return;
@@ -149,6 +157,8 @@ export async function runExploreCli(
       ...(a.broken ? { broken: a.broken } : {}),
       by_invariant: r.byInvariant,
       repros: r.saved.map((s) => ({ path: s.path, invariant: s.invariant, replay: s.replay })),
+      first_violation_run: r.firstViolationRun,
+      ...(r.firstViolation ? { first_violation: r.firstViolation } : {}),
     }));
   }
   return r.violating > 0 ? 1 : 0;

@@ -26,6 +26,10 @@ export interface ExploreOptions {
   maxShrinkRuns?: number;
   /** Stop after the first saved reproduction (tests, CI). */
   stopOnFirst?: boolean;
+  /** Stop after the first run with a violation, saved or not (the mutation table: sim/mutations). */
+  stopOnFirstViolation?: boolean;
+  /** First run index (default 0): runs fromRun..runs-1, each with its usual seed runSeed(seed, i). */
+  fromRun?: number;
   /** Shrink and save only these invariants (others are still counted). */
   only?: readonly string[];
   /** Runs executed at a time in this process (default 4); results do not depend on it. */
@@ -61,6 +65,8 @@ export interface ExploreResult extends ExploreStats {
   saved: SavedRepro[];
   /** Index of the first run with a violation, or null. */
   firstViolationRun: number | null;
+  /** That run: its seed, the invariants it violated and their first details. */
+  firstViolation: { run: number; seed: number; invariants: string[]; details: string[] } | null;
 }
 
 export async function explore(opts: ExploreOptions): Promise<ExploreResult> {
@@ -68,12 +74,13 @@ export async function explore(opts: ExploreOptions): Promise<ExploreResult> {
   const saved: SavedRepro[] = [];
   const seen = new Set<string>();
   let first: number | null = null;
+  let firstViolation: ExploreResult['firstViolation'] = null;
   let ran = 0;
   let busy = 0; // ms spent running the N generated scenarios (shrinking excluded from runs/s)
   let shrinking = 0;
   const lanes = Math.max(1, opts.concurrency ?? 4);
   const t0 = performance.now();
-  for (let base = 0; base < opts.runs; base += lanes) {
+  for (let base = Math.max(0, opts.fromRun ?? 0); base < opts.runs; base += lanes) {
     // A batch runs concurrently (runs share nothing, each stays deterministic); results are
     // then taken in run order, so stats and saved reproductions do not depend on `lanes`.
     const idx = Array.from({ length: Math.min(lanes, opts.runs - base) }, (_, k) => base + k);
@@ -94,6 +101,7 @@ export async function explore(opts: ExploreOptions): Promise<ExploreResult> {
       if (bad.length) {
         stats.violating++;
         first ??= i;
+        firstViolation ??= { run: i, seed, invariants: bad, details: bad.map((inv) => r.violations.find((x) => x.invariant === inv)!.detail) };
         for (const inv of bad) stats.byInvariant[inv] = (stats.byInvariant[inv] ?? 0) + 1;
       }
       for (const inv of bad) {
@@ -105,7 +113,7 @@ export async function explore(opts: ExploreOptions): Promise<ExploreResult> {
         shrinking += performance.now() - ts;
       }
       opts.onProgress?.(ran, opts.runs, stats);
-      if (opts.stopOnFirst && saved.length) {
+      if ((opts.stopOnFirst && saved.length) || (opts.stopOnFirstViolation && bad.length)) {
         stop = true;
         break;
       }
@@ -113,7 +121,7 @@ export async function explore(opts: ExploreOptions): Promise<ExploreResult> {
     if (stop) break;
   }
   const seconds = busy / 1000;
-  return { ...stats, runs: ran, seconds, runsPerS: seconds > 0 ? ran / seconds : 0, saved, firstViolationRun: first };
+  return { ...stats, runs: ran, seconds, runsPerS: seconds > 0 ? ran / seconds : 0, saved, firstViolationRun: first, firstViolation };
 }
 
 async function save(opts: ExploreOptions, s: Scenario, seed: number, run: number, invariant: string, detail: string): Promise<SavedRepro> {

@@ -60,7 +60,7 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
   const w = new FastWorld(world, seed, opts.broken, brokenComponents(opts.broken));
   const runner = new StepRunner(w, scenario);
   const maxSteps = opts.maxSteps ?? 200_000;
-  w.h.info(ORCH, 'run', { scenario: scenario.name, seed, mode: 'fast', ...(opts.broken ? { broken: opts.broken } : {}) });
+  w.h.info(ORCH, 'run', { scenario: scenario.name, seed, mode: 'fast', ...(opts.broken ? { broken: opts.broken } : {}), triggers: scenario.steps.map((st) => (st.when as { proc?: string } | undefined)?.proc ?? null) });
 
   // The device starts with the app in the foreground.
   // The device starts with the app in the foreground; steps begin once it is up (as in the real mode, after `ready`).

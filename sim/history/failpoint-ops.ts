@@ -38,8 +38,22 @@ const MAP: Record<string, { type: OpType; f: string; value?: (x: Record<string, 
   'inbound.decrypted': { type: 'info', f: 'inbound.decrypted' },
 };
 
+/**
+ * Failpoints that are recorded as ops but are not scenario trigger sites (not in FAILPOINTS,
+ * sim/scenario/failpoints.ts, so the explore generator and the scenario schema do not offer
+ * them). The outbox's SEND (src/core/session/app/outbox.ts): invoke at `net.send.sent`, ok at
+ * `net.send.ok`, fail at `net.send.fail` — the gates checker judges its start. The fast mode
+ * records the same `send` ops from its transport (sim/fast/relay.ts), so its world does not
+ * map these (FAILPOINT_OP_MAP): it keeps them as `fp:net.send.*` info ops.
+ */
+const EXTRA: Record<string, { type: OpType; f: string; value?: (x: Record<string, unknown>) => Record<string, unknown> }> = {
+  'net.send.sent': { type: 'invoke', f: 'send' },
+  'net.send.ok': { type: 'ok', f: 'send' },
+  'net.send.fail': { type: 'fail', f: 'send' },
+};
+
 export function opFromFailpoint(proc: string, pid: number | undefined, name: string, fields: Record<string, unknown> = {}): OpInput {
-  const m = MAP[name];
+  const m = MAP[name] ?? EXTRA[name];
   const base = pid === undefined ? { proc } : { proc, pid };
   if (!m) return { ...base, type: 'info', f: `fp:${name}`, value: fields, fp: name };
   if (m.type === 'fail') return { ...base, type: 'fail', f: m.f, value: fields, fp: name, error: String(fields.code ?? 'error') };
@@ -47,3 +61,5 @@ export function opFromFailpoint(proc: string, pid: number | undefined, name: str
 }
 
 export const FAILPOINT_OP_MAP: Readonly<Record<string, { type: OpType; f: string }>> = MAP;
+/** The recorded-only failpoints (see EXTRA). */
+export const EXTRA_FAILPOINT_OP_MAP: Readonly<Record<string, { type: OpType; f: string }>> = EXTRA;

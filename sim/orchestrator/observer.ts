@@ -80,6 +80,10 @@ export class Observer {
         this.acked.add(`${pid}:${String(f.msgId)}`);
         h.ok(role, 'ack', { queueId: f.queueId, msgId: f.msgId }, x);
         break;
+      // The outbox's SEND (src/core/session/app/outbox.ts), judged by the gates checker like a GET.
+      case 'net.send.sent': h.invoke(role, 'send', { queueId: f.queueId, clientId: f.clientId }, x); break;
+      case 'net.send.ok': h.ok(role, 'send', { queueId: f.queueId, clientId: f.clientId, msgId: f.msgId ?? null, duplicate: f.duplicate === true }, x); break;
+      case 'net.send.fail': h.fail(role, 'send', String(f.code ?? 'error'), { queueId: f.queueId, clientId: f.clientId }, x); break;
       case 'phase.enter':
       case 'phase.suspended': {
         const phase = String(f.phase ?? (hit.name === 'phase.suspended' ? 'suspended' : ''));

@@ -1,6 +1,6 @@
 import { toHex, utf8Decode, utf8Encode } from '../../bytes.js';
 import { EnvelopeKind, open, seal } from '../../crypto/index.js';
-import { NsekitError } from '../../errors.js';
+import { isNsekitError, NsekitError } from '../../errors.js';
 import { sealForQueue } from '../../inbound/index.js';
 import { isClientId } from '../../protocol/codec.js';
 import type { SessionRuntime } from '../runtime.js';
@@ -64,9 +64,20 @@ export class Outbox {
         await rt.store.outboxMark(it.clientId, 'sending');
         const content = JSON.parse(utf8Decode(open(key, this.binding(it.clientId, it.queueId), it.body)));
         const wire = sealForQueue(q.e2e, rt.host.rng, it.queueId, content);
-        const res = await rt.phase.run('sendNetwork', () =>
-          rt.transport.sendWithResult(it.queueId, wire, { notification: true }, { clientId: it.clientId }),
-        );
+        // The SEND is one sendNetwork op; its failpoints let a history see it start, succeed or fail (the gates invariant).
+        const res = await rt.phase.run('sendNetwork', async () => {
+          const fp = { queueId: it.queueId, clientId: it.clientId };
+          await rt.host.failpoints.hit('net.send.sent', fp);
+          let r: { msgId?: string; duplicate: boolean };
+          try {
+            r = await rt.transport.sendWithResult(it.queueId, wire, { notification: true }, { clientId: it.clientId });
+          } catch (e) {
+            await rt.host.failpoints.hit('net.send.fail', { ...fp, code: isNsekitError(e) ? e.code : 'INTERNAL' });
+            throw e;
+          }
+          await rt.host.failpoints.hit('net.send.ok', { ...fp, msgId: r.msgId ?? null, duplicate: r.duplicate });
+          return r;
+        });
         // duplicate: an earlier attempt reached the relay but its OK was lost; nothing new was stored.
         if (res.duplicate) rt.log('info', 'outbox', 'relay already had it', { clientId: it.clientId, msgId: res.msgId });
         await rt.store.outboxMark(it.clientId, 'sent');
