@@ -1,10 +1,13 @@
 /**
  * Bundles the portable core for JavaScriptCore: `npm run build:bridge`.
  *
- * Output: ios-bridge/dist/nsekit-core.js — one minified IIFE assigning the
- * global `NsekitCore`, plus nsekit-core.js.map. The banner carries the package
- * version and the sha256 of the code below the banner, so the iOS team can
- * tell which build a device runs (`NsekitCore.version` / `.buildHash` too).
+ * Output: two bundles, one per process, each one minified IIFE assigning the
+ * global `NsekitCore` (plus a .map):
+ *   ios-bridge/dist/nsekit-nse.js — the NSE session (src/core/bridge/nse.ts); nothing of the app
+ *   ios-bridge/dist/nsekit-app.js — the app session (src/core/bridge/app.ts)
+ * The banner carries the bundle's name, the package version and the sha256 of
+ * the code below the banner, so the iOS team can tell which build a device
+ * runs (`NsekitCore.version` too).
  */
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
@@ -13,8 +16,18 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const BRIDGE_ENTRY = join(ROOT, 'src/core/bridge/index.ts');
-export const BRIDGE_OUT = join(ROOT, 'ios-bridge/dist/nsekit-core.js');
+export type BridgeRole = 'nse' | 'app';
+export const BRIDGE_ENTRIES: Record<BridgeRole, string> = {
+  nse: join(ROOT, 'src/core/bridge/nse.ts'),
+  app: join(ROOT, 'src/core/bridge/app.ts'),
+};
+export const BRIDGE_OUTS: Record<BridgeRole, string> = {
+  nse: join(ROOT, 'ios-bridge/dist/nsekit-nse.js'),
+  app: join(ROOT, 'ios-bridge/dist/nsekit-app.js'),
+};
+/** The NSE bundle: the default of buildBridge (the one with the memory budget). */
+export const BRIDGE_ENTRY = BRIDGE_ENTRIES.nse;
+export const BRIDGE_OUT = BRIDGE_OUTS.nse;
 /**
  * Syntax level (esbuild lowers newer syntax). Runtime APIs are not polyfilled: noble uses
  * Object.hasOwn (iOS 15.4+) and DataView#setBigUint64 (iOS 15+), so the floor is iOS 15.4.
@@ -46,14 +59,15 @@ function packageVersion(): string {
 }
 
 /**
- * Bundle `entry` into an IIFE. `globalName` is what the script defines;
- * `minify: false` is for debugging only.
+ * Bundle `entry` (default: the `role`'s entry, NSE unless told) into an IIFE. `globalName`
+ * is what the script defines; `minify: false` is for debugging only.
  */
 export async function buildBridge(
-  opts: { entry?: string; outfile?: string; globalName?: string; minify?: boolean } = {},
+  opts: { role?: BridgeRole; entry?: string; outfile?: string; globalName?: string; minify?: boolean } = {},
 ): Promise<BridgeBuild> {
-  const entry = opts.entry ?? BRIDGE_ENTRY;
-  const outfile = opts.outfile ?? BRIDGE_OUT;
+  const role = opts.role ?? 'nse';
+  const entry = opts.entry ?? BRIDGE_ENTRIES[role];
+  const outfile = opts.outfile ?? BRIDGE_OUTS[role];
   const version = packageVersion();
   const res = await build({
     entryPoints: [entry],
@@ -79,7 +93,7 @@ export async function buildBridge(
   if (!js || !map) throw new Error('esbuild produced no output');
   const sha256 = createHash('sha256').update(js.contents).digest('hex');
   // The banner is prepended as a single line; the map's mappings start with ';' to skip it.
-  const banner = `/*! nsekit-core ${version} sha256:${sha256} */\n`;
+  const banner = `/*! nsekit-${role} ${version} sha256:${sha256} */\n`;
   const code = banner + js.text;
   const mapJson = JSON.parse(map.text) as { mappings: string };
   mapJson.mappings = ';' + mapJson.mappings;
@@ -95,11 +109,13 @@ export function scanBundle(code: string): string[] {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const b = await buildBridge();
-  const bad = scanBundle(b.code);
-  console.log(`${b.outfile}: ${(b.bytes / 1024).toFixed(1)} KB, v${b.version}, sha256 ${b.sha256.slice(0, 16)}…`);
-  if (bad.length) {
-    console.error(`bundle contains forbidden references: ${bad.join(', ')}`);
-    process.exit(1);
+  for (const role of ['nse', 'app'] as const) {
+    const b = await buildBridge({ role });
+    const bad = scanBundle(b.code);
+    console.log(`${b.outfile}: ${(b.bytes / 1024).toFixed(1)} KB, v${b.version}, sha256 ${b.sha256.slice(0, 16)}…`);
+    if (bad.length) {
+      console.error(`bundle contains forbidden references: ${bad.join(', ')}`);
+      process.exit(1);
+    }
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Runs conformance transcripts in Node: the bundle and runner.js are evaluated
+ * Runs conformance transcripts in Node: the transcript's bundle (by
+ * `config.role`: nsekit-nse.js or nsekit-app.js) and runner.js are evaluated
  * in a fresh `vm` context (no console, timers, process or Buffer — like a bare
  * JSContext). CLI:
  *
@@ -22,7 +23,8 @@ export interface Transcript {
   description: string;
   config: Record<string, unknown>;
   world?: Record<string, unknown>;
-  steps: { at?: number; call: string; args?: unknown[] }[];
+  /** Facade calls (`call`), or what the host does on its own (`host`: 'deliver' a SUB message, 'close' the connection). */
+  steps: { at?: number; call?: string; args?: unknown[]; host?: string; queueId?: string; msgId?: string; content?: unknown }[];
   expected?: Record<string, unknown>[];
 }
 export interface RunResult {
@@ -57,9 +59,15 @@ export function transcriptFiles(dir = TRANSCRIPT_DIR): string[] {
     .map((f) => join(dir, f));
 }
 
-/** Run (or record) one transcript in its own fresh context. Results are plain JSON (copied out of the vm realm). */
-export async function runInNode(bundlePath: string, t: Transcript, record = false): Promise<RunResult> {
-  const { core, conformance } = loadInVm(bundlePath);
+export type BridgeRole = 'nse' | 'app';
+/** A transcript's bundle: its config.role's ('nse' unless it says 'app'; a bad role is the NSE bundle's to refuse). */
+export function roleOf(t: Transcript): BridgeRole {
+  return (t.config as { role?: unknown }).role === 'app' ? 'app' : 'nse';
+}
+
+/** Run (or record) one transcript in its own fresh context, with its role's bundle. Results are plain JSON (copied out of the vm realm). */
+export async function runInNode(bundles: Record<BridgeRole, string>, t: Transcript, record = false): Promise<RunResult> {
+  const { core, conformance } = loadInVm(bundles[roleOf(t)]);
   // setImmediate runs after the microtask queue is empty: the same "settled" point as jsc's setTimeout(0).
   const r = await conformance.run(core, t, { record, settle: () => new Promise<void>((res) => setImmediate(res)) });
   return JSON.parse(JSON.stringify(r)) as RunResult;
@@ -69,11 +77,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { buildBridge } = await import('../build.js');
   const record = process.argv.includes('--record');
   const files = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-  const b = await buildBridge();
+  const bundles = { nse: (await buildBridge({ role: 'nse' })).outfile, app: (await buildBridge({ role: 'app' })).outfile };
   let failed = 0;
   for (const f of files.length ? files.map((x) => resolve(x)) : transcriptFiles()) {
     const t = JSON.parse(readFileSync(f, 'utf8')) as Transcript;
-    const r = await runInNode(b.outfile, t, record);
+    const r = await runInNode(bundles, t, record);
     if (record) {
       t.expected = r.events;
       writeFileSync(f, JSON.stringify(t, null, 1) + '\n');

@@ -22,7 +22,11 @@
   var START_MS = 1800000000000;
   var FLUSH_ROUNDS = 64;
   var MAX_EVENTS = 200000;
-  var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxMarkNotified', 'inboxIsNotified', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck'];
+  var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxMarkNotified', 'inboxIsNotified', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck',
+    // the app's
+    'storeGetCursor', 'storeSetCursor', 'outboxAdd', 'outboxPending', 'outboxMark', 'transportConnect', 'transportSubscribe', 'transportUnsubscribe', 'transportSend', 'transportPing', 'statusGet'];
+  /** Sync host functions without a return value (recorded as {fn, args}). */
+  var VOID_FNS = ['lockRequestYield', 'lockWithdrawYield'];
 
   /**
    * Let every pending promise job run before the next event. A macrotask
@@ -94,6 +98,12 @@
     this.claims = {};
     var claimSeq = 0;
     this.lock = { held: false, generation: w.lockGeneration || 0 };
+    this.cursors = {};
+    this.outbox = [];
+    this.sent = {};
+    /** queueId -> msgId delivered by SUB and not ACKed yet ('' = none): the relay sends the next after the ACK. */
+    this.subs = {};
+    this.yieldRequested = false;
     this.closed = true;
     var seq = 0;
     Object.keys(w.queues || {}).forEach(function (q) {
@@ -117,7 +127,18 @@
       var body = m.content ? Core.sealE2eBody(key, m.queueId, m.content, new Prng(1000 + seq).hex(24)) : m.sealed;
       self.inbox.push({ msgId: m.msgId, queueId: m.queueId, ts: m.ts || 1000 + seq, notification: m.notification !== false, sealed: body });
     });
+    // Host steps that deliver a message on a subscription (a relay MSG arriving later): sealed like the queues'.
+    this.arrivals = (t.steps || []).map(function (st) {
+      if (st.host !== 'deliver') return null;
+      seq++;
+      var key = st.key || (t.config.queueKeys || {})[st.queueId];
+      return { msgId: st.msgId, queueId: st.queueId, ts: st.ts || 1000 + seq, notification: st.notification !== false, body: Core.sealE2eBody(key, st.queueId, st.content, new Prng(1000 + seq).hex(24)) };
+    });
     this.randomHex = function (n) { return rng.hex(n); };
+    /** world.appInFront: [[from, to], …] virtual times (ms) when the app's yield request is active. */
+    this.yieldPending = function (t) {
+      return (w.appInFront || []).some(function (r) { return t >= r[0] && t < r[1]; });
+    };
     function err(code, message) { return { err: { code: code, message: message } }; }
     /** A marker line (own or carried) for msgId in the live file or an unfinished claim. */
     function marked(msgId) {
@@ -148,12 +169,25 @@
         bad: 0,
       };
     }
+    /** The SUB delivery the relay makes next on queue q (at most one un-ACKed), as reply callbacks. */
+    this.nextDelivery = function (q) {
+      var msgs = self.queues[q] || [];
+      if (self.subs[q] !== '' || !msgs.length) return undefined;
+      self.subs[q] = msgs[0].msgId;
+      return [{ cb: 'onMessage', queueId: q, after: w.deliverAfterMs || 2, args: [msgs[0]] }];
+    };
     this.answer = function (fn, args) {
       switch (fn) {
         case 'transportGet': { var q = self.queues[args[0]]; return { result: q && q.length ? q[0] : null }; }
         case 'transportAck': {
           var qa = self.queues[args[0]] || [];
-          for (var i = 0; i < qa.length; i++) if (qa[i].msgId === args[1]) { qa.splice(i, 1); return { result: null }; }
+          for (var i = 0; i < qa.length; i++) {
+            if (qa[i].msgId !== args[1]) continue;
+            qa.splice(i, 1);
+            // Subscribed: the ACK of the delivered message lets the relay send the next one.
+            if (self.subs[args[0]] === args[1]) { self.subs[args[0]] = ''; return { result: null, cb: self.nextDelivery(args[0]) }; }
+            return { result: null };
+          }
           return err('PROTO_NO_MSG', 'no such message');
         }
         case 'lockAcquire':
@@ -198,6 +232,34 @@
           if (!self.claims[args[0]]) return err('INBOX_IO', 'no such claim');
           delete self.claims[args[0]];
           return { result: null };
+        case 'storeGetCursor': return { result: self.cursors[args[0]] || { lastMsgId: null, lastTs: 0 } };
+        case 'storeSetCursor': self.cursors[args[0]] = args[1]; return { result: null };
+        case 'outboxAdd':
+          if (self.outbox.some(function (o) { return o.clientId === args[0].clientId; })) return { result: false };
+          self.outbox.push({ clientId: args[0].clientId, queueId: args[0].queueId, body: args[0].body, state: 'pending', attempts: 0, updatedAt: 0 });
+          return { result: true };
+        case 'outboxPending': return { result: self.outbox.filter(function (o) { return o.state !== 'sent'; }) };
+        case 'outboxMark':
+          self.outbox.forEach(function (o) { if (o.clientId === args[0]) { o.state = args[1]; if (args[1] === 'sending') o.attempts++; } });
+          return { result: null };
+        case 'transportConnect':
+          return w.closeAfterMs ? { result: null, cb: [{ cb: 'onClose', after: w.closeAfterMs, args: [] }] } : { result: null };
+        case 'transportSubscribe': {
+          self.subs[args[0]] = '';
+          return { result: null, cb: self.nextDelivery(args[0]) };
+        }
+        case 'transportUnsubscribe': delete self.subs[args[0]]; return { result: null };
+        case 'transportSend': {
+          var dup = !!self.sent[args[3]];
+          if (!dup) self.sent[args[3]] = 's' + (Object.keys(self.sent).length + 1);
+          return { result: { msgId: self.sent[args[3]], duplicate: dup } };
+        }
+        case 'transportPing': return { result: null };
+        case 'statusGet': {
+          var m = /[?&]id=([^&]*)/.exec(args[0]);
+          var sq = m ? self.queues[decodeURIComponent(m[1])] : null;
+          return { result: { status: 200, body: { has_payload: !!(sq && sq.length) } } };
+        }
       }
       return err('BRIDGE_HOST_ERROR', 'model has no ' + fn);
     };
@@ -265,7 +327,8 @@
       var r;
       if (f && f.err) r = { err: f.err };
       else if (f && 'result' in f) r = { result: f.result };
-      else r = model.answer(fn, args);
+      // A copy: the transcript keeps the reply, and the model's rows change later (outboxMark, cursors).
+      else r = plain(model.answer(fn, args));
       r.after = f && f.after !== undefined ? f.after : delays[fn] !== undefined ? delays[fn] : 1;
       if (f && f.twice) r.twice = true;
       if (f && f.throws) r = { throws: f.throws };
@@ -289,14 +352,37 @@
         emit({ fn: 'randomHex', args: [n], ret: ret });
         return ret;
       },
+      lockYieldPending: function () {
+        var idx = events.length;
+        var f = record ? fault('lockYieldPending') : null;
+        var exp = record ? null : expected[idx] || {};
+        var throws = record ? f && f.throws : exp.throws;
+        if (throws) { emit({ fn: 'lockYieldPending', args: [], throws: throws }); throw throws; }
+        var ret = record ? (f && 'result' in f ? f.result : model.yieldPending(now - START_MS)) : exp.ret;
+        emit({ fn: 'lockYieldPending', args: [], ret: ret });
+        return ret;
+      },
       log: function (level, tag, msg, fields) { emit({ fn: 'log', args: [level, tag, msg, fields] }); },
       contentReady: function (requestId, result) { emit({ fn: 'contentReady', args: [requestId, plain(result)] }); },
       phaseChanged: function (phase) { emit({ fn: 'phaseChanged', args: [phase] }); },
+      sessionEvent: function (name, fields) { emit({ fn: 'sessionEvent', args: [name, plain(fields)] }); },
     };
+    VOID_FNS.forEach(function (fn) {
+      host[fn] = function () {
+        emit({ fn: fn, args: [] });
+        model.yieldRequested = fn === 'lockRequestYield';
+      };
+    });
+    /** The callbacks the core handed to the host: the connection's onClose/onEnd, each subscription's onMessage. */
+    var conn = {};
+    var subs = {};
     ASYNC_FNS.forEach(function (fn) {
       host[fn] = function () {
         var args = Array.prototype.slice.call(arguments, 0, arguments.length - 1);
         var done = arguments[arguments.length - 1];
+        if (fn === 'transportConnect') conn = { onClose: args[0], onEnd: args[1] };
+        if (fn === 'transportSubscribe') subs[args[0]] = args[1];
+        if (fn === 'transportUnsubscribe') delete subs[args[0]];
         var idx = events.length;
         var reply = replyFor(idx, fn, args);
         emit({ fn: fn, args: plain(args), reply: reply });
@@ -315,6 +401,27 @@
     }
     (t.steps || []).forEach(function (s, i) { schedule(START_MS + (s.at || 0), { kind: 'step', step: i, s: s }); });
 
+    /**
+     * What the host does on its own at a step's time: 'deliver' — the relay sends a message on a
+     * subscription (the host calls its onMessage; it also joins the model's queue, so the ACK finds
+     * it; nothing happens unless subscribed); 'close' — the connection drops (onClose).
+     */
+    function hostStep(i, st) {
+      if (st.host === 'deliver') {
+        var m = model.arrivals[i];
+        if (record) (model.queues[st.queueId] = model.queues[st.queueId] || []).push(m);
+        if (typeof subs[st.queueId] !== 'function') return;
+        if (record) model.subs[st.queueId] = m.msgId;
+        emit({ cb: 'onMessage', queueId: st.queueId, args: [plain(m)] });
+        subs[st.queueId](m);
+      } else if (st.host === 'close') {
+        var f = conn.onClose;
+        conn = {};
+        if (typeof f !== 'function') return;
+        emit({ cb: 'onClose', args: [] });
+        f();
+      }
+    }
     function fire(ev) {
       if (ev.kind === 'timer') {
         var f = timers[ev.id];
@@ -326,6 +433,17 @@
         var r = ev.reply;
         ev.done(r.err || null, r.err ? undefined : r.result);
         if (r.twice) ev.done(r.err || null, r.err ? undefined : r.result);
+        // What the host does later on its own (a SUB delivery, the connection closing), timed from this reply.
+        (r.cb || []).forEach(function (c) { schedule(now + (c.after || 0), { kind: 'cb', c: c }); });
+      } else if (ev.kind === 'cb') {
+        var c = ev.c;
+        var cbFn = c.cb === 'onMessage' ? subs[c.queueId] : conn[c.cb];
+        if (typeof cbFn !== 'function') return; // unsubscribed / another connection meanwhile
+        if (c.cb === 'onClose') conn = {};
+        emit(c.queueId !== undefined ? { cb: c.cb, queueId: c.queueId, args: plain(c.args || []) } : { cb: c.cb, args: plain(c.args || []) });
+        cbFn.apply(null, c.args || []);
+      } else if (ev.kind === 'step' && ev.s.host) {
+        hostStep(ev.step, ev.s);
       } else if (ev.kind === 'step') {
         var s = ev.s;
         if (!core) return emit({ out: s.call, step: ev.step, ok: false, error: { code: 'NO_CORE', message: 'createCore failed' } });

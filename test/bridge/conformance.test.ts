@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runInNode, transcriptFiles, RUNNER, type Transcript } from '../../ios-bridge/conformance/node-runner.js';
+import { roleOf, runInNode, transcriptFiles, RUNNER, type Transcript } from '../../ios-bridge/conformance/node-runner.js';
 import { findJsc, runJsc } from '../helpers/jsc.js';
 import { buildTempBundle } from './bundle.js';
 
 /**
- * Every recorded transcript replays call for call against the bundle, in Node
- * (vm context) and in real JavaScriptCore. Both engines replay the same file,
- * so "ok" in both means the two produce identical host-call sequences.
+ * Every recorded transcript replays call for call against its role's bundle
+ * (nsekit-nse.js or nsekit-app.js), in Node (vm context) and in real
+ * JavaScriptCore. Both engines replay the same file, so "ok" in both means the
+ * two produce identical host-call sequences.
  */
 const files = transcriptFiles();
 const transcripts = files.map((f) => ({ file: f, t: JSON.parse(readFileSync(f, 'utf8')) as Transcript }));
@@ -15,6 +16,7 @@ let bundle: Awaited<ReturnType<typeof buildTempBundle>>;
 /** Node's exact-sequence digest per transcript name, compared with jsc's. */
 const nodeDigests = new Map<string, string>();
 
+const bundles = () => ({ nse: bundle.outfile, app: bundle.app.outfile });
 beforeAll(async () => {
   bundle = await buildTempBundle();
 });
@@ -23,9 +25,11 @@ afterAll(() => bundle?.cleanup());
 describe('conformance transcripts', () => {
   it('cover the required scenarios', () => {
     const names = transcripts.map((x) => x.t.name);
-    for (const n of ['nse-full', 'two-notifications-one-queue', 'suspension-drain', 'nse-expiry', 'forced-delivery', 'device-locked', 'app-activation-yield']) {
+    for (const n of ['nse-full', 'two-notifications-one-queue', 'suspension-drain', 'nse-expiry', 'forced-delivery', 'device-locked', 'app-activation-yield', 'nse-push-after-yield', 'nse-yield-pending', 'app-wake-sub']) {
       expect(names).toContain(n);
     }
+    // Both bundles are exercised.
+    expect(transcripts.filter((x) => roleOf(x.t) === 'app').length).toBeGreaterThanOrEqual(5);
     expect(names.filter((n) => n.startsWith('err-')).length).toBeGreaterThanOrEqual(10);
     for (const { t } of transcripts) expect(t.expected?.length, t.name).toBeGreaterThan(0);
   });
@@ -33,7 +37,7 @@ describe('conformance transcripts', () => {
   describe('replay in Node (vm context)', () => {
     for (const { t } of transcripts) {
       it(t.name, async () => {
-        const r = await runInNode(bundle.outfile, t);
+        const r = await runInNode(bundles(), t);
         expect(r.mismatch).toBeNull();
         expect(r.ok).toBe(true);
         expect(r.events.length).toBe(t.expected!.length);
@@ -48,10 +52,14 @@ describe('conformance transcripts', () => {
   for (const flags of [[], ['--useJIT=false']]) describe.skipIf(!jsc)(`replay in real JavaScriptCore (jsc ${flags.join(' ') || 'default'})`, () => {
     let lines: { file: string; name: string; ok: boolean; count: number; digest: string; mismatch: unknown }[] = [];
     beforeAll(async () => {
-      const r = await runJsc([RUNNER], { flags, args: [bundle.outfile, ...files], timeoutMs: 120_000 });
-      expect(r.timedOut).toBe(false);
-      expect(r.stdout.trim().split('\n').pop(), r.stdout + r.stderr).toBe('DONE');
-      lines = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      // One jsc per bundle, each with its role's transcripts.
+      for (const [role, path] of Object.entries(bundles())) {
+        const mine = transcripts.filter((x) => roleOf(x.t) === role).map((x) => x.file);
+        const r = await runJsc([RUNNER], { flags, args: [path, ...mine], timeoutMs: 120_000 });
+        expect(r.timedOut).toBe(false);
+        expect(r.stdout.trim().split('\n').pop(), r.stdout + r.stderr).toBe('DONE');
+        lines.push(...r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)));
+      }
     });
     for (const { file, t } of transcripts) {
       it(t.name, async () => {
@@ -61,7 +69,7 @@ describe('conformance transcripts', () => {
         expect(l!.ok).toBe(true);
         expect(l!.count).toBe(t.expected!.length);
         // Identical to Node byte for byte (log text included), not only equal to the transcript.
-        const node = nodeDigests.get(t.name) ?? (await runInNode(bundle.outfile, t)).digest;
+        const node = nodeDigests.get(t.name) ?? (await runInNode(bundles(), t)).digest;
         expect(l!.digest).toBe(node);
       });
     }
@@ -71,7 +79,7 @@ describe('conformance transcripts', () => {
     const t = structuredClone(transcripts.find((x) => x.t.name === 'nse-full')!.t);
     const i = t.expected!.findIndex((e) => e.fn === 'storePut');
     (t.expected![i] as { reply: { result: unknown } }).reply.result = false; // the host now says "duplicate"
-    const r = await runInNode(bundle.outfile, t);
+    const r = await runInNode(bundles(), t);
     expect(r.ok).toBe(false);
     expect(r.mismatch!.index).toBeGreaterThan(i);
   });
@@ -82,10 +90,10 @@ describe('conformance transcripts', () => {
     expect(i).toBeGreaterThan(0);
     const reworded = structuredClone(base);
     (reworded.expected![i] as { args: string[] }).args[2] = 'reworded message';
-    expect((await runInNode(bundle.outfile, reworded)).ok).toBe(true);
+    expect((await runInNode(bundles(), reworded)).ok).toBe(true);
     const retagged = structuredClone(base);
     (retagged.expected![i] as { args: string[] }).args[1] = 'other-tag';
-    const r = await runInNode(bundle.outfile, retagged);
+    const r = await runInNode(bundles(), retagged);
     expect(r.ok).toBe(false);
     expect(r.mismatch!.index).toBe(i);
   });

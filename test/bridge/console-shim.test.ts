@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createContext, runInContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NSE_HOST_FUNCTIONS } from '../../src/core/bridge/contract.js';
 import { buildTempBundle } from './bundle.js';
 
 /**
@@ -23,8 +24,9 @@ function recordingHost(logs: unknown[][]) {
     log: (...a: unknown[]) => logs.push(a),
     contentReady: noop,
     phaseChanged: noop,
+    lockYieldPending: () => false,
   };
-  for (const f of ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxMarkNotified', 'inboxIsNotified', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck']) h[f] = noop;
+  for (const f of NSE_HOST_FUNCTIONS) if (!h[f]) h[f] = noop;
   return h;
 }
 

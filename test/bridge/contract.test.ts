@@ -3,8 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanBundle } from '../../ios-bridge/build.js';
-import { transcriptFiles, type Transcript } from '../../ios-bridge/conformance/node-runner.js';
-import { HOST_FUNCTIONS } from '../../src/core/bridge/contract.js';
+import { roleOf, transcriptFiles, type Transcript } from '../../ios-bridge/conformance/node-runner.js';
+import { APP_HOST_FUNCTIONS, NSE_HOST_FUNCTIONS } from '../../src/core/bridge/contract.js';
 import { ErrorCodes } from '../../src/core/errors.js';
 import { buildTempBundle } from './bundle.js';
 
@@ -22,25 +22,41 @@ function headings(section: string): Set<string> {
   return new Set([...body.matchAll(/^### `(\w+)\(/gm)].map((m) => m[1]!));
 }
 
+const ALL_HOST_FUNCTIONS = new Set<string>([...NSE_HOST_FUNCTIONS, ...APP_HOST_FUNCTIONS]);
+const calledBy = (ts: Transcript[]) => new Set(ts.flatMap((t) => (t.expected ?? []).map((e) => e.fn as string).filter(Boolean)));
+
+/** Method names declared in one `export interface X … {` block of the .d.ts. */
+function declared(name: string): Set<string> {
+  const at = dts.indexOf(`export interface ${name} `);
+  expect(at, name).toBeGreaterThanOrEqual(0);
+  const iface = dts.slice(at, dts.indexOf('\n}', at));
+  return new Set([...iface.matchAll(/^\s+(\w+)\(/gm)].map((m) => m[1]!));
+}
+
 describe('host contract', () => {
-  it('the host functions named in host-contract.md are exactly those the transcripts call', () => {
+  it('the host functions named in host-contract.md are exactly those the transcripts call, and both roles\' lists', () => {
     const documented = headings('Host functions');
-    const called = new Set(transcripts.flatMap((t) => (t.expected ?? []).map((e) => e.fn as string).filter(Boolean)));
-    expect([...documented].sort()).toEqual([...called].sort());
-    expect([...documented].sort()).toEqual([...HOST_FUNCTIONS].sort());
+    expect([...documented].sort()).toEqual([...calledBy(transcripts)].sort());
+    expect([...documented].sort()).toEqual([...ALL_HOST_FUNCTIONS].sort());
+  });
+
+  it("each role's transcripts call only that role's host functions", () => {
+    for (const [role, fns] of [['nse', NSE_HOST_FUNCTIONS], ['app', APP_HOST_FUNCTIONS]] as const) {
+      const called = calledBy(transcripts.filter((t) => roleOf(t) === role));
+      for (const f of called) expect(fns as readonly string[], `${role} calls ${f}`).toContain(f);
+    }
   });
 
   it('every facade entry point in host-contract.md is exercised by some transcript, and vice versa', () => {
     const documented = headings('Facade');
-    const stepped = new Set(transcripts.flatMap((t) => t.steps.map((s) => s.call)));
+    const stepped = new Set(transcripts.flatMap((t) => t.steps.filter((s) => s.call).map((s) => s.call)));
     expect([...documented].sort()).toEqual([...stepped].sort());
   });
 
-  it('host-contract.d.ts declares every host function', () => {
-    const at = dts.indexOf('export interface BridgeHost');
-    const iface = dts.slice(at, dts.indexOf('\n}', at));
-    const declared = new Set([...iface.matchAll(/^\s+(\w+)\(/gm)].map((m) => m[1]!));
-    expect([...declared].sort()).toEqual([...HOST_FUNCTIONS].sort());
+  it('host-contract.d.ts declares every host function, per role', () => {
+    const base = declared('BridgeHostBase');
+    expect([...base, ...declared('NseBridgeHost')].sort()).toEqual([...NSE_HOST_FUNCTIONS].sort());
+    expect([...base, ...declared('AppBridgeHost')].sort()).toEqual([...APP_HOST_FUNCTIONS].sort());
   });
 
   it('every error code in the contract exists in ErrorCodes, and every code a transcript reports is documented', () => {
@@ -77,16 +93,27 @@ describe('bundle', () => {
     expect(scanBundle('log("pending inbox imported")')).toEqual([]);
   });
 
-  it('is one IIFE defining NsekitCore, minified, with a version/hash banner and a source map', () => {
-    const first = b.code.split('\n')[0]!;
-    expect(first).toMatch(new RegExp(`^/\\*! nsekit-core ${b.version.replace(/\./g, '\\.')} sha256:[0-9a-f]{64} \\*/$`));
-    expect(first).toContain(b.sha256);
-    expect(b.code).toMatch(/^"use strict";var NsekitCore=\(\(\)=>\{/m);
-    expect(b.code).not.toMatch(/\n {2,}\w/); // minified: no indented source lines
-    expect(JSON.parse(readFileSync(b.outfile + '.map', 'utf8')).sources.some((s: string) => s.includes('src/core/bridge/index.ts'))).toBe(true);
+  it('each is one IIFE defining NsekitCore, minified, with a name/version/hash banner and a source map', () => {
+    for (const [role, x] of [['nse', b], ['app', b.app]] as const) {
+      expect(scanBundle(x.code)).toEqual([]);
+      const first = x.code.split('\n')[0]!;
+      expect(first).toMatch(new RegExp(`^/\\*! nsekit-${role} ${x.version.replace(/\./g, '\\.')} sha256:[0-9a-f]{64} \\*/$`));
+      expect(first).toContain(x.sha256);
+      expect(x.code).toMatch(/^"use strict";var NsekitCore=\(\(\)=>\{/m);
+      expect(x.code).not.toMatch(/\n {2,}\w/); // minified: no indented source lines
+      expect(JSON.parse(readFileSync(x.outfile + '.map', 'utf8')).sources.some((s: string) => s.includes(`src/core/bridge/${role}.ts`))).toBe(true);
+    }
   });
 
-  it('stays within the 120 KB target', () => {
+  it('the NSE bundle carries nothing of the app session', () => {
+    // Names only the app's code has (minification keeps strings and property names).
+    for (const s of ['storeGetCursor', 'transportSubscribe', 'inboxClaim', 'wake reason', 'drain start', 'status poll']) {
+      expect(b.app.code, s).toContain(s);
+      expect(b.code, s).not.toContain(s);
+    }
+  });
+
+  it('the NSE bundle stays within the 120 KB target', () => {
     expect(b.bytes / 1024).toBeLessThanOrEqual(120);
   });
 });

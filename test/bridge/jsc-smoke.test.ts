@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBridge } from '../../ios-bridge/build.js';
 import { findJsc, runJsc } from '../helpers/jsc.js';
+import { APP_HOST_FUNCTIONS, NSE_HOST_FUNCTIONS } from '../../src/core/bridge/contract.js';
 import { buildTempBundle } from './bundle.js';
 import { run } from './smoke-entry.js';
 import { fileURLToPath } from 'node:url';
@@ -49,10 +50,12 @@ describe.skipIf(!jsc)('src/core in real JavaScriptCore (jsc smoke)', () => {
     expect(s).toEqual(expect.arrayContaining(['phase:background', 'phase:suspending', 'phase:suspended', 'phase:active']));
   });
 
-  it('the facade bundle loads in a bare jsc (no console/timers) and reports its version', async () => {
+  it('each facade bundle loads in a bare jsc (no console/timers) and reports its version', async () => {
     const driver = join(tmp.dir, 'version.js');
-    writeFileSync(driver, `print(typeof console);\nload(${JSON.stringify(tmp.outfile)});\nprint(NsekitCore.version + ' ' + typeof console.log + ' ' + NsekitCore.HOST_FUNCTIONS.length);\n`);
-    const r = await runJsc([driver], { timeoutMs: 30_000 });
-    expect(r.stdout.trim().split('\n')).toEqual(['undefined', `${tmp.version} function 19`]);
+    for (const [path, n] of [[tmp.outfile, NSE_HOST_FUNCTIONS.length], [tmp.app.outfile, APP_HOST_FUNCTIONS.length]] as const) {
+      writeFileSync(driver, `print(typeof console);\nload(${JSON.stringify(path)});\nprint(NsekitCore.version + ' ' + typeof console.log + ' ' + NsekitCore.HOST_FUNCTIONS.length);\n`);
+      const r = await runJsc([driver], { timeoutMs: 30_000 });
+      expect(r.stdout.trim().split('\n')).toEqual(['undefined', `${tmp.version} function ${n}`]);
+    }
   });
 });

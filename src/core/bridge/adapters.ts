@@ -1,30 +1,17 @@
 /**
- * Adapts the callback-style BridgeHost (what Swift implements) to the core's
- * promise-based Host/Transport/Store/PendingInbox interfaces.
+ * The callback-style BridgeHost (what Swift implements) as the core's Host
+ * services (clock, randomness, log), plus the plumbing every port uses: one
+ * settle per host call, host errors ↔ NsekitError, wire shapes ↔ core shapes.
  */
 import { fromBase64, fromHex, toBase64 } from '../bytes.js';
 import { ErrorCodes, NsekitError, type ErrorCode } from '../errors.js';
-import type {
-  Clock,
-  Gate,
-  Host,
-  Log,
-  LogLevel,
-  PendingInbox,
-  RelayMessage,
-  Rng,
-  Store,
-  StoredMessage,
-  TimerHandle,
-  Transport,
-} from '../host.js';
+import type { Clock, Host, Log, LogLevel, RelayMessage, Rng, StoredMessage, TimerHandle } from '../host.js';
 import { noFailpoints } from '../host.js';
-import type { BridgeError, BridgeHost, Done, WireRelayMessage, WireStoredMessage } from './contract.js';
-import { Mutex } from './mutex.js';
+import type { BridgeError, BridgeHostBase, Done, WireRelayMessage, WireStoredMessage } from './contract.js';
 
 const KNOWN = new Set<string>(Object.values(ErrorCodes));
 
-function bad(what: string, details?: Record<string, unknown>): NsekitError {
+export function bad(what: string, details?: Record<string, unknown>): NsekitError {
   return new NsekitError('BRIDGE_HOST_ERROR', what, details);
 }
 
@@ -43,7 +30,7 @@ export function toBridgeError(e: unknown): BridgeError {
 }
 
 /** Call an async host function; settle once even if the host calls back twice (the extra call is logged). */
-export function call<T>(host: BridgeHost, fn: string, invoke: (done: Done<T>) => void): Promise<T> {
+export function call<T>(host: BridgeHostBase, fn: string, invoke: (done: Done<T>) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const done: Done<T> = (err, result) => {
@@ -66,7 +53,12 @@ export function call<T>(host: BridgeHost, fn: string, invoke: (done: Done<T>) =>
   });
 }
 
-export function bridgeClock(h: BridgeHost): Clock {
+export function expectBool(fn: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw bad(`${fn} must answer a boolean, got ${typeof v}`);
+  return v;
+}
+
+function bridgeClock(h: BridgeHostBase): Clock {
   return {
     now: () => h.now(),
     setTimer: (ms, fn) => h.setTimer(Math.max(0, Math.ceil(ms)), fn),
@@ -74,7 +66,7 @@ export function bridgeClock(h: BridgeHost): Clock {
   };
 }
 
-export function bridgeRng(h: BridgeHost): Rng {
+function bridgeRng(h: BridgeHostBase): Rng {
   return {
     randomBytes(n) {
       const b = fromHex(String(h.randomHex(n)));
@@ -85,9 +77,14 @@ export function bridgeRng(h: BridgeHost): Rng {
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** Field names whose values never cross (the sessions log e.g. a key's first characters). */
+const SECRET_FIELD = /key|token|secret|cred/i;
 
-/** Fields as one JSON string; byte arrays never cross (they may be secrets). Below `min` nothing crosses. */
-export function bridgeLog(h: BridgeHost, min: LogLevel = 'info'): Log {
+/**
+ * Fields as one JSON string; byte arrays and secret-named fields never cross (the contract
+ * promises the host no keys in its logs). Below `min` nothing crosses.
+ */
+function bridgeLog(h: BridgeHostBase, min: LogLevel): Log {
   const floor = LEVELS[min] ?? 20;
   return {
     log(level: LogLevel, tag, msg, fields) {
@@ -95,7 +92,9 @@ export function bridgeLog(h: BridgeHost, min: LogLevel = 'info'): Log {
       let f = '{}';
       if (fields) {
         try {
-          f = JSON.stringify(fields, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v));
+          f = JSON.stringify(fields, (k, v: unknown) =>
+            v instanceof Uint8Array ? `<${v.length} bytes>` : k && typeof v === 'string' && SECRET_FIELD.test(k) ? '<redacted>' : v,
+          );
         } catch {
           f = '{"fields":"unserializable"}';
         }
@@ -105,108 +104,22 @@ export function bridgeLog(h: BridgeHost, min: LogLevel = 'info'): Log {
   };
 }
 
-export function bridgeHostServices(h: BridgeHost, minLog: LogLevel = 'info'): Host {
+export function bridgeHostServices(h: BridgeHostBase, minLog: LogLevel = 'info'): Host {
   return { clock: bridgeClock(h), rng: bridgeRng(h), log: bridgeLog(h, minLog), failpoints: noFailpoints };
 }
 
-function decodeRelayMessage(w: WireRelayMessage | null | undefined, queueId: string): RelayMessage | null {
+/** A relay message from the host (GET answer or SUB delivery) → the core's shape; malformed → BRIDGE_HOST_ERROR. */
+export function decodeRelayMessage(fn: string, w: WireRelayMessage | null | undefined, queueId: string): RelayMessage | null {
   if (w === null || w === undefined) return null;
   if (typeof w !== 'object' || typeof w.msgId !== 'string' || !w.msgId || typeof w.body !== 'string') {
-    throw bad('transportGet returned a malformed message', { queueId });
+    throw bad(`${fn} returned a malformed message`, { queueId });
   }
   const body = fromBase64(w.body);
-  if (!body) throw bad('transportGet returned a body that is not base64', { queueId, msgId: w.msgId });
-  if (w.queueId !== queueId) throw bad('transportGet returned a message of another queue', { queueId, got: w.queueId });
+  if (!body) throw bad(`${fn} returned a body that is not base64`, { queueId, msgId: w.msgId });
+  if (w.queueId !== queueId) throw bad(`${fn} returned a message of another queue`, { queueId, got: w.queueId });
   return { msgId: w.msgId, queueId, ts: Number(w.ts) || 0, flags: { notification: w.notification === true }, body };
-}
-
-/** GET/ACK through the host. SUB/SEND are app-side features the bridge does not expose (yet). */
-export function bridgeTransport(h: BridgeHost): Transport {
-  const unsupported = (what: string) =>
-    Promise.reject(new NsekitError('BRIDGE_BAD_INPUT', `${what} is not part of the bridge host contract`));
-  return {
-    get: async (queueId) =>
-      decodeRelayMessage(await call<WireRelayMessage | null>(h, 'transportGet', (d) => h.transportGet(queueId, d)), queueId),
-    ack: async (queueId, msgId) => {
-      await call<null>(h, 'transportAck', (d) => h.transportAck(queueId, msgId, d));
-    },
-    subscribe: () => unsupported('subscribe'),
-    unsubscribe: () => unsupported('unsubscribe'),
-    send: () => unsupported('send'),
-  };
 }
 
 export function toWireStored(m: StoredMessage): WireStoredMessage {
   return { msgId: m.msgId, queueId: m.queueId, ts: m.ts, notification: m.flags.notification, sealed: toBase64(m.sealed) };
-}
-
-function expectBool(fn: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw bad(`${fn} must answer a boolean, got ${typeof v}`);
-  return v;
-}
-
-/**
- * The shared store: each write takes the cross-process lock inside the
- * database gate, so suspension drains it and no write starts while suspended.
- */
-export class BridgeStore implements Store {
-  private readonly mutex = new Mutex();
-  constructor(
-    private readonly h: BridgeHost,
-    private readonly gate: Gate,
-    private readonly opts: { lockTimeoutMs: number; gateTimeoutMs: number },
-  ) {}
-
-  private write<T>(fn: string, invoke: (d: Done<T>) => void, wroteIf: (r: T) => boolean): Promise<T> {
-    return this.gate.run(
-      'database',
-      () => this.mutex.run(async () => {
-        await call(this.h, 'lockAcquire', (d) => this.h.lockAcquire(this.opts.lockTimeoutMs, d));
-        let wrote = false;
-        try {
-          const r = await call<T>(this.h, fn, invoke);
-          wrote = wroteIf(r);
-          return r;
-        } finally {
-          await call(this.h, 'lockRelease', (d) => this.h.lockRelease(wrote, d));
-        }
-      }),
-      { timeoutMs: this.opts.gateTimeoutMs },
-    );
-  }
-
-  async putMessage(m: StoredMessage): Promise<boolean> {
-    const w = toWireStored(m);
-    return this.write('storePut', (d) => this.h.storePut(w, d), (r) => expectBool('storePut', r));
-  }
-  async markNotified(msgId: string): Promise<boolean> {
-    return this.write('storeMarkNotified', (d) => this.h.storeMarkNotified(msgId, d), (r) => expectBool('storeMarkNotified', r));
-  }
-  /** Not used by the inbound pipeline; kept off the host contract to keep it small. */
-  hasMessage(): Promise<boolean> {
-    return Promise.reject(new NsekitError('BRIDGE_BAD_INPUT', 'hasMessage is not part of the bridge host contract'));
-  }
-  /** storeClose after any write in progress (writes and close share the mutex). */
-  closeSerialized(): Promise<null> {
-    return this.mutex.run(() => call<null>(this.h, 'storeClose', (d) => this.h.storeClose(d)));
-  }
-}
-
-/**
- * Device-locked fallback: the relay body goes to the host's append-only file untouched. Every inbox
- * call (an open file with a flock in the app group) runs in the database class, so suspension
- * drains it like a store write and none starts while suspended.
- */
-export function bridgeInbox(h: BridgeHost, gate: Gate, gateTimeoutMs: number): PendingInbox {
-  const db = <T>(fn: string, invoke: (d: Done<T>) => void) =>
-    gate.run('database', () => call<T>(h, fn, invoke), { timeoutMs: gateTimeoutMs });
-  return {
-    append: async (m) => {
-      const w = toWireStored(m);
-      await db<null>('inboxAppend', (d) => h.inboxAppend(w, d));
-    },
-    markNotified: async (msgId, queueId) =>
-      expectBool('inboxMarkNotified', await db('inboxMarkNotified', (d) => h.inboxMarkNotified(msgId, queueId, d))),
-    isNotified: async (msgId) => expectBool('inboxIsNotified', await db('inboxIsNotified', (d) => h.inboxIsNotified(msgId, d))),
-  };
 }

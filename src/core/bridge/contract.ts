@@ -1,6 +1,7 @@
 /**
- * The JS-visible host object a native (Swift) host implements, and the wire
- * shapes crossing the boundary. Mirrored for the iOS team in
+ * The JS-visible host objects a native (Swift) host implements — one for the
+ * NSE bundle (nsekit-nse.js), one for the app bundle (nsekit-app.js) — and the
+ * wire shapes crossing the boundary. Mirrored for the iOS team in
  * ios-bridge/host-contract.d.ts and described in ios-bridge/host-contract.md.
  *
  * Boundary rules (why): JSValue bridges strings, numbers, booleans, plain
@@ -51,7 +52,7 @@ export interface InboxClaim {
   bad: number;
 }
 
-/** What an inbox import did (protectedDataDidBecomeAvailable resolves with it). */
+/** What an inbox import did (the app's protectedDataDidBecomeAvailable resolves with it). */
 export interface ImportSummary {
   records: number;
   /** `notified` markers recorded in the store (storeMarkNotified answered true). */
@@ -76,9 +77,10 @@ export interface WireContent {
 export interface NotificationResult {
   requestId: string;
   /**
-   * complete: every queue was fetched; partial: an error or a yield cut it short;
-   * expired: the forced-delivery timer or serviceExtensionTimeWillExpire fired first;
-   * locked: device locked, messages went to the pending inbox.
+   * complete: every queue was fetched; partial: an error or the app cut it short (a yield, or
+   * the app was in front when the push came: no GET at all); expired: the NSE's budget timer
+   * (forcedDeliveryMs) or serviceExtensionTimeWillExpire came first; locked: device locked,
+   * messages went to the pending inbox.
    */
   status: 'complete' | 'partial' | 'expired' | 'locked';
   /** The notification to display: the newest message's, or a generic one. */
@@ -92,8 +94,24 @@ export interface NotificationResult {
 
 export type BridgePhase = 'active' | 'background' | 'suspending' | 'suspended' | 'activating';
 
-/** The object Swift passes to NsekitCore.createCore. All calls arrive on one serial queue. */
-export interface BridgeHost {
+/** The store's per-queue sync cursor (app). */
+export interface WireCursor {
+  lastMsgId: string | null;
+  lastTs: number;
+}
+
+/** One outbox row (app): `body` is sealed with the outbox key, base64. */
+export interface WireOutboxItem {
+  clientId: string;
+  queueId: string;
+  body: string;
+  state: 'pending' | 'sending' | 'sent' | 'failed';
+  attempts: number;
+  updatedAt: number;
+}
+
+/** What both hosts implement. All calls arrive on one serial queue. */
+export interface BridgeHostBase {
   // clock — synchronous
   /** Milliseconds since the epoch (Date().timeIntervalSince1970 * 1000). */
   now(): number;
@@ -129,6 +147,43 @@ export interface BridgeHost {
   inboxMarkNotified(msgId: string, queueId: string, done: Done<boolean>): void;
   /** Read-only: is there a `notified` marker for msgId in the inbox file or an unfinished claim? */
   inboxIsNotified(msgId: string, done: Done<boolean>): void;
+  // relay transport — asynchronous
+  /** Peek the first un-ACKed message of the queue (null if empty). */
+  transportGet(queueId: string, done: Done<WireRelayMessage | null>): void;
+  /** Delete msgId at the relay. */
+  transportAck(queueId: string, msgId: string, done: Done<null>): void;
+  // what the core tells the host — synchronous, must not throw
+  /** Phase changes; 'suspended' means: DB closed, lock free — end the background task / let the NSE be frozen. */
+  phaseChanged(phase: BridgePhase): void;
+}
+
+/** The object the NSE's Swift passes to NsekitCore.createCore (bundle nsekit-nse.js). */
+export interface NseBridgeHost extends BridgeHostBase {
+  /**
+   * Synchronous: is the app's yield request active now (written by the app's lockRequestYield less
+   * than 10 s ago, not withdrawn)? Asked before every GET: the app in front fetches, the NSE does not.
+   */
+  lockYieldPending(): boolean;
+  /** The NSE's content for requestId: call contentHandler with it. Called exactly once per request. */
+  contentReady(requestId: string, result: NotificationResult): void;
+}
+
+/** The object the app's Swift passes to NsekitCore.createCore (bundle nsekit-app.js). */
+export interface AppBridgeHost extends BridgeHostBase {
+  /** Synchronous: record the app's yield request in the app group (read by the NSE's lockYieldPending) and post "app active". */
+  lockRequestYield(): void;
+  /** Synchronous: remove this app's yield request (it took the lock, or left the foreground). */
+  lockWithdrawYield(): void;
+  /** Read the queue's sync cursor ({lastMsgId: null, lastTs: 0} if none). No lock. */
+  storeGetCursor(queueId: string, done: Done<WireCursor>): void;
+  /** Write the queue's sync cursor (inside lockAcquire/lockRelease). */
+  storeSetCursor(queueId: string, cursor: WireCursor, done: Done<null>): void;
+  /** Insert an outbox row in state 'pending' (inside the lock); false = clientId already there. */
+  outboxAdd(item: { clientId: string; queueId: string; body: string }, done: Done<boolean>): void;
+  /** Every row not 'sent', oldest first. No lock. */
+  outboxPending(done: Done<WireOutboxItem[]>): void;
+  /** Set a row's state (inside the lock); 'sending' also counts an attempt; unknown clientId is ignored. */
+  outboxMark(clientId: string, state: 'sending' | 'sent' | 'failed', done: Done<null>): void;
   /**
    * Claim the pending inbox for import (atomically: rename it to a claim file, so appends go to a new
    * file). Returns an unfinished earlier claim first. null = nothing pending. Complete lines only:
@@ -140,20 +195,28 @@ export interface BridgeHost {
   inboxClaim(done: Done<InboxClaim | null>): void;
   /** Every record of the claim is durable in the store: delete the claim file. */
   inboxClaimDone(claimId: string, done: Done<null>): void;
-  // relay transport — asynchronous
-  /** Peek the first un-ACKed message of the queue (null if empty). */
-  transportGet(queueId: string, done: Done<WireRelayMessage | null>): void;
-  /** Delete msgId at the relay. */
-  transportAck(queueId: string, msgId: string, done: Done<null>): void;
-  // what the core tells the host — synchronous, must not throw
-  /** The NSE's content for requestId: call contentHandler with it. Called exactly once per request. */
-  contentReady(requestId: string, result: NotificationResult): void;
-  /** Phase changes; 'suspended' means: DB closed, lock free — end the background task / let the NSE be frozen. */
-  phaseChanged(phase: BridgePhase): void;
+  /** Open the relay connection (idempotent). Later, call onClose() once when it ends, onEnd(queueId) when the relay ENDs a subscription. */
+  transportConnect(onClose: () => void, onEnd: (queueId: string) => void, done: Done<null>): void;
+  /** SUB; then call onMessage(msg) on the JS queue for each MSG of the queue (the relay sends the next after the ACK). */
+  transportSubscribe(queueId: string, onMessage: (m: WireRelayMessage) => void, done: Done<null>): void;
+  /** UNSUB: no more onMessage for the queue. */
+  transportUnsubscribe(queueId: string, done: Done<null>): void;
+  /** SEND with the idempotency clientId; duplicate = the relay already had this clientId. */
+  transportSend(queueId: string, body: string, notification: boolean, clientId: string, done: Done<{ msgId?: string; duplicate: boolean }>): void;
+  /** Keep-alive PING → PONG. */
+  transportPing(done: Done<null>): void;
+  /** One HTTP GET of the relay's signed status endpoint (low-power mode): `path` is absolute, with query. */
+  statusGet(path: string, done: Done<{ status: number; body: unknown }>): void;
+  /** What the app session reports (`left-front`, `notification`, `wake`, `outbox`, `rt`, `error`, …), fields as a plain object. */
+  sessionEvent(name: string, fields: Record<string, unknown>): void;
 }
 
-/** Every host function name, in contract order (tests compare it with the docs and transcripts). */
-export const HOST_FUNCTIONS = [
+/** Either host (the bridge's shared code). */
+export type BridgeHost = BridgeHostBase & Partial<NseBridgeHost> & Partial<AppBridgeHost>;
+
+// Written out (no spread): esbuild drops an unused array literal, so the NSE bundle carries no app list.
+/** Every function the NSE's host object has, in contract order (tests compare it with the docs and transcripts). */
+export const NSE_HOST_FUNCTIONS = [
   'now',
   'setTimer',
   'clearTimer',
@@ -167,31 +230,66 @@ export const HOST_FUNCTIONS = [
   'inboxAppend',
   'inboxMarkNotified',
   'inboxIsNotified',
-  'inboxClaim',
-  'inboxClaimDone',
   'transportGet',
   'transportAck',
-  'contentReady',
   'phaseChanged',
-] as const satisfies readonly (keyof BridgeHost)[];
+  'lockYieldPending',
+  'contentReady',
+] as const satisfies readonly (keyof NseBridgeHost)[];
 
-/** Configuration passed with the host to createCore. */
+/** Every function the app's host object has: the NSE's first sixteen, then the app's own. */
+export const APP_HOST_FUNCTIONS = [
+  'now',
+  'setTimer',
+  'clearTimer',
+  'randomHex',
+  'log',
+  'lockAcquire',
+  'lockRelease',
+  'storePut',
+  'storeMarkNotified',
+  'storeClose',
+  'inboxAppend',
+  'inboxMarkNotified',
+  'inboxIsNotified',
+  'transportGet',
+  'transportAck',
+  'phaseChanged',
+  'lockRequestYield',
+  'lockWithdrawYield',
+  'storeGetCursor',
+  'storeSetCursor',
+  'outboxAdd',
+  'outboxPending',
+  'outboxMark',
+  'inboxClaim',
+  'inboxClaimDone',
+  'transportConnect',
+  'transportSubscribe',
+  'transportUnsubscribe',
+  'transportSend',
+  'transportPing',
+  'statusGet',
+  'sessionEvent',
+] as const satisfies readonly (keyof AppBridgeHost)[];
+
+/** Configuration passed with the host to createCore (both roles; role-only keys say so). */
 export interface BridgeConfig {
-  /** 'nse' or 'app': log tag and the NSE-only timers. */
+  /** 'nse' with nsekit-nse.js, 'app' with nsekit-app.js (anything else: BRIDGE_BAD_INPUT). */
   role: 'nse' | 'app';
   /** 64 hex chars: the store master key; omit when the device is locked. */
   masterKeyHex?: string;
   /** queueId → 64-hex end-to-end key for the queues this process receives on. */
   queueKeys: Record<string, string>;
-  /** Push notifierId → the queue it stands for and its 64-hex notifier key (for sealed nids). */
+  /** Push notifierId → the queue it stands for and its 64-hex notifier key (NSE: for sealed nids). */
   notifiers?: Record<string, { queueId: string; keyHex: string }>;
-  /** Extra GETs after the first per queue per notification (default 3). */
+  /** NSE: extra GETs after the first per queue per notification (default 3). */
   maxExtraGets?: number;
-  /** NSE: deliver best-attempt content this long after didReceiveNotification (default 25000). */
+  /** NSE: its own budget — best-attempt content this long after the first open request (default 25000). */
   forcedDeliveryMs?: number;
-  /** Drain budget after backgroundTaskWillExpire / yieldRequested (default 1000). */
+  /** Drain budget after a yield or the grace period (NSE) / backgroundTaskWillExpire (app) (default 1000). */
   drainDeadlineMs?: number;
-  /** NSE: suspend this long after the last request was delivered (default 2000). */
+  /** NSE: suspend this long after the last request finished (default 2000). */
   graceMs?: number;
   /** Lock wait per store write (default 5000). */
   lockTimeoutMs?: number;
@@ -199,4 +297,16 @@ export interface BridgeConfig {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Wait for a blocked gate before GATE_TIMEOUT (default 10000). */
   gateTimeoutMs?: number;
+  /** App: 'instant' (SUB, default) or 'lowPower' (status polls). */
+  mode?: 'instant' | 'lowPower';
+  /** App: the queues it may send on (the host holds their sender credentials; `send` refuses others). */
+  sendQueues?: string[];
+  /** App: queueId → Ed25519 status key, 64 hex (low-power polls). */
+  statusKeys?: Record<string, string>;
+  /** App: keep-alive PING period while subscribed (default 5000). */
+  pingIntervalMs?: number;
+  /** App: low-power poll period (default 1000). */
+  pollIntervalMs?: number;
+  /** App: GET → store → ACK per batch in the wake sequence (default 20). */
+  syncMaxBatch?: number;
 }

@@ -317,11 +317,12 @@ export class SessionRuntime {
     return r.inserted;
   }
 
-  errorEvent(where: string, e: unknown): void {
+  /** `fields` go with the event (e.g. the NSE's `pushId`, so a host can tell which push failed). */
+  errorEvent(where: string, e: unknown, fields: Record<string, unknown> = {}): void {
     const code = isNsekitError(e) ? e.code : 'INTERNAL';
     const message = e instanceof Error ? e.message : String(e);
-    this.log('error', this.cfg.role === 'nse' ? 'nse' : 'rt', `${where} failed`, { code, message });
-    this.emit('error', { where, code, message });
+    this.log('error', this.cfg.role === 'nse' ? 'nse' : 'rt', `${where} failed`, { code, message, ...fields });
+    this.emit('error', { ...fields, where, code, message });
   }
 
   /** Report `suspended` with what a freeze would find held. */

@@ -15,6 +15,11 @@ export interface NseOptions {
   maxExtraGets?: number;
   /** Drain deadline of a suspension after the grace period or a yield (default 1000 ms). */
   suspendDeadlineMs?: number;
+  /**
+   * Called as the budget expires (own timer or `expiring`), before the best-attempt content goes
+   * out, with the pushes whose content that finalizes (a host answering one content per push).
+   */
+  onExpire?: (pushIds: string[]) => void;
 }
 
 interface Job {
@@ -43,6 +48,7 @@ export class NseService {
   private readonly graceMs: number;
   private readonly maxExtraGets: number;
   private readonly suspendDeadlineMs: number;
+  private readonly onExpire: NseOptions['onExpire'];
   private readonly jobs = new Set<Job>();
   private graceTimer: TimerHandle | null = null;
   private budgetTimer: TimerHandle | null = null;
@@ -61,6 +67,7 @@ export class NseService {
     this.graceMs = opts.graceMs ?? 2_000;
     this.maxExtraGets = opts.maxExtraGets ?? 3;
     this.suspendDeadlineMs = opts.suspendDeadlineMs ?? 1_000;
+    this.onExpire = opts.onExpire;
     // The app asked the lock holder to yield (flock side channel): same as an IPC yield.
     rt.lock.onYieldRequested(() => void this.yieldToApp('lock'));
   }
@@ -80,7 +87,7 @@ export class NseService {
   push(p: PushMsg): Promise<void> {
     let started!: Promise<void>;
     const queued = this.serial(async () => {
-      started = this.onPush(p).catch((e) => this.rt.errorEvent('nse push', e));
+      started = this.onPush(p).catch((e) => this.rt.errorEvent('nse push', e, { pushId: p.pushId }));
     });
     return queued.then(() => started);
   }
@@ -157,7 +164,7 @@ export class NseService {
       const results = await Promise.allSettled(job.refs.map((r) => this.fetchQueue(job, r.queueId)));
       for (const r of results) {
         if (r.status === 'fulfilled') outcomes.push(...r.value);
-        else if (!this.appActive) rt.errorEvent('nse fetch', r.reason);
+        else if (!this.appActive) rt.errorEvent('nse fetch', r.reason, { pushId: job.pushId });
       }
     } finally {
       expired = job.done; // the expiry path finished it first
@@ -195,6 +202,11 @@ export class NseService {
   private refs(items: PushItem[]): Job['refs'] {
     const out: Job['refs'] = [];
     for (const it of items) {
+      // A host whose push names a configured queue itself (the bridge's `queueIds`): no msgId to match.
+      if (typeof it.queueId === 'string' && this.rt.queueCfg.has(it.queueId)) {
+        out.push({ queueId: it.queueId, msgId: null });
+        continue;
+      }
       const nid = typeof it.notifierId === 'string' ? it.notifierId : null;
       const n = nid ? this.rt.notifiers.get(nid) : undefined;
       if (!n) {
@@ -258,9 +270,12 @@ export class NseService {
 
   /** "Time will expire" (our own budget timer, or iOS's callback): best-attempt content for every unfinished push, then suspend. */
   expire(): void {
-    this.budgetTimer = null;
     const { rt } = this;
+    // Called by iOS (`expiring`) the timer is still armed: left so, it would expire the next push early.
+    if (this.budgetTimer !== null) rt.host.clock.clearTimer(this.budgetTimer);
+    this.budgetTimer = null;
     rt.log('warn', 'nse', 'budget expired: delivering best-attempt content', { pending: this.jobs.size });
+    this.onExpire?.([...this.jobs].filter((j) => !j.done).map((j) => j.pushId));
     for (const job of this.jobs) {
       job.done = true;
       for (const r of job.refs) {

@@ -1,0 +1,114 @@
+/**
+ * The app bundle's facade (ios-bridge/dist/nsekit-app.js): what the app's
+ * Swift calls. It runs the app session — `App` on a `SessionRuntime`
+ * (src/core/session), the same code the Node app process and the simulator
+ * run: lifecycle applied in order, the wake sequence (inbox import, reconnect,
+ * fetch what was missed, SUB or low-power polls, outbox), the yield request to
+ * the NSE, `left-front` — on ports over the host's functions. The session's
+ * events go to `host.sessionEvent`, phase changes to `host.phaseChanged`.
+ * Contract: ios-bridge/host-contract.md.
+ */
+// First import: installs a console before xstate's module evaluates (bare JSContext).
+import './console-shim.js';
+import { NsekitError } from '../errors.js';
+import type { ImportResult } from '../session/ports.js';
+import { App } from '../session/app/app.js';
+import { appPorts } from './app-ports.js';
+import type { AppBridgeHost, BridgeConfig, BridgePhase, ImportSummary } from './contract.js';
+import { APP_HOST_FUNCTIONS } from './contract.js';
+import { createSession, key64, notify, version } from './setup.js';
+import { sealE2eBody, sealNid } from './tools.js';
+
+export type { AppBridgeHost, BridgeConfig, ImportSummary } from './contract.js';
+export { version, sealE2eBody, sealNid };
+export const HOST_FUNCTIONS = APP_HOST_FUNCTIONS;
+
+export interface AppCoreApi {
+  readonly version: string;
+  phase(): BridgePhase;
+  /** Foreground: reopen, ask the NSE to yield (lockRequestYield), run the wake sequence. Resolves when it ran. */
+  appDidBecomeActive(): Promise<void>;
+  /** Background: drop SUBs, block new network work; resolves at `left-front` (no receive in flight). */
+  appDidEnterBackground(): Promise<void>;
+  /** The background task is expiring: drain within drainDeadlineMs, close the store, free the lock; resolves at `suspended`. */
+  backgroundTaskWillExpire(): Promise<void>;
+  /** Device locking: the key leaves memory, the store closes; inbound goes to the pending inbox. */
+  protectedDataWillBecomeUnavailable(): Promise<void>;
+  /** Device unlocked: the key is back; while active the pending inbox is imported now (else at the next wake). */
+  protectedDataDidBecomeAvailable(masterKeyHex?: string): Promise<ImportSummary>;
+  /** Queue a message in the outbox (durable first), sent now if active, else by the next wake. */
+  send(queueId: string, text: string, clientId?: string): Promise<void>;
+}
+
+const CONFIG_INT = ['pingIntervalMs', 'pollIntervalMs', 'syncMaxBatch', 'drainDeadlineMs'] as const;
+
+export function createCore(bridge: AppBridgeHost, config: BridgeConfig): AppCoreApi {
+  const sendQueues = new Set(Array.isArray(config?.sendQueues) ? config.sendQueues : []);
+  const { rt, host, ports, masterKeyHex } = createSession(
+    bridge,
+    config,
+    'app',
+    APP_HOST_FUNCTIONS,
+    appPorts,
+    (c) => {
+      for (const k of CONFIG_INT) {
+        if (c[k] !== undefined && !(Number.isFinite(c[k]) && (c[k] as number) >= 0)) throw new NsekitError('BRIDGE_BAD_INPUT', `${k} must be a number ≥ 0`);
+      }
+      if (c.mode !== undefined && c.mode !== 'instant' && c.mode !== 'lowPower') throw new NsekitError('BRIDGE_BAD_INPUT', "mode must be 'instant' or 'lowPower'");
+      return {
+        ...(c.mode ? { mode: c.mode } : {}),
+        ...(c.pingIntervalMs !== undefined ? { pingIntervalMs: c.pingIntervalMs } : {}),
+        ...(c.pollIntervalMs !== undefined ? { pollIntervalMs: c.pollIntervalMs } : {}),
+        ...(c.syncMaxBatch !== undefined ? { syncMaxBatch: c.syncMaxBatch } : {}),
+        ...(c.drainDeadlineMs !== undefined ? { appExpiryDeadlineMs: c.drainDeadlineMs } : {}),
+      };
+    },
+    (name, f) => {
+      if (name === 'phase') notify(host, 'phaseChanged', () => bridge.phaseChanged(f.phase as BridgePhase));
+      else notify(host, 'sessionEvent', () => bridge.sessionEvent(name, { ...f }));
+    },
+    (queueId, c) => ({
+      // The host holds the sender credential; the session only needs to know the queue may send.
+      ...(sendQueues.has(queueId) ? { senderKey: 'host' } : {}),
+      ...(c.statusKeys?.[queueId] !== undefined ? { statusKey: key64(c.statusKeys[queueId], `statusKeys.${queueId}`)! } : {}),
+    }),
+  );
+  const app = new App(rt);
+  rt.store.open();
+  if (masterKeyHex) void app.onLifecycle({ type: 'lifecycle', event: 'unlock', masterKey: masterKeyHex }).catch((e) => rt.errorEvent('lifecycle unlock', e));
+
+  const summary = (r: ImportResult | null): ImportSummary => ({
+    records: r?.records ?? 0,
+    notified: r ? ports.store.newMarkers : 0,
+    inserted: r?.inserted ?? 0,
+    duplicates: r?.duplicates ?? 0,
+    rejected: r?.rejected ?? 0,
+    torn: r?.torn ?? 0,
+    bad: r?.bad ?? 0,
+  });
+
+  return {
+    version,
+    phase: () => rt.phase.phase,
+    appDidBecomeActive: () => app.onLifecycle({ type: 'lifecycle', event: 'active' }),
+    appDidEnterBackground: () => app.onLifecycle({ type: 'lifecycle', event: 'background' }),
+    backgroundTaskWillExpire: () => app.onLifecycle({ type: 'lifecycle', event: 'expiring' }),
+    async protectedDataWillBecomeUnavailable() {
+      await app.onLifecycle({ type: 'lifecycle', event: 'lock' });
+      await ports.store.takeLockClose();
+    },
+    async protectedDataDidBecomeAvailable(masterKeyHex?: string) {
+      const k = key64(masterKeyHex ?? config.masterKeyHex, 'masterKeyHex');
+      if (!k) throw new NsekitError('BRIDGE_BAD_INPUT', 'protectedDataDidBecomeAvailable needs a master key');
+      ports.inbox.last = null;
+      await app.onLifecycle({ type: 'lifecycle', event: 'unlock', masterKey: k });
+      return summary(ports.inbox.last);
+    },
+    async send(queueId: string, text: string, clientId?: string) {
+      if (typeof queueId !== 'string' || typeof text !== 'string' || (clientId !== undefined && clientId !== null && typeof clientId !== 'string')) {
+        throw new NsekitError('BRIDGE_BAD_INPUT', 'send(queueId, text, clientId?) takes strings');
+      }
+      await app.send(queueId, text, clientId ?? undefined);
+    },
+  };
+}
