@@ -134,7 +134,9 @@ export class IosRules {
     w.releasePushes();
     if (w.locked) this.unlockDevice(true);
     this.clearNseTimers();
-    w.thaw('nse', 'final');
+    // As the real engine: an NSE frozen mid-work (a freeze step, budget over) is thawed; one that
+    // suspended cleanly stays frozen, as on iOS.
+    if (!w.proc('nse')?.frozenSuspended) w.thaw('nse', 'final');
     w.thaw('app', 'final');
     await this.foreground();
   }

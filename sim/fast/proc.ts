@@ -30,6 +30,8 @@ export class SimProc {
   readonly transport: SimTransport;
   alive = true;
   frozen = false;
+  /** Frozen after it reported `suspended` (iOS keeps it so; the final heal leaves it frozen, as in real mode). */
+  frozenSuspended = false;
 
   constructor(
     /** The shared state every instance's ports act on: the kernel's lock table, the files, the relay. */

@@ -314,6 +314,7 @@ export class FastWorld {
     if (!p) return 'gone';
     if (p.frozen) return 'frozen';
     p.frozen = true;
+    p.frozenSuspended = why === 'suspended';
     this.notifyStopped(p);
     this.sched.freeze(p.ctx.owner);
     this.h.ok(ORCH, 'freeze', { proc: role, pid: p.ctx.pid, why });
@@ -327,6 +328,7 @@ export class FastWorld {
     const p = this.proc(role);
     if (!p || !p.frozen) return;
     p.frozen = false;
+    p.frozenSuspended = false;
     this.sched.thaw(p.ctx.owner);
     this.h.ok(ORCH, 'thaw', { proc: role, pid: p.ctx.pid, why });
   }
