@@ -1,5 +1,8 @@
 /**
  * nsekit bridge — host contract (TypeScript declaration for the iOS team).
+ * Two bundles, one per process, both defining the global `NsekitCore`:
+ *   nsekit-nse.js — the NSE session; its host is NseBridgeHost (BridgeHostBase + 2)
+ *   nsekit-app.js — the app session; its host is AppBridgeHost (BridgeHostBase + 16)
  * Prose, threading, lifecycle and error codes: host-contract.md.
  * Source of truth in the repo: src/core/bridge/contract.ts (kept in sync by test/bridge/contract.test.ts).
  *
@@ -7,8 +10,9 @@
  * - Bytes cross as base64 (bodies, sealed envelopes) or lowercase hex (randomness, keys).
  * - Async host functions take a last argument `done(err, result)`: call it exactly once,
  *   later, on the JS queue — never from inside the call itself. `err` is null on success.
- * - Sync host functions return at once and must not throw (log, contentReady, phaseChanged)
- *   or throw only for a broken host (now, setTimer, clearTimer, randomHex).
+ * - Sync host functions return at once and must not throw (log, contentReady, phaseChanged,
+ *   sessionEvent, lockYieldPending, lockRequestYield, lockWithdrawYield) or throw only for a
+ *   broken host (now, setTimer, clearTimer, randomHex).
  */
 
 /** `code` is one of the ErrorCodes listed in host-contract.md (src/core/errors.ts). */
@@ -65,6 +69,7 @@ export interface WireContent {
 
 export interface NotificationResult {
   requestId: string;
+  /** complete | partial (an error, a yield, or the app in front: handed over) | expired (budget / iOS expiry) | locked (pending inbox) */
   status: 'complete' | 'partial' | 'expired' | 'locked';
   title: string;
   body: string;
@@ -74,8 +79,23 @@ export interface NotificationResult {
 
 export type BridgePhase = 'active' | 'background' | 'suspending' | 'suspended' | 'activating';
 
-/** What Swift implements and passes to NsekitCore.createCore. */
-export interface BridgeHost {
+export interface WireCursor {
+  lastMsgId: string | null;
+  lastTs: number;
+}
+
+export interface WireOutboxItem {
+  clientId: string;
+  queueId: string;
+  /** sealed with the outbox key, base64 — opaque to the host */
+  body: string;
+  state: 'pending' | 'sending' | 'sent' | 'failed';
+  attempts: number;
+  updatedAt: number;
+}
+
+/** What both hosts implement. */
+export interface BridgeHostBase {
   now(): number;
   setTimer(ms: number, fire: () => void): number;
   clearTimer(id: number): void;
@@ -88,59 +108,109 @@ export interface BridgeHost {
   storeClose(done: Done<null>): void;
   inboxAppend(m: WireStoredMessage, done: Done<null>): void;
   inboxMarkNotified(msgId: string, queueId: string, done: Done<boolean>): void;
-  inboxIsNotified(msgId: string, done: Done<boolean>): void;
-  inboxClaim(done: Done<InboxClaim | null>): void;
-  inboxClaimDone(claimId: string, done: Done<null>): void;
   transportGet(queueId: string, done: Done<WireRelayMessage | null>): void;
   transportAck(queueId: string, msgId: string, done: Done<null>): void;
-  contentReady(requestId: string, result: NotificationResult): void;
   phaseChanged(phase: BridgePhase): void;
+}
+
+/** What the NSE's Swift passes to createCore (nsekit-nse.js). */
+export interface NseBridgeHost extends BridgeHostBase {
+  /** Sync: the app's yield record (lockRequestYield, < 10 s old, not withdrawn) is in the app group. Asked before every GET. */
+  lockYieldPending(): boolean;
+  contentReady(requestId: string, result: NotificationResult): void;
+}
+
+/** What the app's Swift passes to createCore (nsekit-app.js). */
+export interface AppBridgeHost extends BridgeHostBase {
+  /** Sync: write the yield record {ts} to the app group and post the Darwin notification "app active". */
+  lockRequestYield(): void;
+  /** Sync: remove this app's yield record. */
+  lockWithdrawYield(): void;
+  storeGetCursor(queueId: string, done: Done<WireCursor>): void;
+  storeSetCursor(queueId: string, cursor: WireCursor, done: Done<null>): void;
+  outboxAdd(item: { clientId: string; queueId: string; body: string }, done: Done<boolean>): void;
+  outboxPending(done: Done<WireOutboxItem[]>): void;
+  outboxMark(clientId: string, state: 'sending' | 'sent' | 'failed', done: Done<null>): void;
+  inboxClaim(done: Done<InboxClaim | null>): void;
+  inboxClaimDone(claimId: string, done: Done<null>): void;
+  /** Keep onClose/onEnd with the connection: onClose() once when it ends, onEnd(queueId) when the relay ENDs a SUB. */
+  transportConnect(onClose: () => void, onEnd: (queueId: string) => void, done: Done<null>): void;
+  /** Then onMessage(msg) per MSG on the JS queue; the relay sends the next after transportAck. */
+  transportSubscribe(queueId: string, onMessage: (m: WireRelayMessage) => void, done: Done<null>): void;
+  transportUnsubscribe(queueId: string, done: Done<null>): void;
+  transportSend(queueId: string, body: string, notification: boolean, clientId: string, done: Done<{ msgId?: string; duplicate: boolean }>): void;
+  transportPing(done: Done<null>): void;
+  statusGet(path: string, done: Done<{ status: number; body: unknown }>): void;
+  /** left-front → post "app left front"; notification → show; error → report. */
+  sessionEvent(name: string, fields: Record<string, unknown>): void;
 }
 
 export interface BridgeConfig {
   role: 'nse' | 'app';
   masterKeyHex?: string;
   queueKeys: Record<string, string>;
+  lockTimeoutMs?: number;
+  gateTimeoutMs?: number;
+  /** NSE: yield/grace drain; app: expiry drain (default 1000) */
+  drainDeadlineMs?: number;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  // NSE only
   notifiers?: Record<string, { queueId: string; keyHex: string }>;
   maxExtraGets?: number;
   forcedDeliveryMs?: number;
-  drainDeadlineMs?: number;
   graceMs?: number;
-  lockTimeoutMs?: number;
-  logLevel?: 'debug' | 'info' | 'warn' | 'error';
-  gateTimeoutMs?: number;
+  // app only
+  mode?: 'instant' | 'lowPower';
+  sendQueues?: string[];
+  statusKeys?: Record<string, string>;
+  pingIntervalMs?: number;
+  pollIntervalMs?: number;
+  syncMaxBatch?: number;
 }
 
 export interface NotificationRequest {
   requestId: string;
+  /** queues of config.queueKeys */
   queueIds?: string[];
   nids?: { notifierId: string; sealed: string }[];
 }
 
-/** What Swift calls. Promise-returning methods: attach `.then(ok, fail)` from Swift. */
-export interface NsekitCoreApi {
+/** What the NSE's Swift calls (nsekit-nse.js). */
+export interface NseCoreApi {
   readonly version: string;
   phase(): BridgePhase;
   didReceiveNotification(req: NotificationRequest): Promise<NotificationResult>;
   serviceExtensionTimeWillExpire(): Promise<void>;
   yieldRequested(): Promise<void>;
-  appDidEnterBackground(): void;
-  backgroundTaskWillExpire(): Promise<void>;
-  appDidBecomeActive(): Promise<void>;
+  appLeftForeground(): void;
   protectedDataWillBecomeUnavailable(): Promise<void>;
-  protectedDataDidBecomeAvailable(masterKeyHex?: string): Promise<ImportSummary>;
+  protectedDataDidBecomeAvailable(masterKeyHex?: string): Promise<void>;
 }
 
-/** The global the bundle defines (`var NsekitCore`). */
-export interface NsekitCoreGlobal {
+/** What the app's Swift calls (nsekit-app.js). */
+export interface AppCoreApi {
+  readonly version: string;
+  phase(): BridgePhase;
+  appDidBecomeActive(): Promise<void>;
+  appDidEnterBackground(): Promise<void>;
+  backgroundTaskWillExpire(): Promise<void>;
+  protectedDataWillBecomeUnavailable(): Promise<void>;
+  protectedDataDidBecomeAvailable(masterKeyHex?: string): Promise<ImportSummary>;
+  send(queueId: string, text: string, clientId?: string): Promise<void>;
+}
+
+/** The global each bundle defines (`var NsekitCore`). */
+export interface NsekitCoreGlobal<Host, Api> {
   version: string;
-  HOST_FUNCTIONS: readonly (keyof BridgeHost)[];
-  createCore(host: BridgeHost, config: BridgeConfig): NsekitCoreApi;
+  HOST_FUNCTIONS: readonly (keyof Host)[];
+  createCore(host: Host, config: BridgeConfig): Api;
   /** Test helpers: a sender's sealed body / a push's sealed notification id, from fixed 24-byte hex nonces. */
   sealE2eBody(keyHex: string, queueId: string, content: { type: string; text?: string; from?: string; group?: string }, nonceHex: string): string;
   sealNid(keyHex: string, notifierId: string, msgId: string, ts: number, nonceHex: string): string;
 }
+export type NsekitNseGlobal = NsekitCoreGlobal<NseBridgeHost, NseCoreApi>;
+export type NsekitAppGlobal = NsekitCoreGlobal<AppBridgeHost, AppCoreApi>;
 declare global {
   // eslint-disable-next-line no-var
-  var NsekitCore: NsekitCoreGlobal;
+  var NsekitCore: NsekitNseGlobal | NsekitAppGlobal;
 }

@@ -3,17 +3,23 @@
  * bare JavaScriptCore (`jsc`) and in Node (inside a `vm` context, so the core
  * sees no Node globals there either).
  *
- * A transcript is { name, description, config, world, steps, expected }.
- *   steps:    facade calls at virtual times: { at, call, args }
- *   world:    the model host a recording runs against (queues, faults, delays)
- *   expected: every host call the core made, in order, with the host's reply,
- *             interleaved with timer firings and the facade's outputs.
+ * A transcript is { name, description, config, world, steps, expected }, for
+ * the bundle of its config.role (nsekit-nse.js or nsekit-app.js).
+ *   steps:    facade calls at virtual times: { at, call, args }, and what the
+ *             host does on its own: { at, host: 'deliver', queueId, msgId,
+ *             content } (a SUB delivery) or { at, host: 'close' }
+ *   world:    the model host a recording runs against (queues, inbox, faults,
+ *             delays, appInFront intervals for lockYieldPending)
+ *   expected: every host call the core made, in order, with the host's reply
+ *             (a reply's `cb` lists the host callbacks it causes later: the
+ *             relay's next SUB delivery, a connection's end), interleaved
+ *             with timer firings, host callbacks and the facade's outputs.
  * Record mode answers host calls from the model and writes `expected`;
  * replay mode answers them from `expected` and fails at the first call that
  * differs. Time is virtual: the runner's clock drives every timer, so jsc and
  * Node produce the same sequence.
  *
- *   jsc:  jsc ios-bridge/conformance/runner.js -- <bundle.js> <transcript.json>...
+ *   jsc:  jsc ios-bridge/conformance/runner.js -- <bundle.js> <transcript.json>...   (one role's transcripts)
  *   node: see ios-bridge/conformance/node-runner.ts (record: --record)
  */
 (function (global) {

@@ -16,7 +16,7 @@ import { App } from '../session/app/app.js';
 import { appPorts } from './app-ports.js';
 import type { AppBridgeHost, BridgeConfig, BridgePhase, ImportSummary } from './contract.js';
 import { APP_HOST_FUNCTIONS } from './contract.js';
-import { createSession, key64, notify, version } from './setup.js';
+import { contractCode, createSession, key64, notify, version } from './setup.js';
 import { sealE2eBody, sealNid } from './tools.js';
 
 export type { AppBridgeHost, BridgeConfig, ImportSummary } from './contract.js';
@@ -65,7 +65,7 @@ export function createCore(bridge: AppBridgeHost, config: BridgeConfig): AppCore
     },
     (name, f) => {
       if (name === 'phase') notify(host, 'phaseChanged', () => bridge.phaseChanged(f.phase as BridgePhase));
-      else notify(host, 'sessionEvent', () => bridge.sessionEvent(name, { ...f }));
+      else notify(host, 'sessionEvent', () => bridge.sessionEvent(name, name === 'error' ? { ...f, code: contractCode(f.code) } : { ...f }));
     },
     (queueId, c) => ({
       // The host holds the sender credential; the session only needs to know the queue may send.

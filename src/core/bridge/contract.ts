@@ -145,8 +145,6 @@ export interface BridgeHostBase {
    * it (or in an unfinished claim), append one and fsync → true; else false. At most once, like storeMarkNotified.
    */
   inboxMarkNotified(msgId: string, queueId: string, done: Done<boolean>): void;
-  /** Read-only: is there a `notified` marker for msgId in the inbox file or an unfinished claim? */
-  inboxIsNotified(msgId: string, done: Done<boolean>): void;
   // relay transport — asynchronous
   /** Peek the first un-ACKed message of the queue (null if empty). */
   transportGet(queueId: string, done: Done<WireRelayMessage | null>): void;
@@ -229,7 +227,6 @@ export const NSE_HOST_FUNCTIONS = [
   'storeClose',
   'inboxAppend',
   'inboxMarkNotified',
-  'inboxIsNotified',
   'transportGet',
   'transportAck',
   'phaseChanged',
@@ -237,7 +234,7 @@ export const NSE_HOST_FUNCTIONS = [
   'contentReady',
 ] as const satisfies readonly (keyof NseBridgeHost)[];
 
-/** Every function the app's host object has: the NSE's first sixteen, then the app's own. */
+/** Every function the app's host object has: the NSE's first fifteen, then the app's own. */
 export const APP_HOST_FUNCTIONS = [
   'now',
   'setTimer',
@@ -251,7 +248,6 @@ export const APP_HOST_FUNCTIONS = [
   'storeClose',
   'inboxAppend',
   'inboxMarkNotified',
-  'inboxIsNotified',
   'transportGet',
   'transportAck',
   'phaseChanged',

@@ -15,7 +15,7 @@ import { NseService } from '../session/nse/nse.js';
 import type { BridgeConfig, BridgePhase, NotificationResult, NseBridgeHost, WireContent } from './contract.js';
 import { NSE_HOST_FUNCTIONS } from './contract.js';
 import { nsePorts } from './ports.js';
-import { createSession, key64, notify, version } from './setup.js';
+import { contractCode, createSession, key64, notify, version } from './setup.js';
 import { sealE2eBody, sealNid } from './tools.js';
 
 export type { BridgeConfig, NseBridgeHost, NotificationResult } from './contract.js';
@@ -137,7 +137,7 @@ export function createCore(bridge: NseBridgeHost, config: BridgeConfig): NseCore
           }
           return;
         case 'error':
-          if (p && typeof f.code === 'string') p.errors.push(f.code);
+          if (p) p.errors.push(contractCode(f.code));
           return;
         case 'handed-over':
           if (p) p.handedOver = true;

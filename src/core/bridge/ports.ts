@@ -255,8 +255,9 @@ export class BridgeInbox implements SessionInbox {
   async markNotified(msgId: string, queueId: string): Promise<boolean> {
     return expectBool('inboxMarkNotified', await call(this.h, 'inboxMarkNotified', (d) => this.h.inboxMarkNotified(msgId, queueId, d)));
   }
-  async isNotified(msgId: string): Promise<boolean> {
-    return expectBool('inboxIsNotified', await call(this.h, 'inboxIsNotified', (d) => this.h.inboxIsNotified(msgId, d)));
+  /** No session asks it (the store path appends a marker instead: inboxMarkNotified), so the contract has no host function for it. */
+  isNotified(_msgId: string): Promise<boolean> {
+    return Promise.reject(notInContract('isNotified', 'bridge'));
   }
 
   /** The NSE never imports (app-ports.ts adds it). */

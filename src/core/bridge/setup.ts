@@ -5,7 +5,7 @@
  * callbacks).
  */
 import { fromHex, toHex } from '../bytes.js';
-import { NsekitError } from '../errors.js';
+import { ErrorCodes, NsekitError } from '../errors.js';
 import type { Gate, Host } from '../host.js';
 import type { QueueConfig, SessionConfig, SessionEventName } from '../session/index.js';
 import { SessionRuntime } from '../session/runtime.js';
@@ -94,6 +94,12 @@ export function createSession<P extends BridgePorts>(
   });
   for (const [id, n] of notifiers) rt.notifiers.set(id, n);
   return { rt, host, ports, masterKeyHex };
+}
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes));
+/** A session error's code as the contract reports it: an untyped exception (the sessions' INTERNAL) is BRIDGE_HOST_ERROR. */
+export function contractCode(code: unknown): string {
+  return typeof code === 'string' && KNOWN_CODES.has(code) ? code : 'BRIDGE_HOST_ERROR';
 }
 
 /** A sync host callback that must not throw: a throw is logged. */
