@@ -1,0 +1,231 @@
+/**
+ * The mutation table: realistic one-line (or few-line) bugs planted in the SHIPPING code
+ * (src/**, never sim/), each applied textually to a copy of the repository (sim/mutations/apply.ts)
+ * and hunted with `nsekit explore` in fast mode (sim/mutations/run.ts). A row is caught when the
+ * mutated code violates an invariant at a run whose unmutated run does not — by that invariant,
+ * at that run. The figures (`seed`, `firstRun`, `caughtBy`) are the ones measured and printed in
+ * docs/fast-mode.md "Mutation table"; test/sim/mutations.test.ts checks them again.
+ */
+import type { InvariantName } from '../checkers/types.js';
+
+export interface Edit {
+  /** Exact text, present exactly once in the file. */
+  find: string;
+  replace: string;
+}
+
+export interface Mutation {
+  id: string;
+  /** Repository-relative path of a shipping file. */
+  file: string;
+  /** One edit (find/replace) or several, applied in order. */
+  edits: Edit[];
+  description: string;
+  /** The invariant(s) meant to catch it. */
+  expect: InvariantName[];
+  /** How it is hunted: explore in fast mode (the default), or one real-mode catalogue run (code only the Node processes run). */
+  mode?: 'fast' | 'real';
+  /** Real mode: the catalogue scenario run once at `seed`. */
+  scenario?: string;
+  /** Exploration seed (fast) or run seed (real). */
+  seed: number;
+  /** Measured: the first run (fast: explore run index) at which it was caught, null if not within the budget. */
+  firstRun: number | null;
+  /** Measured: the invariants that run violated and its unmutated run did not. */
+  caughtBy: InvariantName[];
+  /** Why it is not caught, for a row with firstRun null. */
+  notCaught?: string;
+}
+
+const one = (find: string, replace: string): Edit[] => [{ find, replace }];
+
+/** Runs an exploration may take to catch a row (the brief's bound). */
+export const MUTATION_RUN_BUDGET = 2_000;
+
+export const MUTATIONS: Mutation[] = [
+  {
+    id: 'ack-before-write',
+    file: 'src/core/inbound/pipeline.ts',
+    edits: [
+      { find: '      ing = await ingest(deps, r.msg);', replace: '      await r.ack();\n      ing = await ingest(deps, r.msg);' },
+      { find: 'out.push(await ackThenAnnounce(deps, ing, () => r.ack()));', replace: 'out.push(await ackThenAnnounce(deps, ing, async () => {}));' },
+    ],
+    description: 'the GET path ACKs (the relay deletes) before the durable write',
+    expect: ['no-loss'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'sub-ack-before-write',
+    file: 'src/core/inbound/pipeline.ts',
+    edits: one('  return ackThenAnnounce(deps, await ingest(deps, m), ack);', '  await ack();\n  return ackThenAnnounce(deps, await ingest(deps, m), async () => {});'),
+    description: "the app's SUB delivery ACKs before the durable write",
+    expect: ['no-loss'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'no-resubscribe-on-foreground',
+    file: 'src/core/session/app/app.ts',
+    edits: one("    if (this.mode === 'instant') await this.realtime.subscribeAll();\n    else this.poller.start();", "    if (this.mode === 'instant') {\n      if (reason === 'online') await this.realtime.subscribeAll();\n    } else this.poller.start();"),
+    description: "the wake sequence run by a foreground (reason `resume`, also at launch) does not SUB again; only the reconnect's wake (`online`) does",
+    expect: ['live-delivery'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'extra-get-cap-ignored',
+    file: 'src/core/session/nse/nse.ts',
+    edits: one('{ maxExtraGets: this.maxExtraGets, stop: () => this.appInFront() }', '{ maxExtraGets: Number.MAX_SAFE_INTEGER, stop: () => this.appInFront() }'),
+    description: 'the NSE fetches until the queue is empty, whatever its extra-GET cap',
+    expect: ['bounded-work'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'expiry-does-not-suspend',
+    file: 'src/core/session/nse/nse.ts',
+    edits: one('    void this.suspend(0);\n  }', '  }'),
+    description: "the NSE's expiry path delivers best-attempt content but does not suspend (keeps fetching)",
+    expect: ['bounded-work'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'slot-released-at-get-reply',
+    file: 'src/core/queue/coordinator.ts',
+    edits: one('    const m = msg;\n    return {', "    const m = msg;\n    this.handOn(queueId, q, slot, 'done');\n    return {"),
+    description: "the per-queue slot is handed to the next GET as soon as the GET's reply is read, not at the ACK",
+    expect: ['get-isolation'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'locked-append-not-awaited',
+    file: 'src/core/inbound/pipeline.ts',
+    edits: one('    await deps.inbox.append({ msgId: m.msgId, queueId: m.queueId', '    void deps.inbox.append({ msgId: m.msgId, queueId: m.queueId'),
+    description: 'device locked: the pending-inbox append is not awaited, so the ACK may outrun it (stands in for "the inbox claim deleted before the DB commit": that code is the inbox port, src/node/pending-inbox, which fast mode replaces with sim/fast/inbox.ts)',
+    expect: ['no-loss'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'background-keeps-network-open',
+    file: 'src/core/phase/machine.ts',
+    edits: one('      blocked: withBlocked(context.blocked, NETWORK_CLASSES),', '      blocked: withBlocked(context.blocked, []),'),
+    description: 'entering background blocks no network class',
+    expect: ['gates'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'no-yield-on-lock-request',
+    file: 'src/core/session/nse/nse.ts',
+    edits: one("    rt.lock.onYieldRequested(() => void this.yieldToApp('lock'));", ''),
+    description: "the NSE ignores the app's yield request on the lock's side channel",
+    expect: ['get-isolation'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'wake-skips-inbox-import',
+    file: 'src/core/session/app/app.ts',
+    edits: one('    if (rt.unlocked) await rt.importInbox();\n    await rt.phase.run', '    await rt.phase.run'),
+    description: 'the wake sequence does not import the pending inbox (only an unlock while active does)',
+    expect: ['liveness'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'store-close-not-awaited',
+    file: 'src/core/session/runtime.ts',
+    edits: one('          await this.store.close();', '          void this.store.close();'),
+    description: "suspension reports `suspended` without waiting for the store's close (checkpoint under the lock)",
+    expect: ['no-dead10cc'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'left-front-before-idle',
+    file: 'src/core/session/app/app.ts',
+    edits: one("    await rt.phase.whenIdle('receiveNetwork');\n    rt.emit('left-front', {});", "    rt.emit('left-front', {});"),
+    description: "the app reports left-front before its receive in flight finished (the NSE may GET beside it)",
+    expect: ['get-isolation'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'ack-on-processing-failure',
+    file: 'src/core/inbound/pipeline.ts',
+    edits: one('      r.release();\n', '      await r.ack().catch(() => {});\n'),
+    description: 'a message whose processing failed is ACKed (deleted) instead of released',
+    expect: ['no-loss'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'yield-without-drain',
+    file: 'src/core/session/nse/nse.ts',
+    edits: one('    await this.suspend(this.suspendDeadlineMs, report);\n  }', '    report();\n    void this.suspend(this.suspendDeadlineMs);\n  }'),
+    description: "the NSE answers a yield request (`yielded`) at once and drains afterwards: the app GETs beside the NSE's receive in flight",
+    expect: ['get-isolation'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'locked-path-no-marker',
+    file: 'src/core/inbound/pipeline.ts',
+    edits: one('m.flags.notification && (await deps.inbox.markNotified(m.msgId, m.queueId)) && (await notYetInStore(deps, m))', 'm.flags.notification && (await notYetInStore(deps, m))'),
+    description: "device locked: the generic notification is shown without appending the pending inbox's `notified` marker (the locked device's at-most-once record)",
+    expect: ['no-duplicates'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'shown-while-locked-unchecked',
+    file: 'src/core/inbound/pipeline.ts',
+    edits: one('isUserContent(content) && (await store.markNotified(m.msgId)) && !(await shownWhileLocked(deps, m))', 'isUserContent(content) && (await store.markNotified(m.msgId))'),
+    description: "the store path shows a message without asking the pending inbox whether it was already shown while locked",
+    expect: ['no-duplicates'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'generation-not-bumped',
+    file: 'src/node/lock/base.ts',
+    edits: one('        gen = this.nextGen();\n        this.writeGen(gen);\n      }\n    } finally {\n      this.lastSeenGen = gen;\n      this.isHeld = false;', '        gen = this.heldGen;\n        this.writeGen(gen);\n      }\n    } finally {\n      this.lastSeenGen = gen;\n      this.isHeld = false;'),
+    description: 'a release after a write does not bump the shared generation (the Node lock: fast mode runs its own lock table, so this row runs one real-mode catalogue scenario)',
+    expect: ['generation'],
+    mode: 'real',
+    scenario: 'nse-push-while-app-suspending',
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
+    id: 'outbox-sent-before-ok',
+    file: 'src/core/session/app/outbox.ts',
+    edits: one("        await rt.store.outboxMark(it.clientId, 'sending');", "        await rt.store.outboxMark(it.clientId, 'sent');"),
+    description: "an outbox item is marked sent before the relay's OK (a failed SEND is never retried)",
+    expect: ['liveness'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+];
