@@ -74,6 +74,8 @@ export class SessionRuntime {
   /** Outbox key (KeyRing.outbox); null while locked. */
   outboxKey: Uint8Array | null = null;
   readonly notifier: Notifier;
+  /** Set by the app: an append of its own finished with the key in memory (see inboundDeps). */
+  onInboxAppendedUnlocked?: () => void;
   /** Pending-inbox appends in progress: suspension waits for them (they take the inbox file lock). */
   private readonly inboxWrites = new Set<Promise<unknown>>();
   private connecting: Promise<void> | null = null;
@@ -250,6 +252,9 @@ export class SessionRuntime {
             this.trackInbox(async () => {
               await inbox.append(m);
               rt.emit('inboxed', { msgId: m.msgId, queueId: m.queueId, via });
+              // The key came back while this append ran (an unlock's import may have claimed the
+              // file before it): nothing else would import it until the next wake.
+              if (rt.unlocked) rt.onInboxAppendedUnlocked?.();
             }),
           ),
         markNotified: (msgId, queueId) =>

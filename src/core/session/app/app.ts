@@ -40,6 +40,8 @@ export class App {
     this.poller = new LowPowerPoller(rt, cfg.pollIntervalMs ?? 1_000);
     this.poller.fetchQueue = (q) => this.fetchQueue(q).then(() => {});
     this.outbox = new Outbox(rt);
+    // Imports run in the lifecycle order (no `lock` can wipe the key in the middle of one).
+    rt.onInboxAppendedUnlocked = () => void this.serial(() => rt.importInbox()).catch((e) => rt.errorEvent('inbox import', e));
   }
 
   /** Run `fn` after every earlier command (lifecycle is strictly ordered). The caller reports failures. */

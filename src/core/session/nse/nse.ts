@@ -143,6 +143,12 @@ export class NseService {
         await this.suspending;
         job.waiting = false;
       }
+      if (job.done) {
+        // Its time expired while it waited (best-attempt content already out): no GET for it now.
+        this.jobs.delete(job);
+        rt.emit('push-done', { pushId: job.pushId, stored: 0, inboxed: 0, duplicates: 0, expired: true });
+        return;
+      }
       // A yield may have come in while we waited: it wins, nothing was fetched.
       if (!this.appActive && rt.phase.phase !== 'active') await rt.phase.activate();
       // A reused NSE may have lost its socket (relay restart, long freeze).
@@ -258,7 +264,8 @@ export class NseService {
     let outs: InboundOutcome[];
     try {
       // Yielded meanwhile: no further GET goes out (the app is in front, it fetches).
-      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets, stop: () => this.appInFront() });
+      // Out of time (best-attempt content out) or yielded: no further GET goes out.
+      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets, stop: () => job.done || this.appInFront() });
     } catch (e) {
       // The app fetched and ACKed the same message first: it is durable (the store deduped), nothing to do.
       if (!isNsekitError(e, 'PROTO_NO_MSG')) throw e;
@@ -325,7 +332,7 @@ export class NseService {
         beforeSuspended?.();
         // A push that came in during the drain reactivates us right away: not suspended for
         // the device, which would freeze us in the middle of that push (iOS does not).
-        if (!this.appActive && [...this.jobs].some((j) => j.waiting)) rt.log('info', 'nse', 'suspended, but a push is waiting: reactivating');
+        if (!this.appActive && [...this.jobs].some((j) => j.waiting && !j.done)) rt.log('info', 'nse', 'suspended, but a push is waiting: reactivating');
         else rt.reportSuspended();
       } catch (e) {
         rt.errorEvent('nse suspend', e);
