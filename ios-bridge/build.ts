@@ -38,9 +38,10 @@ export const BRIDGE_TARGET = 'es2020';
 export const FORBIDDEN_IN_BUNDLE: readonly RegExp[] = [
   /\brequire\s*\(/,
   /\bimport\s*\(/,
-  // import statements: import{…} / import*… / import"x" / import x from (not the word "imported" in a log string)
-  /\bimport\s*[{*"'`]/,
-  /\bimport\s+[\w$]+\s*(,|from\b)/,
+  // import statements: import{…} / import*… / import"x" / import x from — at a statement start, so neither
+  // the word "imported" nor a string ending in "import" (a log's "inbox import") counts
+  /(?:^|[;{}])\s*import\s*[{*"'`]/m,
+  /(?:^|[;{}])\s*import\s+[\w$]+\s*(,|from\b)/m,
   /\bprocess\s*\./,
   /\bBuffer\b/,
   /["'`]node:/,

@@ -91,6 +91,9 @@ describe('bundle', () => {
     expect(scanBundle('import{a}from"./a.js";')).not.toEqual([]);
     expect(scanBundle('import x from "y";')).not.toEqual([]);
     expect(scanBundle('log("pending inbox imported")')).toEqual([]);
+    expect(scanBundle('t.errorEvent("inbox import",r)')).toEqual([]);
+    expect(scanBundle('a();import"./side.js";')).not.toEqual([]);
+    expect(scanBundle('}import*as x from"y"')).not.toEqual([]);
   });
 
   it('each is one IIFE defining NsekitCore, minified, with a name/version/hash banner and a source map', () => {
