@@ -97,6 +97,16 @@ export const MUTATIONS: Mutation[] = [
     caughtBy: [],
   },
   {
+    id: 'expiry-leaves-jobs-running',
+    file: 'src/core/session/nse/nse.ts',
+    edits: one('    for (const job of this.jobs) {\n      job.done = true;\n', '    for (const job of this.jobs) {\n'),
+    description: "the NSE's expiry shows best-attempt content but does not mark the pushes finished: their fetches go on (a push waiting out the suspension GETs once reactivated)",
+    expect: ['bounded-work'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+  },
+  {
     id: 'slot-released-at-get-reply',
     file: 'src/core/queue/coordinator.ts',
     edits: one('    const m = msg;\n    return {', "    const m = msg;\n    this.handOn(queueId, q, slot, 'done');\n    return {"),
