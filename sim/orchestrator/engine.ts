@@ -215,7 +215,10 @@ export class Engine {
         break;
       case 'kill': {
         const proc = this.proc(role!);
-        if (proc) this.rules.kill(role!, proc, 'step');
+        if (proc) {
+          this.rules.kill(role!, proc, 'step');
+          p = proc.whenExited(); // the step ends when the device has seen the exit (a relaunch follows)
+        }
         if (role === 'nse') {
           this.timers.clearNse();
           for (const l of [...this.frozenListeners]) l();
@@ -228,13 +231,19 @@ export class Engine {
         // The kernel's page cache survives here (only the processes die): with the default
         // synchronous = FULL nothing committed is lost anyway. Fast mode drops unsynced commits.
         this.h.ok('orchestrator', 'power-cut', { unsyncedCommitsLost: 'not modelled in real mode' });
+        const dead: Promise<void>[] = [];
         for (const r of ['app', 'nse'] as const) {
           const proc = this.proc(r);
-          if (proc) this.rules.kill(r, proc, 'power-cut');
+          if (!proc) continue;
+          this.rules.kill(r, proc, 'power-cut');
+          dead.push(proc.whenExited());
         }
         this.timers.clearNse();
         this.timers.clearApp();
         for (const l of [...this.frozenListeners]) l();
+        // The step ends when both are gone: a foreground right after must relaunch the app, not
+        // send `active` to a process whose exit the device has not seen yet.
+        p = Promise.all(dead).then(() => {});
         release();
         break;
       }

@@ -166,6 +166,11 @@ export class ManagedProc extends EventEmitter {
     return this.child.pid ?? -1;
   }
 
+  /** Resolves once the process has exited (and the `exit` event has gone out). */
+  whenExited(): Promise<void> {
+    return this.exitP;
+  }
+
   get alive(): boolean {
     return !this.exited;
   }

@@ -2,7 +2,7 @@ export * from './config.js';
 export * from './commands.js';
 export * from './events.js';
 export * from './ports.js';
-export { SessionRuntime, hexBytes, truncateSecret, type SessionComponents, type SessionRuntimeOptions } from './runtime.js';
+export { SessionRuntime, hexBytes, type SessionComponents, type SessionRuntimeOptions } from './runtime.js';
 export { App, type WakeReason } from './app/app.js';
 export { Outbox } from './app/outbox.js';
 export { Realtime, type RealtimeOptions } from './app/realtime.js';

@@ -27,11 +27,6 @@ export function hexBytes(s: string | undefined, what: string): Uint8Array {
   return b;
 }
 
-/** Never log whole tokens or keys: first 6 characters and an ellipsis. */
-export function truncateSecret(s: string): string {
-  return s.length <= 6 ? s : `${s.slice(0, 6)}…`;
-}
-
 /**
  * Replaceable parts, for a host that composes differently (the simulator
  * wraps them to plant known faults it must catch; see docs/fast-mode.md).
@@ -189,7 +184,7 @@ export class SessionRuntime {
     // Suspended: the store stays closed; onActivate unlocks it with the key we now hold.
     if (this.store.isOpen) await this.store.unlock(key, ring);
     wipe(ring.inbox, ring.notification, ring.keycheck);
-    this.log('info', 'lock', 'device unlocked: key in memory', { key: truncateSecret(masterKeyHex) });
+    this.log('info', 'lock', 'device unlocked: key in memory'); // never any part of the key in a log
   }
 
   /** Device locked: the key leaves memory; inbound goes to the pending inbox. */

@@ -101,10 +101,22 @@ export class SharedStore implements Store {
   }
 
   /** Waits for in-flight writes, checkpoints (TRUNCATE) under the lock, closes. Keys stay as they were. */
-  async close(): Promise<void> {
+  /**
+   * Checkpoint and close. A second call while one is in progress waits for it: the connection
+   * is detached before the checkpoint's lock wait, and a caller that returned then (a
+   * suspension racing a shutdown) would report the store closed while its file is still open.
+   */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose().finally(() => (this.closing = null));
+    return this.closing;
+  }
+  private closing: Promise<void> | null = null;
+
+  private async doClose(): Promise<void> {
     if (!this.db) return;
     while (this.inflight > 0) await new Promise<void>((res) => this.idle.push(res));
     const db = this.db;
+    if (!db) return; // closed by another caller while this one waited for writes
     this.db = null;
     this.st = null;
     try {

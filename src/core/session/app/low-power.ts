@@ -62,7 +62,12 @@ export class LowPowerPoller {
         try {
           const has = await this.rt.phase.run('receiveNetwork', () => this.hasPayload(queueId));
           this.rt.emit('sync', { stage: 'poll', queueId, hasPayload: has });
-          if (has) await this.fetchQueue(queueId);
+          if (has) {
+            // No SUB keeps the socket up in this mode: a dropped connection (relay restart,
+            // partition) is reopened here, or every later fetch fails with PROTO_CLOSED.
+            await this.rt.phase.run('receiveNetwork', () => this.rt.ensureConnected());
+            await this.fetchQueue(queueId);
+          }
         } catch (e) {
           this.rt.log('warn', 'sync', 'status poll failed', { queueId, error: String(e) });
         }
