@@ -39,7 +39,10 @@ export interface Mutation {
 
 const one = (find: string, replace: string): Edit[] => [{ find, replace }];
 
-/** Runs an exploration may take to catch a row (the brief's bound). */
+/** Where the figures were measured (`run.ts --ref`): the commit, not a person. */
+export const MEASURED_AT = 'b0a4baa';
+
+/** Runs an exploration may take to catch a row. */
 export const MUTATION_RUN_BUDGET = 2_000;
 
 export const MUTATIONS: Mutation[] = [
@@ -53,8 +56,8 @@ export const MUTATIONS: Mutation[] = [
     description: 'the GET path ACKs (the relay deletes) before the durable write',
     expect: ['no-loss'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 0,
+    caughtBy: ['no-loss', 'liveness'],
   },
   {
     id: 'sub-ack-before-write',
@@ -63,8 +66,8 @@ export const MUTATIONS: Mutation[] = [
     description: "the app's SUB delivery ACKs before the durable write",
     expect: ['no-loss'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 803,
+    caughtBy: ['no-loss', 'liveness'],
   },
   {
     id: 'no-resubscribe-on-foreground',
@@ -73,8 +76,8 @@ export const MUTATIONS: Mutation[] = [
     description: "the wake sequence run by a foreground (reason `resume`, also at launch) does not SUB again; only the reconnect's wake (`online`) does",
     expect: ['live-delivery'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 1,
+    caughtBy: ['live-delivery'],
   },
   {
     id: 'extra-get-cap-ignored',
@@ -83,8 +86,8 @@ export const MUTATIONS: Mutation[] = [
     description: 'the NSE fetches until the queue is empty, whatever its extra-GET cap',
     expect: ['bounded-work'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 248,
+    caughtBy: ['bounded-work'],
   },
   {
     id: 'expiry-does-not-suspend',
@@ -95,6 +98,7 @@ export const MUTATIONS: Mutation[] = [
     seed: 1,
     firstRun: null,
     caughtBy: [],
+    notCaught: "since 3252966 an expired push's fetch stops by itself (`job.done`), so the NSE goes idle and its own grace (nseGraceMs, 20 ms at timeFactor 0.01) suspends it about when iOS's freeze after the expiry grace (also 20 ms) comes; no generated run has it holding the lock or fetching at that freeze",
   },
   {
     id: 'expiry-leaves-jobs-running',
@@ -103,8 +107,8 @@ export const MUTATIONS: Mutation[] = [
     description: "the NSE's expiry shows best-attempt content but does not mark the pushes finished: their fetches go on (a push waiting out the suspension GETs once reactivated)",
     expect: ['bounded-work'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 282,
+    caughtBy: ['bounded-work'],
   },
   {
     id: 'slot-released-at-get-reply',
@@ -113,8 +117,8 @@ export const MUTATIONS: Mutation[] = [
     description: "the per-queue slot is handed to the next GET as soon as the GET's reply is read, not at the ACK",
     expect: ['get-isolation'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 1,
+    caughtBy: ['get-isolation'],
   },
   {
     id: 'locked-append-not-awaited',
@@ -123,8 +127,8 @@ export const MUTATIONS: Mutation[] = [
     description: 'device locked: the pending-inbox append is not awaited, so the ACK may outrun it (stands in for "the inbox claim deleted before the DB commit": that code is the inbox port, src/node/pending-inbox, which fast mode replaces with sim/fast/inbox.ts)',
     expect: ['no-loss'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 569,
+    caughtBy: ['no-loss', 'liveness'],
   },
   {
     id: 'background-keeps-network-open',
@@ -133,8 +137,8 @@ export const MUTATIONS: Mutation[] = [
     description: 'entering background blocks no network class',
     expect: ['gates'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 732,
+    caughtBy: ['gates'],
   },
   {
     id: 'no-yield-on-lock-request',
@@ -145,6 +149,7 @@ export const MUTATIONS: Mutation[] = [
     seed: 1,
     firstRun: null,
     caughtBy: [],
+    notCaught: "the lock channel is a second path for the same request: the device's IPC yield (`yieldToApp('ipc')` at a foreground, `setAppActive(true)` to a frozen NSE) reaches the NSE in every generated scenario, and the NSE asks `yieldPending()` before every GET regardless",
   },
   {
     id: 'wake-skips-inbox-import',
@@ -153,8 +158,8 @@ export const MUTATIONS: Mutation[] = [
     description: 'the wake sequence does not import the pending inbox (only an unlock while active does)',
     expect: ['liveness'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 16,
+    caughtBy: ['liveness'],
   },
   {
     id: 'store-close-not-awaited',
@@ -163,8 +168,8 @@ export const MUTATIONS: Mutation[] = [
     description: "suspension reports `suspended` without waiting for the store's close (checkpoint under the lock)",
     expect: ['no-dead10cc'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 0,
+    caughtBy: ['no-dead10cc'],
   },
   {
     id: 'left-front-before-idle',
@@ -175,6 +180,7 @@ export const MUTATIONS: Mutation[] = [
     seed: 1,
     firstRun: null,
     caughtBy: [],
+    notCaught: "the wake's GETs run inside the app's serialized lifecycle, so a `background` command waits for them anyway; what is still in flight at background is a SUB delivery (or a low-power poll fetch, 10% of runs), and get-isolation judges GETs only (the fast mode does not record the SUB path's ACK as an app op). an experiment counting an app SUB ingest that overlaps an NSE GET of the same message found one such overlap at run 1780 on 7154f9f and none within the budget at b0a4baa",
   },
   {
     id: 'ack-on-processing-failure',
@@ -183,8 +189,8 @@ export const MUTATIONS: Mutation[] = [
     description: 'a message whose processing failed is ACKed (deleted) instead of released',
     expect: ['no-loss'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 550,
+    caughtBy: ['no-loss', 'liveness'],
   },
   {
     id: 'yield-without-drain',
@@ -193,8 +199,8 @@ export const MUTATIONS: Mutation[] = [
     description: "the NSE answers a yield request (`yielded`) at once and drains afterwards: the app GETs beside the NSE's receive in flight",
     expect: ['get-isolation'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 69,
+    caughtBy: ['get-isolation'],
   },
   {
     id: 'locked-path-no-marker',
@@ -203,8 +209,8 @@ export const MUTATIONS: Mutation[] = [
     description: "device locked: the generic notification is shown without appending the pending inbox's `notified` marker (the locked device's at-most-once record)",
     expect: ['no-duplicates'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 933,
+    caughtBy: ['no-duplicates'],
   },
   {
     id: 'shown-while-locked-unchecked',
@@ -215,6 +221,7 @@ export const MUTATIONS: Mutation[] = [
     seed: 1,
     firstRun: null,
     caughtBy: [],
+    notCaught: "the race it guards — a message shown while locked by one process, fetched again by the other once unlocked and inserted before the ACK of the locked copy landed and before an import moved the marker — is not reached within the budget",
   },
   {
     id: 'generation-not-bumped',
@@ -225,8 +232,8 @@ export const MUTATIONS: Mutation[] = [
     mode: 'real',
     scenario: 'nse-push-while-app-suspending',
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
+    firstRun: 0,
+    caughtBy: ['generation'],
   },
   {
     id: 'outbox-sent-before-ok',
@@ -237,5 +244,6 @@ export const MUTATIONS: Mutation[] = [
     seed: 1,
     firstRun: null,
     caughtBy: [],
+    notCaught: "no scenario sends from the app: the scenario verb `send` is the external sender (sim/fast/steps.ts), so the outbox never holds an item in either mode; the SEND gates rule and the outbox failpoints are in place for when one does",
   },
 ];
