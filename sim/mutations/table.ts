@@ -93,7 +93,7 @@ export const MUTATIONS: Mutation[] = [
     id: 'expiry-does-not-suspend',
     file: 'src/core/session/nse/nse.ts',
     edits: one('    void this.suspend(0);\n  }', '  }'),
-    description: "the NSE's expiry path delivers best-attempt content but does not suspend (keeps fetching)",
+    description: "the NSE's expiry path delivers best-attempt content but does not suspend (store open, lock takeable, until its idle grace)",
     expect: ['bounded-work'],
     seed: 1,
     firstRun: null,
