@@ -3,8 +3,8 @@
  *
  * Hunts every mutation of the table (sim/mutations/table.ts) in a copy of the repository:
  * fast rows with `nsekit explore --runs BUDGET --seed S --stop-at-first --no-shrink` run by
- * the copy's own bin/nsekit.js; the first violating run is compared with the same run of an
- * unmutated copy, and if that one shows the same invariants (a violation of the current code,
+ * the copy's own bin/nsekit.js; the first violating run is compared with the same run of the
+ * unmutated code (this process's modules, or a copy of `--ref`), and if that one shows the same invariants (a violation of the current code,
  * not of the mutation) the hunt goes on from the next run (`--from-run`). Real rows run their
  * catalogue scenario once with real processes (`nsekit sim NAME --seed S`), mutated and not.
  * Prints one line per row (or, with --json, one JSON object per row and a summary line);
@@ -44,8 +44,12 @@ export interface HuntOptions {
   seed?: number;
   /** Lanes per explore process (default 4). */
   lanes?: number;
-  /** An unmutated copy to compare with (made and removed per call if absent). */
-  baseline?: RepoCopy;
+  /**
+   * What to compare with: an unmutated copy, or 'in-process' — this process's own modules run the
+   * same generated scenario (the working tree, so only without `ref`). Default: in-process
+   * without `ref`, else a copy of `ref` made and removed per call.
+   */
+  baseline?: RepoCopy | 'in-process';
   /** Per-process timeout (ms, default 10 minutes). */
   timeoutMs?: number;
 }
@@ -110,16 +114,24 @@ async function exploreFirst(dir: string, seed: number, fromRun: number, runs: nu
   }
 }
 
-/** Per baseline copy and seed: the unmutated verdict of single runs (invariants violated). */
-const baselineRuns = new WeakMap<RepoCopy, Map<string, string[]>>();
+/** Per baseline and seed: the unmutated verdict of single runs (invariants violated). */
+const baselineRuns = new Map<RepoCopy | 'in-process', Map<string, string[]>>();
 
-async function baselineRun(b: RepoCopy, seed: number, run: number, lanes: number, timeoutMs: number): Promise<string[]> {
+/** Run `run` of exploration `seed` as explore does it, in this process (sim/explore/explore.ts). */
+async function inProcessRun(seed: number, run: number): Promise<string[]> {
+  const [{ runFast }, { generateScenario, runSeed }] = await Promise.all([import('../fast/run.js'), import('../explore/generate.js')]);
+  const s = runSeed(seed, run);
+  const r = await runFast(generateScenario(s, `explore-${seed}-${run}`), s);
+  return [...new Set(r.violations.map((v) => v.invariant))];
+}
+
+async function baselineRun(b: RepoCopy | 'in-process', seed: number, run: number, lanes: number, timeoutMs: number): Promise<string[]> {
   let m = baselineRuns.get(b);
   if (!m) baselineRuns.set(b, (m = new Map()));
   const k = `${seed}:${run}`;
   if (!m.has(k)) {
-    const fv = await exploreFirst(b.dir, seed, run, run + 1, lanes, timeoutMs);
-    m.set(k, fv?.invariants ?? []);
+    if (b === 'in-process') m.set(k, await inProcessRun(seed, run));
+    else m.set(k, (await exploreFirst(b.dir, seed, run, run + 1, lanes, timeoutMs))?.invariants ?? []);
   }
   return m.get(k)!;
 }
@@ -146,12 +158,15 @@ export async function hunt(m: Mutation, opts: HuntOptions = {}): Promise<HuntRes
   const mode = m.mode ?? 'fast';
   const res: HuntResult = { id: m.id, file: m.file, mode, seed, expect: m.expect, caught: false, firstRun: null, caughtBy: [], skipped: [], seconds: 0 };
   const copy = copyRepo({ ...(opts.ref ? { ref: opts.ref } : {}), prefix: `nsekit-mutation-${m.id}-` });
-  const ownBaseline = opts.baseline ? null : copyRepo({ ...(opts.ref ? { ref: opts.ref } : {}), prefix: 'nsekit-mutation-baseline-' });
-  const baseline = opts.baseline ?? ownBaseline!;
+  const ownBaseline = opts.baseline || !opts.ref ? null : copyRepo({ ref: opts.ref, prefix: 'nsekit-mutation-baseline-' });
+  const baseline: RepoCopy | 'in-process' = opts.baseline ?? ownBaseline ?? 'in-process';
+  // The real rows run the unmutated scenario with real processes: they need a directory.
+  const realBase = mode === 'real' && baseline === 'in-process' ? copyRepo({ prefix: 'nsekit-mutation-baseline-' }) : null;
   try {
     applyMutation(copy.dir, m);
     if (mode === 'real') {
-      const [mut, base] = await Promise.all([simReal(copy.dir, m.scenario!, seed, timeoutMs), simReal(baseline.dir, m.scenario!, seed, timeoutMs)]);
+      const baseDir = realBase?.dir ?? (baseline as RepoCopy).dir;
+      const [mut, base] = await Promise.all([simReal(copy.dir, m.scenario!, seed, timeoutMs), simReal(baseDir, m.scenario!, seed, timeoutMs)]);
       const fresh = mut.invariants.filter((x) => !base.invariants.includes(x));
       if (base.invariants.length) res.skipped.push({ run: 0, invariants: base.invariants });
       if (fresh.length) {
@@ -183,6 +198,7 @@ export async function hunt(m: Mutation, opts: HuntOptions = {}): Promise<HuntRes
   } finally {
     copy.remove();
     ownBaseline?.remove();
+    realBase?.remove();
   }
   res.seconds = Math.round((performance.now() - t0) / 100) / 10;
   return res;
@@ -190,7 +206,8 @@ export async function hunt(m: Mutation, opts: HuntOptions = {}): Promise<HuntRes
 
 /** Hunts `rows`, `concurrency` at a time (one shared unmutated copy); results in table order. */
 export async function huntAll(rows: readonly Mutation[], opts: HuntOptions & { concurrency?: number; onResult?: (r: HuntResult) => void } = {}): Promise<HuntResult[]> {
-  const baseline = opts.baseline ?? copyRepo({ ...(opts.ref ? { ref: opts.ref } : {}), prefix: 'nsekit-mutation-baseline-' });
+  const own = !opts.baseline && opts.ref ? copyRepo({ ref: opts.ref, prefix: 'nsekit-mutation-baseline-' }) : null;
+  const baseline: RepoCopy | 'in-process' = opts.baseline ?? own ?? 'in-process';
   const results: HuntResult[] = new Array(rows.length);
   let next = 0;
   try {
@@ -203,7 +220,7 @@ export async function huntAll(rows: readonly Mutation[], opts: HuntOptions & { c
     };
     await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, worker));
   } finally {
-    if (!opts.baseline) baseline.remove();
+    own?.remove();
   }
   return results;
 }
