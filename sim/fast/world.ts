@@ -136,6 +136,17 @@ export class FastWorld {
     return { proc: role, pid, owner, clock, host, hit, record, point: () => this.sched.point(owner) };
   }
 
+  /** The release of a held hit, recording the end of the harness's hold (once). */
+  private heldRelease(role: Role, pid: number, at: string, release: () => void): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.h.append({ proc: role, pid, type: 'info', f: 'harness.release', value: { at } });
+      release();
+    };
+  }
+
   /** Session log lines: silent, or on stderr with the virtual time when NSEKIT_FAST_LOG=1 (debugging one run). */
   private logFor(owner: string): Log {
     if (process.env.NSEKIT_FAST_LOG !== '1') return silentLog;
@@ -156,7 +167,11 @@ export class FastWorld {
       resolve = r;
     });
     const release = this.sched.post.bind(this.sched, owner, resolve); // bind: no keepNames wrapper
-    if (this.onHit(role, name, release)) return p; // a trigger holds the process here
+    if (this.onHit(role, name, this.heldRelease(role, pid, name, release))) {
+      // A trigger holds the process here: a stall of the harness's making (docs/invariants.md).
+      this.h.append({ proc: role, pid, type: 'info', f: 'harness.hold', value: { at: name } });
+      return p;
+    }
     // Bookkeeping sites (phase/gate announcements, slot released) are not scheduling points
     // unless a step waits on them: fewer steps, the same interleavings where work happens.
     // ... except in a frozen process: SIGSTOP stops it at once, not at its next real scheduling point.
@@ -318,8 +333,10 @@ export class FastWorld {
     this.notifyStopped(p);
     this.sched.freeze(p.ctx.owner);
     this.h.ok(ORCH, 'freeze', { proc: role, pid: p.ctx.pid, why });
+    // The shared lock only. The real engine also counts SQLite's and the inbox's file locks
+    // (an open store): not modelled here yet, see docs/fast-mode.md "Known differences".
     if (this.lockTable.holder !== p.ctx.pid) return 'frozen';
-    this.h.info(ORCH, 'lock.held-at-freeze', { proc: role, pid: p.ctx.pid, code: '0xdead10cc', backend: 'sim' });
+    this.h.info(ORCH, 'lock.held-at-freeze', { proc: role, pid: p.ctx.pid, code: '0xdead10cc', backend: 'sim', sharedLock: true });
     this.kill(role, '0xdead10cc');
     return 'killed';
   }

@@ -68,7 +68,11 @@ export class Engine {
     this.triggers = new Triggers(scenario);
     this.observer.onFp((role, hit, p) => {
       if (role === 'nse') this.timers.checkRss();
-      if (hit.pause && !this.triggers.onPause(role, p, hit)) p.releaseFailpoint(hit);
+      if (!hit.pause) return;
+      if (this.triggers.onPause(role, p, hit)) {
+        // The scenario holds this process here: a stall of the harness's making (docs/invariants.md).
+        this.h.info(role, 'harness.hold', { at: hit.name }, { pid: p.pid });
+      } else p.releaseFailpoint(hit);
     });
     w.device.on('event', (role: Role, e: EventMsg & { pid: number }) => this.onEvent(role, e));
     w.device.on('push', (p: { pushId: string; suppressed?: boolean; cold?: boolean }) => {
@@ -164,7 +168,7 @@ export class Engine {
       } catch (e) {
         this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`);
         this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id });
-        if (held && st.do !== 'pause') held.proc.releaseFailpoint(held.hit);
+        if (held && st.do !== 'pause') this.unhold(held);
       }
     }
   }
@@ -202,7 +206,7 @@ export class Engine {
     const dev = this.w.device;
     const role = st.proc as Role | undefined;
     const args = (st.args ?? {}) as Record<string, number | boolean | undefined>;
-    const release = () => held && held.proc.releaseFailpoint(held.hit);
+    const release = () => held && this.unhold(held);
     let p: Promise<void> = Promise.resolve();
     switch (st.do) {
       case 'freeze':
@@ -253,7 +257,7 @@ export class Engine {
       case 'resume': {
         const hs = this.paused.get(role!) ?? [];
         this.paused.delete(role!);
-        for (const hp of hs) hp.proc.releaseFailpoint(hp.hit);
+        for (const hp of hs) this.unhold(hp);
         release();
         break;
       }
@@ -388,12 +392,22 @@ export class Engine {
   /** End of the steps: no more pausing, every held process released. */
   releaseAll(): void {
     this.triggers.disarm();
-    for (const [, hs] of this.paused) for (const hp of hs) hp.proc.releaseFailpoint(hp.hit);
+    for (const [, hs] of this.paused) for (const hp of hs) this.unhold(hp);
     this.paused.clear();
     this.w.pushHold.clearTimer();
   }
 
   /** Heal every fault: network, held pushes, device lock; thaw everything frozen. */
+  private readonly unheld = new Set<string>();
+  /** Let a held process go (once), recording the end of the harness's hold. */
+  private unhold(held: Held): void {
+    const key = `${held.proc.pid}:${held.hit.seq}`;
+    if (this.unheld.has(key)) return;
+    this.unheld.add(key);
+    this.h.info(held.role, 'harness.release', { at: held.hit.name }, { pid: held.proc.pid });
+    held.proc.releaseFailpoint(held.hit);
+  }
+
   healAll(): void {
     this.releaseAll();
     this.w.proxy.restore();

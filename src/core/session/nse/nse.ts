@@ -61,6 +61,8 @@ export class NseService {
   private suspending: Promise<void> | null = null;
   /** The newest numbered yield request received from the device (a `yield` or `app-state` command's id). */
   private lastYieldId = 0;
+  /** When our time last expired (iOS's callback or our own budget): a push within the grace after it is not fetched. */
+  private expiredAt: number | null = null;
 
   constructor(private readonly rt: SessionRuntime, opts: NseOptions = {}) {
     this.budgetMs = opts.budgetMs ?? 30_000;
@@ -134,8 +136,19 @@ export class NseService {
     rt.emit('push-start', { pushId: p.pushId, refs: refs.length, inFlight: this.jobs.size + 1 });
     rt.log('info', 'nse', 'push', { pushId: p.pushId, refs: refs.length });
     if (this.appActive) return this.handOver(p.pushId, refs.length);
-    this.clearGrace();
     const job: Job = { pushId: p.pushId, receivedAt: p.receivedAt, refs, shown: new Set(), done: false };
+    if (this.expiredAt !== null && rt.host.clock.now() - this.expiredAt < this.graceMs) {
+      // "Time will expire" came moments ago: iOS freezes us after its grace whatever arrives
+      // meanwhile (docs/processes.md "The NSE"), so reopening the store now would be frozen
+      // with it open. Generic content at once; the message stays at the relay, fetched later.
+      rt.log('info', 'nse', 'push right after expiry: best-attempt content, no fetch', { pushId: p.pushId });
+      this.onExpire?.([p.pushId]);
+      this.bestAttempt(job);
+      rt.emit('push-done', { pushId: p.pushId, stored: 0, inboxed: 0, duplicates: 0, expired: true });
+      if (rt.phase.phase === 'suspended' && !this.suspending && this.jobs.size === 0) rt.reportSuspended();
+      return;
+    }
+    this.clearGrace();
     this.jobs.add(job);
     try {
       if (this.suspending) {
@@ -283,22 +296,33 @@ export class NseService {
     this.budgetTimer = null;
     rt.log('warn', 'nse', 'budget expired: delivering best-attempt content', { pending: this.jobs.size });
     this.onExpire?.([...this.jobs].filter((j) => !j.done).map((j) => j.pushId));
-    for (const job of this.jobs) {
-      job.done = true;
-      for (const r of job.refs) {
-        if (r.msgId && job.shown.has(r.msgId)) continue;
-        rt.emit('notification', {
-          msgId: r.msgId,
-          queueId: r.queueId,
-          title: GENERIC_TITLE,
-          body: '',
-          pushId: job.pushId,
-          bestAttempt: true,
-          latencyMs: rt.host.clock.now() - job.receivedAt,
-        });
-      }
-    }
+    // The clock is read for the content's latency anyway; with nothing in flight there is no
+    // store work a following push could be frozen in the middle of.
+    let at: number | null = null;
+    for (const job of this.jobs) at = this.bestAttempt(job) ?? at;
+    this.expiredAt = at;
     void this.suspend(0);
+  }
+
+  /** Generic content at once for what `job` has not shown; the job is over (no further GET). Returns the clock it read, if any. */
+  private bestAttempt(job: Job): number | null {
+    const { rt } = this;
+    job.done = true;
+    let at: number | null = null;
+    for (const r of job.refs) {
+      if (r.msgId && job.shown.has(r.msgId)) continue;
+      at = rt.host.clock.now();
+      rt.emit('notification', {
+        msgId: r.msgId,
+        queueId: r.queueId,
+        title: GENERIC_TITLE,
+        body: '',
+        pushId: job.pushId,
+        bestAttempt: true,
+        latencyMs: at - job.receivedAt,
+      });
+    }
+    return at;
   }
 
   private armGrace(): void {
