@@ -103,7 +103,7 @@ export const MUTATIONS: Mutation[] = [
   {
     id: 'expiry-leaves-jobs-running',
     file: 'src/core/session/nse/nse.ts',
-    edits: one('    for (const job of this.jobs) {\n      job.done = true;\n', '    for (const job of this.jobs) {\n'),
+    edits: one('    const { rt } = this;\n    job.done = true;\n    let at: number | null = null;\n', '    const { rt } = this;\n    let at: number | null = null;\n'),
     description: "the NSE's expiry shows best-attempt content but does not mark the pushes finished: their fetches go on (a push waiting out the suspension GETs once reactivated)",
     expect: ['bounded-work'],
     seed: 1,

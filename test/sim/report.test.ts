@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkAll } from '../../sim/checkers/index.js';
+import { CHECKERS, checkAll } from '../../sim/checkers/index.js';
 import { toChromeTrace, toHtmlReport, type TraceEvent } from '../../sim/report/index.js';
 import { H, NSE, validRun } from './fixtures.js';
 
@@ -130,7 +130,7 @@ describe('toHtmlReport', () => {
     const dom = await chromium(['--dump-dom', `file://${file}`], join(dir, 'profile'));
     expect(dom).toContain('data-rendered="ok"');
     for (const p of ['orchestrator', 'sender', 'relay', 'app', 'nse']) expect(dom).toContain(`class="lane" data-proc="${p}"`);
-    expect(dom.match(/<tr class="verdict[^"]*"/g)).toHaveLength(7);
+    expect(dom.match(/<tr class="verdict[^"]*"/g)).toHaveLength(Object.keys(CHECKERS).length);
     expect(dom).toMatch(/data-invariant="no-dead10cc" data-valid="false"/);
     expect(dom).toMatch(/<g class="violation" data-invariant="no-dead10cc">/);
     expect(dom).toContain('nsekit sim sim/scenarios/nse-frozen-holding-lock.json --seed 42');

@@ -179,3 +179,12 @@ describe('checkExpectations', () => {
     expect(checkExpectations(valid, r.history, res).problems).toEqual(['expected valid=true, got false']);
   });
 });
+
+describe('scenario schema and checkers agree', () => {
+  it('expect.violations lists exactly the invariants the checkers judge (a saved reproduction of any of them validates)', async () => {
+    const { CHECKERS } = await import('../../sim/checkers/index.js');
+    const { scenarioSchema: schema } = await import('../../sim/scenario/index.js');
+    const enumList = (schema as any).$defs.expect.properties.violations.items.enum;
+    expect([...enumList].sort()).toEqual(Object.keys(CHECKERS).sort());
+  });
+});
