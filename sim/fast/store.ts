@@ -8,7 +8,8 @@
  */
 import { NsekitError } from '../../src/core/errors.js';
 import type { Gate, StoredMessage } from '../../src/core/host.js';
-import { DEFAULT_STORE_SYNC, type Cursor, type OutboxItem, type OutboxState, type SessionStore, type StoreSync } from '../../src/core/session/index.js';
+import { DEFAULT_STORE_SYNC, type Cursor, type OutboxItem, type OutboxState, type QuarantineEntry, type SessionStore, type StoreSync } from '../../src/core/session/index.js';
+import type { QuarantineInput } from '../../src/core/inbound/index.js';
 import type { SimLock } from './lock.js';
 import type { ProcCtx } from './proc-ctx.js';
 
@@ -20,6 +21,8 @@ export class SimDb {
   readonly cursors = new Map<string, Cursor>();
   /** The app's outbox, by clientId (insertion order = send order). */
   readonly outbox = new Map<string, OutboxItem>();
+  /** Inbound messages that never open, kept as received (docs/receive.md "Quarantine"), by msgId. */
+  readonly quarantine = new Map<string, QuarantineEntry>();
   /**
    * Commits that are visible but not yet on stable storage (synchronous = NORMAL: the WAL is
    * synced at checkpoints), newest last, each as the way to take it back.
@@ -89,7 +92,13 @@ export class SimStore implements SessionStore {
     if (!this.open_) return;
     while (this.inflight > 0) await new Promise<void>((r) => this.idle.push(r));
     this.open_ = false;
-    await this.lock.acquire({ timeoutMs: 5000 });
+    try {
+      await this.lock.acquire({ timeoutMs: 5000 });
+    } catch (e) {
+      // As the Node store: not fatal, the checkpoint is skipped (the WAL stays for the next opener) and the store closes.
+      this.ctx.record('info', 'db.checkpoint.skipped', { error: (e as NsekitError).code ?? String(e) });
+      return;
+    }
     this.ctx.record('info', 'db.checkpoint', { mode: 'TRUNCATE' });
     this.db.sync(); // a checkpoint syncs the WAL
     await this.lock.release({ wrote: false });
@@ -127,14 +136,15 @@ export class SimStore implements SessionStore {
     return this.write('outboxAdd', undefined, (tx) => {
       if (this.db.outbox.has(item.clientId)) return false;
       const now = this.ctx.clock.now();
-      tx.apply.push(() => this.db.outbox.set(item.clientId, { ...item, body: item.body.slice(), state: 'pending', attempts: 0, updatedAt: now }));
+      tx.apply.push(() => this.db.outbox.set(item.clientId, { ...item, body: item.body.slice(), state: 'pending', attempts: 0, updatedAt: now, createdAt: now, lastError: null }));
       return true;
     });
   }
+  /** Neither sent nor failed, in send order. */
   outboxPending(): Promise<OutboxItem[]> {
-    return this.read(() => [...this.db.outbox.values()].filter((i) => i.state !== 'sent').map((i) => ({ ...i })));
+    return this.read(() => [...this.db.outbox.values()].filter((i) => i.state !== 'sent' && i.state !== 'failed').map((i) => ({ ...i })));
   }
-  outboxMark(clientId: string, state: Exclude<OutboxState, 'pending'>): Promise<void> {
+  outboxMark(clientId: string, state: Exclude<OutboxState, 'pending'>, info: { error?: string } = {}): Promise<void> {
     return this.write('outboxMark', undefined, (tx) => {
       const now = this.ctx.clock.now();
       tx.apply.push(() => {
@@ -143,7 +153,50 @@ export class SimStore implements SessionStore {
         it.attempts += state === 'sending' ? 1 : 0;
         it.state = state;
         it.updatedAt = now;
+        if (info.error !== undefined) it.lastError = info.error;
       });
+    });
+  }
+  outboxList(state: OutboxState): Promise<OutboxItem[]> {
+    return this.read(() => [...this.db.outbox.values()].filter((i) => i.state === state).map((i) => ({ ...i })));
+  }
+  /** Sent rows but the `keepSent` most recent go (as the Node store's DELETE). */
+  outboxPrune(keepSent: number): Promise<number> {
+    return this.write('outboxPrune', undefined, (tx) => {
+      const sent = [...this.db.outbox.values()].filter((i) => i.state === 'sent');
+      const stay = new Set(
+        sent
+          .map((i, n) => ({ i, n }))
+          .sort((a, b) => b.i.updatedAt - a.i.updatedAt || b.n - a.n)
+          .slice(0, Math.max(0, Math.floor(keepSent)))
+          .map((x) => x.i.clientId),
+      );
+      const gone = sent.filter((i) => !stay.has(i.clientId)).map((i) => i.clientId);
+      tx.apply.push(() => gone.forEach((id) => this.db.outbox.delete(id)));
+      return gone.length;
+    });
+  }
+
+  quarantineAdd(e: QuarantineInput): Promise<boolean> {
+    return this.write('quarantineAdd', e.msgId, (tx) => {
+      const now = this.ctx.clock.now();
+      const had = this.db.quarantine.has(e.msgId);
+      tx.apply.push(() => {
+        const old = this.db.quarantine.get(e.msgId);
+        if (old) this.db.quarantine.set(e.msgId, { ...old, reason: e.reason, via: e.via, attempts: old.attempts + 1, lastAt: now });
+        else this.db.quarantine.set(e.msgId, { ...e, flags: { ...e.flags }, sealed: e.sealed.slice(), attempts: 1, firstAt: now, lastAt: now });
+      });
+      return !had;
+    });
+  }
+  quarantineList(queueId?: string): Promise<QuarantineEntry[]> {
+    return this.read(() => [...this.db.quarantine.values()].filter((q) => queueId === undefined || q.queueId === queueId).map((q) => ({ ...q })));
+  }
+  quarantineRemove(msgId: string): Promise<boolean> {
+    return this.write('quarantineRemove', msgId, (tx) => {
+      const had = this.db.quarantine.has(msgId);
+      tx.apply.push(() => this.db.quarantine.delete(msgId));
+      return had;
     });
   }
 
@@ -207,13 +260,15 @@ export class SimStore implements SessionStore {
         undo.push(() => db.notified.delete(id));
       }
       if (tx.apply.length) {
-        const before = { cursors: new Map(db.cursors), outbox: new Map([...db.outbox].map(([k, v]) => [k, { ...v }])) };
+        const before = { cursors: new Map(db.cursors), outbox: new Map([...db.outbox].map(([k, v]) => [k, { ...v }])), quarantine: new Map(db.quarantine) };
         for (const f of tx.apply) f();
         undo.push(() => {
           db.cursors.clear();
           for (const [k, v] of before.cursors) db.cursors.set(k, v);
           db.outbox.clear();
           for (const [k, v] of before.outbox) db.outbox.set(k, v);
+          db.quarantine.clear();
+          for (const [k, v] of before.quarantine) db.quarantine.set(k, v);
         });
       }
       if (this.sync === 'full') db.sync();

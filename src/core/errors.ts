@@ -17,6 +17,12 @@ export const ErrorCodes = {
   CRYPTO_BAD_VERSION: 'CRYPTO_BAD_VERSION', // unknown magic/version/kind byte
   CRYPTO_AUTH_FAILED: 'CRYPTO_AUTH_FAILED', // wrong key, tampered bytes, or swapped row (AAD mismatch)
   CONTENT_MALFORMED: 'CONTENT_MALFORMED', // decrypted message content is not a valid encoded MessageContent
+  INBOUND_QUARANTINED: 'INBOUND_QUARANTINED', // a message that can never be processed was kept sealed in the store's quarantine, then ACKed
+  // the app's outbox
+  OUTBOX_TOO_LARGE: 'OUTBOX_TOO_LARGE', // refused at enqueue: the sealed body would exceed the relay's body limit; nothing queued
+  OUTBOX_NOT_QUEUED: 'OUTBOX_NOT_QUEUED', // the outbox write failed (e.g. LOCK_TIMEOUT after its retries); nothing queued
+  OUTBOX_ATTEMPTS_EXHAUSTED: 'OUTBOX_ATTEMPTS_EXHAUSTED', // dead letter: the item failed its attempt cap of SENDs
+  OUTBOX_EXPIRED: 'OUTBOX_EXPIRED', // dead letter: the item stayed unsent longer than the outbox's age cap
   // cross-process lock
   LOCK_TIMEOUT: 'LOCK_TIMEOUT', // not acquired within the timeout (holder frozen or slow)
   LOCK_DIR_MISSING: 'LOCK_DIR_MISSING', // the shared directory of the lock file does not exist

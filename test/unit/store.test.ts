@@ -73,7 +73,7 @@ describe('SharedStore', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['cursors', 'messages', 'meta', 'notifications', 'outbox']);
+    expect(tables).toEqual(['cursors', 'messages', 'meta', 'notifications', 'outbox', 'quarantine']);
     db.close();
     s.open();
     expect(s.integrityCheck()).toBe('ok');

@@ -8,7 +8,7 @@ import { decodeContent, isUserContent, notificationText, type MessageContent } f
 import { EnvelopeKind, open, seal } from '../crypto/index.js';
 import { e2eBinding } from './e2e.js';
 import { NsekitError, isNsekitError } from '../errors.js';
-import type { Host, NotificationContent, Notifier, PendingInbox, RelayMessage, Store } from '../host.js';
+import type { Host, MessageFlags, NotificationContent, Notifier, PendingInbox, RelayMessage, Store } from '../host.js';
 import type { QueueCoordinator } from '../queue/index.js';
 
 export interface InboundDeps {
@@ -23,11 +23,35 @@ export interface InboundDeps {
   bodyKey: Uint8Array | null;
   /** Log tag: 'nse' in the NSE process, 'sync' (default) in the app. */
   logTag?: 'nse' | 'sync';
+  /**
+   * Keep a message that can never be processed (its body does not open: tampered, sealed for
+   * another queue or key, not an envelope) durably, sealed as received; resolves once durable,
+   * and only then is the message ACKed, so its queue moves on. Without it such a message is
+   * released without ACK and stays at the head of its queue (docs/receive.md "Quarantine").
+   */
+  quarantine?: (q: PoisonMessage) => Promise<boolean>;
+}
+
+/** What the quarantine keeps of a message that can never be processed. */
+export interface PoisonMessage {
+  msgId: string;
+  queueId: string;
+  ts: number;
+  flags: MessageFlags;
+  /** The relay body exactly as received (still end-to-end sealed: nothing was decrypted). */
+  sealed: Uint8Array;
+  /** The error code that makes it unprocessable (CRYPTO_AUTH_FAILED, CRYPTO_BAD_VERSION, …). */
+  reason: string;
+}
+/** A quarantine record: the poison message and where it was met ('nse', 'get', 'sub', 'fallback', 'import', 'retry', …). */
+export interface QuarantineInput extends PoisonMessage {
+  via: string;
 }
 
 export type InboundOutcome = {
   msgId: string;
-  stored: 'store' | 'inbox' | 'duplicate';
+  /** `quarantine`: never processable, kept sealed in the store's quarantine, ACKed, not shown. */
+  stored: 'store' | 'inbox' | 'duplicate' | 'quarantine';
   notified: boolean;
   content?: NotificationContent;
 };
@@ -38,8 +62,34 @@ export const GENERIC_TITLE = 'New message';
 /** Result of the durable part; `pending` is the notification still to show. */
 type Ingested = { msgId: string; stored: InboundOutcome['stored']; pending: NotificationContent | null };
 
-/** Decrypt and make durable. Throws (typed) before anything is written if the body does not open. */
+/** The relay body can never be opened here: no retry of the same bytes will ever succeed. */
+class Unprocessable {
+  constructor(readonly error: NsekitError) {}
+}
+
+/**
+ * Decrypt and make durable. A body that can never be opened is quarantined (durable, sealed as
+ * received) when the deps can, and comes back as `quarantine` — the caller ACKs it like a stored
+ * message; without a quarantine it throws (typed) before anything is written.
+ */
 async function ingest(deps: InboundDeps, m: RelayMessage): Promise<Ingested> {
+  try {
+    return await ingestMessage(deps, m);
+  } catch (e) {
+    if (!(e instanceof Unprocessable)) throw e;
+    if (!deps.quarantine) throw e.error;
+    await deps.quarantine({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { ...m.flags }, sealed: m.body, reason: e.error.code });
+    deps.host.log.log('warn', deps.logTag ?? 'sync', 'quarantined: the body never opens; kept sealed, ACK follows', {
+      msgId: m.msgId,
+      queueId: m.queueId,
+      reason: e.error.code,
+    });
+    return { msgId: m.msgId, stored: 'quarantine', pending: null };
+  }
+}
+
+/** Decrypt and make durable. Throws before anything is written if the body does not open (Unprocessable). */
+async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingested> {
   const { host } = deps;
   const tag = deps.logTag ?? 'sync';
   // Read the store once: a host may expose it through a live getter that turns null when the
@@ -59,9 +109,15 @@ async function ingest(deps: InboundDeps, m: RelayMessage): Promise<Ingested> {
     return { msgId: m.msgId, stored: 'inbox', pending };
   }
   if (!deps.bodyKey) throw new NsekitError('STORE_LOCKED', 'store open but no body key in memory');
-  const key = deps.e2eKey(m.queueId);
-  if (!key) throw new NsekitError('CRYPTO_BAD_KEY', `no end-to-end key for queue ${m.queueId}`, { queueId: m.queueId });
-  const plain = open(key, e2eBinding(m.queueId), m.body);
+  let plain: Uint8Array;
+  try {
+    const key = deps.e2eKey(m.queueId);
+    if (!key) throw new NsekitError('CRYPTO_BAD_KEY', `no end-to-end key for queue ${m.queueId}`, { queueId: m.queueId });
+    plain = open(key, e2eBinding(m.queueId), m.body);
+  } catch (e) {
+    // Tampered, sealed for another queue or key, not an envelope, or no key for its queue.
+    throw isNsekitError(e) && e.code.startsWith('CRYPTO_') ? new Unprocessable(e) : e;
+  }
   await host.failpoints.hit('inbound.decrypted', { msgId: m.msgId });
   let content: MessageContent;
   try {

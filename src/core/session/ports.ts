@@ -7,6 +7,7 @@
  */
 import type { KeyRing } from '../crypto/index.js';
 import type { Lock, MessageFlags, PendingInbox, SendOptions, Store, StoredMessage, Transport } from '../host.js';
+import type { QuarantineInput } from '../inbound/index.js';
 
 /** The cross-process lock as a session needs it: plus the foreground app's yield request. */
 export interface SessionLock extends Lock {
@@ -36,8 +37,20 @@ export interface OutboxItem {
   /** Sealed by the caller with the outbox key. */
   body: Uint8Array;
   state: OutboxState;
+  /** SENDs tried (each counted when the item is marked `sending` right before it). */
   attempts: number;
   updatedAt: number;
+  /** When it was queued: the age cap counts from here (a host without it gets the attempt cap only). */
+  createdAt?: number;
+  /** Why it is `failed` (an error code), once it is. */
+  lastError?: string | null;
+}
+/** A message that can never be processed, kept as received (docs/receive.md "Quarantine"). */
+export interface QuarantineEntry extends QuarantineInput {
+  /** How many times it was met (re-fetched after a lost ACK, retried). */
+  attempts: number;
+  firstAt: number;
+  lastAt: number;
 }
 export interface Cursor {
   lastMsgId: string | null;
@@ -60,8 +73,27 @@ export interface SessionStore extends Store {
   getCursor(queueId: string): Promise<Cursor>;
   setCursor(queueId: string, c: Cursor): Promise<void>;
   outboxAdd(item: { clientId: string; queueId: string; body: Uint8Array }): Promise<boolean>;
+  /** Items still to send, oldest first: neither `sent` nor `failed` (a host that returns `failed` ones too has them skipped). */
   outboxPending(): Promise<OutboxItem[]>;
-  outboxMark(clientId: string, state: Exclude<OutboxState, 'pending'>): Promise<void>;
+  /** `sending` counts an attempt; `failed` is the dead letter, with `info.error` its reason (kept as `lastError`). */
+  outboxMark(clientId: string, state: Exclude<OutboxState, 'pending'>, info?: { error?: string }): Promise<void>;
+  /**
+   * Optional port methods (the Node and fast stores have them; a host without them keeps the
+   * behaviour described with each). Items in one state, oldest first (e.g. the dead letters).
+   */
+  outboxList?(state: OutboxState): Promise<OutboxItem[]>;
+  /** Delete `sent` rows but the `keepSent` most recent; returns how many went. Without it sent rows stay. */
+  outboxPrune?(keepSent: number): Promise<number>;
+  /**
+   * Keep a message that can never be processed (sealed as received) with its reason; true if it
+   * was not there yet (a repeat bumps `attempts`). Durable on resolve: only then is it ACKed.
+   * Without it such a message is not ACKed and stays at the head of its queue.
+   */
+  quarantineAdd?(e: QuarantineInput): Promise<boolean>;
+  /** The quarantine, oldest first (one queue's, or all). */
+  quarantineList?(queueId?: string): Promise<QuarantineEntry[]>;
+  /** Take an entry out (it was processed on a retry); false if it was not there. */
+  quarantineRemove?(msgId: string): Promise<boolean>;
 }
 
 /** What an inbox import needs from the store. */

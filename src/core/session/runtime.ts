@@ -13,18 +13,47 @@ import { fromHex } from '../bytes.js';
 import { deriveKeyRing, EnvelopeKind, open, seal, wipe } from '../crypto/index.js';
 import { isNsekitError, NsekitError } from '../errors.js';
 import type { Gate, Host, LogLevel, Notifier, RelayMessage, StoredMessage, Transport } from '../host.js';
-import { deliverInbound, e2eBinding, type InboundDeps } from '../inbound/index.js';
+import { deliverInbound, e2eBinding, processInbound, type InboundDeps, type InboundOutcome } from '../inbound/index.js';
 import { PhaseController } from '../phase/index.js';
 import { QueueCoordinator, type QueueCoordinatorOptions } from '../queue/index.js';
 import type { QueueConfig, SessionConfig } from './config.js';
 import type { EventSink, SessionEventName } from './events.js';
 import type { SessionPorts } from './ports.js';
+import { Backoff, sleep } from './app/backoff.js';
 
 /** Decode a hex secret from config or a command, or fail loudly (typed). */
 export function hexBytes(s: string | undefined, what: string): Uint8Array {
   const b = s ? fromHex(s) : null;
   if (!b) throw new NsekitError('CRYPTO_BAD_KEY', `${what} is not valid hex`);
   return b;
+}
+
+/**
+ * A store write that failed with LOCK_TIMEOUT (the other process held the cross-process lock
+ * longer than the store waits, lockTimeoutMs) is tried again after a backoff with jitter while
+ * the phase allows it — at most this many attempts in all, and no new attempt once this long
+ * has passed since the first (a GET slot held across the retries must stay well inside the
+ * coordinator's 30 s hold timeout).
+ */
+export const LOCK_RETRY = { attempts: 4, windowMs: 20_000, baseMs: 100, maxMs: 1_000 } as const;
+
+/** The holder a LOCK_TIMEOUT names (Node locks: `holderPid`; the fast mode's lock table: `holder`). */
+export function lockHolderOf(e: unknown): number | undefined {
+  const d = (e as { details?: Record<string, unknown> } | null)?.details;
+  const h = d?.holderPid ?? d?.holder;
+  return typeof h === 'number' ? h : undefined;
+}
+
+/** The same error with `fields` added to its details (what an `error` event reports about it). */
+export function withDetails(e: unknown, fields: Record<string, unknown>): unknown {
+  if (isNsekitError(e)) {
+    const prefix = `${e.code}: `;
+    const out = new NsekitError(e.code, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message, { ...(e.details ?? {}), ...fields });
+    if (e.stack) out.stack = e.stack;
+    return out;
+  }
+  if (e instanceof Error) Object.assign(e, { details: { ...((e as { details?: Record<string, unknown> }).details ?? {}), ...fields } });
+  return e;
 }
 
 /**
@@ -39,6 +68,16 @@ export interface SessionComponents {
   ports?: (p: SessionPorts) => SessionPorts;
   /** Builds the per-queue coordinator. */
   queues?: (host: Host, transport: Transport, opts: QueueCoordinatorOptions) => QueueCoordinator;
+}
+
+/** Per-fetch options of the pipeline deps (they are not shared with other fetches). */
+export interface InboundDepsOptions {
+  /** Asked before each LOCK_TIMEOUT retry of a write (the NSE: its push still has time, the app is not in front). */
+  retryWhile?: () => boolean;
+  /** Bounds of those retries (default LOCK_RETRY); `retryWhile` may end them sooner. */
+  retryLimits?: { attempts: number; windowMs: number };
+  /** A message of this fetch went into the quarantine (the NSE shows nothing for it, not even at expiry). */
+  onQuarantined?: (msgId: string) => void;
 }
 
 export interface SessionRuntimeOptions {
@@ -71,6 +110,12 @@ export class SessionRuntime {
   readonly notifier: Notifier;
   /** Set by the app: an append of its own finished with the key in memory (see inboundDeps). */
   onInboxAppendedUnlocked?: () => void;
+  /**
+   * Set by the app: a SUB delivery failed and was not ACKed (e.g. its write still met LOCK_TIMEOUT
+   * after the retries), so the relay holds it in flight and sends nothing more on that SUB: the
+   * app re-fetches through a wake instead of waiting for the next foreground.
+   */
+  onDeliveryFailed?: (queueId: string, e: unknown) => void;
   /** Pending-inbox appends in progress: suspension waits for them (they take the inbox file lock). */
   private readonly inboxWrites = new Set<Promise<unknown>>();
   private connecting: Promise<void> | null = null;
@@ -204,28 +249,74 @@ export class SessionRuntime {
    * moment a write is durable — also when a later step (e.g. the ACK) fails.
    * One object per (via, notifier): its getters are live.
    */
-  inboundDeps(via: string, notifier: Notifier = this.notifier): InboundDeps {
-    if (notifier === this.notifier) {
+  inboundDeps(via: string, notifier: Notifier = this.notifier, opts?: InboundDepsOptions): InboundDeps {
+    const shared = notifier === this.notifier && !opts;
+    if (shared) {
       const cached = this.deps.get(via);
       if (cached) return cached;
     }
-    const d = this.makeDeps(via, notifier);
-    if (notifier === this.notifier) this.deps.set(via, d);
+    const d = this.makeDeps(via, notifier, opts ?? {});
+    if (shared) this.deps.set(via, d);
     return d;
   }
 
-  private makeDeps(via: string, notifier: Notifier): InboundDeps {
+  /** A write may be tried again: not once a suspension began (the NSE: only while active). */
+  mayRetryWrites(): boolean {
+    const ph = this.phase.phase;
+    return ph === 'active' || (this.cfg.role === 'app' && ph === 'background');
+  }
+
+  /**
+   * Run a store write; if it fails with LOCK_TIMEOUT, try it again after a backoff (exponential,
+   * jittered from the host Rng) while the phase allows and `more()` holds, within LOCK_RETRY.
+   * Every store write is idempotent (INSERT OR IGNORE, upserts), so a retry never doubles one.
+   * The last LOCK_TIMEOUT is rethrown with the holder it names.
+   */
+  async retryOnLockTimeout<T>(
+    what: string,
+    fn: () => Promise<T>,
+    more: () => boolean = () => true,
+    fields: Record<string, unknown> = {},
+    limits: { attempts: number; windowMs: number } = LOCK_RETRY,
+  ): Promise<T> {
+    const t0 = this.host.clock.now();
+    let backoff: Backoff | null = null;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isNsekitError(e, 'LOCK_TIMEOUT')) throw e;
+        const holderPid = lockHolderOf(e);
+        const give = attempt >= limits.attempts || this.host.clock.now() - t0 >= limits.windowMs || !this.mayRetryWrites() || !more();
+        if (give) {
+          this.log('warn', 'store', `${what} failed: LOCK_TIMEOUT`, { ...fields, attempts: attempt, holderPid, phase: this.phase.phase });
+          throw withDetails(e, { holderPid, attempts: attempt });
+        }
+        backoff ??= new Backoff(this.host.rng, LOCK_RETRY.baseMs, LOCK_RETRY.maxMs);
+        const ms = backoff.next();
+        this.log('warn', 'store', `${what} hit LOCK_TIMEOUT: retrying`, { ...fields, attempt, backoffMs: ms, holderPid });
+        await sleep(this.host.clock, ms);
+        // A suspension that began during the wait ends the retries: the write does not start again.
+        if (!this.mayRetryWrites() || !more()) throw withDetails(e, { holderPid, attempts: attempt });
+      }
+    }
+  }
+
+  private makeDeps(via: string, notifier: Notifier, o: InboundDepsOptions): InboundDeps {
     const rt = this;
     const store = this.store;
+    const more = o.retryWhile ?? (() => true);
+    const limits = o.retryLimits ?? LOCK_RETRY;
     const wrapped: InboundDeps['store'] = {
       putMessage: async (m) => {
-        const inserted = await store.putMessage(m);
+        const inserted = await rt.retryOnLockTimeout('putMessage', () => store.putMessage(m), more, { msgId: m.msgId, queueId: m.queueId, via }, limits);
         rt.emit('stored', { msgId: m.msgId, queueId: m.queueId, via, duplicate: !inserted });
         return inserted;
       },
       hasMessage: (id) => store.hasMessage(id),
-      markNotified: (id) => store.markNotified(id),
+      markNotified: (id) => rt.retryOnLockTimeout('markNotified', () => store.markNotified(id), more, { msgId: id, via }, limits),
     };
+    const quarantineAdd = store.quarantineAdd?.bind(store);
     const inbox = this.inbox;
     return {
       host: this.host,
@@ -265,7 +356,52 @@ export class SessionRuntime {
       notifier,
       e2eKey: (queueId: string) => this.queueCfg.get(queueId)?.e2e ?? null,
       logTag: this.cfg.role === 'nse' ? 'nse' : 'sync',
+      ...(quarantineAdd
+        ? {
+            quarantine: async (q) => {
+              const fresh = await rt.retryOnLockTimeout('quarantine', () => quarantineAdd({ ...q, via }), more, { msgId: q.msgId, queueId: q.queueId, via }, limits);
+              rt.reportQuarantined({ ...q, via }, fresh);
+              o.onQuarantined?.(q.msgId);
+              return fresh;
+            },
+          }
+        : {}),
     };
+  }
+
+  /**
+   * A message went into the quarantine: reported as an `error` event (code INBOUND_QUARANTINED,
+   * `reason` the code that makes it unprocessable), so it is never dropped silently.
+   */
+  private reportQuarantined(q: { msgId: string; queueId: string; reason: string; via: string }, fresh: boolean): void {
+    this.log('warn', this.cfg.role === 'nse' ? 'nse' : 'sync', 'message quarantined', { ...q, fresh });
+    this.emit('error', {
+      where: 'quarantine',
+      code: 'INBOUND_QUARANTINED',
+      message: `message ${q.msgId} on ${q.queueId} can never be processed (${q.reason}): kept sealed in the quarantine, ACKed`,
+      msgId: q.msgId,
+      queueId: q.queueId,
+      reason: q.reason,
+      via: q.via,
+      fresh,
+    });
+  }
+
+  /**
+   * Run a quarantined message through the pipeline again (e.g. after a key or config fix). Processed
+   * (stored, or found stored): it leaves the quarantine and the outcome is returned; still
+   * unprocessable: it stays (attempts bumped, reported again) and comes back as `quarantine`.
+   * null: no such entry. Needs the key in memory and a store with the quarantine methods.
+   */
+  async retryQuarantined(msgId: string): Promise<InboundOutcome | null> {
+    const s = this.store;
+    if (!s.quarantineList || !s.quarantineRemove) throw new NsekitError('STORE_CLOSED', 'this store keeps no quarantine');
+    if (!this.unlocked || !s.unlocked) throw new NsekitError('STORE_LOCKED', 'cannot retry a quarantined message while the device is locked');
+    const e = (await s.quarantineList()).find((x) => x.msgId === msgId);
+    if (!e) return null;
+    const out = await processInbound(this.inboundDeps('retry'), { msgId: e.msgId, queueId: e.queueId, ts: e.ts, flags: { ...e.flags }, body: e.sealed });
+    if (out.stored !== 'quarantine') await this.retryOnLockTimeout('quarantineRemove', () => s.quarantineRemove!(msgId));
+    return out;
   }
 
   private trackInbox<T>(fn: () => Promise<T>): Promise<T> {
@@ -291,7 +427,13 @@ export class SessionRuntime {
 
   /** Run one relay message (delivered by SUB) through the pipeline and ACK it after the durable write. */
   async handleDelivered(m: RelayMessage, via: string): Promise<void> {
-    await deliverInbound(this.inboundDeps(via), m, () => this.gate.run('receiveNetwork', () => this.ackingTransport.ack(m.queueId, m.msgId)));
+    try {
+      await deliverInbound(this.inboundDeps(via), m, () => this.gate.run('receiveNetwork', () => this.ackingTransport.ack(m.queueId, m.msgId)));
+    } catch (e) {
+      // Not ACKed (PROTO_NO_MSG: another process has it; PROTO_CLOSED: the socket's own loss is handled).
+      if (!isNsekitError(e, 'PROTO_NO_MSG') && !isNsekitError(e, 'PROTO_CLOSED')) this.onDeliveryFailed?.(m.queueId, e);
+      throw withDetails(e, { msgId: m.msgId, queueId: m.queueId });
+    }
   }
 
   /** Import the pending inbox into the store (on unlock and at every wake). */
@@ -301,13 +443,28 @@ export class SessionRuntime {
     // `lock` can wipe the key mid-import (a throwing transform would set records aside).
     const bodyKey = this.bodyKeyBytes!;
     // Inbox records hold the relay body as received (e2e-sealed): re-seal with the at-rest key.
-    const transform = (rec: StoredMessage): StoredMessage => {
+    const quarantineAdd = this.store.quarantineAdd?.bind(this.store);
+    const reseal = (rec: StoredMessage): StoredMessage => {
       const e2e = this.queueCfg.get(rec.queueId)?.e2e;
       if (!e2e) throw new NsekitError('CRYPTO_BAD_KEY', `no end-to-end key for queue ${rec.queueId}`);
       const plain = open(e2e, e2eBinding(rec.queueId), rec.sealed);
       const sealed = seal(bodyKey, this.host.rng, { kind: EnvelopeKind.messageBody, recordId: rec.msgId, queueId: rec.queueId }, plain);
       plain.fill(0);
       return { ...rec, sealed };
+    };
+    // A record that never opens was appended while locked (nothing could be decrypted then): it goes
+    // into the store's quarantine, then the CRYPTO_* error lets the inbox set it aside (`.rejected`) as before.
+    const transform = async (rec: StoredMessage): Promise<StoredMessage> => {
+      try {
+        return reseal(rec);
+      } catch (e) {
+        if (!quarantineAdd || !isNsekitError(e) || !e.code.startsWith('CRYPTO_')) throw e;
+        const q = { msgId: rec.msgId, queueId: rec.queueId, ts: rec.ts, flags: { ...rec.flags }, sealed: rec.sealed, reason: e.code, via: 'import' };
+        // A failure here (e.g. LOCK_TIMEOUT) is not CRYPTO_*: the import stops and keeps its claim for the next one.
+        const fresh = await this.retryOnLockTimeout('quarantine', () => quarantineAdd(q), () => true, { msgId: rec.msgId, via: 'import' });
+        this.reportQuarantined(q, fresh);
+        throw e;
+      }
     };
     const r = await this.inbox.importInto(this.store, { transform });
     if (r.records || r.markers) {
@@ -321,8 +478,14 @@ export class SessionRuntime {
   errorEvent(where: string, e: unknown, fields: Record<string, unknown> = {}): void {
     const code = isNsekitError(e) ? e.code : 'INTERNAL';
     const message = e instanceof Error ? e.message : String(e);
-    this.log('error', this.cfg.role === 'nse' ? 'nse' : 'rt', `${where} failed`, { code, message, ...fields });
-    this.emit('error', { ...fields, where, code, message });
+    // What the error names goes with the event: the outbox item (clientId), the message, the lock's holder.
+    const d = (e as { details?: Record<string, unknown> } | null)?.details ?? {};
+    const named: Record<string, unknown> = {};
+    for (const k of ['clientId', 'queueId', 'msgId', 'cause'] as const) if (d[k] !== undefined) named[k] = d[k];
+    if (code === 'LOCK_TIMEOUT' || d.cause === 'LOCK_TIMEOUT') named.holderPid = lockHolderOf(e) ?? null;
+    const all = { ...named, ...fields };
+    this.log('error', this.cfg.role === 'nse' ? 'nse' : 'rt', `${where} failed`, { code, message, ...all });
+    this.emit('error', { ...all, where, code, message });
   }
 
   /** Report `suspended` with what a freeze would find held. */

@@ -31,6 +31,26 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE TABLE notifications (msg_id TEXT PRIMARY KEY, shown_at INTEGER NOT NULL);
   `,
+  // 2: outbox dead letters and age (docs/processes.md "Outbox"), inbound quarantine (docs/receive.md "Quarantine")
+  `
+  ALTER TABLE outbox ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE outbox ADD COLUMN last_error TEXT;
+  UPDATE outbox SET created_at = updated_at;
+  CREATE INDEX outbox_state ON outbox(state, updated_at);
+  CREATE TABLE quarantine (
+    msg_id TEXT PRIMARY KEY,
+    queue_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    flags INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    via TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    first_at INTEGER NOT NULL,
+    last_at INTEGER NOT NULL
+  );
+  CREATE INDEX quarantine_queue ON quarantine(queue_id, first_at);
+  `,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

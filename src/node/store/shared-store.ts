@@ -9,7 +9,9 @@ import { openChecked, toStoreError } from './open-db.js';
 import { migrate } from './schema.js';
 import { Statements } from './statements.js';
 import { flagsToInt, intToFlags } from './types.js';
-import type { Cursor, MessageRow, OutboxItem, OutboxRow, OutboxState, PlainMessage, SharedStoreOptions } from './types.js';
+import type { Cursor, MessageRow, OutboxItem, OutboxRow, OutboxState, PlainMessage, QuarantineRow, SharedStoreOptions } from './types.js';
+import type { QuarantineInput } from '../../core/inbound/index.js';
+import type { QuarantineEntry } from '../../core/session/ports.js';
 
 const KEYCHECK_PLAINTEXT = utf8Encode('nsekit/v1/keycheck');
 const KEYCHECK_BINDING = { kind: EnvelopeKind.keyCheck, recordId: 'keycheck', queueId: '' } as const;
@@ -227,27 +229,67 @@ export class SharedStore implements Store {
   outboxAdd(item: { clientId: string; queueId: string; body: Uint8Array }): Promise<boolean> {
     return this.write(
       'outboxAdd',
-      (s) => s.outboxAdd.run(item.clientId, item.queueId, item.body, this.opts.host.clock.now()).changes === 1,
+      (s) => {
+        const now = this.opts.host.clock.now();
+        return s.outboxAdd.run(item.clientId, item.queueId, item.body, now, now).changes === 1;
+      },
     );
   }
 
+  /** Items still to send (neither sent nor failed), oldest first. */
   outboxPending(): Promise<OutboxItem[]> {
-    return this.read(() =>
-      (this.stmts().outboxPending.all() as OutboxRow[]).map((r) => ({
-        clientId: r.client_id,
-        queueId: r.queue_id,
-        body: new Uint8Array(r.sealed),
-        state: r.state,
-        attempts: r.attempts,
-        updatedAt: r.updated_at,
-      })),
-    );
+    return this.read(() => (this.stmts().outboxPending.all() as OutboxRow[]).map(outboxItem));
   }
 
-  outboxMark(clientId: string, state: Exclude<OutboxState, 'pending'>): Promise<void> {
+  /** `sending` counts an attempt; `info.error` is kept as the item's `lastError` (the dead letter's reason). */
+  outboxMark(clientId: string, state: Exclude<OutboxState, 'pending'>, info: { error?: string } = {}): Promise<void> {
     return this.write('outboxMark', (s) => {
-      s.outboxMark.run(state, state === 'sending' ? 1 : 0, this.opts.host.clock.now(), clientId);
+      s.outboxMark.run(state, state === 'sending' ? 1 : 0, this.opts.host.clock.now(), info.error ?? null, clientId);
     });
+  }
+
+  /** Items in one state, oldest first (e.g. the dead letters: `failed`). */
+  outboxList(state: OutboxState): Promise<OutboxItem[]> {
+    return this.read(() => (this.stmts().outboxList.all(state) as OutboxRow[]).map(outboxItem));
+  }
+
+  /** Delete `sent` rows but the `keepSent` most recent; returns how many went. */
+  outboxPrune(keepSent: number): Promise<number> {
+    return this.write('outboxPrune', (s) => s.outboxPrune.run(Math.max(0, Math.floor(keepSent))).changes);
+  }
+
+  // ---- quarantine (docs/receive.md "Quarantine") ----
+  /** Keep a message that can never be processed, sealed as received; true if new (a repeat bumps `attempts`). */
+  quarantineAdd(e: QuarantineInput): Promise<boolean> {
+    return this.write('quarantineAdd', (s) => {
+      const now = this.opts.host.clock.now();
+      const had = s.quarantineHas.get(e.msgId) !== undefined;
+      s.quarantineUpsert.run(e.msgId, e.queueId, e.ts, flagsToInt(e.flags), e.sealed, e.reason, e.via, now, now);
+      return !had;
+    });
+  }
+
+  quarantineList(queueId?: string): Promise<QuarantineEntry[]> {
+    return this.read(() => {
+      const st = this.stmts();
+      const rows = (queueId === undefined ? st.quarantineList.all() : st.quarantineListByQueue.all(queueId)) as QuarantineRow[];
+      return rows.map((r) => ({
+        msgId: r.msg_id,
+        queueId: r.queue_id,
+        ts: r.ts,
+        flags: intToFlags(r.flags),
+        sealed: new Uint8Array(r.sealed),
+        reason: r.reason,
+        via: r.via,
+        attempts: r.attempts,
+        firstAt: r.first_at,
+        lastAt: r.last_at,
+      }));
+    });
+  }
+
+  quarantineRemove(msgId: string): Promise<boolean> {
+    return this.write('quarantineRemove', (s) => s.quarantineRemove.run(msgId).changes === 1);
   }
 
   // ---- internals ----
@@ -411,6 +453,19 @@ function copyRing(r: KeyRing): KeyRing {
 
 function bodyBinding(m: { msgId: string; queueId: string }) {
   return { kind: EnvelopeKind.messageBody, recordId: m.msgId, queueId: m.queueId };
+}
+
+function outboxItem(r: OutboxRow): OutboxItem {
+  return {
+    clientId: r.client_id,
+    queueId: r.queue_id,
+    body: new Uint8Array(r.sealed),
+    state: r.state,
+    attempts: r.attempts,
+    updatedAt: r.updated_at,
+    createdAt: r.created_at,
+    lastError: r.last_error,
+  };
 }
 
 function insertMessage(s: Statements, m: StoredMessage, now: number): boolean {

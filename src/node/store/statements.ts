@@ -22,6 +22,13 @@ export class Statements {
   readonly outboxAdd;
   readonly outboxPending;
   readonly outboxMark;
+  readonly outboxList;
+  readonly outboxPrune;
+  readonly quarantineHas;
+  readonly quarantineUpsert;
+  readonly quarantineList;
+  readonly quarantineListByQueue;
+  readonly quarantineRemove;
 
   constructor(readonly db: Database.Database) {
     this.begin = db.prepare('BEGIN IMMEDIATE');
@@ -48,11 +55,26 @@ export class Statements {
         'ON CONFLICT(queue_id) DO UPDATE SET last_msg_id = excluded.last_msg_id, last_ts = excluded.last_ts',
     );
     this.outboxAdd = db.prepare(
-      "INSERT OR IGNORE INTO outbox (client_id, queue_id, sealed, state, attempts, updated_at) VALUES (?, ?, ?, 'pending', 0, ?)",
+      "INSERT OR IGNORE INTO outbox (client_id, queue_id, sealed, state, attempts, updated_at, created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)",
     );
-    this.outboxPending = db.prepare(
-      "SELECT client_id, queue_id, sealed, state, attempts, updated_at FROM outbox WHERE state != 'sent' ORDER BY rowid",
+    const outboxCols = 'client_id, queue_id, sealed, state, attempts, updated_at, created_at, last_error';
+    this.outboxPending = db.prepare(`SELECT ${outboxCols} FROM outbox WHERE state NOT IN ('sent', 'failed') ORDER BY rowid`);
+    this.outboxMark = db.prepare(
+      'UPDATE outbox SET state = ?, attempts = attempts + ?, updated_at = ?, last_error = COALESCE(?, last_error) WHERE client_id = ?',
     );
-    this.outboxMark = db.prepare('UPDATE outbox SET state = ?, attempts = attempts + ?, updated_at = ? WHERE client_id = ?');
+    this.outboxList = db.prepare(`SELECT ${outboxCols} FROM outbox WHERE state = ? ORDER BY rowid`);
+    // The `keep` most recent sent rows stay (idempotent enqueue of a recent id, "sent" in the UI).
+    this.outboxPrune = db.prepare(
+      "DELETE FROM outbox WHERE state = 'sent' AND rowid NOT IN (SELECT rowid FROM outbox WHERE state = 'sent' ORDER BY updated_at DESC, rowid DESC LIMIT ?)",
+    );
+    this.quarantineHas = db.prepare('SELECT 1 FROM quarantine WHERE msg_id = ?');
+    this.quarantineUpsert = db.prepare(
+      'INSERT INTO quarantine (msg_id, queue_id, ts, flags, sealed, reason, via, attempts, first_at, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ' +
+        'ON CONFLICT(msg_id) DO UPDATE SET attempts = attempts + 1, reason = excluded.reason, via = excluded.via, last_at = excluded.last_at',
+    );
+    const qCols = 'msg_id, queue_id, ts, flags, sealed, reason, via, attempts, first_at, last_at';
+    this.quarantineList = db.prepare(`SELECT ${qCols} FROM quarantine ORDER BY first_at, rowid`);
+    this.quarantineListByQueue = db.prepare(`SELECT ${qCols} FROM quarantine WHERE queue_id = ? ORDER BY first_at, rowid`);
+    this.quarantineRemove = db.prepare('DELETE FROM quarantine WHERE msg_id = ?');
   }
 }

@@ -48,6 +48,10 @@ export interface OutboxItem {
   state: OutboxState;
   attempts: number;
   updatedAt: number;
+  /** When it was queued (the outbox's age cap counts from here). */
+  createdAt: number;
+  /** Why it is `failed` (an error code). */
+  lastError: string | null;
 }
 export interface Cursor {
   lastMsgId: string | null;
@@ -71,5 +75,19 @@ export interface OutboxRow {
   state: OutboxState;
   attempts: number;
   updated_at: number;
+  created_at: number;
+  last_error: string | null;
+}
+export interface QuarantineRow {
+  msg_id: string;
+  queue_id: string;
+  ts: number;
+  flags: number;
+  sealed: Buffer;
+  reason: string;
+  via: string;
+  attempts: number;
+  first_at: number;
+  last_at: number;
 }
 

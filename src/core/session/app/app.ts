@@ -1,5 +1,6 @@
 import { isNsekitError, NsekitError } from '../../errors.js';
 import { fetchAndProcess, type InboundOutcome } from '../../inbound/index.js';
+import { Backoff, sleep } from './backoff.js';
 import type { LifecycleMsg } from '../commands.js';
 import type { SessionConfig } from '../config.js';
 import type { SessionRuntime } from '../runtime.js';
@@ -25,6 +26,8 @@ export class App {
   private readonly maxBatches = 10;
   /** Bumped (unserialized) by every background/suspend/expiring command. */
   private leaveGen = 0;
+  /** Bumped (unserialized) by every suspend/expiring command: writes are no longer retried for a send queued before. */
+  private suspendGen = 0;
 
   constructor(private readonly rt: SessionRuntime) {
     const cfg = rt.cfg;
@@ -40,6 +43,13 @@ export class App {
     this.poller = new LowPowerPoller(rt, cfg.pollIntervalMs ?? 1_000);
     this.poller.fetchQueue = (q) => this.fetchQueue(q).then(() => {});
     this.outbox = new Outbox(rt);
+    // The outbox's retry timer drains in the lifecycle order too (never beside a lock or a suspension).
+    this.outbox.runSerial = (fn) => this.serial(fn);
+    // A SUB delivery that could not be made durable is still in flight at the relay, which sends nothing
+    // more on that SUB: a wake (through the realtime backoff) drops the SUB, GETs the queue and SUBs again.
+    rt.onDeliveryFailed = (queueId) => {
+      if (rt.phase.phase === 'active' && this.mode === 'instant') this.realtime.retry(`delivery on ${queueId} not ACKed`);
+    };
     // Imports run in the lifecycle order (no `lock` can wipe the key in the middle of one).
     rt.onInboxAppendedUnlocked = () => void this.serial(() => rt.importInbox()).catch((e) => rt.errorEvent('inbox import', e));
   }
@@ -59,6 +69,7 @@ export class App {
     // Leaving the foreground cuts a running wake sequence short at its next step
     // instead of queueing behind it: the NSE may start fetching right away.
     if (m.event === 'background' || m.event === 'suspend' || m.event === 'expiring') this.leaveGen++;
+    if (m.event === 'suspend' || m.event === 'expiring') this.suspendGen++;
     // A wake is for the foreground as of this command: a leave received after it (even before the
     // wake starts, behind a slow command) makes it stale, so the NSE is never GETting beside it.
     const gen = this.leaveGen;
@@ -100,12 +111,24 @@ export class App {
     }
   }
 
-  /** Queue an outgoing message (durable in the outbox first), then send it if the app is in front. */
-  send(queueId: string, text: string, clientId?: string): Promise<void> {
+  /**
+   * Queue an outgoing message (durable in the outbox first), then send it if the app is in front.
+   * Resolves with its clientId once queued; every error about it names that id. Its outbox write is
+   * retried on LOCK_TIMEOUT until a suspension is asked for (OUTBOX_NOT_QUEUED then, nothing queued).
+   */
+  send(queueId: string, text: string, clientId?: string): Promise<string> {
+    const gen = this.suspendGen;
     return this.serial(async () => {
-      await this.outbox.enqueue(queueId, text, clientId);
-      if (this.rt.phase.phase === 'active') await this.outbox.drain();
+      const id = await this.outbox.enqueue(queueId, text, clientId, { mayRetry: () => gen === this.suspendGen });
+      // Queued: a failing drain is the outbox's to retry, not a failed send.
+      if (this.rt.phase.phase === 'active') await this.outbox.drain().catch((e) => this.rt.errorEvent('outbox drain', e, { clientId: id }));
+      return id;
     });
+  }
+
+  /** Run a quarantined inbound message through the pipeline again (docs/receive.md "Quarantine"). */
+  retryQuarantined(msgId: string): Promise<InboundOutcome | null> {
+    return this.serial(() => this.rt.retryQuarantined(msgId));
   }
 
   /** A snapshot for the device's `query`. */
@@ -114,8 +137,10 @@ export class App {
     return this.serial(async () => {
       const readable = rt.store.isOpen && rt.unlocked;
       const count = readable ? await rt.store.countMessages() : null;
-      const outbox = readable ? (await rt.store.outboxPending()).length : null;
-      return { role: 'app', phase: rt.phase.phase, mode: this.mode, rt: this.realtime.state, stored: count, outbox, unlocked: rt.unlocked };
+      const outbox = readable ? (await rt.store.outboxPending()).filter((i) => i.state !== 'failed').length : null;
+      const outboxFailed = readable && rt.store.outboxList ? (await rt.store.outboxList('failed')).length : null;
+      const quarantined = rt.store.isOpen && rt.store.quarantineList ? (await rt.store.quarantineList()).length : null;
+      return { role: 'app', phase: rt.phase.phase, mode: this.mode, rt: this.realtime.state, stored: count, outbox, outboxFailed, quarantined, unlocked: rt.unlocked };
     });
   }
 
@@ -123,6 +148,7 @@ export class App {
   close(): void {
     this.realtime.close();
     this.poller.stop();
+    this.outbox.close();
   }
 
   /** Sockets die in background: drop SUBs and stop polling while the network is still open. */
@@ -199,6 +225,9 @@ export class App {
     // One GET→store→ACK at a time so a lifecycle change stops the fetch after the
     // message in flight (the NSE may take over the queue right after).
     let budget = this.maxBatch * this.maxBatches * 2;
+    /** A write still failed with LOCK_TIMEOUT (after the store's own retries): the message stayed at the relay; GET it again. */
+    let lockRounds = 0;
+    let lockBackoff: Backoff | null = null;
     for (let b = 0; b < this.maxBatches && !stop(); b++) {
       const outs: InboundOutcome[] = [];
       let drained = false;
@@ -209,6 +238,14 @@ export class App {
         } catch (e) {
           // Another process ACKed the same message first: it is stored (dedupe), go on.
           if (isNsekitError(e, 'PROTO_NO_MSG')) continue;
+          // Not ACKed, so still at the relay: fetch it again once the lock may be free, while the app may write.
+          if (isNsekitError(e, 'LOCK_TIMEOUT') && lockRounds++ < 2 && !stop() && rt.mayRetryWrites()) {
+            lockBackoff ??= new Backoff(rt.host.rng, 250, 2_000);
+            const ms = lockBackoff.next();
+            rt.log('warn', 'sync', 'write met LOCK_TIMEOUT: fetching the queue again', { queueId, inMs: ms, round: lockRounds });
+            await sleep(rt.host.clock, ms);
+            continue;
+          }
           throw e;
         }
         if (one.length === 0) {

@@ -1,4 +1,4 @@
-import type { Rng } from '../../host.js';
+import type { Clock, Rng } from '../../host.js';
 
 /**
  * Exponential backoff with full jitter: attempt n waits a uniform random time
@@ -29,4 +29,9 @@ export class Backoff {
   reset(): void {
     this.attempt = 0;
   }
+}
+
+/** Resolves after `ms` on the host clock (virtual in the simulator, where a frozen process waits for its thaw). */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => void clock.setTimer(ms, resolve));
 }

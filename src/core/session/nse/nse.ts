@@ -6,6 +6,9 @@ import { openNotificationId } from '../../protocol/index.js';
 import type { LifecycleMsg, PushItem, PushMsg } from '../commands.js';
 import type { SessionRuntime } from '../runtime.js';
 
+/** The NSE retries a write that met LOCK_TIMEOUT while its push has time: its budget ends the retries, this only bounds them below the GET slot's 30 s hold timeout. */
+const NSE_LOCK_RETRY = { attempts: 10, windowMs: 25_000 } as const;
+
 export interface NseOptions {
   /** Time budget per push session before "time will expire" (default 30 000 ms). */
   budgetMs?: number;
@@ -195,6 +198,7 @@ export class NseService {
       stored: outcomes.filter((o) => o.stored === 'store').length,
       inboxed: outcomes.filter((o) => o.stored === 'inbox').length,
       duplicates: outcomes.filter((o) => o.stored === 'duplicate').length,
+      quarantined: outcomes.filter((o) => o.stored === 'quarantine').length,
       expired,
     });
     if (this.jobs.size === 0 && !this.appActive) this.armGrace();
@@ -273,6 +277,14 @@ export class NseService {
         rt.ports.coldPathReady?.();
         rt.emit('notification', { ...c, pushId: job.pushId, latencyMs });
       },
+    }, {
+      // A write that met LOCK_TIMEOUT is tried again while this push has time and the app is not in
+      // front (the message stays in hand, its GET slot held; nothing more is fetched for it).
+      retryWhile: () => !job.done && !this.appInFront(),
+      // Until the budget ends it (the own timer, 24 s of iOS's 30) — inside the GET slot's 30 s hold.
+      retryLimits: NSE_LOCK_RETRY,
+      // Never processable: kept in the quarantine and ACKed; nothing is shown for it, not even at expiry.
+      onQuarantined: (msgId) => job.shown.add(msgId),
     });
     let outs: InboundOutcome[];
     try {
