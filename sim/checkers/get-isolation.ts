@@ -20,6 +20,8 @@ interface Held {
 }
 
 const isSlotReleased = (op: Op): boolean => (op.f === 'queue.slot.released' || op.fp === 'queue.slot.released' || op.f === 'fp.queue.slot.released') && happened(op);
+/** The coordinator gave the slot up without ACK: its holder never processes the message (a late reply is refused). */
+const isSlotExpired = (op: Op): boolean => (op.f === 'queue.slot.expired' || op.fp === 'queue.slot.expired' || op.f === 'fp.queue.slot.expired') && happened(op);
 const isSlotAcquired = (op: Op): boolean => (op.f === 'queue.slot.acquired' || op.fp === 'queue.slot.acquired' || op.f === 'fp.queue.slot.acquired') && happened(op);
 /** A GET-path ACK completing (the real observer records SUB-path ACKs from the `acked` event, `via: 'event'`: not a GET's). */
 const isAckDone = (op: Op): boolean => op.f === 'ack' && (op.type === 'ok' || op.type === 'fail') && op.value?.via !== 'event';
@@ -103,7 +105,7 @@ function releaseOf(history: readonly Op[], h: Held): Op | undefined {
     // message it already stored is idempotent, so the relay re-serving it to the app is not a race.
     if (op.f === 'phase' && happened(op) && (op.value?.phase ?? op.phase) === 'suspended') return op;
     // A release without ACK: only for a GET its instance never ACKs (see holdsOf).
-    if (h.ack === undefined && isSlotReleased(op) && (op.value?.queueId ?? h.queueId) === h.queueId && (h.slot === undefined || op.value?.slot === undefined || op.value.slot === h.slot)) return op;
+    if (h.ack === undefined && (isSlotReleased(op) || isSlotExpired(op)) && (op.value?.queueId ?? h.queueId) === h.queueId && (h.slot === undefined || op.value?.slot === undefined || op.value.slot === h.slot)) return op;
   }
   return undefined;
 }

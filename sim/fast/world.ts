@@ -34,7 +34,7 @@ export type Role = 'app' | 'nse';
 export type HitHook = (role: Role, name: string, release: () => void) => boolean;
 
 /** Failpoints that only announce bookkeeping: recorded, but no scheduling point unless a trigger waits there. */
-const PASS_THROUGH: ReadonlySet<string> = new Set(['phase.enter', 'gate.blocked', 'gate.opened', 'queue.slot.released']);
+const PASS_THROUGH: ReadonlySet<string> = new Set(['phase.enter', 'gate.blocked', 'gate.opened', 'queue.slot.released', 'queue.slot.expired']);
 
 /** The orchestrator: its ops' proc and its scheduler owner key. */
 export const ORCH = 'orchestrator';

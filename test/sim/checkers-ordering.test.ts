@@ -105,6 +105,24 @@ describe('get-isolation', () => {
     h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q2', msgId: 'm1' } });
     expect(checkGetIsolation(h.ops)).toMatchObject({ valid: true, violations: [] });
   });
+  it('a slot given up (queue.slot.expired) ends the hold of a GET never ACKed, even before its slot is handed on', () => {
+    const h = new H();
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...NSE, type: 'info', f: 'queue.slot.expired', fp: 'queue.slot.expired', value: { queueId: 'q1' } });
+    h.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    h.op({ ...NSE, type: 'info', f: 'queue.slot.released', fp: 'queue.slot.released', value: { queueId: 'q1', how: 'expired' } });
+    expect(checkGetIsolation(h.ops)).toMatchObject({ valid: true, violations: [] });
+    // Without the expiry the app's GET overlaps the NSE's hold.
+    const g = new H();
+    g.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    g.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    g.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    g.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    g.op({ ...NSE, type: 'info', f: 'queue.slot.released', fp: 'queue.slot.released', value: { queueId: 'q1', how: 'expired' } });
+    expect(checkGetIsolation(g.ops).valid).toBe(false);
+  });
 });
 
 describe('checkAll combination', () => {

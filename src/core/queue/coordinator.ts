@@ -269,6 +269,9 @@ export class QueueCoordinator {
     if (slot.holdTimer !== null) this.host.clock.clearTimer(slot.holdTimer);
     slot.holdTimer = null;
     slot.end?.(); // the receive op ends with the slot
+    // From here its holder will never ACK or process the message (a late GET reply is refused),
+    // even if the slot itself is handed on only when a GET on the wire returns.
+    if (to === 'expired') void this.host.failpoints.hit('queue.slot.expired', { queueId, slot: slot.id });
     if (slot.onWire) return; // handed on when its GET returns
     this.handOn(queueId, q, slot, to);
   }
