@@ -99,13 +99,16 @@ function releaseOf(history: readonly Op[], h: Held): Op | undefined {
     // ACK is abandoned; the relay cannot know, so re-serving M to a live GET is not a race.
     if ((isEnd(op) || (op.f === 'freeze' && happened(op))) && sameProc(targetOf(op), h.who)) return op;
     if (i === stopAt) return op; // its own ACK completed
-    if (i <= h.done) continue;
     if (!sameProc(selfOf(op), h.who)) continue;
+    const ofThisSlot = (op.value?.queueId ?? h.queueId) === h.queueId && (h.slot === undefined || op.value?.slot === undefined || op.value.slot === h.slot);
+    // Given up while its GET was still on the wire (a forced suspension): the late reply is refused.
+    if (h.ack === undefined && h.slot !== undefined && isSlotExpired(op) && ofThisSlot) return op;
+    if (i <= h.done) continue;
     // Suspended (drained, gates closed): it runs no GET until reactivated and its pending ACK of a
     // message it already stored is idempotent, so the relay re-serving it to the app is not a race.
     if (op.f === 'phase' && happened(op) && (op.value?.phase ?? op.phase) === 'suspended') return op;
     // A release without ACK: only for a GET its instance never ACKs (see holdsOf).
-    if (h.ack === undefined && (isSlotReleased(op) || isSlotExpired(op)) && (op.value?.queueId ?? h.queueId) === h.queueId && (h.slot === undefined || op.value?.slot === undefined || op.value.slot === h.slot)) return op;
+    if (h.ack === undefined && (isSlotReleased(op) || isSlotExpired(op)) && ofThisSlot) return op;
   }
   return undefined;
 }

@@ -239,6 +239,26 @@ describe('get-isolation: holds from the GET and ACK operations', () => {
       expect(checkGetIsolation(h.ops)).toMatchObject({ valid: true, violations: [] });
     }
   });
+  it('a slot given up while its GET was on the wire (queue.slot.expired before the reply) ends that GET\'s hold at once', () => {
+    const h = new H();
+    h.op({ ...NSE, type: 'info', f: 'queue.slot.acquired', value: { queueId: 'q1', slot: 4 } });
+    h.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...NSE, type: 'info', f: 'queue.slot.expired', value: { queueId: 'q1', slot: 4 } }); // forced suspension
+    h.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    h.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } }); // refused by the coordinator
+    h.op({ ...NSE, type: 'info', f: 'queue.slot.released', value: { queueId: 'q1', slot: 4, how: 'expired' } });
+    h.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    expect(checkGetIsolation(h.ops)).toMatchObject({ valid: true, violations: [] });
+    // …but not another slot's expiry
+    const g = new H();
+    g.op({ ...NSE, type: 'info', f: 'queue.slot.acquired', value: { queueId: 'q1', slot: 4 } });
+    g.op({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    g.op({ ...NSE, type: 'info', f: 'queue.slot.expired', value: { queueId: 'q1', slot: 3 } });
+    g.op({ ...APP, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    g.op({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    g.op({ ...APP, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: 'm1' } });
+    expect(checkGetIsolation(g.ops).valid).toBe(false);
+  });
   it("a release of another slot, or a SUB-path ACK (via: 'event'), does not end a GET's hold", () => {
     const h = new H();
     h.op({ ...APP, type: 'info', f: 'queue.slot.acquired', value: { queueId: 'q1', slot: 1 } });
