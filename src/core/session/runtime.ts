@@ -32,8 +32,8 @@ export function hexBytes(s: string | undefined, what: string): Uint8Array {
  * A store write that failed with LOCK_TIMEOUT (the other process held the cross-process lock
  * longer than the store waits, lockTimeoutMs) is tried again after a backoff with jitter while
  * the phase allows it — at most this many attempts in all, and no new attempt once this long
- * has passed since the first (a GET slot held across the retries must stay well inside the
- * coordinator's 30 s hold timeout).
+ * has passed since the first LOCK_TIMEOUT (a GET slot held across the retries must stay well
+ * inside the coordinator's 30 s hold timeout: 4 attempts of a 5 s lock wait and their backoffs).
  */
 export const LOCK_RETRY = { attempts: 4, windowMs: 20_000, baseMs: 100, maxMs: 1_000 } as const;
 
@@ -279,7 +279,8 @@ export class SessionRuntime {
     fields: Record<string, unknown> = {},
     limits: { attempts: number; windowMs: number } = LOCK_RETRY,
   ): Promise<T> {
-    const t0 = this.host.clock.now();
+    // The window counts from the first LOCK_TIMEOUT: a write that succeeds costs no clock read.
+    let t0: number | null = null;
     let backoff: Backoff | null = null;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -287,7 +288,9 @@ export class SessionRuntime {
       } catch (e) {
         if (!isNsekitError(e, 'LOCK_TIMEOUT')) throw e;
         const holderPid = lockHolderOf(e);
-        const give = attempt >= limits.attempts || this.host.clock.now() - t0 >= limits.windowMs || !this.mayRetryWrites() || !more();
+        const now = this.host.clock.now();
+        t0 ??= now;
+        const give = attempt >= limits.attempts || now - t0 >= limits.windowMs || !this.mayRetryWrites() || !more();
         if (give) {
           this.log('warn', 'store', `${what} failed: LOCK_TIMEOUT`, { ...fields, attempts: attempt, holderPid, phase: this.phase.phase });
           throw withDetails(e, { holderPid, attempts: attempt });

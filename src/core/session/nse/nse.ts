@@ -7,7 +7,7 @@ import type { LifecycleMsg, PushItem, PushMsg } from '../commands.js';
 import type { SessionRuntime } from '../runtime.js';
 
 /** The NSE retries a write that met LOCK_TIMEOUT while its push has time: its budget ends the retries, this only bounds them below the GET slot's 30 s hold timeout. */
-const NSE_LOCK_RETRY = { attempts: 10, windowMs: 25_000 } as const;
+const NSE_LOCK_RETRY = { attempts: 10, windowMs: 18_000 } as const;
 
 export interface NseOptions {
   /** Time budget per push session before "time will expire" (default 30 000 ms). */
