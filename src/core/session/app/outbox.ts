@@ -239,9 +239,10 @@ export class Outbox {
 
   /** What a failure means for the item: a dead letter, a retry of this queue later, or no sending at all for now. */
   private verdict(e: unknown, key: Uint8Array): Verdict {
+    if (isNsekitError(e) && PERMANENT.has(e.code)) return 'failed';
+    // No socket (the connect failed, or it dropped during the SEND): no queue can send now.
+    if (!this.rt.transport.connected || isNsekitError(e, 'PROTO_CLOSED')) return 'offline';
     if (!isNsekitError(e)) return 'retry';
-    if (e.code === 'PROTO_CLOSED') return 'offline';
-    if (PERMANENT.has(e.code)) return 'failed';
     // The row did not open: corrupt — unless the device locked meanwhile (the key is wiped in place).
     if (e.code.startsWith('CRYPTO_')) return this.rt.outboxKey === key && key.some((b) => b !== 0) ? 'failed' : 'retry';
     return 'retry';
