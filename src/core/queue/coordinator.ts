@@ -86,8 +86,12 @@ export class QueueCoordinator {
         if (opts.abort?.()) return null;
         await this.host.failpoints.hit('net.get.sent', { queueId });
         // Held at the failpoint (a frozen process) past a suspension that gave the slot up: the
-        // GET must not go out, another receive may be fetching the same message by now.
-        if (slot.state !== 'held') throw this.expired(queueId, slot);
+        // GET must not go out, another receive may be fetching the same message by now. Closed in
+        // a history as a failed GET: it returned nothing.
+        if (slot.state !== 'held') {
+          await this.host.failpoints.hit('net.get.fail', { queueId, code: 'QUEUE_SLOT_EXPIRED' });
+          throw this.expired(queueId, slot);
+        }
         let m: RelayMessage | null;
         // Given up while on the wire (suspension, hold timeout): the slot is handed on only once
         // this GET has returned, or the relay would serve the same message to two GETs at once.
