@@ -160,6 +160,7 @@ export class FastWorld {
     const op: OpInput = m ? { proc: role, pid, type: m.type, f: m.f, value, fp: name } : { proc: role, pid, type: 'info', f: `fp:${name}`, value, fp: name };
     if (phase) op.phase = phase;
     if (m?.type === 'fail') op.error = String(fields.code ?? 'error');
+    if (m?.f === 'get' && fields.slot !== undefined) op.ref = `slot${String(fields.slot)}`; // pairs a GET (several may be open)
     this.h.append(op);
     this.hits.add(`${role}:${name}`);
     let resolve!: () => void;

@@ -57,8 +57,10 @@ export function opFromFailpoint(proc: string, pid: number | undefined, name: str
   const m = MAP[name] ?? EXTRA[name];
   const base = pid === undefined ? { proc } : { proc, pid };
   if (!m) return { ...base, type: 'info', f: `fp:${name}`, value: fields, fp: name };
-  if (m.type === 'fail') return { ...base, type: 'fail', f: m.f, value: fields, fp: name, error: String(fields.code ?? 'error') };
-  return { ...base, type: m.type, f: m.f, value: m.value ? m.value(fields) : fields, fp: name };
+  // A GET's slot id pairs its invoke with its completion (a process may have several open).
+  const ref = m.f === 'get' && fields.slot !== undefined ? { ref: `slot${String(fields.slot)}` } : {};
+  if (m.type === 'fail') return { ...base, type: 'fail', f: m.f, value: fields, fp: name, error: String(fields.code ?? 'error'), ...ref };
+  return { ...base, type: m.type, f: m.f, value: m.value ? m.value(fields) : fields, fp: name, ...ref };
 }
 
 export const FAILPOINT_OP_MAP: Readonly<Record<string, { type: OpType; f: string }>> = MAP;

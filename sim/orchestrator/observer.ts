@@ -13,6 +13,9 @@ type Role = 'app' | 'nse';
  * name so the trace shows it. Also tracks each process's phase and the set of
  * failpoints reached (coverage marks for `expect.hits`).
  */
+/** A GET op's pairing ref: the coordinator's slot id, when the hit carries one. */
+const getRef = <T extends object>(x: T, f: Record<string, unknown>): T & { ref?: string } => (f.slot === undefined ? x : { ...x, ref: `slot${String(f.slot)}` });
+
 export class Observer {
   readonly hits = new Set<string>();
   readonly phaseOf = new Map<number, string>();
@@ -64,9 +67,10 @@ export class Observer {
       case 'db.tx.begin': h.ok(role, 'db.tx.begin', f, x); break;
       // "about to COMMIT": the tx ends here or the process dies inside it (the kill ends it).
       case 'db.tx.commit': h.ok(role, 'db.tx.commit', f, x); break;
-      case 'net.get.sent': h.invoke(role, 'get', { queueId: f.queueId }, x); break;
-      case 'net.get.ok': h.ok(role, 'get', { queueId: f.queueId, msgId: f.msgId ?? null }, x); break;
-      case 'net.get.fail': h.fail(role, 'get', String(f.code ?? 'error'), { queueId: f.queueId }, x); break;
+      // The coordinator's slot id pairs a GET's invoke with its completion (several may be open).
+      case 'net.get.sent': h.invoke(role, 'get', { queueId: f.queueId }, getRef(x, f)); break;
+      case 'net.get.ok': h.ok(role, 'get', { queueId: f.queueId, msgId: f.msgId ?? null }, getRef(x, f)); break;
+      case 'net.get.fail': h.fail(role, 'get', String(f.code ?? 'error'), { queueId: f.queueId }, getRef(x, f)); break;
       case 'net.ack.fail':
         this.ackOpen.delete(`${pid}:${String(f.msgId)}`);
         h.fail(role, 'ack', String(f.code ?? 'error'), { queueId: f.queueId, msgId: f.msgId }, x);

@@ -84,12 +84,13 @@ export class QueueCoordinator {
         // a message the next holder already has.
         if (slot.state !== 'held') throw this.expired(queueId, slot);
         if (opts.abort?.()) return null;
-        await this.host.failpoints.hit('net.get.sent', { queueId });
+        // `slot` pairs the GET's sent/ok/fail in a history: one process may have several GETs open.
+        await this.host.failpoints.hit('net.get.sent', { queueId, slot: slot.id });
         // Held at the failpoint (a frozen process) past a suspension that gave the slot up: the
         // GET must not go out, another receive may be fetching the same message by now. Closed in
         // a history as a failed GET: it returned nothing.
         if (slot.state !== 'held') {
-          await this.host.failpoints.hit('net.get.fail', { queueId, code: 'QUEUE_SLOT_EXPIRED' });
+          await this.host.failpoints.hit('net.get.fail', { queueId, code: 'QUEUE_SLOT_EXPIRED', slot: slot.id });
           throw this.expired(queueId, slot);
         }
         let m: RelayMessage | null;
@@ -104,11 +105,11 @@ export class QueueCoordinator {
           m = await this.transport.get(queueId);
         } catch (e) {
           // Closes the GET in a history: it returned nothing (the connection dropped, …).
-          await this.host.failpoints.hit('net.get.fail', { queueId, code: codeOf(e) });
+          await this.host.failpoints.hit('net.get.fail', { queueId, code: codeOf(e), slot: slot.id });
           settled();
           throw e;
         }
-        await this.host.failpoints.hit('net.get.ok', { queueId, msgId: m?.msgId ?? null });
+        await this.host.failpoints.hit('net.get.ok', { queueId, msgId: m?.msgId ?? null, slot: slot.id });
         settled();
         return m;
       });
