@@ -6,40 +6,11 @@ import { tryFlock, unflock } from './flock.js';
 import { encodeLine, encodeMarker, markerIds, readInbox } from './record.js';
 import type { InboxMarker, InboxReadResult } from './record.js';
 
-/**
- * What importInto needs from the store: a batched, deduping, durable insert that also records
- * `notified` ids (the inbox's markers) in the same transaction. Durable means synced: the claimed
- * file is unlinked once it resolves (SharedStore: synchronous=FULL, its default).
- */
-export interface InboxImportTarget {
-  putMessages(ms: StoredMessage[], notified?: readonly string[]): Promise<number>;
-}
-
-export interface ImportOptions {
-  /**
-   * Re-seal a record for the store (e.g. inbox key → body key). Default: store as is.
-   * A CRYPTO_* error sets that record aside (`.rejected`); any other error aborts the import.
-   */
-  transform?: (r: StoredMessage) => StoredMessage | Promise<StoredMessage>;
-  /** Records per store transaction (default 500). */
-  batchSize?: number;
-  /** How long to wait for in-flight appenders to finish (default 5000 ms) → INBOX_IO. */
-  timeoutMs?: number;
-}
-
-export interface ImportResult {
-  files: number;
-  records: number;
-  /** `notified` marker lines (carried ones included) moved into the store's notifications. */
-  markers: number;
-  /** Marker lines carried into the live file for one more import cycle (see `carry`). */
-  carried: number;
-  inserted: number;
-  duplicates: number;
-  torn: number;
-  bad: number;
-  rejected: number;
-}
+// The import's contract is the session port's (src/core/session/ports.ts): one definition.
+// Durable means synced: the claimed file is unlinked once putMessages resolves (SharedStore:
+// synchronous=FULL, its default).
+export type { ImportOptions, ImportResult, InboxImportTarget } from '../../core/session/ports.js';
+import { emptyImportResult, type ImportOptions, type ImportResult, type InboxImportTarget } from '../../core/session/ports.js';
 
 /**
  * Append-only JSONL of sealed envelopes (and `notified` markers), for when the store is locked.
@@ -162,7 +133,7 @@ export class PendingInboxFile implements PendingInbox {
    * (`putMessages` resolves after a COMMIT under the store's default synchronous=FULL).
    */
   async importInto(store: InboxImportTarget, opts: ImportOptions = {}): Promise<ImportResult> {
-    const total: ImportResult = { files: 0, records: 0, markers: 0, carried: 0, inserted: 0, duplicates: 0, torn: 0, bad: 0, rejected: 0 };
+    const total: ImportResult = emptyImportResult();
     const claimed = this.leftoverClaims();
     // Unique per claim: a rename onto an older leftover claim would destroy it.
     const tag = Buffer.from(this.host.rng.randomBytes(6)).toString('hex');
