@@ -1,4 +1,5 @@
 import type { Gate, Host, Lock, MessageFlags } from '../../core/host.js';
+import type { OutboxItem as PortOutboxItem, OutboxState } from '../../core/session/ports.js';
 
 export interface SharedStoreOptions {
   dbPath: string;
@@ -39,23 +40,12 @@ export interface PlainMessage {
   flags: MessageFlags;
   body: Uint8Array;
 }
-export type OutboxState = 'pending' | 'sending' | 'sent' | 'failed';
-export interface OutboxItem {
-  clientId: string;
-  queueId: string;
-  /** Sealed by the caller with the outbox key. */
-  body: Uint8Array;
-  state: OutboxState;
-  attempts: number;
-  updatedAt: number;
-  /** When it was queued (the outbox's age cap counts from here). */
+// The outbox row and the cursor are the session port's (src/core/session/ports.ts); the SQLite
+// store always knows when an item was queued and why it failed.
+export type { Cursor, OutboxState } from '../../core/session/ports.js';
+export interface OutboxItem extends PortOutboxItem {
   createdAt: number;
-  /** Why it is `failed` (an error code). */
   lastError: string | null;
-}
-export interface Cursor {
-  lastMsgId: string | null;
-  lastTs: number;
 }
 
 export const flagsToInt = (f: MessageFlags): number => (f.notification ? 1 : 0);
