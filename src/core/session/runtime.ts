@@ -19,41 +19,15 @@ import { QueueCoordinator, type QueueCoordinatorOptions } from '../queue/index.j
 import type { QueueConfig, SessionConfig } from './config.js';
 import type { EventSink, SessionEventName } from './events.js';
 import type { SessionPorts } from './ports.js';
-import { Backoff, sleep } from './app/backoff.js';
+import { LOCK_RETRY, lockHolderOf, retryOnLockTimeout, withDetails } from './lock-retry.js';
+
+export { LOCK_RETRY, lockHolderOf, withDetails } from './lock-retry.js';
 
 /** Decode a hex secret from config or a command, or fail loudly (typed). */
 export function hexBytes(s: string | undefined, what: string): Uint8Array {
   const b = s ? fromHex(s) : null;
   if (!b) throw new NsekitError('CRYPTO_BAD_KEY', `${what} is not valid hex`);
   return b;
-}
-
-/**
- * A store write that failed with LOCK_TIMEOUT (the other process held the cross-process lock
- * longer than the store waits, lockTimeoutMs) is tried again after a backoff with jitter while
- * the phase allows it — at most this many attempts in all, and no new attempt once this long
- * has passed since the first LOCK_TIMEOUT (a GET slot held across the retries must stay well
- * inside the coordinator's 30 s hold timeout: 4 attempts of a 5 s lock wait and their backoffs).
- */
-export const LOCK_RETRY = { attempts: 4, windowMs: 20_000, baseMs: 100, maxMs: 1_000 } as const;
-
-/** The holder a LOCK_TIMEOUT names (Node locks: `holderPid`; the fast mode's lock table: `holder`). */
-export function lockHolderOf(e: unknown): number | undefined {
-  const d = (e as { details?: Record<string, unknown> } | null)?.details;
-  const h = d?.holderPid ?? d?.holder;
-  return typeof h === 'number' ? h : undefined;
-}
-
-/** The same error with `fields` added to its details (what an `error` event reports about it). */
-export function withDetails(e: unknown, fields: Record<string, unknown>): unknown {
-  if (isNsekitError(e)) {
-    const prefix = `${e.code}: `;
-    const out = new NsekitError(e.code, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message, { ...(e.details ?? {}), ...fields });
-    if (e.stack) out.stack = e.stack;
-    return out;
-  }
-  if (e instanceof Error) Object.assign(e, { details: { ...((e as { details?: Record<string, unknown> }).details ?? {}), ...fields } });
-  return e;
 }
 
 /**
@@ -272,37 +246,14 @@ export class SessionRuntime {
    * Every store write is idempotent (INSERT OR IGNORE, upserts), so a retry never doubles one.
    * The last LOCK_TIMEOUT is rethrown with the holder it names.
    */
-  async retryOnLockTimeout<T>(
+  retryOnLockTimeout<T>(
     what: string,
     fn: () => Promise<T>,
     more: () => boolean = () => true,
     fields: Record<string, unknown> = {},
     limits: { attempts: number; windowMs: number } = LOCK_RETRY,
   ): Promise<T> {
-    // The window counts from the first LOCK_TIMEOUT: a write that succeeds costs no clock read.
-    let t0: number | null = null;
-    let backoff: Backoff | null = null;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (!isNsekitError(e, 'LOCK_TIMEOUT')) throw e;
-        const holderPid = lockHolderOf(e);
-        const now = this.host.clock.now();
-        t0 ??= now;
-        const give = attempt >= limits.attempts || now - t0 >= limits.windowMs || !this.mayRetryWrites() || !more();
-        if (give) {
-          this.log('warn', 'store', `${what} failed: LOCK_TIMEOUT`, { ...fields, attempts: attempt, holderPid, phase: this.phase.phase });
-          throw withDetails(e, { holderPid, attempts: attempt });
-        }
-        backoff ??= new Backoff(this.host.rng, LOCK_RETRY.baseMs, LOCK_RETRY.maxMs);
-        const ms = backoff.next();
-        this.log('warn', 'store', `${what} hit LOCK_TIMEOUT: retrying`, { ...fields, attempt, backoffMs: ms, holderPid });
-        await sleep(this.host.clock, ms);
-        // A suspension that began during the wait ends the retries: the write does not start again.
-        if (!this.mayRetryWrites() || !more()) throw withDetails(e, { holderPid, attempts: attempt });
-      }
-    }
+    return retryOnLockTimeout(this.host, (level, msg, f) => this.log(level, 'store', msg, f), what, fn, () => this.mayRetryWrites() && more(), fields, limits, () => ({ phase: this.phase.phase }));
   }
 
   private makeDeps(via: string, notifier: Notifier, o: InboundDepsOptions): InboundDeps {
