@@ -65,3 +65,22 @@ export function checkAll(history: History, final?: FinalState): CheckResult {
   const exitCode = safety === false ? 1 : liveness === false ? 3 : valid === 'unknown' ? 2 : 0;
   return { valid, safety, liveness, verdicts, exitCode };
 }
+
+export interface RunJudgement {
+  valid: Validity;
+  /** 0 valid, 1 safety violation, 2 unknown, 3 liveness failure, 4 harness error. */
+  exitCode: 0 | 1 | 2 | 3 | 4;
+}
+
+/**
+ * The run's verdict from the checkers plus what the harness could not do, the same in both
+ * modes. A violation stands whatever else happened; otherwise a step that never ran as written
+ * (`step N …`: a trigger that never fired) or a missed coverage mark means the race was not
+ * exercised — no claim either way (2); any other harness error is 4.
+ */
+export function judgeRun(r: CheckResult, harness: readonly string[], missingHits: readonly string[]): RunJudgement {
+  if (r.exitCode === 1 || r.exitCode === 3) return { valid: false, exitCode: r.exitCode };
+  if (harness.some((x) => !x.startsWith('step '))) return { valid: 'unknown', exitCode: 4 };
+  if (harness.length || missingHits.length) return { valid: 'unknown', exitCode: 2 };
+  return { valid: r.valid, exitCode: r.exitCode };
+}

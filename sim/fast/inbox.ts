@@ -34,6 +34,11 @@ export class SimInboxFiles {
     for (const f of [this.live, ...this.claims]) f.appenders = f.appenders.filter((p) => p !== pid);
   }
 
+  /** `pid` holds a flock on an inbox file (an append or a marker write in progress). */
+  holds(pid: number): boolean {
+    return [this.live, ...this.claims].some((f) => f.appenders.includes(pid));
+  }
+
   /** A marker (own or carried) for msgId in the live file or an unfinished claim. */
   marked(msgId: string): boolean {
     return [this.live, ...this.claims].some((f) => f.notified.includes(msgId) || f.carried.includes(msgId));

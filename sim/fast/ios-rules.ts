@@ -40,7 +40,12 @@ export class IosRules {
   }
 
   /** The app comes to the front (relaunched if dead); a running NSE yields first, the app waits for it (bounded). */
-  async foreground(): Promise<void> {
+  /**
+   * The user taps the app. As the real engine's step, it waits for a running NSE to yield, then
+   * tells the app — and does not wait for the app to apply it (its commands run in order, and one
+   * may be held at a later step's failpoint); the final heal (`untilApplied`) does wait.
+   */
+  async foreground(untilApplied = false): Promise<void> {
     const { w } = this;
     this.clearAppTimer();
     w.appState = 'active';
@@ -65,7 +70,8 @@ export class IosRules {
       // Frozen: it cannot answer, so no wait — but it reads the app state first thing when thawed.
       w.tellAppActive();
     }
-    await w.postApp('active');
+    const applied = w.postApp('active');
+    if (untilApplied) await applied;
   }
 
   background(): void {
@@ -138,6 +144,6 @@ export class IosRules {
     // suspended cleanly stays frozen, as on iOS.
     if (!w.proc('nse')?.frozenSuspended) w.thaw('nse', 'final');
     w.thaw('app', 'final');
-    await this.foreground();
+    await this.foreground(true);
   }
 }

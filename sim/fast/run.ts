@@ -7,7 +7,7 @@
  * only, so it reads 'ok' by construction) and a real plaintext scan of every
  * byte at rest.
  */
-import { checkAll, type CheckResult, type Verdict } from '../checkers/index.js';
+import { checkAll, judgeRun, type CheckResult, type RunJudgement, type Verdict } from '../checkers/index.js';
 import type { History } from '../history/types.js';
 import { checkExpectations, resolveWorld, type Scenario } from '../scenario/index.js';
 import type { BrokenVariant } from '../broken.js';
@@ -32,7 +32,8 @@ export interface FastViolation {
 
 export interface FastResult {
   valid: CheckResult['valid'];
-  exitCode: CheckResult['exitCode'];
+  /** As the real mode's: a step that never ran as written makes it unknown (2), a harness failure 4. */
+  exitCode: RunJudgement['exitCode'];
   verdicts: Verdict[];
   violations: FastViolation[];
   history: History;
@@ -43,6 +44,8 @@ export interface FastResult {
   /** The scenario's `expect` held (verdict, exact violated invariants, coverage marks). */
   expectMet: boolean;
   expectProblems: string[];
+  /** Steps that could not run as written, and harness failures (as the real mode's). */
+  harnessErrors: string[];
   /** History length. */
   events: number;
   /** Scheduler steps and virtual ms the run took. */
@@ -70,7 +73,9 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
   await w.sched.run({ untilMs: 60_000, maxSteps, stop: () => up });
   const steps = runner.run();
   await w.sched.run({ untilMs: opts.maxStepsMs ?? 600_000, maxSteps, stop: () => runner.done, onIdle: () => runner.giveUp() });
+  const harness = runner.harnessErrors;
   if (!runner.done) {
+    harness.push('steps did not finish within the bounds');
     w.h.info(ORCH, 'harness', { error: 'steps did not finish within the bounds', steps: w.sched.steps, now: w.sched.now });
     runner.disarm();
   }
@@ -81,7 +86,10 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
   let healed = false;
   void runner.healAll().then(() => (healed = true));
   await w.sched.run({ untilMs: w.sched.now + 30_000, maxSteps: maxSteps * 2, stop: () => healed });
-  if (!healed) w.h.info(ORCH, 'harness', { error: 'final foreground did not finish' });
+  if (!healed) {
+    harness.push('final foreground did not finish');
+    w.h.info(ORCH, 'harness', { error: 'final foreground did not finish' });
+  }
   await w.sched.run({ untilMs: w.sched.now + world.convergenceMs, maxSteps: maxSteps * 3 });
 
   snapshot(w);
@@ -93,11 +101,13 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
   const { hits: _h, ...expectRest } = scenario.expect ?? {};
   const exp = checkExpectations({ ...scenario, expect: expectRest }, w.h.history, check);
   if (missing.length) exp.problems.push(`failpoints never reached (race not hit): ${missing.join(', ')}`);
+  exp.problems.push(...harness.map((x) => `harness: ${x}`));
   exp.ok = exp.problems.length === 0;
+  const judged = judgeRun(check, harness, missing);
   const replay = replayCommand(`<${scenario.name}.json>`, seed, opts.broken);
   return {
-    valid: check.valid,
-    exitCode: check.exitCode,
+    valid: judged.valid,
+    exitCode: judged.exitCode,
     verdicts: check.verdicts,
     violations: check.verdicts.flatMap((v) => v.violations.map((x) => ({ invariant: v.invariant, detail: x.detail, replay }))),
     history: w.h.history,
@@ -105,6 +115,7 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
     missingHits: missing,
     expectMet: exp.ok,
     expectProblems: exp.problems,
+    harnessErrors: harness,
     events: w.h.size,
     steps: w.sched.steps,
     virtualMs: w.sched.now,

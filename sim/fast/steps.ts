@@ -7,12 +7,13 @@
  * budget → time-will-expire → freeze) on the virtual clock.
  */
 import type { TimerHandle } from '../../src/core/host.js';
-import type { Scenario, Step } from '../scenario/index.js';
+import { OPTIONAL_TRIGGER_MS, type Scenario, type Step } from '../scenario/index.js';
 import { IosRules, YIELD_WAIT_MS } from './ios-rules.js';
 import { ORCH, type FastWorld, type Role } from './world.js';
 
 /** Virtual ms a step waits for its failpoint before it is given up (covers the scaled iOS budgets). */
-export const TRIGGER_TIMEOUT_MS = 2_000;
+export const TRIGGER_TIMEOUT_MS = OPTIONAL_TRIGGER_MS;
+const TRIGGER_TIMEOUT = 'SIM_TRIGGER_TIMEOUT';
 
 interface Held {
   role: Role;
@@ -27,6 +28,8 @@ interface Armed {
 
 export class StepRunner {
   done = false;
+  /** Steps that could not run as written (as the real engine's harnessErrors): the verdict is then unknown. */
+  readonly harnessErrors: string[] = [];
   private readonly chains = new Map<string, Armed[]>();
   private readonly fired = new Map<number, Promise<Held>>();
   /** Held by `pause` steps, per process: a `resume` lets all of them go (a second pause must not orphan the first). */
@@ -97,7 +100,12 @@ export class StepRunner {
         held = await this.guard(this.trigger(i, st));
       } catch (e) {
         this.chains.forEach((l) => l.forEach((a, j) => a.step === i && l.splice(j, 1)));
-        w.h.fail(ORCH, 'step', (e as Error).message, { i, do: st.do, id: st.id });
+        if ((st.when as { optional?: boolean } | undefined)?.optional) {
+          w.h.info(ORCH, 'step.skipped', { i, do: st.do, id: st.id, why: (e as Error).message });
+          continue;
+        }
+        this.harnessErrors.push(`step ${i} (${st.do}): ${TRIGGER_TIMEOUT}: ${(e as Error).message}`);
+        w.h.fail(ORCH, 'step', (e as Error).message, { i, do: st.do, id: st.id, code: TRIGGER_TIMEOUT });
         continue;
       }
       w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(held ? { at: (st.when as { at: string }).at } : {}) });
@@ -108,6 +116,7 @@ export class StepRunner {
         await this.guard(this.bounded(this.verb(st, held), bound, `step did not finish within ${bound} ms`));
         w.h.ok(ORCH, 'step', { i, do: st.do, id: st.id });
       } catch (e) {
+        this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`);
         w.h.fail(ORCH, 'step', (e as Error).message, { i, do: st.do, id: st.id });
         if (held && st.do !== 'pause') held.release();
       }

@@ -83,14 +83,29 @@ export class SimStore implements SessionStore {
   get isOpen(): boolean {
     return this.open_;
   }
+  /**
+   * The database file is open (SQLite's file locks held): from open() until a close has
+   * finished its checkpoint — longer than isOpen, as the Node store's. A freeze meanwhile is
+   * a 0xdead10cc (sim/fast/world.ts freeze, as the real engine's /proc/locks check).
+   */
+  get fileOpen(): boolean {
+    return this.open_ || this.closing !== null;
+  }
   open(): void {
     this.open_ = true;
   }
 
-  /** Wait for in-flight writes, checkpoint under the lock, close (the onSuspend path). */
-  async close(): Promise<void> {
+  /** Wait for in-flight writes, checkpoint under the lock, close; a second call waits for the first (as the Node store). */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose().finally(() => (this.closing = null));
+    return this.closing;
+  }
+  private closing: Promise<void> | null = null;
+
+  private async doClose(): Promise<void> {
     if (!this.open_) return;
     while (this.inflight > 0) await new Promise<void>((r) => this.idle.push(r));
+    if (!this.open_) return;
     this.open_ = false;
     try {
       await this.lock.acquire({ timeoutMs: 5000 });

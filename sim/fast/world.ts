@@ -187,8 +187,7 @@ export class FastWorld {
     const c = this.ctx(role, pid, () => proc?.phase.phase);
     proc = new SimProc(this, c, this.sessionConfig(role), (p, name, fields) => this.onEvent(role, p, name, fields), this.components, this.broken !== 'inbox-no-fsync-claim');
     this.h.ok(ORCH, 'launch', { proc: role, pid });
-    // As the Node processes at launch: the store opens, the relay connection starts, the keychain hands over the key.
-    proc.rt.store.open();
+    // As the Node processes at launch: the relay connection starts, the keychain hands over the key (which opens the store).
     void proc.rt.ensureConnected().catch(() => {});
     return proc;
   }
@@ -334,10 +333,15 @@ export class FastWorld {
     this.notifyStopped(p);
     this.sched.freeze(p.ctx.owner);
     this.h.ok(ORCH, 'freeze', { proc: role, pid: p.ctx.pid, why });
-    // The shared lock only. The real engine also counts SQLite's and the inbox's file locks
-    // (an open store): not modelled here yet, see docs/fast-mode.md "Known differences".
-    if (this.lockTable.holder !== p.ctx.pid) return 'frozen';
-    this.h.info(ORCH, 'lock.held-at-freeze', { proc: role, pid: p.ctx.pid, code: '0xdead10cc', backend: 'sim', sharedLock: true });
+    // As the real engine's kernel check: the shared lock, SQLite's file locks (an open store)
+    // and the pending inbox's flocks (an append or import in progress).
+    const sharedLock = this.lockTable.holder === p.ctx.pid;
+    const dbFileLocks = [
+      ...(p.store.fileOpen ? [{ file: 'store.db', access: 'READ' }] : []),
+      ...(this.inboxFiles.holds(p.ctx.pid) ? [{ file: 'inbox', access: 'READ' }] : []),
+    ];
+    if (!sharedLock && dbFileLocks.length === 0) return 'frozen';
+    this.h.info(ORCH, 'lock.held-at-freeze', { proc: role, pid: p.ctx.pid, code: '0xdead10cc', backend: 'sim', sharedLock, dbFileLocks });
     this.kill(role, '0xdead10cc');
     return 'killed';
   }

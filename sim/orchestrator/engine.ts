@@ -2,7 +2,7 @@ import { NsekitError } from '../../src/core/errors.js';
 import type { EventMsg } from '../../src/device/ipc.js';
 import type { ManagedProc } from '../../src/device/proc.js';
 import type { HistoryRecorder } from '../history/index.js';
-import type { Budgets, Scenario, Step } from '../scenario/index.js';
+import { OPTIONAL_TRIGGER_MS, type Budgets, type Scenario, type Step } from '../scenario/index.js';
 import { Observer } from './observer.js';
 export { seededRng, type SentMessage } from './sender.js';
 import { relayTap } from './relay-tap.js';
@@ -156,6 +156,10 @@ export class Engine {
       try {
         held = await this.trigger(i, st);
       } catch (e) {
+        if ((st.when as { optional?: boolean } | undefined)?.optional) {
+          this.h.info('orchestrator', 'step.skipped', { i, do: st.do, id: st.id, why: (e as Error).message });
+          continue;
+        }
         this.harnessErrors.push(`step ${i} (${st.do}): ${(e as NsekitError).code ?? 'ERROR'}: ${(e as Error).message}`);
         this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id, code: (e as NsekitError).code });
         continue;
@@ -174,7 +178,7 @@ export class Engine {
   }
 
   private async trigger(i: number, st: Step): Promise<Held | undefined> {
-    const w = st.when as { at_ms?: number; after?: string; at?: string } | undefined;
+    const w = st.when as { at_ms?: number; after?: string; at?: string; optional?: boolean } | undefined;
     if (!w) return undefined;
     if (w.at_ms !== undefined) {
       await sleep(w.at_ms - this.now());
@@ -185,12 +189,11 @@ export class Engine {
       return undefined;
     }
     const fired = this.triggers.firedFor(i)!;
+    // An optional trigger gives up as soon as the fast mode's does: the run goes on without it.
+    const bound = w.optional ? Math.min(this.opts.triggerTimeoutMs, OPTIONAL_TRIGGER_MS) : this.opts.triggerTimeoutMs;
     let t: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, rej) => {
-      t = setTimeout(
-        () => rej(new NsekitError('SIM_TRIGGER_TIMEOUT', `failpoint ${w.at} not reached within ${this.opts.triggerTimeoutMs} ms`, { step: i, at: w.at })),
-        this.opts.triggerTimeoutMs,
-      );
+      t = setTimeout(() => rej(new NsekitError('SIM_TRIGGER_TIMEOUT', `failpoint ${w.at} not reached within ${bound} ms`, { step: i, at: w.at })), bound);
     });
     try {
       return await Promise.race([fired, timeout]);

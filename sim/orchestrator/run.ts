@@ -5,7 +5,7 @@ import { SHARED_FILES } from '../../src/device/ipc.js';
 import { BROKEN_ENV, type BrokenVariant } from '../broken.js';
 import { storeSyncFor } from '../broken-components.js';
 import { SIM_ENTRIES } from '../real/entries.js';
-import { checkAll, type CheckResult, type InvariantName, type Validity, type Verdict } from '../checkers/index.js';
+import { checkAll, judgeRun, type CheckResult, type InvariantName, type Validity, type Verdict } from '../checkers/index.js';
 import { HistoryRecorder, type History } from '../history/index.js';
 import { toChromeTrace, toHtmlReport } from '../report/index.js';
 import { checkExpectations, resolveWorld, scaledBudgets, type Scenario } from '../scenario/index.js';
@@ -201,7 +201,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const hits = engine ? [...engine.observer.hits].sort() : [];
   const missingHits = (scenario.expect?.hits ?? []).filter((x) => !hits.includes(x));
   const violations = result.verdicts.flatMap((v) => v.violations.map((x) => ({ invariant: v.invariant, detail: x.detail, replay })));
-  const exitCode = decideExit(result, harness, missingHits);
+  const { valid, exitCode } = judgeRun(result, harness, missingHits);
   const expectation = checkExpectations(scenario, h.history, result);
   const expectMet = expectation.ok && harness.length === 0;
   writeReports(runDir, h.history, result, { scenario: scenario.name, seed, replay, params });
@@ -209,7 +209,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     scenario: scenario.name,
     seed,
     params,
-    valid: exitCode === 4 || (exitCode === 2 && result.valid === true) ? 'unknown' : result.valid,
+    valid,
     exitCode,
     verdicts: result.verdicts,
     violations,
@@ -245,14 +245,6 @@ async function converge(w: SimWorld, engine: Engine, boundMs: number): Promise<v
     const t = setTimeout(done, boundMs);
     w.device.on('event', on);
   });
-}
-
-function decideExit(r: CheckResult, harness: string[], missingHits: string[]): 0 | 1 | 2 | 3 | 4 {
-  if (r.exitCode === 1 || r.exitCode === 3) return r.exitCode;
-  // The race was not exercised (a trigger never fired, or a coverage mark missing): no claim either way.
-  if (harness.some((x) => !x.startsWith('step '))) return 4;
-  if (harness.length || missingHits.length) return 2;
-  return r.exitCode;
 }
 
 function writeReports(dir: string, history: History, r: CheckResult, meta: { scenario: string; seed: number; replay: string; params: Record<string, unknown> }): void {

@@ -56,7 +56,8 @@ export interface World {
 }
 
 export type Trigger =
-  | { proc: DeviceProc; at: FailpointName; nth?: number }
+  /** `optional`: a failpoint never reached skips the step (`step.skipped`) instead of making the verdict unknown. */
+  | { proc: DeviceProc; at: FailpointName; nth?: number; optional?: boolean }
   | { at_ms: number }
   | { after: string };
 
@@ -117,3 +118,9 @@ export function scaledBudgets(w: World): Budgets {
   const f = w.timeFactor;
   return { ...w.budgets, bgTaskMs: w.budgets.bgTaskMs * f, nseMs: w.budgets.nseMs * f, nseGraceMs: w.budgets.nseGraceMs * f };
 }
+
+/**
+ * How long an `optional` failpoint trigger waits before its step is skipped: run ms in real
+ * mode, virtual ms in fast mode (where every trigger waits this long), so both give up alike.
+ */
+export const OPTIONAL_TRIGGER_MS = 2_000;

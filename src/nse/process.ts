@@ -61,13 +61,12 @@ export async function nseProcess(components?: SessionComponents): Promise<void> 
 
   try {
     // Cold start matters here (iOS launches the NSE per push): the socket handshake
-    // runs while the store opens, and `ready` goes out as soon as the store is open —
-    // a push waits for the connection inside onPush anyway.
+    // runs while the store opens (with the key, which the unlock command brings: a locked
+    // device's NSE never opens it), and `ready` goes out at once — a push waits for the
+    // connection inside onPush anyway.
     const connected = rt.ensureConnected();
     connected.catch(() => {});
-    rt.store.open();
-    const storeAt = performance.now();
-    emitEvent('ready', { role: 'nse', pid: process.pid, bootMs: Math.round(performance.now()), importMs: Math.round(importedAt), storeMs: Math.round(storeAt - importedAt), codeCache: codeCacheState() });
+    emitEvent('ready', { role: 'nse', pid: process.pid, bootMs: Math.round(performance.now()), importMs: Math.round(importedAt), codeCache: codeCacheState() });
     await connected;
   } catch (e) {
     rt.errorEvent('nse start', e);

@@ -74,7 +74,7 @@ export function createCore(bridge: AppBridgeHost, config: BridgeConfig): AppCore
     }),
   );
   const app = new App(rt);
-  rt.store.open();
+  // The store opens with the key (the unlock below): locked, the app holds no store open.
   if (masterKeyHex) void app.onLifecycle({ type: 'lifecycle', event: 'unlock', masterKey: masterKeyHex }).catch((e) => rt.errorEvent('lifecycle unlock', e));
 
   const summary = (r: ImportResult | null): ImportSummary => ({

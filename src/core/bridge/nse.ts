@@ -166,8 +166,7 @@ export function createCore(bridge: NseBridgeHost, config: BridgeConfig): NseCore
     },
   });
   const queues = new Set(rt.queueCfg.keys());
-  // As the Node NSE at launch: the store is open (the host opens its file lazily).
-  rt.store.open();
+  // The store opens with the key (the unlock below); a locked device's NSE never opens it.
   if (masterKeyHex) void nse.lifecycle({ type: 'lifecycle', event: 'unlock', masterKey: masterKeyHex });
 
   return {

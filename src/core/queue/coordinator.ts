@@ -301,14 +301,20 @@ export class QueueCoordinator {
         msgId,
       });
     }
-    // Stop the hold timer: releasing mid-ACK would let another GET see the message being deleted.
+    // No gate.run here: the ACK belongs to the receive op opened by the GET, which is still
+    // counted in receiveNetwork, so a background()/suspend() since the GET does not hold it.
+    await this.host.failpoints.hit('net.ack.sent', { queueId, msgId });
+    if (slot.state !== 'held') {
+      // Given up while this ACK waited to go out (a suspension forced past it, the hold timeout):
+      // the other process may hold the message by now. Not sent; it stays at the relay.
+      throw new NsekitError('QUEUE_SLOT_EXPIRED', `slot for ${queueId} no longer held (${slot.state})`, { queueId, msgId });
+    }
+    // On the wire from here: stop the hold timer (releasing mid-ACK would let another GET see the
+    // message being deleted); a forced suspension lets this ACK finish.
     slot.state = 'acking';
     if (slot.holdTimer !== null) this.host.clock.clearTimer(slot.holdTimer);
     slot.holdTimer = null;
-    // No gate.run here: the ACK belongs to the receive op opened by the GET, which is still
-    // counted in receiveNetwork, so a background()/suspend() since the GET does not hold it.
     try {
-      await this.host.failpoints.hit('net.ack.sent', { queueId, msgId });
       try {
         await this.transport.ack(queueId, msgId);
       } catch (e) {

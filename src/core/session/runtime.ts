@@ -93,6 +93,8 @@ export class SessionRuntime {
   /** Pending-inbox appends in progress: suspension waits for them (they take the inbox file lock). */
   private readonly inboxWrites = new Set<Promise<unknown>>();
   private connecting: Promise<void> | null = null;
+  /** The close begun at device lock: an unlock or activation waits for it before opening again. */
+  private storeClosing: Promise<void> | null = null;
   private deps: Map<string, InboundDeps> = new Map();
 
   constructor(o: SessionRuntimeOptions) {
@@ -112,11 +114,8 @@ export class SessionRuntime {
           await this.store.close();
           if (this.lock.held) await this.lock.release({ wrote: false });
         },
-        onActivate: async () => {
-          this.store.open();
-          // The key stayed in memory while suspended (or arrived meanwhile): re-verify it.
-          if (this.masterKey && !this.store.unlocked) await this.store.unlock(this.masterKey);
-        },
+        // The key stayed in memory while suspended (or arrived meanwhile): open and re-verify it.
+        onActivate: () => this.openStore(),
       },
     });
     const c = o.components ?? {};
@@ -177,10 +176,22 @@ export class SessionRuntime {
     return this.masterKey !== null;
   }
 
-  /** Open the store and connect to the relay. */
+  /** Open the store (if the key is in memory) and connect to the relay. */
   async start(): Promise<void> {
-    this.store.open();
+    await this.openStore();
     await this.ensureConnected();
+  }
+
+  /**
+   * The store is open only while the key is in memory (docs/store.md "When the store is open"):
+   * an open SQLite file holds file locks, and a locked device's process must hold none, so that
+   * iOS may freeze it between two inbox appends. A close begun at device lock finishes first.
+   */
+  async openStore(): Promise<void> {
+    while (this.storeClosing) await this.storeClosing;
+    if (!this.masterKey) return;
+    if (!this.store.isOpen) this.store.open();
+    if (!this.store.unlocked) await this.store.unlock(this.masterKey);
   }
 
   /** Connect unless connected; concurrent callers share one attempt. */
@@ -200,14 +211,16 @@ export class SessionRuntime {
     const ring = deriveKeyRing(key);
     this.bodyKeyBytes = ring.body;
     this.outboxKey = ring.outbox;
-    // Suspended: the store stays closed; onActivate unlocks it with the key we now hold.
+    // Suspended: the store stays closed; onActivate opens it with the key we now hold.
+    while (this.storeClosing) await this.storeClosing;
+    if (!this.store.isOpen && !this.phase.isBlocked('database')) this.store.open();
     if (this.store.isOpen) await this.store.unlock(key, ring);
     wipe(ring.inbox, ring.notification, ring.keycheck);
     this.log('info', 'lock', 'device unlocked: key in memory'); // never any part of the key in a log
   }
 
-  /** Device locked: the key leaves memory; inbound goes to the pending inbox. */
-  lockDevice(): void {
+  /** Device locked: the key leaves memory, the store closes; inbound goes to the pending inbox. */
+  lockDevice(): Promise<void> {
     // Copies captured by an in-flight write are wiped too (it then fails instead of writing after lock).
     for (const k of [this.masterKey, this.bodyKeyBytes, this.outboxKey]) k?.fill(0);
     this.masterKey = null;
@@ -215,6 +228,16 @@ export class SessionRuntime {
     this.outboxKey = null;
     this.store.lockDevice();
     this.log('info', 'lock', 'device locked: key wiped');
+    if (!this.store.isOpen) return Promise.resolve();
+    // After the write in flight (close waits for it): checkpoint and close, as at suspension.
+    const closing = this.store
+      .close()
+      .catch((e: unknown) => this.errorEvent('store close at device lock', e))
+      .finally(() => {
+        if (this.storeClosing === closing) this.storeClosing = null;
+      });
+    this.storeClosing = closing;
+    return closing;
   }
 
   /**

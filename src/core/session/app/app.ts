@@ -99,7 +99,7 @@ export class App {
         return;
       }
       case 'lock':
-        rt.lockDevice();
+        await rt.lockDevice();
         return;
       case 'unlock': {
         if (!m.masterKey) throw new NsekitError('CRYPTO_BAD_KEY', 'unlock without a master key');
@@ -194,7 +194,7 @@ export class App {
     if (stale()) return;
     rt.log('info', 'push', `wake reason=${reason}`);
     // 1. writes-ready: store open, key in memory (else inbound goes to the inbox), socket up.
-    if (!rt.store.isOpen) rt.store.open();
+    await rt.openStore();
     if (rt.unlocked) await rt.importInbox();
     await rt.phase.run('receiveNetwork', () => rt.ensureConnected());
     if (stale()) return;

@@ -35,6 +35,8 @@ interface Job {
   done: boolean;
   /** Came in during a suspension: it reactivates the extension once that is over. */
   waiting?: boolean;
+  /** Was fetching when the app came to the front: the app shows what it fetched, even if this job finishes after the app has left again. */
+  handedOver?: boolean;
 }
 
 /**
@@ -268,8 +270,10 @@ export class NseService {
       show: async (c) => {
         if (job.done) return; // best-attempt content already delivered for this push
         // Yielded meanwhile: the app is in front and shows the conversation itself (as iOS
-        // suppresses a push for the foreground app); a receive that finishes now is stored, not shown.
-        if (this.appActive) return;
+        // suppresses a push for the foreground app); a receive that finishes now is stored, not
+        // shown — also one that finishes after the app has left again (a suspension forced past
+        // the drain, thawed later): the app showed that message while it was in front.
+        if (this.appActive || job.handedOver) return;
         job.shown.add(c.msgId);
         const latencyMs = rt.host.clock.now() - job.receivedAt;
         // The cold path (GET → store → ACK → content) is compiled now: keep its code for the next
@@ -308,11 +312,11 @@ export class NseService {
     this.budgetTimer = null;
     rt.log('warn', 'nse', 'budget expired: delivering best-attempt content', { pending: this.jobs.size });
     this.onExpire?.([...this.jobs].filter((j) => !j.done).map((j) => j.pushId));
-    // The clock is read for the content's latency anyway; with nothing in flight there is no
-    // store work a following push could be frozen in the middle of.
+    // Even with nothing in flight: a push within the grace would reopen the store, and iOS
+    // freezes us at the grace's end with it open (a 0xdead10cc).
     let at: number | null = null;
     for (const job of this.jobs) at = this.bestAttempt(job) ?? at;
-    this.expiredAt = at;
+    this.expiredAt = at ?? rt.host.clock.now();
     void this.suspend(0);
   }
 
@@ -391,6 +395,7 @@ export class NseService {
     this.noteYieldId(yieldId);
     const again = this.appActive && this.suspending;
     this.appActive = true;
+    for (const j of this.jobs) if (!j.waiting) j.handedOver = true;
     if (again) return this.suspending!;
     const t0 = this.rt.host.clock.now();
     this.rt.emit('yielding', { via, inFlight: this.jobs.size });
