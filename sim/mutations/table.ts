@@ -40,7 +40,7 @@ export interface Mutation {
 const one = (find: string, replace: string): Edit[] => [{ find, replace }];
 
 /** Where the figures were measured (`run.ts --ref`): the commit, not a person. */
-export const MEASURED_AT = '7c2fe22';
+export const MEASURED_AT = 'a0392a6';
 
 /** Runs an exploration may take to catch a row. */
 export const MUTATION_RUN_BUDGET = 2_000;
@@ -56,8 +56,8 @@ export const MUTATIONS: Mutation[] = [
     description: 'the GET path ACKs (the relay deletes) before the durable write',
     expect: ['no-loss'],
     seed: 1,
-    firstRun: 13,
-    caughtBy: ['get-isolation'],
+    firstRun: 0,
+    caughtBy: ['no-loss', 'liveness'],
   },
   {
     id: 'sub-ack-before-write',
@@ -66,7 +66,7 @@ export const MUTATIONS: Mutation[] = [
     description: "the app's SUB delivery ACKs before the durable write",
     expect: ['no-loss'],
     seed: 1,
-    firstRun: 803,
+    firstRun: 707,
     caughtBy: ['no-loss', 'liveness'],
   },
   {
@@ -86,7 +86,7 @@ export const MUTATIONS: Mutation[] = [
     description: 'the NSE fetches until the queue is empty, whatever its extra-GET cap',
     expect: ['bounded-work'],
     seed: 1,
-    firstRun: 248,
+    firstRun: 345,
     caughtBy: ['bounded-work'],
   },
   {
@@ -96,9 +96,8 @@ export const MUTATIONS: Mutation[] = [
     description: "the NSE's expiry path delivers best-attempt content but does not suspend (store open, lock takeable, until its idle grace)",
     expect: ['bounded-work'],
     seed: 1,
-    firstRun: null,
-    caughtBy: [],
-    notCaught: "since 3252966 an expired push's fetch stops by itself (`job.done`), so the NSE goes idle and its own grace (nseGraceMs, 20 ms at timeFactor 0.01) suspends it about when iOS's freeze after the expiry grace (also 20 ms) comes; no generated run has it holding the lock or fetching at that freeze",
+    firstRun: 40,
+    caughtBy: ['no-dead10cc'],
   },
   {
     id: 'expiry-leaves-jobs-running',
@@ -107,7 +106,7 @@ export const MUTATIONS: Mutation[] = [
     description: "the NSE's expiry shows best-attempt content but does not mark the pushes finished: their fetches go on (a push waiting out the suspension GETs once reactivated)",
     expect: ['bounded-work'],
     seed: 1,
-    firstRun: 282,
+    firstRun: 398,
     caughtBy: ['bounded-work'],
   },
   {
@@ -118,7 +117,7 @@ export const MUTATIONS: Mutation[] = [
     expect: ['get-isolation'],
     seed: 1,
     firstRun: 0,
-    caughtBy: ['gates', 'get-isolation'],
+    caughtBy: ['get-isolation'],
   },
   {
     id: 'locked-append-not-awaited',
@@ -127,7 +126,7 @@ export const MUTATIONS: Mutation[] = [
     description: 'device locked: the pending-inbox append is not awaited, so the ACK may outrun it (stands in for "the inbox claim deleted before the DB commit": that code is the inbox port, src/node/pending-inbox, which fast mode replaces with sim/fast/inbox.ts)',
     expect: ['no-loss'],
     seed: 1,
-    firstRun: 569,
+    firstRun: 103,
     caughtBy: ['no-loss', 'liveness'],
   },
   {
@@ -136,9 +135,9 @@ export const MUTATIONS: Mutation[] = [
     edits: one('      blocked: withBlocked(context.blocked, NETWORK_CLASSES),', '      blocked: withBlocked(context.blocked, []),'),
     description: 'entering background blocks no network class',
     expect: ['gates'],
-    seed: 1,
-    firstRun: 732,
-    caughtBy: ['gates'],
+    seed: 3,
+    firstRun: 1038,
+    caughtBy: ['get-isolation'],
   },
   {
     id: 'no-yield-on-lock-request',
@@ -169,7 +168,7 @@ export const MUTATIONS: Mutation[] = [
     expect: ['no-dead10cc'],
     seed: 1,
     firstRun: 0,
-    caughtBy: ['no-dead10cc', 'gates'],
+    caughtBy: ['no-dead10cc'],
   },
   {
     id: 'left-front-before-idle',
@@ -199,7 +198,7 @@ export const MUTATIONS: Mutation[] = [
     description: "the NSE answers a yield request (`yielded`) at once and drains afterwards: the app GETs beside the NSE's receive in flight",
     expect: ['get-isolation'],
     seed: 1,
-    firstRun: 69,
+    firstRun: 1,
     caughtBy: ['get-isolation'],
   },
   {
@@ -218,10 +217,9 @@ export const MUTATIONS: Mutation[] = [
     edits: one('isUserContent(content) && (await store.markNotified(m.msgId)) && !(await shownWhileLocked(deps, m))', 'isUserContent(content) && (await store.markNotified(m.msgId))'),
     description: "the store path shows a message without asking the pending inbox whether it was already shown while locked",
     expect: ['no-duplicates'],
-    seed: 1,
-    firstRun: null,
-    caughtBy: [],
-    notCaught: "the race it guards — a message shown while locked by one process, fetched again by the other once unlocked and inserted before the ACK of the locked copy landed and before an import moved the marker — is not reached within the budget",
+    seed: 2,
+    firstRun: 220,
+    caughtBy: ['no-duplicates'],
   },
   {
     id: 'generation-not-bumped',
