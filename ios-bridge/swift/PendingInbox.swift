@@ -2,10 +2,10 @@
 // appended with O_APPEND and fsync'd before done(null), so the core may ACK.
 // A second line kind, {"v":1,"msgId":…,"queueId":…,"notified":true}, records that
 // the generic notification for msgId was shown while locked (at most once per message).
-// A claim's own markers are carried into the fresh live file as {…,"carried":true}
-// lines (see claim()), so a process locked again after the import still sees them
-// for one more import cycle; carried lines are stored again by the next import, not
-// carried again.
+// A claim's markers are carried into the fresh live file as {…,"carried":true,"at":ms}
+// lines (see claim()), so a process locked again after the import still sees them:
+// own markers with at = now, carried ones again with their at while younger than
+// markerCarryMs (24 h, MARKER_CARRY_MS in the core); every import stores them again.
 // The file is created with NSFileProtectionCompleteUntilFirstUserAuthentication
 // (it must be writable while the device is locked, after first unlock); it only
 // ever holds the still end-to-end-sealed relay body.
@@ -128,7 +128,8 @@ final class PendingInbox {
         guard let data = fm.contents(atPath: p) else { return .failure(HostError(code: "INBOX_IO", message: "unreadable claim")) }
         var records: [[String: Any]] = []
         var notified: [String] = []
-        var own: [(msgId: String, queueId: String)] = []   // marker lines without "carried": to carry
+        var carry: [(msgId: String, queueId: String, at: Double)] = []   // markers to carry on
+        let now = Date().timeIntervalSince1970 * 1000
         var torn = 0, bad = 0
         let lines = data.split(separator: 0x0a, omittingEmptySubsequences: false)
         for (i, line) in lines.enumerated() where !line.isEmpty {
@@ -138,27 +139,32 @@ final class PendingInbox {
             if let o = o, o["notified"] as? Bool == true, let id = o["msgId"] as? String, o["sealed"] == nil,
                o["carried"] == nil || o["carried"] as? Bool == true {
                 notified.append(id)
-                if o["carried"] == nil { own.append((id, o["queueId"] as? String ?? "")) }
+                let queueId = o["queueId"] as? String ?? ""
+                if o["carried"] == nil { carry.append((id, queueId, now)) }
+                else if let at = o["at"] as? Double, now - at < Self.markerCarryMs { carry.append((id, queueId, at)) }
             } else if let o = o, o["msgId"] is String, o["sealed"] is String {
                 records.append(o)
             } else { bad += 1 }
         }
-        if case .failure(let e) = carry(own) { return .failure(e) }
+        if case .failure(let e) = self.carry(carry) { return .failure(e) }
         return .success(["claimId": (p as NSString).lastPathComponent, "records": records, "notified": notified, "torn": torn, "bad": bad])
     }
 
-    /// Append the claim's own markers to the live file as carried markers (exclusive flock, ids the
+    /// How long a carried marker is carried on (MARKER_CARRY_MS in src/core/session/ports.ts).
+    static let markerCarryMs: Double = 24 * 60 * 60 * 1000
+
+    /// Append the claim's markers to the live file as carried markers (exclusive flock, ids the
     /// live file already has are skipped, one write + fsync). Runs before claim() answers, so before
     /// claimDone can delete the claim: a crash anywhere leaves the claim and the next claim() carries
     /// it again (a doubled carried line is harmless, a missing one is a second generic notification).
-    private func carry(_ own: [(msgId: String, queueId: String)]) -> Result<Void, HostError> {
-        guard !own.isEmpty else { return .success(()) }
+    private func carry(_ markers: [(msgId: String, queueId: String, at: Double)]) -> Result<Void, HostError> {
+        guard !markers.isEmpty else { return .success(()) }
         return withLiveFile(LOCK_EX) { fd in
             var have = Self.markers(in: Self.readAll(fd))
             var lines: [[String: Any]] = []
-            for k in own where !have.contains(k.msgId) {
+            for k in markers where !have.contains(k.msgId) {
                 have.insert(k.msgId)
-                lines.append(["v": 1, "msgId": k.msgId, "queueId": k.queueId, "notified": true, "carried": true])
+                lines.append(["v": 1, "msgId": k.msgId, "queueId": k.queueId, "notified": true, "carried": true, "at": k.at])
             }
             return lines.isEmpty ? .success(()) : self.writeLines(fd, lines)
         }

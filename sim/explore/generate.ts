@@ -48,7 +48,14 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
    * lands wherever the process's other work has got to, a 0xdead10cc the scenario forced.
    */
   const mayStall = () => triggered || steps.some((s) => s.do === 'wait' || s.do === 'foreground');
+  /**
+   * After the inbox-import template, later steps get no trigger: one armed from the start on a path
+   * the NSE or the app takes first (a GET, a lock wait) would hold it there before the template's
+   * own trigger is reached, and the race would never run (the template's steps are skipped).
+   */
+  let inboxRace = false;
   const trig = (st: Step, p = 0.6): Step => {
+    if (inboxRace) return st;
     if (r.chance(p)) {
       const proc: Role = r.chance(0.7) ? 'nse' : 'app';
       const at = r.pick(st.do === 'kill' && !mayStall() ? INTERESTING : OUTSIDE_LOCK);
@@ -128,21 +135,30 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
         break;
       case 'inbox': {
         // docs/scenarios.md (catalogue) "NSE appends to the pending inbox while the app imports it on unlock": the NSE
-        // is held between two appends and let go while the app imports. Held, not frozen: iOS freezes
-        // an NSE only once it has suspended or run out of time, and a working NSE has its store open
-        // (SQLite's file locks), so a freeze here would be a 0xdead10cc the scenario forced.
+        // is frozen between two appends and thawed while the app imports. No lock is held there: the
+        // device is locked, so the NSE's store is closed (docs/store.md "When the store is open"), and
+        // the append has not yet opened the inbox file. A thawed NSE finishes the append it was frozen
+        // in, and may ACK it, before it reads the app's yield.
         if (open.locked || open.frozen.has('nse') || open.paused.has('nse') || triggered) break;
+        const count = r.range(2, 4);
         steps.push({ do: 'lock-device' });
-        steps.push({ do: 'send', args: { count: r.range(2, 4) } });
-        steps.push({ when: { proc: 'nse', at: 'inbox.append', nth: r.range(2, 3), optional: true }, do: 'pause', proc: 'nse' });
+        steps.push({ do: 'send', args: { count } });
+        const nth = r.range(2, Math.min(3, count));
+        steps.push({ when: { proc: 'nse', at: 'inbox.append', nth, optional: true }, do: 'freeze', proc: 'nse' });
         const fg: Step[] = [{ do: 'foreground', proc: 'app' }, { do: 'unlock-device' }];
         steps.push(...(r.chance(0.5) ? fg : fg.reverse()));
-        // Let it go while the import runs (between reading the file and deleting it), at sites outside the lock.
-        steps.push({ when: { proc: 'app', at: r.pick(['inbox.import.committed', 'lock.released'] as const), optional: true }, do: 'resume', proc: 'nse' });
+        // Let it go while the import runs (between reading the file and deleting it), at sites outside
+        // the lock: the app is held there until the NSE has appended and ACKed that message (if it
+        // gets so far before it reads the yield), so both land inside the import's window.
+        steps.push({ when: { proc: 'app', at: r.pick(['inbox.import.committed', 'lock.released'] as const), optional: true }, do: 'pause', proc: 'app' });
+        steps.push({ do: 'thaw', proc: 'nse' });
+        steps.push({ when: { proc: 'nse', at: 'net.ack.ok', nth, optional: true }, do: 'resume', proc: 'app' });
         triggered = true;
+        inboxRace = true;
         break;
       }
       case 'pause':
+        if (inboxRace) break; // no trigger after the inbox-import template (see trig)
         if (open.paused.has(role)) {
           steps.push({ do: 'resume', proc: role });
           open.paused.delete(role);

@@ -11,15 +11,17 @@
  * locked processes still see them for one more import cycle.
  */
 import type { StoredMessage } from '../../src/core/host.js';
-import { emptyImportResult, type ImportOptions, type ImportResult, type InboxImportTarget, type SessionInbox } from '../../src/core/session/index.js';
+import { emptyImportResult, MARKER_CARRY_MS, type ImportOptions, type ImportResult, type InboxImportTarget, type SessionInbox } from '../../src/core/session/index.js';
 import type { ProcCtx } from './proc-ctx.js';
 
 interface InboxFile {
   records: StoredMessage[];
   /** msgIds of `notified` marker lines written by a processing. */
   notified: string[];
-  /** msgIds of carried marker lines (written by an import; stored again by the next, not carried again). */
+  /** msgIds of carried marker lines (written by an import; stored again by every import, carried on while young). */
   carried: string[];
+  /** When each carried marker was first carried (as the Node inbox's `at`). */
+  carriedAt: Map<string, number>;
   /** Pids of appenders holding the shared lock on this inode (a kill drops theirs). */
   appenders: number[];
 }
@@ -100,8 +102,12 @@ export class SimInbox implements SessionInbox {
       for (let i = 0; claim.appenders.length > 0 && i < 1000; i++) await new Promise<void>((r) => this.ctx.clock.setTimer(1, r));
       // Carry before anything can delete the claim (see PendingInboxFile.carry): a kill from here
       // on leaves the claim, the next import carries it again (a doubled carried id is harmless).
-      const carry = [...new Set(claim.notified)].filter((id) => !files.live.notified.includes(id) && !files.live.carried.includes(id));
+      // Own markers first carried now; carried ones on until MARKER_CARRY_MS after they first were.
+      const now = this.ctx.clock.now();
+      const young = claim.carried.filter((id) => now - (claim.carriedAt.get(id) ?? -Infinity) < MARKER_CARRY_MS);
+      const carry = [...new Set([...claim.notified, ...young])].filter((id) => !files.live.notified.includes(id) && !files.live.carried.includes(id));
       if (carry.length > 0) {
+        for (const id of carry) files.live.carriedAt.set(id, claim.carriedAt.get(id) ?? now);
         files.live.carried.push(...carry); // exclusive flock on the live file, append + fsync
         await this.ctx.hit('inbox.import.carried', { markers: carry.length });
       }
@@ -152,5 +158,5 @@ async function transformAll(recs: StoredMessage[], transform: (r: StoredMessage)
 }
 
 function emptyFile(): InboxFile {
-  return { records: [], notified: [], carried: [], appenders: [] };
+  return { records: [], notified: [], carried: [], carriedAt: new Map(), appenders: [] };
 }

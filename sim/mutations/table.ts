@@ -105,8 +105,8 @@ export const MUTATIONS: Mutation[] = [
     edits: one('    const { rt } = this;\n    job.done = true;\n    let at: number | null = null;\n', '    const { rt } = this;\n    let at: number | null = null;\n'),
     description: "the NSE's expiry shows best-attempt content but does not mark the pushes finished: their fetches go on (a push waiting out the suspension GETs once reactivated)",
     expect: ['bounded-work'],
-    seed: 1,
-    firstRun: 398,
+    seed: 3,
+    firstRun: 310,
     caughtBy: ['bounded-work'],
   },
   {
@@ -135,9 +135,11 @@ export const MUTATIONS: Mutation[] = [
     edits: one('      blocked: withBlocked(context.blocked, NETWORK_CLASSES),', '      blocked: withBlocked(context.blocked, []),'),
     description: 'entering background blocks no network class',
     expect: ['gates'],
-    seed: 3,
-    firstRun: 1038,
-    caughtBy: ['get-isolation'],
+    seed: 1,
+    firstRun: null,
+    caughtBy: [],
+    notCaught:
+      "the app starts no network operation of its own in the background (its realtime goes idle, the wake is cut short at its next step), so the open classes are never used; the one path that caught it before a0392a6 — the app's GET beside an NSE's receive the yield had not given up — is closed since the NSE gives its receives up at the yield (docs/receive.md \"Yield\"). Not caught at seeds 1, 2, 3 within 2 000 runs",
   },
   {
     id: 'no-yield-on-lock-request',

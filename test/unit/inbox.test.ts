@@ -8,6 +8,7 @@ import { noFailpoints } from '../../src/core/host.js';
 import { nodeClock, nodeRng, silentLog } from '../../src/node/host.js';
 import { PendingInboxFile, encodeLine, encodeMarker, markerIds, readInbox } from '../../src/node/pending-inbox/index.js';
 import { SharedStore } from '../../src/node/store/index.js';
+import { MARKER_CARRY_MS } from '../../src/core/session/ports.js';
 
 const host: Host = { clock: nodeClock, rng: nodeRng, log: silentLog, failpoints: noFailpoints };
 /** In-process lock for unit tests (the mp tests use the real flock lock). */
@@ -227,8 +228,9 @@ describe('PendingInboxFile', () => {
     expect([...markerIds(fs.readFileSync(inboxPath))]).toEqual(['ok']);
   });
 
-  it('import moves markers into the store\'s notifications in the records\' transaction; they leave with the file, carried once', async () => {
-    const inbox = new PendingInboxFile(inboxPath, host);
+  it('import moves markers into the store\'s notifications in the records\' transaction; they are carried on until MARKER_CARRY_MS', async () => {
+    const clock = { t: 1_000_000 };
+    const inbox = new PendingInboxFile(inboxPath, { ...host, clock: { ...nodeClock, now: () => clock.t } });
     await inbox.append(sealedRecord(0));
     await inbox.markNotified('m0', 'q1');
     await inbox.append(sealedRecord(0));
@@ -242,7 +244,14 @@ describe('PendingInboxFile', () => {
     expect(await store.markNotified('m0')).toBe(false); // recorded in the store
     expect(await store.markNotified('m9')).toBe(false);
     expect(await store.markNotified('m1')).toBe(true);
-    // The next import stores the carried markers again and drops them: nothing is left on disk.
+    expect(readInbox(inboxPath).markers.map((k) => k.at)).toEqual([clock.t, clock.t]); // first carried now
+    // A later import (within the window) stores them again and carries them on, `at` kept.
+    clock.t += MARKER_CARRY_MS - 1;
+    expect(await inbox.importInto(store, { transform: reseal })).toMatchObject({ files: 1, records: 0, markers: 2, carried: 2 });
+    expect(readInbox(inboxPath).markers.map((k) => k.at)).toEqual([1_000_000, 1_000_000]);
+    expect(await inbox.isNotified('m0')).toBe(true);
+    // Once MARKER_CARRY_MS have passed since first carried: stored again and dropped; nothing left on disk.
+    clock.t += 1;
     expect(await inbox.importInto(store, { transform: reseal })).toMatchObject({ files: 1, records: 0, markers: 2, carried: 0 });
     expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending'))).toEqual([]);
     expect(await inbox.isNotified('m0')).toBe(false);
@@ -259,13 +268,13 @@ describe('PendingInboxFile', () => {
     expect(fs.readdirSync(dir).filter((n) => n.startsWith('pending.jsonl.importing.'))).toHaveLength(1); // the leftover claim, with the marker
     expect(await inbox.isNotified('m0')).toBe(true);
     // The crashed import carried the marker before its commit: the live file has it, carried.
-    expect(readInbox(inboxPath).markers).toEqual([{ msgId: 'm0', queueId: 'q1', carried: true }]);
+    expect(readInbox(inboxPath).markers).toMatchObject([{ msgId: 'm0', queueId: 'q1', carried: true }]);
     expect(await inbox.markNotified('m0', 'q1')).toBe(false);
     expect(readInbox(inboxPath).markers).toHaveLength(1); // …and markNotified wrote nothing
-    // Leftover claim (own marker: carried again into the fresh file) + the live file (carried: stored, dropped).
+    // Leftover claim (own marker: carried again into the fresh file) + the live file (its carried m0: already there).
     expect(await inbox.importInto(store)).toMatchObject({ files: 2, records: 0, markers: 2, carried: 1 });
     expect(await store.markNotified('m0')).toBe(false);
-    expect(readInbox(inboxPath).markers).toEqual([{ msgId: 'm0', queueId: 'q1', carried: true }]);
+    expect(readInbox(inboxPath).markers).toMatchObject([{ msgId: 'm0', queueId: 'q1', carried: true }]);
   });
 
   /** The store as importInto sees it, recording the `notified` ids of each transaction. */
@@ -279,30 +288,42 @@ describe('PendingInboxFile', () => {
   const crashAt = (fp: string) => new PendingInboxFile(inboxPath, { ...host, failpoints: { hit: (n) => { if (n === fp) throw new Error(`crash at ${n}`); } } });
   const pendingFiles = () => fs.readdirSync(dir).filter((n) => n.startsWith('pending.jsonl')).map((n) => n.replace(/importing\..*/, 'importing.*')).sort();
 
-  it('carried markers: survive one import and are refused by markNotified; stored again by the next import, then not carried a second time', async () => {
-    const inbox = new PendingInboxFile(inboxPath, host);
+  it('carried markers: refused by markNotified across imports while young (a message shown, then fetched again locked after two imports); dropped once old', async () => {
+    const clock = { t: 5_000 };
+    const inbox = new PendingInboxFile(inboxPath, { ...host, clock: { ...nodeClock, now: () => clock.t } });
     await inbox.append(sealedRecord(0));
     expect(await inbox.markNotified('m0', 'q1')).toBe(true); // processing A, locked
     const rec = recording();
     // Unlock: import 1.
     expect(await inbox.importInto(rec.target, { transform: reseal })).toMatchObject({ files: 1, records: 1, markers: 1, carried: 1, inserted: 1 });
-    expect(fs.readFileSync(inboxPath, 'utf8')).toBe('{"v":1,"msgId":"m0","queueId":"q1","notified":true,"carried":true}\n');
+    expect(fs.readFileSync(inboxPath, 'utf8')).toBe('{"v":1,"msgId":"m0","queueId":"q1","notified":true,"carried":true,"at":5000}\n');
     // Locked again; processing B of the same message (began locked) and a new message m1.
     expect(await inbox.isNotified('m0')).toBe(true);
     expect(await inbox.markNotified('m0', 'q1')).toBe(false); // no second generic notification
     expect(await inbox.markNotified('m1', 'q1')).toBe(true);
     expect(readInbox(inboxPath).markers).toEqual([
-      { msgId: 'm0', queueId: 'q1', carried: true },
+      { msgId: 'm0', queueId: 'q1', carried: true, at: 5_000 },
       { msgId: 'm1', queueId: 'q1' },
     ]);
-    // Unlock: import 2 stores the carried m0 again (idempotent) with the new m1, carries only m1.
-    expect(await inbox.importInto(rec.target, { transform: reseal })).toMatchObject({ files: 1, records: 0, markers: 2, carried: 1 });
+    // Unlock an hour later: import 2 stores m0 again (idempotent) with the new m1 and carries both.
+    clock.t += 3_600_000;
+    expect(await inbox.importInto(rec.target, { transform: reseal })).toMatchObject({ files: 1, records: 0, markers: 2, carried: 2 });
     expect(rec.calls).toEqual([['m0'], ['m0', 'm1']]);
-    expect(readInbox(inboxPath).markers).toEqual([{ msgId: 'm1', queueId: 'q1', carried: true }]);
-    expect(await inbox.isNotified('m0')).toBe(false); // m0 had its one extra cycle
-    // Import 3: m1 stored again and dropped; nothing left on disk.
+    expect(readInbox(inboxPath).markers).toEqual([
+      { msgId: 'm0', queueId: 'q1', carried: true, at: 5_000 },
+      { msgId: 'm1', queueId: 'q1', carried: true, at: 3_605_000 },
+    ]);
+    // Import 3 right after: still young, still carried — a locked re-fetch of m0 now finds its marker.
+    expect(await inbox.importInto(rec.target, { transform: reseal })).toMatchObject({ files: 1, markers: 2, carried: 2 });
+    expect(await inbox.markNotified('m0', 'q1')).toBe(false);
+    // Import 4, a day after m0 was first carried: m0 dropped, m1 (carried an hour later) kept.
+    clock.t = 5_000 + MARKER_CARRY_MS;
+    expect(await inbox.importInto(rec.target, { transform: reseal })).toMatchObject({ files: 1, markers: 2, carried: 1 });
+    expect(readInbox(inboxPath).markers.map((k) => k.msgId)).toEqual(['m1']);
+    expect(await inbox.isNotified('m0')).toBe(false);
+    // Import 5, past m1's window too: nothing left on disk.
+    clock.t = 3_605_000 + MARKER_CARRY_MS;
     expect(await inbox.importInto(rec.target, { transform: reseal })).toMatchObject({ files: 1, markers: 1, carried: 0 });
-    expect(rec.calls).toEqual([['m0'], ['m0', 'm1'], ['m1']]);
     expect(pendingFiles()).toEqual([]);
     expect(await store.markNotified('m0')).toBe(false);
     expect(await store.markNotified('m1')).toBe(false);
@@ -325,11 +346,11 @@ describe('PendingInboxFile', () => {
     expect(pendingFiles()).toEqual(['pending.jsonl', 'pending.jsonl.importing.*', 'pending.jsonl.importing.*']);
     expect(readInbox(inboxPath).markers.map((k) => k.msgId)).toEqual(['m0', 'm1']);
     expect(await inbox.markNotified('m0', 'q1')).toBe(false);
-    // A clean import: every claim finished; the ids are carried exactly once more.
+    // A clean import: every claim finished; each id is carried once into the fresh file (not multiplied).
     const res = await inbox.importInto(store, { transform: reseal });
     expect(res).toMatchObject({ files: 3, records: 1, inserted: 0, duplicates: 1, carried: 2 }); // inserted before crash 2
     expect(pendingFiles()).toEqual(['pending.jsonl']);
-    expect(readInbox(inboxPath).markers).toEqual([
+    expect(readInbox(inboxPath).markers).toMatchObject([
       { msgId: 'm0', queueId: 'q1', carried: true },
       { msgId: 'm1', queueId: 'q1', carried: true },
     ]);

@@ -186,9 +186,10 @@ export interface AppBridgeHost extends BridgeHostBase {
    * Claim the pending inbox for import (atomically: rename it to a claim file, so appends go to a new
    * file). Returns an unfinished earlier claim first. null = nothing pending. Complete lines only:
    * records in `records`, marker lines' msgIds (own and carried) in `notified`; `torn`/`bad` count
-   * skipped lines. Before answering, append the claim's own markers to the live file as carried markers
-   * (`"carried":true`, fsync), so locked processes still see them for one more import cycle
-   * (host-contract.md `inboxClaim`).
+   * skipped lines. Before answering, append the claim's markers to the live file as carried markers
+   * (`"carried":true,"at":<ms>`, fsync): own markers with `at` = now, carried ones with their `at` while
+   * younger than 24 h (MARKER_CARRY_MS), none whose id the live file has already — so locked processes
+   * still see them across imports for a day (host-contract.md `inboxClaim`).
    */
   inboxClaim(done: Done<InboxClaim | null>): void;
   /** Every record of the claim is durable in the store: delete the claim file. */

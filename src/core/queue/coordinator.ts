@@ -190,7 +190,7 @@ export class QueueCoordinator {
     for (const [queueId, q] of this.queues) {
       const slot = q.slot;
       if (!slot || slot.state !== 'held') continue;
-      this.host.log.log('warn', 'queue', 'suspension: slot given up without ACK', { queueId, slot: slot.id });
+      this.host.log.log('warn', 'queue', 'slot given up without ACK (suspension or yield)', { queueId, slot: slot.id });
       this.free(queueId, q, slot, 'expired');
       n++;
     }

@@ -116,7 +116,7 @@ export interface ImportResult {
   records: number;
   /** `notified` marker lines (carried ones included) moved into the store's notifications. */
   markers: number;
-  /** Marker lines carried into the live file for one more import cycle. */
+  /** Marker lines carried into the live file (kept in sight of locked processes, MARKER_CARRY_MS). */
   carried: number;
   inserted: number;
   duplicates: number;
@@ -124,6 +124,15 @@ export interface ImportResult {
   bad: number;
   rejected: number;
 }
+/**
+ * How long an import keeps carrying a `notified` marker into the fresh live file (docs/receive.md
+ * "Markers"). A message shown but not yet ACKed may be fetched again — by either process, locked,
+ * after any number of imports — and the marker is the only record of the banner a locked process
+ * can read. A day covers every retry path; a marker older than that is dropped (at worst a second
+ * generic banner, never a lost message).
+ */
+export const MARKER_CARRY_MS = 24 * 60 * 60 * 1000;
+
 export const emptyImportResult = (): ImportResult => ({ files: 0, records: 0, markers: 0, carried: 0, inserted: 0, duplicates: 0, torn: 0, bad: 0, rejected: 0 });
 
 /** The device-locked fallback file, plus its import into the store (claim, insert, unlink). */

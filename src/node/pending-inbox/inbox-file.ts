@@ -10,7 +10,7 @@ import type { InboxMarker, InboxReadResult } from './record.js';
 // Durable means synced: the claimed file is unlinked once putMessages resolves (SharedStore:
 // synchronous=FULL, its default).
 export type { ImportOptions, ImportResult, InboxImportTarget } from '../../core/session/ports.js';
-import { emptyImportResult, type ImportOptions, type ImportResult, type InboxImportTarget } from '../../core/session/ports.js';
+import { emptyImportResult, MARKER_CARRY_MS, type ImportOptions, type ImportResult, type InboxImportTarget } from '../../core/session/ports.js';
 
 /**
  * Append-only JSONL of sealed envelopes (and `notified` markers), for when the store is locked.
@@ -203,9 +203,9 @@ export class PendingInboxFile implements PendingInbox {
   }
 
   /**
-   * Copy a claim's own (not yet carried) markers into the live file as carried markers, so a
-   * process that is locked again after this import — the store's `notifications` out of reach —
-   * still finds them for one more import cycle; the next import stores them again and drops them.
+   * Copy a claim's markers into the live file as carried markers, so a process that is locked
+   * again after this import — the store's `notifications` out of reach — still finds them: its own
+   * markers (first carried now) and carried ones younger than MARKER_CARRY_MS (their `at` kept).
    * Runs right after the claim is read (barrier passed: no marker can still land in it) and before
    * anything else, in particular before the claim is deleted: the claim's unlink is the only way a
    * marker leaves the disk, so a crash anywhere in the import leaves the claim, and the next import
@@ -214,12 +214,18 @@ export class PendingInboxFile implements PendingInbox {
    * Returns the lines written.
    */
   private async carry(markers: readonly InboxMarker[]): Promise<number> {
-    const own = new Map<string, string>();
-    for (const k of markers) if (!k.carried && !own.has(k.msgId)) own.set(k.msgId, k.queueId);
-    if (own.size === 0) return 0;
+    const now = this.host.clock.now();
+    const keep = new Map<string, { queueId: string; at: number }>();
+    for (const k of markers) {
+      const at = k.carried ? k.at : now;
+      if (at === undefined || now - at >= MARKER_CARRY_MS) continue;
+      const had = keep.get(k.msgId);
+      if (!had || at < had.at) keep.set(k.msgId, { queueId: k.queueId, at });
+    }
+    if (keep.size === 0) return 0;
     return this.locked('ex', 'carrying markers waited too long for the inbox flock', (fd) => {
       const have = this.io(() => markerIds(readFd(fd)), 'scan');
-      const lines = [...own].filter(([id]) => !have.has(id)).map(([msgId, queueId]) => encodeMarker({ msgId, queueId, carried: true }));
+      const lines = [...keep].filter(([id]) => !have.has(id)).map(([msgId, k]) => encodeMarker({ msgId, queueId: k.queueId, carried: true, at: k.at }));
       if (lines.length) this.write(fd, Buffer.concat(lines));
       return lines.length;
     });

@@ -14,15 +14,18 @@ export interface InboxLine {
 /**
  * A marker line: `{"v":1,"msgId":…,"queueId":…,"notified":true}\n` — the generic notification
  * for msgId was shown while locked (the store's `notifications` row is out of reach without the key).
- * A *carried* marker, `{…,"notified":true,"carried":true}\n`, is one an import already moved into
- * the store and copied into the fresh live file, so a process still locked after that import sees
- * it for one more import cycle; the next import stores it again (idempotent) and drops it.
+ * A *carried* marker, `{…,"notified":true,"carried":true,"at":<ms>}\n`, is one an import already
+ * moved into the store and copied into the fresh live file, so a process still locked after that
+ * import sees it; `at` is when it was first carried. Every import stores it again (idempotent) and
+ * carries it on until MARKER_CARRY_MS after `at` (a carried line without `at` is not carried again).
  */
 export interface InboxMarker {
   msgId: string;
   queueId: string;
-  /** Written by an import (not by a processing): stored again by the next import, not carried again. */
+  /** Written by an import (not by a processing). */
   carried?: true;
+  /** When a carried marker was first carried (ms, the host clock). */
+  at?: number;
 }
 
 export interface InboxBadLine {
@@ -54,7 +57,7 @@ export function encodeLine(m: StoredMessage): Buffer {
 
 export function encodeMarker(k: InboxMarker): Buffer {
   // Key order matters to markerIds: `"notified":true` stays literally in every marker line.
-  const o = { v: 1, msgId: k.msgId, queueId: k.queueId, notified: true, ...(k.carried ? { carried: true } : {}) };
+  const o = { v: 1, msgId: k.msgId, queueId: k.queueId, notified: true, ...(k.carried ? { carried: true } : {}), ...(k.carried && k.at !== undefined ? { at: k.at } : {}) };
   return Buffer.from(JSON.stringify(o) + '\n', 'utf8');
 }
 
@@ -78,10 +81,12 @@ export function parseLine(text: string): StoredMessage | InboxMarker | string {
   if (typeof r.msgId !== 'string' || r.msgId === '') return 'bad msgId';
   if (typeof r.queueId !== 'string') return 'bad queueId';
   if ('notified' in r) {
-    const k = r as { notified?: unknown; carried?: unknown };
+    const k = r as { notified?: unknown; carried?: unknown; at?: unknown };
     if (k.notified !== true || 'sealed' in r) return 'bad marker';
     if ('carried' in k && k.carried !== true) return 'bad marker';
-    return k.carried === true ? { msgId: r.msgId, queueId: r.queueId, carried: true } : { msgId: r.msgId, queueId: r.queueId };
+    if ('at' in k && (typeof k.at !== 'number' || !Number.isFinite(k.at))) return 'bad marker';
+    if (k.carried !== true) return { msgId: r.msgId, queueId: r.queueId };
+    return typeof k.at === 'number' ? { msgId: r.msgId, queueId: r.queueId, carried: true, at: k.at } : { msgId: r.msgId, queueId: r.queueId, carried: true };
   }
   if (typeof r.ts !== 'number' || !Number.isFinite(r.ts)) return 'bad ts';
   if (r.flags !== 0 && r.flags !== 1) return 'bad flags';

@@ -396,6 +396,12 @@ export class NseService {
     const again = this.appActive && this.suspending;
     this.appActive = true;
     for (const j of this.jobs) if (!j.waiting) j.handedOver = true;
+    // Receives not yet ACKed are given up now, before anything here can stall: the app may stop
+    // waiting for `yielded` (a bounded wait) and GET the same queue, and a slot still held then
+    // would let both hold one message. Their messages stay at the relay for the app; a write
+    // already made is deduplicated (docs/receive.md "Yield").
+    const voided = this.rt.queues.abandonHeld();
+    if (voided > 0) this.rt.log('info', 'nse', 'yield: receives in flight given up', { slots: voided });
     if (again) return this.suspending!;
     const t0 = this.rt.host.clock.now();
     this.rt.emit('yielding', { via, inFlight: this.jobs.size });
