@@ -22,7 +22,7 @@
  *   jsc:  jsc ios-bridge/conformance/runner.js -- <bundle.js> <transcript.json>...   (one role's transcripts)
  *   node: see ios-bridge/conformance/node-runner.ts (record: --record)
  */
-(function (global) {
+(function nsekitConformance(global) {
   'use strict';
 
   var START_MS = 1800000000000;
@@ -45,6 +45,65 @@
     var p = Promise.resolve();
     for (var i = 0; i < FLUSH_ROUNDS; i++) p = p.then(function () {});
     return p;
+  }
+
+  /**
+   * Make the realm whose global is `g` bare, as a JSContext on the iOS floor (15.4) is: delete
+   * what a host adds (the jsc shell's print/setTimeout/atob/load/$262/…, V8's console in a Node vm
+   * context) and every builtin that shipped in Safari/JavaScriptCore after iOS 15.4 — so a
+   * feature-detecting library (noble checks Uint8Array#toHex) takes the path iOS 15.4 takes, and
+   * code that needs a newer builtin fails here as it would on a device. Self-contained: it is
+   * evaluated in the fresh realm as a string (bareRealmSource). Returns what it removed.
+   */
+  function bareRealm(g) {
+    var HOST_EXTRAS = ['print', 'printErr', 'debug', 'console', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval',
+      'queueMicrotask', 'structuredClone', 'atob', 'btoa', 'load', 'loadString', 'readFile', 'readline', 'read', 'writeFile',
+      'write', 'openFile', 'run', 'runString', 'quit', 'gc', 'fullGC', 'edenGC', 'arguments', 'scriptArgs', 'performance',
+      'preciseTime', 'sleepSeconds', 'describe', 'describeArray', 'jscStack', 'jscOptions', 'createGlobalObject', '$262', '$vm',
+      '$', 'agent', 'Worker', 'drainMicrotasks', 'setUnhandledRejectionCallback', 'checkSyntax', 'checkScriptSyntax',
+      'checkModuleSyntax', 'callerSourceOrigin', 'releaseWeakRefs', 'finalizationRegistryLiveCount',
+      'finalizationRegistryDeadCount', 'generateHeapSnapshot', 'generateHeapSnapshotForGCDebugging', 'resetMemoryPeak',
+      'memoryUsageStatistics', 'MemoryFootprint', 'gcHeapSize', 'heapCapacity', 'addressOf', 'noInline', 'noDFG', 'noFTL',
+      'neverInlineFunction', 'numberOfDFGCompiles', 'optimizeNextInvocation', 'reoptimizationRetryCount', 'isRope',
+      'isInt32', 'isPureNaN', 'isBigInt32', 'isHeapBigInt', 'useBigInt32', 'createHeapBigInt', 'fiatInt52', 'predictInt32',
+      'asDoubleNumber', 'effectful42', 'makeMasquerader', 'hasCustomProperties', 'ensureArrayStorage', 'failNextNewCodeBlock',
+      'totalCompileTime', 'testLoopCount', 'wasmTestLoopCount', 'maxArguments', 'is32BitPlatform', 'isFinalTier',
+      'callerIsBBQOrOMGCompiled', 'platformSupportsSamplingProfiler', 'startSamplingProfiler', 'samplingProfilerStackTraces',
+      'getRandomSeed', 'setRandomSeed', 'transferArrayBuffer', 'waiterListSize', 'waitForReport', 'flashHeapAccess',
+      'disableRichSourceInfo', 'disassembleBase64', 'dumpTypesForAllVariables', 'mallocInALoop', 'dropAllLocks',
+      'createNonRopeNonAtomString', 'createWebAssemblyMemoryWithMode', 'WebAssemblyMemoryMode', 'asyncTestStart',
+      'asyncTestPassed', 'resetSuperSamplerState', 'prettyPrint', 'noOSRExitFuzzing'];
+    // [owner, property]: shipped after iOS 15.4 (Safari 16.0 … 18.x).
+    var TA = Object.getPrototypeOf(Int8Array.prototype);
+    var AFTER_FLOOR = [
+      [Array.prototype, 'toSorted'], [Array.prototype, 'toReversed'], [Array.prototype, 'toSpliced'], [Array.prototype, 'with'],
+      [TA, 'toSorted'], [TA, 'toReversed'], [TA, 'with'], [Array, 'fromAsync'],
+      [Object, 'groupBy'], [Map, 'groupBy'], [Promise, 'withResolvers'], [Promise, 'try'],
+      [String.prototype, 'isWellFormed'], [String.prototype, 'toWellFormed'],
+      [ArrayBuffer.prototype, 'transfer'], [ArrayBuffer.prototype, 'transferToFixedLength'], [ArrayBuffer.prototype, 'detached'],
+      [ArrayBuffer.prototype, 'resize'], [ArrayBuffer.prototype, 'resizable'], [ArrayBuffer.prototype, 'maxByteLength'],
+      [Atomics, 'waitAsync'], [Atomics, 'pause'],
+      [Set.prototype, 'union'], [Set.prototype, 'intersection'], [Set.prototype, 'difference'], [Set.prototype, 'symmetricDifference'],
+      [Set.prototype, 'isSubsetOf'], [Set.prototype, 'isSupersetOf'], [Set.prototype, 'isDisjointFrom'],
+      [g, 'Iterator'], [g, 'Float16Array'], [Math, 'f16round'], [Math, 'sumPrecise'], [RegExp, 'escape'],
+      [Uint8Array, 'fromBase64'], [Uint8Array, 'fromHex'], [Uint8Array.prototype, 'toBase64'], [Uint8Array.prototype, 'toHex'],
+      [Uint8Array.prototype, 'setFromBase64'], [Uint8Array.prototype, 'setFromHex'],
+      [JSON, 'rawJSON'], [JSON, 'isRawJSON'], [Error, 'isError'], [Error, 'captureStackTrace'],
+      [g, 'DisposableStack'], [g, 'AsyncDisposableStack'], [g, 'SuppressedError'], [Symbol, 'dispose'], [Symbol, 'asyncDispose'],
+    ];
+    if (typeof SharedArrayBuffer === 'function') AFTER_FLOOR.push([SharedArrayBuffer.prototype, 'grow'], [SharedArrayBuffer.prototype, 'growable'], [SharedArrayBuffer.prototype, 'maxByteLength']);
+    var removed = [];
+    HOST_EXTRAS.forEach(function (n) {
+      if (!(n in g)) return;
+      try { delete g[n]; } catch (e) { /* reported below */ }
+      removed.push(n in g ? n + ' (NOT REMOVED)' : n);
+    });
+    AFTER_FLOOR.forEach(function (p) {
+      if (!(p[1] in p[0])) return;
+      try { delete p[0][p[1]]; } catch (e) { /* reported below */ }
+      removed.push(p[1] in p[0] ? String(p[1]) + ' (NOT REMOVED)' : String(p[1]));
+    });
+    return removed;
   }
 
   /** JSON-safe copy: functions dropped, undefined -> null. */
@@ -495,17 +554,38 @@
     return n;
   }
 
-  global.NsekitConformance = { run: run, START_MS: START_MS };
+  global.NsekitConformance = {
+    run: run,
+    START_MS: START_MS,
+    /** This runner as a script, to evaluate in another realm (the bare one the bundle runs in). */
+    source: '(' + nsekitConformance + ')(globalThis);',
+    /** The script that makes a fresh realm bare (bareRealm): evaluate it there before the bundle. */
+    bareRealmSource: '(' + bareRealm + ')(globalThis);',
+  };
 
-  // jsc entry: jsc runner.js -- bundle.js transcript.json...
-  if (typeof load === 'function' && typeof readFile === 'function' && typeof process === 'undefined' && global.arguments && global.arguments.length > 1) {
+  /*
+   * jsc entry: jsc runner.js -- bundle.js transcript.json...
+   * Each transcript runs in a FRESH realm (the shell's $262.createRealm()) made bare first:
+   * the shell's extras (print, setTimeout, atob, load, $262, ...) and every builtin newer than
+   * the iOS floor are deleted, then the bundle and this runner are evaluated there. Only this
+   * driver, in the shell's own realm, reads files, prints and settles (setTimeout).
+   */
+  if (typeof $262 === 'object' && typeof readFile === 'function' && typeof process === 'undefined' && global.arguments && global.arguments.length > 1) {
     var argv = global.arguments;
-    load(argv[0]);
+    var bundleSource = readFile(argv[0]);
     var files = Array.prototype.slice.call(argv, 1);
+    var settle = function () { return new Promise(function (r) { setTimeout(r, 0); }); };
     var chain = Promise.resolve();
     files.forEach(function (f) {
       chain = chain.then(function () {
-        return run(global.NsekitCore, JSON.parse(readFile(f)), {}).then(function (r) {
+        // evalScript runs a Script in the new realm (its top-level `var NsekitCore` becomes that
+        // realm's global even though the bundle is strict; an indirect eval would keep it local).
+        var realm = $262.createRealm();
+        realm.evalScript(global.NsekitConformance.bareRealmSource);
+        realm.evalScript(bundleSource);
+        realm.evalScript(global.NsekitConformance.source);
+        var rg = realm.global;
+        return rg.NsekitConformance.run(rg.NsekitCore, JSON.parse(readFile(f)), { settle: settle }).then(function (r) {
           print(JSON.stringify({ file: f, name: r.name, ok: r.ok, count: r.events.length, digest: r.digest, mismatch: r.mismatch }));
         });
       });
