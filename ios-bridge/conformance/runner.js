@@ -72,7 +72,7 @@
       'getRandomSeed', 'setRandomSeed', 'transferArrayBuffer', 'waiterListSize', 'waitForReport', 'flashHeapAccess',
       'disableRichSourceInfo', 'disassembleBase64', 'dumpTypesForAllVariables', 'mallocInALoop', 'dropAllLocks',
       'createNonRopeNonAtomString', 'createWebAssemblyMemoryWithMode', 'WebAssemblyMemoryMode', 'asyncTestStart',
-      'asyncTestPassed', 'resetSuperSamplerState', 'prettyPrint', 'noOSRExitFuzzing'];
+      'asyncTestPassed', 'resetSuperSamplerState', 'prettyPrint', 'noOSRExitFuzzing', 'OSRExit', 'version'];
     // [owner, property]: shipped after iOS 15.4 (Safari 16.0 … 18.x).
     var TA = Object.getPrototypeOf(Int8Array.prototype);
     var AFTER_FLOOR = [

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { decodeRelayMessage } from '../../src/core/bridge/adapters.js';
+import type { WireRelayMessage } from '../../src/core/bridge/contract.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,5 +120,14 @@ describe('bundle', () => {
 
   it('the NSE bundle stays within the 120 KB target', () => {
     expect(b.bytes / 1024).toBeLessThanOrEqual(120);
+  });
+});
+
+describe('relay message flag', () => {
+  it('`notification` absent counts as true (as senders default it and the runner\'s model sends); false stays false', () => {
+    const w = { msgId: 'm1', queueId: 'q1', ts: 1, body: 'AAAA' };
+    expect(decodeRelayMessage('transportGet', w as WireRelayMessage, 'q1')!.flags.notification).toBe(true);
+    expect(decodeRelayMessage('transportGet', { ...w, notification: false }, 'q1')!.flags.notification).toBe(false);
+    expect(decodeRelayMessage('transportGet', { ...w, notification: true }, 'q1')!.flags.notification).toBe(true);
   });
 });
