@@ -131,3 +131,28 @@ describe('relay message flag', () => {
     expect(decodeRelayMessage('transportGet', { ...w, notification: true }, 'q1')!.flags.notification).toBe(true);
   });
 });
+
+describe('host-setup.md closes the contract gaps a host author hit (issue 13)', () => {
+  const setup = readFileSync(join(ROOT, 'ios-bridge/host-setup.md'), 'utf8');
+  const contract = readFileSync(join(ROOT, 'ios-bridge/host-contract.md'), 'utf8');
+  it.each([
+    ['the iOS floor and why', /iOS 15\.4[\s\S]*Object\.hasOwn/],
+    ['the inbox record line format', /\{"v":1,"msgId":"m1","queueId":"q1","ts":\d+,"flags":1,"sealed":/],
+    ['torn tail: newline before appending', /Before appending, a writer must make sure the file\s+ends in `\\n`/],
+    ['the push payload', /userInfo\["nids"\]/],
+    ['where the store key comes from', /store key \(\+ SQLCipher salt\)/],
+    ['STORE_CLOSED is the core\'s', /A host never answers `STORE_CLOSED`/],
+    ['how an NSE learns lock/unlock', /at every `didReceive`, before `didReceiveNotification`/],
+    ['import at launch and retry', /at launch[\s\S]*retry a failed import/],
+    ['contentHandler on contentReady', /never from the\s+`didReceiveNotification` promise/],
+    ['poison messages', /Poison messages block their queue/],
+    ['no initial phaseChanged', /No initial `phaseChanged`/],
+    ['JSGarbageCollect', /JSGarbageCollect/],
+  ])('%s', (_what, re) => {
+    expect(setup).toMatch(re);
+  });
+  it('the contract points to it, and states the notification flag default', () => {
+    expect(contract).toContain('host-setup.md');
+    expect(contract).toMatch(/if it is absent\s+the core reads \*\*`true`\*\*/);
+  });
+});
