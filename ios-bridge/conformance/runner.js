@@ -345,7 +345,7 @@
     var now = START_MS;
     var seq = 0;
     var timerSeq = 0;
-    var queue = []; // {at, seq, kind, ...}
+    var queue = []; // {at, seq, kind, ...}, kept sorted by (at, seq): the next event is queue[0]
     var timers = {};
     var faults = ((t.world || {}).faults || []).map(function (f) { return { f: f, seen: 0 }; });
     var delays = (t.world || {}).delays || {};
@@ -355,9 +355,20 @@
     var digest = 2166136261;
     var flush = opts.settle || defaultSettle;
 
+    /**
+     * Insert in (at, seq) order (binary search; seq only grows, so an equal `at` goes last). A linear
+     * scan per event made the harness — Swift on a device — a visible part of the bench's CPU figure.
+     */
+    /** A JSON-safe copy for the record — skipped when nothing is kept (the bench: it is harness work, Swift on a device). */
+    function copy(v) { return record && !keep ? v : plain(v); }
     function schedule(at, ev) {
       ev.at = at; ev.seq = ++seq;
-      queue.push(ev);
+      var lo = 0, hi = queue.length;
+      while (lo < hi) {
+        var mid = (lo + hi) >>> 1;
+        if (queue[mid].at <= at) lo = mid + 1; else hi = mid;
+      }
+      queue.splice(lo, 0, ev);
     }
     function emit(ev) {
       ev.t = now - START_MS;
@@ -393,7 +404,7 @@
       if (f && f.err) r = { err: f.err };
       else if (f && 'result' in f) r = { result: f.result };
       // A copy: the transcript keeps the reply, and the model's rows change later (outboxMark, cursors).
-      else r = plain(model.answer(fn, args));
+      else r = copy(model.answer(fn, args));
       r.after = f && f.after !== undefined ? f.after : delays[fn] !== undefined ? delays[fn] : 1;
       if (f && f.twice) r.twice = true;
       if (f && f.throws) r = { throws: f.throws };
@@ -428,9 +439,9 @@
         return ret;
       },
       log: function (level, tag, msg, fields) { emit({ fn: 'log', args: [level, tag, msg, fields] }); },
-      contentReady: function (requestId, result) { emit({ fn: 'contentReady', args: [requestId, plain(result)] }); },
+      contentReady: function (requestId, result) { emit({ fn: 'contentReady', args: [requestId, copy(result)] }); },
       phaseChanged: function (phase) { emit({ fn: 'phaseChanged', args: [phase] }); },
-      sessionEvent: function (name, fields) { emit({ fn: 'sessionEvent', args: [name, plain(fields)] }); },
+      sessionEvent: function (name, fields) { emit({ fn: 'sessionEvent', args: [name, copy(fields)] }); },
     };
     VOID_FNS.forEach(function (fn) {
       host[fn] = function () {
@@ -450,7 +461,7 @@
         if (fn === 'transportUnsubscribe') delete subs[args[0]];
         var idx = events.length;
         var reply = replyFor(idx, fn, args);
-        emit({ fn: fn, args: plain(args), reply: reply });
+        emit({ fn: fn, args: copy(args), reply: reply });
         if (reply.throws) throw reply.throws;
         schedule(now + (reply.after || 0), { kind: 'reply', done: done, reply: reply });
       };
@@ -529,11 +540,7 @@
     function loop() {
       return flush().then(function () {
         if (mismatch || !queue.length || n++ > MAX_EVENTS) return;
-        var best = 0;
-        for (var i = 1; i < queue.length; i++) {
-          if (queue[i].at < queue[best].at || (queue[i].at === queue[best].at && queue[i].seq < queue[best].seq)) best = i;
-        }
-        var ev = queue.splice(best, 1)[0];
+        var ev = queue.shift();
         if (ev.kind === 'timer' && !timers[ev.id]) return loop();
         now = Math.max(now, ev.at);
         fire(ev);
