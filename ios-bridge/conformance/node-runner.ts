@@ -34,7 +34,8 @@ export interface RunResult {
   /** FNV-1a of the exact event JSON sequence (log text included): equal in jsc and Node. */
   digest: string;
   mismatch: { index: number; expected: unknown; actual: unknown } | null;
-  model: { inbox: number; stored: number; relayLeft: number };
+  /** The model host's state at the end: inbox lines (inboxBad: complete bad lines, e.g. a torn fragment a newline closed), stored ids, messages left at the relay. */
+  model: { inbox: number; inboxBad: number; stored: number; relayLeft: number };
 }
 
 interface Conformance {

@@ -185,7 +185,9 @@
     });
     // world.inbox: lines already in the pending inbox: records (bodies sealed like queue messages)
     // and `notified` markers ({msgId, queueId, notified: true}, `carried: true` when an import carried it).
+    // `{torn: "…"}`: a fragment a crashed appender left as the file's last line (no newline).
     (w.inbox || []).forEach(function (m) {
+      if (m.torn !== undefined) { self.inbox.push({ torn: String(m.torn) }); return; }
       if (m.notified) { self.inbox.push(m.carried ? { msgId: m.msgId, queueId: m.queueId, notified: true, carried: true } : { msgId: m.msgId, queueId: m.queueId, notified: true }); return; }
       seq++;
       var key = m.key || (t.config.queueKeys || {})[m.queueId];
@@ -205,6 +207,15 @@
       return (w.appInFront || []).some(function (r) { return t >= r[0] && t < r[1]; });
     };
     function err(code, message) { return { err: { code: code, message: message } }; }
+    /**
+     * Append a line to the live file as a host must (host-setup.md §4): a torn fragment at the end gets
+     * a newline first, so it becomes a complete bad line instead of swallowing the new one.
+     */
+    function appendLine(l) {
+      var last = self.inbox[self.inbox.length - 1];
+      if (last && last.torn !== undefined) self.inbox[self.inbox.length - 1] = { bad: last.torn };
+      self.inbox.push(l);
+    }
     /** A marker line (own or carried) for msgId in the live file or an unfinished claim. */
     function marked(msgId) {
       var files = [self.inbox].concat(Object.keys(self.claims).map(function (c) { return self.claims[c]; }));
@@ -220,18 +231,19 @@
       self.claims[id].forEach(function (l) {
         if (!l.notified || l.carried) return;
         if (self.inbox.some(function (x) { return x.notified && x.msgId === l.msgId; })) return;
-        self.inbox.push({ msgId: l.msgId, queueId: l.queueId, notified: true, carried: true });
+        appendLine({ msgId: l.msgId, queueId: l.queueId, notified: true, carried: true });
       });
     }
     /** A claim as inboxClaim answers it: record lines and marker lines (own and carried) apart. */
     function claimOf(id) {
       var lines = self.claims[id];
+      var last = lines[lines.length - 1];
       return {
         claimId: id,
-        records: lines.filter(function (l) { return !l.notified; }),
+        records: lines.filter(function (l) { return !l.notified && l.torn === undefined && l.bad === undefined; }),
         notified: lines.filter(function (l) { return l.notified; }).map(function (l) { return l.msgId; }),
-        torn: 0,
-        bad: 0,
+        torn: last && last.torn !== undefined ? 1 : 0,
+        bad: lines.filter(function (l) { return l.bad !== undefined; }).length,
       };
     }
     /** The SUB delivery the relay makes next on queue q (at most one un-ACKed), as reply callbacks. */
@@ -276,10 +288,10 @@
           self.notified[args[0]] = true;
           return { result: true };
         case 'storeClose': self.closed = true; return { result: null };
-        case 'inboxAppend': self.inbox.push(args[0]); return { result: null };
+        case 'inboxAppend': appendLine(args[0]); return { result: null };
         case 'inboxMarkNotified':
           if (marked(args[0])) return { result: false };
-          self.inbox.push({ msgId: args[0], queueId: args[1], notified: true });
+          appendLine({ msgId: args[0], queueId: args[1], notified: true });
           return { result: true };
         case 'inboxIsNotified': return { result: marked(args[0]) };
         case 'inboxClaim': {
@@ -551,7 +563,7 @@
       if (!record && !mismatch && events.length !== expected.length) {
         mismatch = { index: events.length, expected: expected[events.length] || null, actual: null };
       }
-      return { name: t.name, ok: !mismatch, events: events, digest: ('00000000' + digest.toString(16)).slice(-8), mismatch: mismatch, model: { inbox: model.inbox.length, stored: Object.keys(model.stored).length, relayLeft: countLeft(model) } };
+      return { name: t.name, ok: !mismatch, events: events, digest: ('00000000' + digest.toString(16)).slice(-8), mismatch: mismatch, model: { inbox: model.inbox.length, inboxBad: model.inbox.filter(function (l) { return l.bad !== undefined; }).length, stored: Object.keys(model.stored).length, relayLeft: countLeft(model) } };
     });
   }
 
