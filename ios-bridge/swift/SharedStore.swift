@@ -77,7 +77,7 @@ final class SharedStore {
         guard let id = m["msgId"] as? String, let q = m["queueId"] as? String, let sealedB64 = m["sealed"] as? String,
               let sealed = Data(base64Encoded: sealedB64) else { return .failure(HostError(code: "BRIDGE_BAD_INPUT", message: "bad message")) }
         let ts = (m["ts"] as? Double) ?? 0
-        let notif = (m["notification"] as? Bool) ?? false
+        let notif = (m["notification"] as? Bool) ?? true
         return write("INSERT OR IGNORE INTO messages VALUES (?1, ?2, ?3, ?4, ?5)") { s in
             sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT)
             sqlite3_bind_text(s, 2, q, -1, SQLITE_TRANSIENT)
