@@ -118,6 +118,13 @@ describe('bundle', () => {
     }
   });
 
+  it('the app bundle signs with the bridge signer, not @noble/curves; the NSE bundle has neither', () => {
+    const sources = (x: { outfile: string }) => (JSON.parse(readFileSync(x.outfile + '.map', 'utf8')) as { sources: string[] }).sources;
+    expect(sources(b.app).some((f) => f.includes('@noble/curves'))).toBe(false);
+    expect(sources(b.app).some((f) => f.endsWith('src/core/bridge/ed25519-sign.ts'))).toBe(true);
+    expect(sources(b).some((f) => f.includes('@noble/curves') || f.endsWith('ed25519-sign.ts'))).toBe(false);
+  });
+
   it('the NSE bundle stays within the 120 KB target', () => {
     expect(b.bytes / 1024).toBeLessThanOrEqual(120);
   });
