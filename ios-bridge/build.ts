@@ -9,7 +9,7 @@
  * the code below the banner, so the iOS team can tell which build a device
  * runs (`NsekitCore.version` too).
  */
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -25,14 +25,31 @@ export const BRIDGE_OUTS: Record<BridgeRole, string> = {
   nse: join(ROOT, 'ios-bridge/dist/nsekit-nse.js'),
   app: join(ROOT, 'ios-bridge/dist/nsekit-app.js'),
 };
+/** Binds the free globals xstate names (setTimeout, clearTimeout, Date.now, Math.random) to the host: globals-inject.ts. */
+export const GLOBALS_INJECT = join(ROOT, 'ios-bridge/globals-inject.ts');
+/**
+ * The app signs its status requests and does nothing else with Ed25519, so its bundle takes a
+ * small RFC 8032 signer (src/core/bridge/ed25519-sign.ts, same signatures) in place of
+ * @noble/curves' generic curve code — about 22 KB of nsekit-app.js. Node keeps noble.
+ */
+export const APP_ED25519 = join(ROOT, 'src/core/bridge/ed25519-sign.ts');
+const appEd25519: Plugin = {
+  name: 'nsekit-app-ed25519',
+  setup(b) {
+    b.onResolve({ filter: /^@noble\/curves\/ed25519(\.js)?$/ }, () => ({ path: APP_ED25519 }));
+  },
+};
 /** The NSE bundle: the default of buildBridge (the one with the memory budget). */
 export const BRIDGE_ENTRY = BRIDGE_ENTRIES.nse;
 export const BRIDGE_OUT = BRIDGE_OUTS.nse;
 /**
- * Syntax level (esbuild lowers newer syntax). Runtime APIs are not polyfilled: noble uses
- * Object.hasOwn (iOS 15.4+) and DataView#setBigUint64 (iOS 15+), so the floor is iOS 15.4.
+ * Syntax level: the iOS floor itself, so esbuild lowers exactly what JavaScriptCore 15.4 lacks
+ * (es2020 lowered more than needed: +1.2 KB NSE, +1.6 KB app). Runtime APIs are not polyfilled:
+ * the bundles need Object.hasOwn (iOS 15.4), Object.fromEntries, BigInt and
+ * DataView#setBigUint64 (iOS 15), so the floor is iOS 15.4 (host-contract.md "Requirements");
+ * test/bridge/ios-floor.test.ts checks no newer builtin is used.
  */
-export const BRIDGE_TARGET = 'es2020';
+export const BRIDGE_TARGET = 'ios15.4';
 
 /** Identifiers a bare JSContext does not have; none may appear in the bundle. */
 export const FORBIDDEN_IN_BUNDLE: readonly RegExp[] = [
@@ -68,6 +85,7 @@ export async function buildBridge(
 ): Promise<BridgeBuild> {
   const role = opts.role ?? 'nse';
   const entry = opts.entry ?? BRIDGE_ENTRIES[role];
+  const roleBundle = entry === BRIDGE_ENTRIES[role];
   const outfile = opts.outfile ?? BRIDGE_OUTS[role];
   const version = packageVersion();
   const res = await build({
@@ -86,7 +104,14 @@ export async function buildBridge(
     legalComments: 'none',
     write: false,
     outfile,
-    define: { 'process.env.NODE_ENV': '"production"', __NSEKIT_VERSION__: JSON.stringify(version) },
+    define: {
+      'process.env.NODE_ENV': '"production"',
+      __NSEKIT_VERSION__: JSON.stringify(version),
+      ...(roleBundle ? { 'Date.now': 'nsekitHostNow', 'Math.random': 'nsekitHostRandom' } : {}),
+    },
+    // The role bundles only (a test or bench entry brings its own globals).
+    inject: roleBundle ? [GLOBALS_INJECT] : [],
+    plugins: roleBundle && role === 'app' ? [appEd25519] : [],
     logLevel: 'silent',
   });
   const js = res.outputFiles.find((f) => f.path.endsWith('.js'));

@@ -3,7 +3,8 @@
  * Two bundles, one per process, both defining the global `NsekitCore`:
  *   nsekit-nse.js — the NSE session; its host is NseBridgeHost (BridgeHostBase + 2)
  *   nsekit-app.js — the app session; its host is AppBridgeHost (BridgeHostBase + 16)
- * Prose, threading, lifecycle and error codes: host-contract.md.
+ * Prose, threading, lifecycle and error codes: host-contract.md; the iOS 15.4 floor, keys and lock
+ * state, push payload, pending-inbox file format, import duties, contentHandler timing: host-setup.md.
  * Source of truth in the repo: src/core/bridge/contract.ts (kept in sync by test/bridge/contract.test.ts).
  *
  * Conventions
@@ -27,7 +28,8 @@ export interface WireRelayMessage {
   queueId: string;
   /** relay timestamp, ms since the epoch */
   ts: number;
-  notification: boolean;
+  /** The relay's flag, passed through; absent is read as true (host-contract.md `transportGet`). */
+  notification?: boolean;
   /** end-to-end sealed body, base64 */
   body: string;
 }
@@ -117,6 +119,7 @@ export interface BridgeHostBase {
 export interface NseBridgeHost extends BridgeHostBase {
   /** Sync: the app's yield record (lockRequestYield, < 10 s old, not withdrawn) is in the app group. Asked before every GET. */
   lockYieldPending(): boolean;
+  /** Call the request's contentHandler HERE (not when didReceiveNotification's promise resolves: that can be 10–60 s later). */
   contentReady(requestId: string, result: NotificationResult): void;
 }
 
@@ -172,6 +175,7 @@ export interface NotificationRequest {
   requestId: string;
   /** queues of config.queueKeys */
   queueIds?: string[];
+  /** The push payload's userInfo["nids"], unchanged (host-setup.md §3). */
   nids?: { notifierId: string; sealed: string }[];
 }
 
@@ -179,6 +183,7 @@ export interface NotificationRequest {
 export interface NseCoreApi {
   readonly version: string;
   phase(): BridgePhase;
+  /** Check the lock state first (host-setup.md §2). Resolves when the push is finished, possibly long after contentReady. */
   didReceiveNotification(req: NotificationRequest): Promise<NotificationResult>;
   serviceExtensionTimeWillExpire(): Promise<void>;
   yieldRequested(): Promise<void>;

@@ -34,7 +34,8 @@ export interface RunResult {
   /** FNV-1a of the exact event JSON sequence (log text included): equal in jsc and Node. */
   digest: string;
   mismatch: { index: number; expected: unknown; actual: unknown } | null;
-  model: { inbox: number; stored: number; relayLeft: number };
+  /** The model host's state at the end: inbox lines (inboxBad: complete bad lines, e.g. a torn fragment a newline closed), stored ids, messages left at the relay. */
+  model: { inbox: number; inboxBad: number; stored: number; relayLeft: number };
 }
 
 interface Conformance {
@@ -42,14 +43,22 @@ interface Conformance {
 }
 
 /** A fresh context with the bundle and the runner loaded. */
-export function loadInVm(bundlePath: string): { core: unknown; conformance: Conformance } {
+export function loadInVm(bundlePath: string): { core: unknown; conformance: Conformance; removed: string[] } {
   const ctx = createContext({});
-  // V8 gives every context a console; a bare JSContext has none, so the bundle must install its own here too.
-  runInContext('delete globalThis.console', ctx);
+  // Bare first, as in jsc: V8 gives every context a console (a bare JSContext has none, so the bundle must
+  // install its own here too), and Node 20's V8 has builtins newer than the iOS floor (runner.js bareRealm).
+  const removed = runInContext(bareRealmSource(), ctx) as string[];
   runInContext(readFileSync(bundlePath, 'utf8'), ctx, { filename: bundlePath });
   runInContext(readFileSync(RUNNER, 'utf8'), ctx, { filename: RUNNER });
   const g = ctx as { NsekitCore: unknown; NsekitConformance: Conformance };
-  return { core: g.NsekitCore, conformance: g.NsekitConformance };
+  return { core: g.NsekitCore, conformance: g.NsekitConformance, removed: JSON.parse(JSON.stringify(removed)) as string[] };
+}
+
+/** runner.js's bareRealm as a script (read from a scratch context: the runner is the one source of it). */
+export function bareRealmSource(): string {
+  const scratch = createContext({});
+  runInContext(readFileSync(RUNNER, 'utf8'), scratch, { filename: RUNNER });
+  return (scratch as { NsekitConformance: { bareRealmSource: string } }).NsekitConformance.bareRealmSource;
 }
 
 export function transcriptFiles(dir = TRANSCRIPT_DIR): string[] {

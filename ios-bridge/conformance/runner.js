@@ -22,7 +22,7 @@
  *   jsc:  jsc ios-bridge/conformance/runner.js -- <bundle.js> <transcript.json>...   (one role's transcripts)
  *   node: see ios-bridge/conformance/node-runner.ts (record: --record)
  */
-(function (global) {
+(function nsekitConformance(global) {
   'use strict';
 
   var START_MS = 1800000000000;
@@ -45,6 +45,65 @@
     var p = Promise.resolve();
     for (var i = 0; i < FLUSH_ROUNDS; i++) p = p.then(function () {});
     return p;
+  }
+
+  /**
+   * Make the realm whose global is `g` bare, as a JSContext on the iOS floor (15.4) is: delete
+   * what a host adds (the jsc shell's print/setTimeout/atob/load/$262/…, V8's console in a Node vm
+   * context) and every builtin that shipped in Safari/JavaScriptCore after iOS 15.4 — so a
+   * feature-detecting library (noble checks Uint8Array#toHex) takes the path iOS 15.4 takes, and
+   * code that needs a newer builtin fails here as it would on a device. Self-contained: it is
+   * evaluated in the fresh realm as a string (bareRealmSource). Returns what it removed.
+   */
+  function bareRealm(g) {
+    var HOST_EXTRAS = ['print', 'printErr', 'debug', 'console', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval',
+      'queueMicrotask', 'structuredClone', 'atob', 'btoa', 'load', 'loadString', 'readFile', 'readline', 'read', 'writeFile',
+      'write', 'openFile', 'run', 'runString', 'quit', 'gc', 'fullGC', 'edenGC', 'arguments', 'scriptArgs', 'performance',
+      'preciseTime', 'sleepSeconds', 'describe', 'describeArray', 'jscStack', 'jscOptions', 'createGlobalObject', '$262', '$vm',
+      '$', 'agent', 'Worker', 'drainMicrotasks', 'setUnhandledRejectionCallback', 'checkSyntax', 'checkScriptSyntax',
+      'checkModuleSyntax', 'callerSourceOrigin', 'releaseWeakRefs', 'finalizationRegistryLiveCount',
+      'finalizationRegistryDeadCount', 'generateHeapSnapshot', 'generateHeapSnapshotForGCDebugging', 'resetMemoryPeak',
+      'memoryUsageStatistics', 'MemoryFootprint', 'gcHeapSize', 'heapCapacity', 'addressOf', 'noInline', 'noDFG', 'noFTL',
+      'neverInlineFunction', 'numberOfDFGCompiles', 'optimizeNextInvocation', 'reoptimizationRetryCount', 'isRope',
+      'isInt32', 'isPureNaN', 'isBigInt32', 'isHeapBigInt', 'useBigInt32', 'createHeapBigInt', 'fiatInt52', 'predictInt32',
+      'asDoubleNumber', 'effectful42', 'makeMasquerader', 'hasCustomProperties', 'ensureArrayStorage', 'failNextNewCodeBlock',
+      'totalCompileTime', 'testLoopCount', 'wasmTestLoopCount', 'maxArguments', 'is32BitPlatform', 'isFinalTier',
+      'callerIsBBQOrOMGCompiled', 'platformSupportsSamplingProfiler', 'startSamplingProfiler', 'samplingProfilerStackTraces',
+      'getRandomSeed', 'setRandomSeed', 'transferArrayBuffer', 'waiterListSize', 'waitForReport', 'flashHeapAccess',
+      'disableRichSourceInfo', 'disassembleBase64', 'dumpTypesForAllVariables', 'mallocInALoop', 'dropAllLocks',
+      'createNonRopeNonAtomString', 'createWebAssemblyMemoryWithMode', 'WebAssemblyMemoryMode', 'asyncTestStart',
+      'asyncTestPassed', 'resetSuperSamplerState', 'prettyPrint', 'noOSRExitFuzzing', 'OSRExit', 'version'];
+    // [owner, property]: shipped after iOS 15.4 (Safari 16.0 … 18.x).
+    var TA = Object.getPrototypeOf(Int8Array.prototype);
+    var AFTER_FLOOR = [
+      [Array.prototype, 'toSorted'], [Array.prototype, 'toReversed'], [Array.prototype, 'toSpliced'], [Array.prototype, 'with'],
+      [TA, 'toSorted'], [TA, 'toReversed'], [TA, 'with'], [Array, 'fromAsync'],
+      [Object, 'groupBy'], [Map, 'groupBy'], [Promise, 'withResolvers'], [Promise, 'try'],
+      [String.prototype, 'isWellFormed'], [String.prototype, 'toWellFormed'],
+      [ArrayBuffer.prototype, 'transfer'], [ArrayBuffer.prototype, 'transferToFixedLength'], [ArrayBuffer.prototype, 'detached'],
+      [ArrayBuffer.prototype, 'resize'], [ArrayBuffer.prototype, 'resizable'], [ArrayBuffer.prototype, 'maxByteLength'],
+      [Atomics, 'waitAsync'], [Atomics, 'pause'],
+      [Set.prototype, 'union'], [Set.prototype, 'intersection'], [Set.prototype, 'difference'], [Set.prototype, 'symmetricDifference'],
+      [Set.prototype, 'isSubsetOf'], [Set.prototype, 'isSupersetOf'], [Set.prototype, 'isDisjointFrom'],
+      [g, 'Iterator'], [g, 'Float16Array'], [Math, 'f16round'], [Math, 'sumPrecise'], [RegExp, 'escape'],
+      [Uint8Array, 'fromBase64'], [Uint8Array, 'fromHex'], [Uint8Array.prototype, 'toBase64'], [Uint8Array.prototype, 'toHex'],
+      [Uint8Array.prototype, 'setFromBase64'], [Uint8Array.prototype, 'setFromHex'],
+      [JSON, 'rawJSON'], [JSON, 'isRawJSON'], [Error, 'isError'], [Error, 'captureStackTrace'],
+      [g, 'DisposableStack'], [g, 'AsyncDisposableStack'], [g, 'SuppressedError'], [Symbol, 'dispose'], [Symbol, 'asyncDispose'],
+    ];
+    if (typeof SharedArrayBuffer === 'function') AFTER_FLOOR.push([SharedArrayBuffer.prototype, 'grow'], [SharedArrayBuffer.prototype, 'growable'], [SharedArrayBuffer.prototype, 'maxByteLength']);
+    var removed = [];
+    HOST_EXTRAS.forEach(function (n) {
+      if (!(n in g)) return;
+      try { delete g[n]; } catch (e) { /* reported below */ }
+      removed.push(n in g ? n + ' (NOT REMOVED)' : n);
+    });
+    AFTER_FLOOR.forEach(function (p) {
+      if (!(p[1] in p[0])) return;
+      try { delete p[0][p[1]]; } catch (e) { /* reported below */ }
+      removed.push(p[1] in p[0] ? String(p[1]) + ' (NOT REMOVED)' : String(p[1]));
+    });
+    return removed;
   }
 
   /** JSON-safe copy: functions dropped, undefined -> null. */
@@ -126,7 +185,9 @@
     });
     // world.inbox: lines already in the pending inbox: records (bodies sealed like queue messages)
     // and `notified` markers ({msgId, queueId, notified: true}, `carried: true` when an import carried it).
+    // `{torn: "…"}`: a fragment a crashed appender left as the file's last line (no newline).
     (w.inbox || []).forEach(function (m) {
+      if (m.torn !== undefined) { self.inbox.push({ torn: String(m.torn) }); return; }
       if (m.notified) { self.inbox.push(m.carried ? { msgId: m.msgId, queueId: m.queueId, notified: true, carried: true } : { msgId: m.msgId, queueId: m.queueId, notified: true }); return; }
       seq++;
       var key = m.key || (t.config.queueKeys || {})[m.queueId];
@@ -146,6 +207,15 @@
       return (w.appInFront || []).some(function (r) { return t >= r[0] && t < r[1]; });
     };
     function err(code, message) { return { err: { code: code, message: message } }; }
+    /**
+     * Append a line to the live file as a host must (host-setup.md §4): a torn fragment at the end gets
+     * a newline first, so it becomes a complete bad line instead of swallowing the new one.
+     */
+    function appendLine(l) {
+      var last = self.inbox[self.inbox.length - 1];
+      if (last && last.torn !== undefined) self.inbox[self.inbox.length - 1] = { bad: last.torn };
+      self.inbox.push(l);
+    }
     /** A marker line (own or carried) for msgId in the live file or an unfinished claim. */
     function marked(msgId) {
       var files = [self.inbox].concat(Object.keys(self.claims).map(function (c) { return self.claims[c]; }));
@@ -161,18 +231,19 @@
       self.claims[id].forEach(function (l) {
         if (!l.notified || l.carried) return;
         if (self.inbox.some(function (x) { return x.notified && x.msgId === l.msgId; })) return;
-        self.inbox.push({ msgId: l.msgId, queueId: l.queueId, notified: true, carried: true });
+        appendLine({ msgId: l.msgId, queueId: l.queueId, notified: true, carried: true });
       });
     }
     /** A claim as inboxClaim answers it: record lines and marker lines (own and carried) apart. */
     function claimOf(id) {
       var lines = self.claims[id];
+      var last = lines[lines.length - 1];
       return {
         claimId: id,
-        records: lines.filter(function (l) { return !l.notified; }),
+        records: lines.filter(function (l) { return !l.notified && l.torn === undefined && l.bad === undefined; }),
         notified: lines.filter(function (l) { return l.notified; }).map(function (l) { return l.msgId; }),
-        torn: 0,
-        bad: 0,
+        torn: last && last.torn !== undefined ? 1 : 0,
+        bad: lines.filter(function (l) { return l.bad !== undefined; }).length,
       };
     }
     /** The SUB delivery the relay makes next on queue q (at most one un-ACKed), as reply callbacks. */
@@ -217,10 +288,10 @@
           self.notified[args[0]] = true;
           return { result: true };
         case 'storeClose': self.closed = true; return { result: null };
-        case 'inboxAppend': self.inbox.push(args[0]); return { result: null };
+        case 'inboxAppend': appendLine(args[0]); return { result: null };
         case 'inboxMarkNotified':
           if (marked(args[0])) return { result: false };
-          self.inbox.push({ msgId: args[0], queueId: args[1], notified: true });
+          appendLine({ msgId: args[0], queueId: args[1], notified: true });
           return { result: true };
         case 'inboxIsNotified': return { result: marked(args[0]) };
         case 'inboxClaim': {
@@ -286,7 +357,7 @@
     var now = START_MS;
     var seq = 0;
     var timerSeq = 0;
-    var queue = []; // {at, seq, kind, ...}
+    var queue = []; // {at, seq, kind, ...}, kept sorted by (at, seq): the next event is queue[0]
     var timers = {};
     var faults = ((t.world || {}).faults || []).map(function (f) { return { f: f, seen: 0 }; });
     var delays = (t.world || {}).delays || {};
@@ -296,9 +367,20 @@
     var digest = 2166136261;
     var flush = opts.settle || defaultSettle;
 
+    /**
+     * Insert in (at, seq) order (binary search; seq only grows, so an equal `at` goes last). A linear
+     * scan per event made the harness — Swift on a device — a visible part of the bench's CPU figure.
+     */
+    /** A JSON-safe copy for the record — skipped when nothing is kept (the bench: it is harness work, Swift on a device). */
+    function copy(v) { return record && !keep ? v : plain(v); }
     function schedule(at, ev) {
       ev.at = at; ev.seq = ++seq;
-      queue.push(ev);
+      var lo = 0, hi = queue.length;
+      while (lo < hi) {
+        var mid = (lo + hi) >>> 1;
+        if (queue[mid].at <= at) lo = mid + 1; else hi = mid;
+      }
+      queue.splice(lo, 0, ev);
     }
     function emit(ev) {
       ev.t = now - START_MS;
@@ -334,7 +416,7 @@
       if (f && f.err) r = { err: f.err };
       else if (f && 'result' in f) r = { result: f.result };
       // A copy: the transcript keeps the reply, and the model's rows change later (outboxMark, cursors).
-      else r = plain(model.answer(fn, args));
+      else r = copy(model.answer(fn, args));
       r.after = f && f.after !== undefined ? f.after : delays[fn] !== undefined ? delays[fn] : 1;
       if (f && f.twice) r.twice = true;
       if (f && f.throws) r = { throws: f.throws };
@@ -369,9 +451,9 @@
         return ret;
       },
       log: function (level, tag, msg, fields) { emit({ fn: 'log', args: [level, tag, msg, fields] }); },
-      contentReady: function (requestId, result) { emit({ fn: 'contentReady', args: [requestId, plain(result)] }); },
+      contentReady: function (requestId, result) { emit({ fn: 'contentReady', args: [requestId, copy(result)] }); },
       phaseChanged: function (phase) { emit({ fn: 'phaseChanged', args: [phase] }); },
-      sessionEvent: function (name, fields) { emit({ fn: 'sessionEvent', args: [name, plain(fields)] }); },
+      sessionEvent: function (name, fields) { emit({ fn: 'sessionEvent', args: [name, copy(fields)] }); },
     };
     VOID_FNS.forEach(function (fn) {
       host[fn] = function () {
@@ -391,7 +473,7 @@
         if (fn === 'transportUnsubscribe') delete subs[args[0]];
         var idx = events.length;
         var reply = replyFor(idx, fn, args);
-        emit({ fn: fn, args: plain(args), reply: reply });
+        emit({ fn: fn, args: copy(args), reply: reply });
         if (reply.throws) throw reply.throws;
         schedule(now + (reply.after || 0), { kind: 'reply', done: done, reply: reply });
       };
@@ -470,11 +552,7 @@
     function loop() {
       return flush().then(function () {
         if (mismatch || !queue.length || n++ > MAX_EVENTS) return;
-        var best = 0;
-        for (var i = 1; i < queue.length; i++) {
-          if (queue[i].at < queue[best].at || (queue[i].at === queue[best].at && queue[i].seq < queue[best].seq)) best = i;
-        }
-        var ev = queue.splice(best, 1)[0];
+        var ev = queue.shift();
         if (ev.kind === 'timer' && !timers[ev.id]) return loop();
         now = Math.max(now, ev.at);
         fire(ev);
@@ -485,7 +563,7 @@
       if (!record && !mismatch && events.length !== expected.length) {
         mismatch = { index: events.length, expected: expected[events.length] || null, actual: null };
       }
-      return { name: t.name, ok: !mismatch, events: events, digest: ('00000000' + digest.toString(16)).slice(-8), mismatch: mismatch, model: { inbox: model.inbox.length, stored: Object.keys(model.stored).length, relayLeft: countLeft(model) } };
+      return { name: t.name, ok: !mismatch, events: events, digest: ('00000000' + digest.toString(16)).slice(-8), mismatch: mismatch, model: { inbox: model.inbox.length, inboxBad: model.inbox.filter(function (l) { return l.bad !== undefined; }).length, stored: Object.keys(model.stored).length, relayLeft: countLeft(model) } };
     });
   }
 
@@ -495,17 +573,38 @@
     return n;
   }
 
-  global.NsekitConformance = { run: run, START_MS: START_MS };
+  global.NsekitConformance = {
+    run: run,
+    START_MS: START_MS,
+    /** This runner as a script, to evaluate in another realm (the bare one the bundle runs in). */
+    source: '(' + nsekitConformance + ')(globalThis);',
+    /** The script that makes a fresh realm bare (bareRealm): evaluate it there before the bundle. */
+    bareRealmSource: '(' + bareRealm + ')(globalThis);',
+  };
 
-  // jsc entry: jsc runner.js -- bundle.js transcript.json...
-  if (typeof load === 'function' && typeof readFile === 'function' && typeof process === 'undefined' && global.arguments && global.arguments.length > 1) {
+  /*
+   * jsc entry: jsc runner.js -- bundle.js transcript.json...
+   * Each transcript runs in a FRESH realm (the shell's $262.createRealm()) made bare first:
+   * the shell's extras (print, setTimeout, atob, load, $262, ...) and every builtin newer than
+   * the iOS floor are deleted, then the bundle and this runner are evaluated there. Only this
+   * driver, in the shell's own realm, reads files, prints and settles (setTimeout).
+   */
+  if (typeof $262 === 'object' && typeof readFile === 'function' && typeof process === 'undefined' && global.arguments && global.arguments.length > 1) {
     var argv = global.arguments;
-    load(argv[0]);
+    var bundleSource = readFile(argv[0]);
     var files = Array.prototype.slice.call(argv, 1);
+    var settle = function () { return new Promise(function (r) { setTimeout(r, 0); }); };
     var chain = Promise.resolve();
     files.forEach(function (f) {
       chain = chain.then(function () {
-        return run(global.NsekitCore, JSON.parse(readFile(f)), {}).then(function (r) {
+        // evalScript runs a Script in the new realm (its top-level `var NsekitCore` becomes that
+        // realm's global even though the bundle is strict; an indirect eval would keep it local).
+        var realm = $262.createRealm();
+        realm.evalScript(global.NsekitConformance.bareRealmSource);
+        realm.evalScript(bundleSource);
+        realm.evalScript(global.NsekitConformance.source);
+        var rg = realm.global;
+        return rg.NsekitConformance.run(rg.NsekitCore, JSON.parse(readFile(f)), { settle: settle }).then(function (r) {
           print(JSON.stringify({ file: f, name: r.name, ok: r.ok, count: r.events.length, digest: r.digest, mismatch: r.mismatch }));
         });
       });

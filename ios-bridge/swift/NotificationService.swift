@@ -7,11 +7,14 @@ import UserNotifications
 import JavaScriptCore
 
 let appActiveDarwinNotification = "chat.example.nsekit.app-active" as CFString
+let appLeftFrontDarwinNotification = "chat.example.nsekit.app-left-front" as CFString
 
 final class NotificationService: UNNotificationServiceExtension {
     private static var host: NsekitHost?
     private static var handlers: [String: (UNNotificationContent) -> Void] = [:]
     private static var originals: [String: UNNotificationContent] = [:]
+    /// What the core was last told (touched on the JS queue only): nil before the first check.
+    private static var coreUnlocked: Bool?
 
     private static func sharedHost() -> NsekitHost {
         if let h = host { return h }
@@ -19,34 +22,56 @@ final class NotificationService: UNNotificationServiceExtension {
         // `Keychain` is your app-specific keychain helper (kSecAttrAccessibleAfterFirstUnlock items).
         let keys = Keychain.loadQueueKeys()                                       // queueId → hex e2e key, recipient creds
         let h = NsekitHost(groupDir: group, relay: URL(string: "wss://relay.example")!, queueCreds: keys.creds)
-        h.store.keyHex = Keychain.loadStoreKeyHex()                               // nil while locked
-        h.store.saltHex = Keychain.loadStoreSaltHex()
+        // contentHandler is called HERE, not when didReceiveNotification's promise resolves (that can be
+        // 10–60 s later, after the push's remaining GETs and drain): host-setup.md §6.
         h.onContentReady = { requestId, result in
             guard let handler = handlers.removeValue(forKey: requestId) else { return }
             let original = originals.removeValue(forKey: requestId)
             handler(content(from: result, original: original))
             h.collectGarbage()                                                   // NSE memory budget (~24 MB)
         }
-        var config: [String: Any] = ["role": "nse", "queueKeys": keys.e2e, "notifiers": keys.notifiers]
-        if let mk = Keychain.loadMasterKeyHex() { config["masterKeyHex"] = mk }   // absent → locked → pending inbox
-        h.start(config: config)
+        // Started locked; the first didReceive's lock check (below) unlocks it if the keys can be read.
+        h.start(config: ["role": "nse", "queueKeys": keys.e2e, "notifiers": keys.notifiers])
+        h.jsQueue.async { coreUnlocked = false }
         // The app became active: it wins. Yield promptly (deliver, drain, close, unlock).
         CFNotificationCenterAddObserver(CFNotificationCenterGetDarwinNotifyCenter(), nil, { _, _, _, _, _ in
             NotificationService.host?.call("yieldRequested")
         }, appActiveDarwinNotification, nil, .deliverImmediately)
+        // The app left the foreground with no receive in flight: the NSE may GET again.
+        CFNotificationCenterAddObserver(CFNotificationCenterGetDarwinNotifyCenter(), nil, { _, _, _, _, _ in
+            NotificationService.host?.call("appLeftForeground")
+        }, appLeftFrontDarwinNotification, nil, .deliverImmediately)
         host = h
         return h
     }
 
     override func didReceive(_ request: UNNotificationRequest, withContentHandler contentHandler: @escaping (UNNotificationContent) -> Void) {
         let h = Self.sharedHost()
+        // An extension gets no protected-data notifications and iOS reuses this process across lock and
+        // unlock: read the lock state now, for THIS request (host-setup.md §2). The *WhenUnlocked* keychain
+        // items are the test: readable = unlocked.
+        let masterKey = Keychain.loadMasterKeyHex()                              // nil: errSecInteractionNotAllowed
+        let storeKey = masterKey == nil ? nil : Keychain.loadStoreKeyHex()
+        let salt = Keychain.loadStoreSaltHex()
         h.jsQueue.async {
             Self.handlers[request.identifier] = contentHandler
             Self.originals[request.identifier] = request.content
+            let unlocked = masterKey != nil && storeKey != nil
+            if unlocked != Self.coreUnlocked {
+                Self.coreUnlocked = unlocked
+                if unlocked {
+                    h.setStoreKey(storeKey, saltHex: salt)                       // before the core's first write
+                    h.call("protectedDataDidBecomeAvailable", [masterKey!])
+                } else {
+                    h.setStoreKey(nil, saltHex: nil)                             // storePut answers STORE_LOCKED now
+                    h.call("protectedDataWillBecomeUnavailable")
+                }
+            }
+            // Queued after the lock call on the same serial queue, so the core sees the new state first.
+            // The push carries sealed notification ids: userInfo["nids"] = [{notifierId, sealed}] (never bodies).
+            let nids = request.content.userInfo["nids"] as? [[String: String]] ?? []
+            h.call("didReceiveNotification", [["requestId": request.identifier, "nids": nids]])
         }
-        // The push carries sealed notification ids: [{notifierId, sealed}] (never message bodies).
-        let nids = request.content.userInfo["nids"] as? [[String: String]] ?? []
-        h.call("didReceiveNotification", [["requestId": request.identifier, "nids": nids]])
     }
 
     override func serviceExtensionTimeWillExpire() {

@@ -23,15 +23,24 @@ final class NsekitHost {
     /// Set by the NSE / app glue: called on jsQueue with (requestId, result dictionary).
     var onContentReady: ((String, [String: Any]) -> Void)?
     var onPhase: ((String) -> Void)?
+    /// App: the session's events (left-front → post "app left front", notification → show, error → retry/report).
+    var onSessionEvent: ((String, [String: Any]) -> Void)?
+    private let groupDir: URL
 
     init(groupDir: URL, relay: URL, queueCreds: [String: String]) {
+        self.groupDir = groupDir
         lock = FileLock(path: groupDir.appendingPathComponent("nsekit.lock").path)
         store = SharedStore(path: groupDir.appendingPathComponent("nsekit.sqlite").path)
         inbox = PendingInbox(path: groupDir.appendingPathComponent("pending-inbox.jsonl").path)
         transport = RelayTransport(url: relay, creds: queueCreds)
     }
 
-    /// Load the bundle and create the core. Call once, on any thread.
+    /// The store key as the keychain gives it (nil: locked). On the io queue, where the store reads it.
+    func setStoreKey(_ keyHex: String?, saltHex: String?) {
+        ioQueue.async { self.store.keyHex = keyHex; self.store.saltHex = saltHex }
+    }
+
+    /// Load the role's bundle (nsekit-nse.js / nsekit-app.js, by config["role"]) and create the core. Call once, on any thread.
     func start(config: [String: Any]) {
         jsQueue.sync {
             let vm = JSVirtualMachine()!
@@ -41,7 +50,8 @@ final class NsekitHost {
                 let stack = exc?.objectForKeyedSubscript("stack")?.toString() ?? ""
                 self?.logger.fault("JS exception: \(exc?.toString() ?? "?", privacy: .public) \(stack, privacy: .public)")
             }
-            let url = Bundle.main.url(forResource: "nsekit-core", withExtension: "js")!
+            let role = config["role"] as? String == "app" ? "app" : "nse"
+            let url = Bundle.main.url(forResource: "nsekit-\(role)", withExtension: "js")!
             context.evaluateScript(try! String(contentsOf: url), withSourceURL: url)
             let ns = context.objectForKeyedSubscript("NsekitCore")!
             core = ns.invokeMethod("createCore", withArguments: [makeHostObject(), config])
@@ -134,7 +144,10 @@ final class NsekitHost {
             self.ioQueue.async { self.finish(done, self.store.markNotified(msgId).map { $0 as Any }) }
         } as @convention(block) (String, JSValue) -> Void)
         set("storeClose", { [unowned self] (done: JSValue) in
-            self.store.interrupt()   // from this thread: stops a running statement at once
+            // Stop a statement running on the io queue at once (interrupt() reads the handle under the
+            // store's lock); everything else — rollback, checkpoint, close — happens on the io queue, the
+            // only queue that touches store.db.
+            self.store.interrupt()
             self.ioQueue.async { self.finish(done, self.store.close().map { NSNull() as Any }) }
         } as @convention(block) (JSValue) -> Void)
 
@@ -164,7 +177,26 @@ final class NsekitHost {
             self.transport.ack(queueId, msgId) { r in self.finish(done, r.map { NSNull() as Any }) }
         } as @convention(block) (String, String, JSValue) -> Void)
 
+        // the yield record (docs/lock.md "Yield requests") — sync, cheap, never throw. A small file in the
+        // app group: {"ts": ms}. The app writes/removes it, the NSE reads it before every GET.
+        let yieldPath = groupDir.appendingPathComponent("nsekit.yield").path
+        set("lockYieldPending", { () -> Bool in
+            guard let d = FileManager.default.contents(atPath: yieldPath),
+                  let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any], let ts = o["ts"] as? Double else { return false }
+            return Date().timeIntervalSince1970 * 1000 - ts < 10_000
+        } as @convention(block) () -> Bool)
+        set("lockRequestYield", { () in
+            let d = try? JSONSerialization.data(withJSONObject: ["ts": Date().timeIntervalSince1970 * 1000])
+            FileManager.default.createFile(atPath: yieldPath, contents: d)   // atomic enough: a torn read is "no record"
+            CFNotificationCenterPostNotification(CFNotificationCenterGetDarwinNotifyCenter(),
+                                                 CFNotificationName(appActiveDarwinNotification), nil, nil, true)
+        } as @convention(block) () -> Void)
+        set("lockWithdrawYield", { () in try? FileManager.default.removeItem(atPath: yieldPath) } as @convention(block) () -> Void)
+
         // what the core tells us — sync, never throw
+        set("sessionEvent", { [unowned self] (name: String, fields: [String: Any]) in
+            self.onSessionEvent?(name, fields)
+        } as @convention(block) (String, [String: Any]) -> Void)
         set("contentReady", { [unowned self] (requestId: String, result: [String: Any]) in
             self.onContentReady?(requestId, result)
         } as @convention(block) (String, [String: Any]) -> Void)

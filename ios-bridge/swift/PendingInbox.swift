@@ -1,4 +1,5 @@
 // Device-locked fallback (documentation code): one JSON line per relay message,
+// {"v":1,"msgId":…,"queueId":…,"ts":…,"flags":0|1,"sealed":"<base64>"} (host-setup.md §4),
 // appended with O_APPEND and fsync'd before done(null), so the core may ACK.
 // A second line kind, {"v":1,"msgId":…,"queueId":…,"notified":true}, records that
 // the generic notification for msgId was shown while locked (at most once per message).
@@ -16,9 +17,12 @@ final class PendingInbox {
     private let path: String
     init(path: String) { self.path = path }
 
+    /// `m` is the contract's {msgId, queueId, ts, notification, sealed}; the line is the file format's.
     func append(_ m: [String: Any]) -> Result<Void, HostError> {
-        withLiveFile(LOCK_SH) { fd in  // the importer's exclusive flock waits for this append to finish
-            self.writeLine(fd, m).map { _ in () }
+        let line: [String: Any] = ["v": 1, "msgId": m["msgId"] ?? "", "queueId": m["queueId"] ?? "", "ts": m["ts"] ?? 0,
+                                   "flags": (m["notification"] as? Bool ?? true) ? 1 : 0, "sealed": m["sealed"] ?? ""]
+        return withLiveFile(LOCK_SH) { fd in  // the importer's exclusive flock waits for this append to finish
+            self.writeLine(fd, line).map { _ in () }
         }
     }
 
@@ -136,14 +140,17 @@ final class PendingInbox {
             let complete = i < lines.count - 1            // the last piece has no newline: torn
             guard complete else { torn += 1; continue }
             let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
-            if let o = o, o["notified"] as? Bool == true, let id = o["msgId"] as? String, o["sealed"] == nil,
-               o["carried"] == nil || o["carried"] as? Bool == true {
+            guard let o = o, o["v"] as? Int == 1, let id = o["msgId"] as? String, !id.isEmpty, o["queueId"] is String else {
+                bad += 1; continue                                  // not JSON, another version, no id: bad
+            }
+            if o["notified"] as? Bool == true, o["sealed"] == nil, o["carried"] == nil || o["carried"] as? Bool == true {
                 notified.append(id)
-                let queueId = o["queueId"] as? String ?? ""
+                let queueId = o["queueId"] as! String
                 if o["carried"] == nil { carry.append((id, queueId, now)) }
                 else if let at = o["at"] as? Double, now - at < Self.markerCarryMs { carry.append((id, queueId, at)) }
-            } else if let o = o, o["msgId"] is String, o["sealed"] is String {
-                records.append(o)
+            } else if let sealed = o["sealed"] as? String, let ts = o["ts"] as? Double, let flags = o["flags"] as? Int, flags == 0 || flags == 1 {
+                // Back to the contract's shape for the core.
+                records.append(["msgId": id, "queueId": o["queueId"]!, "ts": ts, "notification": flags == 1, "sealed": sealed])
             } else { bad += 1 }
         }
         if case .failure(let e) = self.carry(carry) { return .failure(e) }

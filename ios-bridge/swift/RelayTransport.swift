@@ -78,7 +78,7 @@ final class RelayTransport: NSObject {
                 case "MSG":
                     let flags = f["flags"] as? [String: Any]
                     return .success(["msgId": f["msgId"] ?? "", "queueId": f["queueId"] ?? "", "ts": f["ts"] ?? 0,
-                                     "notification": flags?["notification"] as? Bool ?? false, "body": f["body"] ?? ""])
+                                     "notification": flags?["notification"] as? Bool ?? true, "body": f["body"] ?? ""])
                 case "ERR" where f["code"] as? String == "PROTO_NO_MSG":
                     return .success(nil)
                 case "ERR":

@@ -1,6 +1,8 @@
 // The shared encrypted store (documentation code): system sqlite3 (GRDB works
 // the same way: DatabasePool + the same pragmas). Opened lazily, closed on
-// suspension. All calls come from the host's io queue.
+// suspension. Every call comes from the host's io queue — except interrupt(),
+// which storeClose makes from the JS queue: it reads the handle under
+// `handleLock`, the only state two threads share (open/close set it under it).
 //
 // Why the 32-byte plaintext header (SQLCipher): iOS inspects files a suspended
 // process holds open. A WAL-mode database whose header it recognises as SQLite
@@ -16,7 +18,10 @@ import SQLite3
 final class SharedStore {
     private let path: String
     private var db: OpaquePointer?
-    /// SQLCipher key (raw 32 bytes, hex) — nil while protected data is unavailable.
+    /// Guards `db` for interrupt() (another thread); the io queue holds it only to set or clear `db`.
+    private let handleLock = NSLock()
+    /// SQLCipher key (raw 32 bytes, hex) — nil while protected data is unavailable. Set on the io
+    /// queue only (NsekitHost.setStoreKey), read there by openIfNeeded.
     var keyHex: String?
     var saltHex: String?
 
@@ -35,7 +40,7 @@ final class SharedStore {
         PRAGMA cipher_plaintext_header_size = 32;
         PRAGMA cipher_salt = "x'\(salt)'";
         PRAGMA journal_mode = WAL;
-        PRAGMA synchronous = NORMAL;
+        PRAGMA synchronous = FULL;
         PRAGMA busy_timeout = 0;
         CREATE TABLE IF NOT EXISTS messages (msg_id TEXT PRIMARY KEY, queue_id TEXT NOT NULL, ts INTEGER NOT NULL,
           notification INTEGER NOT NULL, sealed BLOB NOT NULL);
@@ -46,7 +51,7 @@ final class SharedStore {
             sqlite3_close(handle)
             return .failure(HostError(code: msg.contains("not a database") ? "STORE_WRONG_KEY" : "STORE_CORRUPT", message: msg))
         }
-        db = handle
+        handleLock.lock(); db = handle; handleLock.unlock()
         return .success(handle)
     }
 
@@ -72,7 +77,7 @@ final class SharedStore {
         guard let id = m["msgId"] as? String, let q = m["queueId"] as? String, let sealedB64 = m["sealed"] as? String,
               let sealed = Data(base64Encoded: sealedB64) else { return .failure(HostError(code: "BRIDGE_BAD_INPUT", message: "bad message")) }
         let ts = (m["ts"] as? Double) ?? 0
-        let notif = (m["notification"] as? Bool) ?? false
+        let notif = (m["notification"] as? Bool) ?? true
         return write("INSERT OR IGNORE INTO messages VALUES (?1, ?2, ?3, ?4, ?5)") { s in
             sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT)
             sqlite3_bind_text(s, 2, q, -1, SQLITE_TRANSIENT)
@@ -86,21 +91,25 @@ final class SharedStore {
         write("INSERT OR IGNORE INTO notified VALUES (?1)") { s in sqlite3_bind_text(s, 1, msgId, -1, SQLITE_TRANSIENT) }
     }
 
-    /// Called from the JS queue (thread-safe in sqlite3): aborts a running statement at once.
-    func interrupt() { if let db = db { sqlite3_interrupt(db) } }
+    /// Called from the JS queue: aborts a statement running on the io queue at once (sqlite3_interrupt
+    /// is thread-safe; reading the handle is not, hence the lock — close() cannot free it meanwhile).
+    func interrupt() {
+        handleLock.lock(); defer { handleLock.unlock() }
+        if let db = db { sqlite3_interrupt(db) }
+    }
 
     /// Roll back anything open, checkpoint the WAL to zero length, close the file.
     func close() -> Result<Void, HostError> {
         guard let h = db else { return .success(()) }
         if sqlite3_get_autocommit(h) == 0 { sqlite3_exec(h, "ROLLBACK", nil, nil, nil) }
         sqlite3_exec(h, "PRAGMA wal_checkpoint(TRUNCATE)", nil, nil, nil)
-        sqlite3_close_v2(h)
-        db = nil
+        handleLock.lock(); db = nil; sqlite3_close_v2(h); handleLock.unlock()
         return .success(())
     }
 
     private func sqliteError(_ db: OpaquePointer) -> HostError {
         let rc = sqlite3_errcode(db)
+        // STORE_CLOSED only for a statement our own storeClose interrupted (host-setup.md §2).
         let code = rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? "STORE_CORRUPT" : rc == SQLITE_INTERRUPT ? "STORE_CLOSED" : "STORE_CORRUPT"
         return HostError(code: code, message: String(cString: sqlite3_errmsg(db)))
     }

@@ -73,7 +73,22 @@ export function sealedHundred(core: E2eSealer): SealedHundred {
 }
 
 export type BridgeBench = {
+  /** nsekit-nse.js, minified, KB (target ≤ 120). */
   bridge_bundle_kb: number;
+  /** nsekit-app.js, minified, KB (target ≤ 120). */
+  bridge_app_bundle_kb: number;
+  /**
+   * CPU time per notification in jsc with the JIT off and an NSE's heap sizing (100 notifications
+   * through the NSE bundle with the runner's JS model host, minus the same script loaded but not
+   * run; /proc utime+stime, all threads, best of CPU_RUNS) over the floor's per-message time in the
+   * same run (HKDF once, then per message open, parse, re-seal; minus its load). No forced gc() in
+   * either (see the run). Target ≤ 2.0.
+   */
+  bridge_nse_cpu_ratio: number | null;
+  /** The numerator: ms of CPU per notification. */
+  bridge_nse_cpu_ms: number | null;
+  /** The denominator: the floor's ms of CPU per message. */
+  bridge_floor_cpu_ms: number | null;
   /**
    * Peak anonymous memory (the Linux counterpart of iOS's phys_footprint,
    * which jetsam enforces) while 100 notifications go through the bundle, minus the same for an
@@ -123,6 +138,8 @@ export type BridgeBench = {
 };
 
 const MB = (b: number) => Math.round((b / 1024 / 1024) * 100) / 100;
+/** CPU runs per script: the machine is shared, so the least CPU of a few runs is the figure. */
+const CPU_RUNS = 3;
 
 /**
  * How JavaScriptCore sizes its heap in an NSE, reproduced in the jsc shell (docs/ios-porting.md §5B):
@@ -147,9 +164,15 @@ const END = 'NSEKIT_END';
 export async function benchBridge(): Promise<BridgeBench> {
   const dir = mkdtempSync(join(tmpdir(), 'nsekit-bench-bridge-'));
   try {
-    const b = await buildBridge({ outfile: join(dir, 'nsekit-core.js') });
-    const bridge_bundle_kb = Math.round((b.bytes / 1024) * 10) / 10;
+    const b = await buildBridge({ outfile: join(dir, 'nsekit-nse.js') });
+    const app = await buildBridge({ role: 'app', outfile: join(dir, 'nsekit-app.js') });
+    const kb = (n: number) => Math.round((n / 1024) * 10) / 10;
+    const bridge_bundle_kb = kb(b.bytes);
+    const bridge_app_bundle_kb = kb(app.bytes);
     const none = {
+      bridge_nse_cpu_ratio: null,
+      bridge_nse_cpu_ms: null,
+      bridge_floor_cpu_ms: null,
       bridge_anon_delta_mb: null,
       bridge_anon_nogc_mb: null,
       bridge_anon_shellheap_mb: null,
@@ -167,16 +190,19 @@ export async function benchBridge(): Promise<BridgeBench> {
     };
     if (!findJsc()) {
       process.stderr.write('bench bridge: jsc not installed, footprint not measured\n');
-      return { bridge_bundle_kb, ...none };
+      return { bridge_bundle_kb, bridge_app_bundle_kb, ...none };
     }
     // Seal the relay bodies here so the measured script only processes them.
     const { core } = loadInVm(b.outfile) as { core: E2eSealer };
     const t = sealedHundred(core);
     // Every script ends by printing END and blocking in readline(), where the sampler takes its
     // last sample (runJscSampled); for the ru_maxrss runs the harness just answers the readline.
-    const script = (name: string, tt: object | null, gc: boolean) => {
+    const script = (name: string, tt: object | null, gc: boolean, run = true) => {
       const lines = [`load(${JSON.stringify(b.outfile)});`];
-      if (tt) {
+      if (tt && !run) {
+        // Loaded, world parsed, nothing run: the CPU baseline of the notifications.
+        lines.push(`load(${JSON.stringify(RUNNER)});`, `var t = ${JSON.stringify(tt)};`, `print('RESULT {"stored":0}'); print('${END}'); readline();`);
+      } else if (tt) {
         lines.push(
           `load(${JSON.stringify(RUNNER)});`,
           `var t = ${JSON.stringify(tt)};`,
@@ -195,7 +221,8 @@ export async function benchBridge(): Promise<BridgeBench> {
     const emptyPlain = join(dir, 'empty-plain.js');
     writeFileSync(emptyPlain, '\n');
     // The raw baselines: the same world through the mandated libraries only (and with xstate).
-    const floorScript = async (name: string, entry: string) => {
+    /** mode 'gc': gc() after each message (the memory runs); 'nogc': JSC's own collections only; 'load': loaded, not run. */
+    const floorScript = async (name: string, entry: string, mode: 'gc' | 'nogc' | 'load' = 'gc') => {
       const f = await buildBridge({ entry, outfile: join(dir, `${name}-bundle.js`), globalName: 'NsekitFloor' });
       const p = join(dir, `${name}.js`);
       writeFileSync(
@@ -205,7 +232,9 @@ export async function benchBridge(): Promise<BridgeBench> {
           `var console = { log: function () {}, warn: function () {}, error: function () {} };`,
           `load(${JSON.stringify(f.outfile)});`,
           `var t = ${JSON.stringify(t)};`,
-          `print('RESULT ' + JSON.stringify({ stored: NsekitFloor.run(t, function () { gc(); }) }));`,
+          mode === 'load'
+            ? `print('RESULT {"stored":0}');`
+            : `print('RESULT ' + JSON.stringify({ stored: NsekitFloor.run(t, function () { ${mode === 'gc' ? 'gc();' : ''} }) }));`,
           `print('${END}'); readline();`,
         ].join('\n'),
       );
@@ -223,7 +252,16 @@ export async function benchBridge(): Promise<BridgeBench> {
       }
       const rss = parseFootprint(r.stdout + r.stderr);
       if (rss === null) throw new Error('jsc --footprint printed no peak');
-      return { rss, anon: r.peakAnon };
+      return { rss, anon: r.peakAnon, cpu: r.cpuMs };
+    };
+    /** Least CPU ms of CPU_RUNS runs (null without /proc). */
+    const cpuOf = async (file: string, flags: string[], expectStored: number) => {
+      let best: number | null = null;
+      for (let i = 0; i < CPU_RUNS; i++) {
+        const c = (await run(file, flags, expectStored)).cpu;
+        if (c !== null) best = best === null ? c : Math.min(best, c);
+      }
+      return best;
     };
     const work = script('work.js', t, true);
     const base = script('base.js', { ...t, steps: [] }, true);
@@ -248,9 +286,30 @@ export async function benchBridge(): Promise<BridgeBench> {
     const fa = await run(floor, nse, NOTIFICATIONS);
     const fx = await run(floorX, noJit, NOTIFICATIONS);
     const fxa = await run(floorX, nse, NOTIFICATIONS);
+    // CPU per notification, JIT off, NSE heap: the run minus the same script loaded but not run, bridge
+    // and floor alike, with JSC's own collections only. Not the forced gc() of the memory runs: the
+    // shell's gc() is a synchronous full collection, while the JSGarbageCollect a host calls only
+    // reports an abandoned object graph to the heap's heuristics; and the floor's definition (HKDF once,
+    // open, parse, re-seal) has no collection in it.
+    const loaded = script('loaded.js', t, false, false);
+    const floorNogc = await floorScript('floor-nogc', FLOOR_ENTRY, 'nogc');
+    const floorLoaded = await floorScript('floor-loaded', FLOOR_ENTRY, 'load');
+    const cw = await cpuOf(nogc, nse, NOTIFICATIONS);
+    const cl = await cpuOf(loaded, nse, 0);
+    const cf = await cpuOf(floorNogc, nse, NOTIFICATIONS);
+    const cfl = await cpuOf(floorLoaded, nse, 0);
+    const perMsg = (a: number | null, z: number | null) => (a === null || z === null ? null : Math.round(((a - z) / NOTIFICATIONS) * 1000) / 1000);
+    const bridge_nse_cpu_ms = perMsg(cw, cl);
+    const bridge_floor_cpu_ms = perMsg(cf, cfl);
+    const bridge_nse_cpu_ratio =
+      bridge_nse_cpu_ms === null || !bridge_floor_cpu_ms ? null : Math.round((bridge_nse_cpu_ms / bridge_floor_cpu_ms) * 100) / 100;
     const anon = (a: number | null, z: number | null) => (a === null || z === null ? null : MB(a - z));
     return {
       bridge_bundle_kb,
+      bridge_app_bundle_kb,
+      bridge_nse_cpu_ratio,
+      bridge_nse_cpu_ms,
+      bridge_floor_cpu_ms,
       bridge_anon_delta_mb: anon(w.anon, e.anon),
       bridge_anon_nogc_mb: anon(wn.anon, e.anon),
       bridge_anon_shellheap_mb: anon(ws.anon, es.anon),

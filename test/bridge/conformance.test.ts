@@ -25,7 +25,7 @@ afterAll(() => bundle?.cleanup());
 describe('conformance transcripts', () => {
   it('cover the required scenarios', () => {
     const names = transcripts.map((x) => x.t.name);
-    for (const n of ['nse-full', 'two-notifications-one-queue', 'suspension-drain', 'nse-expiry', 'forced-delivery', 'device-locked', 'app-activation-yield', 'nse-push-after-yield', 'nse-yield-pending', 'app-wake-sub']) {
+    for (const n of ['nse-full', 'two-notifications-one-queue', 'suspension-drain', 'nse-expiry', 'forced-delivery', 'device-locked', 'app-activation-yield', 'nse-push-after-yield', 'nse-yield-pending', 'app-wake-sub', 'nse-reuse-lock-unlock', 'locked-append-torn-tail', 'app-import-torn-tail']) {
       expect(names).toContain(n);
     }
     // Both bundles are exercised.
@@ -73,6 +73,17 @@ describe('conformance transcripts', () => {
         expect(l!.digest).toBe(node);
       });
     }
+  });
+
+  it('a torn inbox tail: the model closes the fragment before appending (it becomes one bad line) and the import counts it as torn', async () => {
+    // Recorded afresh: the model answers (in replay the transcript does, and the model stays untouched).
+    const nse = await runInNode(bundles(), structuredClone(transcripts.find((x) => x.t.name === 'locked-append-torn-tail')!.t), true);
+    expect(nse.ok).toBe(true);
+    expect(nse.model.inboxBad).toBe(1); // the fragment, closed by a newline: not glued to the new record
+    expect(nse.model.inbox).toBe(3); // fragment + record + marker
+    const app = transcripts.find((x) => x.t.name === 'app-import-torn-tail')!.t;
+    const out = app.expected!.find((e) => e.out === 'protectedDataDidBecomeAvailable') as { value: { torn: number; inserted: number } };
+    expect(out.value).toMatchObject({ torn: 1, inserted: 1 });
   });
 
   it('a divergent host is caught (replay of a tampered transcript fails at the changed call)', async () => {

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { decodeRelayMessage } from '../../src/core/bridge/adapters.js';
+import type { WireRelayMessage } from '../../src/core/bridge/contract.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,7 +118,48 @@ describe('bundle', () => {
     }
   });
 
+  it('the app bundle signs with the bridge signer, not @noble/curves; the NSE bundle has neither', () => {
+    const sources = (x: { outfile: string }) => (JSON.parse(readFileSync(x.outfile + '.map', 'utf8')) as { sources: string[] }).sources;
+    expect(sources(b.app).some((f) => f.includes('@noble/curves'))).toBe(false);
+    expect(sources(b.app).some((f) => f.endsWith('src/core/bridge/ed25519-sign.ts'))).toBe(true);
+    expect(sources(b).some((f) => f.includes('@noble/curves') || f.endsWith('ed25519-sign.ts'))).toBe(false);
+  });
+
   it('the NSE bundle stays within the 120 KB target', () => {
     expect(b.bytes / 1024).toBeLessThanOrEqual(120);
+  });
+});
+
+describe('relay message flag', () => {
+  it('`notification` absent counts as true (as senders default it and the runner\'s model sends); false stays false', () => {
+    const w = { msgId: 'm1', queueId: 'q1', ts: 1, body: 'AAAA' };
+    expect(decodeRelayMessage('transportGet', w as WireRelayMessage, 'q1')!.flags.notification).toBe(true);
+    expect(decodeRelayMessage('transportGet', { ...w, notification: false }, 'q1')!.flags.notification).toBe(false);
+    expect(decodeRelayMessage('transportGet', { ...w, notification: true }, 'q1')!.flags.notification).toBe(true);
+  });
+});
+
+describe('host-setup.md closes the contract gaps a host author hit (issue 13)', () => {
+  const setup = readFileSync(join(ROOT, 'ios-bridge/host-setup.md'), 'utf8');
+  const contract = readFileSync(join(ROOT, 'ios-bridge/host-contract.md'), 'utf8');
+  it.each([
+    ['the iOS floor and why', /iOS 15\.4[\s\S]*Object\.hasOwn/],
+    ['the inbox record line format', /\{"v":1,"msgId":"m1","queueId":"q1","ts":\d+,"flags":1,"sealed":/],
+    ['torn tail: newline before appending', /Before appending, a writer must make sure the file\s+ends in `\\n`/],
+    ['the push payload', /userInfo\["nids"\]/],
+    ['where the store key comes from', /store key \(\+ SQLCipher salt\)/],
+    ['STORE_CLOSED is the core\'s', /A host does not answer `STORE_CLOSED` for a closed connection/],
+    ['how an NSE learns lock/unlock', /at every `didReceive`, before `didReceiveNotification`/],
+    ['import at launch and retry', /at launch[\s\S]*retry a failed import/],
+    ['contentHandler on contentReady', /never from the\s+`didReceiveNotification` promise/],
+    ['poison messages', /Poison messages block their queue/],
+    ['no initial phaseChanged', /No initial `phaseChanged`/],
+    ['JSGarbageCollect', /JSGarbageCollect/],
+  ])('%s', (_what, re) => {
+    expect(setup).toMatch(re);
+  });
+  it('the contract points to it, and states the notification flag default', () => {
+    expect(contract).toContain('host-setup.md');
+    expect(contract).toMatch(/if it is absent\s+the core reads \*\*`true`\*\*/);
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 
 /** Where Debian's libjavascriptcoregtk-*-bin puts the JavaScriptCore shell. */
 const CANDIDATES = ['/usr/bin/jsc', '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.0/jsc', '/usr/lib/aarch64-linux-gnu/webkit2gtk-4.0/jsc'];
@@ -71,6 +71,33 @@ export function rssAnon(pid: number): number | null {
 export interface JscAnonResult extends JscResult {
   /** Highest RssAnon seen, sampling every ~1 ms and once more at `marker`; null without /proc. */
   peakAnon: number | null;
+  /** CPU time (user + system, all threads) the process had used when it printed `marker`, ms; null without /proc. */
+  cpuMs: number | null;
+}
+
+/**
+ * CPU time a live process has used, in ms: the sum over its threads of the time on CPU from
+ * /proc/<pid>/task/<tid>/schedstat (ns; the GC's helper threads count too). Falls back to
+ * /proc/<pid>/stat utime + stime (10 ms ticks) without schedstat; null without /proc.
+ */
+export function cpuTimeMs(pid: number): number | null {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    }
+    if (Number.isFinite(ns) && ns > 0) return ns / 1e6;
+  } catch {
+    // no schedstat: ticks below
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat(5); f[0] is field 3 (state).
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -97,6 +124,7 @@ export function runJscSampled(
     let stderr = '';
     let timedOut = false;
     let peakAnon: number | null = null;
+    let cpuMs: number | null = null;
     let released = false;
     const sample = () => {
       if (released || child.pid === undefined) return;
@@ -109,6 +137,7 @@ export function runJscSampled(
       stdout += d;
       if (!released && stdout.includes(marker)) {
         sample();
+        if (child.pid !== undefined) cpuMs = cpuTimeMs(child.pid);
         released = true;
         child.stdin.end('\n');
       }
@@ -127,7 +156,7 @@ export function runJscSampled(
     child.on('close', (code, signal) => {
       clearInterval(poll);
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut, peakAnon: released ? peakAnon : null });
+      resolve({ code, signal, stdout, stderr, timedOut, peakAnon: released ? peakAnon : null, cpuMs: released ? cpuMs : null });
     });
   });
 }

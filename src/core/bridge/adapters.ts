@@ -108,7 +108,11 @@ export function bridgeHostServices(h: BridgeHostBase, minLog: LogLevel = 'info')
   return { clock: bridgeClock(h), rng: bridgeRng(h), log: bridgeLog(h, minLog), failpoints: noFailpoints };
 }
 
-/** A relay message from the host (GET answer or SUB delivery) → the core's shape; malformed → BRIDGE_HOST_ERROR. */
+/**
+ * A relay message from the host (GET answer or SUB delivery) → the core's shape; malformed → BRIDGE_HOST_ERROR.
+ * `notification` absent counts as true, as senders default it (host-contract.md `transportGet`): a host
+ * that drops the flag shows a silent message rather than hiding a real one.
+ */
 export function decodeRelayMessage(fn: string, w: WireRelayMessage | null | undefined, queueId: string): RelayMessage | null {
   if (w === null || w === undefined) return null;
   if (typeof w !== 'object' || typeof w.msgId !== 'string' || !w.msgId || typeof w.body !== 'string') {
@@ -117,7 +121,7 @@ export function decodeRelayMessage(fn: string, w: WireRelayMessage | null | unde
   const body = fromBase64(w.body);
   if (!body) throw bad(`${fn} returned a body that is not base64`, { queueId, msgId: w.msgId });
   if (w.queueId !== queueId) throw bad(`${fn} returned a message of another queue`, { queueId, got: w.queueId });
-  return { msgId: w.msgId, queueId, ts: Number(w.ts) || 0, flags: { notification: w.notification === true }, body };
+  return { msgId: w.msgId, queueId, ts: Number(w.ts) || 0, flags: { notification: w.notification !== false }, body };
 }
 
 export function toWireStored(m: StoredMessage): WireStoredMessage {

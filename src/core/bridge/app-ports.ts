@@ -99,7 +99,7 @@ export class AppInbox extends BridgeInbox {
       try {
         const sealed = fromBase64(String(w.sealed));
         if (!sealed) throw new NsekitError('CRYPTO_TRUNCATED', 'inbox record is not base64');
-        const rec: StoredMessage = { msgId: w.msgId, queueId: w.queueId, ts: Number(w.ts) || 0, flags: { notification: w.notification === true }, sealed };
+        const rec: StoredMessage = { msgId: w.msgId, queueId: w.queueId, ts: Number(w.ts) || 0, flags: { notification: w.notification !== false }, sealed };
         recs.push(opts.transform ? await opts.transform(rec) : rec);
       } catch (e) {
         if (!isNsekitError(e) || !e.code.startsWith('CRYPTO_')) throw e;

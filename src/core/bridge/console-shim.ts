@@ -32,3 +32,8 @@ if (consoleShimInstalled) {
 export function connectConsole(h: BridgeHost): void {
   sink = h;
 }
+
+/** The host the last createCore connected (null before): ios-bridge/globals-inject.ts routes xstate's timer and clock globals to it. */
+export function connectedHost(): BridgeHost | null {
+  return sink;
+}

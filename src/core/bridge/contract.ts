@@ -24,8 +24,8 @@ export interface WireRelayMessage {
   queueId: string;
   /** Relay timestamp, ms since the epoch. */
   ts: number;
-  /** The sender's notification flag. */
-  notification: boolean;
+  /** The sender's notification flag, passed through; absent is read as true (host-contract.md `transportGet`). */
+  notification?: boolean;
   /** The end-to-end sealed body, base64. */
   body: string;
 }
