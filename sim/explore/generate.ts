@@ -135,24 +135,21 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
         break;
       case 'inbox': {
         // docs/scenarios.md (catalogue) "NSE appends to the pending inbox while the app imports it on unlock": the NSE
-        // is frozen between two appends and thawed while the app imports. No lock is held there: the
-        // device is locked, so the NSE's store is closed (docs/store.md "When the store is open"), and
-        // the append has not yet opened the inbox file. A thawed NSE finishes the append it was frozen
-        // in, and may ACK it, before it reads the app's yield.
+        // is held (slow, not frozen: iOS thaws an NSE only for a push, which it suppresses while the app
+        // is in front) between two appends while the app comes to the front — its yield wait runs out —
+        // and imports; it is let go while the import runs (between reading the file and deleting it),
+        // and the app is held there until that append is done, so it lands inside the import's window.
         if (open.locked || open.frozen.has('nse') || open.paused.has('nse') || triggered) break;
         const count = r.range(2, 4);
         steps.push({ do: 'lock-device' });
         steps.push({ do: 'send', args: { count } });
         const nth = r.range(2, Math.min(3, count));
-        steps.push({ when: { proc: 'nse', at: 'inbox.append', nth, optional: true }, do: 'freeze', proc: 'nse' });
+        steps.push({ when: { proc: 'nse', at: 'inbox.append', nth, optional: true }, do: 'pause', proc: 'nse' });
         const fg: Step[] = [{ do: 'foreground', proc: 'app' }, { do: 'unlock-device' }];
         steps.push(...(r.chance(0.5) ? fg : fg.reverse()));
-        // Let it go while the import runs (between reading the file and deleting it), at sites outside
-        // the lock: the app is held there until the NSE has appended and ACKed that message (if it
-        // gets so far before it reads the yield), so both land inside the import's window.
         steps.push({ when: { proc: 'app', at: r.pick(['inbox.import.committed', 'lock.released'] as const), optional: true }, do: 'pause', proc: 'app' });
-        steps.push({ do: 'thaw', proc: 'nse' });
-        steps.push({ when: { proc: 'nse', at: 'net.ack.ok', nth, optional: true }, do: 'resume', proc: 'app' });
+        steps.push({ do: 'resume', proc: 'nse' });
+        steps.push({ when: { proc: 'nse', at: 'inbox.append.done', nth, optional: true }, do: 'resume', proc: 'app' });
         triggered = true;
         inboxRace = true;
         break;
