@@ -368,6 +368,9 @@ export class Engine {
 
   private async activateApp(): Promise<void> {
     const dev = this.w.device;
+    // From here on the app is in front (as src/device's appLifecycle): a `nseMayFetch` still
+    // pending from an earlier background/expiry must not tell the NSE "app left" after the yield.
+    dev.appState = 'active';
     this.thaw('app', 'foreground');
     // The app wins: the NSE is asked to yield and the app waits for it (bounded) — but not for an
     // NSE that iOS has frozen or killed meanwhile, which will never answer.
