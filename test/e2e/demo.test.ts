@@ -5,8 +5,8 @@
  * exited 1 with one PROTO_TIMEOUT line, the app never relaunched), and the seeded chaos loop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PendingInboxFile } from '../../src/node/pending-inbox/index.js';
@@ -22,7 +22,7 @@ interface Run {
   line: (re: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
 }
 
-function start(args: string[], timeoutMs = 150_000): Run {
+function start(args: string[], timeoutMs = 150_000): Run & { pid: number } {
   const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push(c);
   let stdout = '';
@@ -49,7 +49,7 @@ function start(args: string[], timeoutMs = 150_000): Run {
       const to = setTimeout(() => reject(new Error(`no stdout line ${re} in ${ms} ms:\n${stdout}`)), ms);
       if (!check()) c.stdout!.on('data', check);
     });
-  return { code, stdout: () => stdout, stderr: () => stderr, line };
+  return { pid: c.pid!, code, stdout: () => stdout, stderr: () => stderr, line };
 }
 
 function killGroup(c: ChildProcess): void {
@@ -66,6 +66,36 @@ afterEach(async () => {
     if (c.exitCode === null && c.signalCode === null) await new Promise((r) => c.once('exit', r));
   }
 });
+
+/**
+ * The demo's live app or NSE process, found as a user would (ps): a child of the demo running
+ * the role's entry (bundle `app-….cjs` / `nse-….cjs`, or the `.ts` source). Not from the demo's
+ * output, so the old demo can be faulted the same way.
+ */
+function childOf(parent: number, role: 'app' | 'nse'): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== parent || stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z') continue;
+      const args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (args.some((a) => basename(a).startsWith(`${role}-`) && a.endsWith('.cjs')) || args.some((a) => a.endsWith(`/${role}/main.ts`))) return Number(name);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return undefined;
+}
+
+async function waitChild(parent: number, role: 'app' | 'nse'): Promise<number> {
+  for (let i = 0; i < 1_000; i++) {
+    const pid = childOf(parent, role);
+    if (pid) return pid;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no ${role} process under pid ${parent}`);
+}
 
 const verdict = (out: string) => out.trim().split('\n').pop()!;
 
@@ -87,8 +117,8 @@ describe('e2e: nsekit demo', () => {
 
   it('the app SIGKILLed from outside in the background: the next foreground relaunches it, nothing is lost', async () => {
     const r = start(['demo']);
-    const m = await r.line(/-- background: .*\(app pid (\d+),/);
-    process.kill(Number(m[1]), 'SIGKILL');
+    await r.line(/-- background: /);
+    process.kill(await waitChild(r.pid, 'app'), 'SIGKILL');
     const code = await r.code;
     const out = r.stdout();
     expect(code, out + r.stderr()).toBe(0);
@@ -101,7 +131,8 @@ describe('e2e: nsekit demo', () => {
   it('the NSE SIGKILLed after its locked-stage inbox writes: the records are imported on unlock and activation', async () => {
     const r = start(['demo']);
     const dir = (await r.line(/shared dir (\S+)/))[1]!;
-    const nsePid = Number((await r.line(/-- locked: .*NSE pid (\d+)\)/))[1]);
+    await r.line(/-- locked: /);
+    const nsePid = await waitChild(r.pid, 'nse');
     // Kill it as soon as the three locked-stage records are in the pending inbox (before it suspends).
     const inbox = join(dir, 'inbox.jsonl');
     const records = () => (existsSync(inbox) ? PendingInboxFile.read(inbox).records.length : 0);
