@@ -84,7 +84,7 @@ export function report(t: Tracker, back: StoreReadback | null, out: (l: string) 
     const id = ids[0];
     const via = id ? where(id) : null;
     if (via) counts[via]++;
-    const label = via ? ROUTE[via] : back ? 'LOST' : 'not read';
+    const label = via ? ROUTE[via] : !back ? 'not read' : t.whereabouts(s).startsWith('in the pending inbox') ? 'MISSING (in inbox)' : 'MISSING';
     const noted = id ? ev.filter((e) => e.name === 'notification' && e.msgId === id) : [];
     const notified = noted.length ? (noted[0]!.body ? `"${noted[0]!.body}"` : 'generic (locked)') : '-';
     out(`  ${s.label.padEnd(4)} ${s.stage.padEnd(18)} ${label.padEnd(22)} ${notified}${ids.length > 1 ? `  (${ids.length} copies)` : ''}`);

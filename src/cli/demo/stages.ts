@@ -23,7 +23,7 @@ export async function walk(t: Tracker, o: StageOptions): Promise<void> {
   const p = o.prefix ?? '';
 
   say(`-- foreground: the app receives over its subscriptions`);
-  await foreground(t, o.waitMs);
+  if (!(await foreground(t, o.waitMs))) say(`   the app did not report its wake within ${o.waitMs / 1000} s (going on)`);
   say(`   (${pids()})`);
   await t.arrive('foreground', await t.send('foreground', 0, 3, p), o.waitMs, !o.narrate);
 
@@ -53,7 +53,7 @@ export async function walk(t: Tracker, o: StageOptions): Promise<void> {
 
   say(`-- unlocked, foreground: the app imports the inbox, resyncs, resubscribes (${pids()})`);
   d.unlock();
-  await foreground(t, o.waitMs);
+  if (!(await foreground(t, o.waitMs))) say(`   the app did not report its wake within ${o.waitMs / 1000} s (going on)`);
   if (o.narrate && t.d.appLaunches > 1) say(`   (${pids()}; app launches: ${t.d.appLaunches})`);
   await t.arrive('foreground again', await t.send('foreground again', 0, 2, p), o.waitMs, !o.narrate);
 }
