@@ -103,10 +103,15 @@ export function report(t: Tracker, back: StoreReadback | null, out: (l: string) 
   if (back && back.integrity !== 'ok') failures.push(`store integrity: ${back.integrity}`);
   if (violations) failures.push(`${violations} 0xdead10cc violations`);
   const ok = failures.length === 0;
+  // Shown at most once per message (the store's `notified` mark): counted here, the table shows the first.
+  const shown = new Map<unknown, number>();
+  for (const e of ev) if (e.name === 'notification') shown.set(e.msgId, (shown.get(e.msgId) ?? 0) + 1);
+  const shownTwice = [...shown.values()].filter((n) => n > 1).length;
   out('');
   out(
     `  store integrity: ${back?.integrity ?? '?'}; pending inbox left: ${back?.inboxLeft ?? '?'}; 0xdead10cc violations: ${violations}; ` +
-      `app launches: ${dev?.appLaunches ?? 0}; NSE launches: ${dev?.nseHistory.length ?? 0}`,
+      `app launches: ${dev?.appLaunches ?? 0}; NSE launches: ${dev?.nseHistory.length ?? 0}; ` +
+      `messages notified more than once: ${shownTwice}`,
   );
   out(
     `demo: ${t.sent.length} sent, ${delivered} delivered (store ${counts.app + counts.nse + counts.store}, inbox→store ${counts.inbox}), ` +
