@@ -88,13 +88,19 @@ export class Chaos {
 
   private async run(): Promise<void> {
     while (this.running) {
-      await this.sleep(this.rng.int(300, 1_500));
+      // Three draws every time, whatever the processes' state: the schedule (when, what, how
+      // long) is a function of the seed alone; an action with nothing to act on is skipped.
+      const delay = this.rng.int(300, 1_500);
+      const action = this.rng.pick(ACTIONS);
+      const u = this.rng.next();
+      await this.sleep(delay);
       if (!this.running) break;
-      this.act(this.rng.pick(ACTIONS));
+      this.act(action, u);
     }
   }
 
-  private act(a: Action): void {
+  /** `u` in [0, 1) sets how long (a stop, a lock hold). */
+  private act(a: Action, u: number): void {
     if (a === 'stop-app' || a === 'stop-nse') {
       const role: Role = a === 'stop-app' ? 'app' : 'nse';
       const p = this.proc(role);
@@ -103,7 +109,7 @@ export class Chaos {
       this.counts.sigstop[role]++;
       this.stopped.set(p.pid, role);
       // Stopped for up to ~1.5× the lock timeout: long enough that a waiter's LOCK_TIMEOUT fires.
-      const ms = this.rng.int(200, Math.round(LOCK_TIMEOUT_MS * 1.5));
+      const ms = 200 + Math.floor(u * (LOCK_TIMEOUT_MS * 1.5 - 200));
       this.log(`chaos: SIGSTOP ${role} pid ${p.pid} for ${ms} ms`);
       const t = setTimeout(() => {
         this.timers.delete(t);
@@ -118,7 +124,7 @@ export class Chaos {
       this.stopped.delete(p.pid);
       this.log(`chaos: SIGKILL ${role} pid ${p.pid}`);
     } else if (a === 'hold-lock' && !this.hold) {
-      const ms = this.rng.int(LOCK_TIMEOUT_MS / 2, 3 * LOCK_TIMEOUT_MS);
+      const ms = LOCK_TIMEOUT_MS / 2 + Math.floor(u * 2.5 * LOCK_TIMEOUT_MS);
       const h = holdLockFromOutside(join(this.device.sharedDir, SHARED_FILES.lock), ms);
       this.hold = h;
       this.log(`chaos: holding store.lock from pid ${h.pid} for ${ms} ms`);

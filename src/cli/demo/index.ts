@@ -54,9 +54,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult & { ch
       const { minutes, seed } = opts.chaos;
       chaos = new Chaos(w.device, new Prng(seed), opts.verbose ? out : undefined);
       out(`-- chaos for ${minutes} min, seed ${seed}: the device walks foreground → background → frozen → locked → unlocked, round after round`);
-      const end = Date.now() + minutes * 60_000;
       await foreground(t, CHAOS_STAGE_WAIT_MS); // the app is launched before anything is stopped or killed
       chaos.start();
+      const end = Date.now() + minutes * 60_000;
       let round = 0;
       while (Date.now() < end) await walk(t, { narrate: false, waitMs: CHAOS_STAGE_WAIT_MS, prefix: `r${++round} ` });
       await chaos.stop();
