@@ -159,6 +159,7 @@ describe('e2e: nsekit demo', () => {
     expect(stopApp! + stopNse!).toBeGreaterThan(0);
     expect(killApp! + killNse!).toBeGreaterThan(0);
     expect(holds).toBeGreaterThan(0);
-    expect(Number(verdict(out).match(/^demo: (\d+) sent/)![1])).toBeGreaterThan(12);
+    // At least one whole round (how many fit depends on how long the faults stall the stages).
+    expect(Number(verdict(out).match(/^demo: (\d+) sent/)![1])).toBeGreaterThanOrEqual(12);
   }, 180_000);
 });
