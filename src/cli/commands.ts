@@ -11,10 +11,12 @@ import { pathToFileURL } from 'node:url';
 export const PRODUCT_HELP = `nsekit — iOS app + Notification Service Extension coordination, simulated with real processes
 
 usage:
-  nsekit demo [--verbose]                  relay + push gateway + sender + one device; sends messages while the
+  nsekit demo [--verbose] [--chaos [--minutes N] [--seed S]]
+                                           relay + push gateway + sender + one device; sends messages while the
                                            device goes foreground → background → frozen → locked → unlocked →
                                            foreground and prints where each arrived. Exit 0 only if nothing was
-                                           lost or duplicated.
+                                           lost or duplicated. --chaos: meanwhile SIGSTOP/SIGCONT/SIGKILL and an
+                                           outside lock holder, seeded (nsekit demo --help)
   nsekit relay --db PATH [--port N] [--with-gateway | --push-gateway URL] [--coalesce-ms N] [--bundle-max N]
                                            run the relay (ws + signed status endpoint) until SIGINT; limits and
                                            timeouts (rate, idle, handshake, frame, caps): nsekit relay --help
@@ -34,9 +36,8 @@ logs: NSEKIT_LOG=debug|info|warn|error (stderr, tags [phase] [lock] [rt] [sync] 
 export async function runProductCommand(cmd: string, rest: string[], help: string): Promise<number | null> {
   switch (cmd) {
     case 'demo': {
-      const { runDemo } = await import('./demo.js');
-      const r = await runDemo({ verbose: rest.includes('--verbose') });
-      return r.ok ? 0 : 1;
+      const { runDemoCli } = await import('./demo.js');
+      return runDemoCli(rest);
     }
     case 'relay': {
       const { runRelayCli } = await import('../relay/index.js');

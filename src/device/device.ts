@@ -70,6 +70,9 @@ export class Device extends EventLog {
   private server: Server | null = null;
   private pushSeq = 0;
   private nseStarting: Promise<ManagedProc> | null = null;
+  private appStarting: Promise<ManagedProc> | null = null;
+  /** App processes launched so far (a relaunch after a kill counts again). */
+  appLaunches = 0;
   /** Where in the app's events its latest leave command was sent: its `left-front` comes after. */
   private readonly leaveFrom = new WeakMap<ManagedProc, number>();
   /** Yield requests sent to each NSE instance, numbered (its `yielded` event answers up to `yieldId`). */
@@ -227,12 +230,18 @@ export class Device extends EventLog {
   /** Launch the app process (active, unlocked unless the device is locked). */
   async launchApp(): Promise<ManagedProc> {
     if (this.app?.alive) return this.app;
-    const p = await this.spawn('app');
-    this.app = p;
-    await p.waitEvent('ready', {}, { timeoutMs: 30_000 });
-    if (!this.locked) p.send({ type: 'lifecycle', event: 'unlock', masterKey: this.masterKey });
-    await this.appLifecycle('active');
-    return p;
+    // One launch at a time: a second foreground while the first launch waits for `ready` joins it.
+    if (this.appStarting) return this.appStarting;
+    this.appStarting = (async () => {
+      const p = await this.spawn('app');
+      this.app = p;
+      this.appLaunches++;
+      await p.waitEvent('ready', {}, { timeoutMs: 30_000 });
+      if (!this.locked) p.send({ type: 'lifecycle', event: 'unlock', masterKey: this.masterKey });
+      await this.activate(p);
+      return p;
+    })().finally(() => (this.appStarting = null));
+    return this.appStarting;
   }
 
   /** Tell the NSE the app is in front: a numbered yield request, as `yield` is. */
@@ -249,8 +258,19 @@ export class Device extends EventLog {
    * never GET the same queue at once.
    */
   async appLifecycle(event: LifecycleEvent, opts: { deadlineMs?: number; yieldWaitMs?: number } = {}): Promise<void> {
+    // As on iOS, an app that was launched and has died (killed, crashed) is launched again when
+    // the user brings it to the front; every other event has no process to go to.
+    if (event === 'active' && this.app && !this.app.alive) {
+      this.log('info', 'phase', 'app relaunched by foreground', { deadPid: this.app.pid });
+      await this.launchApp();
+      return;
+    }
     const app = this.app;
     if (!app?.alive) return;
+    return this.activate(app, event, opts);
+  }
+
+  private async activate(app: ManagedProc, event: LifecycleEvent = 'active', opts: { deadlineMs?: number; yieldWaitMs?: number } = {}): Promise<void> {
     if (app.stopped) this.thaw(app);
     const nse = this.nse;
     // From here on pushes are the app's (suppressed for the NSE): its wake sequence fetches them.

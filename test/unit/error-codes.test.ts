@@ -10,6 +10,19 @@ describe('error codes', () => {
     expect(missing).toEqual([]);
   });
 
+  it('every code has its row: meaning and what to do', () => {
+    const rows = new Map<string, string[]>();
+    for (const line of doc.split('\n')) {
+      const m = line.match(/^\| `([A-Z_]+)` \|(.*)\|$/);
+      if (m) rows.set(m[1]!, m[2]!.split(' | ').map((c) => c.trim()));
+    }
+    const incomplete = Object.values(ErrorCodes).filter((c) => {
+      const cells = rows.get(c);
+      return !cells || cells.length !== 2 || cells.some((x) => x.length < 3);
+    });
+    expect(incomplete).toEqual([]);
+  });
+
   it('every code is its own name (stable, greppable)', () => {
     for (const [k, v] of Object.entries(ErrorCodes)) expect(v).toBe(k);
   });
