@@ -90,6 +90,7 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
     harness.push('final foreground did not finish');
     w.h.info(ORCH, 'harness', { error: 'final foreground did not finish' });
   }
+  w.h.info(ORCH, 'converge', { ms: world.convergenceMs }); // the liveness bound counts from here (as the real mode)
   await w.sched.run({ untilMs: w.sched.now + world.convergenceMs, maxSteps: maxSteps * 3 });
 
   snapshot(w);

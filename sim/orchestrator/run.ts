@@ -179,6 +179,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     engine.healAll();
     // Foreground the app unless it already is (a second activation would ask the NSE to yield again).
     if (!w.device.appInForeground) await engine.foreground().catch((e) => harness.push(`final foreground: ${(e as Error).message}`));
+    // The convergence bound counts from here, once the healed app is in front again (a relaunch
+    // after a kill or power cut takes a process start, not protocol time): sim/checkers/liveness.ts.
+    h.info('orchestrator', 'converge', { ms: world.convergenceMs });
     await converge(w, engine, world.convergenceMs);
     engine.stop();
     await w.device.stop();

@@ -47,7 +47,7 @@ describe('liveness', () => {
     h.op({ proc: 'orchestrator', type: 'info', f: 'store.snapshot', value: { msgIds: ['m1'] }, time: 500 });
     expect(checkLiveness(h.ops, { convergenceMs: 1000 }).valid).toBe(true);
     const v = checkLiveness(h.ops, { convergenceMs: 200 });
-    expect(v.violations).toEqual([{ detail: 'message m1 stored 300 ms after the last heal (bound 200 ms)', ops: [h.at.s1!, h.at.w!], msgId: 'm1' }]);
+    expect(v.violations).toEqual([{ detail: 'message m1 stored 300 ms after the convergence began (bound 200 ms)', ops: [h.at.s1!, h.at.w!], msgId: 'm1' }]);
   });
   it('the correct run is live', () => {
     expect(checkLiveness(validRun().ops).valid).toBe(true);

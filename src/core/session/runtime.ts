@@ -176,10 +176,16 @@ export class SessionRuntime {
     return this.masterKey !== null;
   }
 
-  /** Open the store (if the key is in memory) and connect to the relay. */
+  /**
+   * Open the store (if the key is in memory) and connect to the relay. A relay out of reach at
+   * launch is not fatal (an app launched offline still starts): the wake sequence and the
+   * realtime backoff connect later, as after any lost connection.
+   */
   async start(): Promise<void> {
     await this.openStore();
-    await this.ensureConnected();
+    await this.ensureConnected().catch((e: unknown) =>
+      this.log('warn', 'rt', 'relay not reachable at launch: connecting later', { code: isNsekitError(e) ? e.code : String(e) }),
+    );
   }
 
   /**
