@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { LIFECYCLE_EVENTS, type Command, type LifecycleEvent } from '../device/ipc.js';
+import { LIFECYCLE_EVENTS, type Command, type LifecycleEvent, type PushItem } from '../device/ipc.js';
 
 /**
  * Manual runs (`nsekit app|nse --config F`): without a device there is no IPC
@@ -19,7 +19,19 @@ export function attachStdin(role: 'app' | 'nse'): void {
     } else if (word === 'send' && args.length >= 2) {
       cmd = { type: 'send', queueId: args[0]!, text: args.slice(1).join(' ') };
     } else if (word === 'push') {
-      cmd = { type: 'push', pushId: `manual${++pushSeq}`, receivedAt: Date.now(), items: JSON.parse(args.join(' ') || '[]') };
+      // A typo in a pasted push must not end the process: say so and keep reading.
+      let items: unknown;
+      try {
+        items = JSON.parse(args.join(' ') || '[]');
+      } catch (e) {
+        process.stderr.write(`${role}: push: not a JSON array (${(e as Error).message}): ${line}\n`);
+        return;
+      }
+      if (!Array.isArray(items)) {
+        process.stderr.write(`${role}: push: expected a JSON array of {notifierId, sealed}: ${line}\n`);
+        return;
+      }
+      cmd = { type: 'push', pushId: `manual${++pushSeq}`, receivedAt: Date.now(), items: items as PushItem[] };
     } else if (word === 'yield') cmd = { type: 'yield' };
     else if (word === 'status') cmd = { type: 'query', what: 'status' };
     else if (word === 'quit') cmd = { type: 'shutdown' };
