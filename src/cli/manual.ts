@@ -8,6 +8,26 @@ import { LIFECYCLE_EVENTS, type Command, type LifecycleEvent, type PushItem } fr
  */
 export function attachStdin(role: 'app' | 'nse'): void {
   process.env.NSEKIT_EVENTS = 'stdout';
+  // The entry subscribes to commands only once its runtime is built, and the device sends
+  // none before `ready`: lines typed or piped earlier (`(echo unlock K; echo active) | nsekit
+  // app …`) wait for the process's own `ready` event line instead of being dropped.
+  let ready = false;
+  const waiting: Command[] = [];
+  const deliver = (cmd: Command) => {
+    if (ready) process.emit('message', cmd, undefined);
+    else waiting.push(cmd);
+  };
+  const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    const r = write(chunk, ...rest);
+    if (!ready && typeof chunk === 'string' && chunk.startsWith('{"type":"event","name":"ready"')) {
+      ready = true;
+      setImmediate(() => {
+        for (const c of waiting.splice(0)) process.emit('message', c, undefined);
+      });
+    }
+    return r;
+  }) as typeof process.stdout.write;
   const rl = createInterface({ input: process.stdin });
   let pushSeq = 0;
   rl.on('line', (line) => {
@@ -40,7 +60,7 @@ export function attachStdin(role: 'app' | 'nse'): void {
       return;
     }
     // The process entry listens on process 'message', exactly as for IPC.
-    process.emit('message', cmd, undefined);
+    deliver(cmd);
   });
-  rl.on('close', () => process.emit('message', { type: 'shutdown' }, undefined));
+  rl.on('close', () => deliver({ type: 'shutdown' }));
 }

@@ -68,5 +68,9 @@ export async function runQueueCli(argv: readonly string[], out: (s: string) => v
     writeFileSync(outFile, json + '\n', { mode: 0o600 }); // it holds the queues' credentials
     out(`wrote ${outFile}: ${count} queue${count > 1 ? 's' : ''} (${queues.map((q) => q.queueId).join(', ')}) on ${relayUrl}, sharedDir ${sharedDir}`);
   }
+  // The master key is never in the config (it comes only with `unlock`, as from the keychain on a
+  // device): a fresh one is offered here, and the store then opens with that key only.
+  const err = (s: string) => process.stderr.write(s + '\n');
+  err(`next: nsekit app --config ${outFile === '-' ? 'FILE' : outFile}, then on its stdin: unlock ${toHex(new Uint8Array(randomBytes(32)))} (a fresh master key; keep it), active, send ${queues[0]!.queueId} hello`);
   return 0;
 }
