@@ -42,7 +42,7 @@ export async function runFastScenarioCli(
     a = parseSimArgs(argv.includes('--mode') ? argv : [...argv, '--mode', 'fast']);
     if (a && a.mode !== 'fast') throw new NsekitError('CLI_BAD_VALUE', `--mode must be fast here, got ${a.mode}`);
   } catch (e) {
-    return reportCliError('sim', e, SIM_USAGE, err, 4);
+    return reportCliError('sim', e, SIM_USAGE, err, 'sim');
   }
   if (a === null) {
     out(SIM_USAGE);

@@ -39,14 +39,16 @@ async function main(argv: string[]): Promise<number> {
     case 'version':
       process.stdout.write(`nsekit ${version()}\n`);
       return 0;
-    case 'sim': {
-      const { runSimCli } = await import('./sim.js');
-      return runSimCli(rest);
-    }
-    case 'explore': {
-      const { runExploreCli } = await import('../explore/cli.js');
-      return runExploreCli(rest);
-    }
+    case 'sim':
+    case 'explore':
+      try {
+        if (cmd === 'sim') return await (await import('./sim.js')).runSimCli(rest);
+        return await (await import('../explore/cli.js')).runExploreCli(rest);
+      } catch (e) {
+        // Their 1 and 2 are verdicts: anything that escapes is a harness error, exit 4.
+        process.stderr.write(`nsekit ${cmd}: harness error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+        return 4;
+      }
     default: {
       const code = await runProductCommand(cmd, rest);
       if (code !== null) return code;

@@ -19,7 +19,7 @@ export async function runSimCli(argv: string[], out: (s: string) => void = (s) =
   try {
     a = parseSimArgs(argv);
   } catch (e) {
-    return reportCliError('sim', e, SIM_USAGE, err, 4);
+    return reportCliError('sim', e, SIM_USAGE, err, 'sim');
   }
   if (a === null) {
     out(SIM_USAGE);

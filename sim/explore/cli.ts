@@ -18,7 +18,7 @@ import { fastSummary, printFastSummary, writeSummary } from './summary.js';
 import { exploreReal, type RealExploreResult } from './explore-real.js';
 import { EXPLORE_TRIGGER_TIMEOUT_MS } from './real.js';
 
-const USAGE =
+export const EXPLORE_USAGE =
   'usage: nsekit explore [--runs N] [--seed S] [--json] [--broken VARIANT] [--mode fast|real] [--compare] [--out DIR] [--no-shrink] [--max-shrink-runs N] [--concurrency N]\n' +
   '                      [--trigger-timeout-ms N] [--run-timeout-s N] [--keep-runs] [--stop-at-first] [--from-run N] [--shard i/n]\n' +
   '       nsekit explore merge DIR... [--out DIR] [--json]\n' +
@@ -128,10 +128,10 @@ export async function runExploreCli(
   try {
     a = parseArgs(argv);
   } catch (e) {
-    return reportCliError('explore', e, USAGE, (s) => err(`${s}\n`), 4);
+    return reportCliError('explore', e, EXPLORE_USAGE, (s) => err(`${s}\n`), 'sim');
   }
   if (a === null) {
-    out(USAGE);
+    out(EXPLORE_USAGE);
     return 0;
   }
   const seed = a.seed ?? Math.floor(Math.random() * 2 ** 31);

@@ -12,7 +12,7 @@ import { parseFlags, reportCliError, str, usageError } from '../../src/cli/args.
 import { mergeSummaries, printFastSummary, writeSummary, type FastSummary, type ReproEntry } from './summary.js';
 
 export const MERGE_USAGE = `usage: nsekit explore merge DIR... [--out DIR] [--json]
-  DIR: the --out of each nsekit explore --shard i/n run (its summary.json and reproductions);
+  DIR: the out dir of each sharded explore run (its summary.json and reproductions);
   prints the summary one whole run prints and writes it, with the reproductions, to --out
   (default runs/explore/merged-<time>)`;
 
@@ -61,6 +61,6 @@ export async function runMergeCli(argv: readonly string[], out: (s: string) => v
     if (p.flags.json) out(JSON.stringify(merged));
     return merged.violations > 0 ? 1 : 0;
   } catch (e) {
-    return reportCliError('explore merge', e, MERGE_USAGE, (s) => err(`${s}\n`), 4);
+    return reportCliError('explore merge', e, MERGE_USAGE, (s) => err(`${s}\n`), 'sim');
   }
 }

@@ -68,10 +68,22 @@ export function paramsLine(p: Record<string, string | number | boolean>): string
   return Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' ');
 }
 
-function runDirFor(base: string, name: string, seed: number): string {
+/** A run's own folder under OUT/<scenario>/ (`<time>-s<seed>-p<pid>[-n]`), and the `latest` link to it. */
+export function runDirFor(base: string, name: string, seed: number): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const dir = join(base, name, `${stamp}-s${seed}-p${process.pid}`);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(base, name), { recursive: true });
+  // Two runs of one scenario and seed can start in the same millisecond, in one process or
+  // two: the folder is claimed with an exclusive mkdir, the later run taking the next suffix.
+  let dir = '';
+  for (let n = 0; ; n++) {
+    dir = join(base, name, `${stamp}-s${seed}-p${process.pid}${n ? `-${n}` : ''}`);
+    try {
+      mkdirSync(dir);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
   const latest = join(base, name, 'latest');
   try {
     rmSync(latest, { force: true });

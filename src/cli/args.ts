@@ -96,15 +96,17 @@ const INVOCATION_CODES = new Set(['CLI_USAGE', 'CLI_BAD_VALUE', 'CLI_CONFIG']);
 /**
  * How a command reports an error: one line `nsekit <cmd>: CODE: message` (an NsekitError's
  * message already starts with its code; anything else gets none and no stack unless
- * NSEKIT_LOG=debug), the usage after a usage error, and the exit code the caller gives
- * invocation errors (product commands 2; sim and explore 4, their 2 being a verdict).
+ * NSEKIT_LOG=debug), the usage after a usage error, and the exit code: the product commands
+ * give 2 for a wrong invocation and 1 for a failure; sim and explore give 4 for any of them,
+ * their 1 and 2 being verdicts (docs/cli.md, "Errors and exit codes").
  */
-export function reportCliError(cmd: string, e: unknown, usage: string, err: (s: string) => void, invocationExit = 2): number {
+export function reportCliError(cmd: string, e: unknown, usage: string, err: (s: string) => void, family: 'product' | 'sim' = 'product'): number {
   const code = (e as { code?: unknown }).code;
   const isNsekit = e instanceof NsekitError;
   const msg = e instanceof Error ? e.message : String(e);
   err(`nsekit ${cmd}: ${msg}`);
   if (!isNsekit && process.env.NSEKIT_LOG === 'debug' && e instanceof Error && e.stack) err(e.stack);
   if (isNsekit && code === 'CLI_USAGE') err(usage);
-  return isNsekit && INVOCATION_CODES.has(code as string) ? invocationExit : 1;
+  if (family === 'sim') return 4;
+  return isNsekit && INVOCATION_CODES.has(code as string) ? 2 : 1;
 }

@@ -15,19 +15,23 @@ import { generateStatusKeypair } from '../core/protocol/index.js';
 import type { ProcConfig, QueueConfig } from '../device/ipc.js';
 import { nodeRng, silentLog } from '../node/host.js';
 import { WsTransport } from '../node/transport/ws-transport.js';
-import { badValue, intFlag, oneOf, parseFlags, str, usageError } from './args.js';
+import { badValue, intFlag, oneOf, parseFlags, str, usageError, type Parsed } from './args.js';
 
 export const QUEUE_USAGE = `usage: nsekit queue create --relay ws://HOST:PORT/ [--out proc.json] [--shared-dir DIR] [--queues 1] [--mode instant|lowPower] [--force]
-  creates queues on a running relay (nsekit relay) and writes a config for nsekit app|nse --config:
+  creates queues on a running relay (nsekit relay) and writes the config file nsekit app and nse run with:
   each queue with its recipient and sender credentials and fresh end-to-end and status keys.
   --out         where to write it (default proc.json; - for stdout); an existing file is kept unless --force
   --shared-dir  the app group directory both processes share (default a new directory under ${tmpdir()})`;
+
+export function parseQueueCreateArgs(argv: readonly string[]): Parsed {
+  return parseFlags(argv, { relay: 'value', out: 'value', 'shared-dir': 'value', queues: 'value', mode: 'value', force: 'switch' });
+}
 
 export async function runQueueCli(argv: readonly string[], out: (s: string) => void): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined) throw usageError('missing subcommand (create)');
   if (sub !== 'create') throw usageError(`unknown subcommand ${JSON.stringify(sub)} (create)`);
-  const p = parseFlags(rest, { relay: 'value', out: 'value', 'shared-dir': 'value', queues: 'value', mode: 'value', force: 'switch' });
+  const p = parseQueueCreateArgs(rest);
   const relayUrl = str(p, 'relay');
   if (!relayUrl) throw usageError('--relay URL is required (the ws:// URL nsekit relay printed)');
   if (!/^wss?:\/\/[^/]/.test(relayUrl)) throw badValue('--relay', relayUrl, 'a ws:// URL');
