@@ -6,7 +6,9 @@
  * Exit codes as explore's: 0 no violation, 1 violations, 4 bad arguments or shards.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SCENARIO_SCHEMA_PATH } from '../scenario/index.js';
 import { NsekitError } from '../../src/core/errors.js';
 import { parseFlags, reportCliError, str, usageError } from '../../src/cli/args.js';
 import { mergeSummaries, printFastSummary, writeSummary, type FastSummary, type ReproEntry } from './summary.js';
@@ -44,8 +46,10 @@ export async function runMergeCli(argv: readonly string[], out: (s: string) => v
     // description inside the file name the new path.
     const relocate = (r: ReproEntry): ReproEntry => {
       const path = join(outDir, basename(r.path));
-      const text = readFileSync(r.path, 'utf8').split(r.path).join(path);
-      writeFileSync(path, text);
+      const file = JSON.parse(readFileSync(r.path, 'utf8').split(r.path).join(path)) as { $schema?: string };
+      // The schema link is relative to the file's folder, which may sit at another depth now.
+      if (file.$schema) file.$schema = relative(resolve(outDir), fileURLToPath(SCENARIO_SCHEMA_PATH));
+      writeFileSync(path, JSON.stringify(file, null, 2) + '\n');
       return { ...r, path, replay: r.replay.split(r.path).join(path) };
     };
     let merged: FastSummary;
