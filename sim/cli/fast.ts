@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toJsonl } from '../history/index.js';
-import { toChromeTrace, toHtmlReport } from '../report/index.js';
+import { storyOf, toChromeTrace, toHtmlReport } from '../report/index.js';
 import { resolveWorld, scaledBudgets, type Scenario } from '../scenario/index.js';
 import type { BrokenVariant } from '../broken.js';
 import { NsekitError } from '../../src/core/errors.js';
@@ -72,7 +72,8 @@ export async function runFastSim(a: SimArgs, out: (s: string) => void, err: (s: 
     mkdirSync(runDir, { recursive: true });
     writeFileSync(join(runDir, 'history.jsonl'), toJsonl(r.history));
     writeFileSync(join(runDir, 'trace.json'), JSON.stringify(toChromeTrace(r.history, r.verdicts)));
-    writeFileSync(join(runDir, 'report.html'), toHtmlReport(r.history, r.verdicts, { scenario: scenario.name, seed, mode: 'fast', replay, params: fastParams(scenario, seed, a.broken) }));
+    const story = storyOf(scenario, r.history, r, a.broken ? { broken: a.broken } : {});
+    writeFileSync(join(runDir, 'report.html'), toHtmlReport(r.history, r.verdicts, { scenario: scenario.name, seed, mode: 'fast', replay, params: fastParams(scenario, seed, a.broken), verdict: r.valid, exitCode: r.exitCode, story }));
   }
   out(`verdict: ${r.valid === true ? 'valid' : r.valid === false ? 'INVALID' : 'unknown'} exit=${r.exitCode} events=${r.events} virtual_ms=${r.virtualMs} steps=${r.steps}${runDir ? ` run=${runDir}` : ''}`);
   if (r.violations.length) out(`replay: ${replay}`);

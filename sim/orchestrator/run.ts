@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { appendFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SHARED_FILES } from '../../src/device/ipc.js';
 import { BROKEN_ENV, type BrokenVariant } from '../broken.js';
@@ -7,7 +7,7 @@ import { storeSyncFor } from '../broken-components.js';
 import { SIM_ENTRIES } from '../real/entries.js';
 import { checkAll, type CheckResult, type InvariantName, type Validity, type Verdict } from '../checkers/index.js';
 import { HistoryRecorder, type History } from '../history/index.js';
-import { toChromeTrace, toHtmlReport } from '../report/index.js';
+import { storyOf, toChromeTrace, toHtmlReport, type ReportMeta } from '../report/index.js';
 import { checkExpectations, resolveWorld, scaledBudgets, type Scenario } from '../scenario/index.js';
 import { Engine } from './engine.js';
 import { takeSnapshots } from './snapshot.js';
@@ -216,12 +216,16 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const exitCode = decideExit(result, harness, missingHits);
   const expectation = checkExpectations(scenario, h.history, result);
   const expectMet = expectation.ok && harness.length === 0;
-  writeReports(runDir, h.history, result, { scenario: scenario.name, seed, replay, params });
+  const valid: Validity = exitCode === 4 || (exitCode === 2 && result.valid === true) ? 'unknown' : result.valid;
+  writeReports(runDir, h.history, result, {
+    scenario: scenario.name, seed, replay, params, verdict: valid, exitCode,
+    story: storyOf(scenario, h.history, result, { harness, ...(opts.broken ? { broken: opts.broken } : {}) }),
+  });
   return {
     scenario: scenario.name,
     seed,
     params,
-    valid: exitCode === 4 || (exitCode === 2 && result.valid === true) ? 'unknown' : result.valid,
+    valid,
     exitCode,
     verdicts: result.verdicts,
     violations,
@@ -267,10 +271,12 @@ function decideExit(r: CheckResult, harness: string[], missingHits: string[]): 0
   return r.exitCode;
 }
 
-function writeReports(dir: string, history: History, r: CheckResult, meta: { scenario: string; seed: number; replay: string; params: Record<string, unknown> }): void {
+function writeReports(dir: string, history: History, r: CheckResult, meta: ReportMeta): void {
   try {
     writeFileSync(join(dir, 'trace.json'), JSON.stringify(toChromeTrace(history, r.verdicts)));
-    writeFileSync(join(dir, 'report.html'), toHtmlReport(history, r, { ...meta, mode: 'real' }));
+    // Each process's log sits next to the report: linked from its header.
+    const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+    writeFileSync(join(dir, 'report.html'), toHtmlReport(history, r, { ...meta, mode: 'real', logs }));
     writeFileSync(join(dir, 'verdict.json'), JSON.stringify({ valid: r.valid, exitCode: r.exitCode, verdicts: r.verdicts }, null, 1));
   } catch (e) {
     writeFileSync(join(dir, 'report-error.txt'), String((e as Error).stack ?? e));
