@@ -47,12 +47,12 @@ function combined(vs: readonly Verdict[]): Validity {
 export const VERDICT_WORD = (v: Validity): 'valid' | 'INVALID' | 'unknown' => (v === true ? 'valid' : v === false ? 'INVALID' : 'unknown');
 
 /**
- * Where the timeline opens: the first thing a process or the orchestrator's launch does,
- * less a small margin — not 0, where the world's start-up (hundreds of ms in real mode)
- * would squeeze the run into the right of the view. "whole run" shows everything.
+ * Where the timeline opens: the first op of a process other than the orchestrator, less a
+ * small margin — not 0, where the world's start-up and the app's launch (hundreds of ms in
+ * real mode) would squeeze the run into the right of the view. "whole run" shows everything.
  */
 export function activityStart(history: History, tEnd: number): number {
-  const first = history.find((o) => o.proc !== 'orchestrator' || (o.f !== 'run' && o.f !== 'broken-variant'));
+  const first = history.find((o) => o.proc !== 'orchestrator');
   if (!first) return 0;
   return Math.max(0, first.time - (tEnd - first.time) * 0.02);
 }
