@@ -8,8 +8,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseFlags, reportCliError, str, usageError } from './args.js';
-import { PUSH_GATEWAY_USAGE, RELAY_USAGE } from './relay.js';
-import { QUEUE_USAGE } from './queue.js';
+import { PUSH_GATEWAY_USAGE, QUEUE_USAGE, RELAY_USAGE } from './usage.js';
 
 const DEMO_USAGE = `usage: nsekit demo [--verbose]
   relay + push gateway + sender + one device; sends messages while the device goes foreground → background →

@@ -16,12 +16,7 @@ import type { ProcConfig, QueueConfig } from '../device/ipc.js';
 import { nodeRng, silentLog } from '../node/host.js';
 import { WsTransport } from '../node/transport/ws-transport.js';
 import { badValue, intFlag, oneOf, parseFlags, str, usageError, type Parsed } from './args.js';
-
-export const QUEUE_USAGE = `usage: nsekit queue create --relay ws://HOST:PORT/ [--out proc.json] [--shared-dir DIR] [--queues 1] [--mode instant|lowPower] [--force]
-  creates queues on a running relay (nsekit relay) and writes the config file nsekit app and nse run with:
-  each queue with its recipient and sender credentials and fresh end-to-end and status keys.
-  --out         where to write it (default proc.json; - for stdout); an existing file is kept unless --force
-  --shared-dir  the app group directory both processes share (default a new directory under ${tmpdir()})`;
+export { QUEUE_USAGE } from './usage.js';
 
 export function parseQueueCreateArgs(argv: readonly string[]): Parsed {
   return parseFlags(argv, { relay: 'value', out: 'value', 'shared-dir': 'value', queues: 'value', mode: 'value', force: 'switch' });

@@ -13,18 +13,7 @@ import { startPushGateway, type RunningPushGateway } from '../relay/push-gateway
 import { startRelay, type RunningRelay } from '../relay/server.js';
 import type { StatusOptions } from '../relay/status-endpoint.js';
 import { intFlag, parseFlags, portFlag, str, usageError, type FlagSpec, type Parsed } from './args.js';
-
-export const RELAY_USAGE = `usage: nsekit relay --db PATH [--port N] [--host 127.0.0.1] [--push-gateway URL | --with-gateway]
-                    [--coalesce-ms 2000] [--bundle-max 6] [--skew-ms 300000]
-                    [--max-connections 1024] [--max-connections-per-address 256]
-                    [--rate-per-sec 500] [--rate-burst 1000] [--rate-close-after 100] [--rate-close-window-ms 10000]
-                    [--handshake-timeout-ms 10000] [--idle-timeout-ms 60000] [--frame-timeout-ms 30000]
-                    [--close-timeout-ms 5000] [--max-replay-entries 100000] [--max-replay-entries-per-queue 256]
-  runs the relay (ws + signed status endpoint) until SIGINT/SIGTERM; --port 0 (default) picks a free port
-  limits and timeouts: docs/protocol.md "Limits and defaults" (timeouts 0 = off)`;
-
-export const PUSH_GATEWAY_USAGE = `usage: nsekit push-gateway [--port N] [--host 127.0.0.1] [--background-per-hour 3]
-  runs the simulated APNs (POST /register, /push, /invalidate) until SIGINT/SIGTERM`;
+export { PUSH_GATEWAY_USAGE, RELAY_USAGE } from './usage.js';
 
 /** Relay flags that map one-to-one onto startRelay({limits}). */
 const LIMIT_FLAGS = {
