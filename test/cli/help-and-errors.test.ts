@@ -4,6 +4,7 @@
  * "Errors and exit codes").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +151,24 @@ describe('nsekit: one bad value of each kind names the flag, the value or the fi
       expect(r.stderr, label).toMatch(c.err);
       expect(r.stderr, label).not.toMatch(/\n\s+at .*:\d+:\d+\)?\n/); // no stack frames
     });
+  });
+});
+
+describe('nsekit: a port in use', () => {
+  it('relay and push-gateway name the port (CLI_IO, exit 1) and start nothing', { timeout: 60_000 }, async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as AddressInfo).port;
+    try {
+      for (const args of [['relay', '--db', 'busy.db', '--port', String(port)], ['push-gateway', '--port', String(port)]]) {
+        const r = await nsekit(args);
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toMatch(new RegExp(`^nsekit ${args[0]}: CLI_IO: --port ${port}: address 127\\.0\\.0\\.1:${port} is in use\n$`, 'm'));
+      }
+    } finally {
+      srv.close();
+    }
   });
 });
 
