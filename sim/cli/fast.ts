@@ -7,53 +7,15 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isNsekitError } from '../../src/core/errors.js';
 import { toJsonl } from '../history/index.js';
-import { toChromeTrace, toHtmlReport } from '../report/index.js';
+import { storyOf, toChromeTrace, toHtmlReport } from '../report/index.js';
 import { resolveWorld, scaledBudgets, type Scenario } from '../scenario/index.js';
-import { parseBroken, type BrokenVariant } from '../broken.js';
+import type { BrokenVariant } from '../broken.js';
+import { NsekitError } from '../../src/core/errors.js';
+import { reportCliError } from '../../src/cli/args.js';
+import { harnessLine, parseSimArgs, SIM_USAGE, type SimArgs } from './args.js';
 import { replayCommand, runFast } from '../fast/run.js';
 import { resolveForCli } from './resolve.js';
-
-const USAGE = 'usage: nsekit sim <scenario.json|catalogue-name> --mode fast [--seed N] [--json] [--broken VARIANT] [--out DIR]';
-
-interface Args {
-  target?: string;
-  seed?: number;
-  json: boolean;
-  broken?: BrokenVariant;
-  out?: string;
-}
-
-function parseArgs(argv: string[]): Args | string {
-  const a: Args = { json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const x = argv[i]!;
-    if (x === '--json') a.json = true;
-    else if (x === '--progress') continue; // fast runs take milliseconds
-    else if (x === '--mode') {
-      if (argv[++i] !== 'fast') return '--mode must be fast here';
-    } else if (x === '--seed') {
-      const v = argv[++i];
-      if (v === undefined || !/^\d+$/.test(v)) return `--seed must be a non-negative integer, got ${v ?? 'nothing'}`;
-      a.seed = Number(v);
-    } else if (x === '--broken') {
-      try {
-        a.broken = parseBroken(argv[++i]);
-      } catch (e) {
-        return (e as Error).message;
-      }
-    } else if (x === '--out') {
-      const v = argv[++i];
-      if (!v) return '--out needs a directory';
-      a.out = v;
-    } else if (x === '-h' || x === '--help') return USAGE;
-    else if (x.startsWith('-')) return `unknown option ${x}`;
-    else if (a.target === undefined) a.target = x;
-    else return `unexpected argument ${x}`;
-  }
-  return a.target ? a : 'missing scenario';
-}
 
 /** Every parameter a fast run derives from the scenario and seed. */
 export function fastParams(s: Scenario, seed: number, broken?: BrokenVariant): Record<string, string | number> {
@@ -69,16 +31,27 @@ export function fastParamsLine(s: Scenario, seed: number, broken?: BrokenVariant
   return Object.entries(fastParams(s, seed, broken)).map(([k, v]) => `${k}=${v}`).join(' ');
 }
 
+/** `nsekit sim … --mode fast` from its argv (the tests' entry); the CLI parses once in ./sim.ts. */
 export async function runFastScenarioCli(
   argv: string[],
   out: (s: string) => void = (s) => process.stdout.write(s + '\n'),
   err: (s: string) => void = (s) => process.stderr.write(s + '\n'),
 ): Promise<number> {
-  const a = parseArgs(argv);
-  if (typeof a === 'string') {
-    err(a === USAGE ? USAGE : `nsekit sim: ${a}\n${USAGE}`);
-    return a === USAGE ? 0 : 4;
+  let a: SimArgs | null;
+  try {
+    a = parseSimArgs(argv.includes('--mode') ? argv : [...argv, '--mode', 'fast']);
+    if (a && a.mode !== 'fast') throw new NsekitError('CLI_BAD_VALUE', `--mode must be fast here, got ${a.mode}`);
+  } catch (e) {
+    return reportCliError('sim', e, SIM_USAGE, err, 'sim');
   }
+  if (a === null) {
+    out(SIM_USAGE);
+    return 0;
+  }
+  return runFastSim(a, out, err);
+}
+
+export async function runFastSim(a: SimArgs, out: (s: string) => void, err: (s: string) => void): Promise<number> {
   // The real mode's resolver: a file path or a catalogue name.
   const resolved = resolveForCli(a, out, err, { mode: 'fast' });
   if (!resolved) return 4;
@@ -92,14 +65,15 @@ export async function runFastScenarioCli(
     for (const x of v.violations) out(`  - ${x.detail} [ops ${x.ops.join(',')}]`);
   }
   if (r.missingHits.length) out(`COVERAGE missing: ${r.missingHits.join(', ')}`);
-  out(`expect: ${r.expectMet ? 'met' : `NOT met (${r.expectProblems.join('; ')})`}`);
+  out(`expect: ${r.expectMet ? 'met' : `NOT met (${r.expectProblems.map(harnessLine).join('; ')})`}`);
   let runDir: string | null = null;
   if (a.out) {
     runDir = a.out;
     mkdirSync(runDir, { recursive: true });
     writeFileSync(join(runDir, 'history.jsonl'), toJsonl(r.history));
     writeFileSync(join(runDir, 'trace.json'), JSON.stringify(toChromeTrace(r.history, r.verdicts)));
-    writeFileSync(join(runDir, 'report.html'), toHtmlReport(r.history, r.verdicts, { scenario: scenario.name, seed, mode: 'fast', replay, params: fastParams(scenario, seed, a.broken) }));
+    const story = storyOf(scenario, r.history, r, a.broken ? { broken: a.broken } : {});
+    writeFileSync(join(runDir, 'report.html'), toHtmlReport(r.history, r.verdicts, { scenario: scenario.name, seed, mode: 'fast', replay, params: fastParams(scenario, seed, a.broken), verdict: r.valid, exitCode: r.exitCode, story }));
   }
   out(`verdict: ${r.valid === true ? 'valid' : r.valid === false ? 'INVALID' : 'unknown'} exit=${r.exitCode} events=${r.events} virtual_ms=${r.virtualMs} steps=${r.steps}${runDir ? ` run=${runDir}` : ''}`);
   if (r.violations.length) out(`replay: ${replay}`);

@@ -1,5 +1,5 @@
 /** Where `nsekit sim` finds a scenario: a file, or a name in the catalogue or the detectors. */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NsekitError } from '../../src/core/errors.js';
@@ -30,11 +30,16 @@ export function detectorNames(): string[] {
 
 /** A scenario file path, or a catalogue name. */
 export function resolveScenario(arg: string): { scenario: Scenario; source: string } {
-  if (existsSync(arg) && arg.endsWith('.json')) return { scenario: loadScenario(arg), source: arg };
+  const isDir = existsSync(arg) && statSync(arg).isDirectory();
+  if (existsSync(arg) && !isDir) return { scenario: loadScenario(arg), source: arg };
   const name = basename(arg).replace(/\.json$/, '');
   for (const dir of [CATALOGUE_DIR, DETECTORS_DIR]) {
     const path = join(dir, `${name}.json`);
     if (existsSync(path)) return { scenario: loadScenario(path), source: name };
+  }
+  if (isDir) {
+    const inside = jsonNames(arg);
+    throw new NsekitError('SIM_NO_SCENARIO', `${arg} is a directory, not a scenario file${inside.length ? ` (it holds ${inside.slice(0, 5).map((n) => `${n}.json`).join(', ')}${inside.length > 5 ? ', …' : ''})` : ''}`);
   }
   throw new NsekitError('SIM_NO_SCENARIO', `no scenario file ${arg} and no catalogue scenario '${name}' (catalogue: ${catalogueNames().join(', ')}; detectors: ${detectorNames().join(', ')})`);
 }

@@ -11,14 +11,17 @@
  */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { BROKEN_VARIANTS, parseBroken, type BrokenVariant } from '../broken.js';
+import { badValue, intFlag, oneOf, parseFlags, reportCliError, str, usageError } from '../../src/cli/args.js';
+import { BROKEN_VARIANTS, type BrokenVariant } from '../broken.js';
 import { explore, type ExploreStats } from './explore.js';
+import { fastSummary, printFastSummary, writeSummary } from './summary.js';
 import { exploreReal, type RealExploreResult } from './explore-real.js';
 import { EXPLORE_TRIGGER_TIMEOUT_MS } from './real.js';
 
-const USAGE =
+export const EXPLORE_USAGE =
   'usage: nsekit explore [--runs N] [--seed S] [--json] [--broken VARIANT] [--mode fast|real] [--compare] [--out DIR] [--no-shrink] [--max-shrink-runs N] [--concurrency N]\n' +
-  '                      [--trigger-timeout-ms N] [--run-timeout-s N] [--keep-runs] [--stop-at-first] [--from-run N]\n' +
+  '                      [--trigger-timeout-ms N] [--run-timeout-s N] [--keep-runs] [--stop-at-first] [--from-run N] [--shard i/n]\n' +
+  '       nsekit explore merge DIR... [--out DIR] [--json]\n' +
   '  --mode fast (default)   one process, virtual clock: ~50–300 runs/s\n' +
   '  --mode real             each scenario with real app/NSE processes (nsekit sim --mode real): seconds per run\n' +
   '                          (mostly waiting out triggers that never fire); a violation is shrunk in fast mode and the\n' +
@@ -27,10 +30,16 @@ const USAGE =
   '  --concurrency N         runs at a time (fast: 4; real/compare: 2 real runs)\n' +
   '  --stop-at-first         fast: stop after the first run with a violation (shrunk and saved unless --no-shrink)\n' +
   '  --from-run N            fast: start at run N (runs N..runs-1, each with its usual seed)\n' +
+  '  --shard i/n             fast: run the i-th of n contiguous slices of the --runs run space (needs --seed);\n' +
+  '                          nsekit explore merge DIR... combines the shards\' --out dirs into the whole run\'s summary\n' +
+  '  --out DIR               where summary.json and the saved reproductions go (default runs/explore/<time>)\n' +
+  '  --json                  last stdout line: the summary as one JSON object (also OUT/summary.json)\n' +
+  '  --no-progress           no progress bar on stderr\n' +
   `  --trigger-timeout-ms N  real runs: bound on one failpoint trigger (default ${EXPLORE_TRIGGER_TIMEOUT_MS}; nsekit sim alone: 15000)\n` +
   '  --run-timeout-s N       real runs: kill a run (its whole process group) after N s (default 60 + the trigger bound per triggered step)\n' +
   '  --keep-runs             real runs: keep the run directory of valid runs too\n' +
-  `  VARIANT: ${BROKEN_VARIANTS.join(' | ')}`;
+  `  VARIANT: ${BROKEN_VARIANTS.join(' | ')}\n` +
+  'exit codes: 0 no violation, 1 violations (or --compare disagreements) found, 4 harness or usage error, 130 interrupted';
 
 interface Args {
   runs: number;
@@ -49,47 +58,53 @@ interface Args {
   progress: boolean;
   stopAtFirst: boolean;
   fromRun: number;
+  /** `--shard i/n`: runs [floor((i-1)·runs/n), floor(i·runs/n)) of the same run space (./merge.ts combines them). */
+  shard?: { i: number; n: number };
 }
 
-function parseArgs(argv: string[]): Args | string {
-  const a: Args = { runs: 100, json: false, mode: 'fast', compare: false, shrink: true, maxShrinkRuns: 300, keepRuns: false, progress: true, stopAtFirst: false, fromRun: 0 };
-  const int = (flag: string, v: string | undefined): number | string =>
-    v !== undefined && /^\d+$/.test(v) ? Number(v) : `${flag} needs a non-negative integer, got ${v ?? 'nothing'}`;
-  for (let i = 0; i < argv.length; i++) {
-    const x = argv[i]!;
-    if (x === '--json') a.json = true;
-    else if (x === '--no-shrink') a.shrink = false;
-    else if (x === '--no-progress') a.progress = false;
-    else if (x === '--compare') a.compare = true;
-    else if (x === '--keep-runs') a.keepRuns = true;
-    else if (x === '--stop-at-first') a.stopAtFirst = true;
-    else if (x === '-h' || x === '--help') return USAGE;
-    else if (['--runs', '--seed', '--max-shrink-runs', '--concurrency', '--trigger-timeout-ms', '--run-timeout-s', '--from-run'].includes(x)) {
-      const n = int(x, argv[++i]);
-      if (typeof n === 'string') return n;
-      if (x === '--runs') a.runs = n;
-      else if (x === '--seed') a.seed = n;
-      else if (x === '--concurrency') a.concurrency = Math.max(1, n);
-      else if (x === '--trigger-timeout-ms') a.triggerTimeoutMs = Math.max(1, n);
-      else if (x === '--run-timeout-s') a.runTimeoutS = Math.max(1, n);
-      else if (x === '--from-run') a.fromRun = n;
-      else a.maxShrinkRuns = n;
-    } else if (x === '--broken') {
-      try {
-        a.broken = parseBroken(argv[++i]);
-      } catch (e) {
-        return (e as Error).message;
-      }
-    } else if (x === '--mode') {
-      const m = argv[++i];
-      if (m !== 'fast' && m !== 'real') return `--mode must be fast or real, got ${m ?? 'nothing'}`;
-      a.mode = m;
-    } else if (x === '--out') {
-      const v = argv[++i];
-      if (!v) return '--out needs a directory';
-      a.out = v;
-    } else return `unknown argument ${x}`;
+/** Parses explore's argv; `null` for --help. Throws CLI_USAGE / CLI_BAD_VALUE (exit 4). */
+export function parseArgs(argv: readonly string[]): Args | null {
+  const p = parseFlags(argv, {
+    json: 'switch', 'no-shrink': 'switch', 'no-progress': 'switch', compare: 'switch', 'keep-runs': 'switch', 'stop-at-first': 'switch',
+    runs: 'value', seed: 'value', 'max-shrink-runs': 'value', concurrency: 'value', 'trigger-timeout-ms': 'value', 'run-timeout-s': 'value',
+    'from-run': 'value', broken: 'value', mode: 'value', out: 'value', shard: 'value',
+  });
+  if (p.help) return null;
+  const a: Args = {
+    runs: intFlag(p, 'runs', 1) ?? 100,
+    json: p.flags.json === true,
+    mode: oneOf(p, 'mode', ['fast', 'real'] as const) ?? 'fast',
+    compare: p.flags.compare === true,
+    shrink: p.flags['no-shrink'] !== true,
+    maxShrinkRuns: intFlag(p, 'max-shrink-runs') ?? 300,
+    keepRuns: p.flags['keep-runs'] === true,
+    progress: p.flags['no-progress'] !== true,
+    stopAtFirst: p.flags['stop-at-first'] === true,
+    fromRun: intFlag(p, 'from-run') ?? 0,
+  };
+  const seed = intFlag(p, 'seed');
+  if (seed !== undefined) a.seed = seed;
+  const conc = intFlag(p, 'concurrency', 1);
+  if (conc !== undefined) a.concurrency = conc;
+  const tt = intFlag(p, 'trigger-timeout-ms', 1);
+  if (tt !== undefined) a.triggerTimeoutMs = tt;
+  const rt = intFlag(p, 'run-timeout-s', 1);
+  if (rt !== undefined) a.runTimeoutS = rt;
+  const broken = oneOf(p, 'broken', BROKEN_VARIANTS);
+  if (broken) a.broken = broken;
+  const out = str(p, 'out');
+  if (out !== undefined) a.out = out;
+  const shard = str(p, 'shard');
+  if (shard !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(shard);
+    const i = m ? Number(m[1]) : NaN, n = m ? Number(m[2]) : NaN;
+    if (!(n >= 1 && i >= 1 && i <= n)) throw badValue('--shard', shard, 'i/n with 1 <= i <= n (e.g. 2/4)');
+    if (a.mode !== 'fast' || a.compare) throw usageError('--shard runs in fast mode only');
+    if (a.fromRun || a.stopAtFirst) throw usageError('--shard takes its own slice of the runs: not with --from-run or --stop-at-first');
+    if (seed === undefined) throw usageError('--shard needs --seed: every shard must explore the same run space');
+    a.shard = { i, n };
   }
+  if (a.fromRun >= a.runs) throw badValue('--from-run', String(a.fromRun), `below --runs (${a.runs})`);
   return a;
 }
 
@@ -108,29 +123,39 @@ export async function runExploreCli(
   out: (s: string) => void = (s) => process.stdout.write(s + '\n'),
   err: (s: string) => void = (s) => process.stderr.write(s),
 ): Promise<number> {
-  const a = parseArgs(argv);
-  if (typeof a === 'string') {
-    err(a === USAGE ? `${USAGE}\n` : `nsekit explore: ${a}\n${USAGE}\n`);
-    return a === USAGE ? 0 : 4;
+  if (argv[0] === 'merge') return (await import('./merge.js')).runMergeCli(argv.slice(1), out, err);
+  let a: Args | null;
+  try {
+    a = parseArgs(argv);
+  } catch (e) {
+    return reportCliError('explore', e, EXPLORE_USAGE, (s) => err(`${s}\n`), 'sim');
+  }
+  if (a === null) {
+    out(EXPLORE_USAGE);
+    return 0;
   }
   const seed = a.seed ?? Math.floor(Math.random() * 2 ** 31);
   const outDir = a.out ?? join('runs', 'explore', stamp());
   if (a.mode === 'real' || a.compare) return runRealCli(a, seed, outDir, out, err);
-  out(`seed=${seed} runs=${a.runs} mode=fast${a.broken ? ` broken=${a.broken}` : ''} out=${outDir}`);
+  // A shard takes a contiguous slice of the run space; the run seeds are those of a whole run.
+  const from = a.shard ? Math.floor(((a.shard.i - 1) * a.runs) / a.shard.n) : a.fromRun;
+  const to = a.shard ? Math.floor((a.shard.i * a.runs) / a.shard.n) : a.runs;
+  out(`seed=${seed} runs=${a.runs} mode=fast${a.broken ? ` broken=${a.broken}` : ''}${a.shard ? ` shard=${a.shard.i}/${a.shard.n} (runs ${from}..${to - 1})` : ''} out=${outDir}`);
   const tty = process.stderr.isTTY === true;
   let last = -1;
   const r = await explore({
-    runs: a.runs,
+    runs: to,
     seed,
     outDir,
     shrink: a.shrink,
     maxShrinkRuns: a.maxShrinkRuns,
     concurrency: a.concurrency ?? 4,
     ...(a.stopAtFirst ? { stopOnFirstViolation: true } : {}),
-    ...(a.fromRun ? { fromRun: a.fromRun } : {}),
+    ...(from ? { fromRun: from } : {}),
     ...(a.broken ? { broken: a.broken } : {}),
-    onProgress: (done, total, s) => {
+    onProgress: (done, _total, s) => {
       if (!a.progress) return;
+      const total = to - from;
       const pct = Math.floor((done / total) * 20);
       if (tty) err(`\r${bar(done, total, s)}`);
       else if (pct !== last || done === total) err(`${bar(done, total, s)}\n`);
@@ -138,29 +163,11 @@ export async function runExploreCli(
     },
   });
   if (a.progress && tty) err('\n');
-  const inv = Object.entries(r.byInvariant).map(([k, n]) => `${k}=${n}`).join(' ');
-  out(`runs=${r.runs} valid=${r.valid} violating=${r.violating}${r.unknown ? ` unknown=${r.unknown}` : ''} runs_per_s=${r.runsPerS.toFixed(1)}${inv ? ` by_invariant: ${inv}` : ''}`);
-  if (r.firstViolationRun !== null) out(`first violation at run ${r.firstViolationRun}`);
-  for (const s of r.saved) {
-    out(`saved ${s.path}: ${s.invariant} — ${s.detail} (steps ${s.steps.from}→${s.steps.to}, ${s.shrinkRuns} shrink runs, found by mode ${s.mode})`);
-    out(`  replay: ${s.replay}`);
-  }
-  if (a.json) {
-    out(JSON.stringify({
-      runs: r.runs,
-      valid: r.valid,
-      violations: r.violating,
-      runs_per_s: Math.round(r.runsPerS * 10) / 10,
-      saved: r.saved.map((s) => s.path),
-      mode: 'fast',
-      seed,
-      ...(a.broken ? { broken: a.broken } : {}),
-      by_invariant: r.byInvariant,
-      repros: r.saved.map((s) => ({ path: s.path, invariant: s.invariant, replay: s.replay })),
-      first_violation_run: r.firstViolationRun,
-      ...(r.firstViolation ? { first_violation: r.firstViolation } : {}),
-    }));
-  }
+  const summary = fastSummary(r, { seed, ...(a.broken ? { broken: a.broken } : {}), range: { from, to: from + r.runs }, ...(a.shard ? { shard: a.shard } : {}) });
+  // Written even when nothing failed: the out dir the first line named always exists.
+  writeSummary(outDir, summary);
+  printFastSummary(summary, out);
+  if (a.json) out(JSON.stringify(summary));
   return r.violating > 0 ? 1 : 0;
 }
 
@@ -207,7 +214,7 @@ async function runRealCli(a: Args, seed: number, outDir: string, out: (s: string
   const rs = r.realSecondsPerRun;
   out(
     `runs=${r.runs} valid=${r.valid} violating=${r.violating} unknown=${r.unknown} runs_per_s=${r.runsPerS.toFixed(3)} seconds=${r.seconds.toFixed(0)} ` +
-      `real_s_per_run mean=${rs.mean} p50=${rs.p50} max=${rs.max}${inv ? ` by_invariant: ${inv}` : ''}${r.interrupted ? ' INTERRUPTED' : ''}`,
+      `real_s_per_run mean=${rs.mean} p50=${rs.p50} max=${rs.max} by_invariant: ${inv || 'none'}${r.interrupted ? ' INTERRUPTED' : ''}`,
   );
   if (r.fast) {
     const fi = Object.entries(r.fast.byInvariant).map(([k, n]) => `${k}=${n}`).join(' ');
@@ -235,53 +242,54 @@ async function runRealCli(a: Args, seed: number, outDir: string, out: (s: string
       out(`  real: ${d.real.replay}`);
     }
   }
-  if (a.json) {
-    out(JSON.stringify({
-      runs: r.runs,
-      valid: r.valid,
-      violations: r.violating,
-      unknown: r.unknown,
-      by_invariant: r.byInvariant,
-      runs_per_s: Math.round(r.runsPerS * 1000) / 1000,
-      seconds: Math.round(r.seconds),
-      real_s_per_run: r.realSecondsPerRun,
-      saved: r.saved,
-      mode,
-      seed,
-      concurrency: r.concurrency,
-      trigger_timeout_ms: r.triggerTimeoutMs,
-      ...(a.broken ? { broken: a.broken } : {}),
-      repros: r.repros.map((p) => ({
-        invariant: p.invariant,
-        path: p.original.path,
-        replay: p.original.replay,
-        fast_reproduces: p.fastReproduces,
-        shrunk: p.shrunk ? { path: p.shrunk.path, replay: p.shrunk.replay, fast_replay: p.shrunk.fastReplay, steps: p.shrunk.steps, confirmed: p.shrunk.confirmed } : null,
-      })),
-      unknown_runs: r.unknownRuns.map((u) => ({ run: u.run, seed: u.seed, harness: u.harness, runDir: u.runDir })),
-      ...(r.fast ? { fast: { valid: r.fast.valid, violations: r.fast.violating, unknown: r.fast.unknown, by_invariant: r.fast.byInvariant } } : {}),
-      ...(a.compare
-        ? {
-            disagreements: r.disagreements.length,
-            findings: r.disagreements.map((d) => ({
-              run: d.run,
-              seed: d.seed,
-              kind: d.kind,
-              fast: d.fast.category,
-              real: d.real.category,
-              same_steps_given_up: d.sameStepsGivenUp,
-              fast_given_up: d.fast.givenUp.map((x) => x.i),
-              real_given_up: d.real.givenUp.map((x) => x.i),
-              file: d.file,
-              finding: d.finding,
-              fast_replay: d.fast.replay,
-              real_replay: d.real.replay,
-            })),
-          }
-        : {}),
-      ...(r.interrupted ? { interrupted: true } : {}),
-    }));
-  }
+  const summary = {
+    runs: r.runs,
+    valid: r.valid,
+    violations: r.violating,
+    unknown: r.unknown,
+    by_invariant: r.byInvariant,
+    runs_per_s: Math.round(r.runsPerS * 1000) / 1000,
+    seconds: Math.round(r.seconds),
+    real_s_per_run: r.realSecondsPerRun,
+    saved: r.saved,
+    mode,
+    seed,
+    concurrency: r.concurrency,
+    trigger_timeout_ms: r.triggerTimeoutMs,
+    ...(a.broken ? { broken: a.broken } : {}),
+    repros: r.repros.map((p) => ({
+      invariant: p.invariant,
+      path: p.original.path,
+      replay: p.original.replay,
+      fast_reproduces: p.fastReproduces,
+      shrunk: p.shrunk ? { path: p.shrunk.path, replay: p.shrunk.replay, fast_replay: p.shrunk.fastReplay, steps: p.shrunk.steps, confirmed: p.shrunk.confirmed } : null,
+    })),
+    unknown_runs: r.unknownRuns.map((u) => ({ run: u.run, seed: u.seed, harness: u.harness, runDir: u.runDir })),
+    ...(r.fast ? { fast: { valid: r.fast.valid, violations: r.fast.violating, unknown: r.fast.unknown, by_invariant: r.fast.byInvariant } } : {}),
+    ...(a.compare
+      ? {
+          disagreements: r.disagreements.length,
+          findings: r.disagreements.map((d) => ({
+            run: d.run,
+            seed: d.seed,
+            kind: d.kind,
+            fast: d.fast.category,
+            real: d.real.category,
+            same_steps_given_up: d.sameStepsGivenUp,
+            fast_given_up: d.fast.givenUp.map((x) => x.i),
+            real_given_up: d.real.givenUp.map((x) => x.i),
+            file: d.file,
+            finding: d.finding,
+            fast_replay: d.fast.replay,
+            real_replay: d.real.replay,
+          })),
+        }
+      : {}),
+    ...(r.interrupted ? { interrupted: true } : {}),
+  };
+  // Written even when nothing failed: the out dir the first line named always exists.
+  writeSummary(outDir, summary);
+  if (a.json) out(JSON.stringify(summary));
   if (r.interrupted) return 130;
   return r.violating > 0 || r.disagreements.length > 0 ? 1 : 0;
 }

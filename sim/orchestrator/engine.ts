@@ -160,7 +160,7 @@ export class Engine {
           this.h.info('orchestrator', 'step.skipped', { i, do: st.do, id: st.id, why: (e as Error).message });
           continue;
         }
-        this.harnessErrors.push(`step ${i} (${st.do}): ${(e as NsekitError).code ?? 'ERROR'}: ${(e as Error).message}`);
+        this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`); // an NsekitError's message starts with its code
         this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id, code: (e as NsekitError).code });
         continue;
       }

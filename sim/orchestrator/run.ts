@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { appendFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SHARED_FILES } from '../../src/device/ipc.js';
 import { BROKEN_ENV, type BrokenVariant } from '../broken.js';
@@ -7,7 +7,7 @@ import { storeSyncFor } from '../broken-components.js';
 import { SIM_ENTRIES } from '../real/entries.js';
 import { checkAll, judgeRun, type CheckResult, type InvariantName, type Validity, type Verdict } from '../checkers/index.js';
 import { HistoryRecorder, type History } from '../history/index.js';
-import { toChromeTrace, toHtmlReport } from '../report/index.js';
+import { storyOf, toChromeTrace, toHtmlReport, type ReportMeta } from '../report/index.js';
 import { checkExpectations, resolveWorld, scaledBudgets, type Scenario } from '../scenario/index.js';
 import { Engine } from './engine.js';
 import { takeSnapshots } from './snapshot.js';
@@ -68,10 +68,22 @@ export function paramsLine(p: Record<string, string | number | boolean>): string
   return Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' ');
 }
 
-function runDirFor(base: string, name: string, seed: number): string {
+/** A run's own folder under OUT/<scenario>/ (`<time>-s<seed>-p<pid>[-n]`), and the `latest` link to it. */
+export function runDirFor(base: string, name: string, seed: number): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const dir = join(base, name, `${stamp}-s${seed}-p${process.pid}`);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(base, name), { recursive: true });
+  // Two runs of one scenario and seed can start in the same millisecond, in one process or
+  // two: the folder is claimed with an exclusive mkdir, the later run taking the next suffix.
+  let dir = '';
+  for (let n = 0; ; n++) {
+    dir = join(base, name, `${stamp}-s${seed}-p${process.pid}${n ? `-${n}` : ''}`);
+    try {
+      mkdirSync(dir);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
   const latest = join(base, name, 'latest');
   try {
     rmSync(latest, { force: true });
@@ -207,7 +219,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const { valid, exitCode } = judgeRun(result, harness, missingHits);
   const expectation = checkExpectations(scenario, h.history, result);
   const expectMet = expectation.ok && harness.length === 0;
-  writeReports(runDir, h.history, result, { scenario: scenario.name, seed, replay, params });
+  writeReports(runDir, h.history, result, {
+    scenario: scenario.name, seed, replay, params, verdict: valid, exitCode,
+    story: storyOf(scenario, h.history, result, { harness, ...(opts.broken ? { broken: opts.broken } : {}) }),
+  });
   return {
     scenario: scenario.name,
     seed,
@@ -250,10 +265,12 @@ async function converge(w: SimWorld, engine: Engine, boundMs: number): Promise<v
   });
 }
 
-function writeReports(dir: string, history: History, r: CheckResult, meta: { scenario: string; seed: number; replay: string; params: Record<string, unknown> }): void {
+function writeReports(dir: string, history: History, r: CheckResult, meta: ReportMeta): void {
   try {
     writeFileSync(join(dir, 'trace.json'), JSON.stringify(toChromeTrace(history, r.verdicts)));
-    writeFileSync(join(dir, 'report.html'), toHtmlReport(history, r, { ...meta, mode: 'real' }));
+    // Each process's log sits next to the report: linked from its header.
+    const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+    writeFileSync(join(dir, 'report.html'), toHtmlReport(history, r, { ...meta, mode: 'real', logs }));
     writeFileSync(join(dir, 'verdict.json'), JSON.stringify({ valid: r.valid, exitCode: r.exitCode, verdicts: r.verdicts }, null, 1));
   } catch (e) {
     writeFileSync(join(dir, 'report-error.txt'), String((e as Error).stack ?? e));

@@ -21,7 +21,8 @@ export interface ChromeTrace {
   displayTimeUnit: 'ms';
 }
 
-const US = 1000; // history is in ms, traces in µs
+const US = 1000; // history is in ms (µs resolution in real runs, sim/history/recorder.ts), traces in integer µs
+const us = (ms: number): number => Math.round(ms * US);
 const MAX_ARG = 400;
 
 function argValue(v: unknown): unknown {
@@ -75,9 +76,9 @@ export function toChromeTrace(history: History, verdicts: readonly Verdict[] = [
       ph: 'X',
       pid: pidOf.get(s.proc)!,
       tid: tidOf(s.proc, s.pid, s.lane, s.row),
-      ts: s.start * US,
+      ts: us(s.start),
       // Zero-length ops get 1 µs so viewers can show and bind flows to them.
-      dur: Math.max(1, (s.end - s.start) * US),
+      dur: Math.max(1, us(s.end) - us(s.start)),
       args,
     };
     spanEvent.set(s, e);
@@ -92,7 +93,7 @@ export function toChromeTrace(history: History, verdicts: readonly Verdict[] = [
       s: m.kind === 'violation' ? 'g' : 'p',
       pid,
       tid: tidOf(m.proc, m.pid, 'ops'),
-      ts: m.t * US,
+      ts: us(m.t),
       args: { op: m.op, ...(m.detail ? { detail: m.detail } : {}) },
     });
   }

@@ -14,7 +14,9 @@ svg text{font:11px system-ui,sans-serif}.lbl{font-weight:600}.sub{fill:#6b7280}.
 rect.fail{stroke:#dc2626;stroke-width:1.5}rect.open{stroke:#111;stroke-dasharray:3 2}rect.pending{opacity:.55}
 .mark-freeze{fill:#0284c7}.mark-thaw{fill:#16a34a}.mark-kill{fill:#111}.violation line{stroke:#dc2626;stroke-width:1.5;stroke-dasharray:4 2}.violation path{fill:#dc2626}
 .flow{fill:none;stroke:#6366f1;stroke-width:1;opacity:.55}.hide-flows .flow{display:none}
-#legend span{display:inline-block;margin-right:12px}#legend i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}
+#legend span{display:inline-block;margin-right:12px}
+.alert{background:#fee2e2;border:1px solid #fca5a5;color:#7f1d1d;padding:6px 10px;border-radius:4px}#story h3{font-size:13px;margin:8px 0 4px}
+#expectations li.met{color:#065f46}#expectations li.not-met{color:#991b1b;font-weight:600}#logs{margin-top:4px}#logs a{color:#93c5fd;margin-right:10px}header .broken{color:#fca5a5;font-weight:600}#description{font-size:14px;max-width:70em}#legend i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}
 `;
 
 export const REPORT_JS = `
@@ -26,11 +28,7 @@ function sv(tag,attrs,parent){var e=document.createElementNS(NS,tag);for(var k i
 function title(node,text){var t=sv('title',{},node);t.textContent=text}
 var m=D.meta||{};
 document.title='nsekit sim \\u2014 '+(m.scenario||'run')+(m.seed!=null?' seed '+m.seed:'');
-el('h1',{},'nsekit simulator \\u2014 '+(m.scenario||'run'),document.getElementById('head'));
-var sum=el('div',{id:'summary'},null,document.getElementById('head'));
-[['verdict',String(D.valid)],['seed',m.seed],['mode',m.mode],['events',D.events],['duration',D.tEnd+' ms']].forEach(function(p){if(p[1]!=null)el('span',{},p[0]+': '+p[1],sum)});
-if(m.params)el('span',{class:'mono'},JSON.stringify(m.params),sum);
-if(m.replay)el('pre',{id:'replay'},m.replay,document.getElementById('head'));
+// The header and the scenario's story are rendered in the HTML itself (readable without JS).
 var tb=document.querySelector('#verdicts tbody');
 D.verdicts.forEach(function(v){
   var tr=el('tr',{class:'verdict'+(v.valid===false?' bad':''),'data-invariant':v.invariant,'data-valid':String(v.valid)},null,tb);
@@ -40,7 +38,8 @@ D.verdicts.forEach(function(v){
   v.violations.forEach(function(x){var d=el('div',{},x.detail+' \\u2014 ops ',td);x.ops.forEach(function(i,j){if(j)d.appendChild(document.createTextNode(', '));el('a',{href:'#op-'+i},String(i),d)})});
   el('td',{},v.notes.join('; '),tr);
 });
-var v0=0,v1=Math.max(D.tEnd,1),svg=document.getElementById('timeline'),wrap=document.getElementById('timeline-wrap'),geo=null;
+// Opens on the activity (D.tStart), not on the world's start-up; "whole run" shows it all.
+var v0=D.tStart||0,v1=Math.max(D.tEnd,1),svg=document.getElementById('timeline'),wrap=document.getElementById('timeline-wrap'),geo=null;
 function draw(){
   while(svg.firstChild)svg.removeChild(svg.firstChild);
   var L=150,W=Math.max(900,(wrap.clientWidth||1200)-4),RH=16,GAP=10,TOP=22,span=Math.max(v1-v0,1e-3),px=(W-L-20)/span;

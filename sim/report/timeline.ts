@@ -132,7 +132,9 @@ export function buildTimeline(history: History, verdicts: readonly Verdict[] = [
       if (last && (last.type === 'ok' || last.type === 'info')) {
         const t = targetOf(last);
         const kind = MARK_FS[first.f] ?? 'violation';
-        marks.push({ proc: t.proc, pid: t.pid, kind, name: first.f, t: last.time, op: last.index });
+        // The kernel's lock check at freeze is evidence for no-dead10cc: the mark carries the invariant's name (docs/invariants.md).
+        const name = kind === 'violation' ? 'no-dead10cc' : first.f;
+        marks.push({ proc: t.proc, pid: t.pid, kind, name, t: last.time, op: last.index, ...(kind === 'violation' ? { detail: `kernel check (${first.f}): ${t.proc} held the lock when frozen` } : {}) });
       }
       continue;
     }
@@ -160,7 +162,10 @@ export function buildTimeline(history: History, verdicts: readonly Verdict[] = [
       const at = history[vio.ops[vio.ops.length - 1] ?? -1];
       if (!at) continue;
       const t = at.proc === 'orchestrator' ? targetOf(at) : { proc: at.proc, pid: at.pid };
-      marks.push({ proc: t.proc, pid: t.pid, kind: 'violation', name: v.invariant, t: at.time, op: at.index, detail: vio.detail });
+      // One mark per invariant and op: the checker's detail replaces the kernel check's.
+      const same = marks.find((m) => m.kind === 'violation' && m.name === v.invariant && m.op === at.index);
+      if (same) same.detail = vio.detail;
+      else marks.push({ proc: t.proc, pid: t.pid, kind: 'violation', name: v.invariant, t: at.time, op: at.index, detail: vio.detail });
     }
   }
 

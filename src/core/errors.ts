@@ -62,6 +62,11 @@ export const ErrorCodes = {
   HISTORY_BAD_LINE: 'HISTORY_BAD_LINE', // a complete history JSONL line that is not a valid operation record
   BRIDGE_BAD_INPUT: 'BRIDGE_BAD_INPUT', // the native host called the bridge facade with malformed arguments
   BRIDGE_HOST_ERROR: 'BRIDGE_HOST_ERROR', // the native host answered with a malformed value or an error without a known code
+  // command line (src/cli, sim/cli)
+  CLI_USAGE: 'CLI_USAGE', // unknown option, missing required option or value, unexpected argument
+  CLI_BAD_VALUE: 'CLI_BAD_VALUE', // an option's value has the wrong form or is out of range (the option and value are named)
+  CLI_CONFIG: 'CLI_CONFIG', // a --config file is missing, unreadable, not JSON, or a field has the wrong type (file and field named)
+  CLI_IO: 'CLI_IO', // a file, directory or port the command was given cannot be opened, created or bound (path or port named)
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -87,10 +87,10 @@ describe('nsekit explore CLI', () => {
     expect(await runExploreCli(['--broken', 'nope'], () => {}, (s) => err.push(s))).toBe(4);
     expect(await runExploreCli(['--mode', 'slow', '--runs', '1'], () => {}, (s) => err.push(s))).toBe(4);
     expect(await runExploreCli(['--mode', 'real', '--trigger-timeout-ms', 'soon'], () => {}, (s) => err.push(s))).toBe(4);
-    expect(err.join('')).toMatch(/unknown broken variant 'nope'/);
-    expect(err.join('')).toMatch(/--mode must be fast or real, got slow/);
+    expect(err.join('')).toMatch(/CLI_BAD_VALUE: --broken must be one of ack-before-write, .*, got "nope"/);
+    expect(err.join('')).toMatch(/CLI_BAD_VALUE: --mode must be one of fast, real, got "slow"/);
     const help: string[] = [];
-    expect(await runExploreCli(['--help'], () => {}, (s) => help.push(s))).toBe(0);
+    expect(await runExploreCli(['--help'], (s) => help.push(s), () => {})).toBe(0);
     expect(help.join('')).toMatch(/--mode real .*real app\/NSE processes/);
     expect(help.join('')).toMatch(/--compare .*both modes/);
   });

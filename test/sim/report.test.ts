@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHECKERS, checkAll } from '../../sim/checkers/index.js';
 import { toChromeTrace, toHtmlReport, type TraceEvent } from '../../sim/report/index.js';
+import { HistoryRecorder } from '../../sim/history/recorder.js';
+import { storyOf } from '../../sim/report/index.js';
+import type { Scenario } from '../../sim/scenario/index.js';
 import { H, NSE, validRun } from './fixtures.js';
 
 /** A correct run plus a broken tail: the NSE is frozen holding the lock, then killed. */
@@ -58,6 +61,26 @@ describe('toChromeTrace', () => {
     expect(m1.map((e) => e.args!.step)).toEqual(['send', 'get', 'db.write', 'ack', 'ack', 'notify']);
     const inst = ev.filter((e) => e.ph === 'i').map((e) => e.name);
     expect(inst).toEqual(expect.arrayContaining(['freeze', 'thaw', 'kill', 'VIOLATION no-dead10cc']));
+    // A violation instant is named by its invariant (docs/invariants.md), never by the op that showed it.
+    for (const n of inst.filter((x) => x.startsWith('VIOLATION '))) expect(Object.keys(CHECKERS)).toContain(n.slice('VIOLATION '.length));
+    expect(inst.filter((x) => x.includes('lock.held-at-freeze'))).toEqual([]);
+  });
+
+  it('keeps µs: ops 0.25 ms apart get timestamps 250 µs apart (integers)', () => {
+    let t = 10;
+    const r = new HistoryRecorder({ now: () => (t += 0.25) });
+    r.append({ ...NSE, type: 'invoke', f: 'get', value: { queueId: 'q1' } });
+    r.append({ ...NSE, type: 'ok', f: 'get', value: { queueId: 'q1', msgId: null } });
+    const x = toChromeTrace(r.history).traceEvents.find((e) => e.ph === 'X' && e.name === 'get')!;
+    expect(x.ts).toBe(10_250);
+    expect(x.dur).toBe(250);
+  });
+
+  it('the recorder\'s own clock has sub-millisecond resolution', () => {
+    const r = new HistoryRecorder();
+    const times: number[] = [];
+    for (let i = 0; i < 2000 && !times.some((x) => !Number.isInteger(x)); i++) times.push(r.append({ proc: 'app', type: 'info', f: 'x' }).time);
+    expect(times.some((x) => !Number.isInteger(x))).toBe(true);
   });
 });
 
@@ -150,6 +173,49 @@ describe('toHtmlReport', () => {
     expect(Math.min(...labels)).toBeGreaterThanOrEqual(100);
     expect(Math.max(...labels)).toBeLessThanOrEqual(150);
   });
+  it.skipIf(!CHROMIUM)('a failing run: the verdict word, the scenario\'s story with its expectations met/not met, harness errors and the variant up front, the violation, log links, the view opening on the activity', async () => {
+    // The world takes 300 ms to start: nothing but the orchestrator's run record before.
+    const run = new HistoryRecorder().append({ proc: 'orchestrator', type: 'info', f: 'run', value: { seed: 42 }, time: 0 });
+    const base = brokenRun().ops.map((o) => ({ ...o, index: o.index + 1, time: o.time + 300 }));
+    const story: Scenario = {
+      name: 'nse-frozen-holding-lock',
+      description: 'The NSE is frozen while it holds the store lock: iOS would kill the app with 0xdead10cc.',
+      steps: [{ do: 'push' }, { when: { proc: 'nse', at: 'lock.acquired' }, do: 'freeze', proc: 'nse', note: 'frozen mid-write' }],
+      expect: { valid: false, violations: ['no-dead10cc'], hits: ['nse:lock.acquired', 'app:db.tx.begin'] },
+    };
+    const ops2 = [run, ...base];
+    const res = checkAll(ops2);
+    const page = toHtmlReport(ops2, res, {
+      scenario: story.name, seed: 42, mode: 'real', replay: 'nsekit sim x.json --seed 42', verdict: res.valid, exitCode: 1, logs: ['app.log', 'nse.log'],
+      story: storyOf(story, ops2, res, { harness: ['step 3 (pause): SIM_TRIGGER_TIMEOUT: SIM_TRIGGER_TIMEOUT: nse:net.get.sent not reached in 5000 ms'], broken: 'no-lock-release-on-suspend' }),
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'nsekit-report-'));
+    dirs.push(dir);
+    const file = join(dir, 'report.html');
+    writeFileSync(file, page);
+    const dom = await chromium(['--dump-dom', `file://${file}`], join(dir, 'profile'));
+    expect(dom).toContain('data-rendered="ok"');
+    expect(dom).toMatch(/<b id="verdict" class="badge v-false" data-valid="false">INVALID<\/b>/);
+    expect(dom).not.toMatch(/verdict: (true|false)/);
+    expect(dom).toContain('<p id="description">The NSE is frozen while it holds the store lock: iOS would kill the app with 0xdead10cc.</p>');
+    expect(dom).toMatch(/<li class="met" data-met="true">✓ met: verdict INVALID<\/li>/);
+    expect(dom).toMatch(/<li class="met" data-met="true">✓ met: no-dead10cc violated<\/li>/);
+    expect(dom).toMatch(/<li class="not-met" data-met="false">✗ not met: reaches app:db\.tx\.begin \(never reached: the race was not exercised\)<\/li>/);
+    expect(dom).toContain('<li class="mono">when nse reaches lock.acquired: freeze nse — frozen mid-write</li>');
+    expect(dom).toContain('id="expect-met">NOT met<');
+    // Harness errors and the variant come before the verdict table, the code said once.
+    expect(dom.indexOf('id="harness"')).toBeLessThan(dom.indexOf('<table id="verdicts"'));
+    expect(dom.indexOf('id="broken"')).toBeLessThan(dom.indexOf('<table id="verdicts"'));
+    expect(dom).toContain('step 3 (pause): SIM_TRIGGER_TIMEOUT: nse:net.get.sent not reached in 5000 ms');
+    expect(dom).not.toContain('SIM_TRIGGER_TIMEOUT: SIM_TRIGGER_TIMEOUT');
+    expect(dom).toMatch(/<g class="violation" data-invariant="no-dead10cc">/);
+    expect(dom).toMatch(/<a class="log" href="app\.log">app\.log<\/a> <a class="log" href="nse\.log">nse\.log<\/a>/);
+    // The view opens on the activity (from ~300 ms), not on the start-up.
+    const labels = [...dom.matchAll(/<text x="[^"]+" y="12">([0-9.]+) ms<\/text>/g)].map((m) => Number(m[1]));
+    expect(labels.length).toBeGreaterThan(2);
+    expect(Math.min(...labels)).toBeGreaterThanOrEqual(290);
+  });
+
   if (!CHROMIUM) it('SKIPPED: chromium not installed — apt-get install -y chromium to run the HTML render test', () => {
     console.warn('report.test.ts: /usr/bin/chromium missing; the headless render test was skipped');
     expect(CHROMIUM).toBeUndefined();
