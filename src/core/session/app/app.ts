@@ -69,7 +69,10 @@ export class App {
     // Leaving the foreground cuts a running wake sequence short at its next step
     // instead of queueing behind it: the NSE may start fetching right away.
     if (m.event === 'background' || m.event === 'suspend' || m.event === 'expiring') this.leaveGen++;
-    if (m.event === 'suspend' || m.event === 'expiring') this.suspendGen++;
+    if (m.event === 'suspend' || m.event === 'expiring') {
+      this.suspendGen++;
+      this.suspendNow(m);
+    }
     // A wake is for the foreground as of this command: a leave received after it (even before the
     // wake starts, behind a slow command) makes it stale, so the NSE is never GETting beside it.
     const gen = this.leaveGen;
@@ -152,6 +155,29 @@ export class App {
   }
 
   /** Sockets die in background: drop SUBs and stop polling while the network is still open. */
+  /**
+   * iOS's expiration (or suspension) does not wait for earlier commands: one stuck on the
+   * network (an UNSUB or a connect during an outage) would keep the store open past the
+   * deadline, and iOS freezes the app with SQLite's file locks held (0xdead10cc). So the phase
+   * machine blocks new work now and forces the drain at the deadline (closing the store); the
+   * queued command finds it done. What goBackground does without the network happens here too.
+   */
+  private suspendNow(m: LifecycleMsg): void {
+    const { rt } = this;
+    this.poller.stop();
+    rt.lock.withdrawYield();
+    if (rt.phase.phase === 'active') rt.phase.background(); // the phases a host sees stay in order
+    const deadlineMs = m.deadlineMs ?? (m.event === 'expiring' ? (rt.cfg.appExpiryDeadlineMs ?? 1_000) : 0);
+    rt.phase.suspend(deadlineMs).then(
+      () => {
+        if (rt.phase.phase !== 'suspended') return; // activated again meanwhile
+        rt.emit('left-front', {});
+        rt.reportSuspended();
+      },
+      (e: unknown) => rt.errorEvent(`lifecycle ${m.event}`, e),
+    );
+  }
+
   private async goBackground(): Promise<void> {
     const { rt } = this;
     if (rt.phase.phase === 'active') {
