@@ -73,6 +73,12 @@ export class App {
       this.suspendGen++;
       this.suspendNow(m);
     }
+    // Undo that the same way: a command still queued from before the suspension (a wake whose
+    // next step waits for a class the suspension blocked) would otherwise hold this one back.
+    if (m.event === 'active' && this.suspendedAhead) {
+      this.suspendedAhead = false;
+      void this.rt.phase.activate().catch((e: unknown) => this.rt.errorEvent('lifecycle active', e));
+    }
     // A wake is for the foreground as of this command: a leave received after it (even before the
     // wake starts, behind a slow command) makes it stale, so the NSE is never GETting beside it.
     const gen = this.leaveGen;
@@ -164,6 +170,7 @@ export class App {
    */
   private suspendNow(m: LifecycleMsg): void {
     const { rt } = this;
+    this.suspendedAhead = true;
     this.poller.stop();
     rt.lock.withdrawYield();
     if (rt.phase.phase === 'active') rt.phase.background(); // the phases a host sees stay in order
@@ -177,6 +184,9 @@ export class App {
       (e: unknown) => rt.errorEvent(`lifecycle ${m.event}`, e),
     );
   }
+
+  /** A suspension ran ahead of the queued commands (suspendNow); the next `active` activates ahead too. */
+  private suspendedAhead = false;
 
   private async goBackground(): Promise<void> {
     const { rt } = this;
