@@ -71,7 +71,18 @@ export class App {
     if (m.event === 'background' || m.event === 'suspend' || m.event === 'expiring') this.leaveGen++;
     if (m.event === 'suspend' || m.event === 'expiring') {
       this.suspendGen++;
-      this.suspendNow(m);
+      // Normally applied in order (background first: UNSUB, drain). If the suspension has not begun
+      // at half the deadline (an earlier command, or this one's UNSUB, stuck on the network), begin it.
+      const deadlineMs = m.deadlineMs ?? (m.event === 'expiring' ? (this.rt.cfg.appExpiryDeadlineMs ?? 1_000) : 0);
+      const guard = this.rt.host.clock.setTimer(Math.floor(deadlineMs / 2), () => {
+        const p = this.rt.phase.phase;
+        if (p !== 'suspending' && p !== 'suspended') this.suspendNow(m, deadlineMs - Math.floor(deadlineMs / 2));
+      });
+      const inner = applied;
+      applied = () => {
+        this.rt.host.clock.clearTimer(guard);
+        inner?.();
+      };
     }
     // Undo that the same way: a command still queued from before the suspension (a wake whose
     // next step waits for a class the suspension blocked) would otherwise hold this one back.
@@ -164,17 +175,18 @@ export class App {
   /**
    * iOS's expiration (or suspension) does not wait for earlier commands: one stuck on the
    * network (an UNSUB or a connect during an outage) would keep the store open past the
-   * deadline, and iOS freezes the app with SQLite's file locks held (0xdead10cc). So the phase
-   * machine blocks new work now and forces the drain at the deadline (closing the store); the
-   * queued command finds it done. What goBackground does without the network happens here too.
+   * deadline, and iOS freezes the app with SQLite's file locks held (0xdead10cc). So when the
+   * queue is still busy at half the deadline, the phase machine blocks new work now and forces
+   * the drain at the deadline (closing the store); the queued command finds it done. What
+   * goBackground does without the network happens here too.
    */
-  private suspendNow(m: LifecycleMsg): void {
+  private suspendNow(m: LifecycleMsg, deadlineMs: number): void {
     const { rt } = this;
+    rt.log('warn', 'phase', `lifecycle ${m.event}: not suspending yet at half the deadline, suspending ahead of the queue`, { deadlineMs });
     this.suspendedAhead = true;
     this.poller.stop();
     rt.lock.withdrawYield();
     if (rt.phase.phase === 'active') rt.phase.background(); // the phases a host sees stay in order
-    const deadlineMs = m.deadlineMs ?? (m.event === 'expiring' ? (rt.cfg.appExpiryDeadlineMs ?? 1_000) : 0);
     rt.phase.suspend(deadlineMs).then(
       () => {
         if (rt.phase.phase !== 'suspended') return; // activated again meanwhile
