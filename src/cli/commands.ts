@@ -9,11 +9,8 @@
 import { pathToFileURL } from 'node:url';
 import { parseFlags, reportCliError, str, usageError } from './args.js';
 import { PUSH_GATEWAY_USAGE, QUEUE_USAGE, RELAY_USAGE } from './usage.js';
+import { DEMO_USAGE } from './demo/cli.js';
 
-const DEMO_USAGE = `usage: nsekit demo [--verbose]
-  relay + push gateway + sender + one device; sends messages while the device goes foreground → background →
-  frozen → locked → unlocked → foreground and prints where each arrived. Exit 0 only if nothing was lost or
-  duplicated. --verbose streams every process's logs on stderr.`;
 
 const procUsage = (role: 'app' | 'nse') => `usage: nsekit ${role} --config FILE
   runs one ${role === 'app' ? 'app' : 'NSE'} process without a device: lifecycle commands on stdin, events as JSON lines on stdout.

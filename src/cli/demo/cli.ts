@@ -1,3 +1,5 @@
+import { NsekitError } from '../../core/errors.js';
+
 /** `nsekit demo` arguments (docs/cli.md). Exit 0 OK, 1 FAIL, 2 bad arguments. */
 export const DEMO_USAGE = `usage: nsekit demo [--verbose] [--chaos [--minutes N] [--seed S]]
 
@@ -40,7 +42,7 @@ export function parseDemoArgs(args: string[]): DemoArgs | 'help' | string {
       const n = num('an integer', (x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32);
       if (typeof n === 'string') return n;
       seed = n;
-    } else return `nsekit demo: unknown option ${JSON.stringify(a)}`;
+    } else return `nsekit demo: unknown option ${a}`;
   }
   if (!chaos && (args.includes('--minutes') || args.includes('--seed'))) return 'nsekit demo: --minutes and --seed go with --chaos';
   return { verbose, ...(chaos ? { chaos: { minutes, seed } } : {}) };
@@ -53,8 +55,9 @@ export async function runDemoCli(args: string[]): Promise<number> {
     return 0;
   }
   if (typeof a === 'string') {
-    process.stderr.write(`${a}\n\n${DEMO_USAGE}\n`);
-    return 2;
+    // Reported by the command line as `nsekit demo: CODE: message` with the usage (src/cli/args.ts).
+    const msg = a.replace(/^nsekit demo: /, '');
+    throw new NsekitError(/ needs /.test(msg) ? 'CLI_BAD_VALUE' : 'CLI_USAGE', msg);
   }
   const { runDemo } = await import('./index.js');
   const r = await runDemo(a);

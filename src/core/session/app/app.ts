@@ -74,13 +74,14 @@ export class App {
       // Normally applied in order (background first: UNSUB, drain). If the suspension has not begun
       // at half the deadline (an earlier command, or this one's UNSUB, stuck on the network), begin it.
       const deadlineMs = m.deadlineMs ?? (m.event === 'expiring' ? (this.rt.cfg.appExpiryDeadlineMs ?? 1_000) : 0);
-      const guard = this.rt.host.clock.setTimer(Math.floor(deadlineMs / 2), () => {
+      // (Only with a deadline: `suspend` with none is applied in order, its drain forced at once.)
+      const guard = deadlineMs <= 0 ? null : this.rt.host.clock.setTimer(Math.floor(deadlineMs / 2), () => {
         const p = this.rt.phase.phase;
         if (p !== 'suspending' && p !== 'suspended') this.suspendNow(m, deadlineMs - Math.floor(deadlineMs / 2));
       });
       const inner = applied;
       applied = () => {
-        this.rt.host.clock.clearTimer(guard);
+        if (guard !== null) this.rt.host.clock.clearTimer(guard);
         inner?.();
       };
     }
