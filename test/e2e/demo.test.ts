@@ -107,12 +107,12 @@ describe('e2e: nsekit demo', () => {
     expect(help.stdout()).toContain('--chaos');
     const bogus = start(['demo', '--bogus']);
     expect(await bogus.code).toBe(2);
-    expect(bogus.stderr()).toContain('unknown option "--bogus"');
+    expect(bogus.stderr()).toContain('nsekit demo: CLI_USAGE: unknown option --bogus');
     expect(bogus.stderr()).toContain('usage: nsekit demo');
     expect(bogus.stdout()).toBe('');
     const bad = start(['demo', '--chaos', '--minutes', 'soon']);
     expect(await bad.code).toBe(2);
-    expect(bad.stderr()).toContain('--minutes needs');
+    expect(bad.stderr()).toContain('nsekit demo: CLI_BAD_VALUE: --minutes needs');
   });
 
   it('the app SIGKILLed from outside in the background: the next foreground relaunches it, nothing is lost', async () => {
