@@ -1,4 +1,3 @@
-import { DEVICE_PROCS } from './common.js';
 import { verdict, type Checker, type Op, type Violation } from './types.js';
 
 /** Ops that open a network exchange with the relay (see docs/invariants.md). */
@@ -34,7 +33,23 @@ export function isDbOp(f: string): boolean {
  */
 export const CLASS_OF: Readonly<Record<string, string>> = { send: 'sendNetwork' };
 
-const isGateReport = (op: Op, what: 'blocked' | 'opened'): boolean => op.f === `gate.${what}` || op.fp === `gate.${what}` || op.f === `fp.gate.${what}`;
+/** Which gate report an op is ('gate.blocked' / 'gate.opened' as the f, the failpoint, or the real observer's `fp.` op), else null. */
+function gateReport(op: Op): 'blocked' | 'opened' | null {
+  const f = op.f, fp = op.fp;
+  if (f === 'gate.blocked' || fp === 'gate.blocked' || f === 'fp.gate.blocked') return 'blocked';
+  if (f === 'gate.opened' || fp === 'gate.opened' || f === 'fp.gate.opened') return 'opened';
+  return null;
+}
+
+const NETWORK_SET: ReadonlySet<string> = new Set(NETWORK_FS);
+const DB_SET: ReadonlySet<string> = new Set(DB_FS);
+const DB_FINISHING_SET: ReadonlySet<string> = new Set(DB_FINISHING_FS);
+/** isNetworkOp / isDbOp over a set (the checker asks for every device op). */
+function gatedKind(f: string): 'net' | 'db' | null {
+  if (NETWORK_SET.has(f) || f.startsWith(NETWORK_PREFIX)) return 'net';
+  if (DB_SET.has(f) || (f.startsWith(DB_PREFIX) && !DB_FINISHING_SET.has(f))) return 'db';
+  return null;
+}
 
 function phaseOf(op: Op): string | undefined {
   const v = op.value;
@@ -67,27 +82,29 @@ export const checkGates: Checker = (history) => {
   /** Per instance: classes its controller reported blocked (and not opened since), with the report's index. */
   const blockedCls = new Map<string, Map<string, number>>();
   for (const op of history) {
-    if (!(DEVICE_PROCS as readonly string[]).includes(op.proc)) continue;
+    if (op.proc !== 'app' && op.proc !== 'nse') continue; // DEVICE_PROCS
+    const report = op.type !== 'invoke' && typeof op.value?.cls === 'string' ? gateReport(op) : null;
+    const isPhase = report === null && op.f === 'phase' && op.type !== 'invoke' && op.type !== 'fail';
+    const kind = report === null && !isPhase ? gatedKind(op.f) : null;
+    if (report === null && !isPhase && kind === null) continue;
     const key = `${op.proc}#${op.pid ?? ''}`;
-    if ((isGateReport(op, 'blocked') || isGateReport(op, 'opened')) && op.type !== 'invoke' && typeof op.value?.cls === 'string') {
+    if (report !== null) {
       let m = blockedCls.get(key);
       if (!m) blockedCls.set(key, (m = new Map()));
-      if (isGateReport(op, 'blocked')) m.set(op.value.cls as string, op.index);
+      if (report === 'blocked') m.set(op.value.cls as string, op.index);
       else m.delete(op.value.cls as string);
       continue;
     }
-    if (op.f === 'phase' && op.type !== 'invoke' && op.type !== 'fail') {
+    if (isPhase) {
       const p = phaseOf(op);
       if (p) current.set(key, { phase: p, op: op.index });
       continue;
     }
-    const net = isNetworkOp(op.f);
-    const db = !net && isDbOp(op.f);
-    if (!net && !db) continue;
+    const net = kind === 'net';
     // Only the start counts: an invoke, or a completion whose invoke we never saw.
     const sk = `${key}\u0000${op.f}\u0000${op.ref ?? ''}`;
     const open = started.get(sk) ?? 0;
-    const qk = `${key}\u0000${String(op.value?.queueId ?? '')}`;
+    const qk = op.f === 'get' || op.f === 'ack' ? `${key}\u0000${String(op.value?.queueId ?? '')}` : '';
     if (op.type === 'invoke') started.set(sk, open + 1);
     else if (open > 0) {
       started.set(sk, open - 1);
@@ -106,13 +123,13 @@ export const checkGates: Checker = (history) => {
       if (op.f === 'get') noteGetStart(op, qk, false);
       continue;
     }
-    const banned = net ? NO_NETWORK_PHASES : NO_DB_PHASES;
-    if (op.f === 'get') noteGetStart(op, qk, !banned.includes(phase));
+    const banned = (net ? NO_NETWORK_PHASES : NO_DB_PHASES).includes(phase);
+    if (op.f === 'get') noteGetStart(op, qk, !banned);
     const cls = CLASS_OF[op.f];
     const clsAt = cls === undefined ? undefined : blockedCls.get(key)?.get(cls);
-    if (!banned.includes(phase) && cls !== undefined && clsAt !== undefined) {
+    if (!banned && cls !== undefined && clsAt !== undefined) {
       violations.push({ detail: `${op.proc} started network op '${op.f}' while its ${cls} class was blocked (${phase})`, ops: [clsAt, op.index], proc: op.proc });
-    } else if (banned.includes(phase)) {
+    } else if (banned) {
       const ops = [op.index];
       if (op.phase === undefined && known) ops.push(known.op);
       violations.push({
