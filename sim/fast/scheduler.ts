@@ -25,8 +25,6 @@ interface Timer {
   fn: () => void;
 }
 
-const drain = () => new Promise<void>((r) => setImmediate(r));
-
 export interface RunLimits {
   /** Stop once the virtual clock would pass this time. */
   untilMs: number;
@@ -110,43 +108,73 @@ export class Scheduler {
   }
 
   /** Drives tasks and timers until quiescent, a limit, or `stop()`. Returns why it stopped. */
-  async run(limits: RunLimits): Promise<'quiescent' | 'time' | 'steps' | 'stopped'> {
-    for (;;) {
-      await drain();
-      if (limits.stop?.()) return 'stopped';
-      if (this.steps >= limits.maxSteps) return 'steps';
-      let ready: number[] | null = null;
-      if (this.frozen.size > 0) {
-        ready = [];
-        for (let i = 0; i < this.tasks.length; i++) if (this.runnable(this.tasks[i]!.owner)) ready.push(i);
-      }
-      const n = ready ? ready.length : this.tasks.length;
-      if (n > 0) {
-        const k = n === 1 ? 0 : this.rng.int(n);
-        const i = ready ? ready[k]! : k;
-        const t = this.tasks.splice(i, 1)[0]!;
-        this.steps++;
-        t.run();
-        continue;
-      }
-      let next: Timer | undefined;
-      for (const t of this.timers.values()) {
-        if (!this.runnable(t.owner)) continue;
-        if (!next || t.at < next.at || (t.at === next.at && t.id < next.id)) next = t;
-      }
-      if (next && Math.max(this.now, next.at) <= limits.untilMs) {
-        this.timers.delete(next.id);
-        this.now = Math.max(this.now, next.at);
-        this.steps++;
-        next.fn();
-        continue;
-      }
-      if (limits.onIdle?.()) continue;
-      if (next) {
-        this.now = Math.max(this.now, limits.untilMs);
-        return 'time';
-      }
-      return 'quiescent';
+  run(limits: RunLimits): Promise<'quiescent' | 'time' | 'steps' | 'stopped'> {
+    // One step per macrotask turn (setImmediate): every microtask the previous step started has
+    // run by then. Driven by the immediate's callback rather than an `await` per step: the same
+    // order of steps and microtasks, without a promise and an async resumption per step.
+    return new Promise((resolve, reject) => {
+      const turn = (): void => {
+        let why: ReturnType<Scheduler['step']>;
+        try {
+          why = this.step(limits);
+        } catch (e) {
+          reject(e); // as the awaiting loop did: a throwing task or timer fails the run
+          return;
+        }
+        if (why === null) setImmediate(turn);
+        else resolve(why);
+      };
+      setImmediate(turn);
+    });
+  }
+
+  /** One scheduling decision (microtasks drained): null to go on after the next drain, else why the run stops. */
+  private step(limits: RunLimits): 'quiescent' | 'time' | 'steps' | 'stopped' | null {
+    if (limits.stop?.()) return 'stopped';
+    if (this.steps >= limits.maxSteps) return 'steps';
+    const tasks = this.tasks;
+    let n = tasks.length;
+    const filtered = this.frozen.size > 0;
+    if (filtered) {
+      n = 0;
+      for (let i = 0; i < tasks.length; i++) if (this.runnable(tasks[i]!.owner)) n++;
     }
+    if (n > 0) {
+      const k = n === 1 ? 0 : this.rng.int(n);
+      let i = k;
+      if (filtered) {
+        // The k-th runnable task (in queue order).
+        for (let j = 0, seen = 0; j < tasks.length; j++) {
+          if (!this.runnable(tasks[j]!.owner)) continue;
+          if (seen++ === k) {
+            i = j;
+            break;
+          }
+        }
+      }
+      const t = i === 0 ? tasks.shift()! : tasks.splice(i, 1)[0]!;
+      this.steps++;
+      t.run();
+      return null;
+    }
+    let next: Timer | undefined;
+    for (const t of this.timers.values()) {
+      if (!this.runnable(t.owner)) continue;
+      if (!next || t.at < next.at || (t.at === next.at && t.id < next.id)) next = t;
+    }
+    if (next && Math.max(this.now, next.at) <= limits.untilMs) {
+      this.timers.delete(next.id);
+      this.now = Math.max(this.now, next.at);
+      this.steps++;
+      next.fn();
+      return null;
+    }
+    // Made progress: drain what it started, then decide again (as after a step).
+    if (limits.onIdle?.()) return null;
+    if (next) {
+      this.now = Math.max(this.now, limits.untilMs);
+      return 'time';
+    }
+    return 'quiescent';
   }
 }

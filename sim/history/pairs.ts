@@ -112,11 +112,9 @@ export function startOf(p: OpPair): Op {
 
 /** Value of the pair: the completion's value merged over the invoke's. */
 export function pairValue(p: OpPair): Record<string, any> {
-  const a = p.invoke?.value;
-  const b = p.complete?.value;
-  const obj = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : {});
-  return { ...obj(a), ...obj(b) };
+  return { ...asObject(p.invoke?.value), ...asObject(p.complete?.value) };
 }
+const asObject = (v: unknown): Record<string, any> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : {});
 
 /** Reads `value.msgId` (or a string value) from an op. */
 export function msgIdOf(op: Op | undefined): string | undefined {
