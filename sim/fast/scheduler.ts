@@ -25,6 +25,9 @@ interface Timer {
   fn: () => void;
 }
 
+/** Steps between two real event-loop turns (see Scheduler.run). */
+const YIELD_EVERY = 64;
+
 export interface RunLimits {
   /** Stop once the virtual clock would pass this time. */
   untilMs: number;
@@ -109,21 +112,30 @@ export class Scheduler {
 
   /** Drives tasks and timers until quiescent, a limit, or `stop()`. Returns why it stopped. */
   run(limits: RunLimits): Promise<'quiescent' | 'time' | 'steps' | 'stopped'> {
-    // One step per macrotask turn (setImmediate): every microtask the previous step started has
-    // run by then. Driven by the immediate's callback rather than an `await` per step: the same
-    // order of steps and microtasks, without a promise and an async resumption per step.
+    // Each step starts once every microtask the previous one started has run (transitively).
+    // Node drains the whole microtask queue before it runs the next `process.nextTick`
+    // callback, and a tick queued from a microtask runs only after that drain: so the next
+    // step is queued as a tick from a microtask queued after the step. That is the guarantee
+    // a macrotask turn (setImmediate) gives, without an event-loop turn per step; every
+    // YIELD_EVERY steps the run still takes a real turn, so I/O and timers of the host
+    // process (real-mode runs of `explore --compare` in the same process) are not starved.
     return new Promise((resolve, reject) => {
+      let sinceYield = 0;
       const turn = (): void => {
         let why: ReturnType<Scheduler['step']>;
         try {
           why = this.step(limits);
         } catch (e) {
-          reject(e); // as the awaiting loop did: a throwing task or timer fails the run
+          reject(e); // as an awaiting loop would: a throwing task or timer fails the run
           return;
         }
-        if (why === null) setImmediate(turn);
-        else resolve(why);
+        if (why !== null) resolve(why);
+        else if (++sinceYield >= YIELD_EVERY) {
+          sinceYield = 0;
+          setImmediate(turn);
+        } else queueMicrotask(nextTurn);
       };
+      const nextTurn = (): void => void process.nextTick(turn);
       setImmediate(turn);
     });
   }
