@@ -27,6 +27,7 @@ interface Timer {
 
 /** Steps between two real event-loop turns (see Scheduler.run). */
 const YIELD_EVERY = 64;
+const RESOLVED = Promise.resolve();
 
 export interface RunLimits {
   /** Stop once the virtual clock would pass this time. */
@@ -133,7 +134,7 @@ export class Scheduler {
         else if (++sinceYield >= YIELD_EVERY) {
           sinceYield = 0;
           setImmediate(turn);
-        } else queueMicrotask(nextTurn);
+        } else void RESOLVED.then(nextTurn); // a microtask (lighter than queueMicrotask's wrapper)
       };
       const nextTurn = (): void => void process.nextTick(turn);
       setImmediate(turn);
