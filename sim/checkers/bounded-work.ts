@@ -1,4 +1,4 @@
-import { pairOps, pairValue, startOf } from '../history/pairs.js';
+import { pairField, pairOps, startOf } from '../history/pairs.js';
 import { happened, isEnd, sameProc, selfOf, targetOf, type ProcRef } from './common.js';
 import { verdict, type Checker, type Op, type Violation } from './types.js';
 
@@ -100,9 +100,9 @@ export const checkBoundedWork: Checker = (history) => {
   for (const p of pairOps(history)) {
     const s = startOf(p);
     if (s.proc !== 'nse' || s.f !== 'get') continue;
-    const v = pairValue(p);
-    const msg = p.complete?.type === 'ok' && typeof v.msgId === 'string';
-    gets.push({ who: selfOf(s), start: s.index, done: p.complete ? p.complete.index : undefined, msg, msgId: msg ? (v.msgId as string) : undefined });
+    const msgId = pairField(p, 'msgId'); // pairValue(p).msgId
+    const msg = p.complete?.type === 'ok' && typeof msgId === 'string';
+    gets.push({ who: selfOf(s), start: s.index, done: p.complete ? p.complete.index : undefined, msg, msgId: msg ? (msgId as string) : undefined });
   }
 
   // (a) busy periods per instance.

@@ -1,4 +1,4 @@
-import { pairOps, pairValue, startOf, type OpPair } from '../history/pairs.js';
+import { pairField, pairOps, startOf, type OpPair } from '../history/pairs.js';
 import { DEVICE_PROCS, happened, isEnd, sameProc, selfOf, targetOf, type ProcRef } from './common.js';
 import { verdict, type Checker, type Op, type Violation } from './types.js';
 
@@ -51,9 +51,9 @@ function holdsOf(history: readonly Op[]): Held[] {
   for (const p of pairOps(history)) {
     const s = startOf(p);
     if (p.complete?.f !== 'get' || p.complete.type !== 'ok' || !(DEVICE_PROCS as readonly string[]).includes(s.proc)) continue;
-    const v = pairValue(p);
-    if (typeof v.msgId !== 'string' || typeof v.queueId !== 'string') continue;
-    const h: Held = { pair: p, who: selfOf(s), queueId: v.queueId, msgId: v.msgId, start: s.index, done: p.complete.index, end: Infinity };
+    const msgId = pairField(p, 'msgId'), queueId = pairField(p, 'queueId'); // pairValue's, field by field
+    if (typeof msgId !== 'string' || typeof queueId !== 'string') continue;
+    const h: Held = { pair: p, who: selfOf(s), queueId, msgId, start: s.index, done: p.complete.index, end: Infinity };
     held.push(h);
     byStart.set(p.complete.index, h);
   }

@@ -114,6 +114,13 @@ export function startOf(p: OpPair): Op {
 export function pairValue(p: OpPair): Record<string, any> {
   return { ...asObject(p.invoke?.value), ...asObject(p.complete?.value) };
 }
+/** One field of pairValue(p), without building the merged object. */
+export function pairField(p: OpPair, key: string): any {
+  const b = asObject(p.complete?.value);
+  if (Object.hasOwn(b, key)) return b[key];
+  const a = asObject(p.invoke?.value);
+  return Object.hasOwn(a, key) ? a[key] : undefined;
+}
 const asObject = (v: unknown): Record<string, any> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : {});
 
 /** Reads `value.msgId` (or a string value) from an op. */
