@@ -1,4 +1,4 @@
-import { pairOps, pairValue, startOf } from '../history/pairs.js';
+import { pairField, pairOps, startOf } from '../history/pairs.js';
 import { happened, isEnd, sameProc, selfOf, targetOf, type ProcRef } from './common.js';
 import { verdict, type Checker, type Op, type Violation } from './types.js';
 
@@ -7,7 +7,9 @@ export const DEFAULT_NSE_MAX_EXTRA_GETS = 3;
 
 /** A session event as either host records it: `push-start` (fast mode) or `ev.push-start` (real observer). */
 export function isEvent(op: Op, name: string): boolean {
-  return op.f === name || op.f === `ev.${name}`;
+  const f = op.f;
+  // f === name or f === `ev.${name}`, without building the second string for every op.
+  return f === name || (f.length === name.length + 3 && f.startsWith('ev.') && f.endsWith(name));
 }
 
 /** The extra-GET cap from the run's `run` op (`nseMaxExtraGets`, or inside `config`/`procConfig`), else the default. */
@@ -94,13 +96,13 @@ export const checkBoundedWork: Checker = (history) => {
   }
 
   // GETs by NSE instances: start (invoke or lone completion) and whether they returned a message.
-  const gets: { who: ProcRef; start: number; done?: number; msg: boolean; msgId?: string }[] = [];
+  const gets: { who: ProcRef; start: number; done: number | undefined; msg: boolean; msgId: string | undefined }[] = [];
   for (const p of pairOps(history)) {
     const s = startOf(p);
     if (s.proc !== 'nse' || s.f !== 'get') continue;
-    const v = pairValue(p);
-    const msg = p.complete?.type === 'ok' && typeof v.msgId === 'string';
-    gets.push({ who: selfOf(s), start: s.index, ...(p.complete ? { done: p.complete.index } : {}), msg, ...(msg ? { msgId: v.msgId as string } : {}) });
+    const msgId = pairField(p, 'msgId'); // pairValue(p).msgId
+    const msg = p.complete?.type === 'ok' && typeof msgId === 'string';
+    gets.push({ who: selfOf(s), start: s.index, done: p.complete ? p.complete.index : undefined, msg, msgId: msg ? (msgId as string) : undefined });
   }
 
   // (a) busy periods per instance.
@@ -143,7 +145,7 @@ export const checkBoundedWork: Checker = (history) => {
   const expired = new Map<string, number>();
   const invoked = new Set(gets.filter((g) => g.done !== undefined && g.done !== g.start).map((g) => g.done!));
   for (const op of history) {
-    if (op.proc !== 'nse') continue;
+    if (op.proc !== 'nse' || (op.f !== 'get' && op.f !== 'notify.placeholder' && op.f !== 'ev.notify.placeholder' && !isEvent(op, 'push-start'))) continue;
     const k = `nse#${op.pid ?? ''}`;
     if (op.f === 'notify.placeholder' || op.f === 'ev.notify.placeholder') {
       if (happened(op) && !expired.has(k)) expired.set(k, op.index);

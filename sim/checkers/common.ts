@@ -39,7 +39,8 @@ export function happened(op: Op): boolean {
 /** Ops that end a process instance: the kernel drops its flocks and its tx. */
 export const END_FS = ['kill', 'exit', 'jetsam'];
 export function isEnd(op: Op): boolean {
-  return END_FS.includes(op.f) && happened(op);
+  const f = op.f;
+  return (f === 'kill' || f === 'exit' || f === 'jetsam') && happened(op); // END_FS, spelled out: called for every op
 }
 
 export interface ResolvedFinal {
@@ -64,7 +65,8 @@ export function resolveFinal(history: History, final: FinalState = {}): Resolved
   if (final.relay?.queued) r.relayQueued = final.relay.queued;
   for (let i = history.length - 1; i >= 0; i--) {
     const op = history[i]!;
-    if (!happened(op)) continue;
+    const f = op.f;
+    if ((f !== 'store.snapshot' && f !== 'inbox.snapshot' && f !== 'relay.snapshot') || !happened(op)) continue;
     const v = (op.value ?? {}) as Record<string, unknown>;
     if (op.f === 'store.snapshot' && !r.store && ids(v.msgIds)) {
       r.store = { msgIds: ids(v.msgIds)!, op: op.index };

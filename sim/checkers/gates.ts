@@ -1,4 +1,3 @@
-import { DEVICE_PROCS } from './common.js';
 import { verdict, type Checker, type Op, type Violation } from './types.js';
 
 /** Ops that open a network exchange with the relay (see docs/invariants.md). */
@@ -34,12 +33,42 @@ export function isDbOp(f: string): boolean {
  */
 export const CLASS_OF: Readonly<Record<string, string>> = { send: 'sendNetwork' };
 
-const isGateReport = (op: Op, what: 'blocked' | 'opened'): boolean => op.f === `gate.${what}` || op.fp === `gate.${what}` || op.f === `fp.gate.${what}`;
+/** Which gate report an op is ('gate.blocked' / 'gate.opened' as the f, the failpoint, or the real observer's `fp.` op), else null. */
+function gateReport(op: Op): 'blocked' | 'opened' | null {
+  const f = op.f, fp = op.fp;
+  if (f === 'gate.blocked' || fp === 'gate.blocked' || f === 'fp.gate.blocked') return 'blocked';
+  if (f === 'gate.opened' || fp === 'gate.opened' || f === 'fp.gate.opened') return 'opened';
+  return null;
+}
+
+const NETWORK_SET: ReadonlySet<string> = new Set(NETWORK_FS);
+const DB_SET: ReadonlySet<string> = new Set(DB_FS);
+const DB_FINISHING_SET: ReadonlySet<string> = new Set(DB_FINISHING_FS);
+/** isNetworkOp / isDbOp over a set (the checker asks for every device op). */
+function gatedKind(f: string): 'net' | 'db' | null {
+  if (NETWORK_SET.has(f) || f.startsWith(NETWORK_PREFIX)) return 'net';
+  if (DB_SET.has(f) || (f.startsWith(DB_PREFIX) && !DB_FINISHING_SET.has(f))) return 'db';
+  return null;
+}
 
 function phaseOf(op: Op): string | undefined {
   const v = op.value;
   if (typeof v === 'string') return v;
   return typeof v?.phase === 'string' ? v.phase : undefined;
+}
+
+/** What the gates checker tracks per process instance. */
+interface Inst {
+  /** The last phase the instance reported about itself, and that op. */
+  current: { phase: string; op: number } | undefined;
+  /** Per f, per ref: invokes not yet completed. */
+  started: Map<string, Map<string, number>>;
+  /** Per queue: for each GET invoked and not yet completed, whether its start was allowed. */
+  getStarts: Map<string, boolean[]>;
+  /** Queue + msgId of receives in flight (an allowed GET returned the message, no ACK yet). */
+  receiving: Set<string>;
+  /** Classes its controller reported blocked (and not opened since), with the report's index. */
+  blockedCls: Map<string, number>;
 }
 
 /**
@@ -56,63 +85,68 @@ function phaseOf(op: Op): string | undefined {
  * by the DB rule as usual: its class is still open while receiveNetwork drains.)
  */
 export const checkGates: Checker = (history) => {
-  const current = new Map<string, { phase: string; op: number }>();
   const violations: Violation[] = [];
   let unphased = 0;
-  const started = new Map<string, number>();
-  /** Per instance + queue: for each GET invoked and not yet completed, whether its start was allowed. */
-  const getStarts = new Map<string, boolean[]>();
-  /** Instance + queue + msgId of receives in flight (an allowed GET returned the message, no ACK yet). */
-  const receiving = new Set<string>();
-  /** Per instance: classes its controller reported blocked (and not opened since), with the report's index. */
-  const blockedCls = new Map<string, Map<string, number>>();
+  // State per process instance (proc + pid), found by two map lookups rather than a joined
+  // string key: this loop visits every device op of every checked history.
+  const insts = new Map<string, Map<number | string, Inst>>();
+  const instOf = (op: Op): Inst => {
+    let byPid = insts.get(op.proc);
+    if (!byPid) insts.set(op.proc, (byPid = new Map()));
+    const pid = op.pid ?? '';
+    let x = byPid.get(pid);
+    if (!x) byPid.set(pid, (x = { current: undefined, started: new Map(), getStarts: new Map(), receiving: new Set(), blockedCls: new Map() }));
+    return x;
+  };
   for (const op of history) {
-    if (!(DEVICE_PROCS as readonly string[]).includes(op.proc)) continue;
-    const key = `${op.proc}#${op.pid ?? ''}`;
-    if ((isGateReport(op, 'blocked') || isGateReport(op, 'opened')) && op.type !== 'invoke' && typeof op.value?.cls === 'string') {
-      let m = blockedCls.get(key);
-      if (!m) blockedCls.set(key, (m = new Map()));
-      if (isGateReport(op, 'blocked')) m.set(op.value.cls as string, op.index);
-      else m.delete(op.value.cls as string);
+    if (op.proc !== 'app' && op.proc !== 'nse') continue; // DEVICE_PROCS
+    const report = op.type !== 'invoke' && typeof op.value?.cls === 'string' ? gateReport(op) : null;
+    const isPhase = report === null && op.f === 'phase' && op.type !== 'invoke' && op.type !== 'fail';
+    const kind = report === null && !isPhase ? gatedKind(op.f) : null;
+    if (report === null && !isPhase && kind === null) continue;
+    const inst = instOf(op);
+    if (report !== null) {
+      if (report === 'blocked') inst.blockedCls.set(op.value.cls as string, op.index);
+      else inst.blockedCls.delete(op.value.cls as string);
       continue;
     }
-    if (op.f === 'phase' && op.type !== 'invoke' && op.type !== 'fail') {
+    if (isPhase) {
       const p = phaseOf(op);
-      if (p) current.set(key, { phase: p, op: op.index });
+      if (p) inst.current = { phase: p, op: op.index };
       continue;
     }
-    const net = isNetworkOp(op.f);
-    const db = !net && isDbOp(op.f);
-    if (!net && !db) continue;
+    const net = kind === 'net';
     // Only the start counts: an invoke, or a completion whose invoke we never saw.
-    const sk = `${key}\u0000${op.f}\u0000${op.ref ?? ''}`;
-    const open = started.get(sk) ?? 0;
-    const qk = `${key}\u0000${String(op.value?.queueId ?? '')}`;
-    if (op.type === 'invoke') started.set(sk, open + 1);
+    let byRef = inst.started.get(op.f);
+    if (!byRef) inst.started.set(op.f, (byRef = new Map()));
+    const ref = op.ref === undefined || op.ref === null ? '' : String(op.ref);
+    const open = byRef.get(ref) ?? 0;
+    const q = op.f === 'get' || op.f === 'ack' ? String(op.value?.queueId ?? '') : '';
+    if (op.type === 'invoke') byRef.set(ref, open + 1);
     else if (open > 0) {
-      started.set(sk, open - 1);
-      if (op.f === 'get') noteGetDone(op, qk, getStarts.get(qk)?.shift() ?? false);
+      byRef.set(ref, open - 1);
+      if (op.f === 'get') noteGetDone(op, inst, q, inst.getStarts.get(q)?.shift() ?? false);
       continue;
     }
     // The ACK that ends a receive whose GET started while the class was open.
     if (op.f === 'ack') {
-      const rk = `${qk}\u0000${String(op.value?.msgId ?? '')}`;
-      if (receiving.delete(rk)) continue;
+      const rk = `${q}\u0000${String(op.value?.msgId ?? '')}`;
+      if (inst.receiving.delete(rk)) continue;
     }
-    const known = current.get(key);
+    const known = inst.current;
     const phase = op.phase ?? known?.phase;
     if (phase === undefined) {
       unphased++;
-      if (op.f === 'get') noteGetStart(op, qk, false);
+      if (op.f === 'get') noteGetStart(op, inst, q, false);
       continue;
     }
-    const banned = net ? NO_NETWORK_PHASES : NO_DB_PHASES;
-    if (op.f === 'get') noteGetStart(op, qk, !banned.includes(phase));
+    const banned = (net ? NO_NETWORK_PHASES : NO_DB_PHASES).includes(phase);
+    if (op.f === 'get') noteGetStart(op, inst, q, !banned);
     const cls = CLASS_OF[op.f];
-    const clsAt = cls === undefined ? undefined : blockedCls.get(key)?.get(cls);
-    if (!banned.includes(phase) && cls !== undefined && clsAt !== undefined) {
+    const clsAt = cls === undefined ? undefined : inst.blockedCls.get(cls);
+    if (!banned && cls !== undefined && clsAt !== undefined) {
       violations.push({ detail: `${op.proc} started network op '${op.f}' while its ${cls} class was blocked (${phase})`, ops: [clsAt, op.index], proc: op.proc });
-    } else if (banned.includes(phase)) {
+    } else if (banned) {
       const ops = [op.index];
       if (op.phase === undefined && known) ops.push(known.op);
       violations.push({
@@ -122,16 +156,16 @@ export const checkGates: Checker = (history) => {
       });
     }
   }
-  function noteGetStart(op: Op, qk: string, allowed: boolean): void {
+  function noteGetStart(op: Op, inst: Inst, q: string, allowed: boolean): void {
     if (op.type === 'invoke') {
-      let list = getStarts.get(qk);
-      if (!list) getStarts.set(qk, (list = []));
+      let list = inst.getStarts.get(q);
+      if (!list) inst.getStarts.set(q, (list = []));
       list.push(allowed);
-    } else noteGetDone(op, qk, allowed); // a lone completion is its own start
+    } else noteGetDone(op, inst, q, allowed); // a lone completion is its own start
   }
-  function noteGetDone(op: Op, qk: string, allowed: boolean): void {
+  function noteGetDone(op: Op, inst: Inst, q: string, allowed: boolean): void {
     const msgId = op.value?.msgId;
-    if (allowed && op.type === 'ok' && typeof msgId === 'string') receiving.add(`${qk}\u0000${msgId}`);
+    if (allowed && op.type === 'ok' && typeof msgId === 'string') inst.receiving.add(`${q}\u0000${msgId}`);
   }
   const notes = unphased > 0 ? [`${unphased} gated op(s) had no known phase and were not checked`] : [];
   return verdict('gates', violations, notes);

@@ -1,4 +1,4 @@
-import { pairOps, pairValue, startOf, type OpPair } from '../history/pairs.js';
+import { pairField, pairOps, startOf, type OpPair } from '../history/pairs.js';
 import { DEVICE_PROCS, happened, isEnd, sameProc, selfOf, targetOf, type ProcRef } from './common.js';
 import { verdict, type Checker, type Op, type Violation } from './types.js';
 
@@ -51,21 +51,24 @@ function holdsOf(history: readonly Op[]): Held[] {
   for (const p of pairOps(history)) {
     const s = startOf(p);
     if (p.complete?.f !== 'get' || p.complete.type !== 'ok' || !(DEVICE_PROCS as readonly string[]).includes(s.proc)) continue;
-    const v = pairValue(p);
-    if (typeof v.msgId !== 'string' || typeof v.queueId !== 'string') continue;
-    const h: Held = { pair: p, who: selfOf(s), queueId: v.queueId, msgId: v.msgId, start: s.index, done: p.complete.index, end: Infinity };
+    const msgId = pairField(p, 'msgId'), queueId = pairField(p, 'queueId'); // pairValue's, field by field
+    if (typeof msgId !== 'string' || typeof queueId !== 'string') continue;
+    const h: Held = { pair: p, who: selfOf(s), queueId, msgId, start: s.index, done: p.complete.index, end: Infinity };
     held.push(h);
     byStart.set(p.complete.index, h);
   }
   // One pass in history order: slot numbers, and ACKs matched to the latest open GET of the message.
   for (const op of history) {
-    if (!(DEVICE_PROCS as readonly string[]).includes(op.proc)) continue;
-    const who = selfOf(op);
-    const q = typeof op.value?.queueId === 'string' ? (op.value.queueId as string) : undefined;
-    if (isSlotAcquired(op) && q !== undefined && op.value?.slot !== undefined) lastSlot.set(`${who.proc}#${who.pid ?? ''}\u0000${q}`, op.value.slot as number | string);
+    if (op.proc !== 'app' && op.proc !== 'nse') continue; // DEVICE_PROCS
     const h = byStart.get(op.index);
+    const acquired = isSlotAcquired(op);
+    const ackDone = h === undefined && isAckDone(op);
+    if (h === undefined && !acquired && !ackDone) continue;
+    const inst = `${op.proc}#${op.pid ?? ''}`;
+    const q = typeof op.value?.queueId === 'string' ? (op.value.queueId as string) : undefined;
+    if (acquired && q !== undefined && op.value?.slot !== undefined) lastSlot.set(`${inst}\u0000${q}`, op.value.slot as number | string);
     if (h) {
-      const sk = `${who.proc}#${who.pid ?? ''}\u0000${h.queueId}`;
+      const sk = `${inst}\u0000${h.queueId}`;
       // The slot is taken before the GET's invoke; the completion is when we know it returned M.
       if (lastSlot.has(sk)) h.slot = lastSlot.get(sk)!;
       const k = key(h.who, h.queueId, h.msgId);
@@ -74,10 +77,12 @@ function holdsOf(history: readonly Op[]): Held[] {
       else getsOf.set(k, [h]);
       continue;
     }
-    if (isAckDone(op) && q !== undefined && typeof op.value?.msgId === 'string') {
-      const open = (getsOf.get(key(who, q, op.value.msgId as string)) ?? []).filter((g) => g.ack === undefined);
-      const g = open[open.length - 1];
-      if (g) g.ack = op.index;
+    if (ackDone && q !== undefined && typeof op.value?.msgId === 'string') {
+      const l = getsOf.get(`${inst}\u0000${q}\u0000${op.value.msgId as string}`);
+      if (l) for (let i = l.length - 1; i >= 0; i--) if (l[i]!.ack === undefined) {
+        l[i]!.ack = op.index;
+        break;
+      }
     }
   }
   for (const h of held) {
@@ -91,24 +96,30 @@ function holdsOf(history: readonly Op[]): Held[] {
 }
 
 /** First op by which the GET's instance let go of its message (see holdsOf). */
+/** The op names the held GET's queue and slot (or leaves either out). */
+function ofSlot(op: Op, h: Held): boolean {
+  return (op.value?.queueId ?? h.queueId) === h.queueId && (h.slot === undefined || op.value?.slot === undefined || op.value.slot === h.slot);
+}
+
 function releaseOf(history: readonly Op[], h: Held): Op | undefined {
   const stopAt = h.ack ?? history.length;
+  const { proc, pid } = h.who;
   for (let i = h.start + 1; i < history.length; i++) {
     const op = history[i]!;
     // Frozen (a `freeze` step, a budget, or 0xdead10cc → kill) or ended: a GET that can no longer
     // ACK is abandoned; the relay cannot know, so re-serving M to a live GET is not a race.
     if ((isEnd(op) || (op.f === 'freeze' && happened(op))) && sameProc(targetOf(op), h.who)) return op;
     if (i === stopAt) return op; // its own ACK completed
-    if (!sameProc(selfOf(op), h.who)) continue;
-    const ofThisSlot = (op.value?.queueId ?? h.queueId) === h.queueId && (h.slot === undefined || op.value?.slot === undefined || op.value.slot === h.slot);
+    // Not this instance (sameProc(selfOf(op), h.who), inline: it is asked for every later op).
+    if (op.proc !== proc || (pid !== undefined && op.pid !== undefined && op.pid !== pid)) continue;
     // Given up while its GET was still on the wire (a forced suspension): the late reply is refused.
-    if (h.ack === undefined && h.slot !== undefined && isSlotExpired(op) && ofThisSlot) return op;
+    if (h.ack === undefined && h.slot !== undefined && isSlotExpired(op) && ofSlot(op, h)) return op;
     if (i <= h.done) continue;
     // Suspended (drained, gates closed): it runs no GET until reactivated and its pending ACK of a
     // message it already stored is idempotent, so the relay re-serving it to the app is not a race.
     if (op.f === 'phase' && happened(op) && (op.value?.phase ?? op.phase) === 'suspended') return op;
     // A release without ACK: only for a GET its instance never ACKs (see holdsOf).
-    if (h.ack === undefined && (isSlotReleased(op) || isSlotExpired(op)) && ofThisSlot) return op;
+    if (h.ack === undefined && (isSlotReleased(op) || isSlotExpired(op)) && ofSlot(op, h)) return op;
   }
   return undefined;
 }

@@ -1,4 +1,5 @@
 import type { History } from '../history/types.js';
+import { withPairsMemo } from '../history/pairs.js';
 import { checkGates } from './gates.js';
 import { checkGetIsolation } from './get-isolation.js';
 import { checkIntegrity } from './integrity.js';
@@ -50,6 +51,11 @@ function combine(vs: Verdict[]): Validity {
 
 /** Runs every checker; a checker that throws becomes an 'unknown' verdict with the error as a note. */
 export function checkAll(history: History, final?: FinalState): CheckResult {
+  // The checkers that pair invokes with completions share one pairing of this history.
+  return withPairsMemo(history, () => judge(history, final));
+}
+
+function judge(history: History, final?: FinalState): CheckResult {
   const verdicts: Verdict[] = [];
   for (const [name, check] of Object.entries(CHECKERS) as [InvariantName, Checker][]) {
     try {

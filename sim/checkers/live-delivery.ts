@@ -79,9 +79,10 @@ function appHolds(history: readonly Op[], triggers: (string | null)[] | undefine
     chainFrom.set(at, to);
     if (who !== undefined && who !== null && who !== 'app') continue;
     let from = op.index;
+    const fpColon = `fp:${at}`, fpDot = `fp.${at}`;
     for (let j = from0; j < op.index; j++) {
       const o = history[j]!;
-      if (o.proc === 'app' && (o.fp === at || o.f === `fp:${at}` || o.f === `fp.${at}`) && (pid === undefined || o.pid === pid)) {
+      if (o.proc === 'app' && (o.fp === at || o.f === fpColon || o.f === fpDot) && (pid === undefined || o.pid === pid)) {
         from = j;
         break;
       }
@@ -150,6 +151,7 @@ export const checkLiveDelivery: Checker = (history) => {
   }
   const extra = lowPower && !info.lowPower ? LIVE_DELIVERY_MS.lowPowerPoll : 0;
   let excused = 0;
+  const holdStarts = new Set(holds.map((h) => h.from));
   for (const c of candidates) {
     const deadline = c.op.time + windowMs + extra;
     let verdictAt: Op | 'reached' | 'excused' | null = null;
@@ -168,7 +170,7 @@ export const checkLiveDelivery: Checker = (history) => {
         (o.proc === 'relay' && o.f === 'restart') ||
         (o.f === 'heal' && o.value?.final === true) ||
         (o.proc === 'nse' && o.f === 'get' && o.type === 'ok' && msgIdOf(o) === c.msgId) ||
-        holds.some((h) => h.from === j)
+        holdStarts.has(j)
       ) verdictAt = 'excused';
     }
     if (verdictAt === 'excused') excused++;

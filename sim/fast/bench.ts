@@ -3,8 +3,7 @@
  * "second-push-mid-get": app suspended, two senders, a second push mid-GET —
  * app + NSE + relay). Runs distinct seeds for a fixed wall-clock window after a
  * short warm-up, `lanes` runs at a time in this one process (runs share nothing,
- * so each stays deterministic; concurrent lanes fill the event-loop turn each
- * scheduler step waits for). Reports runs per wall second (target ≥ 200), the
+ * so each stays deterministic). Reports runs per wall second (target ≥ 200), the
  * single-lane figure, and runs per CPU second (less sensitive to a loaded machine).
  */
 import { loadScenario, type Scenario } from '../scenario/index.js';

@@ -76,7 +76,12 @@ export class SimProc {
       else this.ctx.record('ok', 'notify', { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId });
       return;
     }
-    const { title: _t, body: _b, text: _x, ...safe } = fields;
+    // Never message text in the history. (A plain copy when there is none to drop: the rest pattern is a slow generic copy.)
+    let safe: Record<string, unknown>;
+    if ('title' in fields || 'body' in fields || 'text' in fields) {
+      const { title: _t, body: _b, text: _x, ...rest } = fields;
+      safe = rest;
+    } else safe = { ...fields };
     this.ctx.record('info', name, safe);
   }
 }

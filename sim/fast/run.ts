@@ -97,8 +97,9 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
   const check = checkAll(w.h.history, { convergenceMs: world.convergenceMs });
   const hits = [...w.hits].sort();
   // Coverage from the hits the world collected (same rule as sim/scenario's missingHits, without a history scan).
-  const names = new Set([...w.hits].map((h) => h.slice(h.indexOf(':') + 1)));
-  const missing = (scenario.expect?.hits ?? []).filter((m) => !(m.includes(':') ? w.hits.has(m) : names.has(m)));
+  const marks = scenario.expect?.hits ?? [];
+  const names = marks.length ? new Set([...w.hits].map((h) => h.slice(h.indexOf(':') + 1))) : null;
+  const missing = marks.filter((m) => !(m.includes(':') ? w.hits.has(m) : names!.has(m)));
   const { hits: _h, ...expectRest } = scenario.expect ?? {};
   const exp = checkExpectations({ ...scenario, expect: expectRest }, w.h.history, check);
   if (missing.length) exp.problems.push(`failpoints never reached (race not hit): ${missing.join(', ')}`);

@@ -25,7 +25,9 @@ interface Timer {
   fn: () => void;
 }
 
-const drain = () => new Promise<void>((r) => setImmediate(r));
+/** Steps between two real event-loop turns (see Scheduler.run). */
+const YIELD_EVERY = 64;
+const RESOLVED = Promise.resolve();
 
 export interface RunLimits {
   /** Stop once the virtual clock would pass this time. */
@@ -110,43 +112,82 @@ export class Scheduler {
   }
 
   /** Drives tasks and timers until quiescent, a limit, or `stop()`. Returns why it stopped. */
-  async run(limits: RunLimits): Promise<'quiescent' | 'time' | 'steps' | 'stopped'> {
-    for (;;) {
-      await drain();
-      if (limits.stop?.()) return 'stopped';
-      if (this.steps >= limits.maxSteps) return 'steps';
-      let ready: number[] | null = null;
-      if (this.frozen.size > 0) {
-        ready = [];
-        for (let i = 0; i < this.tasks.length; i++) if (this.runnable(this.tasks[i]!.owner)) ready.push(i);
-      }
-      const n = ready ? ready.length : this.tasks.length;
-      if (n > 0) {
-        const k = n === 1 ? 0 : this.rng.int(n);
-        const i = ready ? ready[k]! : k;
-        const t = this.tasks.splice(i, 1)[0]!;
-        this.steps++;
-        t.run();
-        continue;
-      }
-      let next: Timer | undefined;
-      for (const t of this.timers.values()) {
-        if (!this.runnable(t.owner)) continue;
-        if (!next || t.at < next.at || (t.at === next.at && t.id < next.id)) next = t;
-      }
-      if (next && Math.max(this.now, next.at) <= limits.untilMs) {
-        this.timers.delete(next.id);
-        this.now = Math.max(this.now, next.at);
-        this.steps++;
-        next.fn();
-        continue;
-      }
-      if (limits.onIdle?.()) continue;
-      if (next) {
-        this.now = Math.max(this.now, limits.untilMs);
-        return 'time';
-      }
-      return 'quiescent';
+  run(limits: RunLimits): Promise<'quiescent' | 'time' | 'steps' | 'stopped'> {
+    // Each step starts once every microtask the previous one started has run (transitively).
+    // Node drains the whole microtask queue before it runs the next `process.nextTick`
+    // callback, and a tick queued from a microtask runs only after that drain: so the next
+    // step is queued as a tick from a microtask queued after the step. That is the guarantee
+    // a macrotask turn (setImmediate) gives, without an event-loop turn per step; every
+    // YIELD_EVERY steps the run still takes a real turn, so I/O and timers of the host
+    // process (real-mode runs of `explore --compare` in the same process) are not starved.
+    return new Promise((resolve, reject) => {
+      let sinceYield = 0;
+      const turn = (): void => {
+        let why: ReturnType<Scheduler['step']>;
+        try {
+          why = this.step(limits);
+        } catch (e) {
+          reject(e); // as an awaiting loop would: a throwing task or timer fails the run
+          return;
+        }
+        if (why !== null) resolve(why);
+        else if (++sinceYield >= YIELD_EVERY) {
+          sinceYield = 0;
+          setImmediate(turn);
+        } else void RESOLVED.then(nextTurn); // a microtask (lighter than queueMicrotask's wrapper)
+      };
+      const nextTurn = (): void => void process.nextTick(turn);
+      setImmediate(turn);
+    });
+  }
+
+  /** One scheduling decision (microtasks drained): null to go on after the next drain, else why the run stops. */
+  private step(limits: RunLimits): 'quiescent' | 'time' | 'steps' | 'stopped' | null {
+    if (limits.stop?.()) return 'stopped';
+    if (this.steps >= limits.maxSteps) return 'steps';
+    const tasks = this.tasks;
+    let n = tasks.length;
+    const filtered = this.frozen.size > 0;
+    if (filtered) {
+      n = 0;
+      for (let i = 0; i < tasks.length; i++) if (this.runnable(tasks[i]!.owner)) n++;
     }
+    if (n > 0) {
+      const k = n === 1 ? 0 : this.rng.int(n);
+      let i = k;
+      if (filtered) {
+        // The k-th runnable task (in queue order).
+        for (let j = 0, seen = 0; j < tasks.length; j++) {
+          if (!this.runnable(tasks[j]!.owner)) continue;
+          if (seen++ === k) {
+            i = j;
+            break;
+          }
+        }
+      }
+      const t = i === 0 ? tasks.shift()! : tasks.splice(i, 1)[0]!;
+      this.steps++;
+      t.run();
+      return null;
+    }
+    let next: Timer | undefined;
+    for (const t of this.timers.values()) {
+      if (!this.runnable(t.owner)) continue;
+      if (!next || t.at < next.at || (t.at === next.at && t.id < next.id)) next = t;
+    }
+    if (next && Math.max(this.now, next.at) <= limits.untilMs) {
+      this.timers.delete(next.id);
+      this.now = Math.max(this.now, next.at);
+      this.steps++;
+      next.fn();
+      return null;
+    }
+    // Made progress: drain what it started, then decide again (as after a step).
+    if (limits.onIdle?.()) return null;
+    if (next) {
+      this.now = Math.max(this.now, limits.untilMs);
+      return 'time';
+    }
+    return 'quiescent';
   }
 }

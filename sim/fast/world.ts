@@ -36,6 +36,15 @@ export type HitHook = (role: Role, name: string, release: () => void) => boolean
 /** Failpoints that only announce bookkeeping: recorded, but no scheduling point unless a trigger waits there. */
 const PASS_THROUGH: ReadonlySet<string> = new Set(['phase.enter', 'gate.blocked', 'gate.opened', 'queue.slot.released', 'queue.slot.expired']);
 
+/** `role:name` coverage marks, built once per failpoint (a fresh string per hit costs a flatten and a hash in the set). */
+const HIT_MARKS = { app: new Map<string, string>(), nse: new Map<string, string>() };
+function hitMark(role: Role, name: string): string {
+  const m = HIT_MARKS[role];
+  let s = m.get(name);
+  if (s === undefined) m.set(name, (s = `${role}:${name}`));
+  return s;
+}
+
 /** The orchestrator: its ops' proc and its scheduler owner key. */
 export const ORCH = 'orchestrator';
 
@@ -130,7 +139,11 @@ export class FastWorld {
     const hit = (name: string, fields?: Record<string, unknown>): Promise<void> | undefined => this.hitAs(role, pid, owner, phase(), name, fields ?? {});
     const record = (type: OpType, f: string, value?: unknown, extra?: { ref?: string | number; error?: string }): void => {
       const ph = phase();
-      this.h.append({ proc: role, pid, type, f, value, ...(ph ? { phase: ph } : {}), ...(extra ?? {}) });
+      // Built in place (same keys, same order as `{ …, ...(ph ? { phase } : {}), ...extra }`): every recorded op passes here.
+      const op: OpInput = { proc: role, pid, type, f, value };
+      if (ph) op.phase = ph;
+      if (extra) Object.assign(op, extra);
+      this.h.append(op);
     };
     const host = { clock, rng: this.rng, log: this.logFor(owner), failpoints: { hit } };
     return { proc: role, pid, owner, clock, host, hit, record, point: () => this.sched.point(owner) };
@@ -147,9 +160,10 @@ export class FastWorld {
     };
   }
 
+  private readonly logToStderr = process.env.NSEKIT_FAST_LOG === '1';
   /** Session log lines: silent, or on stderr with the virtual time when NSEKIT_FAST_LOG=1 (debugging one run). */
   private logFor(owner: string): Log {
-    if (process.env.NSEKIT_FAST_LOG !== '1') return silentLog;
+    if (!this.logToStderr) return silentLog;
     return { log: (level, tag, msg, fields) => process.stderr.write(`${this.sched.now} ${owner} ${level} [${tag}] ${msg} ${fields ? JSON.stringify(fields) : ''}\n`) };
   }
 
@@ -162,7 +176,7 @@ export class FastWorld {
     if (m?.type === 'fail') op.error = String(fields.code ?? 'error');
     if (m?.f === 'get' && fields.slot !== undefined) op.ref = `slot${String(fields.slot)}`; // pairs a GET (several may be open)
     this.h.append(op);
-    this.hits.add(`${role}:${name}`);
+    this.hits.add(hitMark(role, name));
     let resolve!: () => void;
     const p = new Promise<void>((r) => {
       resolve = r;

@@ -7,18 +7,68 @@ export interface OpPair {
   complete?: Op;
 }
 
-function pairKey(op: Op): string {
-  return `${op.proc}\u0000${op.pid ?? ''}\u0000${op.f}\u0000${op.ref ?? ''}`;
+/**
+ * Open invokes by proc, pid, f and ref — nested maps rather than one joined string key:
+ * pairing runs for every op of every checked history, and a joined key is a fresh string
+ * to build and hash each time. Same identity as the joined key `proc|pid ?? ''|f|ref ?? ''`.
+ */
+type OpenByRef = Map<string, OpPair[]>;
+type OpenByPid = Map<number | string, OpenByRef>;
+type OpenByProc = Map<string, OpenByPid>;
+
+function refKey(ref: string | number | undefined): string {
+  return ref === undefined || ref === null ? '' : typeof ref === 'string' ? ref : String(ref);
+}
+
+function openList(open: Map<string, OpenByProc>, op: Op, create: boolean): OpPair[] | undefined {
+  let byProc = open.get(op.f);
+  if (!byProc) {
+    if (!create) return undefined;
+    open.set(op.f, (byProc = new Map()));
+  }
+  let byPid = byProc.get(op.proc);
+  if (!byPid) {
+    if (!create) return undefined;
+    byProc.set(op.proc, (byPid = new Map()));
+  }
+  const pid = op.pid ?? '';
+  let byRef = byPid.get(pid);
+  if (!byRef) {
+    if (!create) return undefined;
+    byPid.set(pid, (byRef = new Map()));
+  }
+  const ref = refKey(op.ref);
+  let q = byRef.get(ref);
+  if (!q && create) byRef.set(ref, (q = []));
+  return q;
 }
 
 /** A completion can't belong to an invoke naming a different queue or message. */
 function compatible(invoke: Op, done: Op): boolean {
   const a = invoke.value, b = done.value;
   if (!a || !b || typeof a !== 'object' || typeof b !== 'object') return true;
-  for (const k of ['queueId', 'msgId']) {
-    if (typeof a[k] === 'string' && typeof b[k] === 'string' && a[k] !== b[k]) return false;
-  }
+  const qa = a.queueId, qb = b.queueId;
+  if (typeof qa === 'string' && typeof qb === 'string' && qa !== qb) return false;
+  const ma = a.msgId, mb = b.msgId;
+  if (typeof ma === 'string' && typeof mb === 'string' && ma !== mb) return false;
   return true;
+}
+
+/**
+ * One pairing per history while `withPairsMemo` runs (checkAll: two checkers pair the same
+ * history). The pairs are shared then: callers read them and never change them.
+ */
+let memo: { history: History; pairs: OpPair[] | null } | null = null;
+
+/** Runs `fn` with pairOps(history) computed at most once (synchronous: the history cannot grow meanwhile). */
+export function withPairsMemo<T>(history: History, fn: () => T): T {
+  const prev = memo;
+  memo = { history, pairs: null };
+  try {
+    return fn();
+  } finally {
+    memo = prev;
+  }
 }
 
 /**
@@ -29,24 +79,27 @@ function compatible(invoke: Op, done: Op): boolean {
  * Completions with no open invoke become pairs without an invoke (single-op
  * records such as `info` events); invokes never completed have no `complete`
  * (the process died or the run ended: outcome indeterminate).
- * Returned in order of the pair's first op.
+ * Returned in order of the pair's first op. Read-only for the caller (see withPairsMemo).
  */
 export function pairOps(history: History): OpPair[] {
-  const open = new Map<string, OpPair[]>();
+  if (memo !== null && memo.history === history) return (memo.pairs ??= pair(history));
+  return pair(history);
+}
+
+function pair(history: History): OpPair[] {
+  const open = new Map<string, OpenByProc>();
   const pairs: OpPair[] = [];
   for (const op of history) {
-    const key = pairKey(op);
     if (op.type === 'invoke') {
       const p: OpPair = { invoke: op };
       pairs.push(p);
-      const q = open.get(key);
-      if (q) q.push(p);
-      else open.set(key, [p]);
+      openList(open, op, true)!.push(p);
       continue;
     }
-    const q = open.get(key);
-    const i = q ? q.findIndex((c) => compatible(c.invoke!, op)) : -1;
-    if (q && i >= 0) q.splice(i, 1)[0]!.complete = op;
+    const q = openList(open, op, false);
+    let i = -1;
+    if (q) for (let k = 0; k < q.length; k++) if (compatible(q[k]!.invoke!, op)) { i = k; break; }
+    if (i >= 0) (i === 0 ? q!.shift()! : q!.splice(i, 1)[0]!).complete = op;
     else pairs.push({ complete: op });
   }
   return pairs;
@@ -59,11 +112,16 @@ export function startOf(p: OpPair): Op {
 
 /** Value of the pair: the completion's value merged over the invoke's. */
 export function pairValue(p: OpPair): Record<string, any> {
-  const a = p.invoke?.value;
-  const b = p.complete?.value;
-  const obj = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : {});
-  return { ...obj(a), ...obj(b) };
+  return { ...asObject(p.invoke?.value), ...asObject(p.complete?.value) };
 }
+/** One field of pairValue(p), without building the merged object. */
+export function pairField(p: OpPair, key: string): any {
+  const b = asObject(p.complete?.value);
+  if (Object.hasOwn(b, key)) return b[key];
+  const a = asObject(p.invoke?.value);
+  return Object.hasOwn(a, key) ? a[key] : undefined;
+}
+const asObject = (v: unknown): Record<string, any> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : {});
 
 /** Reads `value.msgId` (or a string value) from an op. */
 export function msgIdOf(op: Op | undefined): string | undefined {

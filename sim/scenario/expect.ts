@@ -4,6 +4,7 @@ import type { HitMark, Scenario } from './types.js';
 
 /** Which coverage marks (`name` or `proc:name`) no op in the history carries (`op.fp`). */
 export function missingHits(history: History, hits: readonly HitMark[]): HitMark[] {
+  if (hits.length === 0) return []; // nothing to look for (fast mode checks its marks itself): no history scan
   const seen = new Set<string>();
   for (const op of history) {
     if (!op.fp) continue;

@@ -116,10 +116,23 @@ export function toHex(b: Uint8Array): string {
 }
 
 export function fromHex(s: string): Uint8Array | null {
-  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) return null;
+  if (s.length % 2 !== 0) return null;
   const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(i * 2, i * 2 + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const hi = hexDigit(s.charCodeAt(2 * i));
+    const lo = hexDigit(s.charCodeAt(2 * i + 1));
+    if (hi < 0 || lo < 0) return null; // only [0-9a-fA-F]
+    out[i] = (hi << 4) | lo;
+  }
   return out;
+}
+
+/** Value of one hex digit's char code, or -1. (Keys are parsed at every process start: no regex, no substrings.) */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48; // 0-9
+  if (c >= 97 && c <= 102) return c - 87; // a-f
+  if (c >= 65 && c <= 70) return c - 55; // A-F
+  return -1;
 }
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
