@@ -75,9 +75,11 @@ export class App {
       // at half the deadline (an earlier command, or this one's UNSUB, stuck on the network), begin it.
       const deadlineMs = m.deadlineMs ?? (m.event === 'expiring' ? (this.rt.cfg.appExpiryDeadlineMs ?? 1_000) : 0);
       // (Only with a deadline: `suspend` with none is applied in order, its drain forced at once.)
+      const actives = this.activeCount;
       const guard = deadlineMs <= 0 ? null : this.rt.host.clock.setTimer(Math.floor(deadlineMs / 2), () => {
         const p = this.rt.phase.phase;
-        if (p !== 'suspending' && p !== 'suspended') this.suspendNow(m, deadlineMs - Math.floor(deadlineMs / 2));
+        // Not if the user brought the app back meanwhile (an `active` queued after this command).
+        if (p !== 'suspending' && p !== 'suspended' && actives === this.activeCount) this.suspendNow(m, deadlineMs - Math.floor(deadlineMs / 2));
       });
       const inner = applied;
       applied = () => {
@@ -87,6 +89,7 @@ export class App {
     }
     // Undo that the same way: a command still queued from before the suspension (a wake whose
     // next step waits for a class the suspension blocked) would otherwise hold this one back.
+    if (m.event === 'active') this.activeCount++;
     if (m.event === 'active' && this.suspendedAhead) {
       this.suspendedAhead = false;
       void this.rt.phase.activate().catch((e: unknown) => this.rt.errorEvent('lifecycle active', e));
@@ -200,6 +203,8 @@ export class App {
 
   /** A suspension ran ahead of the queued commands (suspendNow); the next `active` activates ahead too. */
   private suspendedAhead = false;
+  /** `active` commands received (an expiry guard does not fire once a later one came in). */
+  private activeCount = 0;
 
   private async goBackground(): Promise<void> {
     const { rt } = this;
