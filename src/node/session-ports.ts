@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import type { Gate, Host } from '../core/host.js';
+import { NsekitError } from '../core/errors.js';
 import { DEFAULT_STORE_SYNC, type SessionPorts, type StatusClient, type StoreSync } from '../core/session/index.js';
 import { createFlockLock } from './lock/flock.js';
 import type { CrossProcessLock } from './lock/types.js';
@@ -27,12 +28,22 @@ export interface NodePortsOptions {
   storeSync?: StoreSync;
 }
 
-/** The relay's signed status endpoint over HTTP (low-power polling). */
-export function httpStatusClient(baseUrl: string): StatusClient {
+/**
+ * The relay's signed status endpoint over HTTP (low-power polling). Bounded like a relay request
+ * (10 s): a poll runs as a receive, and one hanging on a half-open connection would hold the
+ * app's drain and its lifecycle commands behind it.
+ */
+export function httpStatusClient(baseUrl: string, timeoutMs = 10_000): StatusClient {
   const base = baseUrl.replace(/\/$/, '');
   return {
     async get(path) {
-      const res = await fetch(base + path);
+      let res: Response;
+      try {
+        res = await fetch(base + path, { signal: AbortSignal.timeout(timeoutMs) });
+      } catch (e) {
+        const timedOut = (e as Error).name === 'TimeoutError' || (e as Error).name === 'AbortError';
+        throw new NsekitError(timedOut ? 'PROTO_TIMEOUT' : 'PROTO_CLOSED', timedOut ? `status poll unanswered after ${timeoutMs} ms` : `status poll failed: ${String((e as Error).message)}`);
+      }
       const body: unknown = await res.json().catch(() => ({}));
       return { status: res.status, body };
     },
