@@ -13,11 +13,13 @@ import { fromHex } from '../bytes.js';
 import { deriveKeyRing, EnvelopeKind, open, seal, wipe } from '../crypto/index.js';
 import { isNsekitError, NsekitError } from '../errors.js';
 import type { Gate, Host, LogLevel, Notifier, RelayMessage, StoredMessage, Transport } from '../host.js';
-import { deliverInbound, e2eBinding, processInbound, type InboundDeps, type InboundOutcome } from '../inbound/index.js';
+import { deliverInbound, e2eBinding, type InboundDeps, type InboundOutcome } from '../inbound/index.js';
 import { PhaseController } from '../phase/index.js';
 import { QueueCoordinator, type QueueCoordinatorOptions } from '../queue/index.js';
 import type { QueueConfig, SessionConfig } from './config.js';
 import type { EventSink, SessionEventName } from './events.js';
+import { InboxWrites } from './inbox-writes.js';
+import { reportQuarantined, retryQuarantined } from './quarantine.js';
 import type { SessionPorts } from './ports.js';
 import { LOCK_RETRY, lockHolderOf, retryOnLockTimeout, withDetails } from './lock-retry.js';
 
@@ -90,8 +92,11 @@ export class SessionRuntime {
    * app re-fetches through a wake instead of waiting for the next foreground.
    */
   onDeliveryFailed?: (queueId: string, e: unknown) => void;
-  /** Pending-inbox appends in progress: suspension waits for them (they take the inbox file lock). */
-  private readonly inboxWrites = new Set<Promise<unknown>>();
+  /** Pending-inbox operations in progress: suspension waits for them (they take the inbox file lock). */
+  private readonly inboxWrites = new InboxWrites((inFlight) => {
+    this.log('warn', 'inbox', 'suspension waits for in-flight inbox appends', { inFlight });
+    this.emit('inbox-wait', { inFlight });
+  });
   private connecting: Promise<void> | null = null;
   /** The close begun at device lock: an unlock or activation waits for it before opening again. */
   private storeClosing: Promise<void> | null = null;
@@ -110,7 +115,7 @@ export class SessionRuntime {
           this.queues.abandonHeld();
           // Also on a forced deadline: an inbox append still running holds (or is about to
           // take) the inbox file lock, and iOS freezes us the moment we report `suspended`.
-          await this.inboxIdle();
+          await this.inboxWrites.idle();
           await this.store.close();
           if (this.lock.held) await this.lock.release({ wrote: false });
         },
@@ -318,7 +323,7 @@ export class SessionRuntime {
         // Marker appends and scans take the inbox file lock too: tracked the same way.
         append: (m) =>
           this.gate.run('database', () =>
-            this.trackInbox(async () => {
+            this.inboxWrites.track(async () => {
               await inbox.append(m);
               rt.emit('inboxed', { msgId: m.msgId, queueId: m.queueId, via });
               // The key came back while this append ran (an unlock's import may have claimed the
@@ -328,13 +333,13 @@ export class SessionRuntime {
           ),
         markNotified: (msgId, queueId) =>
           this.gate.run('database', () =>
-            this.trackInbox(async () => {
+            this.inboxWrites.track(async () => {
               const fresh = await inbox.markNotified(msgId, queueId);
               rt.emit('inbox-marked', { msgId, queueId, via, fresh });
               return fresh;
             }),
           ),
-        isNotified: (msgId) => this.gate.run('database', () => this.trackInbox(() => inbox.isNotified(msgId))),
+        isNotified: (msgId) => this.gate.run('database', () => this.inboxWrites.track(() => inbox.isNotified(msgId))),
       },
       notifier,
       e2eKey: (queueId: string) => this.queueCfg.get(queueId)?.e2e ?? null,
@@ -343,7 +348,7 @@ export class SessionRuntime {
         ? {
             quarantine: async (q) => {
               const fresh = await rt.retryOnLockTimeout('quarantine', () => quarantineAdd({ ...q, via }), more, { msgId: q.msgId, queueId: q.queueId, via }, limits);
-              rt.reportQuarantined({ ...q, via }, fresh);
+              reportQuarantined(rt, { ...q, via }, fresh);
               o.onQuarantined?.(q.msgId);
               return fresh;
             },
@@ -352,60 +357,9 @@ export class SessionRuntime {
     };
   }
 
-  /**
-   * A message went into the quarantine: reported as an `error` event (code INBOUND_QUARANTINED,
-   * `reason` the code that makes it unprocessable), so it is never dropped silently.
-   */
-  private reportQuarantined(q: { msgId: string; queueId: string; reason: string; via: string }, fresh: boolean): void {
-    this.log('warn', this.cfg.role === 'nse' ? 'nse' : 'sync', 'message quarantined', { ...q, fresh });
-    this.emit('error', {
-      where: 'quarantine',
-      code: 'INBOUND_QUARANTINED',
-      message: `message ${q.msgId} on ${q.queueId} can never be processed (${q.reason}): kept sealed in the quarantine, ACKed`,
-      msgId: q.msgId,
-      queueId: q.queueId,
-      reason: q.reason,
-      via: q.via,
-      fresh,
-    });
-  }
-
-  /**
-   * Run a quarantined message through the pipeline again (e.g. after a key or config fix). Processed
-   * (stored, or found stored): it leaves the quarantine and the outcome is returned; still
-   * unprocessable: it stays (attempts bumped, reported again) and comes back as `quarantine`.
-   * null: no such entry. Needs the key in memory and a store with the quarantine methods.
-   */
-  async retryQuarantined(msgId: string): Promise<InboundOutcome | null> {
-    const s = this.store;
-    if (!s.quarantineList || !s.quarantineRemove) throw new NsekitError('STORE_CLOSED', 'this store keeps no quarantine');
-    if (!this.unlocked || !s.unlocked) throw new NsekitError('STORE_LOCKED', 'cannot retry a quarantined message while the device is locked');
-    const e = (await s.quarantineList()).find((x) => x.msgId === msgId);
-    if (!e) return null;
-    const out = await processInbound(this.inboundDeps('retry'), { msgId: e.msgId, queueId: e.queueId, ts: e.ts, flags: { ...e.flags }, body: e.sealed });
-    if (out.stored !== 'quarantine') await this.retryOnLockTimeout('quarantineRemove', () => s.quarantineRemove!(msgId));
-    return out;
-  }
-
-  private trackInbox<T>(fn: () => Promise<T>): Promise<T> {
-    const p = fn();
-    const settled = p.catch(() => {});
-    this.inboxWrites.add(settled);
-    void settled.finally(() => this.inboxWrites.delete(settled));
-    return p;
-  }
-
-  /**
-   * Wait out in-flight pending-inbox appends (one write + sync each, bounded by
-   * the append's own lock timeout). New ones cannot start: the database class is
-   * blocked from the moment suspension began.
-   */
-  private async inboxIdle(): Promise<void> {
-    for (let round = 0; round < 100 && this.inboxWrites.size > 0; round++) {
-      this.log('warn', 'inbox', 'suspension waits for in-flight inbox appends', { inFlight: this.inboxWrites.size });
-      this.emit('inbox-wait', { inFlight: this.inboxWrites.size });
-      await Promise.all([...this.inboxWrites]);
-    }
+  /** Run a quarantined message through the pipeline again (./quarantine.ts). */
+  retryQuarantined(msgId: string): Promise<InboundOutcome | null> {
+    return retryQuarantined(this, msgId);
   }
 
   /** Run one relay message (delivered by SUB) through the pipeline and ACK it after the durable write. */
@@ -445,7 +399,7 @@ export class SessionRuntime {
         const q = { msgId: rec.msgId, queueId: rec.queueId, ts: rec.ts, flags: { ...rec.flags }, sealed: rec.sealed, reason: e.code, via: 'import' };
         // A failure here (e.g. LOCK_TIMEOUT) is not CRYPTO_*: the import stops and keeps its claim for the next one.
         const fresh = await this.retryOnLockTimeout('quarantine', () => quarantineAdd(q), () => true, { msgId: rec.msgId, via: 'import' });
-        this.reportQuarantined(q, fresh);
+        reportQuarantined(this, q, fresh);
         throw e;
       }
     };
