@@ -89,6 +89,20 @@ function appHolds(history: readonly Op[], triggers: (string | null)[] | undefine
     }
     holds.push({ from, to });
   }
+  // What both engines record when a trigger keeps the app at a failpoint (`harness.hold` …
+  // `harness.release`): the authoritative interval, which the step ops above can miss when the
+  // hold begins before an earlier step on the same failpoint completed (explore seed 424242 run 18953).
+  const open = new Map<string, number>();
+  for (const op of history) {
+    if (op.proc !== 'app') continue;
+    const k = `${op.pid ?? ''}:${String(op.value?.at ?? '')}`;
+    if (op.f === 'harness.hold') open.set(k, op.index);
+    else if (op.f === 'harness.release' && open.has(k)) {
+      holds.push({ from: open.get(k)!, to: op.index });
+      open.delete(k);
+    }
+  }
+  for (const from of open.values()) holds.push({ from, to: history.length });
   return holds;
 }
 
@@ -110,7 +124,7 @@ function appHolds(history: readonly Op[], triggers: (string | null)[] | undefine
  *
  * **Excused** (the message is not judged) when, between the send and the delivery or deadline:
  * the app leaves the front (any reason above, including a `background` step: the NSE may take
- * the message), the app is held by a scenario step (appHolds), the NSE GETs the message, or
+ * the message), the app is held by a scenario step (appHolds: the step's trigger, or a recorded `harness.hold`), the NSE GETs the message, or
  * the run's final `heal` (`final: true`) comes before the deadline (too little time to judge).
  */
 export const checkLiveDelivery: Checker = (history) => {

@@ -12,7 +12,7 @@ import { toBase64, toHex } from '../../src/core/bytes.js';
 import type { Log } from '../../src/core/host.js';
 import { sealForQueue } from '../../src/core/inbound/index.js';
 import { sealNotificationId } from '../../src/core/protocol/index.js';
-import { App, NseService, type LifecycleEvent, type SessionComponents, type QueueConfig, type SessionConfig, type SessionEventName } from '../../src/core/session/index.js';
+import { App, NseService, type LifecycleEvent, type SessionComponents, type QueueConfig, type SessionConfig, type SessionEventName, suspendedAnswersLast } from '../../src/core/session/index.js';
 import { FAILPOINT_OP_MAP } from '../history/failpoint-ops.js';
 import type { OpInput, OpType } from '../history/types.js';
 import type { BrokenVariant } from '../broken.js';
@@ -219,9 +219,13 @@ export class FastWorld {
     // iOS freezes the NSE once it has finished and suspended — unless a push it has not started is waiting.
     if (role === 'nse' && this.nse?.p === p && this.unstarted === 0) this.freeze('nse', 'suspended');
     // The app suspended after its background time expired: frozen.
-    if (role === 'app' && this.app?.p === p && this.appState === 'expiring') this.freeze('app', 'suspended');
+    // Only if the report answers the last command sent (src/device): an older suspension finishing
+    // while a newer command is on its way is not the end of the app's background time.
+    if (role === 'app' && this.app?.p === p && this.appState === 'expiring' && suspendedAnswersLast(fields, this.appCmdsSent.get(p))) this.freeze('app', 'suspended');
   }
 
+  /** Lifecycle commands posted to each app instance (its `suspended` names the one it answers). */
+  private readonly appCmdsSent = new WeakMap<SimProc, number>();
   private eventWaiters: { p: SimProc; name: SessionEventName; ok: (f: Record<string, unknown>) => boolean; r: () => void }[] = [];
   /** Resolves at this instance's next `name` event that `ok` accepts (as the device's waitFor). */
   nextEvent(p: SimProc, name: SessionEventName, ok: (f: Record<string, unknown>) => boolean = () => true): Promise<void> {
@@ -282,6 +286,7 @@ export class FastWorld {
     if (!a || !a.p.alive) return Promise.resolve();
     const m = { type: 'lifecycle' as const, event: ev, ...(ev === 'unlock' ? { masterKey: toHex(this.masterKey) } : {}) };
     if (ev === 'background' || ev === 'expiring' || ev === 'suspend') this.leftFront.set(a.p, false);
+    this.appCmdsSent.set(a.p, (this.appCmdsSent.get(a.p) ?? 0) + 1);
     // Errors are reported by the app (an `error` event); the caller only waits for the command to take effect.
     return new Promise<void>((resolve) =>
       this.deliver(a.p.ctx.owner, () => {

@@ -1,4 +1,5 @@
 import { NsekitError } from '../../src/core/errors.js';
+import { suspendedAnswersLast } from '../../src/core/session/events.js';
 import type { EventMsg } from '../../src/device/ipc.js';
 import type { ManagedProc } from '../../src/device/proc.js';
 import type { HistoryRecorder } from '../history/index.js';
@@ -126,7 +127,9 @@ export class Engine {
         });
       } else this.freeze('nse', 'suspended');
     }
-    if (role === 'app' && !this.appActivating && (this.w.device.appState === 'expiring' || this.w.device.appState === 'suspend')) this.freeze('app', 'suspended');
+    // Only when the report answers the last lifecycle command sent: an older suspension finishing
+    // while a newer command is on its way is not the end of the app's background time.
+    if (role === 'app' && !this.appActivating && (this.w.device.appState === 'expiring' || this.w.device.appState === 'suspend') && suspendedAnswersLast(e, p.lifecycleSent)) this.freeze('app', 'suspended');
   }
 
   // ---- iOS rules -------------------------------------------------------------------------

@@ -175,8 +175,13 @@ export class ManagedProc extends EventEmitter {
     return !this.exited;
   }
 
+  /** Lifecycle commands sent to this process (an app's `suspended` names the one it answers). */
+  lifecycleSent = 0;
+
   send(cmd: Command): boolean {
     if (this.exited || !this.child.connected) return false;
+    // Counted once handed to the channel (a `false` from child.send still queues it).
+    if (cmd.type === 'lifecycle') this.lifecycleSent++;
     try {
       return this.child.send(cmd);
     } catch {

@@ -7,7 +7,7 @@
 export type SessionEventName =
   | 'ready' // process started, config loaded; fields: role, pid
   | 'phase' // phase changed; fields: phase
-  | 'suspended' // drained, store closed, lock released
+  | 'suspended' // drained, store closed, lock released; fields: lockHeld, storeOpen, lifecycle? (app: the command it answers)
   | 'activated' // reopened after suspension
   | 'stored' // message stored in the shared store; fields: msgId, queueId, via ('sub'|'get'|'import')
   | 'inboxed' // message appended to the pending inbox (device locked); fields: msgId, queueId
@@ -32,4 +32,14 @@ export type SessionEventName =
 
 export interface EventSink {
   emit(name: SessionEventName, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * Whether an app's `suspended` report (its `lifecycle` field) answers the last of the `sent`
+ * lifecycle commands a host sent to that app instance: only then is its background time over
+ * and the host may freeze it. A report without the field (an older app) answers any.
+ */
+export function suspendedAnswersLast(fields: Record<string, unknown>, sent: number | undefined): boolean {
+  const seq = fields.lifecycle;
+  return typeof seq !== 'number' || seq >= (sent ?? 0);
 }

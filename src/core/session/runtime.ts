@@ -426,8 +426,14 @@ export class SessionRuntime {
   }
 
   /** Report `suspended` with what a freeze would find held. */
-  reportSuspended(): void {
-    this.emit('suspended', { lockHeld: this.lock.held, storeOpen: this.store.isOpen });
+  /**
+   * `lifecycle`: the app's number (1-based, in the order received) of the command this report
+   * answers. A host counts the commands it sent and freezes the app only when the report answers
+   * the last one: an older suspension finishing while a newer command is on its way (an `active`
+   * in flight) is not the end of the app's background time (docs/processes.md "Freezing the app").
+   */
+  reportSuspended(lifecycle?: number): void {
+    this.emit('suspended', { lockHeld: this.lock.held, storeOpen: this.store.isOpen, ...(lifecycle !== undefined ? { lifecycle } : {}) });
   }
 
   /** Close the relay connection, the store and the lock (the process is going away). */

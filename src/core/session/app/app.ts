@@ -66,6 +66,9 @@ export class App {
    * effect — for `active`, once the app is active, before its wake sequence.
    */
   onLifecycle(m: LifecycleMsg, applied?: () => void): Promise<void> {
+    // Numbered in the order received: a `suspended` report names the command it answers, so the
+    // host freezes the app only once it has answered the newest one (see reportSuspended).
+    const seq = ++this.received;
     // Leaving the foreground cuts a running wake sequence short at its next step
     // instead of queueing behind it: the NSE may start fetching right away.
     if (m.event === 'background' || m.event === 'suspend' || m.event === 'expiring') this.leaveGen++;
@@ -79,7 +82,7 @@ export class App {
       const guard = deadlineMs <= 0 ? null : this.rt.host.clock.setTimer(Math.floor(deadlineMs / 2), () => {
         const p = this.rt.phase.phase;
         // Not if the user brought the app back meanwhile (an `active` queued after this command).
-        if (p !== 'suspending' && p !== 'suspended' && actives === this.activeCount) this.suspendNow(m, deadlineMs - Math.floor(deadlineMs / 2));
+        if (p !== 'suspending' && p !== 'suspended' && actives === this.activeCount) this.suspendNow(m, deadlineMs - Math.floor(deadlineMs / 2), seq);
       });
       const inner = applied;
       applied = () => {
@@ -97,10 +100,10 @@ export class App {
     // A wake is for the foreground as of this command: a leave received after it (even before the
     // wake starts, behind a slow command) makes it stale, so the NSE is never GETting beside it.
     const gen = this.leaveGen;
-    return this.serial(() => this.apply(m, applied, gen)).finally(() => applied?.());
+    return this.serial(() => this.apply(m, applied, gen, seq)).finally(() => applied?.());
   }
 
-  private async apply(m: LifecycleMsg, applied: (() => void) | undefined, gen: number): Promise<void> {
+  private async apply(m: LifecycleMsg, applied: (() => void) | undefined, gen: number, seq: number): Promise<void> {
     const { rt } = this;
     rt.log('info', 'phase', `lifecycle ${m.event}`, { from: rt.phase.phase });
     switch (m.event) {
@@ -119,7 +122,7 @@ export class App {
       case 'suspend': {
         await this.goBackground();
         await rt.phase.suspend(m.deadlineMs ?? (m.event === 'expiring' ? (rt.cfg.appExpiryDeadlineMs ?? 1_000) : 0));
-        rt.reportSuspended();
+        rt.reportSuspended(seq);
         return;
       }
       case 'lock':
@@ -184,7 +187,7 @@ export class App {
    * the drain at the deadline (closing the store); the queued command finds it done. What
    * goBackground does without the network happens here too.
    */
-  private suspendNow(m: LifecycleMsg, deadlineMs: number): void {
+  private suspendNow(m: LifecycleMsg, deadlineMs: number, seq: number): void {
     const { rt } = this;
     rt.log('warn', 'phase', `lifecycle ${m.event}: not suspending yet at half the deadline, suspending ahead of the queue`, { deadlineMs });
     this.suspendedAhead = true;
@@ -195,7 +198,7 @@ export class App {
       () => {
         if (rt.phase.phase !== 'suspended') return; // activated again meanwhile
         rt.emit('left-front', {});
-        rt.reportSuspended();
+        rt.reportSuspended(seq);
       },
       (e: unknown) => rt.errorEvent(`lifecycle ${m.event}`, e),
     );
@@ -205,6 +208,8 @@ export class App {
   private suspendedAhead = false;
   /** `active` commands received (an expiry guard does not fire once a later one came in). */
   private activeCount = 0;
+  /** Lifecycle commands received, in order. */
+  private received = 0;
 
   private async goBackground(): Promise<void> {
     const { rt } = this;
