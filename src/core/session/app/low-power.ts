@@ -13,6 +13,8 @@ import { hexBytes, type SessionRuntime } from '../runtime.js';
 export class LowPowerPoller {
   private timer: TimerHandle | null = null;
   private running = false;
+  /** Resolved by stop(): a status request in flight is abandoned then (see hasPayload). */
+  private stopWaiters: (() => void)[] = [];
   /** Fetch one queue (the app's bounded GET batches). */
   fetchQueue: (queueId: string) => Promise<void> = async () => {};
 
@@ -29,6 +31,7 @@ export class LowPowerPoller {
 
   stop(): void {
     this.running = false;
+    for (const w of this.stopWaiters.splice(0)) w();
     if (this.timer !== null) this.rt.host.clock.clearTimer(this.timer);
     this.timer = null;
   }
@@ -44,7 +47,19 @@ export class LowPowerPoller {
     const path = statusRequestPath(hexBytes(q.statusKey, 'statusKey'), queueId, this.rt.host.clock.now());
     const status = this.rt.ports.status;
     if (!status) return true; // no status endpoint on this host: fetch
-    const res = await status.get(path);
+    // Leaving the foreground stops polling and waits for receives in flight: a request hanging on a
+    // partitioned network (up to its 10 s timeout) would hold the suspension and every later
+    // command. So stop() abandons it — a poll only reads, so nothing is lost; the answer is ignored.
+    if (!this.running) return false;
+    let waiter: () => void = () => {};
+    const stopped = new Promise<null>((resolve) => this.stopWaiters.push((waiter = () => resolve(null))));
+    const res = await Promise.race([status.get(path), stopped]).finally(() => {
+      this.stopWaiters = this.stopWaiters.filter((w) => w !== waiter);
+    });
+    if (res === null) {
+      this.rt.log('info', 'sync', 'status poll abandoned: polling stopped', { queueId });
+      return false;
+    }
     const body = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as { has_payload?: boolean; error?: string };
     if (res.status < 200 || res.status > 299) {
       // The endpoint answers {error: CODE} (stale, replay, bad signature…): keep its code.
