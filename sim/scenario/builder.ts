@@ -1,4 +1,5 @@
 import { ErrorCodes, NsekitError } from '../../src/core/errors.js';
+import type { BrokenVariant } from '../broken.js';
 import type { InvariantName } from '../checkers/types.js';
 import type { FailpointName } from './failpoints.js';
 import type { DeviceProc, HitMark, Scenario, SendArgs, Step, Trigger, Verb, World } from './types.js';
@@ -18,6 +19,7 @@ type WorldInput = Partial<Omit<World, 'budgets'>> & { budgets?: Partial<World['b
 export class ScenarioBuilder {
   private readonly s: Scenario;
   private pending: Trigger | undefined;
+  private variant: BrokenVariant | undefined;
 
   constructor(name: string) {
     this.s = { name, steps: [] };
@@ -92,6 +94,20 @@ export class ScenarioBuilder {
   expectViolations(...invariants: InvariantName[]): this {
     this.s.expect = { ...(this.s.expect ?? {}), valid: false, violations: invariants };
     return this;
+  }
+
+  /**
+   * Run it against a deliberately broken protocol variant (sim/broken.ts), as `--broken`:
+   * a property of the run, not of the scenario, so it is not in the JSON; `runScenario`
+   * (sim/vitest.ts) reads it and its replay command keeps the flag.
+   */
+  broken(variant: BrokenVariant): this {
+    this.variant = variant;
+    return this;
+  }
+  /** The variant set by `broken()`, if any. */
+  get brokenVariant(): BrokenVariant | undefined {
+    return this.variant;
   }
 
   /** The scenario as plain JSON, validated (throws NsekitError SCENARIO_INVALID). */
