@@ -22,6 +22,8 @@ interface Held {
 interface Armed {
   step: number;
   nth: number;
+  /** A phase-valued trigger: only `phase.enter` hits into this phase count. */
+  phase?: string;
   count: number;
   fire: (h: Held) => void;
 }
@@ -43,19 +45,19 @@ export class StepRunner {
     private readonly s: Scenario,
   ) {
     s.steps.forEach((st, i) => {
-      const t = st.when as { proc?: Role; at?: string; nth?: number } | undefined;
+      const t = st.when as { proc?: Role; at?: string; nth?: number; phase?: string } | undefined;
       if (!t?.proc || !t.at) return;
       const key = `${t.proc}:${t.at}`;
       let fire!: (h: Held) => void;
       this.fired.set(i, new Promise<Held>((r) => (fire = r)));
       const list = this.chains.get(key) ?? [];
-      list.push({ step: i, nth: t.nth ?? 1, count: 0, fire });
+      list.push({ step: i, nth: t.nth ?? 1, count: 0, fire, ...(t.phase ? { phase: t.phase } : {}) });
       this.chains.set(key, list);
     });
-    this.onHit = (role, name, release) => {
+    this.onHit = (role, name, release, fields) => {
       const list = this.chains.get(`${role}:${name}`);
       const head = list?.[0];
-      if (!head || ++head.count < head.nth) return false;
+      if (!head || (head.phase !== undefined && fields.phase !== head.phase) || ++head.count < head.nth) return false;
       list!.shift();
       head.fire({ role, release: once(release) });
       return true;
@@ -145,7 +147,7 @@ export class StepRunner {
     }
     // Bounded like the real engine's triggerTimeoutMs, but on the virtual clock, so a step
     // waiting for a failpoint that will not come does not let 30 s process timeouts fire first.
-    return this.bounded(this.fired.get(i)!, TRIGGER_TIMEOUT_MS, `failpoint ${t.at} not reached within ${TRIGGER_TIMEOUT_MS} ms`);
+    return this.bounded(this.fired.get(i)!, TRIGGER_TIMEOUT_MS, `failpoint ${t.at}${phaseNote(st)} not reached within ${TRIGGER_TIMEOUT_MS} ms`);
   }
 
   private async verb(st: Step, held: Held | undefined): Promise<void> {
@@ -238,6 +240,12 @@ export class StepRunner {
     this.disarm();
     await this.rules.healAll();
   }
+}
+
+/** ` (phase suspending)` for a phase-valued trigger, for the timeout message. */
+function phaseNote(st: Step): string {
+  const ph = (st.when as { phase?: string } | undefined)?.phase;
+  return ph ? ` (phase ${ph})` : '';
 }
 
 function once(fn: () => void): () => void {

@@ -193,7 +193,8 @@ export class Engine {
     const bound = w.optional ? Math.min(this.opts.triggerTimeoutMs, OPTIONAL_TRIGGER_MS) : this.opts.triggerTimeoutMs;
     let t: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, rej) => {
-      t = setTimeout(() => rej(new NsekitError('SIM_TRIGGER_TIMEOUT', `failpoint ${w.at} not reached within ${bound} ms`, { step: i, at: w.at })), bound);
+      const ph = (w as { phase?: string }).phase;
+      t = setTimeout(() => rej(new NsekitError('SIM_TRIGGER_TIMEOUT', `failpoint ${w.at}${ph ? ` (phase ${ph})` : ''} not reached within ${bound} ms`, { step: i, at: w.at })), bound);
     });
     try {
       return await Promise.race([fired, timeout]);

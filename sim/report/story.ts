@@ -32,7 +32,7 @@ export interface ReportStory {
 function trigger(t: Trigger): string {
   if ('at_ms' in t) return `at ${t.at_ms} ms`;
   if ('after' in t) return `after step ${t.after}`;
-  return `when ${t.proc} reaches ${t.at}${t.nth && t.nth > 1 ? ` (hit ${t.nth})` : ''}`;
+  return `when ${t.proc} ${t.phase ? `enters ${t.phase}` : `reaches ${t.at}`}${t.nth && t.nth > 1 ? ` (hit ${t.nth})` : ''}`;
 }
 
 /** One step as a line: `when nse reaches net.get.sent: pause nse — the note`. */

@@ -2,7 +2,7 @@ import { ErrorCodes, NsekitError } from '../../src/core/errors.js';
 import type { BrokenVariant } from '../broken.js';
 import type { InvariantName } from '../checkers/types.js';
 import type { FailpointName } from './failpoints.js';
-import type { DeviceProc, HitMark, Scenario, SendArgs, Step, Trigger, Verb, World } from './types.js';
+import type { DeviceProc, HitMark, PhaseName, Scenario, SendArgs, Step, Trigger, Verb, World } from './types.js';
 import { parseScenario } from './validate.js';
 
 type WorldInput = Partial<Omit<World, 'budgets'>> & { budgets?: Partial<World['budgets']> };
@@ -38,6 +38,14 @@ export class ScenarioBuilder {
   /** The next step runs when `proc` reaches failpoint `at` (its nth hit). */
   when(proc: DeviceProc, at: FailpointName, nth?: number): this {
     this.pending = nth === undefined ? { proc, at } : { proc, at, nth };
+    return this;
+  }
+  /**
+   * The next step runs when `proc` enters `phase` (its nth entry into that phase): the
+   * trigger `{proc, at: 'phase.enter', phase}`. The process is held at that entry.
+   */
+  whenPhase(proc: DeviceProc, phase: PhaseName, nth?: number): this {
+    this.pending = nth === undefined ? { proc, at: 'phase.enter', phase } : { proc, at: 'phase.enter', phase, nth };
     return this;
   }
   /** The next step runs at this run time (ms since start). */
