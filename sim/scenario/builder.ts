@@ -20,6 +20,7 @@ export class ScenarioBuilder {
   private readonly s: Scenario;
   private pending: Trigger | undefined;
   private variant: BrokenVariant | undefined;
+  private concurrentNext = false;
 
   constructor(name: string) {
     this.s = { name, steps: [] };
@@ -56,6 +57,15 @@ export class ScenarioBuilder {
   /** The next step runs right after the step named `id`. */
   after(id: string): this {
     this.pending = { after: id };
+    return this;
+  }
+  /**
+   * The next step starts without waiting for the steps before it to finish (`concurrent: true`):
+   * `.foreground().meanwhile().when('nse', 'net.ack.sent').freeze('nse')` acts while the
+   * foreground still waits for the NSE to yield.
+   */
+  meanwhile(): this {
+    this.concurrentNext = true;
     return this;
   }
   /** Names the last step (for `after`). */
@@ -131,7 +141,9 @@ export class ScenarioBuilder {
     if (this.pending) st.when = this.pending;
     if (proc) st.proc = proc;
     if (args && Object.keys(args).length) st.args = args;
+    if (this.concurrentNext) st.concurrent = true;
     this.pending = undefined;
+    this.concurrentNext = false;
     this.s.steps.push(st);
     return this;
   }

@@ -81,6 +81,8 @@ export interface Step {
   proc?: DeviceProc;
   args?: Record<string, unknown>;
   note?: string;
+  /** Start without waiting for the previous steps to finish (a `foreground` still waiting for the NSE to yield). */
+  concurrent?: boolean;
 }
 
 /** A failpoint name, or `proc:name` to require it from one process. */
