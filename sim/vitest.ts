@@ -7,6 +7,10 @@ import { runFastInFolder, type FastRunResult } from './vitest-fast.js';
 import { installMatchers } from './vitest-matchers.js';
 
 export { toMeetExpectations, installMatchers } from './vitest-matchers.js';
+// The whole test-author API from one module (`nsekit/test` under sim/vitest.config.ts).
+export { scenario, ScenarioBuilder, loadScenario, parseScenario, validateScenario, checkExpectations, type Scenario, type Step, type HitMark } from './scenario/index.js';
+export { runFast, type FastResult } from './fast/run.js';
+export { BROKEN_VARIANTS, type BrokenVariant } from './broken.js';
 
 export interface ScenarioOutcome {
   /** The scenario's name and the seed it ran with. */

@@ -69,6 +69,7 @@ const COMMANDS: { cmd: string[]; usage: string; usageExit: number }[] = [
   { cmd: ['sim'], usage: 'usage: nsekit sim', usageExit: 4 },
   { cmd: ['explore'], usage: 'usage: nsekit explore', usageExit: 4 },
   { cmd: ['explore', 'merge'], usage: 'usage: nsekit explore merge', usageExit: 4 },
+  { cmd: ['test'], usage: 'usage: nsekit test', usageExit: 2 },
 ];
 
 describe('nsekit: --help, --version, unknown flags (real entry, every command)', () => {
@@ -94,7 +95,7 @@ describe('nsekit: --help, --version, unknown flags (real entry, every command)',
     });
     const top = await nsekit(['--help']);
     expect(top.code).toBe(0);
-    for (const c of ['demo', 'relay', 'push-gateway', 'queue create', 'app', 'nse', 'sim', 'explore', '--version']) expect(top.stdout).toContain(`nsekit ${c}`);
+    for (const c of ['demo', 'relay', 'push-gateway', 'queue create', 'app', 'nse', 'sim', 'explore', 'test', '--version']) expect(top.stdout).toContain(`nsekit ${c}`);
     const unknown = await nsekit(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('nsekit: CLI_USAGE: unknown command "frobnicate"');
