@@ -14,7 +14,7 @@ import { parseFlags, reportCliError } from '../../src/cli/args.js';
 export const TEST_USAGE = `usage: nsekit test [DIR] [-- VITEST ARGS]
   runs every *.test.ts under DIR (default: the current folder) with sim/vitest.config.ts: no need to
   live in test/; test files import the test-author API as 'nsekit/test' (runScenario, scenario, runFast,
-  the toMeetExpectations matcher). Arguments after -- go to vitest (a name filter, -t PATTERN, --reporter).
+  the toMeetExpectations matcher). Arguments after -- go to vitest (a file filter, -t PATTERN, a reporter).
 exit codes: vitest's (0 all passed, 1 a test failed), 2 usage error (docs/cli.md)`;
 
 const CONFIG = fileURLToPath(new URL('../vitest.config.ts', import.meta.url));

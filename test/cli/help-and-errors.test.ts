@@ -15,6 +15,7 @@ import { PRODUCT_USAGE } from '../../src/cli/commands.js';
 import { harnessLine, parseSimArgs, SIM_USAGE } from '../../sim/cli/args.js';
 import { EXPLORE_USAGE, parseArgs as parseExploreArgs } from '../../sim/explore/cli.js';
 import { MERGE_USAGE } from '../../sim/explore/merge.js';
+import { TEST_USAGE } from '../../sim/cli/test.js';
 import { parseQueueCreateArgs, QUEUE_USAGE } from '../../src/cli/queue.js';
 import { parseRelayArgs, parsePushGatewayArgs, RELAY_USAGE, PUSH_GATEWAY_USAGE } from '../../src/cli/relay.js';
 
@@ -218,7 +219,7 @@ describe('usage lines match the parsers (in-process)', () => {
 
   it('docs/cli.md names every command and every flag of every usage', () => {
     const doc = readFileSync(join(REPO, 'docs/cli.md'), 'utf8');
-    const usages: Record<string, string> = { ...PRODUCT_USAGE, sim: SIM_USAGE, explore: EXPLORE_USAGE, 'explore merge': MERGE_USAGE };
+    const usages: Record<string, string> = { ...PRODUCT_USAGE, sim: SIM_USAGE, explore: EXPLORE_USAGE, 'explore merge': MERGE_USAGE, test: TEST_USAGE };
     for (const [cmd, usage] of Object.entries(usages)) {
       expect(doc, cmd).toContain(`nsekit ${cmd}`);
       for (const f of flagsOf(usage)) expect(doc, `${cmd} ${f}`).toContain(f);
