@@ -5,7 +5,7 @@ import type { Failpoints } from '../core/host.js';
  *
  * Every hit is reported to the parent as `{type:'fp', seq, name, fields, t}` (the
  * orchestrator turns hits into history and trace events). A name the parent has
- * *armed* (`{type:'fp-arm', name, nth?}`) pauses the process there: the hit's promise
+ * *armed* (`{type:'fp-arm', name, nth?, match?}`) pauses the process there: the hit's promise
  * resolves only when the parent answers `{type:'fp-release', seq}`. This is what makes
  * "freeze the NSE right after it takes the lock" happen at that instruction every run.
  *
