@@ -16,6 +16,8 @@ const SIM_HELP = `  nsekit sim <scenario.json|catalogue-name> [--mode real|fast]
                                            random scenarios; failures shrunk and saved with a replay command;
                                            exit 0 none found, 1 violations found, 4 harness error;
                                            nsekit explore --help for the rest (docs/fast-mode.md)
+  nsekit test [DIR] [-- VITEST ARGS]       run the scenario tests (*.test.ts) under DIR, in any folder of the
+                                           checkout; they import 'nsekit/test' (docs/reproducing-races.md)
 `;
 const HELP = PRODUCT_HELP.replace('{{sim}}', SIM_HELP);
 
@@ -49,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`nsekit ${cmd}: harness error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
         return 4;
       }
+    case 'test':
+      return (await import('./test.js')).runTestCli(rest);
     default: {
       const code = await runProductCommand(cmd, rest);
       if (code !== null) return code;

@@ -8,6 +8,7 @@
  */
 import type { TimerHandle } from '../../src/core/host.js';
 import { OPTIONAL_TRIGGER_MS, type Scenario, type Step } from '../scenario/index.js';
+import { StepWaits } from '../scenario/step-waits.js';
 import { IosRules, YIELD_WAIT_MS } from './ios-rules.js';
 import { ORCH, type FastWorld, type Role } from './world.js';
 
@@ -19,9 +20,20 @@ interface Held {
   role: Role;
   release: () => void;
 }
+/** A step whose verb is running (several at once with `concurrent`). */
+interface InFlight {
+  i: number;
+  st: Step;
+  held: Held | undefined;
+  /** Given up (the world went quiet, or it failed): record nothing more for it. */
+  abandoned: boolean;
+  p: Promise<void>;
+}
 interface Armed {
   step: number;
   nth: number;
+  /** A phase-valued trigger: only `phase.enter` hits into this phase count. */
+  phase?: string;
   count: number;
   fire: (h: Held) => void;
 }
@@ -35,6 +47,9 @@ export class StepRunner {
   /** Held by `pause` steps, per process: a `resume` lets all of them go (a second pause must not orphan the first). */
   private readonly paused = new Map<Role, Held[]>();
   private abandon: ((e: Error) => void) | null = null;
+  /** Per step id: settles when that step has run (or could not), for `after` (it may still be running: `concurrent`). */
+  private readonly stepDone = new Map<string, { p: Promise<void>; settle: () => void }>();
+  private readonly waits: StepWaits;
   private readonly onHit: FastWorld['onHit'];
   readonly rules: IosRules;
 
@@ -43,24 +58,30 @@ export class StepRunner {
     private readonly s: Scenario,
   ) {
     s.steps.forEach((st, i) => {
-      const t = st.when as { proc?: Role; at?: string; nth?: number } | undefined;
+      const t = st.when as { proc?: Role; at?: string; nth?: number; phase?: string } | undefined;
       if (!t?.proc || !t.at) return;
       const key = `${t.proc}:${t.at}`;
       let fire!: (h: Held) => void;
       this.fired.set(i, new Promise<Held>((r) => (fire = r)));
       const list = this.chains.get(key) ?? [];
-      list.push({ step: i, nth: t.nth ?? 1, count: 0, fire });
+      list.push({ step: i, nth: t.nth ?? 1, count: 0, fire, ...(t.phase ? { phase: t.phase } : {}) });
       this.chains.set(key, list);
     });
-    this.onHit = (role, name, release) => {
+    this.onHit = (role, name, release, fields) => {
       const list = this.chains.get(`${role}:${name}`);
       const head = list?.[0];
-      if (!head || ++head.count < head.nth) return false;
+      if (!head || (head.phase !== undefined && fields.phase !== head.phase) || ++head.count < head.nth) return false;
       list!.shift();
       head.fire({ role, release: once(release) });
       return true;
     };
     this.rules = new IosRules(w);
+    this.waits = new StepWaits(() => w.sched.now);
+    for (const [i, f] of this.fired) void f.then(() => this.waits.fired(i));
+    for (const st of s.steps) {
+      let settle!: () => void;
+      if (st.id) this.stepDone.set(st.id, { p: new Promise<void>((r) => (settle = r)), settle: () => settle() });
+    }
   }
 
   /** Stop holding processes anywhere (end of steps, or a trigger given up). */
@@ -92,14 +113,19 @@ export class StepRunner {
     const { w } = this;
     w.onHit = this.onHit; // armed once the device is up (the real engine arms at the process's `ready`)
     const steps = this.s.steps;
+    const settle = (st: Step) => st.id && this.stepDone.get(st.id)?.settle();
+    // Verbs still running: a step waits for them unless it is `concurrent` (docs/scenarios.md).
+    const inflight: InFlight[] = [];
     for (let i = 0; i < steps.length; i++) {
       const st = steps[i]!;
+      if (!st.concurrent) await this.settleAll(inflight.splice(0));
       await w.sched.point(ORCH); // the step races the processes' tasks
       let held: Held | undefined;
       try {
         held = await this.guard(this.trigger(i, st));
       } catch (e) {
         this.chains.forEach((l) => l.forEach((a, j) => a.step === i && l.splice(j, 1)));
+        settle(st);
         if ((st.when as { optional?: boolean } | undefined)?.optional) {
           w.h.info(ORCH, 'step.skipped', { i, do: st.do, id: st.id, why: (e as Error).message });
           continue;
@@ -108,20 +134,54 @@ export class StepRunner {
         w.h.fail(ORCH, 'step', (e as Error).message, { i, do: st.do, id: st.id, code: TRIGGER_TIMEOUT });
         continue;
       }
-      w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(held ? { at: (st.when as { at: string }).at } : {}) });
-      try {
-        // A wait lasts its ms; a foreground may wait out the NSE's yield (5 s) first.
-        const extra = st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : st.do === 'foreground' ? YIELD_WAIT_MS : 0;
-        const bound = TRIGGER_TIMEOUT_MS + extra;
-        await this.guard(this.bounded(this.verb(st, held), bound, `step did not finish within ${bound} ms`));
-        w.h.ok(ORCH, 'step', { i, do: st.do, id: st.id });
-      } catch (e) {
-        this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`);
-        w.h.fail(ORCH, 'step', (e as Error).message, { i, do: st.do, id: st.id });
-        if (held && st.do !== 'pause') held.release();
+      const waited = held ? this.waits.turn(i, st) : null;
+      if (waited) w.h.info(ORCH, 'step.waited', waited);
+      w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(st.concurrent ? { concurrent: true } : {}), ...(held ? { at: (st.when as { at: string }).at } : {}) });
+      this.waits.begin(i, st.do);
+      const f: InFlight = { i, st, held, abandoned: false, p: Promise.resolve() };
+      f.p = this.runVerb(f).finally(() => {
+        this.waits.end(i);
+        settle(st);
+      });
+      inflight.push(f);
+    }
+    await this.settleAll(inflight);
+    this.done = true;
+  }
+
+  /** Waits for the verbs in flight; if the world goes quiet first, the ones still running are given up (harness errors). */
+  private async settleAll(list: InFlight[]): Promise<void> {
+    try {
+      await this.guard(Promise.all(list.map((f) => f.p)));
+    } catch (e) {
+      for (const f of list) {
+        if (f.abandoned) continue;
+        f.abandoned = true;
+        this.harnessErrors.push(`step ${f.i} (${f.st.do}): ${(e as Error).message}`);
+        this.w.h.fail(ORCH, 'step', (e as Error).message, { i: f.i, do: f.st.do, id: f.st.id });
+        if (f.held && f.st.do !== 'pause') f.held.release();
+        this.waits.end(f.i);
+        if (f.st.id) this.stepDone.get(f.st.id)?.settle();
       }
     }
-    this.done = true;
+  }
+
+  private async runVerb(f: InFlight): Promise<void> {
+    const { w } = this;
+    const { i, st, held } = f;
+    try {
+      // A wait lasts its ms; a foreground may wait out the NSE's yield (5 s) first.
+      const extra = st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : st.do === 'foreground' ? YIELD_WAIT_MS : 0;
+      const bound = TRIGGER_TIMEOUT_MS + extra;
+      await this.bounded(this.verb(st, held), bound, `step did not finish within ${bound} ms`);
+      if (!f.abandoned) w.h.ok(ORCH, 'step', { i, do: st.do, id: st.id });
+    } catch (e) {
+      if (f.abandoned) return;
+      f.abandoned = true;
+      this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`);
+      w.h.fail(ORCH, 'step', (e as Error).message, { i, do: st.do, id: st.id });
+      if (held && st.do !== 'pause') held.release();
+    }
   }
 
   private async bounded<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
@@ -138,14 +198,18 @@ export class StepRunner {
 
   private async trigger(i: number, st: Step): Promise<Held | undefined> {
     const t = st.when as { at_ms?: number; after?: string; at?: string } | undefined;
-    if (!t || t.after !== undefined) return undefined; // `after` names an earlier step: already run
+    if (!t) return undefined;
+    if (t.after !== undefined) {
+      await this.stepDone.get(t.after)?.p; // an earlier step: run, or still running if a later one was `concurrent`
+      return undefined;
+    }
     if (t.at_ms !== undefined) {
       await this.w.sched.delay(ORCH, t.at_ms - this.w.sched.now);
       return undefined;
     }
     // Bounded like the real engine's triggerTimeoutMs, but on the virtual clock, so a step
     // waiting for a failpoint that will not come does not let 30 s process timeouts fire first.
-    return this.bounded(this.fired.get(i)!, TRIGGER_TIMEOUT_MS, `failpoint ${t.at} not reached within ${TRIGGER_TIMEOUT_MS} ms`);
+    return this.bounded(this.fired.get(i)!, TRIGGER_TIMEOUT_MS, `failpoint ${t.at}${phaseNote(st)} not reached within ${TRIGGER_TIMEOUT_MS} ms`);
   }
 
   private async verb(st: Step, held: Held | undefined): Promise<void> {
@@ -238,6 +302,12 @@ export class StepRunner {
     this.disarm();
     await this.rules.healAll();
   }
+}
+
+/** ` (phase suspending)` for a phase-valued trigger, for the timeout message. */
+function phaseNote(st: Step): string {
+  const ph = (st.when as { phase?: string } | undefined)?.phase;
+  return ph ? ` (phase ${ph})` : '';
 }
 
 function once(fn: () => void): () => void {

@@ -31,7 +31,7 @@ import { SimDb } from './store.js';
 
 export type Role = 'app' | 'nse';
 /** Failpoint hook: returns true if a trigger took the hit (it will call `release` later). */
-export type HitHook = (role: Role, name: string, release: () => void) => boolean;
+export type HitHook = (role: Role, name: string, release: () => void, fields: Record<string, unknown>) => boolean;
 
 /** Failpoints that only announce bookkeeping: recorded, but no scheduling point unless a trigger waits there. */
 const PASS_THROUGH: ReadonlySet<string> = new Set(['phase.enter', 'gate.blocked', 'gate.opened', 'queue.slot.released', 'queue.slot.expired']);
@@ -182,7 +182,7 @@ export class FastWorld {
       resolve = r;
     });
     const release = this.sched.post.bind(this.sched, owner, resolve); // bind: no keepNames wrapper
-    if (this.onHit(role, name, this.heldRelease(role, pid, name, release))) {
+    if (this.onHit(role, name, this.heldRelease(role, pid, name, release), fields)) {
       // A trigger holds the process here: a stall of the harness's making (docs/invariants.md).
       this.h.append({ proc: role, pid, type: 'info', f: 'harness.hold', value: { at: name } });
       return p;

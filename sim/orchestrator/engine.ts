@@ -4,6 +4,7 @@ import type { EventMsg } from '../../src/device/ipc.js';
 import type { ManagedProc } from '../../src/device/proc.js';
 import type { HistoryRecorder } from '../history/index.js';
 import { OPTIONAL_TRIGGER_MS, type Budgets, type Scenario, type Step } from '../scenario/index.js';
+import { StepWaits } from '../scenario/step-waits.js';
 import { Observer } from './observer.js';
 export { seededRng, type SentMessage } from './sender.js';
 import { relayTap } from './relay-tap.js';
@@ -41,7 +42,8 @@ export class Engine {
   readonly timers: IosTimers;
   readonly harnessErrors: string[] = [];
   private readonly t0 = Date.now();
-  private readonly done = new Map<string, Promise<void>>();
+  /** Per step id: settles when that step has run (or could not), for `after` (it may still be running: `concurrent`). */
+  private readonly done = new Map<string, { p: Promise<void>; settle: () => void }>();
   /** Held by `pause` steps, per process: a `resume` lets all of them go (a second pause must not orphan the first). */
   private readonly paused = new Map<Role, Held[]>();
   /** Pids frozen the normal way (after reporting `suspended`): the final heal leaves them frozen. */
@@ -153,30 +155,56 @@ export class Engine {
       const p = this.proc(role);
       if (p?.alive) this.triggers.armProcess(role, p);
     }
+    // Which step is in progress when a trigger fires (a later step that waited behind it is recorded).
+    const waits = new StepWaits(() => this.now());
+    steps.forEach((_, i) => void this.triggers.firedFor(i)?.then(() => waits.fired(i)));
+    // Verbs still running: a step waits for them unless it is `concurrent` (docs/scenarios.md).
+    const inflight: Promise<void>[] = [];
+    for (const st of steps) {
+      let settle!: () => void;
+      if (st.id) this.done.set(st.id, { p: new Promise<void>((r) => (settle = r)), settle: () => settle() });
+    }
+    const settle = (st: Step) => st.id && this.done.get(st.id)?.settle();
     for (let i = 0; i < steps.length; i++) {
       const st = steps[i]!;
+      if (!st.concurrent) await Promise.all(inflight.splice(0));
       let held: Held | undefined;
       try {
         held = await this.trigger(i, st);
       } catch (e) {
         if ((st.when as { optional?: boolean } | undefined)?.optional) {
           this.h.info('orchestrator', 'step.skipped', { i, do: st.do, id: st.id, why: (e as Error).message });
+          settle(st);
           continue;
         }
         this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`); // an NsekitError's message starts with its code
         this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id, code: (e as NsekitError).code });
+        settle(st);
         continue;
       }
       this.opts.onStep?.(i, steps.length, st);
-      this.h.invoke('orchestrator', 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(held ? { at: held.hit.name, pid: held.proc.pid } : {}) });
-      try {
-        await this.verb(st, held);
-        this.h.ok('orchestrator', 'step', { i, do: st.do, id: st.id });
-      } catch (e) {
-        this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`);
-        this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id });
-        if (held && st.do !== 'pause') this.unhold(held);
-      }
+      const waited = held ? waits.turn(i, st) : null;
+      if (waited) this.h.info('orchestrator', 'step.waited', waited);
+      this.h.invoke('orchestrator', 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(st.concurrent ? { concurrent: true } : {}), ...(held ? { at: held.hit.name, pid: held.proc.pid } : {}) });
+      waits.begin(i, st.do);
+      inflight.push(
+        this.runVerb(i, st, held).finally(() => {
+          waits.end(i);
+          settle(st);
+        }),
+      );
+    }
+    await Promise.all(inflight);
+  }
+
+  private async runVerb(i: number, st: Step, held: Held | undefined): Promise<void> {
+    try {
+      await this.verb(st, held);
+      this.h.ok('orchestrator', 'step', { i, do: st.do, id: st.id });
+    } catch (e) {
+      this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`);
+      this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id });
+      if (held && st.do !== 'pause') this.unhold(held);
     }
   }
 
@@ -188,7 +216,7 @@ export class Engine {
       return undefined;
     }
     if (w.after !== undefined) {
-      await this.done.get(w.after);
+      await this.done.get(w.after)?.p;
       return undefined;
     }
     const fired = this.triggers.firedFor(i)!;
@@ -196,7 +224,8 @@ export class Engine {
     const bound = w.optional ? Math.min(this.opts.triggerTimeoutMs, OPTIONAL_TRIGGER_MS) : this.opts.triggerTimeoutMs;
     let t: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, rej) => {
-      t = setTimeout(() => rej(new NsekitError('SIM_TRIGGER_TIMEOUT', `failpoint ${w.at} not reached within ${bound} ms`, { step: i, at: w.at })), bound);
+      const ph = (w as { phase?: string }).phase;
+      t = setTimeout(() => rej(new NsekitError('SIM_TRIGGER_TIMEOUT', `failpoint ${w.at}${ph ? ` (phase ${ph})` : ''} not reached within ${bound} ms`, { step: i, at: w.at })), bound);
     });
     try {
       return await Promise.race([fired, timeout]);
@@ -328,7 +357,6 @@ export class Engine {
         break;
     }
     await p;
-    if (st.id) this.done.set(st.id, Promise.resolve());
   }
 
   private pushesReleased(n: number): void {

@@ -28,6 +28,11 @@ export interface RunOptions {
    * entries (sim/real), which read it from NSEKIT_BROKEN and wrap the sessions with it.
    */
   broken?: BrokenVariant;
+  /**
+   * The scenario has no file of its own (a builder's, or JSON built in a test): write it into
+   * the run folder as `scenario.json` and name that file in the replay command, so it replays.
+   */
+  writeScenario?: boolean;
 }
 
 export interface RunViolation {
@@ -154,8 +159,13 @@ export function deriveParams(scenario: Scenario, seed: number) {
 export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<RunResult> {
   const seed = (opts.seed ?? randomSeed()) >>> 0;
   const { world, budgets: b, graceMs, nseExpiryCallback, timings, params } = deriveParams(scenario, seed);
-  const replay = `nsekit sim ${opts.source ?? `${scenario.name}.json`} --seed ${seed}${opts.broken ? ` --broken ${opts.broken}` : ''}`;
   const runDir = runDirFor(resolve(opts.outDir ?? 'runs'), scenario.name, seed);
+  let source = opts.source ?? `${scenario.name}.json`;
+  if (opts.writeScenario) {
+    source = join(runDir, 'scenario.json');
+    writeFileSync(source, JSON.stringify(scenario, null, 2) + '\n');
+  }
+  const replay = `nsekit sim ${source} --seed ${seed}${opts.broken ? ` --broken ${opts.broken}` : ''}`;
   const h = new HistoryRecorder({ file: join(runDir, 'history.jsonl') });
   const progress = opts.onProgress ?? (() => {});
   const logLine = (role: string, line: string) => appendFileSync(join(runDir, `${role}.log`), line + '\n');

@@ -12,6 +12,13 @@ export interface Held {
 interface Waiter {
   step: number;
   nth: number;
+  /**
+   * A phase-valued trigger (`at: phase.enter, phase`): the process is armed with a field
+   * match, so it counts (and pauses at) only its entries into that phase
+   * (src/node/failpoints.ts) — two phase changes can follow each other before any re-arm
+   * from here would arrive.
+   */
+  phase?: string;
   resolve: (h: Held) => void;
 }
 
@@ -30,13 +37,13 @@ export class Triggers {
 
   constructor(scenario: Scenario) {
     scenario.steps.forEach((st, i) => {
-      const w = st.when as { proc?: Role; at?: string; nth?: number } | undefined;
+      const w = st.when as { proc?: Role; at?: string; nth?: number; phase?: string } | undefined;
       if (!w?.proc || !w.at) return;
       const key = `${w.proc}\u0000${w.at}`;
       let resolve!: (h: Held) => void;
       this.fired.set(i, new Promise<Held>((r) => (resolve = r)));
       const list = this.chains.get(key) ?? [];
-      list.push({ step: i, nth: w.nth ?? 1, resolve });
+      list.push({ step: i, nth: w.nth ?? 1, resolve, ...(w.phase ? { phase: w.phase } : {}) });
       this.chains.set(key, list);
     });
   }
@@ -51,7 +58,7 @@ export class Triggers {
     this.live.add(p);
     for (const [key, list] of this.chains) {
       const [r, name] = key.split('\u0000') as [Role, string];
-      if (r === role && list[0]) p.sendRaw({ type: 'fp-arm', name, nth: list[0].nth });
+      if (r === role && list[0]) arm(p, name, list[0]);
     }
   }
 
@@ -60,7 +67,7 @@ export class Triggers {
     const list = this.chains.get(`${role}\u0000${hit.name}`);
     const w = list?.shift();
     if (!w) return false;
-    if (list![0]) p.sendRaw({ type: 'fp-arm', name: hit.name, nth: list![0].nth });
+    if (list![0]) arm(p, hit.name, list![0]);
     w.resolve({ role, proc: p, hit });
     return true;
   }
@@ -74,4 +81,9 @@ export class Triggers {
       for (const p of this.live) if (p.alive) p.sendRaw({ type: 'fp-disarm', name: n });
     }
   }
+}
+
+/** Arm `name` in a process for a waiter: its nth hit (into its phase, for a phase-valued one). */
+function arm(p: ManagedProc, name: string, w: Waiter): void {
+  p.sendRaw({ type: 'fp-arm', name, nth: w.nth, ...(w.phase !== undefined ? { match: { phase: w.phase } } : {}) });
 }

@@ -32,13 +32,13 @@ export interface ReportStory {
 function trigger(t: Trigger): string {
   if ('at_ms' in t) return `at ${t.at_ms} ms`;
   if ('after' in t) return `after step ${t.after}`;
-  return `when ${t.proc} reaches ${t.at}${t.nth && t.nth > 1 ? ` (hit ${t.nth})` : ''}`;
+  return `when ${t.proc} ${t.phase ? `enters ${t.phase}` : `reaches ${t.at}`}${t.nth && t.nth > 1 ? ` (hit ${t.nth})` : ''}`;
 }
 
 /** One step as a line: `when nse reaches net.get.sent: pause nse — the note`. */
 export function stepLine(s: Step): string {
   const args = s.args && Object.keys(s.args).length ? ` ${JSON.stringify(s.args)}` : '';
-  return `${s.id ? `[${s.id}] ` : ''}${s.when ? `${trigger(s.when)}: ` : ''}${s.do}${s.proc ? ` ${s.proc}` : ''}${args}${s.note ? ` — ${s.note}` : ''}`;
+  return `${s.id ? `[${s.id}] ` : ''}${s.concurrent ? '(meanwhile) ' : ''}${s.when ? `${trigger(s.when)}: ` : ''}${s.do}${s.proc ? ` ${s.proc}` : ''}${args}${s.note ? ` — ${s.note}` : ''}`;
 }
 
 /** A harness error's first line, its code said once (a wrapper may repeat it). */
@@ -57,9 +57,16 @@ export function storyOf(s: Scenario, history: History, result: Pick<CheckResult,
   const miss = new Set(missingHits(history, e.hits ?? []));
   for (const h of e.hits ?? []) exp.push(miss.has(h) ? { what: `reaches ${h}`, met: false, got: 'never reached: the race was not exercised' } : { what: `reaches ${h}`, met: true });
   const harness = (run.harness ?? []).map(harnessLine);
+  // A step whose trigger fired while an earlier one was still running (sim/scenario/step-waits.ts).
+  const waited = new Map<number, string>();
+  for (const op of history) {
+    if (op.f !== 'step.waited') continue;
+    const v = op.value as { i: number; behind: number; behindDo: string; waitedMs: number };
+    waited.set(v.i, ` — waited ${Math.round(v.waitedMs)} ms behind step ${v.behind} (${v.behindDo})`);
+  }
   return {
     ...(s.description ? { description: s.description } : {}),
-    steps: s.steps.map(stepLine),
+    steps: s.steps.map((st, i) => stepLine(st) + (waited.get(i) ?? '')),
     expectations: exp,
     expectMet: exp.every((x) => x.met) && harness.length === 0,
     harness,

@@ -1,7 +1,8 @@
 import { ErrorCodes, NsekitError } from '../../src/core/errors.js';
+import type { BrokenVariant } from '../broken.js';
 import type { InvariantName } from '../checkers/types.js';
 import type { FailpointName } from './failpoints.js';
-import type { DeviceProc, HitMark, Scenario, SendArgs, Step, Trigger, Verb, World } from './types.js';
+import type { DeviceProc, HitMark, PhaseName, Scenario, SendArgs, Step, Trigger, Verb, World } from './types.js';
 import { parseScenario } from './validate.js';
 
 type WorldInput = Partial<Omit<World, 'budgets'>> & { budgets?: Partial<World['budgets']> };
@@ -18,6 +19,8 @@ type WorldInput = Partial<Omit<World, 'budgets'>> & { budgets?: Partial<World['b
 export class ScenarioBuilder {
   private readonly s: Scenario;
   private pending: Trigger | undefined;
+  private variant: BrokenVariant | undefined;
+  private concurrentNext = false;
 
   constructor(name: string) {
     this.s = { name, steps: [] };
@@ -38,6 +41,14 @@ export class ScenarioBuilder {
     this.pending = nth === undefined ? { proc, at } : { proc, at, nth };
     return this;
   }
+  /**
+   * The next step runs when `proc` enters `phase` (its nth entry into that phase): the
+   * trigger `{proc, at: 'phase.enter', phase}`. The process is held at that entry.
+   */
+  whenPhase(proc: DeviceProc, phase: PhaseName, nth?: number): this {
+    this.pending = nth === undefined ? { proc, at: 'phase.enter', phase } : { proc, at: 'phase.enter', phase, nth };
+    return this;
+  }
   /** The next step runs at this run time (ms since start). */
   atMs(ms: number): this {
     this.pending = { at_ms: ms };
@@ -46,6 +57,15 @@ export class ScenarioBuilder {
   /** The next step runs right after the step named `id`. */
   after(id: string): this {
     this.pending = { after: id };
+    return this;
+  }
+  /**
+   * The next step starts without waiting for the steps before it to finish (`concurrent: true`):
+   * `.foreground().meanwhile().when('nse', 'net.ack.sent').freeze('nse')` acts while the
+   * foreground still waits for the NSE to yield.
+   */
+  meanwhile(): this {
+    this.concurrentNext = true;
     return this;
   }
   /** Names the last step (for `after`). */
@@ -94,6 +114,20 @@ export class ScenarioBuilder {
     return this;
   }
 
+  /**
+   * Run it against a deliberately broken protocol variant (sim/broken.ts), as `--broken`:
+   * a property of the run, not of the scenario, so it is not in the JSON; `runScenario`
+   * (sim/vitest.ts) reads it and its replay command keeps the flag.
+   */
+  broken(variant: BrokenVariant): this {
+    this.variant = variant;
+    return this;
+  }
+  /** The variant set by `broken()`, if any. */
+  get brokenVariant(): BrokenVariant | undefined {
+    return this.variant;
+  }
+
   /** The scenario as plain JSON, validated (throws NsekitError SCENARIO_INVALID). */
   build(): Scenario {
     return parseScenario(JSON.parse(JSON.stringify(this.s)), `scenario '${this.s.name}' (builder)`);
@@ -107,7 +141,9 @@ export class ScenarioBuilder {
     if (this.pending) st.when = this.pending;
     if (proc) st.proc = proc;
     if (args && Object.keys(args).length) st.args = args;
+    if (this.concurrentNext) st.concurrent = true;
     this.pending = undefined;
+    this.concurrentNext = false;
     this.s.steps.push(st);
     return this;
   }

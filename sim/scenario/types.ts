@@ -1,5 +1,9 @@
 import type { FailpointName } from './failpoints.js';
 
+/** The phases a `phase.enter` trigger can name (src/core/phase/machine.ts, docs/phase-machine.md). */
+export const PHASES = ['active', 'background', 'suspending', 'suspended', 'activating'] as const;
+export type PhaseName = (typeof PHASES)[number];
+
 /** Processes on the simulated device that steps act on and failpoints come from. */
 export type DeviceProc = 'app' | 'nse';
 
@@ -57,7 +61,8 @@ export interface World {
 
 export type Trigger =
   /** `optional`: a failpoint never reached skips the step (`step.skipped`) instead of making the verdict unknown. */
-  | { proc: DeviceProc; at: FailpointName; nth?: number; optional?: boolean }
+  /** `phase` (only with `at: 'phase.enter'`): only entries into that phase count, and `nth` counts those. */
+  | { proc: DeviceProc; at: FailpointName; nth?: number; optional?: boolean; phase?: PhaseName }
   | { at_ms: number }
   | { after: string };
 
@@ -76,6 +81,8 @@ export interface Step {
   proc?: DeviceProc;
   args?: Record<string, unknown>;
   note?: string;
+  /** Start without waiting for the previous steps to finish (a `foreground` still waiting for the NSE to yield). */
+  concurrent?: boolean;
 }
 
 /** A failpoint name, or `proc:name` to require it from one process. */

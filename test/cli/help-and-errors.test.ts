@@ -15,6 +15,7 @@ import { PRODUCT_USAGE } from '../../src/cli/commands.js';
 import { harnessLine, parseSimArgs, SIM_USAGE } from '../../sim/cli/args.js';
 import { EXPLORE_USAGE, parseArgs as parseExploreArgs } from '../../sim/explore/cli.js';
 import { MERGE_USAGE } from '../../sim/explore/merge.js';
+import { TEST_USAGE } from '../../sim/cli/test.js';
 import { parseQueueCreateArgs, QUEUE_USAGE } from '../../src/cli/queue.js';
 import { parseRelayArgs, parsePushGatewayArgs, RELAY_USAGE, PUSH_GATEWAY_USAGE } from '../../src/cli/relay.js';
 
@@ -69,6 +70,7 @@ const COMMANDS: { cmd: string[]; usage: string; usageExit: number }[] = [
   { cmd: ['sim'], usage: 'usage: nsekit sim', usageExit: 4 },
   { cmd: ['explore'], usage: 'usage: nsekit explore', usageExit: 4 },
   { cmd: ['explore', 'merge'], usage: 'usage: nsekit explore merge', usageExit: 4 },
+  { cmd: ['test'], usage: 'usage: nsekit test', usageExit: 2 },
 ];
 
 describe('nsekit: --help, --version, unknown flags (real entry, every command)', () => {
@@ -94,7 +96,7 @@ describe('nsekit: --help, --version, unknown flags (real entry, every command)',
     });
     const top = await nsekit(['--help']);
     expect(top.code).toBe(0);
-    for (const c of ['demo', 'relay', 'push-gateway', 'queue create', 'app', 'nse', 'sim', 'explore', '--version']) expect(top.stdout).toContain(`nsekit ${c}`);
+    for (const c of ['demo', 'relay', 'push-gateway', 'queue create', 'app', 'nse', 'sim', 'explore', 'test', '--version']) expect(top.stdout).toContain(`nsekit ${c}`);
     const unknown = await nsekit(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('nsekit: CLI_USAGE: unknown command "frobnicate"');
@@ -217,7 +219,7 @@ describe('usage lines match the parsers (in-process)', () => {
 
   it('docs/cli.md names every command and every flag of every usage', () => {
     const doc = readFileSync(join(REPO, 'docs/cli.md'), 'utf8');
-    const usages: Record<string, string> = { ...PRODUCT_USAGE, sim: SIM_USAGE, explore: EXPLORE_USAGE, 'explore merge': MERGE_USAGE };
+    const usages: Record<string, string> = { ...PRODUCT_USAGE, sim: SIM_USAGE, explore: EXPLORE_USAGE, 'explore merge': MERGE_USAGE, test: TEST_USAGE };
     for (const [cmd, usage] of Object.entries(usages)) {
       expect(doc, cmd).toContain(`nsekit ${cmd}`);
       for (const f of flagsOf(usage)) expect(doc, `${cmd} ${f}`).toContain(f);
