@@ -189,16 +189,36 @@ export async function processInbound(deps: InboundDeps, m: RelayMessage): Promis
   return announce(deps, await ingest(deps, m));
 }
 
+export interface FetchOptions {
+  /** GETs after the first, at most (default 3). */
+  maxExtraGets?: number;
+  /** Asked right before each GET goes out: true = no further GET. */
+  stop?: () => boolean;
+  /**
+   * The NSE's rule (docs/receive.md "Extra GETs follow the notification flag"): GET again only
+   * after a message WITHOUT the notification flag; stop after the first new message that carries
+   * it — that is the message the push was for. A duplicate (already stored, so already shown by
+   * whoever stored it) does not stop the loop: the push was for a later message.
+   */
+  untilNotification?: boolean;
+}
+
+/** After this outcome of a message with these flags, the NSE's loop (untilNotification) stops. */
+export function endsNotificationFetch(flags: MessageFlags, o: InboundOutcome): boolean {
+  return flags.notification && o.stored !== 'duplicate';
+}
+
 /**
  * GET → process → ACK for up to 1 + maxExtraGets messages of one queue, while
- * the relay has more. ACK only after the write resolved; on any failure
+ * the relay has more (and, with `untilNotification`, until a message carrying the
+ * notification flag). ACK only after the write resolved; on any failure
  * before that the slot is released without ACK and the error is rethrown.
  */
 export async function fetchAndProcess(
   deps: InboundDeps,
   queues: QueueCoordinator,
   queueId: string,
-  opts: { maxExtraGets?: number; stop?: () => boolean } = {},
+  opts: FetchOptions = {},
 ): Promise<InboundOutcome[]> {
   const max = 1 + Math.max(0, opts.maxExtraGets ?? 3);
   const out: InboundOutcome[] = [];
@@ -218,7 +238,9 @@ export async function fetchAndProcess(
       });
       throw e;
     }
-    out.push(await ackThenAnnounce(deps, ing, () => r.ack()));
+    const o = await ackThenAnnounce(deps, ing, () => r.ack());
+    out.push(o);
+    if (opts.untilNotification && endsNotificationFetch(r.msg.flags, o)) break;
   }
   return out;
 }

@@ -14,7 +14,7 @@ export interface NseOptions {
   budgetMs?: number;
   /** Idle time after the last push before background + suspend (default 2 000 ms). */
   graceMs?: number;
-  /** Extra GETs per notification while the queue has more (default 3). */
+  /** Extra GETs per notification, each only after a message without the notification flag (default 3). */
   maxExtraGets?: number;
   /** Drain deadline of a suspension after the grace period or a yield (default 1000 ms). */
   suspendDeadlineMs?: number;
@@ -292,9 +292,9 @@ export class NseService {
     });
     let outs: InboundOutcome[];
     try {
-      // Yielded meanwhile: no further GET goes out (the app is in front, it fetches).
-      // Out of time (best-attempt content out) or yielded: no further GET goes out.
-      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets, stop: () => job.done || this.appInFront() });
+      // Out of time (best-attempt content out) or yielded: no further GET goes out. Extra GETs follow
+      // the notification flag (001): again after a message without it, none after the one with it.
+      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets, stop: () => job.done || this.appInFront(), untilNotification: true });
     } catch (e) {
       // The app fetched and ACKed the same message first: it is durable (the store deduped), nothing to do.
       if (!isNsekitError(e, 'PROTO_NO_MSG')) throw e;
