@@ -111,7 +111,7 @@ export class StepRunner {
       w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(held ? { at: (st.when as { at: string }).at } : {}) });
       try {
         // A wait lasts its ms; a foreground may wait out the NSE's yield (5 s) first.
-        const extra = st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : st.do === 'foreground' ? YIELD_WAIT_MS : 0;
+        const extra = st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : st.do === 'foreground' || st.do === 'tap' ? YIELD_WAIT_MS : 0;
         const bound = TRIGGER_TIMEOUT_MS + extra;
         await this.guard(this.bounded(this.verb(st, held), bound, `step did not finish within ${bound} ms`));
         w.h.ok(ORCH, 'step', { i, do: st.do, id: st.id });
@@ -177,6 +177,10 @@ export class StepRunner {
       case 'foreground':
         release();
         await this.rules.foreground();
+        return;
+      case 'tap':
+        release();
+        await this.rules.tap(w.queueIds[Number(args.queue ?? 0)]!);
         return;
       case 'background':
         this.rules.background();

@@ -22,6 +22,7 @@ export const VERBS = [
   'pause',
   'resume',
   'wait',
+  'tap',
 ] as const;
 export type Verb = (typeof VERBS)[number];
 

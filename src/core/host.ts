@@ -123,6 +123,13 @@ export interface NotificationContent {
   queueId: string;
   title: string;
   body: string;
+  /**
+   * The conversation it belongs to (= its queue), for iOS to group by (`threadIdentifier`) and a
+   * tap to route to. Set on every notification the sessions show (docs/notifications.md).
+   */
+  threadId?: string;
+  /** Unread messages after this one (the app icon's badge); absent = leave the badge as it is. */
+  badge?: number;
 }
 export interface Notifier {
   /** Show (or hand to the OS as NSE content) one user-visible notification. */

@@ -8,6 +8,7 @@ import { decodeContent, isUserContent, notificationText, type MessageContent } f
 import { EnvelopeKind, open, seal } from '../crypto/index.js';
 import { e2eBinding } from './e2e.js';
 import { NsekitError, isNsekitError } from '../errors.js';
+import { withThread } from '../notification/index.js';
 import type { Host, MessageFlags, NotificationContent, Notifier, PendingInbox, RelayMessage, Store } from '../host.js';
 import type { QueueCoordinator } from '../queue/index.js';
 
@@ -104,7 +105,7 @@ async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingest
     // appends the record again (the import dedupes) but finds the marker and shows nothing.
     const pending =
       m.flags.notification && (await deps.inbox.markNotified(m.msgId, m.queueId)) && (await notYetInStore(deps, m))
-        ? { msgId: m.msgId, queueId: m.queueId, title: GENERIC_TITLE, body: '' }
+        ? withThread({ msgId: m.msgId, queueId: m.queueId, title: GENERIC_TITLE, body: '' })
         : null;
     return { msgId: m.msgId, stored: 'inbox', pending };
   }
@@ -136,7 +137,7 @@ async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingest
   let pending: NotificationContent | null = null;
   // markNotified is the durable "at most once" record, shared by both processes.
   if (inserted && isUserContent(content) && (await store.markNotified(m.msgId)) && !(await shownWhileLocked(deps, m))) {
-    pending = { msgId: m.msgId, queueId: m.queueId, ...notificationText(content) };
+    pending = withThread({ msgId: m.msgId, queueId: m.queueId, ...notificationText(content) });
   }
   return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending };
 }

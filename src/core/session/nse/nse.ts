@@ -2,6 +2,7 @@ import { fromBase64 } from '../../bytes.js';
 import { isNsekitError } from '../../errors.js';
 import type { TimerHandle } from '../../host.js';
 import { fetchAndProcess, GENERIC_TITLE, type InboundOutcome } from '../../inbound/index.js';
+import { threadIdOf } from '../../notification/index.js';
 import { openNotificationId } from '../../protocol/index.js';
 import type { LifecycleMsg, PushItem, PushMsg } from '../commands.js';
 import type { SessionRuntime } from '../runtime.js';
@@ -274,12 +275,21 @@ export class NseService {
         // shown — also one that finishes after the app has left again (a suspension forced past
         // the drain, thawed later): the app showed that message while it was in front.
         if (this.appActive || job.handedOver) return;
-        job.shown.add(c.msgId);
-        const latencyMs = rt.host.clock.now() - job.receivedAt;
-        // The cold path (GET → store → ACK → content) is compiled now: keep its code for the next
-        // launch — before the content goes out, after which iOS may kill us (once per install).
-        rt.ports.coldPathReady?.();
-        rt.emit('notification', { ...c, pushId: job.pushId, latencyMs });
+        // Thread and badge from the store (docs/notifications.md); `deliver` runs right after the reads.
+        await rt.presenter.show(c, (p) => {
+          // Asked again: the reads took a moment (out of time: the best-attempt content covered it).
+          if (job.done || this.appActive || job.handedOver) return;
+          job.shown.add(c.msgId);
+          if (!p) {
+            rt.log('info', 'nse', 'already read: not shown', { msgId: c.msgId, queueId: c.queueId });
+            return;
+          }
+          const latencyMs = rt.host.clock.now() - job.receivedAt;
+          // The cold path (GET → store → ACK → content) is compiled now: keep its code for the next
+          // launch — before the content goes out, after which iOS may kill us (once per install).
+          rt.ports.coldPathReady?.();
+          rt.emit('notification', { ...p, pushId: job.pushId, latencyMs });
+        });
       },
     }, {
       // A write that met LOCK_TIMEOUT is tried again while this push has time and the app is not in
@@ -331,6 +341,7 @@ export class NseService {
       rt.emit('notification', {
         msgId: r.msgId,
         queueId: r.queueId,
+        threadId: threadIdOf(r.queueId),
         title: GENERIC_TITLE,
         body: '',
         pushId: job.pushId,
