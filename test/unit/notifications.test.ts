@@ -11,6 +11,8 @@ import type { Op } from '../../sim/history/types.js';
 import { NotificationCenter } from '../../src/device/notification-center.js';
 import { Presenter } from '../../src/core/session/notify.js';
 import type { SessionRuntime } from '../../src/core/session/index.js';
+import { runFast } from '../../sim/fast/index.js';
+import type { Scenario } from '../../sim/scenario/index.js';
 import { FastHarness, val } from './fast-harness.js';
 
 /** The host's view (src/device/notification-center.ts) rebuilt from the history's records. */
@@ -106,6 +108,48 @@ describe('notifications: thread, badge, tap', () => {
     const v = val(h.ops('notify', 'nse')[0]!);
     expect(v).toMatchObject({ msgId: m, threadId: 'q0' });
     expect('badge' in v).toBe(false);
+  });
+});
+
+describe('notifications: races a tap opens (found by explore, fixed)', () => {
+  it('an NSE held mid-GET when the tap comes, then out of time: no best-attempt banner for the push it handed over', async () => {
+    const h = new FastHarness({ queues: 1 });
+    await appAway(h);
+    // Hold the NSE right after it decrypted the message (its GET slot held, nothing written yet).
+    let held: (() => void) | null = null;
+    h.w.onHit = (role, name, release) => {
+      if (role !== 'nse' || name !== 'inbound.decrypted' || held) return false;
+      held = release;
+      return true;
+    };
+    const m = h.sendGood(0);
+    expect(await h.run(() => held !== null, 60_000)).toBe(true);
+    void h.rules.tap('q0');
+    expect(await h.run(() => h.events('thread-read', () => true, 'app').length === 1, 60_000)).toBe(true);
+    expect(h.events('thread-read', () => true, 'app')[0]).toMatchObject({ msgIds: [m] });
+    // The NSE's time runs out while it is still stuck in that push: nothing to show for it.
+    h.w.thaw('nse', 'test'); // iOS froze it once it reported suspended (the yield's forced drain)
+    await h.settle(h.w.postNse((n) => n.expire()));
+    h.w.onHit = () => false;
+    held!();
+    await h.idle(5_000);
+    expect(h.ops('notify.placeholder', 'nse')).toEqual([]);
+    expect(h.ops('notify').map((o) => val(o).msgId)).toEqual([m]);
+    expect(checkPresentation(h.history).valid).toBe(true);
+  });
+
+  it('a tap, the device locked and a message delivered by SUB meanwhile: its banner, queued behind the opening that read it, is not put up (explore seed 2 run 336, shrunk)', async () => {
+    // The store is unreadable by the time the banner's turn comes (locked): the app remembers what its tap read.
+    const s: Scenario = {
+      name: 'tap-lock-sub',
+      world: { queues: 1, senders: 1, mode: 'instant' },
+      steps: [{ do: 'tap', args: {} }, { do: 'wait', args: { ms: 1 } }, { do: 'lock-device' }, { do: 'send', args: { count: 1 } }, { do: 'foreground', proc: 'app' }],
+    };
+    const r = await runFast(s, 259141919);
+    const read = r.history.find((o) => o.f === 'thread-read');
+    expect(read && (val(read).msgIds as string[])).toEqual(['r1']); // the race was reached: r1 was read by the tap
+    expect(r.verdicts.find((v) => v.invariant === 'presentation')).toMatchObject({ valid: true });
+    expect(r.valid).toBe(true);
   });
 });
 

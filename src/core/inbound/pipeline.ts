@@ -239,9 +239,8 @@ export async function fetchAndProcess(
       });
       throw e;
     }
-    const o = await ackThenAnnounce(deps, ing, () => r.ack());
-    out.push(o);
-    if (opts.untilNotification && endsNotificationFetch(r.msg.flags, o)) break;
+    out.push(await ackThenAnnounce(deps, ing, () => r.ack()));
+    if (opts.untilNotification && endsNotificationFetch(r.msg.flags, out[out.length - 1]!)) break;
   }
   return out;
 }

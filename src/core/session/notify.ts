@@ -15,8 +15,16 @@ import type { SessionRuntime } from './runtime.js';
 /** A notification as handed to the host: its thread always, its badge when the store could be read. */
 export type Presented = NotificationContent & { threadId: string };
 
+/** How many msgIds this process remembers having marked read (oldest forgotten first). */
+const READ_HERE_MAX = 4096;
+
 export class Presenter {
   private chain: Promise<unknown> = Promise.resolve();
+  /**
+   * Messages this process marked read (its taps): a show queued behind the tap may find the store
+   * unreadable by then (the device locked meanwhile), and must still not put up a read message.
+   */
+  private readonly readHere = new Set<string>();
 
   constructor(private readonly rt: SessionRuntime) {}
 
@@ -54,9 +62,9 @@ export class Presenter {
     return this.serial(async () => {
       const badge = await this.badge();
       const s = this.rt.store;
-      let read = false;
+      let read = this.readHere.has(c.msgId);
       // Read last: nothing else is awaited between this answer and the emit.
-      if (s.isRead && this.readable()) read = await s.isRead(c.msgId).catch(() => false);
+      if (!read && s.isRead && this.readable()) read = await s.isRead(c.msgId).catch(() => false);
       deliver(read ? null : { ...withThread(c), ...(badge !== undefined ? { badge } : {}) });
     });
   }
@@ -81,6 +89,11 @@ export class Presenter {
       const s = rt.store;
       if (s.markThreadRead && this.readable()) {
         read = await rt.retryOnLockTimeout('markThreadRead', () => s.markThreadRead!(queueId), () => true, { queueId });
+        for (const id of read) this.readHere.add(id);
+        for (const id of this.readHere) {
+          if (this.readHere.size <= READ_HERE_MAX) break;
+          this.readHere.delete(id);
+        }
       }
       const badge = await this.badge();
       const threadId = threadIdOf(queueId);

@@ -335,6 +335,9 @@ export class NseService {
     const { rt } = this;
     job.done = true;
     let at: number | null = null;
+    // Handed over to the app (it came to the front mid-fetch): the app shows — and may already have
+    // read — those messages; a banner now would stay for a read message (docs/notifications.md).
+    if (job.handedOver) return at;
     for (const r of job.refs) {
       if (r.msgId && job.shown.has(r.msgId)) continue;
       at = rt.host.clock.now();
