@@ -115,3 +115,30 @@ describe('the NSE session follows the flag (fast ports, shipping NseService)', (
     expect(h.w.relay.queued()).toEqual([]);
   });
 });
+
+describe('operation classes of a receive (docs/phase-machine.md "Operation classes")', () => {
+  it("the NSE's push-triggered GET..ACK is a notificationNetwork op; the app's is a receiveNetwork op", async () => {
+    const h = new FastHarness({ queues: 1 });
+    const seen: string[] = [];
+    const classes = (role: 'app' | 'nse') => {
+      const ph = (role === 'app' ? h.w.app : h.w.nse)!.p.rt.phase;
+      return `${role}: notificationNetwork=${ph.inFlight('notificationNetwork')} receiveNetwork=${ph.inFlight('receiveNetwork')}`;
+    };
+    h.w.pushesHeld = true; // the app's launch wake GETs the first message
+    h.sendGood(0);
+    h.w.onHit = (role, name) => {
+      if (name === 'net.get.ok') seen.push(classes(role));
+      return false;
+    };
+    await h.start();
+    h.w.heldPushes.length = 0;
+    h.w.pushesHeld = false;
+    h.rules.expireApp('test');
+    await h.idle(3_000);
+    h.sendGood(0);
+    expect(await h.run(() => h.ops('push-done', 'nse').length === 1, 60_000)).toBe(true);
+    expect(seen).toContain('app: notificationNetwork=0 receiveNetwork=1');
+    expect(seen).toContain('nse: notificationNetwork=1 receiveNetwork=0');
+    expect(seen.filter((x) => x.startsWith('nse')).every((x) => x === 'nse: notificationNetwork=1 receiveNetwork=0')).toBe(true);
+  });
+});

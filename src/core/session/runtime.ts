@@ -148,7 +148,8 @@ export class SessionRuntime {
       unsubscribe: (q) => t.unsubscribe(q),
       send: (q, b, f, opts) => t.send(q, b, f, opts),
     };
-    const qopts: QueueCoordinatorOptions = { gate: this.gate };
+    // The NSE receives only for pushes: its GET..ACKs are notificationNetwork ops (drained first).
+    const qopts: QueueCoordinatorOptions = { gate: this.gate, ...(cfg.role === 'nse' ? { receiveClass: 'notificationNetwork' as const } : {}) };
     this.queues = c.queues ? c.queues(host, this.ackingTransport, qopts) : new QueueCoordinator(host, this.ackingTransport, qopts);
     this.presenter = new Presenter(this);
     // Thread and badge set, nothing shown for a message already read (./notify.ts).
