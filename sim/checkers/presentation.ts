@@ -67,13 +67,20 @@ function lastBadge(history: readonly Op[]): { value: number; op: number } | null
  * done, the convergence time passed) the last badge the host was given equals the unread count of
  * the final store (`store.snapshot`'s `unread`: stored messages with the notification flag whose
  * conversation was not opened since). No badge ever set counts as 0. Not judged when the snapshot
- * has no `unread` (a history from before the read state).
+ * has no `unread` (a history from before the read state), nor when the app completed no `wake`
+ * after the final heal (`heal` with `final: true`): that run is not quiescent, `liveness` judges it.
  */
 export const checkBadge: Checker = (history) => {
   let snap: Op | undefined;
   for (let i = history.length - 1; i >= 0 && !snap; i--) if (history[i]!.f === 'store.snapshot' && history[i]!.type === 'ok') snap = history[i];
   const unread = snap ? val(snap).unread : undefined;
   if (!snap || typeof unread !== 'number') return verdict('badge', [], ['no final store snapshot with an unread count: not checked'], false, 'liveness');
+  // Quiescence needs the app's wake after the final heal; a run without one fails `liveness` (or
+  // recorded no final heal), and a badge judged then would only repeat that verdict.
+  const heal = history.findIndex((op) => op.proc === 'orchestrator' && op.f === 'heal' && op.type === 'ok' && val(op).final === true);
+  if (heal >= 0 && !history.some((op, i) => i > heal && op.proc === 'app' && isEvent(op, 'wake') && happened(op))) {
+    return verdict('badge', [], ['the app completed no wake after the final heal (not quiescent): not judged'], false, 'liveness');
+  }
   const last = lastBadge(history);
   const shownValue = last?.value ?? 0;
   const violations: Violation[] =

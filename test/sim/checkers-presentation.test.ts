@@ -66,6 +66,21 @@ describe('badge (invariant 12)', () => {
     expect(checkBadge(g.ops).violations[0]!.detail).toMatch(/never set/);
   });
 
+  it('no wake of the app after the final heal: not quiescent, not judged (liveness says why)', () => {
+    const h = new H();
+    h.op({ ...APP, type: 'info', f: 'badge', value: { count: 0 } });
+    h.op({ ...ORCH, type: 'ok', f: 'heal', value: { final: true } });
+    snap(h, 2);
+    expect(checkBadge(h.ops)).toMatchObject({ valid: true });
+    expect(checkBadge(h.ops).notes.join(' ')).toMatch(/no wake/);
+    const g = new H();
+    g.op({ ...ORCH, type: 'ok', f: 'heal', value: { final: true } });
+    g.op({ ...APP, type: 'info', f: 'ev.wake', value: { reason: 'resume' } });
+    g.op({ ...APP, type: 'info', f: 'ev.badge', value: { count: 1 } });
+    snap(g, 2);
+    expect(checkBadge(g.ops).valid).toBe(false);
+  });
+
   it('no unread count in the snapshot: not checked; checkAll lists both new verdicts last', () => {
     expect(checkBadge(validRun().ops).notes.join(' ')).toMatch(/not checked/);
     const res = checkAll(validRun().ops);

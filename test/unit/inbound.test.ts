@@ -267,7 +267,7 @@ describe('fetchAndProcess', () => {
     send('q1', text('a'));
     await expect(fetchAndProcess(deps, queues, 'q1')).rejects.toThrow('ack lost');
     failAck = false;
-    expect(await fetchAndProcess(deps, queues, 'q1')).toEqual([{ msgId: 'm1', stored: 'inbox', notified: false }]);
+    expect(await fetchAndProcess(deps, queues, 'q1')).toEqual([{ msgId: 'm1', stored: 'inbox', notified: false, redelivered: true }]);
     expect(events.filter((e) => /^(inbox|relay\.ack|notify)/.test(e))).toEqual([
       'inbox.append m1',
       'inbox.marked m1',

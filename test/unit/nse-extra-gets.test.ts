@@ -78,6 +78,11 @@ describe('fetchAndProcess untilNotification (the NSE)', () => {
     expect(endsNotificationFetch({ notification: true }, { msgId: 'x', stored: 'duplicate', notified: false })).toBe(false);
     expect(endsNotificationFetch({ notification: false }, { msgId: 'x', stored: 'store', notified: false })).toBe(false);
     expect(endsNotificationFetch({ notification: true }, { msgId: 'x', stored: 'inbox', notified: true })).toBe(true);
+    // Shown before (the marker or the store's record already there), its ACK lost: a re-delivery, the loop goes on.
+    expect(endsNotificationFetch({ notification: true }, { msgId: 'x', stored: 'inbox', notified: false, redelivered: true })).toBe(false);
+    expect(endsNotificationFetch({ notification: true }, { msgId: 'x', stored: 'store', notified: false, redelivered: true })).toBe(false);
+    expect(endsNotificationFetch({ notification: true }, { msgId: 'x', stored: 'store', notified: false })).toBe(true); // e.g. a flagged receipt
+    expect(endsNotificationFetch({ notification: true }, { msgId: 'x', stored: 'quarantine', notified: false })).toBe(true);
   });
 
   it('without untilNotification (the app) the loop drains as before', async () => {

@@ -51,6 +51,11 @@ export interface QuarantineInput extends PoisonMessage {
 
 export type InboundOutcome = {
   msgId: string;
+  /**
+   * Not shown because it was shown before (its at-most-once record exists: the store's, or while
+   * locked the inbox marker) — fetched again because its ACK was lost. Absent otherwise.
+   */
+  redelivered?: true;
   /** `quarantine`: never processable, kept sealed in the store's quarantine, ACKed, not shown. */
   stored: 'store' | 'inbox' | 'duplicate' | 'quarantine';
   notified: boolean;
@@ -61,7 +66,7 @@ export type InboundOutcome = {
 export const GENERIC_TITLE = 'New message';
 
 /** Result of the durable part; `pending` is the notification still to show. */
-type Ingested = { msgId: string; stored: InboundOutcome['stored']; pending: NotificationContent | null };
+type Ingested = { msgId: string; stored: InboundOutcome['stored']; pending: NotificationContent | null; shownBefore?: boolean };
 
 /** The relay body can never be opened here: no retry of the same bytes will ever succeed. */
 class Unprocessable {
@@ -103,11 +108,9 @@ async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingest
     host.log.log('info', tag, 'locked: appended to pending inbox', { msgId: m.msgId, queueId: m.queueId });
     // The inbox marker is the locked device's at-most-once record: a re-fetch before the ACK landed
     // appends the record again (the import dedupes) but finds the marker and shows nothing.
-    const pending =
-      m.flags.notification && (await deps.inbox.markNotified(m.msgId, m.queueId)) && (await notYetInStore(deps, m))
-        ? withThread({ msgId: m.msgId, queueId: m.queueId, title: GENERIC_TITLE, body: '' })
-        : null;
-    return { msgId: m.msgId, stored: 'inbox', pending };
+    const announceIt = m.flags.notification && (await deps.inbox.markNotified(m.msgId, m.queueId)) && (await notYetInStore(deps, m));
+    const pending = announceIt ? withThread({ msgId: m.msgId, queueId: m.queueId, title: GENERIC_TITLE, body: '' }) : null;
+    return { msgId: m.msgId, stored: 'inbox', pending, ...(m.flags.notification && !announceIt ? { shownBefore: true } : {}) };
   }
   if (!deps.bodyKey) throw new NsekitError('STORE_LOCKED', 'store open but no body key in memory');
   let plain: Uint8Array;
@@ -135,11 +138,14 @@ async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingest
   await host.failpoints.hit('db.write.done', { msgId: m.msgId, duplicate: !inserted });
   host.log.log('debug', tag, inserted ? 'stored' : 'duplicate', { msgId: m.msgId, queueId: m.queueId, type: content.type });
   let pending: NotificationContent | null = null;
+  let shownBefore = false;
   // markNotified is the durable "at most once" record, shared by both processes.
   if (inserted && isUserContent(content) && (await store.markNotified(m.msgId)) && !(await shownWhileLocked(deps, m))) {
     pending = withThread({ msgId: m.msgId, queueId: m.queueId, ...notificationText(content) });
+  } else if (inserted && isUserContent(content)) {
+    shownBefore = true; // its at-most-once record was there: shown before, fetched again
   }
-  return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending };
+  return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending, ...(shownBefore ? { shownBefore } : {}) };
 }
 
 /**
@@ -179,7 +185,7 @@ async function shownWhileLocked(deps: InboundDeps, m: RelayMessage): Promise<boo
 }
 
 async function announce(deps: InboundDeps, i: Ingested): Promise<InboundOutcome> {
-  if (!i.pending) return { msgId: i.msgId, stored: i.stored, notified: false };
+  if (!i.pending) return { msgId: i.msgId, stored: i.stored, notified: false, ...(i.shownBefore ? { redelivered: true as const } : {}) };
   await deps.notifier.show(i.pending);
   await deps.host.failpoints.hit('notify.shown', { msgId: i.msgId });
   return { msgId: i.msgId, stored: i.stored, notified: true, content: i.pending };
@@ -198,15 +204,16 @@ export interface FetchOptions {
   /**
    * The NSE's rule (docs/receive.md "Extra GETs follow the notification flag"): GET again only
    * after a message WITHOUT the notification flag; stop after the first new message that carries
-   * it — that is the message the push was for. A duplicate (already stored, so already shown by
-   * whoever stored it) does not stop the loop: the push was for a later message.
+   * it — that is the message the push was for. A re-delivery (already stored, or appended while
+   * locked with its `notified` marker already there: shown before, its ACK lost) does not stop the
+   * loop: the push was for a later message.
    */
   untilNotification?: boolean;
 }
 
 /** After this outcome of a message with these flags, the NSE's loop (untilNotification) stops. */
 export function endsNotificationFetch(flags: MessageFlags, o: InboundOutcome): boolean {
-  return flags.notification && o.stored !== 'duplicate';
+  return flags.notification && o.stored !== 'duplicate' && !o.redelivered;
 }
 
 /**
