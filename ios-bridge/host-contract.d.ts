@@ -196,7 +196,8 @@ export interface NseCoreApi {
 export interface AppCoreApi {
   readonly version: string;
   phase(): BridgePhase;
-  appDidBecomeActive(): Promise<void>;
+  /** `threadId`: opened by a tap on a notification of that thread (docs/notifications.md "Tap"). */
+  appDidBecomeActive(threadId?: string): Promise<void>;
   appDidEnterBackground(): Promise<void>;
   backgroundTaskWillExpire(): Promise<void>;
   protectedDataWillBecomeUnavailable(): Promise<void>;

@@ -10,10 +10,11 @@ import { checkNoLoss } from './no-loss.js';
 import { checkGeneration } from './generation.js';
 import { checkBoundedWork } from './bounded-work.js';
 import { checkLiveDelivery } from './live-delivery.js';
+import { checkBadge, checkPresentation } from './presentation.js';
 import type { Checker, FinalState, InvariantName, Validity, Verdict } from './types.js';
 
 export * from './types.js';
-export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDead10cc, checkNoDuplicates, checkNoLoss, checkGeneration, checkBoundedWork, checkLiveDelivery };
+export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDead10cc, checkNoDuplicates, checkNoLoss, checkGeneration, checkBoundedWork, checkLiveDelivery, checkPresentation, checkBadge };
 export { DEFAULT_NSE_MAX_EXTRA_GETS, extraGetCap } from './bounded-work.js';
 export { LIVE_DELIVERY_MS } from './live-delivery.js';
 export { isDbOp, isNetworkOp, NETWORK_FS, DB_FS, NO_DB_PHASES, NO_NETWORK_PHASES } from './gates.js';
@@ -31,6 +32,8 @@ export const CHECKERS: Readonly<Record<InvariantName, Checker>> = {
   generation: checkGeneration,
   'bounded-work': checkBoundedWork,
   'live-delivery': checkLiveDelivery,
+  presentation: checkPresentation,
+  badge: checkBadge,
 };
 
 export interface CheckResult {
@@ -61,7 +64,7 @@ function judge(history: History, final?: FinalState): CheckResult {
     try {
       verdicts.push(check(history, final));
     } catch (e) {
-      verdicts.push({ invariant: name, kind: name === 'liveness' || name === 'live-delivery' ? 'liveness' : 'safety', valid: 'unknown', violations: [], notes: [`checker threw: ${(e as Error).message}`] });
+      verdicts.push({ invariant: name, kind: name === 'liveness' || name === 'live-delivery' || name === 'badge' ? 'liveness' : 'safety', valid: 'unknown', violations: [], notes: [`checker threw: ${(e as Error).message}`] });
     }
   }
   const safety = combine(verdicts.filter((v) => v.kind === 'safety'));

@@ -11,7 +11,9 @@ export type InvariantName =
   | 'liveness'
   | 'generation'
   | 'bounded-work'
-  | 'live-delivery';
+  | 'live-delivery'
+  | 'presentation'
+  | 'badge';
 
 export interface Violation {
   detail: string;

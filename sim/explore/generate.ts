@@ -47,7 +47,7 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
    * kill that nothing can delay, and a freeze at `phase.suspended` only then too: a later freeze
    * lands wherever the process's other work has got to, a 0xdead10cc the scenario forced.
    */
-  const mayStall = () => triggered || steps.some((s) => s.do === 'wait' || s.do === 'foreground');
+  const mayStall = () => triggered || steps.some((s) => s.do === 'wait' || s.do === 'foreground' || s.do === 'tap');
   /**
    * After the inbox-import template, later steps get no trigger: one armed from the start on a path
    * the NSE or the app takes first (a GET, a lock wait) would hold it there before the template's
@@ -130,9 +130,14 @@ export function generateScenario(seed: number, name = `explore-${seed}`): Scenar
       case 'delay':
         steps.push({ do: 'delay-push', args: { ms: r.pick([0, 5, 20, 100]) } });
         break;
-      case 'app':
-        steps.push(trig({ do: r.chance(0.5) ? 'foreground' : 'background', proc: 'app' }, 0.6));
+      case 'app': {
+        // One draw, as `chance(0.5)` took (the same stream for every seed): the lower half brings the
+        // app to the front — half of those by a tap on a notification (docs/notifications.md "Tap").
+        const d = r.int(4);
+        const tap: Step = { do: 'tap', ...(queues > 1 ? { args: { queue: k % queues } } : {}) };
+        steps.push(trig(d === 0 ? tap : { do: d === 1 ? 'foreground' : 'background', proc: 'app' }, 0.6));
         break;
+      }
       case 'inbox': {
         // docs/scenarios.md (catalogue) "NSE appends to the pending inbox while the app imports it on unlock": the NSE
         // is held (slow, not frozen: iOS thaws an NSE only for a push, which it suppresses while the app

@@ -39,13 +39,12 @@ export class IosRules {
     w.setDeviceLocked(false);
   }
 
-  /** The app comes to the front (relaunched if dead); a running NSE yields first, the app waits for it (bounded). */
   /**
    * The user taps the app. As the real engine's step, it waits for a running NSE to yield, then
    * tells the app — and does not wait for the app to apply it (its commands run in order, and one
    * may be held at a later step's failpoint); the final heal (`untilApplied`) does wait.
    */
-  async foreground(untilApplied = false): Promise<void> {
+  async foreground(untilApplied = false, thread?: string): Promise<void> {
     const { w } = this;
     this.clearAppTimer();
     w.appState = 'active';
@@ -70,8 +69,15 @@ export class IosRules {
       // Frozen: it cannot answer, so no wait — but it reads the app state first thing when thawed.
       w.tellAppActive();
     }
-    const applied = w.postApp('active');
+    // A tap on a notification (`thread`): the same foreground, routed to that conversation.
+    const applied = w.postApp('active', thread !== undefined ? { thread } : {});
     if (untilApplied) await applied;
+  }
+
+  /** The user taps a notification of `queueId`'s conversation: the app comes to the front routed to it. */
+  tap(queueId: string): Promise<void> {
+    this.w.h.ok(ORCH, 'tap', { queueId, threadId: queueId });
+    return this.foreground(false, queueId);
   }
 
   background(): void {

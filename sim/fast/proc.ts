@@ -72,8 +72,10 @@ export class SimProc {
   private record(name: SessionEventName, fields: Record<string, unknown>): void {
     if (name === 'notification') {
       // A best-attempt banner (out of time) is not the message's notification.
-      if (fields.bestAttempt === true) this.ctx.record('info', 'notify.placeholder', { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId });
-      else this.ctx.record('ok', 'notify', { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId });
+      // Thread and badge as presented (docs/notifications.md), for the presentation checkers.
+      const shown = { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId, threadId: fields.threadId, ...(fields.badge !== undefined ? { badge: fields.badge } : {}) };
+      if (fields.bestAttempt === true) this.ctx.record('info', 'notify.placeholder', shown);
+      else this.ctx.record('ok', 'notify', shown);
       return;
     }
     // Never message text in the history. (A plain copy when there is none to drop: the rest pattern is a slow generic copy.)

@@ -133,7 +133,7 @@ function snapshot(w: FastWorld): void {
   );
   const found = w.markers.filter((_, i) => blobs.some((b) => contains(b, needles[i]!)));
   w.h.ok(ORCH, 'plaintext.scan', { found, scanned: blobs.length });
-  w.h.ok(ORCH, 'store.snapshot', { msgIds: [...w.db.rows], inbox: { msgIds: w.inboxFiles.msgIds() } });
+  w.h.ok(ORCH, 'store.snapshot', { msgIds: [...w.db.rows], inbox: { msgIds: w.inboxFiles.msgIds() }, unread: w.db.unread() });
   w.h.ok(ORCH, 'relay.snapshot', { deleted: [...w.relay.deleted], queued: w.relay.queued() });
 }
 

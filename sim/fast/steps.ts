@@ -171,7 +171,7 @@ export class StepRunner {
     const { i, st, held } = f;
     try {
       // A wait lasts its ms; a foreground may wait out the NSE's yield (5 s) first.
-      const extra = st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : st.do === 'foreground' ? YIELD_WAIT_MS : 0;
+      const extra = st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : st.do === 'foreground' || st.do === 'tap' ? YIELD_WAIT_MS : 0;
       const bound = TRIGGER_TIMEOUT_MS + extra;
       await this.bounded(this.verb(st, held), bound, `step did not finish within ${bound} ms`);
       if (!f.abandoned) w.h.ok(ORCH, 'step', { i, do: st.do, id: st.id });
@@ -241,6 +241,10 @@ export class StepRunner {
       case 'foreground':
         release();
         await this.rules.foreground();
+        return;
+      case 'tap':
+        release();
+        await this.rules.tap(w.queueIds[Number(args.queue ?? 0)]!);
         return;
       case 'background':
         this.rules.background();

@@ -23,6 +23,14 @@ export class SimDb {
   readonly outbox = new Map<string, OutboxItem>();
   /** Inbound messages that never open, kept as received (docs/receive.md "Quarantine"), by msgId. */
   readonly quarantine = new Map<string, QuarantineEntry>();
+  /** Messages whose conversation was opened since they were stored (docs/notifications.md "Unread"). */
+  readonly read = new Set<string>();
+  /** The badge: stored messages with the notification flag, not read. */
+  unread(): number {
+    let n = 0;
+    for (const m of this.messages.values()) if (m.flags.notification && !this.read.has(m.msgId)) n++;
+    return n;
+  }
   /**
    * Commits that are visible but not yet on stable storage (synchronous = NORMAL: the WAL is
    * synced at checkpoints), newest last, each as the way to take it back.
@@ -215,6 +223,20 @@ export class SimStore implements SessionStore {
     });
   }
 
+  unreadCount(): Promise<number> {
+    return this.read(() => this.db.unread());
+  }
+  isRead(msgId: string): Promise<boolean> {
+    return this.read(() => this.db.read.has(msgId));
+  }
+  markThreadRead(queueId: string): Promise<string[]> {
+    return this.write('markThreadRead', undefined, (tx) => {
+      const ids = [...this.db.messages.values()].filter((m) => m.queueId === queueId && !this.db.read.has(m.msgId)).map((m) => m.msgId);
+      tx.apply.push(() => ids.forEach((id) => this.db.read.add(id)));
+      return ids;
+    });
+  }
+
   /** A read: a WAL snapshot, no lock, but a database operation for the gate. */
   private read<T>(fn: () => T): Promise<T> {
     return this.gate.run('database', () => {
@@ -275,7 +297,7 @@ export class SimStore implements SessionStore {
         undo.push(() => db.notified.delete(id));
       }
       if (tx.apply.length) {
-        const before = { cursors: new Map(db.cursors), outbox: new Map([...db.outbox].map(([k, v]) => [k, { ...v }])), quarantine: new Map(db.quarantine) };
+        const before = { cursors: new Map(db.cursors), outbox: new Map([...db.outbox].map(([k, v]) => [k, { ...v }])), quarantine: new Map(db.quarantine), read: new Set(db.read) };
         for (const f of tx.apply) f();
         undo.push(() => {
           db.cursors.clear();
@@ -284,6 +306,8 @@ export class SimStore implements SessionStore {
           for (const [k, v] of before.outbox) db.outbox.set(k, v);
           db.quarantine.clear();
           for (const [k, v] of before.quarantine) db.quarantine.set(k, v);
+          db.read.clear();
+          for (const id of before.read) db.read.add(id);
         });
       }
       if (this.sync === 'full') db.sync();

@@ -82,8 +82,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: 'extra-get-cap-ignored',
     file: 'src/core/session/nse/nse.ts',
-    edits: one('{ maxExtraGets: this.maxExtraGets,', '{ maxExtraGets: Number.MAX_SAFE_INTEGER,'),
-    description: 'the NSE fetches until the queue is empty, whatever its extra-GET cap',
+    edits: one('{ maxExtraGets: this.maxExtraGets, stop: () => job.done || this.appInFront(), untilNotification: true }', '{ maxExtraGets: Number.MAX_SAFE_INTEGER, stop: () => job.done || this.appInFront() }'),
+    description: 'the NSE fetches until the queue is empty, whatever its extra-GET cap and the notification flag',
     expect: ['bounded-work'],
     seed: 1,
     firstRun: 345,

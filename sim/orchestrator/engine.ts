@@ -302,6 +302,15 @@ export class Engine {
         await Promise.race([p, this.waitYielding()]);
         release();
         break;
+      case 'tap': {
+        // A tap on a notification of this conversation: the foreground, routed to its thread.
+        const queueId = this.w.queues[Number(args.queue ?? 0)]!.queueId;
+        this.h.ok('orchestrator', 'tap', { queueId, threadId: queueId });
+        p = this.foreground(queueId);
+        await Promise.race([p, this.waitYielding()]);
+        release();
+        break;
+      }
       case 'background':
         this.timers.clearApp();
         p = dev.appLifecycle('background').then(() => this.timers.startBackgroundTask());
@@ -378,12 +387,12 @@ export class Engine {
   }
 
   /** Bring the app to the front; a dead app is relaunched (as tapping its icon would). */
-  async foreground(): Promise<void> {
+  async foreground(thread?: string): Promise<void> {
     this.timers.clearApp();
     const dev = this.w.device;
     if (!dev.app?.alive) {
       this.h.invoke('orchestrator', 'launch', { proc: 'app' });
-      const p = await dev.launchApp();
+      const p = await dev.launchApp(thread);
       this.h.ok('orchestrator', 'launch', { proc: 'app', pid: p.pid });
       return;
     }
@@ -391,13 +400,13 @@ export class Engine {
     // suspension completes while it waits for the NSE.
     this.appActivating = true;
     try {
-      await this.activateApp();
+      await this.activateApp(thread);
     } finally {
       this.appActivating = false;
     }
   }
 
-  private async activateApp(): Promise<void> {
+  private async activateApp(thread?: string): Promise<void> {
     const dev = this.w.device;
     // From here on the app is in front (as src/device's appLifecycle): a `nseMayFetch` still
     // pending from an earlier background/expiry must not tell the NSE "app left" after the yield.
@@ -423,7 +432,7 @@ export class Engine {
     // Then `active` straight to the app: the device's appLifecycle would ask the NSE to yield a second time.
     this.thaw('app', 'foreground');
     dev.appState = 'active';
-    dev.app?.send({ type: 'lifecycle', event: 'active' });
+    dev.app?.send({ type: 'lifecycle', event: 'active', ...(thread !== undefined ? { thread } : {}) });
   }
 
   /** End of the steps: no more pausing, every held process released. */

@@ -122,8 +122,12 @@ export class Observer {
       case 'notification':
         // A best-attempt banner (NSE out of time) shows generic text, not the message: it is not the
         // message's notification for invariant 2, so it gets its own name (still in reports).
-        if (fields.bestAttempt === true) h.info(role, 'notify.placeholder', { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId }, x);
-        else h.ok(role, 'notify', { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId }, x);
+        {
+          // Thread and badge as presented (docs/notifications.md), for the presentation checkers.
+          const shown = { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId, threadId: fields.threadId, ...(fields.badge !== undefined ? { badge: fields.badge } : {}) };
+          if (fields.bestAttempt === true) h.info(role, 'notify.placeholder', shown, x);
+          else h.ok(role, 'notify', shown, x);
+        }
         break;
       case 'phase':
         // phase.enter (failpoint) already moved the phase at the exact instant; this is the echo.

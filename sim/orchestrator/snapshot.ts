@@ -37,7 +37,9 @@ export function takeSnapshots(h: HistoryRecorder, o: { sharedDir: string; master
         }
       }
       const notified = (db.prepare('SELECT COUNT(*) AS n FROM notifications').get() as { n: number }).n;
-      h.ok('orchestrator', 'store.snapshot', { msgIds: rows.map((r) => r.msg_id), undecryptable, notifiedRows: notified, inbox: { msgIds: inboxIds, files: inboxFiles.length } });
+      // The badge's count (docs/notifications.md "Unread"): flagged rows not read.
+      const unread = (db.prepare('SELECT COUNT(*) AS n FROM messages WHERE read_at IS NULL AND (flags & 1) = 1').get() as { n: number }).n;
+      h.ok('orchestrator', 'store.snapshot', { msgIds: rows.map((r) => r.msg_id), undecryptable, notifiedRows: notified, unread, inbox: { msgIds: inboxIds, files: inboxFiles.length } });
       h.invoke('orchestrator', 'integrity', {});
       const res = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
       h.ok('orchestrator', 'integrity', { result: res });

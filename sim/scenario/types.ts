@@ -26,6 +26,7 @@ export const VERBS = [
   'pause',
   'resume',
   'wait',
+  'tap',
 ] as const;
 export type Verb = (typeof VERBS)[number];
 

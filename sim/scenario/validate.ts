@@ -40,7 +40,7 @@ export function semanticErrors(s: Scenario): SchemaError[] {
       errs.push({ path: `${at}.proc`, message: `resume of '${step.proc}' without an earlier pause of it` });
     }
     const args = (step.args ?? {}) as Record<string, unknown>;
-    if ((step.do === 'send' || step.do === 'push') && typeof args.queue === 'number' && args.queue >= w.queues) {
+    if ((step.do === 'send' || step.do === 'push' || step.do === 'tap') && typeof args.queue === 'number' && args.queue >= w.queues) {
       errs.push({ path: `${at}.args.queue`, message: `queue ${args.queue} out of range: world has ${w.queues} queue(s)` });
     }
     if (step.do === 'send' && typeof args.sender === 'number' && args.sender >= w.senders) {

@@ -123,6 +123,13 @@ export interface NotificationContent {
   queueId: string;
   title: string;
   body: string;
+  /**
+   * The conversation it belongs to (= its queue), for iOS to group by (`threadIdentifier`) and a
+   * tap to route to. Set on every notification the sessions show (docs/notifications.md).
+   */
+  threadId?: string;
+  /** Unread messages after this one (the app icon's badge); absent = leave the badge as it is. */
+  badge?: number;
 }
 export interface Notifier {
   /** Show (or hand to the OS as NSE content) one user-visible notification. */
@@ -138,18 +145,13 @@ export interface Host {
 }
 
 /**
- * Operation classes, as in SimpleX. Suspension drains them in this order;
- * activation reopens them in reverse.
+ * Operation classes, as in SimpleX less its `delivery` (no work here fits it: docs/phase-machine.md
+ * "Operation classes and drain order"). Suspension drains them in this order; activation reopens
+ * them in reverse. notificationNetwork: the NSE's push-triggered receives; receiveNetwork: the app's.
  */
-export type OpClass = 'notificationNetwork' | 'receiveNetwork' | 'delivery' | 'sendNetwork' | 'database';
-export const DRAIN_ORDER: readonly OpClass[] = [
-  'notificationNetwork',
-  'receiveNetwork',
-  'delivery',
-  'sendNetwork',
-  'database',
-];
-export const NETWORK_CLASSES: readonly OpClass[] = ['notificationNetwork', 'receiveNetwork', 'delivery', 'sendNetwork'];
+export type OpClass = 'notificationNetwork' | 'receiveNetwork' | 'sendNetwork' | 'database';
+export const DRAIN_ORDER: readonly OpClass[] = ['notificationNetwork', 'receiveNetwork', 'sendNetwork', 'database'];
+export const NETWORK_CLASSES: readonly OpClass[] = ['notificationNetwork', 'receiveNetwork', 'sendNetwork'];
 
 /**
  * The bracket every network and database operation runs in. While the class is

@@ -8,6 +8,7 @@ import type { Log } from '../core/host.js';
 import { truncateSecret } from '../node/host.js';
 import { flockHolders } from '../node/lock/proc-locks.js';
 import { EventLog } from './event-log.js';
+import { NotificationCenter } from './notification-center.js';
 import { SHARED_FILES, type EventMsg, type LifecycleEvent, type ProcConfig, type PushItem } from './ipc.js';
 import { bundleEntries, type Entries } from './bundle.js';
 import { ManagedProc, type ManagedProcOpts } from './proc.js';
@@ -79,6 +80,8 @@ export class Device extends EventLog {
   private readonly yieldsSent = new WeakMap<ManagedProc, number>();
   /** Pushes sent to an NSE that it has not started yet (no `push-start`). */
   private readonly unstarted = new WeakMap<ManagedProc, number>();
+  /** Delivered notifications by thread, and the icon's badge (docs/notifications.md "The host"). */
+  readonly notifications = new NotificationCenter();
 
   constructor(private readonly opts: DeviceOpts) {
     super();
@@ -214,6 +217,7 @@ export class Device extends EventLog {
     const p = new ManagedProc(this.config(role), { ...this.opts.procOpts, ...(entry ? { entry } : {}) });
     p.on('event', (e: EventMsg) => {
       this.record(role, p.pid, e);
+      this.notifications.apply(role, e.name, e as unknown as Record<string, unknown>);
       if (role === 'nse' && e.name === 'push-start') this.unstarted.set(p, Math.max(0, (this.unstarted.get(p) ?? 0) - 1));
       // iOS freezes the NSE once it has finished and suspended — unless a push we
       // already handed it is still unread (it will reactivate for that one).
@@ -228,7 +232,7 @@ export class Device extends EventLog {
   }
 
   /** Launch the app process (active, unlocked unless the device is locked). */
-  async launchApp(): Promise<ManagedProc> {
+  async launchApp(thread?: string): Promise<ManagedProc> {
     if (this.app?.alive) return this.app;
     // One launch at a time: a second foreground while the first launch waits for `ready` joins it.
     if (this.appStarting) return this.appStarting;
@@ -238,7 +242,7 @@ export class Device extends EventLog {
       this.appLaunches++;
       await p.waitEvent('ready', {}, { timeoutMs: 30_000 });
       if (!this.locked) p.send({ type: 'lifecycle', event: 'unlock', masterKey: this.masterKey });
-      await this.activate(p);
+      await this.activate(p, 'active', thread !== undefined ? { thread } : {});
       return p;
     })().finally(() => (this.appStarting = null));
     return this.appStarting;
@@ -257,12 +261,12 @@ export class Device extends EventLog {
    * `yieldWaitMs`, as SimpleX's app waits up to 10 s) so the two processes
    * never GET the same queue at once.
    */
-  async appLifecycle(event: LifecycleEvent, opts: { deadlineMs?: number; yieldWaitMs?: number } = {}): Promise<void> {
+  async appLifecycle(event: LifecycleEvent, opts: { deadlineMs?: number; yieldWaitMs?: number; thread?: string } = {}): Promise<void> {
     // As on iOS, an app that was launched and has died (killed, crashed) is launched again when
     // the user brings it to the front; every other event has no process to go to.
     if (event === 'active' && this.app && !this.app.alive) {
       this.log('info', 'phase', 'app relaunched by foreground', { deadPid: this.app.pid });
-      await this.launchApp();
+      await this.launchApp(opts.thread);
       return;
     }
     const app = this.app;
@@ -270,7 +274,14 @@ export class Device extends EventLog {
     return this.activate(app, event, opts);
   }
 
-  private async activate(app: ManagedProc, event: LifecycleEvent = 'active', opts: { deadlineMs?: number; yieldWaitMs?: number } = {}): Promise<void> {
+  /** The user taps a notification of `threadId`: the app comes to the front routed to that conversation (launched if not running). */
+  tap(threadId: string, opts: { yieldWaitMs?: number } = {}): Promise<void> {
+    this.log('info', 'push', 'tap', { threadId });
+    if (!this.app) return this.launchApp(threadId).then(() => {});
+    return this.appLifecycle('active', { ...opts, thread: threadId });
+  }
+
+  private async activate(app: ManagedProc, event: LifecycleEvent = 'active', opts: { deadlineMs?: number; yieldWaitMs?: number; thread?: string } = {}): Promise<void> {
     if (app.stopped) this.thaw(app);
     const nse = this.nse;
     // From here on pushes are the app's (suppressed for the NSE): its wake sequence fetches them.
@@ -294,7 +305,7 @@ export class Device extends EventLog {
     }
     if (event !== 'lock' && event !== 'unlock') this.appState = event;
     if (event === 'background' || event === 'expiring' || event === 'suspend') this.leaveFrom.set(app, app.events.length);
-    app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) });
+    app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}), ...(event === 'active' && opts.thread !== undefined ? { thread: opts.thread } : {}) });
     if (event === 'background' || event === 'expiring' || event === 'suspend') void this.nseMayFetch();
   }
 

@@ -87,7 +87,7 @@ describe('processInbound', () => {
     const m = send('q1', text(long));
     const out = await processInbound(deps, relay.get('q1')!);
     expect(out).toMatchObject({ msgId: m.msgId, stored: 'store', notified: true });
-    expect(notifier.shown).toEqual([{ msgId: m.msgId, queueId: 'q1', title: 'alice', body: 'x'.repeat(99) + '…' }]);
+    expect(notifier.shown).toEqual([{ msgId: m.msgId, queueId: 'q1', title: 'alice', body: 'x'.repeat(99) + '…', threadId: 'q1' }]);
     const row = store.messages.get(m.msgId)!;
     const plain = open(ring.body, { kind: EnvelopeKind.messageBody, recordId: m.msgId, queueId: 'q1' }, row.sealed);
     expect(decodeContent(plain)).toEqual(text(long));
@@ -138,7 +138,7 @@ describe('processInbound', () => {
     expect(inbox.records[0]!.sealed).toEqual(m1.body);
     expect(inbox.records[0]!.flags).toEqual({ notification: true });
     expect(utf8Decode(inbox.records[0]!.sealed).includes('secret')).toBe(false);
-    expect(notifier.shown).toEqual([{ msgId: m1.msgId, queueId: 'q1', title: 'New message', body: '' }]);
+    expect(notifier.shown).toEqual([{ msgId: m1.msgId, queueId: 'q1', title: 'New message', body: '', threadId: 'q1' }]);
     expect(store.messages.size).toBe(0);
     // The inbox record opens later with the queue's e2e key.
     expect(decodeContent(open(E2E, { kind: EnvelopeKind.e2eBody, recordId: '', queueId: 'q1' }, inbox.records[0]!.sealed))).toEqual(
@@ -267,7 +267,7 @@ describe('fetchAndProcess', () => {
     send('q1', text('a'));
     await expect(fetchAndProcess(deps, queues, 'q1')).rejects.toThrow('ack lost');
     failAck = false;
-    expect(await fetchAndProcess(deps, queues, 'q1')).toEqual([{ msgId: 'm1', stored: 'inbox', notified: false }]);
+    expect(await fetchAndProcess(deps, queues, 'q1')).toEqual([{ msgId: 'm1', stored: 'inbox', notified: false, redelivered: true }]);
     expect(events.filter((e) => /^(inbox|relay\.ack|notify)/.test(e))).toEqual([
       'inbox.append m1',
       'inbox.marked m1',

@@ -104,23 +104,22 @@ describe('PhaseController', () => {
     expect(seq).toEqual(['blocked:notificationNetwork']);
 
     // Finish in reverse order: the drain must not skip ahead of a class still in flight.
-    for (const cls of [...DRAIN_ORDER].reverse().slice(0, 3)) ops.get(cls)!.resolve('');
+    for (const cls of [...DRAIN_ORDER].reverse().slice(0, 2)) ops.get(cls)!.resolve('');
     await flush();
-    expect(seq).toEqual(['blocked:notificationNetwork', 'done:database', 'done:sendNetwork', 'done:delivery']);
+    expect(seq).toEqual(['blocked:notificationNetwork', 'done:database', 'done:sendNetwork']);
     expect(ctl.isBlocked('receiveNetwork')).toBe(false);
 
     ops.get('receiveNetwork')!.resolve('');
     await flush();
-    expect(seq.slice(4)).toEqual(['receive wrote to db', 'done:receiveNetwork']);
+    expect(seq.slice(3)).toEqual(['receive wrote to db', 'done:receiveNetwork']);
     expect(ctl.phase).toBe('suspending'); // notificationNetwork still in flight
 
     ops.get('notificationNetwork')!.resolve('');
     await suspended;
     await Promise.all(runs);
-    expect(seq.slice(6)).toEqual([
+    expect(seq.slice(5)).toEqual([
       'done:notificationNetwork',
       'blocked:receiveNetwork',
-      'blocked:delivery',
       'blocked:sendNetwork',
       'blocked:database',
       'onSuspend(dbInFlight=0,dbBlocked=true)',
@@ -185,7 +184,7 @@ describe('PhaseController', () => {
 
     await ctl.activate();
     await long;
-    expect(seq).toEqual(['onSuspend', 'onActivate', 'opened:database', 'db op ran', 'opened:sendNetwork', 'opened:delivery', 'opened:receiveNetwork', 'opened:notificationNetwork']);
+    expect(seq).toEqual(['onSuspend', 'onActivate', 'opened:database', 'db op ran', 'opened:sendNetwork', 'opened:receiveNetwork', 'opened:notificationNetwork']);
     expect(ctl.inFlight('database')).toBe(0);
   });
 
@@ -233,12 +232,12 @@ describe('PhaseController', () => {
     const d = manual();
     void ctl.run('notificationNetwork', () => nn.promise);
     const rp = ctl.run('receiveNetwork', () => rn.promise);
-    const dp = ctl.run('delivery', () => d.promise);
+    const dp = ctl.run('sendNetwork', () => d.promise);
     const suspended = ctl.suspend(30_000);
     nn.resolve('');
     await flush();
     expect(ctl.isBlocked('receiveNetwork')).toBe(true);
-    expect(ctl.isBlocked('delivery')).toBe(false);
+    expect(ctl.isBlocked('sendNetwork')).toBe(false);
 
     await ctl.activate();
     await suspended; // superseded by activate
@@ -279,7 +278,7 @@ describe('PhaseController', () => {
     await expect(ctl.run('sendNetwork', async () => { throw asyncErr; })).rejects.toBe(asyncErr);
     // and through the waiting path
     ctl.background();
-    const waiting = ctl.run('delivery', () => Promise.reject(asyncErr));
+    const waiting = ctl.run('receiveNetwork', () => Promise.reject(asyncErr));
     await ctl.activate();
     await expect(waiting).rejects.toBe(asyncErr);
     for (const c of DRAIN_ORDER) {

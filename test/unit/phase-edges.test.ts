@@ -197,7 +197,7 @@ describe('PhaseController edge cases', () => {
 
   it('a second suspend() with a shorter deadline tightens it; both calls resolve together', async () => {
     const { ctl, clock } = make();
-    void ctl.run('delivery', () => new Promise<void>(() => {}));
+    void ctl.run('sendNetwork', () => new Promise<void>(() => {}));
     const order: string[] = [];
     const a = ctl.suspend(25_000).then(() => order.push('a'));
     const b = ctl.suspend(1_000).then(() => order.push('b'));
@@ -229,12 +229,12 @@ describe('PhaseController edge cases', () => {
     let activation: Promise<void> | undefined;
     const off = ctl.on('blocked', (e) => {
       seq.push(`blocked:${e.cls}`);
-      if (e.cls === 'delivery') activation = ctl.activate();
+      if (e.cls === 'sendNetwork') activation = ctl.activate();
     });
     ctl.on('opened', (e) => seq.push(`opened:${e.cls}`));
     ctl.on('phase', (e) => seq.push(`phase:${e.phase}`));
     ctl.on('activated', (e) => seq.push(`activated:${e.phase}`));
-    void ctl.run('delivery', () => new Promise<void>(() => {}));
+    void ctl.run('sendNetwork', () => new Promise<void>(() => {}));
     const s = ctl.suspend(30_000);
     await flush();
     await activation;
@@ -244,9 +244,9 @@ describe('PhaseController edge cases', () => {
       'phase:suspending',
       'blocked:notificationNetwork',
       'blocked:receiveNetwork',
-      'blocked:delivery',
+      'blocked:sendNetwork',
       'phase:activating',
-      'opened:delivery',
+      'opened:sendNetwork',
       'opened:receiveNetwork',
       'opened:notificationNetwork',
       'phase:active',

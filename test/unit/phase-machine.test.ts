@@ -53,8 +53,7 @@ describe('phase machine (pure transition)', () => {
     }
     expect(seen).toEqual([
       ['notificationNetwork', 'receiveNetwork'],
-      ['notificationNetwork', 'receiveNetwork', 'delivery'],
-      ['notificationNetwork', 'receiveNetwork', 'delivery', 'sendNetwork'],
+      ['notificationNetwork', 'receiveNetwork', 'sendNetwork'],
       [...DRAIN_ORDER],
     ]);
     expect(s.context.draining).toBe('database');
@@ -127,7 +126,7 @@ describe('phase machine (pure transition)', () => {
     expect(s.value).toEqual({ activating: 'opening' });
     s = run([opened('notificationNetwork')], s);
     expect(s.context.blocked).toContain('notificationNetwork');
-    s = run([opened('sendNetwork'), opened('delivery'), opened('receiveNetwork'), opened('notificationNetwork'), { type: 'ACTIVATE_DONE' }], s);
+    s = run([opened('sendNetwork'), opened('receiveNetwork'), opened('notificationNetwork'), { type: 'ACTIVATE_DONE' }], s);
     expect(s.value).toBe('active');
     expect(s.context.blocked).toEqual([]);
   });

@@ -26,8 +26,12 @@ export const HOST_FUNCTIONS = APP_HOST_FUNCTIONS;
 export interface AppCoreApi {
   readonly version: string;
   phase(): BridgePhase;
-  /** Foreground: reopen, ask the NSE to yield (lockRequestYield), run the wake sequence. Resolves when it ran. */
-  appDidBecomeActive(): Promise<void>;
+  /**
+   * Foreground: reopen, ask the NSE to yield (lockRequestYield), run the wake sequence. Resolves when it ran.
+   * `threadId`: opened by a tap on a notification of that thread (docs/notifications.md "Tap"): the wake
+   * runs with reason `tap`, then the thread is read (`sessionEvent("thread-read")`).
+   */
+  appDidBecomeActive(threadId?: string): Promise<void>;
   /** Background: drop SUBs, block new network work; resolves at `left-front` (no receive in flight). */
   appDidEnterBackground(): Promise<void>;
   /** The background task is expiring: drain within drainDeadlineMs, close the store, free the lock; resolves at `suspended`. */
@@ -90,7 +94,7 @@ export function createCore(bridge: AppBridgeHost, config: BridgeConfig): AppCore
   return {
     version,
     phase: () => rt.phase.phase,
-    appDidBecomeActive: () => app.onLifecycle({ type: 'lifecycle', event: 'active' }),
+    appDidBecomeActive: (threadId?: string) => app.onLifecycle({ type: 'lifecycle', event: 'active', ...(typeof threadId === 'string' ? { thread: threadId } : {}) }),
     appDidEnterBackground: () => app.onLifecycle({ type: 'lifecycle', event: 'background' }),
     backgroundTaskWillExpire: () => app.onLifecycle({ type: 'lifecycle', event: 'expiring' }),
     async protectedDataWillBecomeUnavailable() {

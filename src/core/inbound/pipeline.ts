@@ -8,6 +8,7 @@ import { decodeContent, isUserContent, notificationText, type MessageContent } f
 import { EnvelopeKind, open, seal } from '../crypto/index.js';
 import { e2eBinding } from './e2e.js';
 import { NsekitError, isNsekitError } from '../errors.js';
+import { withThread } from '../notification/index.js';
 import type { Host, MessageFlags, NotificationContent, Notifier, PendingInbox, RelayMessage, Store } from '../host.js';
 import type { QueueCoordinator } from '../queue/index.js';
 
@@ -50,6 +51,11 @@ export interface QuarantineInput extends PoisonMessage {
 
 export type InboundOutcome = {
   msgId: string;
+  /**
+   * Not shown because it was shown before (its at-most-once record exists: the store's, or while
+   * locked the inbox marker) — fetched again because its ACK was lost. Absent otherwise.
+   */
+  redelivered?: true;
   /** `quarantine`: never processable, kept sealed in the store's quarantine, ACKed, not shown. */
   stored: 'store' | 'inbox' | 'duplicate' | 'quarantine';
   notified: boolean;
@@ -60,7 +66,7 @@ export type InboundOutcome = {
 export const GENERIC_TITLE = 'New message';
 
 /** Result of the durable part; `pending` is the notification still to show. */
-type Ingested = { msgId: string; stored: InboundOutcome['stored']; pending: NotificationContent | null };
+type Ingested = { msgId: string; stored: InboundOutcome['stored']; pending: NotificationContent | null; shownBefore?: boolean };
 
 /** The relay body can never be opened here: no retry of the same bytes will ever succeed. */
 class Unprocessable {
@@ -102,11 +108,9 @@ async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingest
     host.log.log('info', tag, 'locked: appended to pending inbox', { msgId: m.msgId, queueId: m.queueId });
     // The inbox marker is the locked device's at-most-once record: a re-fetch before the ACK landed
     // appends the record again (the import dedupes) but finds the marker and shows nothing.
-    const pending =
-      m.flags.notification && (await deps.inbox.markNotified(m.msgId, m.queueId)) && (await notYetInStore(deps, m))
-        ? { msgId: m.msgId, queueId: m.queueId, title: GENERIC_TITLE, body: '' }
-        : null;
-    return { msgId: m.msgId, stored: 'inbox', pending };
+    const announceIt = m.flags.notification && (await deps.inbox.markNotified(m.msgId, m.queueId)) && (await notYetInStore(deps, m));
+    const pending = announceIt ? withThread({ msgId: m.msgId, queueId: m.queueId, title: GENERIC_TITLE, body: '' }) : null;
+    return { msgId: m.msgId, stored: 'inbox', pending, ...(m.flags.notification && !announceIt ? { shownBefore: true } : {}) };
   }
   if (!deps.bodyKey) throw new NsekitError('STORE_LOCKED', 'store open but no body key in memory');
   let plain: Uint8Array;
@@ -134,11 +138,14 @@ async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingest
   await host.failpoints.hit('db.write.done', { msgId: m.msgId, duplicate: !inserted });
   host.log.log('debug', tag, inserted ? 'stored' : 'duplicate', { msgId: m.msgId, queueId: m.queueId, type: content.type });
   let pending: NotificationContent | null = null;
+  let shownBefore = false;
   // markNotified is the durable "at most once" record, shared by both processes.
   if (inserted && isUserContent(content) && (await store.markNotified(m.msgId)) && !(await shownWhileLocked(deps, m))) {
-    pending = { msgId: m.msgId, queueId: m.queueId, ...notificationText(content) };
+    pending = withThread({ msgId: m.msgId, queueId: m.queueId, ...notificationText(content) });
+  } else if (inserted && isUserContent(content)) {
+    shownBefore = true; // its at-most-once record was there: shown before, fetched again
   }
-  return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending };
+  return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending, ...(shownBefore ? { shownBefore } : {}) };
 }
 
 /**
@@ -178,7 +185,7 @@ async function shownWhileLocked(deps: InboundDeps, m: RelayMessage): Promise<boo
 }
 
 async function announce(deps: InboundDeps, i: Ingested): Promise<InboundOutcome> {
-  if (!i.pending) return { msgId: i.msgId, stored: i.stored, notified: false };
+  if (!i.pending) return { msgId: i.msgId, stored: i.stored, notified: false, ...(i.shownBefore ? { redelivered: true as const } : {}) };
   await deps.notifier.show(i.pending);
   await deps.host.failpoints.hit('notify.shown', { msgId: i.msgId });
   return { msgId: i.msgId, stored: i.stored, notified: true, content: i.pending };
@@ -189,16 +196,37 @@ export async function processInbound(deps: InboundDeps, m: RelayMessage): Promis
   return announce(deps, await ingest(deps, m));
 }
 
+export interface FetchOptions {
+  /** GETs after the first, at most (default 3). */
+  maxExtraGets?: number;
+  /** Asked right before each GET goes out: true = no further GET. */
+  stop?: () => boolean;
+  /**
+   * The NSE's rule (docs/receive.md "Extra GETs follow the notification flag"): GET again only
+   * after a message WITHOUT the notification flag; stop after the first new message that carries
+   * it — that is the message the push was for. A re-delivery (already stored, or appended while
+   * locked with its `notified` marker already there: shown before, its ACK lost) does not stop the
+   * loop: the push was for a later message.
+   */
+  untilNotification?: boolean;
+}
+
+/** After this outcome of a message with these flags, the NSE's loop (untilNotification) stops. */
+export function endsNotificationFetch(flags: MessageFlags, o: InboundOutcome): boolean {
+  return flags.notification && o.stored !== 'duplicate' && !o.redelivered;
+}
+
 /**
  * GET → process → ACK for up to 1 + maxExtraGets messages of one queue, while
- * the relay has more. ACK only after the write resolved; on any failure
+ * the relay has more (and, with `untilNotification`, until a message carrying the
+ * notification flag). ACK only after the write resolved; on any failure
  * before that the slot is released without ACK and the error is rethrown.
  */
 export async function fetchAndProcess(
   deps: InboundDeps,
   queues: QueueCoordinator,
   queueId: string,
-  opts: { maxExtraGets?: number; stop?: () => boolean } = {},
+  opts: FetchOptions = {},
 ): Promise<InboundOutcome[]> {
   const max = 1 + Math.max(0, opts.maxExtraGets ?? 3);
   const out: InboundOutcome[] = [];
@@ -219,6 +247,7 @@ export async function fetchAndProcess(
       throw e;
     }
     out.push(await ackThenAnnounce(deps, ing, () => r.ack()));
+    if (opts.untilNotification && endsNotificationFetch(r.msg.flags, out[out.length - 1]!)) break;
   }
   return out;
 }

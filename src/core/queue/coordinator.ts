@@ -13,7 +13,7 @@
  * process would suspend holding the slot and an un-ACKed message.
  */
 import { NsekitError } from '../errors.js';
-import type { Gate, Host, MessageFlags, RelayMessage, TimerHandle, Transport } from '../host.js';
+import type { Gate, Host, MessageFlags, OpClass, RelayMessage, TimerHandle, Transport } from '../host.js';
 
 export interface GetResult {
   msg: RelayMessage;
@@ -29,8 +29,13 @@ export interface QueueCoordinatorOptions {
   waitTimeoutMs?: number;
   /** Slot auto-released if neither ack nor release comes (default 30000 ms). */
   holdTimeoutMs?: number;
-  /** Phase gate: each GET..ACK (and each SUB) is one operation of its receiveNetwork class. */
+  /** Phase gate: each GET..ACK is one operation of `receiveClass`, each SUB one of receiveNetwork. */
   gate?: Gate;
+  /**
+   * The class a GET..ACK receive runs in (default receiveNetwork). The NSE's receives are all
+   * triggered by a push: notificationNetwork (docs/phase-machine.md "Operation classes").
+   */
+  receiveClass?: OpClass;
 }
 
 type Waiter = { grant: (slot: Slot) => void; timer: TimerHandle | null };
@@ -54,6 +59,7 @@ export class QueueCoordinator {
   private readonly waitTimeoutMs: number;
   private readonly holdTimeoutMs: number;
   private readonly gate: Gate | undefined;
+  private readonly receiveClass: OpClass;
   private seq = 0;
 
   constructor(
@@ -64,6 +70,7 @@ export class QueueCoordinator {
     this.waitTimeoutMs = opts.waitTimeoutMs ?? 10_000;
     this.holdTimeoutMs = opts.holdTimeoutMs ?? 30_000;
     this.gate = opts.gate;
+    this.receiveClass = opts.receiveClass ?? 'receiveNetwork';
   }
 
   /** GET the first un-ACKed message of `queueId` and hold the slot; null = empty (slot already released). */
@@ -219,7 +226,7 @@ export class QueueCoordinator {
       const ended = new Promise<void>((r) => (slot.end = r));
       if (slot.state === 'done' || slot.state === 'expired') slot.end?.();
       slot.opDone = gate
-        .run('receiveNetwork', async () => {
+        .run(this.receiveClass, async () => {
           try {
             resolve(await get());
           } catch (e) {

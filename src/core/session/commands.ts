@@ -13,6 +13,8 @@ export interface LifecycleMsg {
   masterKey?: string;
   /** Only with `suspend`/`expiring`: drain deadline in ms (0 = at once). */
   deadlineMs?: number;
+  /** Only with `active`: brought to the front by a tap on a notification of this thread (docs/notifications.md "Tap"). */
+  thread?: string;
 }
 
 /** One notification as the push gateway delivers it (opaque to the device). */

@@ -14,7 +14,7 @@ export type SessionEventName =
   | 'inbox-marked' // device locked: `notified` marker appended (fresh) or already there (!fresh); fields: msgId, queueId, fresh
   | 'imported' // pending inbox imported into the store; fields: count, records, duplicates, markers
   | 'acked' // relay ACK sent after the durable write; fields: msgId, queueId
-  | 'notification' // user-visible notification content; fields: msgId, queueId, title, body, pushId?, latencyMs?
+  | 'notification' // user-visible notification content; fields: msgId, queueId, title, body, threadId, badge?, pushId?, latencyMs?
   | 'push-start' // NSE began one push; fields: pushId, refs, inFlight (pushes in progress, this one included)
   | 'push-done' // NSE finished one push; fields: pushId, stored, inboxed, expired
   | 'yielding' // NSE received a yield request and starts draining
@@ -28,6 +28,8 @@ export type SessionEventName =
   | 'left-front' // app: out of the foreground and no receive in flight — the NSE may GET its queues now
   | 'app-left' // NSE: the app left the foreground, GETs allowed again
   | 'status' // reply to query
+  | 'badge' // app: the icon's badge = unread messages (docs/notifications.md); fields: count
+  | 'thread-read' // app: a tap opened a conversation — remove its delivered notifications, set the badge; fields: threadId, queueId, msgIds, badge?
   | 'error'; // fields: code, message, where
 
 export interface EventSink {

@@ -94,6 +94,15 @@ export interface SessionStore extends Store {
   quarantineList?(queueId?: string): Promise<QuarantineEntry[]>;
   /** Take an entry out (it was processed on a retry); false if it was not there. */
   quarantineRemove?(msgId: string): Promise<boolean>;
+  /**
+   * The read state (docs/notifications.md "Unread"). Stored messages with the notification flag
+   * not read yet: the app icon's badge. Without these methods no badge is set and nothing is read.
+   */
+  unreadCount?(): Promise<number>;
+  /** Has msgId's conversation been opened since it was stored? (false for an unknown msgId) */
+  isRead?(msgId: string): Promise<boolean>;
+  /** The conversation was opened: every message of the queue stored so far is read. Returns the msgIds that became read. */
+  markThreadRead?(queueId: string): Promise<string[]>;
 }
 
 /** What an inbox import needs from the store. */

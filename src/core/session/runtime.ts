@@ -19,6 +19,7 @@ import { QueueCoordinator, type QueueCoordinatorOptions } from '../queue/index.j
 import type { QueueConfig, SessionConfig } from './config.js';
 import type { EventSink, SessionEventName } from './events.js';
 import { InboxWrites } from './inbox-writes.js';
+import { Presenter } from './notify.js';
 import { reportQuarantined, retryQuarantined } from './quarantine.js';
 import type { SessionPorts } from './ports.js';
 import { LOCK_RETRY, lockHolderOf, retryOnLockTimeout, withDetails } from './lock-retry.js';
@@ -84,6 +85,8 @@ export class SessionRuntime {
   /** Outbox key (KeyRing.outbox); null while locked. */
   outboxKey: Uint8Array | null = null;
   readonly notifier: Notifier;
+  /** Thread, badge and read state of what this process shows (./notify.ts). */
+  readonly presenter: Presenter;
   /** Set by the app: an append of its own finished with the key in memory (see inboundDeps). */
   onInboxAppendedUnlocked?: () => void;
   /**
@@ -145,13 +148,17 @@ export class SessionRuntime {
       unsubscribe: (q) => t.unsubscribe(q),
       send: (q, b, f, opts) => t.send(q, b, f, opts),
     };
-    const qopts: QueueCoordinatorOptions = { gate: this.gate };
+    // The NSE receives only for pushes: its GET..ACKs are notificationNetwork ops (drained first).
+    const qopts: QueueCoordinatorOptions = { gate: this.gate, ...(cfg.role === 'nse' ? { receiveClass: 'notificationNetwork' as const } : {}) };
     this.queues = c.queues ? c.queues(host, this.ackingTransport, qopts) : new QueueCoordinator(host, this.ackingTransport, qopts);
+    this.presenter = new Presenter(this);
+    // Thread and badge set, nothing shown for a message already read (./notify.ts).
     this.notifier = {
-      show: async (n) => {
-        this.log('info', cfg.role === 'nse' ? 'nse' : 'sync', 'notification content', { msgId: n.msgId, queueId: n.queueId });
-        this.emit('notification', { ...n });
-      },
+      show: (n) =>
+        this.presenter.show(n, (p) => {
+          this.log('info', cfg.role === 'nse' ? 'nse' : 'sync', p ? 'notification content' : 'already read: not shown', { msgId: n.msgId, queueId: n.queueId });
+          if (p) this.emit('notification', { ...p });
+        }),
     };
     this.phase.on('phase', (e) => this.emit('phase', { phase: e.phase }));
   }

@@ -51,6 +51,11 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX quarantine_queue ON quarantine(queue_id, first_at);
   `,
+  // 3: read state (docs/notifications.md "Unread"): NULL = not read; the badge counts flagged unread rows
+  `
+  ALTER TABLE messages ADD COLUMN read_at INTEGER;
+  CREATE INDEX messages_unread ON messages(queue_id) WHERE read_at IS NULL;
+  `,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -214,6 +214,23 @@ export class SharedStore implements Store {
     return this.read(() => this.stmts().count.pluck().get() as number);
   }
 
+  // ---- read state (docs/notifications.md "Unread") ----
+  unreadCount(): Promise<number> {
+    return this.read(() => this.stmts().unreadCount.pluck().get() as number);
+  }
+
+  isRead(msgId: string): Promise<boolean> {
+    return this.read(() => this.stmts().isRead.pluck().get(msgId) === 1);
+  }
+
+  markThreadRead(queueId: string): Promise<string[]> {
+    return this.write('markThreadRead', (s) => {
+      const ids = s.unreadIdsByQueue.pluck().all(queueId) as string[];
+      s.markQueueRead.run(this.opts.host.clock.now(), queueId);
+      return ids;
+    });
+  }
+
   // ---- cursors, outbox ----
   getCursor(queueId: string): Promise<Cursor> {
     return this.read(() => {

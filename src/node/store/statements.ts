@@ -29,6 +29,10 @@ export class Statements {
   readonly quarantineList;
   readonly quarantineListByQueue;
   readonly quarantineRemove;
+  readonly unreadCount;
+  readonly isRead;
+  readonly unreadIdsByQueue;
+  readonly markQueueRead;
 
   constructor(readonly db: Database.Database) {
     this.begin = db.prepare('BEGIN IMMEDIATE');
@@ -76,5 +80,10 @@ export class Statements {
     this.quarantineList = db.prepare(`SELECT ${qCols} FROM quarantine ORDER BY first_at, rowid`);
     this.quarantineListByQueue = db.prepare(`SELECT ${qCols} FROM quarantine WHERE queue_id = ? ORDER BY first_at, rowid`);
     this.quarantineRemove = db.prepare('DELETE FROM quarantine WHERE msg_id = ?');
+    // Read state (docs/notifications.md "Unread"): flags bit 1 is the notification flag.
+    this.unreadCount = db.prepare('SELECT count(*) FROM messages WHERE read_at IS NULL AND (flags & 1) = 1');
+    this.isRead = db.prepare('SELECT read_at IS NOT NULL FROM messages WHERE msg_id = ?');
+    this.unreadIdsByQueue = db.prepare('SELECT msg_id FROM messages WHERE queue_id = ? AND read_at IS NULL ORDER BY id');
+    this.markQueueRead = db.prepare('UPDATE messages SET read_at = ? WHERE queue_id = ? AND read_at IS NULL');
   }
 }

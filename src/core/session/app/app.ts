@@ -8,7 +8,8 @@ import { LowPowerPoller } from './low-power.js';
 import { Outbox } from './outbox.js';
 import { Realtime } from './realtime.js';
 
-export type WakeReason = 'resume' | 'online';
+/** `tap`: brought to the front by a tap on a notification, routed to its thread (docs/notifications.md "Tap"). */
+export type WakeReason = 'resume' | 'online' | 'tap';
 
 /**
  * The app session (docs/processes.md "The app"). Lifecycle commands are applied one at a time, in order.
@@ -112,7 +113,9 @@ export class App {
         applied?.();
         // The foreground app wins: whoever holds the shared lock (the NSE) yields.
         rt.lock.requestYield();
-        await this.safeWake('resume', gen);
+        await this.safeWake(m.thread !== undefined ? 'tap' : 'resume', gen);
+        // A tap opens its conversation once the wake fetched it (not if the user left meanwhile).
+        if (m.thread !== undefined && gen === this.leaveGen && rt.phase.phase === 'active') await rt.presenter.openThread(m.thread);
         return;
       }
       case 'background':
@@ -132,7 +135,7 @@ export class App {
         if (!m.masterKey) throw new NsekitError('CRYPTO_BAD_KEY', 'unlock without a master key');
         await rt.unlock(m.masterKey);
         // Import now if the store is usable; otherwise the next wake does it.
-        if (rt.phase.phase === 'active') await rt.importInbox();
+        if (rt.phase.phase === 'active' && (await rt.importInbox()) > 0) await rt.presenter.publishBadge();
         return;
       }
     }
@@ -271,6 +274,8 @@ export class App {
     else this.poller.start();
     // 5. outbox.
     await this.outbox.drain();
+    // 6. the badge: what this wake imported and fetched is counted (docs/notifications.md "Badge").
+    await rt.presenter.publishBadge();
     rt.emit('wake', { reason, mode: this.mode });
   }
 

@@ -2,6 +2,7 @@ import { fromBase64 } from '../../bytes.js';
 import { isNsekitError } from '../../errors.js';
 import type { TimerHandle } from '../../host.js';
 import { fetchAndProcess, GENERIC_TITLE, type InboundOutcome } from '../../inbound/index.js';
+import { threadIdOf } from '../../notification/index.js';
 import { openNotificationId } from '../../protocol/index.js';
 import type { LifecycleMsg, PushItem, PushMsg } from '../commands.js';
 import type { SessionRuntime } from '../runtime.js';
@@ -14,7 +15,7 @@ export interface NseOptions {
   budgetMs?: number;
   /** Idle time after the last push before background + suspend (default 2 000 ms). */
   graceMs?: number;
-  /** Extra GETs per notification while the queue has more (default 3). */
+  /** Extra GETs per notification, each only after a message without the notification flag (default 3). */
   maxExtraGets?: number;
   /** Drain deadline of a suspension after the grace period or a yield (default 1000 ms). */
   suspendDeadlineMs?: number;
@@ -274,12 +275,21 @@ export class NseService {
         // shown — also one that finishes after the app has left again (a suspension forced past
         // the drain, thawed later): the app showed that message while it was in front.
         if (this.appActive || job.handedOver) return;
-        job.shown.add(c.msgId);
-        const latencyMs = rt.host.clock.now() - job.receivedAt;
-        // The cold path (GET → store → ACK → content) is compiled now: keep its code for the next
-        // launch — before the content goes out, after which iOS may kill us (once per install).
-        rt.ports.coldPathReady?.();
-        rt.emit('notification', { ...c, pushId: job.pushId, latencyMs });
+        // Thread and badge from the store (docs/notifications.md); `deliver` runs right after the reads.
+        await rt.presenter.show(c, (p) => {
+          // Asked again: the reads took a moment (out of time: the best-attempt content covered it).
+          if (job.done || this.appActive || job.handedOver) return;
+          job.shown.add(c.msgId);
+          if (!p) {
+            rt.log('info', 'nse', 'already read: not shown', { msgId: c.msgId, queueId: c.queueId });
+            return;
+          }
+          const latencyMs = rt.host.clock.now() - job.receivedAt;
+          // The cold path (GET → store → ACK → content) is compiled now: keep its code for the next
+          // launch — before the content goes out, after which iOS may kill us (once per install).
+          rt.ports.coldPathReady?.();
+          rt.emit('notification', { ...p, pushId: job.pushId, latencyMs });
+        });
       },
     }, {
       // A write that met LOCK_TIMEOUT is tried again while this push has time and the app is not in
@@ -292,9 +302,9 @@ export class NseService {
     });
     let outs: InboundOutcome[];
     try {
-      // Yielded meanwhile: no further GET goes out (the app is in front, it fetches).
-      // Out of time (best-attempt content out) or yielded: no further GET goes out.
-      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets, stop: () => job.done || this.appInFront() });
+      // Out of time (best-attempt content out) or yielded: no further GET goes out. Extra GETs follow
+      // the notification flag (001): again after a message without it, none after the one with it.
+      outs = await fetchAndProcess(deps, rt.queues, queueId, { maxExtraGets: this.maxExtraGets, stop: () => job.done || this.appInFront(), untilNotification: true });
     } catch (e) {
       // The app fetched and ACKed the same message first: it is durable (the store deduped), nothing to do.
       if (!isNsekitError(e, 'PROTO_NO_MSG')) throw e;
@@ -325,12 +335,16 @@ export class NseService {
     const { rt } = this;
     job.done = true;
     let at: number | null = null;
+    // Handed over to the app (it came to the front mid-fetch): the app shows — and may already have
+    // read — those messages; a banner now would stay for a read message (docs/notifications.md).
+    if (job.handedOver) return at;
     for (const r of job.refs) {
       if (r.msgId && job.shown.has(r.msgId)) continue;
       at = rt.host.clock.now();
       rt.emit('notification', {
         msgId: r.msgId,
         queueId: r.queueId,
+        threadId: threadIdOf(r.queueId),
         title: GENERIC_TITLE,
         body: '',
         pushId: job.pushId,
