@@ -53,10 +53,21 @@ CREATE TABLE IF NOT EXISTS send_dedupe (
 CREATE INDEX IF NOT EXISTS send_dedupe_by_age ON send_dedupe (created_at);
 `;
 
+// Version 3: the push-token lifecycle (docs/protocol.md "Push tokens"): who registered the
+// queue's token (platform, app version), when it was last registered, and whether it is
+// active (a logout deactivates it; the relay then stops pushing for the queue).
+const SCHEMA_V3 = `
+ALTER TABLE queues ADD COLUMN token_platform TEXT;
+ALTER TABLE queues ADD COLUMN token_app_version TEXT;
+ALTER TABLE queues ADD COLUMN token_seen_at INTEGER;
+ALTER TABLE queues ADD COLUMN token_active INTEGER NOT NULL DEFAULT 1;
+`;
+
 /** Applied in order to a file whose user_version is lower. Never edit a shipped step; add one. */
 const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
   { version: 1, sql: SCHEMA_V1 },
   { version: 2, sql: SCHEMA_V2 },
+  { version: 3, sql: SCHEMA_V3 },
 ];
 export const RELAY_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 

@@ -6,6 +6,7 @@ import {
   FIELD_LIMITS,
   SERVER_FRAMES,
   type ClientFrame,
+  type NsubCmd,
   type Frame,
   type ServerFrame,
   type WireFlags,
@@ -26,6 +27,8 @@ export interface DecodeOptions {
 
 const ID_RE = /^[A-Za-z0-9_-]+$/;
 const TOKEN_RE = /^[A-Za-z0-9_.:-]+$/;
+const PLATFORM_RE = /^[a-z0-9]+$/;
+const VERSION_RE = /^[A-Za-z0-9._+-]+$/;
 const CORR_RE = /^[\x21-\x7e]+$/;
 const CODE_RE = /^[A-Z][A-Z0-9_]*$/;
 
@@ -151,8 +154,16 @@ export function decodeClientFrame(text: unknown, opts: DecodeOptions = {}): Clie
       return { type, corrId, queueId: queue(), cred: cred() };
     case 'ACK':
       return { type, corrId, queueId: queue(), cred: cred(), msgId: r.str('msgId', FIELD_LIMITS.id, ID_RE) };
-    case 'NSUB':
-      return { type, corrId, queueId: queue(), cred: cred(), deviceToken: r.str('deviceToken', FIELD_LIMITS.deviceToken, TOKEN_RE) };
+    case 'NSUB': {
+      const f: NsubCmd = { type, corrId, queueId: queue(), cred: cred(), deviceToken: r.str('deviceToken', FIELD_LIMITS.deviceToken, TOKEN_RE) };
+      const platform = r.optStr('platform', FIELD_LIMITS.platform, PLATFORM_RE);
+      const appVersion = r.optStr('appVersion', FIELD_LIMITS.appVersion, VERSION_RE);
+      if (platform !== undefined) f.platform = platform;
+      if (appVersion !== undefined) f.appVersion = appVersion;
+      return f;
+    }
+    case 'NDEL':
+      return { type, corrId, queueId: queue(), cred: cred() };
     default:
       return { type: 'PING', corrId };
   }

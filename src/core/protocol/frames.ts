@@ -53,14 +53,25 @@ export interface NsubCmd {
   queueId: string;
   cred: string;
   deviceToken: string;
+  /** Who holds the token (e.g. `ios`): 1..16 of [a-z0-9]. Recorded with it (docs/protocol.md "Push tokens"). */
+  platform?: string;
+  /** The app's version at registration: 1..32 of [A-Za-z0-9._+-]. */
+  appVersion?: string;
+}
+/** Deactivate the queue's push token (logout): the relay stops pushing for this queue until the next NSUB. */
+export interface NdelCmd {
+  type: 'NDEL';
+  corrId: string;
+  queueId: string;
+  cred: string;
 }
 export interface PingCmd {
   type: 'PING';
   corrId: string;
 }
-export type ClientFrame = NewCmd | SendCmd | RecipientCmd | AckCmd | NsubCmd | PingCmd;
+export type ClientFrame = NewCmd | SendCmd | RecipientCmd | AckCmd | NsubCmd | NdelCmd | PingCmd;
 export type ClientCommand = ClientFrame['type'];
-export const CLIENT_COMMANDS: readonly ClientCommand[] = ['NEW', 'SEND', 'SUB', 'GET', 'ACK', 'NSUB', 'UNSUB', 'PING'];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ['NEW', 'SEND', 'SUB', 'GET', 'ACK', 'NSUB', 'UNSUB', 'PING', 'NDEL'];
 
 // ---- relay → client ----
 
@@ -126,6 +137,8 @@ export const FIELD_LIMITS = {
   clientId: 64,
   cred: 128,
   deviceToken: 200,
+  platform: 16,
+  appVersion: 32,
   errCode: 64,
   errMessage: 500,
 } as const;

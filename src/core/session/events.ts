@@ -27,6 +27,7 @@ export type SessionEventName =
   | 'wake' // wake sequence finished; fields: reason
   | 'left-front' // app: out of the foreground and no receive in flight — the NSE may GET its queues now
   | 'app-left' // NSE: the app left the foreground, GETs allowed again
+  | 'push-token' // app: push token lifecycle; fields: state ('registered'|'deactivated'), platform, token (first 6 chars + …), reason?, queues
   | 'status' // reply to query
   | 'error'; // fields: code, message, where
 

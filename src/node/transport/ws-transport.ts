@@ -261,9 +261,16 @@ export class WsTransport implements Transport {
     return { ...(ok.msgId !== undefined ? { msgId: ok.msgId } : {}), duplicate: ok.duplicate === true };
   }
 
-  async nsub(queueId: string, deviceToken: string): Promise<NotifierSubscription> {
-    const f = expect(await this.request({ type: 'NSUB', queueId, cred: this.cred(queueId, 'recipientCred'), deviceToken }), 'NID');
+  /** Register (or re-register) the push token for `queueId`; `meta` is recorded with it (docs/protocol.md "Push tokens"). */
+  async nsub(queueId: string, deviceToken: string, meta: { platform?: string; appVersion?: string } = {}): Promise<NotifierSubscription> {
+    const extra = { ...(meta.platform !== undefined ? { platform: meta.platform } : {}), ...(meta.appVersion !== undefined ? { appVersion: meta.appVersion } : {}) };
+    const f = expect(await this.request({ type: 'NSUB', queueId, cred: this.cred(queueId, 'recipientCred'), deviceToken, ...extra }), 'NID');
     return { notifierId: f.notifierId, notifierKey: fromBase64(f.notifierKey)! };
+  }
+
+  /** Deactivate the queue's push token (logout): the relay stops pushing for it until the next NSUB. */
+  async ndel(queueId: string): Promise<void> {
+    expect(await this.request({ type: 'NDEL', queueId, cred: this.cred(queueId, 'recipientCred') }), 'OK');
   }
 
   async ping(): Promise<void> {
