@@ -25,6 +25,7 @@ import { LockTable } from './lock.js';
 import { SimProc } from './proc.js';
 import type { ProcCtx } from './proc-ctx.js';
 import { FastRecorder } from './recorder.js';
+import { SimPushTokens } from './push-tokens.js';
 import { SimRelay } from './relay.js';
 import { Scheduler } from './scheduler.js';
 import { SimDb } from './store.js';
@@ -72,7 +73,9 @@ export class FastWorld {
   appState: 'active' | 'background' | 'expiring' = 'active';
   locked = false;
   pushesHeld = false;
-  heldPushes: { queueId: string; msgId?: string }[] = [];
+  heldPushes: { queueId: string; msgId?: string; token?: string }[] = [];
+  /** The device's push token, the relay's registrations, the app's persisted state (./push-tokens.ts). */
+  readonly tokens: SimPushTokens;
   onHit: HitHook = () => false;
   private nextPid = { app: 100, nse: 200 };
   readonly budgets;
@@ -95,6 +98,9 @@ export class FastWorld {
     this.queueIds.forEach((q, i) => this.notifierKeys.set(q, { nid: `n${i}`, key: this.rng.randomBytes(32) }));
     this.budgets = scaledBudgets(world);
     this.relay.onNotify = (queueId, msgId) => this.notify(queueId, msgId);
+    this.tokens = new SimPushTokens(this.queueIds);
+    this.relay.tokens = this.tokens;
+    this.relay.notifierOf = (q) => ({ notifierId: this.notifierKeys.get(q)!.nid, notifierKey: this.notifierKeys.get(q)!.key });
   }
 
   /** The queues as both sessions are configured with them (credentials are not checked by the fast relay). */
@@ -199,7 +205,7 @@ export class FastWorld {
     const pid = ++this.nextPid[role];
     let proc: SimProc | null = null;
     const c = this.ctx(role, pid, () => proc?.phase.phase);
-    proc = new SimProc(this, c, this.sessionConfig(role), (p, name, fields) => this.onEvent(role, p, name, fields), this.components, this.broken !== 'inbox-no-fsync-claim');
+    proc = new SimProc(this, c, this.sessionConfig(role), (p, name, fields) => this.onEvent(role, p, name, fields), this.components, this.broken !== 'inbox-no-fsync-claim', role === 'app' ? this.tokens.port() : undefined);
     this.h.ok(ORCH, 'launch', { proc: role, pid });
     // As the Node processes at launch: the relay connection starts, the keychain hands over the key (which opens the store).
     void proc.rt.ensureConnected().catch(() => {});
@@ -274,6 +280,14 @@ export class FastWorld {
   private deliver(owner: string, fn: () => void): void {
     const prev = this.mail.get(owner) ?? Promise.resolve();
     this.mail.set(owner, prev.then(() => new Promise<void>((r) => this.sched.post(owner, () => (r(), fn())))));
+  }
+
+  /** Deliver an account or token command to the live app (in order with its lifecycle commands); false if none runs. */
+  postAppCall(fn: (app: App) => Promise<void> | void): boolean {
+    const a = this.app;
+    if (!a || !a.p.alive) return false;
+    this.deliver(a.p.ctx.owner, () => void Promise.resolve().then(() => fn(a.app)).catch((e: unknown) => a.p.rt.errorEvent('app command', e)));
+    return true;
   }
 
   /** Deliver a lifecycle command to the live app; resolves once the app has applied it ('active': activated). */
@@ -394,23 +408,34 @@ export class FastWorld {
   // ---- push path ---------------------------------------------------------------------------
 
   private notify(queueId: string, msgId?: string): void {
-    const push = { queueId, msgId };
+    // No active token for the queue (logged out, dropped as invalid): the relay pushes nothing.
+    const token = this.tokens.target(queueId);
+    if (token === null) {
+      this.h.info('relay', 'push.no-token', { queueId });
+      return;
+    }
+    const push = { queueId, msgId, token };
     if (this.pushesHeld) {
       this.heldPushes.push(push);
       return;
     }
-    this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(queueId, msgId));
+    this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(queueId, msgId, token));
   }
 
   releasePushes(): void {
     this.pushesHeld = false;
     const qs = this.heldPushes.splice(0);
-    for (const q of qs) this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(q.queueId, q.msgId));
+    for (const q of qs) this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(q.queueId, q.msgId, q.token));
     if (qs.length) this.h.ok(ORCH, 'delay-push.released', { pushes: qs.length });
   }
 
   /** A mutable-content push: suppressed while the app is in the foreground, else to a live or new NSE. */
-  deliverPush(queueId: string, msgId?: string): void {
+  deliverPush(queueId: string, msgId?: string, token?: string): void {
+    // The gateway refuses a token the OS rotated away (410): the relay drops it, the message stays queued.
+    if (token !== undefined && this.tokens.invalid.has(token)) {
+      this.h.info('relay', 'push.invalid-token', { queueId, dropped: this.tokens.dropInvalid(token) });
+      return;
+    }
     const suppressed = this.appState === 'active' && !!this.proc('app');
     this.h.info('device', 'push', { queueId, suppressed });
     if (suppressed) return;

@@ -293,7 +293,7 @@ export class App {
     await rt.phase.run('receiveNetwork', () => rt.ensureConnected());
     if (stale()) return;
     // Push token: a logout's deactivation still owed goes first; logged out, nothing else runs.
-    await this.tokens.retryDeactivate();
+    if (this.tokens.deactivateOwed) await this.tokens.retryDeactivate();
     if (this.tokens.loggedOut) {
       rt.log('info', 'auth', 'writes:blocked reason=logged_out');
       rt.emit('wake', { reason, mode: this.mode, loggedOut: true });
@@ -301,9 +301,11 @@ export class App {
     }
     rt.log('info', 'auth', rt.unlocked ? 'writes:ready' : 'writes:blocked reason=device_locked');
     // Registered at launch, on a change, or when old; a failure must not cost the wake (next one retries).
-    await this.tokens.ensure(this.launched ? 'change' : 'launch').catch((e) => rt.errorEvent('push token', e));
+    if (this.tokens.due()) {
+      await this.tokens.ensure(this.launched ? 'change' : 'launch').catch((e) => rt.errorEvent('push token', e));
+      if (stale()) return;
+    }
     this.launched = true;
-    if (stale()) return;
     // 2. rebuild: forget stale SUBs (the NSE may have taken queues over with GET meanwhile).
     rt.log('info', 'rt', 'rebuild', { mode: this.mode, queues: rt.queueCfg.size });
     await this.realtime.unsubscribeAll();

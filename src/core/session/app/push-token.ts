@@ -60,6 +60,23 @@ export class PushTokens {
     return this.port !== undefined && typeof this.rt.transport.nsub === 'function';
   }
 
+  /** A logout's NDELs are still owed (checked without awaiting: a wake with nothing to do stays as it was). */
+  get deactivateOwed(): boolean {
+    return this.port !== undefined && this.state().deactivatePending;
+  }
+
+  /** `ensure` has something to send: a token, logged in, and it is new, changed or its registration old. */
+  due(): boolean {
+    const { port } = this;
+    if (!port || !this.usable) return false;
+    const st = this.state();
+    if (st.loggedOut) return false;
+    const token = port.current();
+    if (token === null) return this.changed; // (only to log that there is none)
+    const fresh = st.registered !== null && st.registered.token === token && this.rt.host.clock.now() - st.registered.at < TOKEN_REFRESH_MS;
+    return this.changed || !fresh;
+  }
+
   /**
    * Register the current token on every queue if it is new, changed, or its registration is old.
    * Needs the socket (the caller connected it). A failure is reported and retried at the next wake.
@@ -75,9 +92,8 @@ export class PushTokens {
       this.changed = false;
       return;
     }
+    if (!this.due()) return;
     const now = rt.host.clock.now();
-    const fresh = st.registered !== null && st.registered.token === token && now - st.registered.at < TOKEN_REFRESH_MS;
-    if (fresh && !this.changed) return;
     this.changed = false;
     try {
       for (const [queueId, q] of rt.queueCfg) {
