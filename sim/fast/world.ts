@@ -73,7 +73,7 @@ export class FastWorld {
   appState: 'active' | 'background' | 'expiring' = 'active';
   locked = false;
   pushesHeld = false;
-  heldPushes: { queueId: string; msgId?: string; token?: string }[] = [];
+  heldPushes: { queueId: string; msgId?: string }[] = [];
   /** The device's push token, the relay's registrations, the app's persisted state (./push-tokens.ts). */
   readonly tokens: SimPushTokens;
   onHit: HitHook = () => false;
@@ -414,28 +414,28 @@ export class FastWorld {
       this.h.info('relay', 'push.no-token', { queueId });
       return;
     }
-    const push = { queueId, msgId, token };
+    // The gateway refuses a token the OS rotated away (410): the relay drops it, the message stays queued.
+    if (this.tokens.invalid.has(token)) {
+      this.h.info('relay', 'push.invalid-token', { queueId, dropped: this.tokens.dropInvalid(token) });
+      return;
+    }
+    const push = { queueId, msgId };
     if (this.pushesHeld) {
       this.heldPushes.push(push);
       return;
     }
-    this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(queueId, msgId, token));
+    this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(queueId, msgId));
   }
 
   releasePushes(): void {
     this.pushesHeld = false;
     const qs = this.heldPushes.splice(0);
-    for (const q of qs) this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(q.queueId, q.msgId, q.token));
+    for (const q of qs) this.sched.setTimer(ORCH, this.relay.latency(), () => this.deliverPush(q.queueId, q.msgId));
     if (qs.length) this.h.ok(ORCH, 'delay-push.released', { pushes: qs.length });
   }
 
   /** A mutable-content push: suppressed while the app is in the foreground, else to a live or new NSE. */
-  deliverPush(queueId: string, msgId?: string, token?: string): void {
-    // The gateway refuses a token the OS rotated away (410): the relay drops it, the message stays queued.
-    if (token !== undefined && this.tokens.invalid.has(token)) {
-      this.h.info('relay', 'push.invalid-token', { queueId, dropped: this.tokens.dropInvalid(token) });
-      return;
-    }
+  deliverPush(queueId: string, msgId?: string): void {
     const suppressed = this.appState === 'active' && !!this.proc('app');
     this.h.info('device', 'push', { queueId, suppressed });
     if (suppressed) return;

@@ -22,6 +22,9 @@ export const VERBS = [
   'pause',
   'resume',
   'wait',
+  'token-change',
+  'logout',
+  'login',
 ] as const;
 export type Verb = (typeof VERBS)[number];
 

@@ -12,14 +12,24 @@ import type { Device } from './device.js';
  * still addressed to it is answered 410, and the relay drops it), then handed to a running app.
  * An app not running gets it in its configuration at the next launch.
  */
-export async function changeDeviceToken(device: Device, token: string = randomBytes(16).toString('hex')): Promise<string> {
+export async function changeDeviceToken(
+  device: Device,
+  opts: { token?: string; gatewayUrl?: string; deviceUrl?: string } = {},
+): Promise<string> {
+  const token = opts.token ?? randomBytes(16).toString('hex');
   const old = device.token;
   device.token = token;
-  const gw = device.gatewayUrl;
+  const gw = opts.gatewayUrl ?? device.gatewayUrl;
   if (gw) {
-    await device.register(gw);
-    const res = await fetch(`${gw.replace(/\/$/, '')}/invalidate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: old }) });
-    if (!res.ok) throw new NsekitError('PROTO_INTERNAL', `push gateway refused to invalidate the old token: HTTP ${res.status}`, { status: res.status });
+    // Where the gateway delivers (the simulator puts its push hold in between).
+    const res = await fetch(`${gw.replace(/\/$/, '')}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, deviceUrl: opts.deviceUrl ?? device.deviceUrl }),
+    });
+    if (!res.ok) throw new NsekitError('PROTO_INTERNAL', `push gateway refused the new token: HTTP ${res.status}`, { status: res.status });
+    const inv = await fetch(`${gw.replace(/\/$/, '')}/invalidate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: old }) });
+    if (!inv.ok) throw new NsekitError('PROTO_INTERNAL', `push gateway refused to invalidate the old token: HTTP ${res.status}`, { status: res.status });
   }
   if (device.app?.alive) device.app.send({ type: 'token', token });
   return token;

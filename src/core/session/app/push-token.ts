@@ -126,6 +126,7 @@ export class PushTokens {
     const { rt, port } = this;
     if (!port || !this.state().deactivatePending) return;
     if (typeof rt.transport.ndel === 'function') {
+      await rt.ensureConnected();
       for (const queueId of rt.queueCfg.keys()) await rt.transport.ndel(queueId);
     }
     const st = this.state();
