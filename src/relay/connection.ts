@@ -8,6 +8,7 @@ import { sealNotificationId } from '../core/protocol/notification-id.js';
 import { truncateSecret } from '../node/host.js';
 import { credMatches, type QueueRow, type RelayDb } from './db.js';
 import type { NotificationDispatcher } from './notifications.js';
+import { afterGroupSend, createGroup, storeGroupSend } from './groups.js';
 import { Liveness } from './liveness.js';
 import { RefusalWindow, TokenBucket } from './rate-limit.js';
 import { msgFrame, type Subscriber, type Subscriptions } from './subscriptions.js';
@@ -269,6 +270,17 @@ export class RelayConnection implements Subscriber {
         const dropped = db.deactivateToken(f.queueId);
         log.log('info', 'push', 'token deactivated', { queue: truncateSecret(f.queueId), dropped });
         return this.sendFrame({ type: 'OK', corrId });
+      }
+      case 'GNEW': {
+        const g = createGroup(this.ctx, f);
+        log.log('info', 'push', 'group created', { conn: this.connId, group: truncateSecret(g.groupId), members: f.members.length });
+        return this.sendFrame({ type: 'GID', corrId, ...g });
+      }
+      case 'GSEND': {
+        const res = storeGroupSend(this.ctx, f);
+        const duplicate = res.results.every((p) => p.duplicate);
+        this.sendFrame(f.clientId === undefined ? { type: 'OK', corrId } : { type: 'OK', corrId, duplicate });
+        return afterGroupSend(this.ctx, f, res);
       }
       case 'UNSUB':
         this.recipientQueue(f.queueId, f.cred);

@@ -293,6 +293,19 @@ export class RelayDb {
     return (this.st.countNtf.get() as { n: number }).n;
   }
 
+  /** Run `fn` in one transaction (nested calls, e.g. storeSend, become savepoints inside it). */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** A prepared statement, cached per SQL text (for the relay's other tables: ./groups.ts). */
+  statement(sql: string): Database.Statement {
+    let st = this.extra.get(sql);
+    if (!st) this.extra.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
+  private readonly extra = new Map<string, Database.Statement>();
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -91,6 +91,18 @@ class Reader {
     return { notification: n };
   }
 
+  /** A non-empty array of at most `max` objects, each read by `item` (a Reader over it; fields named `field[i].x`). */
+  list<T>(field: string, max: number, item: (r: Reader, at: string) => T): T[] {
+    const v = this.o[field];
+    if (!Array.isArray(v)) this.fail(field, 'missing or not an array');
+    if (v.length === 0 || v.length > max) this.fail(field, `length must be 1..${max}`);
+    return v.map((x: unknown, i) => {
+      const at = `${field}[${i}]`;
+      if (typeof x !== 'object' || x === null || Array.isArray(x)) this.fail(at, 'not an object');
+      return item(new Reader(x as Obj, this.corrId), at);
+    });
+  }
+
   ts(): number {
     const v = this.o.ts;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) this.fail('ts', 'not a non-negative integer');
@@ -164,6 +176,21 @@ export function decodeClientFrame(text: unknown, opts: DecodeOptions = {}): Clie
     }
     case 'NDEL':
       return { type, corrId, queueId: queue(), cred: cred() };
+    case 'GNEW': {
+      const members = r.list('members', FIELD_LIMITS.groupMembers, (m) => ({ queueId: m.str('queueId', FIELD_LIMITS.id, ID_RE), senderCred: m.str('senderCred', FIELD_LIMITS.cred, ID_RE) }));
+      if (new Set(members.map((m) => m.queueId)).size !== members.length) r.fail('members', 'a queue is named twice');
+      return { type, corrId, members };
+    }
+    case 'GSEND': {
+      const groupId = r.str('groupId', FIELD_LIMITS.id, ID_RE);
+      const groupCred = cred('groupCred');
+      const flags = r.flags();
+      const max = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+      const parts = r.list('parts', FIELD_LIMITS.groupMembers, (p) => ({ queueId: p.str('queueId', FIELD_LIMITS.id, ID_RE), body: p.b64('body', { max, allowEmpty: true }) }));
+      if (new Set(parts.map((p) => p.queueId)).size !== parts.length) r.fail('parts', 'a queue is named twice');
+      const clientId = r.optStr('clientId', FIELD_LIMITS.clientId, ID_RE);
+      return clientId === undefined ? { type, corrId, groupId, groupCred, flags, parts } : { type, corrId, groupId, groupCred, flags, parts, clientId };
+    }
     default:
       return { type: 'PING', corrId };
   }
@@ -184,6 +211,8 @@ export function decodeServerFrame(text: unknown, opts: DecodeOptions = {}): Serv
         recipientCred: r.str('recipientCred', FIELD_LIMITS.cred, ID_RE),
         senderCred: r.str('senderCred', FIELD_LIMITS.cred, ID_RE),
       };
+    case 'GID':
+      return { type, corrId: corr(), groupId: id('groupId'), groupCred: r.str('groupCred', FIELD_LIMITS.cred, ID_RE) };
     case 'NID':
       return { type, corrId: corr(), notifierId: id('notifierId'), notifierKey: r.b64('notifierKey', { exact: 32 }) };
     case 'OK': {

@@ -268,6 +268,28 @@ export class WsTransport implements Transport {
     return { notifierId: f.notifierId, notifierKey: fromBase64(f.notifierKey)! };
   }
 
+  /** GNEW: a fan-out group over queues this client may send to (docs/protocol.md "Fan-out to a user's devices"). */
+  async createGroup(members: { queueId: string; senderCred?: string }[]): Promise<{ groupId: string; groupCred: string }> {
+    const f = expect(await this.request({ type: 'GNEW', members: members.map((m) => ({ queueId: m.queueId, senderCred: m.senderCred ?? this.cred(m.queueId, 'senderCred') })) }), 'GID');
+    return { groupId: f.groupId, groupCred: f.groupCred };
+  }
+
+  /** GSEND: one message into every member queue in one relay transaction; `parts` holds each member's sealed body. */
+  async groupSend(group: { groupId: string; groupCred: string }, parts: { queueId: string; body: Uint8Array }[], flags: MessageFlags, opts: SendOptions = {}): Promise<{ duplicate: boolean }> {
+    const ok = expect(
+      await this.request({
+        type: 'GSEND',
+        groupId: group.groupId,
+        groupCred: group.groupCred,
+        flags: { notification: flags.notification },
+        parts: parts.map((p) => ({ queueId: p.queueId, body: toBase64(p.body) })),
+        ...(opts.clientId !== undefined ? { clientId: opts.clientId } : {}),
+      }),
+      'OK',
+    );
+    return { duplicate: ok.duplicate === true };
+  }
+
   /** Deactivate the queue's push token (logout): the relay stops pushing for it until the next NSUB. */
   async ndel(queueId: string): Promise<void> {
     expect(await this.request({ type: 'NDEL', queueId, cred: this.cred(queueId, 'recipientCred') }), 'OK');
