@@ -23,7 +23,6 @@ export class UserDevices {
   readonly extra: { device: Device; queues: DeviceQueue[] }[] = [];
   /** Per conversation (queue index): the fan-out group over every device's queue `i`. */
   readonly groups: { groupId: string; groupCred: string }[] = [];
-  private sentSeq = 0;
 
   constructor(readonly w: World) {}
 
@@ -77,17 +76,16 @@ export class UserDevices {
     return this;
   }
 
-  /** Send one message to conversation `q` on every device at once (GSEND); returns a label. */
-  async send(q: number, text: string, opts: { notification?: boolean; type?: MessageContent['type'] } = {}): Promise<string> {
+  /** Send one message to conversation `q` on every device at once (GSEND); returns each device's msgId, in device order. */
+  async send(q: number, text: string, opts: { notification?: boolean; type?: MessageContent['type']; clientId?: string } = {}): Promise<string[]> {
     const { w } = this;
-    const label = `g${++this.sentSeq}`;
     const parts = this.devices.map((_, d) => {
       const queue = this.queuesOf(d)[q]!;
       return { queueId: queue.queueId, body: sealForQueue(queue.e2e, nodeRng, queue.queueId, { type: opts.type ?? 'text', text }) };
     });
     if (!w.sender.connected) await w.sender.connect();
-    await w.sender.groupSend(this.groups[q]!, parts, { notification: opts.notification ?? true });
-    return label;
+    const r = await w.sender.groupSend(this.groups[q]!, parts, { notification: opts.notification ?? true }, opts.clientId !== undefined ? { clientId: opts.clientId } : {});
+    return r.msgIds;
   }
 
   /** Stop the added devices (the World stops its own). */

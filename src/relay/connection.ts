@@ -279,7 +279,8 @@ export class RelayConnection implements Subscriber {
       case 'GSEND': {
         const res = storeGroupSend(this.ctx, f);
         const duplicate = res.results.every((p) => p.duplicate);
-        this.sendFrame(f.clientId === undefined ? { type: 'OK', corrId } : { type: 'OK', corrId, duplicate });
+        const msgIds = res.results.map((p) => p.msgId);
+        this.sendFrame(f.clientId === undefined ? { type: 'OK', corrId, msgIds } : { type: 'OK', corrId, msgIds, duplicate });
         return afterGroupSend(this.ctx, f, res);
       }
       case 'UNSUB':

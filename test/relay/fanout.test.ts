@@ -67,9 +67,10 @@ describe('relay: fan-out to a user\'s devices (GNEW / GSEND)', () => {
   it('one GSEND stores into every member queue and pushes each device once; notify:fanout is logged with the recipients', async () => {
     const { qa, qb, na, nb } = await twoDevices();
     const g = await c.createGroup([{ queueId: qa.queueId }, { queueId: qb.queueId }]);
-    await c.groupSend(g, [{ queueId: qa.queueId, body: bytes('for A') }, { queueId: qb.queueId, body: bytes('for B') }], { notification: true });
+    const sent = await c.groupSend(g, [{ queueId: qa.queueId, body: bytes('for A') }, { queueId: qb.queueId, body: bytes('for B') }], { notification: true });
     const ma = (await c.get(qa.queueId))!;
     const mb = (await c.get(qb.queueId))!;
+    expect(sent.msgIds).toEqual([ma.msgId, mb.msgId]);
     expect(new TextDecoder().decode(ma.body)).toBe('for A');
     expect(new TextDecoder().decode(mb.body)).toBe('for B');
     expect(r.pendingNotifications()).toBe(2);
@@ -102,8 +103,11 @@ describe('relay: fan-out to a user\'s devices (GNEW / GSEND)', () => {
     const { qa, qb } = await twoDevices();
     const g = await c.createGroup([{ queueId: qa.queueId }, { queueId: qb.queueId }]);
     const parts = [{ queueId: qa.queueId, body: bytes('once') }, { queueId: qb.queueId, body: bytes('once') }];
-    expect(await c.groupSend(g, parts, { notification: true }, { clientId: 'fan-1' })).toEqual({ duplicate: false });
-    expect(await c.groupSend(g, parts, { notification: true }, { clientId: 'fan-1' })).toEqual({ duplicate: true });
+    const first = await c.groupSend(g, parts, { notification: true }, { clientId: 'fan-1' });
+    expect(first).toMatchObject({ duplicate: false });
+    expect(first.msgIds).toHaveLength(2);
+    // The repeat answers the original ids.
+    expect(await c.groupSend(g, parts, { notification: true }, { clientId: 'fan-1' })).toEqual({ duplicate: true, msgIds: first.msgIds });
     for (const q of [qa, qb]) {
       const m = (await c.get(q.queueId))!;
       await c.ack(q.queueId, m.msgId);

@@ -222,6 +222,11 @@ export function decodeServerFrame(text: unknown, opts: DecodeOptions = {}): Serv
       const dup = o.duplicate;
       if (typeof dup === 'boolean') ok.duplicate = dup;
       else if (dup !== undefined) r.fail('duplicate', 'not a boolean');
+      const ids = o.msgIds;
+      if (ids !== undefined) {
+        if (!Array.isArray(ids) || ids.length === 0 || ids.length > FIELD_LIMITS.groupMembers) r.fail('msgIds', `not an array of 1..${FIELD_LIMITS.groupMembers} ids`);
+        ok.msgIds = (ids as unknown[]).map((v: unknown, i: number) => (typeof v === 'string' && v.length > 0 && v.length <= FIELD_LIMITS.id && ID_RE.test(v) ? v : r.fail(`msgIds[${i}]`, 'not an id')));
+      }
       return ok;
     }
     case 'PONG':

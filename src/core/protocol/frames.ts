@@ -133,6 +133,8 @@ export interface OkFrame {
   msgId?: string;
   /** Answer to a SEND with `clientId`: true when this SEND repeated an earlier one and stored nothing. */
   duplicate?: boolean;
+  /** Answer to GSEND: each part's stored message id (the original one for a repeat), in the parts' order. */
+  msgIds?: string[];
 }
 /** A message. With `corrId`: the answer to GET. Without: a delivery on a SUB. */
 export interface MsgFrame {

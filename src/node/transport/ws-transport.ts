@@ -275,7 +275,7 @@ export class WsTransport implements Transport {
   }
 
   /** GSEND: one message into every member queue in one relay transaction; `parts` holds each member's sealed body. */
-  async groupSend(group: { groupId: string; groupCred: string }, parts: { queueId: string; body: Uint8Array }[], flags: MessageFlags, opts: SendOptions = {}): Promise<{ duplicate: boolean }> {
+  async groupSend(group: { groupId: string; groupCred: string }, parts: { queueId: string; body: Uint8Array }[], flags: MessageFlags, opts: SendOptions = {}): Promise<{ duplicate: boolean; msgIds: string[] }> {
     const ok = expect(
       await this.request({
         type: 'GSEND',
@@ -287,7 +287,7 @@ export class WsTransport implements Transport {
       }),
       'OK',
     );
-    return { duplicate: ok.duplicate === true };
+    return { duplicate: ok.duplicate === true, msgIds: ok.msgIds ?? [] };
   }
 
   /** Deactivate the queue's push token (logout): the relay stops pushing for it until the next NSUB. */
