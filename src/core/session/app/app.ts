@@ -316,11 +316,10 @@ export class App {
     }
     if (stale()) return;
     // 4. live delivery again.
-    if (this.mode === 'instant') {
-      await this.realtime.subscribeAll();
-      // One line per channel (docs/processes.md "Log tags"): the queue id shortened, as ids in logs are.
-      for (const q of rt.queueCfg.keys()) rt.log('info', 'rt', `rebuild channel=${q.slice(0, 8)} status=${rt.queues.isSubscribed(q) ? 'subscribed' : 'closed'}`);
-    } else this.poller.start();
+    if (this.mode === 'instant') await this.realtime.subscribeAll();
+    else this.poller.start();
+    // One line per channel (docs/processes.md "Log tags"): the queue id shortened, as ids in logs are.
+    if (this.mode === 'instant') for (const q of rt.queueCfg.keys()) rt.log('info', 'rt', `rebuild channel=${q.slice(0, 8)} status=${rt.queues.isSubscribed(q) ? 'subscribed' : 'closed'}`);
     // 5. outbox.
     await this.outbox.drain();
     rt.emit('wake', { reason, mode: this.mode });
