@@ -10,6 +10,7 @@
  * token, and the app's state saying so — an app launch with that token sends no NSUB.
  */
 import type { PushTokenPort, PushTokenState } from '../../src/core/session/index.js';
+import type { FastRecorder } from './recorder.js';
 
 export class SimPushTokens {
   /** The token the OS gives the app now. */
@@ -69,6 +70,24 @@ export class SimPushTokens {
   target(queueId: string): string | null {
     const r = this.relay.get(queueId);
     return r && r.active ? r.token : null;
+  }
+
+  /**
+   * Does a flagged SEND on `queueId` lead to a push? Not without an active token (logged out,
+   * dropped as invalid: `push.no-token`), nor to a token the OS rotated away — the gateway answers
+   * 410 and the relay drops it (`push.invalid-token`); the message stays queued either way.
+   */
+  pushable(queueId: string, h: FastRecorder): boolean {
+    const token = this.target(queueId);
+    if (token === null) {
+      h.info('relay', 'push.no-token', { queueId });
+      return false;
+    }
+    if (this.invalid.has(token)) {
+      h.info('relay', 'push.invalid-token', { queueId, dropped: this.dropInvalid(token) });
+      return false;
+    }
+    return true;
   }
 
   /** The gateway answered 410 for `token`: the relay removes it from every queue (docs/protocol.md). */

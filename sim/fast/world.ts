@@ -408,17 +408,7 @@ export class FastWorld {
   // ---- push path ---------------------------------------------------------------------------
 
   private notify(queueId: string, msgId?: string): void {
-    // No active token for the queue (logged out, dropped as invalid): the relay pushes nothing.
-    const token = this.tokens.target(queueId);
-    if (token === null) {
-      this.h.info('relay', 'push.no-token', { queueId });
-      return;
-    }
-    // The gateway refuses a token the OS rotated away (410): the relay drops it, the message stays queued.
-    if (this.tokens.invalid.has(token)) {
-      this.h.info('relay', 'push.invalid-token', { queueId, dropped: this.tokens.dropInvalid(token) });
-      return;
-    }
+    if (!this.tokens.pushable(queueId, this.h)) return; // no active token, or one the gateway refuses
     const push = { queueId, msgId };
     if (this.pushesHeld) {
       this.heldPushes.push(push);
