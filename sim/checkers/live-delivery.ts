@@ -124,8 +124,9 @@ function appHolds(history: readonly Op[], triggers: (string | null)[] | undefine
  *
  * **Excused** (the message is not judged) when, between the send and the delivery or deadline:
  * the app leaves the front (any reason above, including a `background` step: the NSE may take
- * the message), the app is held by a scenario step (appHolds: the step's trigger, or a recorded `harness.hold`), the NSE GETs the message, or
- * the run's final `heal` (`final: true`) comes before the deadline (too little time to judge).
+ * the message), the app is held by a scenario step (appHolds: the step's trigger, or a recorded `harness.hold`), the NSE GETs the message,
+ * the run's final `heal` (`final: true`) comes before the deadline (too little time to judge), or
+ * the user logs out (a logged-out app is in front again only at a wake after its login).
  */
 export const checkLiveDelivery: Checker = (history) => {
   const info = runInfo(history);
@@ -142,6 +143,13 @@ export const checkLiveDelivery: Checker = (history) => {
   let lowPower = info.lowPower;
   const candidates: { msgId: string; op: Op; frontSince: number }[] = [];
   for (const op of history) {
+    // A logged-out app delivers nothing live (docs/processes.md "Push tokens"): it is not in front
+    // for this invariant from the logout until a wake that is not logged out (after the login).
+    if (op.proc === 'orchestrator' && op.f === 'logout' && op.type === 'ok' && !op.value?.skipped) {
+      leave();
+      continue;
+    }
+    if (op.proc === 'app' && isEvent(op, 'wake') && happened(op) && op.value?.loggedOut === true) continue;
     if (op.proc === 'app' && isEvent(op, 'wake') && happened(op)) {
       if (op.value?.mode === 'lowPower' && !lowPower) lowPower = true;
       if (op.phase === undefined || op.phase === 'active') front.set(`app#${op.pid ?? ''}`, { who: selfOf(op), since: op.index });
@@ -183,6 +191,7 @@ export const checkLiveDelivery: Checker = (history) => {
         ((o.f === 'power-cut' || o.f === 'partition') && happened(o)) ||
         (o.proc === 'relay' && o.f === 'restart') ||
         (o.f === 'heal' && o.value?.final === true) ||
+        (o.proc === 'orchestrator' && o.f === 'logout') ||
         (o.proc === 'nse' && o.f === 'get' && o.type === 'ok' && msgIdOf(o) === c.msgId) ||
         holdStarts.has(j)
       ) verdictAt = 'excused';

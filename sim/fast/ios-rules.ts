@@ -151,5 +151,7 @@ export class IosRules {
     if (!w.proc('nse')?.frozenSuspended) w.thaw('nse', 'final');
     w.thaw('app', 'final');
     await this.foreground(true);
+    // A user logged out at the end logs in again, so what waited at the relay is fetched (liveness).
+    if (w.tokens.state.loggedOut && w.postAppCall((app) => app.login())) w.h.ok(ORCH, 'login', { final: true });
   }
 }

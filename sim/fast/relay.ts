@@ -11,6 +11,7 @@ import { NsekitError } from '../../src/core/errors.js';
 import type { MessageFlags, RelayMessage, SendOptions } from '../../src/core/host.js';
 import type { SessionTransport } from '../../src/core/session/index.js';
 import type { FastRecorder } from './recorder.js';
+import type { SimPushTokens } from './push-tokens.js';
 import type { ProcCtx } from './proc-ctx.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -32,6 +33,12 @@ export class SimRelay {
   private seq = 0;
   /** queueId:clientId → msgId: a resend with the same clientId stores nothing new (docs/protocol.md "Idempotent SEND"). */
   private readonly sentIds = new Map<string, string>();
+  /** Push-token registrations (NSUB/NDEL); set by the world. */
+  tokens: SimPushTokens | null = null;
+  /** The notifier id/key NSUB answers for a queue; set by the world. */
+  notifierOf: (queueId: string) => { notifierId: string; notifierKey: Uint8Array } = () => {
+    throw new NsekitError('PROTO_AUTH', 'no notifier');
+  };
   /** Called for every message sent with the notification flag. */
   onNotify: (queueId: string, msgId: string) => void = () => {};
 
@@ -198,6 +205,19 @@ export class SimTransport implements SessionTransport {
     }
   }
   private sends = 0;
+  nsub(queueId: string, deviceToken: string): Promise<{ notifierId: string; notifierKey: Uint8Array }> {
+    return this.rt('NSUB', () => {
+      this.relay.tokens?.nsub(queueId, deviceToken);
+      this.ctx.record('ok', 'nsub', { queueId });
+      return this.relay.notifierOf(queueId);
+    });
+  }
+  ndel(queueId: string): Promise<void> {
+    return this.rt('NDEL', () => {
+      this.relay.tokens?.ndel(queueId);
+      this.ctx.record('ok', 'ndel', { queueId });
+    });
+  }
   ping(): Promise<void> {
     return this.rt('PING', () => undefined);
   }

@@ -297,6 +297,11 @@ export class StepRunner {
         release();
         await w.sched.delay(ORCH, Number(args.ms ?? 0));
         return;
+      case 'token-change':
+      case 'logout':
+      case 'login':
+        accountStep(w, st.do);
+        break;
     }
     release();
   }
@@ -312,6 +317,20 @@ export class StepRunner {
 function phaseNote(st: Step): string {
   const ph = (st.when as { phase?: string } | undefined)?.phase;
   return ph ? ` (phase ${ph})` : '';
+}
+
+/** The push-token verbs (docs/scenarios.md): the OS rotates the token, the user logs out / in (./push-tokens.ts). */
+function accountStep(w: FastWorld, verb: 'token-change' | 'logout' | 'login'): void {
+  if (verb === 'token-change') {
+    w.tokens.change();
+    w.h.ok(ORCH, 'token-change', {});
+    // As an IPC command: a frozen app hears it when thawed; an app not running reads it at launch.
+    w.postAppCall(() => w.tokens.announce());
+    return;
+  }
+  // The user does it in the app's UI: with no app running the step does nothing.
+  const sent = w.postAppCall((app) => (verb === 'logout' ? app.logout() : app.login()));
+  w.h.ok(ORCH, verb, sent ? {} : { skipped: 'app not running' });
 }
 
 function once(fn: () => void): () => void {

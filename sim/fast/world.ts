@@ -25,6 +25,7 @@ import { LockTable } from './lock.js';
 import { SimProc } from './proc.js';
 import type { ProcCtx } from './proc-ctx.js';
 import { FastRecorder } from './recorder.js';
+import { SimPushTokens } from './push-tokens.js';
 import { SimRelay } from './relay.js';
 import { Scheduler } from './scheduler.js';
 import { SimDb } from './store.js';
@@ -73,6 +74,8 @@ export class FastWorld {
   locked = false;
   pushesHeld = false;
   heldPushes: { queueId: string; msgId?: string }[] = [];
+  /** The device's push token, the relay's registrations, the app's persisted state (./push-tokens.ts). */
+  readonly tokens: SimPushTokens;
   onHit: HitHook = () => false;
   private nextPid = { app: 100, nse: 200 };
   readonly budgets;
@@ -95,6 +98,9 @@ export class FastWorld {
     this.queueIds.forEach((q, i) => this.notifierKeys.set(q, { nid: `n${i}`, key: this.rng.randomBytes(32) }));
     this.budgets = scaledBudgets(world);
     this.relay.onNotify = (queueId, msgId) => this.notify(queueId, msgId);
+    this.tokens = new SimPushTokens(this.queueIds);
+    this.relay.tokens = this.tokens;
+    this.relay.notifierOf = (q) => ({ notifierId: this.notifierKeys.get(q)!.nid, notifierKey: this.notifierKeys.get(q)!.key });
   }
 
   /** The queues as both sessions are configured with them (credentials are not checked by the fast relay). */
@@ -199,7 +205,7 @@ export class FastWorld {
     const pid = ++this.nextPid[role];
     let proc: SimProc | null = null;
     const c = this.ctx(role, pid, () => proc?.phase.phase);
-    proc = new SimProc(this, c, this.sessionConfig(role), (p, name, fields) => this.onEvent(role, p, name, fields), this.components, this.broken !== 'inbox-no-fsync-claim');
+    proc = new SimProc(this, c, this.sessionConfig(role), (p, name, fields) => this.onEvent(role, p, name, fields), this.components, this.broken !== 'inbox-no-fsync-claim', role === 'app' ? this.tokens.port() : undefined);
     this.h.ok(ORCH, 'launch', { proc: role, pid });
     // As the Node processes at launch: the relay connection starts, the keychain hands over the key (which opens the store).
     void proc.rt.ensureConnected().catch(() => {});
@@ -278,6 +284,14 @@ export class FastWorld {
   private deliver(owner: string, fn: () => void): void {
     const prev = this.mail.get(owner) ?? Promise.resolve();
     this.mail.set(owner, prev.then(() => new Promise<void>((r) => this.sched.post(owner, () => (r(), fn())))));
+  }
+
+  /** Deliver an account or token command to the live app (in order with its lifecycle commands); false if none runs. */
+  postAppCall(fn: (app: App) => Promise<void> | void): boolean {
+    const a = this.app;
+    if (!a || !a.p.alive) return false;
+    this.deliver(a.p.ctx.owner, () => void Promise.resolve().then(() => fn(a.app)).catch((e: unknown) => a.p.rt.errorEvent('app command', e)));
+    return true;
   }
 
   /** Deliver a lifecycle command to the live app; resolves once the app has applied it ('active': activated). */
@@ -399,6 +413,7 @@ export class FastWorld {
   // ---- push path ---------------------------------------------------------------------------
 
   private notify(queueId: string, msgId?: string): void {
+    if (!this.tokens.pushable(queueId, this.h)) return; // no active token, or one the gateway refuses
     const push = { queueId, msgId };
     if (this.pushesHeld) {
       this.heldPushes.push(push);

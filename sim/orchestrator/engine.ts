@@ -7,6 +7,7 @@ import { OPTIONAL_TRIGGER_MS, type Budgets, type Scenario, type Step } from '../
 import { StepWaits } from '../scenario/step-waits.js';
 import { Observer } from './observer.js';
 export { seededRng, type SentMessage } from './sender.js';
+import { AccountSteps } from './account.js';
 import { relayTap } from './relay-tap.js';
 import { IosRules } from './rules.js';
 import { IosTimers } from './ios-timers.js';
@@ -55,6 +56,8 @@ export class Engine {
   private appActivating = false;
   /** Triggers count hits from the first step on (the app's launch does not count). */
   private stepsStarted = false;
+  /** token-change / logout / login (./account.ts). */
+  readonly account: AccountSteps;
 
   constructor(
     private readonly w: SimWorld,
@@ -65,6 +68,7 @@ export class Engine {
     private readonly opts: EngineOptions,
   ) {
     this.observer = new Observer(h);
+    this.account = new AccountSteps(w, h);
     this.rules = new IosRules(h, w.device.sharedDir, w.world.lockBackend);
     this.senders = new Senders(w, h, seed);
     this.timers = new IosTimers(w, h, this.rules, budgets, (role, why) => this.freeze(role, why), opts.rssPollMs);
@@ -363,6 +367,12 @@ export class Engine {
       case 'wait':
         release();
         p = sleep(Number(args.ms ?? 0));
+        break;
+      case 'token-change':
+      case 'logout':
+      case 'login':
+        p = this.account.step(st.do);
+        release();
         break;
     }
     await p;

@@ -203,6 +203,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     // wake connects at once, instead of after a reconnect backoff grown during an outage (up to
     // 10 s, longer than the convergence bound). A second activation asks the NSE to yield again.
     await engine.foreground().catch((e) => harness.push(`final foreground: ${(e as Error).message}`));
+    engine.account.finalLogin();
     // The convergence bound counts from here, once the healed app is in front again (a relaunch
     // after a kill or power cut takes a process start, not protocol time): sim/checkers/liveness.ts.
     h.info('orchestrator', 'converge', { ms: world.convergenceMs });

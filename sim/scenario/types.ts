@@ -27,6 +27,9 @@ export const VERBS = [
   'resume',
   'wait',
   'tap',
+  'token-change',
+  'logout',
+  'login',
 ] as const;
 export type Verb = (typeof VERBS)[number];
 

@@ -55,6 +55,7 @@ export const ErrorCodes = {
   PROTO_REPLAY: 'PROTO_REPLAY', // signed status request already seen within the skew window
   PROTO_BUSY: 'PROTO_BUSY', // relay refused a new connection (connection cap reached)
   PROTO_INTERNAL: 'PROTO_INTERNAL', // relay-side failure while handling a valid command
+  PROTO_GROUP_MEMBERS: 'PROTO_GROUP_MEMBERS', // GSEND parts do not name exactly the group's member queues
   // simulator (sim/)
   SCENARIO_INVALID: 'SCENARIO_INVALID', // a scenario file or builder output fails the schema or its cross-step rules
   SIM_TRIGGER_TIMEOUT: 'SIM_TRIGGER_TIMEOUT', // a scenario step's failpoint was not reached in time (the race was not exercised)

@@ -55,7 +55,8 @@ export interface Violation {
  */
 export class Device extends EventLog {
   readonly sharedDir: string;
-  readonly token: string;
+  /** The push token the OS gave this device; `changeToken` replaces it (./push-token.ts). */
+  token: string;
   readonly masterKey = randomBytes(32).toString('hex');
   locked = false;
   app: ManagedProc | null = null;
@@ -90,6 +91,10 @@ export class Device extends EventLog {
     this.token = opts.token ?? randomBytes(16).toString('hex');
   }
 
+  get gatewayUrl(): string | undefined {
+    return this.opts.gatewayUrl;
+  }
+
   private log(level: 'info' | 'warn' | 'error' | 'debug', tag: string, msg: string, fields?: Record<string, unknown>) {
     this.opts.log?.log(level, tag, msg, fields);
   }
@@ -102,6 +107,8 @@ export class Device extends EventLog {
       relayUrl: this.opts.relayUrl,
       ...(this.opts.relayHttpUrl ? { relayHttpUrl: this.opts.relayHttpUrl } : {}),
       queues: this.opts.queues.filter((q) => !q.only || q.only === role),
+      // The app registers the token itself at launch (docs/processes.md "Push tokens").
+      ...(role === 'app' ? { pushToken: this.token } : {}),
     };
   }
 

@@ -5,7 +5,7 @@
  * device's IPC channel.
  */
 import type { Host } from '../core/host.js';
-import { SessionRuntime, type SessionComponents } from '../core/session/index.js';
+import { SessionRuntime, type PushTokenPort, type SessionComponents } from '../core/session/index.js';
 import { ipcFailpoints } from '../node/failpoints.js';
 import { nodeClock, nodeRng, stderrLog } from '../node/host.js';
 import type { CrossProcessLock } from '../node/lock/types.js';
@@ -14,7 +14,7 @@ import { emitEvent, type ProcConfig } from './ipc.js';
 
 export { hexBytes } from '../core/session/index.js';
 
-export async function createProcRuntime(cfg: ProcConfig, components?: SessionComponents): Promise<SessionRuntime> {
+export async function createProcRuntime(cfg: ProcConfig, components?: SessionComponents, extra: { pushToken?: PushTokenPort } = {}): Promise<SessionRuntime> {
   const log = stderrLog(cfg.role, cfg.logLevel ?? (process.env.NSEKIT_LOG as ProcConfig['logLevel']) ?? 'info');
   const host: Host = { clock: nodeClock, rng: nodeRng, log, failpoints: ipcFailpoints({ reportAll: process.env.NSEKIT_FP_REPORT === 'all' }) };
   // The lease backend (proper-lockfile, graceful-fs, signal-exit) is loaded only when
@@ -28,7 +28,7 @@ export async function createProcRuntime(cfg: ProcConfig, components?: SessionCom
     cfg,
     host,
     events: { emit: emitEvent },
-    ports: (gate) => nodePorts({ role: cfg.role, sharedDir: cfg.sharedDir, relayUrl: cfg.relayUrl, ...(cfg.storeSync ? { storeSync: cfg.storeSync } : {}), ...(cfg.relayHttpUrl ? { relayHttpUrl: cfg.relayHttpUrl } : {}), ...(makeLock ? { makeLock } : {}) }, host, gate),
+    ports: (gate) => nodePorts({ role: cfg.role, sharedDir: cfg.sharedDir, relayUrl: cfg.relayUrl, ...(cfg.storeSync ? { storeSync: cfg.storeSync } : {}), ...(cfg.relayHttpUrl ? { relayHttpUrl: cfg.relayHttpUrl } : {}), ...(makeLock ? { makeLock } : {}), ...(extra.pushToken ? { pushToken: extra.pushToken } : {}) }, host, gate),
     ...(components ? { components } : {}),
   });
 }

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Gate, Host } from '../core/host.js';
 import { NsekitError } from '../core/errors.js';
-import { DEFAULT_STORE_SYNC, type SessionPorts, type StatusClient, type StoreSync } from '../core/session/index.js';
+import { DEFAULT_STORE_SYNC, type PushTokenPort, type SessionPorts, type StatusClient, type StoreSync } from '../core/session/index.js';
 import { createFlockLock } from './lock/flock.js';
 import type { CrossProcessLock } from './lock/types.js';
 import { PendingInboxFile } from './pending-inbox/index.js';
@@ -26,6 +26,8 @@ export interface NodePortsOptions {
   makeLock?: (path: string, host: Host) => CrossProcessLock;
   /** Store durability (default DEFAULT_STORE_SYNC). */
   storeSync?: StoreSync;
+  /** The app's push token (./push-token-port.ts). */
+  pushToken?: PushTokenPort;
 }
 
 /**
@@ -68,5 +70,6 @@ export function nodePorts(o: NodePortsOptions, host: Host, gate: Gate): SessionP
     inbox: new PendingInboxFile(join(o.sharedDir, SHARED_FILES.inbox), host),
     transport: new WsTransport({ url: o.relayUrl, host }),
     status: httpStatusClient(o.relayHttpUrl ?? o.relayUrl.replace(/^ws/, 'http')),
+    ...(o.pushToken ? { pushToken: o.pushToken } : {}),
   };
 }

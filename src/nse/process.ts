@@ -54,7 +54,9 @@ export async function nseProcess(components?: SessionComponents): Promise<void> 
         void shutdown(0);
         return;
       case 'send':
-        return;
+      case 'token':
+      case 'account':
+        return; // app commands
     }
   });
   process.on('disconnect', () => void shutdown(0));

@@ -8,6 +8,7 @@ import { sealNotificationId } from '../core/protocol/notification-id.js';
 import { truncateSecret } from '../node/host.js';
 import { credMatches, type QueueRow, type RelayDb } from './db.js';
 import type { NotificationDispatcher } from './notifications.js';
+import { afterGroupSend, createGroup, storeGroupSend } from './groups.js';
 import { Liveness } from './liveness.js';
 import { RefusalWindow, TokenBucket } from './rate-limit.js';
 import { msgFrame, type Subscriber, type Subscriptions } from './subscriptions.js';
@@ -258,9 +259,29 @@ export class RelayConnection implements Subscriber {
         // Idempotent: a repeated NSUB (lost answer, new token) keeps the notifier id and key.
         const notifierId = q.notifierId ?? randomId(rng, 16);
         const notifierKey = q.notifierKey ?? rng.randomBytes(32);
-        db.setNotifier(f.queueId, notifierId, notifierKey, f.deviceToken);
-        log.log('info', 'push', 'notifier subscribed', { queue: truncateSecret(f.queueId), token: truncateSecret(f.deviceToken) });
-        return this.sendFrame({ type: 'NID', corrId, notifierId, notifierKey: toBase64(notifierKey) });
+        const moved = db.setNotifier(f.queueId, notifierId, notifierKey, f.deviceToken, { platform: f.platform ?? null, appVersion: f.appVersion ?? null, now: clock.now() });
+        log.log('info', 'push', 'notifier subscribed', { queue: truncateSecret(f.queueId), token: truncateSecret(f.deviceToken), ...(f.platform ? { platform: f.platform } : {}), ...(moved ? { moved } : {}) });
+        this.sendFrame({ type: 'NID', corrId, notifierId, notifierKey: toBase64(notifierKey) });
+        if (moved > 0) this.ctx.notifier.schedule(f.deviceToken);
+        return;
+      }
+      case 'NDEL': {
+        this.recipientQueue(f.queueId, f.cred);
+        const dropped = db.deactivateToken(f.queueId);
+        log.log('info', 'push', 'token deactivated', { queue: truncateSecret(f.queueId), dropped });
+        return this.sendFrame({ type: 'OK', corrId });
+      }
+      case 'GNEW': {
+        const g = createGroup(this.ctx, f);
+        log.log('info', 'push', 'group created', { conn: this.connId, group: truncateSecret(g.groupId), members: f.members.length });
+        return this.sendFrame({ type: 'GID', corrId, ...g });
+      }
+      case 'GSEND': {
+        const res = storeGroupSend(this.ctx, f);
+        const duplicate = res.results.every((p) => p.duplicate);
+        const msgIds = res.results.map((p) => p.msgId);
+        this.sendFrame(f.clientId === undefined ? { type: 'OK', corrId, msgIds } : { type: 'OK', corrId, msgIds, duplicate });
+        return afterGroupSend(this.ctx, f, res);
       }
       case 'UNSUB':
         this.recipientQueue(f.queueId, f.cred);
@@ -275,7 +296,7 @@ export class RelayConnection implements Subscriber {
     const q = db.getQueue(f.queueId);
     if (!q || !credMatches(f.senderCred, q.senderCredHash)) throw new NsekitError('PROTO_AUTH', 'unknown queue or wrong credential');
     const ts = clock.now();
-    const notify = f.flags.notification && q.deviceToken !== null && q.notifierKey !== null && q.notifierId !== null;
+    const notify = f.flags.notification && q.deviceToken !== null && q.tokenActive && q.notifierKey !== null && q.notifierId !== null;
     const ntfToken = notify ? q.deviceToken! : null;
     const dd = f.clientId === undefined ? undefined : { clientId: f.clientId, now: ts, windowMs: dedupe.windowMs, cleanupBatch: dedupe.cleanupBatch };
     const res = db.storeSend(q.queueId, limits.maxQueueMessages, dd, () => {

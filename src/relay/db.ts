@@ -19,6 +19,18 @@ export interface QueueRow {
   notifierId: string | null;
   notifierKey: Uint8Array | null;
   deviceToken: string | null;
+  /** False after a logout (NDEL): no notification is stored or pushed for the queue. */
+  tokenActive: boolean;
+  tokenPlatform: string | null;
+  tokenAppVersion: string | null;
+  tokenSeenAt: number | null;
+}
+
+/** What an NSUB records with the token (docs/protocol.md "Push tokens"). */
+export interface TokenMeta {
+  platform: string | null;
+  appVersion: string | null;
+  now: number;
 }
 
 export interface MsgRow {
@@ -76,6 +88,10 @@ function toQueue(r: Row): QueueRow {
     notifierId: (r.notifier_id as string | null) ?? null,
     notifierKey: r.notifier_key ? u8(r.notifier_key) : null,
     deviceToken: (r.device_token as string | null) ?? null,
+    tokenActive: (r.token_active as number | null) !== 0,
+    tokenPlatform: (r.token_platform as string | null) ?? null,
+    tokenAppVersion: (r.token_app_version as string | null) ?? null,
+    tokenSeenAt: (r.token_seen_at as number | null) ?? null,
   };
 }
 
@@ -106,7 +122,12 @@ function prepareAll(db: Database.Database) {
   return {
     insQueue: p(`INSERT INTO queues (queue_id, recipient_cred_hash, sender_cred_hash, recipient_key, created_at) VALUES (?, ?, ?, ?, ?)`),
     getQueue: p(`SELECT * FROM queues WHERE queue_id = ?`),
-    setNotifier: p(`UPDATE queues SET notifier_id = ?, notifier_key = ?, device_token = ? WHERE queue_id = ?`),
+    setNotifier: p(
+      `UPDATE queues SET notifier_id = ?, notifier_key = ?, device_token = ?, token_platform = ?, token_app_version = ?, token_seen_at = ?, token_active = 1 WHERE queue_id = ?`,
+    ),
+    moveNtfs: p(`UPDATE pending_ntfs SET token = ? WHERE queue_id = ? AND token = ?`),
+    deactivate: p(`UPDATE queues SET token_active = 0 WHERE queue_id = ?`),
+    delNtfQueue: p(`DELETE FROM pending_ntfs WHERE queue_id = ?`),
     clearToken: p(`UPDATE queues SET device_token = NULL WHERE device_token = ?`),
     first: p(`SELECT * FROM messages WHERE queue_id = ? ORDER BY seq LIMIT 1`),
     count: p(`SELECT COUNT(*) AS n FROM messages WHERE queue_id = ?`),
@@ -151,8 +172,25 @@ export class RelayDb {
     return r ? toQueue(r) : undefined;
   }
 
-  setNotifier(queueId: string, notifierId: string, notifierKey: Uint8Array, deviceToken: string): void {
-    this.st.setNotifier.run(notifierId, notifierKey, deviceToken, queueId);
+  /**
+   * Record the queue's notifier and (re)activate its token. A changed token takes over the
+   * notifications still pending for the old one on this queue (a push in flight when the
+   * token changed is then pushed to the new token); returns how many moved.
+   */
+  setNotifier(queueId: string, notifierId: string, notifierKey: Uint8Array, deviceToken: string, meta: TokenMeta = { platform: null, appVersion: null, now: 0 }): number {
+    return this.db.transaction(() => {
+      const old = this.getQueue(queueId)?.deviceToken ?? null;
+      this.st.setNotifier.run(notifierId, notifierKey, deviceToken, meta.platform, meta.appVersion, meta.now, queueId);
+      return old !== null && old !== deviceToken ? this.st.moveNtfs.run(deviceToken, queueId, old).changes : 0;
+    })();
+  }
+
+  /** Logout (NDEL): the queue's token stays recorded but inactive; its pending notifications go. Returns how many. */
+  deactivateToken(queueId: string): number {
+    return this.db.transaction(() => {
+      this.st.deactivate.run(queueId);
+      return this.st.delNtfQueue.run(queueId).changes;
+    })();
   }
 
   /** The device reported the token invalid: no queue notifies it any more. */
@@ -254,6 +292,19 @@ export class RelayDb {
   pendingCount(): number {
     return (this.st.countNtf.get() as { n: number }).n;
   }
+
+  /** Run `fn` in one transaction (nested calls, e.g. storeSend, become savepoints inside it). */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** A prepared statement, cached per SQL text (for the relay's other tables: ./groups.ts). */
+  statement(sql: string): Database.Statement {
+    let st = this.extra.get(sql);
+    if (!st) this.extra.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
+  private readonly extra = new Map<string, Database.Statement>();
 
   close(): void {
     if (this.db.open) this.db.close();

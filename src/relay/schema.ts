@@ -53,10 +53,32 @@ CREATE TABLE IF NOT EXISTS send_dedupe (
 CREATE INDEX IF NOT EXISTS send_dedupe_by_age ON send_dedupe (created_at);
 `;
 
+// Version 3: the push-token lifecycle (docs/protocol.md "Push tokens"): who registered the
+// queue's token (platform, app version), when it was last registered, and whether it is
+// active (a logout deactivates it; the relay then stops pushing for the queue). And fan-out
+// groups (docs/protocol.md "Fan-out to a user's devices"): a group address over member queues.
+const SCHEMA_V3 = `
+ALTER TABLE queues ADD COLUMN token_platform TEXT;
+ALTER TABLE queues ADD COLUMN token_app_version TEXT;
+ALTER TABLE queues ADD COLUMN token_seen_at INTEGER;
+ALTER TABLE queues ADD COLUMN token_active INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE IF NOT EXISTS groups (
+  group_id TEXT PRIMARY KEY,
+  group_cred_hash BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_members (
+  group_id TEXT NOT NULL,
+  queue_id TEXT NOT NULL,
+  UNIQUE (group_id, queue_id)
+);
+`;
+
 /** Applied in order to a file whose user_version is lower. Never edit a shipped step; add one. */
 const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
   { version: 1, sql: SCHEMA_V1 },
   { version: 2, sql: SCHEMA_V2 },
+  { version: 3, sql: SCHEMA_V3 },
 ];
 export const RELAY_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 

@@ -146,6 +146,19 @@ describe('e2e: nsekit demo', () => {
     expect(out).toContain('pending inbox left: 0');
   });
 
+  it('--devices 2: every message is on both devices exactly once; the verdict counts both', async () => {
+    const r = start(['demo', '--devices', '2']);
+    const code = await r.code;
+    const out = r.stdout();
+    expect(code, out + r.stderr()).toBe(0);
+    expect(verdict(out)).toMatch(/^demo: 12 sent to each of 2 devices, 12 delivered \(.*\), 0 lost, 0 duplicated — OK$/);
+    // Device 2 spent the walk frozen in the background: its NSE stored every copy.
+    expect(out).toMatch(/device 2: 12 of 12 in its store \(app \d+, NSE \d+\); 0 lost, 0 duplicated; integrity ok; pending inbox left 0; 0xdead10cc violations 0/);
+    const bad = start(['demo', '--devices', '9']);
+    expect(await bad.code).toBe(2);
+    expect(bad.stderr()).toContain('nsekit demo: CLI_BAD_VALUE: --devices needs an integer 1..8');
+  });
+
   // Seed 6 draws a stop, a kill and a lock hold in its first 2 s (the schedule is the seed's alone).
   it('--chaos (0.3 min, seed 6): signals and outside lock holds happened; after healing 0 lost, 0 duplicated', async () => {
     const r = start(['demo', '--chaos', '--minutes', '0.3', '--seed', '6'], 170_000);

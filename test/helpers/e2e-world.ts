@@ -42,13 +42,18 @@ export interface StoreSnapshot {
 
 /** Open the device's shared store from the test process (own lock instance) and read everything. */
 export async function readDeviceStore(w: World): Promise<StoreSnapshot> {
-  const dir = w.device.sharedDir;
+  return readStoreOf(w.device);
+}
+
+/** The same for any device (a user's second phone: src/cli/user-devices.ts). */
+export async function readStoreOf(device: { sharedDir: string; masterKey: string }): Promise<StoreSnapshot> {
+  const dir = device.sharedDir;
   const host = nodeHost({ log: silentLog });
   const lock = createFlockLock(join(dir, SHARED_FILES.lock), { host });
   const store = new SharedStore({ dbPath: join(dir, SHARED_FILES.db), lock, host });
   try {
     store.open();
-    await store.unlock(fromHex(w.device.masterKey)!);
+    await store.unlock(fromHex(device.masterKey)!);
     const ids = await store.listMessageIds();
     const texts = new Map<string, string>();
     const unreadable: string[] = [];

@@ -1,7 +1,7 @@
 import { NsekitError } from '../../core/errors.js';
 
 /** `nsekit demo` arguments (docs/cli.md). Exit 0 OK, 1 FAIL, 2 bad arguments. */
-export const DEMO_USAGE = `usage: nsekit demo [--verbose] [--chaos [--minutes N] [--seed S]]
+export const DEMO_USAGE = `usage: nsekit demo [--verbose] [--devices N] [--chaos [--minutes N] [--seed S]]
 
   Relay + push gateway + sender + one device with real app and NSE processes. Sends messages
   while the device goes foreground → background → frozen → locked → unlocked → foreground,
@@ -13,10 +13,13 @@ export const DEMO_USAGE = `usage: nsekit demo [--verbose] [--chaos [--minutes N]
                  then heal (continue, unlock, foreground) and print the same table and verdict
   --minutes N    how long the chaos runs (default 1; fractions allowed)
   --seed S       seed of the chaos loop's PRNG (default 1)
+  --devices N    N devices of one user (default 1, at most 8): every message is one fan-out into each
+                 device's queue; device 1 walks, the others stay frozen in the background (their NSEs
+                 take the pushes); the verdict counts every device
   --verbose      the processes' logs on stderr (and each chaos action)
   --help         this text`;
 
-export type DemoArgs = { verbose: boolean; chaos?: { minutes: number; seed: number } };
+export type DemoArgs = { verbose: boolean; chaos?: { minutes: number; seed: number }; devices?: number };
 
 /** Parse `nsekit demo` arguments; a string is the usage error. */
 export function parseDemoArgs(args: string[]): DemoArgs | 'help' | string {
@@ -24,6 +27,7 @@ export function parseDemoArgs(args: string[]): DemoArgs | 'help' | string {
   let chaos = false;
   let minutes = 1;
   let seed = 1;
+  let devices = 1;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const num = (what: string, ok: (n: number) => boolean): number | string => {
@@ -42,10 +46,14 @@ export function parseDemoArgs(args: string[]): DemoArgs | 'help' | string {
       const n = num('an integer', (x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32);
       if (typeof n === 'string') return n;
       seed = n;
+    } else if (a === '--devices') {
+      const n = num('an integer 1..8', (x) => Number.isInteger(x) && x >= 1 && x <= 8);
+      if (typeof n === 'string') return n;
+      devices = n;
     } else return `nsekit demo: unknown option ${a}`;
   }
   if (!chaos && (args.includes('--minutes') || args.includes('--seed'))) return 'nsekit demo: --minutes and --seed go with --chaos';
-  return { verbose, ...(chaos ? { chaos: { minutes, seed } } : {}) };
+  return { verbose, ...(chaos ? { chaos: { minutes, seed } } : {}), ...(devices > 1 ? { devices } : {}) };
 }
 
 export async function runDemoCli(args: string[]): Promise<number> {

@@ -1,10 +1,12 @@
 import { World } from '../world.js';
 import { silentLog, stderrLog } from '../../node/host.js';
 import { Chaos, type ChaosCounts } from './chaos.js';
+import { readOtherDevices, settleOtherDevices, startOtherDevices } from './devices.js';
 import { Prng } from './prng.js';
-import { readBack, report, type DemoResult, type StoreReadback } from './report.js';
+import { readBack, report, type DemoResult, type OtherDevice, type StoreReadback } from './report.js';
 import { foreground, walk } from './stages.js';
 import { Tracker } from './tracker.js';
+import type { UserDevices } from '../user-devices.js';
 
 export type { DemoResult } from './report.js';
 export type { ChaosCounts } from './chaos.js';
@@ -15,6 +17,8 @@ export interface DemoOptions {
   out?: (line: string) => void;
   /** Run the chaos loop (docs/cli.md, `nsekit demo --chaos`) for `minutes`, seeded by `seed`. */
   chaos?: { minutes: number; seed: number };
+  /** Devices of the one user (default 1): every message goes to each (a fan-out), counted per device. */
+  devices?: number;
 }
 
 /** How long the demo waits for a stage's messages, and at the end for everything to be in the store. */
@@ -41,13 +45,20 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult & { ch
     procOpts: { stderr: opts.verbose ? 'inherit' : 'ignore' },
     log: opts.verbose ? stderrLog('demo') : silentLog,
   });
-  const t = new Tracker(w, out);
+  let t = new Tracker(w, out);
+  let user: UserDevices | null = null;
+  let others: OtherDevice[] = [];
   let chaos: Chaos | null = null;
   let problem: string | undefined;
   let back: StoreReadback | null = null;
   try {
     await bounded(w.start(), START_MS, 'starting the relay, push gateway and device');
     out(`demo: relay ${w.relay.url}  push gateway ${w.gateway.url}  shared dir ${w.device.sharedDir}`);
+    if ((opts.devices ?? 1) > 1) {
+      out(`-- ${opts.devices} devices of one user: each message is one fan-out (GSEND) into every device's queue; device 1 walks, the others stay frozen in the background`);
+      user = await bounded(startOtherDevices(w, opts.devices! - 1, STAGE_WAIT_MS, out), START_MS, 'starting the other devices');
+      t = new Tracker(w, out, user);
+    }
     if (!opts.chaos) {
       await walk(t, { narrate: true, waitMs: STAGE_WAIT_MS });
     } else {
@@ -68,6 +79,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult & { ch
     // Everything the device got must end up in the store: wait (bounded) for late arrivals and imports.
     const settled = await t.until(() => t.sent.every((s) => t.home(s)), SETTLE_MS);
     if (!settled) out(`   not all in the store after ${SETTLE_MS / 1000} s; reading the store anyway`);
+    if (user) {
+      out('-- the other devices come to the front: each must hold every message once');
+      if (!(await settleOtherDevices(user, t, SETTLE_MS))) out(`   not all on the other devices after ${SETTLE_MS / 1000} s; reading their stores anyway`);
+    }
   } catch (e) {
     problem = `stopped by ${e instanceof Error ? e.message : String(e)}`;
   } finally {
@@ -75,13 +90,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult & { ch
   }
   try {
     if (w.device) back = await readBack(w);
+    if (user) others = await readOtherDevices(user);
   } catch (e) {
     problem = [problem, `store read-back failed: ${e instanceof Error ? e.message : String(e)}`].filter(Boolean).join('; ');
   }
   try {
-    const r = report(t, back, out, problem);
+    const r = report(t, back, out, problem, others);
     return chaos ? { ...r, chaos: chaos.counts } : r;
   } finally {
+    await user?.stop();
     await w.stop();
   }
 }

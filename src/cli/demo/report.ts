@@ -32,7 +32,7 @@ export interface StoreReadback {
 }
 
 /** Open the device's shared store from the demo process (its own lock instance) and read every message. */
-export async function readBack(w: World): Promise<StoreReadback> {
+export async function readBack(w: World | { device: { sharedDir: string; masterKey: string } }): Promise<StoreReadback> {
   const dir = w.device.sharedDir;
   const host = nodeHost({ log: silentLog });
   const lock = createFlockLock(join(dir, SHARED_FILES.lock), { host });
@@ -63,7 +63,7 @@ const ROUTE = { app: 'app → store', nse: 'NSE → store', inbox: 'NSE → inbo
  * verdict ends in OK or FAIL; a FAIL names what is missing (which messages, where the
  * device's events last saw them) or what else failed (`problem`: an error that stopped the run).
  */
-export function report(t: Tracker, back: StoreReadback | null, out: (l: string) => void, problem?: string): DemoResult {
+export function report(t: Tracker, back: StoreReadback | null, out: (l: string) => void, problem?: string, others: OtherDevice[] = []): DemoResult {
   // The device is missing only when the world never started: nothing was sent then.
   const dev = t.w.device as typeof t.d | undefined;
   const ev = dev?.events ?? [];
@@ -102,6 +102,15 @@ export function report(t: Tracker, back: StoreReadback | null, out: (l: string) 
   if (back && back.inboxLeft) failures.push(`${back.inboxLeft} records left in the pending inbox`);
   if (back && back.integrity !== 'ok') failures.push(`store integrity: ${back.integrity}`);
   if (violations) failures.push(`${violations} 0xdead10cc violations`);
+  // The user's other devices: every message exactly once in each one's store (one line per device).
+  let otherLost = 0;
+  let otherDup = 0;
+  for (const o of others) {
+    const r = countOther(t, o, out);
+    otherLost += r.lost;
+    otherDup += r.duplicated;
+    failures.push(...r.failures);
+  }
   const ok = failures.length === 0;
   // Shown at most once per message (the store's `notified` mark): counted here, the table shows the first.
   const shown = new Map<unknown, number>();
@@ -114,8 +123,8 @@ export function report(t: Tracker, back: StoreReadback | null, out: (l: string) 
       `messages notified more than once: ${shownTwice}`,
   );
   out(
-    `demo: ${t.sent.length} sent, ${delivered} delivered (store ${counts.app + counts.nse + counts.store}, inbox→store ${counts.inbox}), ` +
-      `${lost} lost, ${duplicated} duplicated — ${ok ? 'OK' : `${failures.join('; ')} — FAIL`}`,
+    `demo: ${t.sent.length} sent${others.length ? ` to each of ${others.length + 1} devices` : ''}, ${delivered} delivered (store ${counts.app + counts.nse + counts.store}, inbox→store ${counts.inbox}), ` +
+      `${lost + otherLost} lost, ${duplicated + otherDup} duplicated — ${ok ? 'OK' : `${failures.join('; ')} — FAIL`}`,
   );
   return {
     sent: t.sent.length,
@@ -123,11 +132,40 @@ export function report(t: Tracker, back: StoreReadback | null, out: (l: string) 
     viaApp: counts.app,
     viaNse: counts.nse,
     viaInbox: counts.inbox,
-    lost,
-    duplicated,
+    lost: lost + otherLost,
+    duplicated: duplicated + otherDup,
     violations,
     appLaunches: dev?.appLaunches ?? 0,
     nseLaunches: dev?.nseHistory.length ?? 0,
     ok,
   };
+}
+
+/** Another device of the user (`nsekit demo --devices N`): its store read back and its violations. */
+export interface OtherDevice {
+  name: string;
+  back: StoreReadback | null;
+  violations: number;
+  /** Where its copies arrived: `app` / `nse` stored events, for the line. */
+  via: { app: number; nse: number };
+}
+
+function countOther(t: Tracker, o: OtherDevice, out: (l: string) => void): { lost: number; duplicated: number; failures: string[] } {
+  const failures: string[] = [];
+  if (!o.back) {
+    out(`  ${o.name}: the store could not be read back`);
+    return { lost: t.sent.length, duplicated: 0, failures: [`${o.name}: the store could not be read back`] };
+  }
+  const missing = t.sent.filter((s) => (o.back!.byText.get(s.text) ?? []).length === 0);
+  const duplicated = t.sent.reduce((n, s) => n + Math.max(0, (o.back!.byText.get(s.text) ?? []).length - 1), 0);
+  out(
+    `  ${o.name}: ${t.sent.length - missing.length} of ${t.sent.length} in its store (app ${o.via.app}, NSE ${o.via.nse}); ${missing.length} lost, ${duplicated} duplicated; ` +
+      `integrity ${o.back.integrity}; pending inbox left ${o.back.inboxLeft}; 0xdead10cc violations ${o.violations}`,
+  );
+  if (missing.length) failures.push(`${o.name} missing: ${missing.map((s) => s.label).join(', ')}`);
+  if (duplicated) failures.push(`${o.name}: ${duplicated} duplicate store rows`);
+  if (o.back.inboxLeft) failures.push(`${o.name}: ${o.back.inboxLeft} records left in the pending inbox`);
+  if (o.back.integrity !== 'ok') failures.push(`${o.name}: store integrity ${o.back.integrity}`);
+  if (o.violations) failures.push(`${o.name}: ${o.violations} 0xdead10cc violations`);
+  return { lost: missing.length, duplicated, failures };
 }

@@ -2,6 +2,7 @@ import type { ManagedProc } from '../../device/proc.js';
 import type { EventMsg } from '../../device/ipc.js';
 import { sealForQueue } from '../../core/inbound/index.js';
 import { nodeRng } from '../../node/host.js';
+import type { UserDevices } from '../user-devices.js';
 import type { World } from '../world.js';
 
 /** How long a stage waits for the notifications of messages that arrived (only for the table). */
@@ -13,7 +14,10 @@ export interface Sent {
   text: string;
   stage: string;
   queue: number;
+  /** Its id on the World's device (the one the walk follows). */
   msgId: string;
+  /** With several devices: its id on each device, in device order (one fan-out, docs/protocol.md). */
+  msgIds?: string[];
 }
 
 /**
@@ -29,6 +33,8 @@ export class Tracker {
   constructor(
     readonly w: World,
     readonly say: (line: string) => void,
+    /** The user's other devices: every message goes to all of them at once (GSEND). */
+    readonly user: UserDevices | null = null,
   ) {}
 
   get d() {
@@ -41,12 +47,18 @@ export class Tracker {
     for (let i = 0; i < n; i++) {
       const q = this.w.queues[queue]!;
       const text = `${prefix}${stage} #${i + 1}`;
-      const body = sealForQueue(q.e2e, nodeRng, q.queueId, { type: 'text', text });
-      if (!this.w.sender.connected) await this.w.sender.connect();
       const label = `m${this.sent.length + 1}`;
-      // With a clientId the relay answers the msgId (how the device's events name the message).
-      const r = await this.w.sender.sendWithResult(q.queueId, body, { notification: true }, { clientId: `demo-${label}` });
-      const s: Sent = { label, text, stage, queue, msgId: r.msgId ?? '' };
+      let s: Sent;
+      if (this.user) {
+        const msgIds = await this.user.send(queue, text, { clientId: `demo-${label}` });
+        s = { label, text, stage, queue, msgId: msgIds[0] ?? '', msgIds };
+      } else {
+        const body = sealForQueue(q.e2e, nodeRng, q.queueId, { type: 'text', text });
+        if (!this.w.sender.connected) await this.w.sender.connect();
+        // With a clientId the relay answers the msgId (how the device's events name the message).
+        const r = await this.w.sender.sendWithResult(q.queueId, body, { notification: true }, { clientId: `demo-${label}` });
+        s = { label, text, stage, queue, msgId: r.msgId ?? '' };
+      }
       this.sent.push(s);
       batch.push(s);
       queue = (queue + 1) % this.w.queues.length;

@@ -6,6 +6,7 @@ import {
   FIELD_LIMITS,
   SERVER_FRAMES,
   type ClientFrame,
+  type NsubCmd,
   type Frame,
   type ServerFrame,
   type WireFlags,
@@ -26,6 +27,8 @@ export interface DecodeOptions {
 
 const ID_RE = /^[A-Za-z0-9_-]+$/;
 const TOKEN_RE = /^[A-Za-z0-9_.:-]+$/;
+const PLATFORM_RE = /^[a-z0-9]+$/;
+const VERSION_RE = /^[A-Za-z0-9._+-]+$/;
 const CORR_RE = /^[\x21-\x7e]+$/;
 const CODE_RE = /^[A-Z][A-Z0-9_]*$/;
 
@@ -86,6 +89,18 @@ class Reader {
     const n = (f as Obj).notification;
     if (typeof n !== 'boolean') this.fail('flags.notification', 'missing or not a boolean');
     return { notification: n };
+  }
+
+  /** A non-empty array of at most `max` objects, each read by `item` (a Reader over it; fields named `field[i].x`). */
+  list<T>(field: string, max: number, item: (r: Reader, at: string) => T): T[] {
+    const v = this.o[field];
+    if (!Array.isArray(v)) this.fail(field, 'missing or not an array');
+    if (v.length === 0 || v.length > max) this.fail(field, `length must be 1..${max}`);
+    return v.map((x: unknown, i) => {
+      const at = `${field}[${i}]`;
+      if (typeof x !== 'object' || x === null || Array.isArray(x)) this.fail(at, 'not an object');
+      return item(new Reader(x as Obj, this.corrId), at);
+    });
   }
 
   ts(): number {
@@ -151,8 +166,31 @@ export function decodeClientFrame(text: unknown, opts: DecodeOptions = {}): Clie
       return { type, corrId, queueId: queue(), cred: cred() };
     case 'ACK':
       return { type, corrId, queueId: queue(), cred: cred(), msgId: r.str('msgId', FIELD_LIMITS.id, ID_RE) };
-    case 'NSUB':
-      return { type, corrId, queueId: queue(), cred: cred(), deviceToken: r.str('deviceToken', FIELD_LIMITS.deviceToken, TOKEN_RE) };
+    case 'NSUB': {
+      const f: NsubCmd = { type, corrId, queueId: queue(), cred: cred(), deviceToken: r.str('deviceToken', FIELD_LIMITS.deviceToken, TOKEN_RE) };
+      const platform = r.optStr('platform', FIELD_LIMITS.platform, PLATFORM_RE);
+      const appVersion = r.optStr('appVersion', FIELD_LIMITS.appVersion, VERSION_RE);
+      if (platform !== undefined) f.platform = platform;
+      if (appVersion !== undefined) f.appVersion = appVersion;
+      return f;
+    }
+    case 'NDEL':
+      return { type, corrId, queueId: queue(), cred: cred() };
+    case 'GNEW': {
+      const members = r.list('members', FIELD_LIMITS.groupMembers, (m) => ({ queueId: m.str('queueId', FIELD_LIMITS.id, ID_RE), senderCred: m.str('senderCred', FIELD_LIMITS.cred, ID_RE) }));
+      if (new Set(members.map((m) => m.queueId)).size !== members.length) r.fail('members', 'a queue is named twice');
+      return { type, corrId, members };
+    }
+    case 'GSEND': {
+      const groupId = r.str('groupId', FIELD_LIMITS.id, ID_RE);
+      const groupCred = cred('groupCred');
+      const flags = r.flags();
+      const max = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+      const parts = r.list('parts', FIELD_LIMITS.groupMembers, (p) => ({ queueId: p.str('queueId', FIELD_LIMITS.id, ID_RE), body: p.b64('body', { max, allowEmpty: true }) }));
+      if (new Set(parts.map((p) => p.queueId)).size !== parts.length) r.fail('parts', 'a queue is named twice');
+      const clientId = r.optStr('clientId', FIELD_LIMITS.clientId, ID_RE);
+      return clientId === undefined ? { type, corrId, groupId, groupCred, flags, parts } : { type, corrId, groupId, groupCred, flags, parts, clientId };
+    }
     default:
       return { type: 'PING', corrId };
   }
@@ -173,6 +211,8 @@ export function decodeServerFrame(text: unknown, opts: DecodeOptions = {}): Serv
         recipientCred: r.str('recipientCred', FIELD_LIMITS.cred, ID_RE),
         senderCred: r.str('senderCred', FIELD_LIMITS.cred, ID_RE),
       };
+    case 'GID':
+      return { type, corrId: corr(), groupId: id('groupId'), groupCred: r.str('groupCred', FIELD_LIMITS.cred, ID_RE) };
     case 'NID':
       return { type, corrId: corr(), notifierId: id('notifierId'), notifierKey: r.b64('notifierKey', { exact: 32 }) };
     case 'OK': {
@@ -182,6 +222,11 @@ export function decodeServerFrame(text: unknown, opts: DecodeOptions = {}): Serv
       const dup = o.duplicate;
       if (typeof dup === 'boolean') ok.duplicate = dup;
       else if (dup !== undefined) r.fail('duplicate', 'not a boolean');
+      const ids = o.msgIds;
+      if (ids !== undefined) {
+        if (!Array.isArray(ids) || ids.length === 0 || ids.length > FIELD_LIMITS.groupMembers) r.fail('msgIds', `not an array of 1..${FIELD_LIMITS.groupMembers} ids`);
+        ok.msgIds = (ids as unknown[]).map((v: unknown, i: number) => (typeof v === 'string' && v.length > 0 && v.length <= FIELD_LIMITS.id && ID_RE.test(v) ? v : r.fail(`msgIds[${i}]`, 'not an id')));
+      }
       return ok;
     }
     case 'PONG':

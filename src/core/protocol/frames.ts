@@ -53,14 +53,54 @@ export interface NsubCmd {
   queueId: string;
   cred: string;
   deviceToken: string;
+  /** Who holds the token (e.g. `ios`): 1..16 of [a-z0-9]. Recorded with it (docs/protocol.md "Push tokens"). */
+  platform?: string;
+  /** The app's version at registration: 1..32 of [A-Za-z0-9._+-]. */
+  appVersion?: string;
+}
+/** Deactivate the queue's push token (logout): the relay stops pushing for this queue until the next NSUB. */
+export interface NdelCmd {
+  type: 'NDEL';
+  corrId: string;
+  queueId: string;
+  cred: string;
+}
+/**
+ * Fan-out (docs/protocol.md "Fan-out to a user's devices"): a group address over queues the
+ * caller may SEND to (one queue per device of the user). GNEW proves each member's sender credential.
+ */
+export interface GroupMember {
+  queueId: string;
+  senderCred: string;
+}
+export interface GnewCmd {
+  type: 'GNEW';
+  corrId: string;
+  members: GroupMember[];
+}
+/** One member queue's body: sealed end to end for that queue (each device has its own e2e key). */
+export interface GroupPart {
+  queueId: string;
+  body: string;
+}
+/** Store one message into every member queue in one transaction; `parts` names each member exactly once. */
+export interface GsendCmd {
+  type: 'GSEND';
+  corrId: string;
+  groupId: string;
+  groupCred: string;
+  flags: WireFlags;
+  parts: GroupPart[];
+  /** Per member queue, as SEND's: a repeated GSEND stores nothing new. */
+  clientId?: string;
 }
 export interface PingCmd {
   type: 'PING';
   corrId: string;
 }
-export type ClientFrame = NewCmd | SendCmd | RecipientCmd | AckCmd | NsubCmd | PingCmd;
+export type ClientFrame = NewCmd | SendCmd | RecipientCmd | AckCmd | NsubCmd | NdelCmd | GnewCmd | GsendCmd | PingCmd;
 export type ClientCommand = ClientFrame['type'];
-export const CLIENT_COMMANDS: readonly ClientCommand[] = ['NEW', 'SEND', 'SUB', 'GET', 'ACK', 'NSUB', 'UNSUB', 'PING'];
+export const CLIENT_COMMANDS: readonly ClientCommand[] = ['NEW', 'SEND', 'SUB', 'GET', 'ACK', 'NSUB', 'UNSUB', 'PING', 'NDEL', 'GNEW', 'GSEND'];
 
 // ---- relay → client ----
 
@@ -79,6 +119,13 @@ export interface NidFrame {
   notifierId: string;
   notifierKey: string;
 }
+/** Answer to GNEW: the group's id and its credential (a secret, authorizes GSEND). */
+export interface GidFrame {
+  type: 'GID';
+  corrId: string;
+  groupId: string;
+  groupCred: string;
+}
 export interface OkFrame {
   type: 'OK';
   corrId: string;
@@ -86,6 +133,8 @@ export interface OkFrame {
   msgId?: string;
   /** Answer to a SEND with `clientId`: true when this SEND repeated an earlier one and stored nothing. */
   duplicate?: boolean;
+  /** Answer to GSEND: each part's stored message id (the original one for a repeat), in the parts' order. */
+  msgIds?: string[];
 }
 /** A message. With `corrId`: the answer to GET. Without: a delivery on a SUB. */
 export interface MsgFrame {
@@ -113,9 +162,9 @@ export interface PongFrame {
   type: 'PONG';
   corrId: string;
 }
-export type ServerFrame = IdsFrame | NidFrame | OkFrame | MsgFrame | ErrFrame | EndFrame | PongFrame;
+export type ServerFrame = IdsFrame | NidFrame | GidFrame | OkFrame | MsgFrame | ErrFrame | EndFrame | PongFrame;
 export type ServerFrameType = ServerFrame['type'];
-export const SERVER_FRAMES: readonly ServerFrameType[] = ['IDS', 'NID', 'OK', 'MSG', 'ERR', 'END', 'PONG'];
+export const SERVER_FRAMES: readonly ServerFrameType[] = ['IDS', 'NID', 'OK', 'MSG', 'ERR', 'END', 'PONG', 'GID'];
 
 export type Frame = ClientFrame | ServerFrame;
 
@@ -126,6 +175,9 @@ export const FIELD_LIMITS = {
   clientId: 64,
   cred: 128,
   deviceToken: 200,
+  platform: 16,
+  groupMembers: 32,
+  appVersion: 32,
   errCode: 64,
   errMessage: 500,
 } as const;

@@ -27,6 +27,7 @@ export type SessionEventName =
   | 'wake' // wake sequence finished; fields: reason
   | 'left-front' // app: out of the foreground and no receive in flight — the NSE may GET its queues now
   | 'app-left' // NSE: the app left the foreground, GETs allowed again
+  | 'push-token' // app: push token lifecycle; fields: state ('registered'|'deactivated'), platform, token (first 6 chars + …), reason?, queues
   | 'status' // reply to query
   | 'badge' // app: the icon's badge = unread messages (docs/notifications.md); fields: count
   | 'thread-read' // app: a tap opened a conversation — remove its delivered notifications, set the badge; fields: threadId, queueId, msgIds, badge?

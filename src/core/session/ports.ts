@@ -166,6 +166,40 @@ export interface SessionTransport extends Transport {
   onClose(fn: () => void): () => void;
   /** The relay ended one queue's subscription (another subscriber took it). */
   onEnd(fn: (queueId: string) => void): () => void;
+  /**
+   * Register the device's push token for a queue (NSUB, docs/protocol.md "Push tokens"). Optional:
+   * without it the app cannot register a token (the host registered one itself).
+   */
+  nsub?(queueId: string, deviceToken: string, meta: { platform?: string; appVersion?: string }): Promise<{ notifierId: string; notifierKey: Uint8Array }>;
+  /** Deactivate the queue's push token (NDEL, at logout). */
+  ndel?(queueId: string): Promise<void>;
+}
+
+/** What the app persisted about its push token (UserDefaults on iOS): survives a relaunch. */
+export interface PushTokenState {
+  /** The token last registered at the relay for every queue, and when (host clock); null: none / deactivated. */
+  registered: { token: string; at: number } | null;
+  /** The user logged out: nothing is registered or fetched until a login. */
+  loggedOut: boolean;
+  /** A logout whose deactivation (NDEL) has not reached the relay yet: the next connect retries it. */
+  deactivatePending: boolean;
+}
+
+/**
+ * The device's push token as the OS hands it to the app (docs/processes.md "Push tokens").
+ * The Node device supplies it over IPC, the fast simulator an in-memory one, the bridge the
+ * Swift host's (didRegisterForRemoteNotificationsWithDeviceToken).
+ */
+export interface PushTokenPort {
+  /** e.g. `ios`. */
+  readonly platform: string;
+  readonly appVersion: string;
+  /** The token the OS gave; null while it has given none (or revoked it). */
+  current(): string | null;
+  /** The OS gave a new token (or took it back: null). Returns an unsubscribe. */
+  onChange(fn: (token: string | null) => void): () => void;
+  load(): PushTokenState;
+  save(s: PushTokenState): void;
 }
 
 /** One HTTP GET of the relay's signed status endpoint (low-power mode). */
@@ -178,6 +212,8 @@ export interface SessionPorts {
   store: SessionStore;
   inbox: SessionInbox;
   transport: SessionTransport;
+  /** The device's push token (app only); without it the app registers none (the host did). */
+  pushToken?: PushTokenPort;
   /** Low-power polling; without it a poll answers "fetch" (the app cannot ask). */
   status?: StatusClient;
   /**

@@ -261,9 +261,38 @@ export class WsTransport implements Transport {
     return { ...(ok.msgId !== undefined ? { msgId: ok.msgId } : {}), duplicate: ok.duplicate === true };
   }
 
-  async nsub(queueId: string, deviceToken: string): Promise<NotifierSubscription> {
-    const f = expect(await this.request({ type: 'NSUB', queueId, cred: this.cred(queueId, 'recipientCred'), deviceToken }), 'NID');
+  /** Register (or re-register) the push token for `queueId`; `meta` is recorded with it (docs/protocol.md "Push tokens"). */
+  async nsub(queueId: string, deviceToken: string, meta: { platform?: string; appVersion?: string } = {}): Promise<NotifierSubscription> {
+    const extra = { ...(meta.platform !== undefined ? { platform: meta.platform } : {}), ...(meta.appVersion !== undefined ? { appVersion: meta.appVersion } : {}) };
+    const f = expect(await this.request({ type: 'NSUB', queueId, cred: this.cred(queueId, 'recipientCred'), deviceToken, ...extra }), 'NID');
     return { notifierId: f.notifierId, notifierKey: fromBase64(f.notifierKey)! };
+  }
+
+  /** GNEW: a fan-out group over queues this client may send to (docs/protocol.md "Fan-out to a user's devices"). */
+  async createGroup(members: { queueId: string; senderCred?: string }[]): Promise<{ groupId: string; groupCred: string }> {
+    const f = expect(await this.request({ type: 'GNEW', members: members.map((m) => ({ queueId: m.queueId, senderCred: m.senderCred ?? this.cred(m.queueId, 'senderCred') })) }), 'GID');
+    return { groupId: f.groupId, groupCred: f.groupCred };
+  }
+
+  /** GSEND: one message into every member queue in one relay transaction; `parts` holds each member's sealed body. */
+  async groupSend(group: { groupId: string; groupCred: string }, parts: { queueId: string; body: Uint8Array }[], flags: MessageFlags, opts: SendOptions = {}): Promise<{ duplicate: boolean; msgIds: string[] }> {
+    const ok = expect(
+      await this.request({
+        type: 'GSEND',
+        groupId: group.groupId,
+        groupCred: group.groupCred,
+        flags: { notification: flags.notification },
+        parts: parts.map((p) => ({ queueId: p.queueId, body: toBase64(p.body) })),
+        ...(opts.clientId !== undefined ? { clientId: opts.clientId } : {}),
+      }),
+      'OK',
+    );
+    return { duplicate: ok.duplicate === true, msgIds: ok.msgIds ?? [] };
+  }
+
+  /** Deactivate the queue's push token (logout): the relay stops pushing for it until the next NSUB. */
+  async ndel(queueId: string): Promise<void> {
+    expect(await this.request({ type: 'NDEL', queueId, cred: this.cred(queueId, 'recipientCred') }), 'OK');
   }
 
   async ping(): Promise<void> {

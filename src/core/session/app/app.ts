@@ -6,10 +6,11 @@ import type { SessionConfig } from '../config.js';
 import type { SessionRuntime } from '../runtime.js';
 import { LowPowerPoller } from './low-power.js';
 import { Outbox } from './outbox.js';
+import { PushTokens } from './push-token.js';
 import { Realtime } from './realtime.js';
 
-/** `tap`: brought to the front by a tap on a notification, routed to its thread (docs/notifications.md "Tap"). */
-export type WakeReason = 'resume' | 'online' | 'tap';
+/** `tap`: brought to the front by a tap on a notification, routed to its thread (docs/notifications.md "Tap"); `login`: the user logged in again. */
+export type WakeReason = 'resume' | 'online' | 'tap' | 'login';
 
 /**
  * The app session (docs/processes.md "The app"). Lifecycle commands are applied one at a time, in order.
@@ -21,6 +22,7 @@ export class App {
   readonly realtime: Realtime;
   readonly poller: LowPowerPoller;
   readonly outbox: Outbox;
+  readonly tokens: PushTokens;
   readonly mode: NonNullable<SessionConfig['mode']>;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly maxBatch: number;
@@ -44,6 +46,16 @@ export class App {
     this.poller = new LowPowerPoller(rt, cfg.pollIntervalMs ?? 1_000);
     this.poller.fetchQueue = (q) => this.fetchQueue(q).then(() => {});
     this.outbox = new Outbox(rt);
+    this.tokens = new PushTokens(rt, rt.ports.pushToken);
+    // A new token from the OS is registered at once while in front (else at the next wake).
+    this.tokens.onChange = () => {
+      if (rt.phase.phase !== 'active') return;
+      void this.serial(async () => {
+        if (rt.phase.phase !== 'active') return;
+        await rt.phase.run('receiveNetwork', () => rt.ensureConnected());
+        await this.tokens.ensure('change');
+      }).catch((e) => rt.errorEvent('push token', e));
+    };
     // The outbox's retry timer drains in the lifecycle order too (never beside a lock or a suspension).
     this.outbox.runSerial = (fn) => this.serial(fn);
     // A SUB delivery that could not be made durable is still in flight at the relay, which sends nothing
@@ -151,8 +163,34 @@ export class App {
     return this.serial(async () => {
       const id = await this.outbox.enqueue(queueId, text, clientId, { mayRetry: () => gen === this.suspendGen });
       // Queued: a failing drain is the outbox's to retry, not a failed send.
-      if (this.rt.phase.phase === 'active') await this.outbox.drain().catch((e) => this.rt.errorEvent('outbox drain', e, { clientId: id }));
+      if (this.rt.phase.phase === 'active' && !this.tokens.loggedOut) await this.outbox.drain().catch((e) => this.rt.errorEvent('outbox drain', e, { clientId: id }));
       return id;
+    });
+  }
+
+  /**
+   * Logout (docs/processes.md "Push tokens"): live delivery ends (UNSUB, polling stops), the push
+   * token is deactivated on every queue (the relay stops pushing), and until `login` a wake fetches
+   * and sends nothing. The store is kept: its messages were ACKed, so they exist nowhere else.
+   * An NDEL that cannot reach the relay now is retried at the next connect.
+   */
+  logout(): Promise<void> {
+    this.leaveGen++; // a wake in progress stops at its next step
+    return this.serial(async () => {
+      const { rt } = this;
+      rt.log('info', 'auth', 'logout: writes:blocked reason=logged_out');
+      this.poller.stop();
+      await this.realtime.unsubscribeAll();
+      await this.tokens.logout().catch((e) => rt.log('warn', 'push', 'token:deactivate not sent (next connect retries)', { code: isNsekitError(e) ? e.code : String(e) }));
+    });
+  }
+
+  /** Login again: the token is registered and the wake sequence runs if the app is in front. */
+  login(): Promise<void> {
+    return this.serial(async () => {
+      this.tokens.login();
+      this.rt.log('info', 'auth', 'login');
+      if (this.rt.phase.phase === 'active') await this.safeWake('login');
     });
   }
 
@@ -209,6 +247,8 @@ export class App {
 
   /** A suspension ran ahead of the queued commands (suspendNow); the next `active` activates ahead too. */
   private suspendedAhead = false;
+  /** A wake got past the token step once (the registration reason is `launch` before). */
+  private launched = false;
   /** `active` commands received (an expiry guard does not fire once a later one came in). */
   private activeCount = 0;
   /** Lifecycle commands received, in order. */
@@ -260,6 +300,20 @@ export class App {
     if (rt.unlocked) await rt.importInbox();
     await rt.phase.run('receiveNetwork', () => rt.ensureConnected());
     if (stale()) return;
+    // Push token: a logout's deactivation still owed goes first; logged out, nothing else runs.
+    if (this.tokens.deactivateOwed) await this.tokens.retryDeactivate();
+    if (this.tokens.loggedOut) {
+      rt.log('info', 'auth', 'writes:blocked reason=logged_out');
+      rt.emit('wake', { reason, mode: this.mode, loggedOut: true });
+      return;
+    }
+    rt.log('info', 'auth', rt.unlocked ? 'writes:ready' : 'writes:blocked reason=device_locked');
+    // Registered at launch, on a change, or when old; a failure must not cost the wake (next one retries).
+    if (this.tokens.due()) {
+      await this.tokens.ensure(this.launched ? 'change' : 'launch').catch((e) => rt.errorEvent('push token', e));
+      if (stale()) return;
+    }
+    this.launched = true;
     // 2. rebuild: forget stale SUBs (the NSE may have taken queues over with GET meanwhile).
     rt.log('info', 'rt', 'rebuild', { mode: this.mode, queues: rt.queueCfg.size });
     await this.realtime.unsubscribeAll();
@@ -272,6 +326,8 @@ export class App {
     // 4. live delivery again.
     if (this.mode === 'instant') await this.realtime.subscribeAll();
     else this.poller.start();
+    // One line per channel (docs/processes.md "Log tags"): the queue id shortened, as ids in logs are.
+    if (this.mode === 'instant') for (const q of rt.queueCfg.keys()) rt.log('info', 'rt', `rebuild channel=${q.slice(0, 8)} status=${rt.queues.isSubscribed(q) ? 'subscribed' : 'closed'}`);
     // 5. outbox.
     await this.outbox.drain();
     // 6. the badge: what this wake imported and fetched is counted (docs/notifications.md "Badge").
