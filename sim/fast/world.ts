@@ -289,6 +289,14 @@ export class FastWorld {
       }),
     );
   }
+  /** Any other command to the live app (a window, a setting), in order with the lifecycle ones; resolves when done. */
+  postAppFn(fn: (a: App) => Promise<unknown> | unknown): Promise<void> {
+    const a = this.app;
+    if (!a || !a.p.alive) return Promise.resolve();
+    return new Promise<void>((resolve) =>
+      this.deliver(a.p.ctx.owner, () => void Promise.resolve().then(() => fn(a.app)).then(() => resolve(), (e: unknown) => (a.p.rt.errorEvent('app command', e), resolve()))),
+    );
+  }
   postNse(fn: (n: NseService) => Promise<void> | void): Promise<void> {
     const nse = this.nse;
     if (!nse || !nse.p.alive) return Promise.resolve();

@@ -42,6 +42,7 @@ const TOP: { [K in Exclude<keyof ProcConfig, 'role'>]-?: Field } = {
   pollIntervalMs: { check: isInt },
   syncMaxBatch: { check: isInt },
   appExpiryDeadlineMs: { check: isInt },
+  backgroundRefresh: { check: (v) => (typeof v === 'boolean' ? null : 'true or false') },
 };
 const QUEUE: { [K in keyof QueueConfig]-?: Field } = {
   queueId: { check: isStr, required: true },

@@ -27,3 +27,19 @@ export interface PushMsg {
   receivedAt: number;
   items: PushItem[];
 }
+
+/** The app gets a background window (docs/processes.md "Background windows"). */
+export type WindowKind = 'refresh' | 'silent-push';
+export interface WindowMsg {
+  type: 'window';
+  kind: WindowKind;
+  /** iOS's budget for the window (ms, already scaled by a simulator's timeFactor). */
+  budgetMs: number;
+  /** silent-push: the queue the push is about (informational; the window drains the whole outbox). */
+  queueId?: string;
+}
+/** User settings changed at run time (the app's Settings screen). */
+export interface SettingsMsg {
+  type: 'settings';
+  backgroundRefresh?: boolean;
+}

@@ -57,4 +57,6 @@ export interface SessionConfig {
   appExpiryDeadlineMs?: number;
   /** Store durability (default DEFAULT_STORE_SYNC, 'full'). */
   storeSync?: StoreSync;
+  /** app only: the user's "background refresh" setting (default off; docs/processes.md "Background windows"). Changed at run time by a `settings` command. */
+  backgroundRefresh?: boolean;
 }

@@ -27,6 +27,9 @@ export type SessionEventName =
   | 'wake' // wake sequence finished; fields: reason
   | 'left-front' // app: out of the foreground and no receive in flight — the NSE may GET its queues now
   | 'app-left' // NSE: the app left the foreground, GETs allowed again
+  | 'bg-refresh' // app: refresh task scheduled (replaced: an earlier request was replaced, never a second one) or cancelled; fields: state, id, replaced?
+  | 'bg-window' // app: a background window (refresh task, silent push); fields: state ('start'|'skip'|'expired'|'end'), kind, reason?, sent?, polled?, notified?
+  | 'local-notification' // app: a window's status poll found has_payload: a generic notification, nothing downloaded; fields: queueId, reason
   | 'status' // reply to query
   | 'error'; // fields: code, message, where
 

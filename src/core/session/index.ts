@@ -5,6 +5,8 @@ export * from './ports.js';
 export { SessionRuntime, hexBytes, type SessionComponents, type SessionRuntimeOptions } from './runtime.js';
 export { App, type WakeReason } from './app/app.js';
 export { Outbox } from './app/outbox.js';
+export { RefreshTask, REFRESH_TASK_ID } from './app/refresh.js';
+export { BackgroundWindows, WINDOW_STOP_SHARE, WINDOW_SUSPENDED_SHARE, type WindowResult } from './app/background-window.js';
 export { Realtime, type RealtimeOptions } from './app/realtime.js';
 export { LowPowerPoller } from './app/low-power.js';
 export { Backoff } from './app/backoff.js';

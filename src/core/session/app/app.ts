@@ -1,12 +1,14 @@
 import { isNsekitError, NsekitError } from '../../errors.js';
 import { fetchAndProcess, type InboundOutcome } from '../../inbound/index.js';
 import { Backoff, sleep } from './backoff.js';
-import type { LifecycleMsg } from '../commands.js';
+import { BackgroundWindows, type WindowResult } from './background-window.js';
+import type { LifecycleMsg, SettingsMsg, WindowMsg } from '../commands.js';
 import type { SessionConfig } from '../config.js';
 import type { SessionRuntime } from '../runtime.js';
 import { LowPowerPoller } from './low-power.js';
 import { Outbox } from './outbox.js';
 import { Realtime } from './realtime.js';
+import { RefreshTask } from './refresh.js';
 
 export type WakeReason = 'resume' | 'online';
 
@@ -20,6 +22,10 @@ export class App {
   readonly realtime: Realtime;
   readonly poller: LowPowerPoller;
   readonly outbox: Outbox;
+  readonly refresh: RefreshTask;
+  readonly windows: BackgroundWindows;
+  /** In front: its `active` applied and not left since (the phase alone cannot tell: a background window is `active` too). */
+  private front = false;
   readonly mode: NonNullable<SessionConfig['mode']>;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly maxBatch: number;
@@ -43,6 +49,16 @@ export class App {
     this.poller = new LowPowerPoller(rt, cfg.pollIntervalMs ?? 1_000);
     this.poller.fetchQueue = (q) => this.fetchQueue(q).then(() => {});
     this.outbox = new Outbox(rt);
+    this.refresh = new RefreshTask(rt);
+    this.windows = new BackgroundWindows({
+      rt,
+      outbox: this.outbox,
+      poller: this.poller,
+      refresh: this.refresh,
+      mode: this.mode,
+      inFront: () => this.front,
+      activeCount: () => this.activeCount,
+    });
     // The outbox's retry timer drains in the lifecycle order too (never beside a lock or a suspension).
     this.outbox.runSerial = (fn) => this.serial(fn);
     // A SUB delivery that could not be made durable is still in flight at the relay, which sends nothing
@@ -106,6 +122,7 @@ export class App {
     switch (m.event) {
       case 'active': {
         await rt.phase.activate();
+        this.front = true;
         applied?.();
         // The foreground app wins: whoever holds the shared lock (the NSE) yields.
         rt.lock.requestYield();
@@ -150,6 +167,16 @@ export class App {
     });
   }
 
+  /** iOS granted a background window (refresh task, silent push): bounded push-only work, then suspended. */
+  onWindow(m: WindowMsg): Promise<WindowResult> {
+    return this.serial(() => this.windows.run(m));
+  }
+
+  /** The user changed a setting (applied at once: the refresh request is submitted or cancelled). */
+  onSettings(m: SettingsMsg): void {
+    if (m.backgroundRefresh !== undefined) this.refresh.setEnabled(m.backgroundRefresh);
+  }
+
   /** Run a quarantined inbound message through the pipeline again (docs/receive.md "Quarantine"). */
   retryQuarantined(msgId: string): Promise<InboundOutcome | null> {
     return this.serial(() => this.rt.retryQuarantined(msgId));
@@ -164,7 +191,7 @@ export class App {
       const outbox = readable ? (await rt.store.outboxPending()).filter((i) => i.state !== 'failed').length : null;
       const outboxFailed = readable && rt.store.outboxList ? (await rt.store.outboxList('failed')).length : null;
       const quarantined = rt.store.isOpen && rt.store.quarantineList ? (await rt.store.quarantineList()).length : null;
-      return { role: 'app', phase: rt.phase.phase, mode: this.mode, rt: this.realtime.state, stored: count, outbox, outboxFailed, quarantined, unlocked: rt.unlocked };
+      return { role: 'app', phase: rt.phase.phase, mode: this.mode, backgroundRefresh: this.refresh.enabled, refreshScheduled: this.refresh.scheduled, windows: this.windows.granted, rt: this.realtime.state, stored: count, outbox, outboxFailed, quarantined, unlocked: rt.unlocked };
     });
   }
 
@@ -188,6 +215,7 @@ export class App {
     const { rt } = this;
     rt.log('warn', 'phase', `lifecycle ${m.event}: not suspending yet at half the deadline, suspending ahead of the queue`, { deadlineMs });
     this.suspendedAhead = true;
+    this.front = false;
     this.poller.stop();
     rt.lock.withdrawYield();
     if (rt.phase.phase === 'active') rt.phase.background(); // the phases a host sees stay in order
@@ -208,6 +236,8 @@ export class App {
 
   private async goBackground(): Promise<void> {
     const { rt } = this;
+    const wasFront = this.front;
+    this.front = false;
     if (rt.phase.phase === 'active') {
       this.poller.stop();
       // A yield request made at activation and not yet honoured would make an NSE launched
@@ -220,6 +250,8 @@ export class App {
     // message. Only when they are done may the NSE GET the same queues: tell the device.
     await rt.phase.whenIdle('receiveNetwork');
     rt.emit('left-front', {});
+    // Leaving the front submits the refresh request (replacing a pending one) while the setting is on.
+    if (wasFront) this.refresh.scheduleIfEnabled();
   }
 
   /**

@@ -130,11 +130,22 @@ export class Outbox {
     }
   }
 
-  /** Send every unsent item, oldest first per queue. Concurrent calls share one drain. */
-  drain(): Promise<number> {
-    if (!this.draining) this.draining = this.doDrain().finally(() => (this.draining = null));
+  /**
+   * Send every unsent item, oldest first per queue. Concurrent calls share one drain. `stop`
+   * (a background window about to expire) is asked before each item: no new SEND starts once it
+   * holds. An item whose SEND is in flight then stays `sending` until its OK is marked; if that
+   * never happens (forced suspension, kill) it is resent with the same clientId and the relay
+   * dedupes it — sent once.
+   */
+  drain(stop?: () => boolean): Promise<number> {
+    if (stop) {
+      const prev = this.stopWhen;
+      this.stopWhen = prev ? () => prev() || stop() : stop;
+    }
+    if (!this.draining) this.draining = this.doDrain().finally(() => ((this.draining = null), (this.stopWhen = null)));
     return this.draining;
   }
+  private stopWhen: (() => boolean) | null = null;
 
   /** Stop the retry timer (the process is going away). */
   close(): void {
@@ -165,6 +176,10 @@ export class Outbox {
     /** Queues whose oldest unsent item waits for a retry: their later items wait too (order per queue). */
     const held = new Set<string>();
     for (const it of items) {
+      if (this.stopWhen?.()) {
+        rt.log('info', 'outbox', 'drain stopped: the background window ends', { left: items.length - sent });
+        break;
+      }
       if (held.has(it.queueId)) continue;
       const q = rt.queueCfg.get(it.queueId);
       try {
