@@ -9,6 +9,7 @@
 import type { TimerHandle } from '../../src/core/host.js';
 import { OPTIONAL_TRIGGER_MS, type Scenario, type Step } from '../scenario/index.js';
 import { IosRules, YIELD_WAIT_MS } from './ios-rules.js';
+import { FastWindows, WINDOW_BUDGET_MS } from './windows.js';
 import { ORCH, type FastWorld, type Role } from './world.js';
 
 /** Virtual ms a step waits for its failpoint before it is given up (covers the scaled iOS budgets). */
@@ -37,6 +38,7 @@ export class StepRunner {
   private abandon: ((e: Error) => void) | null = null;
   private readonly onHit: FastWorld['onHit'];
   readonly rules: IosRules;
+  readonly windows: FastWindows;
 
   constructor(
     private readonly w: FastWorld,
@@ -61,6 +63,7 @@ export class StepRunner {
       return true;
     };
     this.rules = new IosRules(w);
+    this.windows = new FastWindows(w, this.rules);
   }
 
   /** Stop holding processes anywhere (end of steps, or a trigger given up). */
@@ -112,7 +115,9 @@ export class StepRunner {
       try {
         // A wait lasts its ms; a foreground may wait out the NSE's yield (5 s) first.
         const extra = st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : st.do === 'foreground' ? YIELD_WAIT_MS : 0;
-        const bound = TRIGGER_TIMEOUT_MS + extra;
+        // A window lasts at most its (scaled) budget.
+        const win = st.do === 'refresh' || st.do === 'silent-push' ? Number((st.args as { budgetMs?: number } | undefined)?.budgetMs ?? WINDOW_BUDGET_MS) * w.world.timeFactor : 0;
+        const bound = TRIGGER_TIMEOUT_MS + extra + win;
         await this.guard(this.bounded(this.verb(st, held), bound, `step did not finish within ${bound} ms`));
         w.h.ok(ORCH, 'step', { i, do: st.do, id: st.id });
       } catch (e) {
@@ -176,6 +181,7 @@ export class StepRunner {
       }
       case 'foreground':
         release();
+        this.windows.opened();
         await this.rules.foreground();
         return;
       case 'background':
@@ -229,6 +235,24 @@ export class StepRunner {
         release();
         await w.sched.delay(ORCH, Number(args.ms ?? 0));
         return;
+      case 'settings':
+        release();
+        await this.windows.settings(args.backgroundRefresh !== false);
+        return;
+      case 'refresh':
+        release();
+        await this.windows.refresh(args.budgetMs === undefined ? undefined : Number(args.budgetMs));
+        return;
+      case 'silent-push':
+        release();
+        await this.windows.silentPush(Number(args.queue ?? 0), args.throttled === true, args.budgetMs === undefined ? undefined : Number(args.budgetMs));
+        return;
+      case 'force-quit':
+        this.windows.forceQuitApp();
+        break;
+      case 'app-send':
+        this.windows.appSend(Number(args.queue ?? 0), Number(args.count ?? 1));
+        break;
     }
     release();
   }
@@ -236,6 +260,7 @@ export class StepRunner {
   /** End of the steps: no more holds; heal every fault, thaw everything, app to the front. */
   async healAll(): Promise<void> {
     this.disarm();
+    this.windows.opened();
     await this.rules.healAll();
   }
 }

@@ -27,7 +27,15 @@ export class FastWindows {
   constructor(
     private readonly w: FastWorld,
     private readonly rules: IosRules,
-  ) {}
+  ) {
+    // Every launch (the user's, a relaunch for a window) reads the stored setting first.
+    const launch = w.launchApp.bind(w);
+    w.launchApp = () => {
+      const app = launch();
+      this.afterLaunch();
+      return app;
+    };
+  }
 
   /** The Settings screen's toggle. */
   async settings(on: boolean): Promise<void> {
@@ -56,7 +64,7 @@ export class FastWindows {
    * budget) → the sender's visible fallback, a mutable-content push to the NSE; force-quit → not
    * delivered (the message's own alert push, if it has one, still reaches the NSE).
    */
-  async silentPush(queue: number, throttled = false): Promise<void> {
+  async silentPush(queue: number, throttled = false, budgetMs = WINDOW_BUDGET_MS): Promise<void> {
     const { w } = this;
     const queueId = w.queueIds[queue] ?? w.queueIds[0]!;
     const now = w.sched.now;
@@ -73,7 +81,7 @@ export class FastWindows {
     }
     if (!w.proc('app')) this.relaunchForWindow('silent-push');
     w.h.info('device', 'silent-push', { queueId, delivered: true });
-    await this.grant('silent-push', WINDOW_BUDGET_MS, queueId);
+    await this.grant('silent-push', budgetMs, queueId);
   }
 
   /** The user swipes the app away in the switcher: killed, and marked so (unlike a jetsam or iOS kill). */
@@ -82,6 +90,17 @@ export class FastWindows {
     this.forceQuit = true;
     this.w.kill('app', 'force-quit');
   }
+
+  /** The user writes `count` messages in the app: its outbox (sent when it may: in front, or in a window). */
+  appSend(queue: number, count = 1): void {
+    const queueId = this.w.queueIds[queue] ?? this.w.queueIds[0]!;
+    for (let i = 0; i < count; i++) {
+      const clientId = `out${++this.outSeq}`;
+      void this.w.postAppFn((a) => a.send(queueId, `app message ${clientId}`, clientId));
+    }
+    this.w.h.ok(ORCH, 'app-send', { queueId, count });
+  }
+  private outSeq = 0;
 
   /** Foreground relaunches a force-quit app: silent pushes reach it again. */
   opened(): void {
@@ -93,7 +112,6 @@ export class FastWindows {
     const { w } = this;
     w.appState = 'background';
     w.launchApp();
-    this.afterLaunch();
     w.h.info('device', 'launch.background', { kind });
     return true;
   }

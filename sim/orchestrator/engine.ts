@@ -10,6 +10,7 @@ import { IosRules } from './rules.js';
 import { IosTimers } from './ios-timers.js';
 import { Senders, type SentMessage } from './sender.js';
 import { Triggers, type Held } from './triggers.js';
+import { RealWindows } from './windows.js';
 import type { SimWorld } from './world.js';
 
 type Role = 'app' | 'nse';
@@ -38,6 +39,7 @@ export class Engine {
   readonly triggers: Triggers;
   readonly senders: Senders;
   readonly timers: IosTimers;
+  readonly windows: RealWindows;
   readonly harnessErrors: string[] = [];
   private readonly t0 = Date.now();
   private readonly done = new Map<string, Promise<void>>();
@@ -66,6 +68,7 @@ export class Engine {
     this.senders = new Senders(w, h, seed);
     this.timers = new IosTimers(w, h, this.rules, budgets, (role, why) => this.freeze(role, why), opts.rssPollMs);
     this.triggers = new Triggers(scenario);
+    this.windows = new RealWindows(w, h, this.rules, this.timers, (r, why) => this.freeze(r, why));
     this.observer.onFp((role, hit, p) => {
       if (role === 'nse') this.timers.checkRss();
       if (!hit.pause) return;
@@ -322,6 +325,26 @@ export class Engine {
       case 'wait':
         release();
         p = sleep(Number(args.ms ?? 0));
+        break;
+      case 'settings':
+        this.windows.settings(args.backgroundRefresh !== false);
+        release();
+        break;
+      case 'refresh':
+        release();
+        p = this.windows.refresh(args.budgetMs === undefined ? undefined : Number(args.budgetMs));
+        break;
+      case 'silent-push':
+        release();
+        p = this.windows.silentPush(Number(args.queue ?? 0), args.throttled === true, args.budgetMs === undefined ? undefined : Number(args.budgetMs));
+        break;
+      case 'force-quit':
+        release();
+        p = this.windows.forceQuit();
+        break;
+      case 'app-send':
+        this.windows.appSend(Number(args.queue ?? 0), Number(args.count ?? 1));
+        release();
         break;
     }
     await p;

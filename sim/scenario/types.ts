@@ -22,6 +22,11 @@ export const VERBS = [
   'pause',
   'resume',
   'wait',
+  'settings',
+  'refresh',
+  'silent-push',
+  'force-quit',
+  'app-send',
 ] as const;
 export type Verb = (typeof VERBS)[number];
 

@@ -27,6 +27,12 @@ export async function appProcess(components?: SessionComponents): Promise<void> 
       case 'send':
         void app.send(c.queueId, c.text, c.clientId).catch((e) => rt.errorEvent('send', e));
         return;
+      case 'window':
+        void app.onWindow(c).catch((e) => rt.errorEvent('window', e));
+        return;
+      case 'settings':
+        app.onSettings(c);
+        return;
       case 'query':
         void app.status().then((s) => emitEvent('status', s), (e) => rt.errorEvent('query', e));
         return;

@@ -7,6 +7,7 @@ import { NsekitError } from '../core/errors.js';
 import type { Log } from '../core/host.js';
 import { truncateSecret } from '../node/host.js';
 import { flockHolders } from '../node/lock/proc-locks.js';
+import { DeviceBackground, isSilentPush } from './background.js';
 import { EventLog } from './event-log.js';
 import { SHARED_FILES, type EventMsg, type LifecycleEvent, type ProcConfig, type PushItem } from './ipc.js';
 import { bundleEntries, type Entries } from './bundle.js';
@@ -65,6 +66,10 @@ export class Device extends EventLog {
   /** Pushes received over HTTP, in order. */
   readonly pushes: { pushId: string; receivedAt: number; items: PushItem[]; cold: boolean; suppressed?: boolean }[] = [];
   deviceUrl = '';
+  /** Background windows: the refresh setting, force-quit, silent pushes (./background.ts). */
+  readonly background: DeviceBackground;
+  /** The app's stored user settings (UserDefaults): every app launch gets them in its config. */
+  readonly appSettings: { backgroundRefresh?: boolean } = {};
   /** Last lifecycle event sent to the app ('none' before launch). */
   appState: LifecycleEvent | 'none' = 'none';
   private server: Server | null = null;
@@ -85,6 +90,7 @@ export class Device extends EventLog {
     this.sharedDir = opts.sharedDir ?? mkdtempSync(join(tmpdir(), 'nsekit-device-'));
     mkdirSync(this.sharedDir, { recursive: true });
     this.token = opts.token ?? randomBytes(16).toString('hex');
+    this.background = new DeviceBackground(this, opts.log);
   }
 
   private log(level: 'info' | 'warn' | 'error' | 'debug', tag: string, msg: string, fields?: Record<string, unknown>) {
@@ -99,6 +105,7 @@ export class Device extends EventLog {
       relayUrl: this.opts.relayUrl,
       ...(this.opts.relayHttpUrl ? { relayHttpUrl: this.opts.relayHttpUrl } : {}),
       queues: this.opts.queues.filter((q) => !q.only || q.only === role),
+      ...(role === 'app' ? this.appSettings : {}),
     };
   }
 
@@ -161,8 +168,12 @@ export class Device extends EventLog {
     return [];
   }
 
-  /** A mutable-content push: hand it to the live NSE or launch one. */
+  /** A push: content-available → a window for the app (./background.ts); mutable-content → the live NSE or a new one. */
   async deliverPush(body: unknown, receivedAt = Date.now()): Promise<string> {
+    if (isSilentPush(body)) {
+      void this.background.deliverSilent(body);
+      return `s${++this.pushSeq}`;
+    }
     const items = Device.pushItems(body);
     const pushId = `p${++this.pushSeq}`;
     if (this.appInForeground && !this.opts.nseWhenForeground) {
@@ -227,8 +238,8 @@ export class Device extends EventLog {
     return p;
   }
 
-  /** Launch the app process (active, unlocked unless the device is locked). */
-  async launchApp(): Promise<ManagedProc> {
+  /** Launch the app process (active unless `background`: launched for a window; unlocked unless the device is locked). */
+  async launchApp(opts: { background?: boolean } = {}): Promise<ManagedProc> {
     if (this.app?.alive) return this.app;
     // One launch at a time: a second foreground while the first launch waits for `ready` joins it.
     if (this.appStarting) return this.appStarting;
@@ -238,7 +249,8 @@ export class Device extends EventLog {
       this.appLaunches++;
       await p.waitEvent('ready', {}, { timeoutMs: 30_000 });
       if (!this.locked) p.send({ type: 'lifecycle', event: 'unlock', masterKey: this.masterKey });
-      await this.activate(p);
+      if (opts.background) this.appState = 'background';
+      else await this.activate(p);
       return p;
     })().finally(() => (this.appStarting = null));
     return this.appStarting;
@@ -274,7 +286,7 @@ export class Device extends EventLog {
     if (app.stopped) this.thaw(app);
     const nse = this.nse;
     // From here on pushes are the app's (suppressed for the NSE): its wake sequence fetches them.
-    if (event === 'active') this.appState = 'active';
+    if (event === 'active') (this.appState = 'active'), this.background.opened(); // opened by the user: no longer force-quit
     if (event === 'active' && nse?.alive && !nse.stopped) {
       const from = nse.events.length;
       // Numbered: a `yielded` for an earlier request (yieldId < n) does not answer this one.
