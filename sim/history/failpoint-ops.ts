@@ -40,6 +40,7 @@ const MAP: Record<string, { type: OpType; f: string; value?: (x: Record<string, 
   'bg.window.start': { type: 'info', f: 'bg.window.start' },
   'bg.window.expire': { type: 'info', f: 'bg.window.expire' },
   'bg.window.end': { type: 'info', f: 'bg.window.end' },
+  'outbox.send': { type: 'info', f: 'outbox.send' },
 };
 
 /**

@@ -141,6 +141,15 @@ export class Outbox {
     if (stop) {
       const prev = this.stopWhen;
       this.stopWhen = prev ? () => prev() || stop() : stop;
+    } else if (this.draining && this.stopWhen) {
+      // A window's drain (it may have stopped already, or wait for its next SEND until the app is
+      // activated again): this caller wants everything sent, so a full drain follows it.
+      this.stopWhen = null;
+      const d = this.draining;
+      return d.then(
+        (n) => this.drain().then((m) => n + m),
+        () => this.drain(),
+      );
     }
     if (!this.draining) this.draining = this.doDrain().finally(() => ((this.draining = null), (this.stopWhen = null)));
     return this.draining;
@@ -190,6 +199,9 @@ export class Outbox {
         if (!rt.transport.connected) await rt.phase.run('sendNetwork', () => rt.ensureConnected());
         await rt.store.outboxMark(it.clientId, 'sending');
         const wire = sealForQueue(q.e2e, rt.host.rng, it.queueId, content);
+        // A trigger site before the SEND's sendNetwork op: held here past a window's expiry, the
+        // item is not in flight; the op then waits for the class to reopen (the next activation).
+        await rt.host.failpoints.hit('outbox.send', { queueId: it.queueId, clientId: it.clientId });
         // The SEND is one sendNetwork op; its failpoints let a history see it start, succeed or fail (the gates invariant).
         const res = await rt.phase.run('sendNetwork', async () => {
           const fp = { queueId: it.queueId, clientId: it.clientId };
