@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { WINDOW_BUDGET_MS, type WindowOutcome } from '../../src/device/background.js';
+import { pushSilentOrVisible } from '../../src/relay/silent-push.js';
 import type { HistoryRecorder } from '../history/index.js';
 import type { IosRules } from './rules.js';
 import type { IosTimers } from './ios-timers.js';
@@ -38,27 +39,24 @@ export class RealWindows {
 
   async silentPush(queue: number, throttled: boolean, budgetMs?: number): Promise<void> {
     const q = this.w.queues[queue] ?? this.w.queues[0]!;
-    let status = 429;
     const from = this.w.device.events.length;
-    if (!throttled) {
-      const res = await fetch(`${this.w.gateway.url.replace(/\/$/, '')}/push`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ token: this.w.device.token, type: 'background', payload: { queueId: q.queueId, budgetMs: this.scaled(budgetMs) } }),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      status = res.status;
-    }
-    if (status === 429) {
+    const visible = { nids: [{ notifierId: q.notifierId, sealed: '' }] };
+    if (throttled) {
+      // The scenario says APNs throttles this one: the sender's fallback, without spending the gateway's hourly budget.
       this.h.info('device', 'silent-push', { queueId: q.queueId, throttled: true, fallback: 'alert' });
-      this.w.pushHold.inject({ nids: [{ notifierId: q.notifierId, sealed: '' }] });
+      this.w.pushHold.inject(visible);
+      return;
+    }
+    const outcome = await pushSilentOrVisible(this.w.gateway.url, this.w.device.token, { queueId: q.queueId, budgetMs: this.scaled(budgetMs) }, visible);
+    if (outcome !== 'silent') {
+      this.h.info('device', 'silent-push', { queueId: q.queueId, throttled: outcome === 'fallback', fallback: outcome === 'fallback' ? 'alert' : null, outcome });
       return;
     }
     if (this.w.device.background.forceQuit) {
       this.h.info('device', 'silent-push', { queueId: q.queueId, delivered: false, why: 'force-quit' });
       return;
     }
-    this.h.info('device', 'silent-push', { queueId: q.queueId, delivered: true, status });
+    this.h.info('device', 'silent-push', { queueId: q.queueId, delivered: true });
     // The gateway → push hold → device path grants the window; wait for its end here.
     await this.window('silent-push', this.scaled(budgetMs), async (b) => {
       // A relaunch into the background comes first (bounded as the device's own launch wait).
