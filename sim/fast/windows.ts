@@ -94,6 +94,12 @@ export class FastWindows {
   /** The user writes `count` messages in the app: its outbox (sent when it may: in front, or in a window). */
   appSend(queue: number, count = 1): void {
     const queueId = this.w.queueIds[queue] ?? this.w.queueIds[0]!;
+    // Only a running app has a user typing in it (in front, or just left): not a frozen or suspended one.
+    const p = this.w.proc('app');
+    if (!p || p.frozen || (p.phase.phase !== 'active' && p.phase.phase !== 'background')) {
+      this.w.h.info(ORCH, 'app-send.skipped', { why: !p ? 'not running' : p.frozen ? 'frozen' : p.phase.phase });
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const clientId = `out${++this.outSeq}`;
       void this.w.postAppFn((a) => a.send(queueId, `app message ${clientId}`, clientId));

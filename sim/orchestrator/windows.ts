@@ -78,7 +78,12 @@ export class RealWindows {
   appSend(queue: number, count: number): void {
     const app = this.w.device.app;
     const q = this.w.queues[queue] ?? this.w.queues[0]!;
-    if (!app?.alive) return;
+    // Only a running app has a user typing in it (in front, or just left): not a frozen or suspended one.
+    const phase = app?.events.filter((e) => e.name === 'phase').at(-1)?.phase ?? 'active';
+    if (!app?.alive || app.stopped || (phase !== 'active' && phase !== 'background')) {
+      this.h.info('orchestrator', 'app-send.skipped', { why: !app?.alive ? 'not running' : app.stopped ? 'frozen' : phase });
+      return;
+    }
     for (let i = 0; i < count; i++) app.send({ type: 'send', queueId: q.queueId, text: `app ${randomBytes(4).toString('hex')}` });
     this.h.ok('orchestrator', 'app-send', { queueId: q.queueId, count });
   }

@@ -160,6 +160,12 @@ export class App {
   send(queueId: string, text: string, clientId?: string): Promise<string> {
     const gen = this.suspendGen;
     return this.serial(async () => {
+      // A suspension ran first (the send raced the app's way out): its outbox write would wait for
+      // the database class until the next activation and hold every later command (`active` too).
+      const p = this.rt.phase.phase;
+      if (p === 'suspended' || p === 'suspending') {
+        throw new NsekitError('OUTBOX_NOT_QUEUED', 'the app suspended before the message was queued', { cause: 'STORE_CLOSED', ...(clientId ? { clientId } : {}) });
+      }
       const id = await this.outbox.enqueue(queueId, text, clientId, { mayRetry: () => gen === this.suspendGen });
       // Queued: a failing drain is the outbox's to retry, not a failed send.
       if (this.rt.phase.phase === 'active') await this.outbox.drain().catch((e) => this.rt.errorEvent('outbox drain', e, { clientId: id }));
