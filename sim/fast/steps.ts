@@ -185,7 +185,7 @@ export class StepRunner {
         await this.rules.foreground();
         return;
       case 'background':
-        this.rules.background();
+        this.rules.background(args.task !== false);
         break;
       case 'expire':
         if (role === 'nse') this.rules.expireNse('step');
@@ -236,23 +236,13 @@ export class StepRunner {
         await w.sched.delay(ORCH, Number(args.ms ?? 0));
         return;
       case 'settings':
-        release();
-        await this.windows.settings(args.backgroundRefresh !== false);
-        return;
       case 'refresh':
-        release();
-        await this.windows.refresh(args.budgetMs === undefined ? undefined : Number(args.budgetMs));
-        return;
       case 'silent-push':
-        release();
-        await this.windows.silentPush(Number(args.queue ?? 0), args.throttled === true, args.budgetMs === undefined ? undefined : Number(args.budgetMs));
-        return;
       case 'force-quit':
-        this.windows.forceQuitApp();
-        break;
       case 'app-send':
-        this.windows.appSend(Number(args.queue ?? 0), Number(args.count ?? 1));
-        break;
+        release();
+        await this.windows.verb(st.do, args);
+        return;
     }
     release();
   }

@@ -37,6 +37,16 @@ export class FastWindows {
     };
   }
 
+  /** One of the background-window verbs (docs/scenarios.md). */
+  async verb(v: 'settings' | 'refresh' | 'silent-push' | 'force-quit' | 'app-send', args: Record<string, number | boolean | undefined>): Promise<void> {
+    const budgetMs = args.budgetMs === undefined ? undefined : Number(args.budgetMs);
+    if (v === 'settings') return this.settings(args.backgroundRefresh !== false);
+    if (v === 'refresh') return this.refresh(budgetMs);
+    if (v === 'silent-push') return this.silentPush(Number(args.queue ?? 0), args.throttled === true, budgetMs);
+    if (v === 'force-quit') return this.forceQuitApp();
+    return this.appSend(Number(args.queue ?? 0), Number(args.count ?? 1));
+  }
+
   /** The Settings screen's toggle. */
   async settings(on: boolean): Promise<void> {
     this.backgroundRefresh = on;

@@ -277,10 +277,10 @@ export class FastWorld {
   }
 
   /** Deliver a lifecycle command to the live app; resolves once the app has applied it ('active': activated). */
-  postApp(ev: LifecycleEvent, opts: { untilDone?: boolean } = {}): Promise<void> {
+  postApp(ev: LifecycleEvent, opts: { untilDone?: boolean; bgTask?: boolean } = {}): Promise<void> {
     const a = this.app;
     if (!a || !a.p.alive) return Promise.resolve();
-    const m = { type: 'lifecycle' as const, event: ev, ...(ev === 'unlock' ? { masterKey: toHex(this.masterKey) } : {}) };
+    const m = { type: 'lifecycle' as const, event: ev, ...(ev === 'unlock' ? { masterKey: toHex(this.masterKey) } : {}), ...(opts.bgTask === false ? { bgTask: false } : {}) };
     if (ev === 'background' || ev === 'expiring' || ev === 'suspend') this.leftFront.set(a.p, false);
     // Errors are reported by the app (an `error` event); the caller only waits for the command to take effect.
     return new Promise<void>((resolve) =>

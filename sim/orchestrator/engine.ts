@@ -275,7 +275,8 @@ export class Engine {
         break;
       case 'background':
         this.timers.clearApp();
-        p = dev.appLifecycle('background').then(() => this.timers.startBackgroundTask());
+        // `task: false`: iOS granted no background task (docs/processes.md "Background time").
+        p = args.task === false ? dev.appLifecycle('background', { bgTask: false }).then(() => this.timers.startNoTask()) : dev.appLifecycle('background').then(() => this.timers.startBackgroundTask());
         release();
         break;
       case 'expire':
@@ -327,24 +328,12 @@ export class Engine {
         p = sleep(Number(args.ms ?? 0));
         break;
       case 'settings':
-        this.windows.settings(args.backgroundRefresh !== false);
-        release();
-        break;
       case 'refresh':
-        release();
-        p = this.windows.refresh(args.budgetMs === undefined ? undefined : Number(args.budgetMs));
-        break;
       case 'silent-push':
-        release();
-        p = this.windows.silentPush(Number(args.queue ?? 0), args.throttled === true, args.budgetMs === undefined ? undefined : Number(args.budgetMs));
-        break;
       case 'force-quit':
-        release();
-        p = this.windows.forceQuit();
-        break;
       case 'app-send':
-        this.windows.appSend(Number(args.queue ?? 0), Number(args.count ?? 1));
         release();
+        p = this.windows.verb(st.do, args);
         break;
     }
     await p;

@@ -24,6 +24,16 @@ export class RealWindows {
     private readonly freeze: (role: 'app', why: string) => void,
   ) {}
 
+  /** One of the background-window verbs (docs/scenarios.md). */
+  async verb(v: 'settings' | 'refresh' | 'silent-push' | 'force-quit' | 'app-send', args: Record<string, number | boolean | undefined>): Promise<void> {
+    const budgetMs = args.budgetMs === undefined ? undefined : Number(args.budgetMs);
+    if (v === 'settings') return this.settings(args.backgroundRefresh !== false);
+    if (v === 'refresh') return this.refresh(budgetMs);
+    if (v === 'silent-push') return this.silentPush(Number(args.queue ?? 0), args.throttled === true, budgetMs);
+    if (v === 'force-quit') return this.forceQuit();
+    return this.appSend(Number(args.queue ?? 0), Number(args.count ?? 1));
+  }
+
   private scaled(ms: number | undefined): number {
     return Math.max(1, Math.floor((ms ?? WINDOW_BUDGET_MS) * this.w.world.timeFactor));
   }

@@ -43,6 +43,7 @@ const TOP: { [K in Exclude<keyof ProcConfig, 'role'>]-?: Field } = {
   syncMaxBatch: { check: isInt },
   appExpiryDeadlineMs: { check: isInt },
   backgroundRefresh: { check: (v) => (typeof v === 'boolean' ? null : 'true or false') },
+  appSuspendAfterMs: { check: isInt },
 };
 const QUEUE: { [K in keyof QueueConfig]-?: Field } = {
   queueId: { check: isStr, required: true },

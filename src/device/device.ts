@@ -269,7 +269,7 @@ export class Device extends EventLog {
    * `yieldWaitMs`, as SimpleX's app waits up to 10 s) so the two processes
    * never GET the same queue at once.
    */
-  async appLifecycle(event: LifecycleEvent, opts: { deadlineMs?: number; yieldWaitMs?: number } = {}): Promise<void> {
+  async appLifecycle(event: LifecycleEvent, opts: { deadlineMs?: number; yieldWaitMs?: number; bgTask?: boolean } = {}): Promise<void> {
     // As on iOS, an app that was launched and has died (killed, crashed) is launched again when
     // the user brings it to the front; every other event has no process to go to.
     if (event === 'active' && this.app && !this.app.alive) {
@@ -282,7 +282,7 @@ export class Device extends EventLog {
     return this.activate(app, event, opts);
   }
 
-  private async activate(app: ManagedProc, event: LifecycleEvent = 'active', opts: { deadlineMs?: number; yieldWaitMs?: number } = {}): Promise<void> {
+  private async activate(app: ManagedProc, event: LifecycleEvent = 'active', opts: { deadlineMs?: number; yieldWaitMs?: number; bgTask?: boolean } = {}): Promise<void> {
     if (app.stopped) this.thaw(app);
     const nse = this.nse;
     // From here on pushes are the app's (suppressed for the NSE): its wake sequence fetches them.
@@ -306,7 +306,7 @@ export class Device extends EventLog {
     }
     if (event !== 'lock' && event !== 'unlock') this.appState = event;
     if (event === 'background' || event === 'expiring' || event === 'suspend') this.leaveFrom.set(app, app.events.length);
-    app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) });
+    app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}), ...(opts.bgTask === false ? { bgTask: false } : {}) });
     if (event === 'background' || event === 'expiring' || event === 'suspend') void this.nseMayFetch();
   }
 

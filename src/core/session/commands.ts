@@ -13,6 +13,8 @@ export interface LifecycleMsg {
   masterKey?: string;
   /** Only with `suspend`/`expiring`: drain deadline in ms (0 = at once). */
   deadlineMs?: number;
+  /** Only with `background`: false = iOS granted no background task (the app suspends at once; docs/processes.md "Background time"). */
+  bgTask?: boolean;
 }
 
 /** One notification as the push gateway delivers it (opaque to the device). */

@@ -1,6 +1,7 @@
 import { isNsekitError, NsekitError } from '../../errors.js';
 import { fetchAndProcess, type InboundOutcome } from '../../inbound/index.js';
 import { Backoff, sleep } from './backoff.js';
+import { BackgroundTime } from './background-time.js';
 import { BackgroundWindows, type WindowResult } from './background-window.js';
 import type { LifecycleMsg, SettingsMsg, WindowMsg } from '../commands.js';
 import type { SessionConfig } from '../config.js';
@@ -24,6 +25,7 @@ export class App {
   readonly outbox: Outbox;
   readonly refresh: RefreshTask;
   readonly windows: BackgroundWindows;
+  private readonly bgTime: BackgroundTime;
   /** In front: its `active` applied and not left since (the phase alone cannot tell: a background window is `active` too). */
   private front = false;
   readonly mode: NonNullable<SessionConfig['mode']>;
@@ -50,6 +52,7 @@ export class App {
     this.poller.fetchQueue = (q) => this.fetchQueue(q).then(() => {});
     this.outbox = new Outbox(rt);
     this.refresh = new RefreshTask(rt);
+    this.bgTime = new BackgroundTime(rt, (m) => this.onLifecycle(m).catch((e: unknown) => rt.errorEvent(`lifecycle ${m.event}`, e)));
     this.windows = new BackgroundWindows({
       rt,
       outbox: this.outbox,
@@ -106,6 +109,7 @@ export class App {
     // Undo that the same way: a command still queued from before the suspension (a wake whose
     // next step waits for a class the suspension blocked) would otherwise hold this one back.
     if (m.event === 'active') this.activeCount++;
+    if (m.event !== 'lock' && m.event !== 'unlock') this.bgTime.clear();
     if (m.event === 'active' && this.suspendedAhead) {
       this.suspendedAhead = false;
       void this.rt.phase.activate().catch((e: unknown) => this.rt.errorEvent('lifecycle active', e));
@@ -113,10 +117,11 @@ export class App {
     // A wake is for the foreground as of this command: a leave received after it (even before the
     // wake starts, behind a slow command) makes it stale, so the NSE is never GETting beside it.
     const gen = this.leaveGen;
-    return this.serial(() => this.apply(m, applied, gen)).finally(() => applied?.());
+    const actives = this.activeCount;
+    return this.serial(() => this.apply(m, applied, gen, actives)).finally(() => applied?.());
   }
 
-  private async apply(m: LifecycleMsg, applied: (() => void) | undefined, gen: number): Promise<void> {
+  private async apply(m: LifecycleMsg, applied: (() => void) | undefined, gen: number, actives: number): Promise<void> {
     const { rt } = this;
     rt.log('info', 'phase', `lifecycle ${m.event}`, { from: rt.phase.phase });
     switch (m.event) {
@@ -131,6 +136,8 @@ export class App {
       }
       case 'background':
         await this.goBackground();
+        // Unless a later command (the front again, a suspension) is already on its way.
+        if (gen === this.leaveGen && actives === this.activeCount && this.rt.phase.phase === 'background') this.bgTime.left(m);
         return;
       case 'expiring':
       case 'suspend': {
@@ -204,6 +211,7 @@ export class App {
   /** Stop timers and live delivery (the process is going away). */
   close(): void {
     this.realtime.close();
+    this.bgTime.clear();
     this.poller.stop();
     this.outbox.close();
   }
