@@ -23,6 +23,8 @@ export class FastWindows {
   /** The device's copy of the user's setting (UserDefaults): every app launch gets it. */
   backgroundRefresh = false;
   private readonly silentAt: number[] = [];
+  /** The app was just launched for the next window. */
+  private launched = false;
 
   constructor(
     private readonly w: FastWorld,
@@ -128,6 +130,7 @@ export class FastWindows {
     const { w } = this;
     w.appState = 'background';
     w.launchApp();
+    this.launched = true;
     w.h.info('device', 'launch.background', { kind });
     return true;
   }
@@ -137,13 +140,25 @@ export class FastWindows {
     const p = w.proc('app');
     if (!p) return;
     const budget = Math.max(1, Math.floor(budgetMs * w.world.timeFactor));
+    // Woken for the window (launched for it, frozen, suspended or on its way out): iOS ends it with the window.
+    const woken = this.launched || p.frozen || p.phase.phase === 'suspended' || w.appState === 'expiring';
+    this.launched = false;
     if (p.frozen) w.thaw('app', kind);
+    // Running for the window now: no longer on its way out under an earlier expiry (whose freeze
+    // would stop the window before it starts); the window's end decides the next freeze.
+    if (w.appState === 'expiring') {
+      this.rules.clearAppTimer();
+      w.appState = 'background';
+    }
     w.h.ok(ORCH, 'bg-window', { kind, budgetMs: budget, pid: p.ctx.pid });
     // iOS's end of the window: whatever the app still holds then, it is frozen (the 0xdead10cc check).
     const over = w.sched.setTimer(ORCH, budget, () => {
-      if (w.appState !== 'active' && w.proc('app') === p && !p.frozen) w.freeze('app', 'window-over');
+      // An app that was already running in the background keeps its own background time instead.
+      if (woken && w.appState !== 'active' && w.proc('app') === p && !p.frozen) w.freeze('app', 'window-over');
     });
-    await w.postAppFn((a) => a.onWindow({ type: 'window', kind, budgetMs: budget, ...(queueId ? { queueId } : {}) }));
+    // The command waits behind the app's earlier ones (a wake, a lock…): the step waits at most the budget.
+    const done = w.postAppFn((a) => a.onWindow({ type: 'window', kind, budgetMs: budget, ...(queueId ? { queueId } : {}) }));
+    await Promise.race([done, w.sched.delay(ORCH, budget + 1)]);
     w.sched.clearTimer(over);
     // The app ended its window (suspended): iOS suspends it — unless the user opened it meanwhile.
     if (w.appState !== 'active' && w.proc('app') === p && !p.frozen && p.phase.phase === 'suspended') w.freeze('app', 'window-done');

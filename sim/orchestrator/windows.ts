@@ -70,7 +70,7 @@ export class RealWindows {
     // The gateway → push hold → device path grants the window; wait for its end here.
     await this.window('silent-push', this.scaled(budgetMs), async (b) => {
       // A relaunch into the background comes first (bounded as the device's own launch wait).
-      const e = await this.w.device.waitEvent('app', 'bg-window', (x) => x.state === 'end' || x.state === 'skip', { from, timeoutMs: b + 30_000 }).catch(() => null);
+      const e = await this.w.device.waitEvent('app', 'bg-window', (x) => x.state === 'end' || x.state === 'skip', { from, timeoutMs: b + 10_000 }).catch(() => null);
       return e ? (e.state === 'skip' ? 'skipped' : 'done') : 'timeout';
     });
   }
@@ -100,9 +100,19 @@ export class RealWindows {
 
   private async window(kind: string, budget: number, run: (budgetMs: number) => Promise<WindowOutcome>): Promise<void> {
     const dev = this.w.device;
+    const before = dev.app;
+    // Woken for the window (not running, frozen, suspended or on its way out): iOS ends it with the window.
+    const woken = !before?.alive || before.stopped || dev.appState === 'expiring' || dev.appState === 'suspend' || before.events.filter((e) => e.name === 'phase').at(-1)?.phase === 'suspended';
+    // Running for the window now: no longer on its way out under an earlier expiry (whose freeze
+    // would stop the window before it starts); the window's end decides the next freeze.
+    if (dev.appState === 'expiring' || dev.appState === 'suspend') {
+      this.timers.clearApp();
+      dev.appState = 'background';
+    }
     this.h.ok('orchestrator', 'bg-window', { kind, budgetMs: budget });
     const over = setTimeout(() => {
-      if (dev.appState !== 'active' && dev.app?.alive && !dev.app.stopped) this.freeze('app', 'window-over');
+      // An app that was already running in the background keeps its own background time instead.
+      if (woken && dev.appState !== 'active' && dev.app?.alive && !dev.app.stopped) this.freeze('app', 'window-over');
     }, budget);
     const outcome = await run(budget);
     clearTimeout(over);
