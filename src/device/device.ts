@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NsekitError } from '../core/errors.js';
+import { DEFAULT_APP_SUSPEND_AFTER_MS } from '../core/session/index.js';
 import type { Log } from '../core/host.js';
 import { truncateSecret } from '../node/host.js';
 import { flockHolders } from '../node/lock/proc-locks.js';
@@ -99,6 +100,7 @@ export class Device extends EventLog {
 
   config(role: ProcConfig['role']): ProcConfig {
     return {
+      ...(role === 'app' ? { appSuspendAfterMs: DEFAULT_APP_SUSPEND_AFTER_MS } : {}), // docs/processes.md "Background time"
       ...this.opts.procConfig,
       role,
       sharedDir: this.sharedDir,

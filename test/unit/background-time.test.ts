@@ -5,6 +5,7 @@
  * expiration warning has not come first. Orderings only (virtual clock).
  */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_APP_SUSPEND_AFTER_MS, type SessionConfig } from '../../src/core/session/index.js';
 import { FastHarness, val } from './fast-harness.js';
 
 const idx = (h: FastHarness, pred: (o: { proc: string; f: string; value?: unknown }) => boolean) => h.indexOf(pred as never);
@@ -27,6 +28,8 @@ describe('background time', () => {
   it('with a task: the app suspends itself after 20 s when the expiration warning has not come (budget 30 s)', async () => {
     const h = new FastHarness({ timeFactor: 1 });
     await h.start();
+    // As the Node device configures its app (the simulator's worlds leave it to their budgets).
+    (h.w.app!.p.rt.cfg as SessionConfig).appSuspendAfterMs = DEFAULT_APP_SUSPEND_AFTER_MS;
     h.rules.background();
     await h.run(() => h.ops('suspended', 'app').length > 0, 25_000);
     expect(h.ops('suspended', 'app').length).toBe(1);

@@ -59,6 +59,6 @@ export interface SessionConfig {
   storeSync?: StoreSync;
   /** app only: the user's "background refresh" setting (default off; docs/processes.md "Background windows"). Changed at run time by a `settings` command. */
   backgroundRefresh?: boolean;
-  /** app only: with a background task, suspend this long after leaving the front unless expiry or the front comes first (default 20 000). */
+  /** app only: with a background task, suspend this long after leaving the front unless expiry or the front comes first (none by default; the Node device passes 20 000). */
   appSuspendAfterMs?: number;
 }

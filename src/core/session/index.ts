@@ -6,6 +6,7 @@ export { SessionRuntime, hexBytes, type SessionComponents, type SessionRuntimeOp
 export { App, type WakeReason } from './app/app.js';
 export { Outbox } from './app/outbox.js';
 export { RefreshTask, REFRESH_TASK_ID } from './app/refresh.js';
+export { DEFAULT_APP_SUSPEND_AFTER_MS } from './app/background-time.js';
 export { BackgroundWindows, WINDOW_STOP_SHARE, WINDOW_SUSPENDED_SHARE, type WindowResult } from './app/background-window.js';
 export { Realtime, type RealtimeOptions } from './app/realtime.js';
 export { LowPowerPoller } from './app/low-power.js';

@@ -2,14 +2,15 @@ import type { TimerHandle } from '../../host.js';
 import type { LifecycleMsg } from '../commands.js';
 import type { SessionRuntime } from '../runtime.js';
 
-/** docs/processes.md "Background time": the app's own limit on its time in `background` (seed 001: "probably 20 seconds"). */
+/** docs/processes.md "Background time": the app's own limit on its time in `background` (the 001 design: "probably 20 seconds"); hosts pass it as `appSuspendAfterMs`. */
 export const DEFAULT_APP_SUSPEND_AFTER_MS = 20_000;
 
 /**
  * How long the app stays in `background` before it suspends (store closed, lock released) on
  * its own. With a background task (the usual case) iOS warns before the task's end (~30 s) and
- * the app suspends then — or after `appSuspendAfterMs` (default 20 s), whichever comes first, so
- * a warning that comes late or never does not leave the store open. Without one (`background`
+ * the app suspends then — or after `appSuspendAfterMs` (the Node device passes 20 s), whichever
+ * comes first, so a warning that comes late or never does not leave the store open. A host that
+ * passes none (the simulator, whose budgets model the task's end; the bridge so far) arms no timer. Without one (`background`
  * with `bgTask: false`: `beginBackgroundTask` was refused) iOS suspends the app a few seconds
  * after it left the front, without a warning: the app suspends at once.
  */
@@ -31,7 +32,8 @@ export class BackgroundTime {
       void this.apply({ type: 'lifecycle', event: 'suspend', deadlineMs });
       return;
     }
-    const after = this.rt.cfg.appSuspendAfterMs ?? DEFAULT_APP_SUSPEND_AFTER_MS;
+    const after = this.rt.cfg.appSuspendAfterMs;
+    if (after === undefined) return;
     this.timer = this.rt.host.clock.setTimer(after, () => {
       this.timer = null;
       if (this.rt.phase.phase !== 'background') return;
