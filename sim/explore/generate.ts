@@ -14,8 +14,10 @@ type Role = 'app' | 'nse';
 type Kind = 'freeze' | 'kill' | 'expire' | 'lock' | 'partition' | 'restart' | 'delay' | 'app' | 'pause' | 'push' | 'inbox' | 'power';
 const KINDS: readonly Kind[] = ['freeze', 'kill', 'expire', 'lock', 'partition', 'restart', 'delay', 'app', 'pause', 'push', 'inbox', 'power'];
 
+/** Sites inside a background window: only the window stream (backgroundWindows) triggers there, right after a window. */
+const WINDOW_SITES: readonly FailpointName[] = ['bg.window.start', 'bg.window.expire', 'bg.window.end', 'outbox.send'];
 /** Failpoints worth stopping at (phase/gate events are reached too, but rarely matter alone). */
-const INTERESTING: readonly FailpointName[] = FAILPOINTS.filter((f) => !['gate.opened', 'phase.enter'].includes(f));
+const INTERESTING: readonly FailpointName[] = FAILPOINTS.filter((f) => !['gate.opened', 'phase.enter', ...WINDOW_SITES].includes(f));
 
 /**
  * Failpoints inside a lock hold. A step triggered there holds the process with the lock
@@ -194,7 +196,13 @@ function backgroundWindows(seed: number, steps: Step[], queues: number): void {
       : pick < 7 ? { do: 'silent-push', args: { ...q(), ...(r.chance(0.3) ? { throttled: true } : {}) } }
       : pick < 9 ? { do: 'app-send', args: { ...q(), count: r.range(1, 3) } }
       : { do: 'force-quit' };
-    steps.splice(at(), 0, st);
+    const i = at();
+    steps.splice(i, 0, st);
+    // Something happens inside the window: the app killed (jetsam) or the phone locked there.
+    if ((st.do === 'refresh' || st.do === 'silent-push') && r.chance(0.3)) {
+      const when = { proc: 'app' as const, at: r.pick(WINDOW_SITES), optional: true };
+      steps.splice(i + 1, 0, r.chance(0.5) ? { when, do: 'kill', proc: 'app' } : { when, do: 'lock-device' });
+    }
   }
   // The setting comes first (or never: the window is skipped, disabled).
   if (r.chance(0.8)) steps.unshift({ do: 'settings', args: { backgroundRefresh: true } });
