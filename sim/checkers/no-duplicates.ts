@@ -1,6 +1,7 @@
 import { msgIdOf } from '../history/pairs.js';
 import { countBy, resolveFinal } from './common.js';
 import { verdict, type Checker, type Violation } from './types.js';
+import { outboxOnce } from './outbox-once.js';
 
 /**
  * Invariant 2 — no duplicates. (a) Each relay msgId is stored once: the final
@@ -8,6 +9,7 @@ import { verdict, type Checker, type Violation } from './types.js';
  * `inserted: true` for it. (b) Each message is notified at most once: at most
  * one `notify` ok per msgId across all processes. A `notify` that ended as
  * `info` (indeterminate) next to an ok makes the verdict 'unknown', not false.
+ * (c) Each app outbox item reaches the relay as one message (./outbox-once.ts).
  */
 export const checkNoDuplicates: Checker = (history, final) => {
   const fin = resolveFinal(history, final);
@@ -50,5 +52,6 @@ export const checkNoDuplicates: Checker = (history, final) => {
       notes.push(`message ${id}: a notify with unknown outcome next to another notify (ops ${[...n.ok, ...n.maybe].join(',')})`);
     }
   }
+  violations.push(...outboxOnce(history));
   return verdict('no-duplicates', violations, notes, unknown);
 };

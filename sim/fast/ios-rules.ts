@@ -80,13 +80,19 @@ export class IosRules {
     return this.foreground(false, queueId);
   }
 
-  background(): void {
+  /** `task: false`: iOS granted no background task — no warning, frozen after `noTaskMs` (docs/processes.md "Background time"). */
+  background(task = true): void {
     const { w } = this;
     this.clearAppTimer();
     w.appState = 'background';
-    void w.postApp('background');
+    void w.postApp('background', task ? {} : { bgTask: false });
     void w.nseMayFetch();
-    this.appTimer = w.sched.setTimer(ORCH, w.budgets.bgTaskMs, () => this.expireApp('budget'));
+    if (task) this.appTimer = w.sched.setTimer(ORCH, w.budgets.bgTaskMs, () => this.expireApp('budget'));
+    else
+      this.appTimer = w.sched.setTimer(ORCH, w.budgets.noTaskMs, () => {
+        this.appTimer = null;
+        if (w.appState === 'background') w.freeze('app', 'no-task-over');
+      });
   }
 
   expireApp(why: string): void {

@@ -10,6 +10,7 @@ import type { TimerHandle } from '../../src/core/host.js';
 import { OPTIONAL_TRIGGER_MS, type Scenario, type Step } from '../scenario/index.js';
 import { StepWaits } from '../scenario/step-waits.js';
 import { IosRules, YIELD_WAIT_MS } from './ios-rules.js';
+import { FastWindows, WINDOW_BUDGET_MS } from './windows.js';
 import { ORCH, type FastWorld, type Role } from './world.js';
 
 /** Virtual ms a step waits for its failpoint before it is given up (covers the scaled iOS budgets). */
@@ -52,6 +53,7 @@ export class StepRunner {
   private readonly waits: StepWaits;
   private readonly onHit: FastWorld['onHit'];
   readonly rules: IosRules;
+  readonly windows: FastWindows;
 
   constructor(
     private readonly w: FastWorld,
@@ -82,6 +84,7 @@ export class StepRunner {
       let settle!: () => void;
       if (st.id) this.stepDone.set(st.id, { p: new Promise<void>((r) => (settle = r)), settle: () => settle() });
     }
+    this.windows = new FastWindows(w, this.rules);
   }
 
   /** Stop holding processes anywhere (end of steps, or a trigger given up). */
@@ -172,7 +175,9 @@ export class StepRunner {
     try {
       // A wait lasts its ms; a foreground may wait out the NSE's yield (5 s) first.
       const extra = st.do === 'wait' ? Number((st.args as { ms?: number } | undefined)?.ms ?? 0) : st.do === 'foreground' || st.do === 'tap' ? YIELD_WAIT_MS : 0;
-      const bound = TRIGGER_TIMEOUT_MS + extra;
+      // A window lasts at most its (scaled) budget.
+      const win = st.do === 'refresh' || st.do === 'silent-push' ? Number((st.args as { budgetMs?: number } | undefined)?.budgetMs ?? WINDOW_BUDGET_MS) * w.world.timeFactor : 0;
+      const bound = TRIGGER_TIMEOUT_MS + extra + win;
       await this.bounded(this.verb(st, held), bound, `step did not finish within ${bound} ms`);
       if (!f.abandoned) w.h.ok(ORCH, 'step', { i, do: st.do, id: st.id });
     } catch (e) {
@@ -240,6 +245,7 @@ export class StepRunner {
       }
       case 'foreground':
         release();
+        this.windows.opened();
         await this.rules.foreground();
         return;
       case 'tap':
@@ -247,7 +253,7 @@ export class StepRunner {
         await this.rules.tap(w.queueIds[Number(args.queue ?? 0)]!);
         return;
       case 'background':
-        this.rules.background();
+        this.rules.background(args.task !== false);
         break;
       case 'expire':
         if (role === 'nse') this.rules.expireNse('step');
@@ -302,6 +308,14 @@ export class StepRunner {
       case 'login':
         accountStep(w, st.do);
         break;
+      case 'settings':
+      case 'refresh':
+      case 'silent-push':
+      case 'force-quit':
+      case 'app-send':
+        release();
+        await this.windows.verb(st.do, args);
+        return;
     }
     release();
   }
@@ -309,6 +323,7 @@ export class StepRunner {
   /** End of the steps: no more holds; heal every fault, thaw everything, app to the front. */
   async healAll(): Promise<void> {
     this.disarm();
+    this.windows.opened();
     await this.rules.healAll();
   }
 }

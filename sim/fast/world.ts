@@ -295,10 +295,10 @@ export class FastWorld {
   }
 
   /** Deliver a lifecycle command to the live app; resolves once the app has applied it ('active': activated). */
-  postApp(ev: LifecycleEvent, opts: { untilDone?: boolean; thread?: string } = {}): Promise<void> {
+  postApp(ev: LifecycleEvent, opts: { untilDone?: boolean; thread?: string; bgTask?: boolean } = {}): Promise<void> {
     const a = this.app;
     if (!a || !a.p.alive) return Promise.resolve();
-    const m = { type: 'lifecycle' as const, event: ev, ...(ev === 'unlock' ? { masterKey: toHex(this.masterKey) } : {}), ...(opts.thread !== undefined ? { thread: opts.thread } : {}) };
+    const m = { type: 'lifecycle' as const, event: ev, ...(ev === 'unlock' ? { masterKey: toHex(this.masterKey) } : {}), ...(opts.thread !== undefined ? { thread: opts.thread } : {}), ...(opts.bgTask === false ? { bgTask: false } : {}) };
     if (ev === 'background' || ev === 'expiring' || ev === 'suspend') this.leftFront.set(a.p, false);
     this.appCmdsSent.set(a.p, (this.appCmdsSent.get(a.p) ?? 0) + 1);
     // Errors are reported by the app (an `error` event); the caller only waits for the command to take effect.
@@ -306,6 +306,14 @@ export class FastWorld {
       this.deliver(a.p.ctx.owner, () => {
         a.app.onLifecycle(m, opts.untilDone ? undefined : resolve).then(resolve, (e: unknown) => (a.p.rt.errorEvent(`lifecycle ${ev}`, e), resolve()));
       }),
+    );
+  }
+  /** Any other command to the live app (a window, a setting), in order with the lifecycle ones; resolves when done. */
+  postAppFn(fn: (a: App) => Promise<unknown> | unknown): Promise<void> {
+    const a = this.app;
+    if (!a || !a.p.alive) return Promise.resolve();
+    return new Promise<void>((resolve) =>
+      this.deliver(a.p.ctx.owner, () => void Promise.resolve().then(() => fn(a.app)).then(() => resolve(), (e: unknown) => (a.p.rt.errorEvent('app command', e), resolve()))),
     );
   }
   postNse(fn: (n: NseService) => Promise<void> | void): Promise<void> {

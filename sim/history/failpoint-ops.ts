@@ -37,6 +37,10 @@ const MAP: Record<string, { type: OpType; f: string; value?: (x: Record<string, 
   'gate.blocked': { type: 'info', f: 'gate.blocked' },
   'gate.opened': { type: 'info', f: 'gate.opened' },
   'inbound.decrypted': { type: 'info', f: 'inbound.decrypted' },
+  'bg.window.start': { type: 'info', f: 'bg.window.start' },
+  'bg.window.expire': { type: 'info', f: 'bg.window.expire' },
+  'bg.window.end': { type: 'info', f: 'bg.window.end' },
+  'outbox.send': { type: 'info', f: 'outbox.send' },
 };
 
 /**

@@ -13,6 +13,7 @@ import { IosRules } from './rules.js';
 import { IosTimers } from './ios-timers.js';
 import { Senders, type SentMessage } from './sender.js';
 import { Triggers, type Held } from './triggers.js';
+import { RealWindows } from './windows.js';
 import type { SimWorld } from './world.js';
 
 type Role = 'app' | 'nse';
@@ -41,6 +42,7 @@ export class Engine {
   readonly triggers: Triggers;
   readonly senders: Senders;
   readonly timers: IosTimers;
+  readonly windows: RealWindows;
   readonly harnessErrors: string[] = [];
   private readonly t0 = Date.now();
   /** Per step id: settles when that step has run (or could not), for `after` (it may still be running: `concurrent`). */
@@ -73,6 +75,7 @@ export class Engine {
     this.senders = new Senders(w, h, seed);
     this.timers = new IosTimers(w, h, this.rules, budgets, (role, why) => this.freeze(role, why), opts.rssPollMs);
     this.triggers = new Triggers(scenario);
+    this.windows = new RealWindows(w, h, this.rules, this.timers, (r, why) => this.freeze(r, why));
     this.observer.onFp((role, hit, p) => {
       if (role === 'nse') this.timers.checkRss();
       if (!hit.pause) return;
@@ -317,7 +320,8 @@ export class Engine {
       }
       case 'background':
         this.timers.clearApp();
-        p = dev.appLifecycle('background').then(() => this.timers.startBackgroundTask());
+        // `task: false`: iOS granted no background task (docs/processes.md "Background time").
+        p = args.task === false ? dev.appLifecycle('background', { bgTask: false }).then(() => this.timers.startNoTask()) : dev.appLifecycle('background').then(() => this.timers.startBackgroundTask());
         release();
         break;
       case 'expire':
@@ -374,6 +378,14 @@ export class Engine {
         p = this.account.step(st.do);
         release();
         break;
+      case 'settings':
+      case 'refresh':
+      case 'silent-push':
+      case 'force-quit':
+      case 'app-send':
+        release();
+        p = this.windows.verb(st.do, args);
+        break;
     }
     await p;
   }
@@ -402,7 +414,7 @@ export class Engine {
     const dev = this.w.device;
     if (!dev.app?.alive) {
       this.h.invoke('orchestrator', 'launch', { proc: 'app' });
-      const p = await dev.launchApp(thread);
+      const p = await dev.launchApp(thread !== undefined ? { thread } : {});
       this.h.ok('orchestrator', 'launch', { proc: 'app', pid: p.pid });
       return;
     }

@@ -54,6 +54,16 @@ export class IosTimers {
     this.appTimer = setTimeout(() => void this.expireApp('budget'), this.budgets.bgTaskMs);
   }
 
+  /** The app went to background without a background task: iOS freezes it after `noTaskMs`, no warning. */
+  startNoTask(): void {
+    this.clearApp();
+    if (this.stopped) return;
+    this.appTimer = setTimeout(() => {
+      this.appTimer = null;
+      if (this.w.device.appState === 'background') this.freeze('app', 'no-task-over');
+    }, this.budgets.noTaskMs);
+  }
+
   /** A push reached the NSE: its budget runs from here (one session until it is frozen). */
   startNseBudget(): void {
     if (this.nseTimer || this.nseFreezeTimer || this.stopped) return;

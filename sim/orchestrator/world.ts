@@ -108,7 +108,8 @@ export class SimWorld {
       sharedDir: join(this.dir, 'device'),
       relayUrl: viaProxy,
       relayHttpUrl: `http://127.0.0.1:${this.proxy.port}`,
-      queues: this.queues.map(({ senderCred: _s, e2e: _e, ...q }) => q),
+      // The sender credential too: the app's outbox (`app-send`) sends on its own queues.
+      queues: this.queues.map(({ senderCred, e2e: _e, ...q }) => ({ ...q, senderKey: senderCred })),
       token,
       procConfig: {
         mode: this.world.mode === 'low-power' ? 'lowPower' : 'instant',

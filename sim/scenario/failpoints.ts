@@ -32,6 +32,10 @@ export const FAILPOINTS = [
   'inbound.decrypted',
   'db.write.done',
   'notify.shown',
+  'bg.window.start',
+  'bg.window.expire',
+  'bg.window.end',
+  'outbox.send',
 ] as const;
 
 export type FailpointName = (typeof FAILPOINTS)[number];
@@ -64,6 +68,10 @@ export const FAILPOINT_DOCS: Readonly<Record<FailpointName, string>> = {
   'inbound.decrypted': 'an inbound message was opened (before it is stored)',
   'db.write.done': 'message row written (transaction not yet committed)',
   'notify.shown': 'a user-visible notification was shown/handed to the OS',
+  'bg.window.start': 'the app was granted a background window (refresh task, silent push), before any of its work (fields: kind, budgetMs)',
+  'bg.window.expire': "the window's expiration handler: no new work starts, the app suspends (fields: kind)",
+  'bg.window.end': "the window's work is over (or expired); the app suspends next (fields: kind, expired)",
+  'outbox.send': 'an outbox item is about to be SENT (marked sending, its sendNetwork operation not started yet; fields: queueId, clientId)',
 };
 
 export function isFailpoint(name: string): name is FailpointName {

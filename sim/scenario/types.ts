@@ -30,6 +30,11 @@ export const VERBS = [
   'token-change',
   'logout',
   'login',
+  'settings',
+  'refresh',
+  'silent-push',
+  'force-quit',
+  'app-send',
 ] as const;
 export type Verb = (typeof VERBS)[number];
 
@@ -41,6 +46,8 @@ export const APP_ONLY_VERBS: readonly Verb[] = ['foreground', 'background'];
 export interface Budgets {
   /** App background-task budget before the expiration warning (iOS ms, scaled by timeFactor). */
   bgTaskMs: number;
+  /** No background task granted (`background` with `task: false`): the app is frozen this long after leaving the front, without a warning (iOS ms, scaled). */
+  noTaskMs: number;
   /** NSE budget before "time will expire" (iOS ms, scaled). */
   nseMs: number;
   /** Time between the expiry warning and the freeze (iOS ms, scaled). */
@@ -113,7 +120,7 @@ export const DEFAULT_WORLD: World = {
   lockBackend: 'flock',
   senders: 1,
   queues: 1,
-  budgets: { bgTaskMs: 30_000, nseMs: 30_000, nseGraceMs: 2_000, nseMemoryMb: 24 },
+  budgets: { bgTaskMs: 30_000, noTaskMs: 5_000, nseMs: 30_000, nseGraceMs: 2_000, nseMemoryMb: 24 },
   timeFactor: 0.01,
   convergenceMs: 2_000,
 };
@@ -127,7 +134,7 @@ export function resolveWorld(s: Scenario): World {
 /** A budget as the run applies it (iOS ms × timeFactor). */
 export function scaledBudgets(w: World): Budgets {
   const f = w.timeFactor;
-  return { ...w.budgets, bgTaskMs: w.budgets.bgTaskMs * f, nseMs: w.budgets.nseMs * f, nseGraceMs: w.budgets.nseGraceMs * f };
+  return { ...w.budgets, bgTaskMs: w.budgets.bgTaskMs * f, noTaskMs: w.budgets.noTaskMs * f, nseMs: w.budgets.nseMs * f, nseGraceMs: w.budgets.nseGraceMs * f };
 }
 
 /**

@@ -40,6 +40,12 @@ export async function appProcess(components?: SessionComponents): Promise<void> 
       case 'account':
         void (c.action === 'logout' ? app.logout() : app.login()).catch((e) => rt.errorEvent(c.action, e));
         return;
+      case 'window':
+        void app.onWindow(c).catch((e) => rt.errorEvent('window', e));
+        return;
+      case 'settings':
+        app.onSettings(c);
+        return;
       case 'query':
         void app.status().then((s) => emitEvent('status', s), (e) => rt.errorEvent('query', e));
         return;

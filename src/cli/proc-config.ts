@@ -45,6 +45,8 @@ const TOP: { [K in Exclude<keyof ProcConfig, 'role'>]-?: Field } = {
   pushToken: { check: (v) => (v === null || (typeof v === 'string' && /^[A-Za-z0-9_.:-]{1,200}$/.test(v)) ? null : 'null or a push token (1..200 of [A-Za-z0-9_.:-])') },
   platform: { check: (v) => (typeof v === 'string' && /^[a-z0-9]{1,16}$/.test(v) ? null : '1..16 of [a-z0-9]') },
   appVersion: { check: (v) => (typeof v === 'string' && /^[A-Za-z0-9._+-]{1,32}$/.test(v) ? null : '1..32 of [A-Za-z0-9._+-]') },
+  backgroundRefresh: { check: (v) => (typeof v === 'boolean' ? null : 'true or false') },
+  appSuspendAfterMs: { check: isInt },
 };
 const QUEUE: { [K in keyof QueueConfig]-?: Field } = {
   queueId: { check: isStr, required: true },

@@ -4,9 +4,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NsekitError } from '../core/errors.js';
+import { DEFAULT_APP_SUSPEND_AFTER_MS } from '../core/session/index.js';
 import type { Log } from '../core/host.js';
 import { truncateSecret } from '../node/host.js';
 import { flockHolders } from '../node/lock/proc-locks.js';
+import { DeviceBackground, isSilentPush } from './background.js';
 import { EventLog } from './event-log.js';
 import { NotificationCenter } from './notification-center.js';
 import { SHARED_FILES, type EventMsg, type LifecycleEvent, type ProcConfig, type PushItem } from './ipc.js';
@@ -67,6 +69,10 @@ export class Device extends EventLog {
   /** Pushes received over HTTP, in order. */
   readonly pushes: { pushId: string; receivedAt: number; items: PushItem[]; cold: boolean; suppressed?: boolean }[] = [];
   deviceUrl = '';
+  /** Background windows: the refresh setting, force-quit, silent pushes (./background.ts). */
+  readonly background: DeviceBackground;
+  /** The app's stored user settings (UserDefaults): every app launch gets them in its config. */
+  readonly appSettings: { backgroundRefresh?: boolean } = {};
   /** Last lifecycle event sent to the app ('none' before launch). */
   appState: LifecycleEvent | 'none' = 'none';
   private server: Server | null = null;
@@ -89,6 +95,7 @@ export class Device extends EventLog {
     this.sharedDir = opts.sharedDir ?? mkdtempSync(join(tmpdir(), 'nsekit-device-'));
     mkdirSync(this.sharedDir, { recursive: true });
     this.token = opts.token ?? randomBytes(16).toString('hex');
+    this.background = new DeviceBackground(this, opts.log);
   }
 
   get gatewayUrl(): string | undefined {
@@ -101,6 +108,7 @@ export class Device extends EventLog {
 
   config(role: ProcConfig['role']): ProcConfig {
     return {
+      ...(role === 'app' ? { appSuspendAfterMs: DEFAULT_APP_SUSPEND_AFTER_MS } : {}), // docs/processes.md "Background time"
       ...this.opts.procConfig,
       role,
       sharedDir: this.sharedDir,
@@ -109,6 +117,7 @@ export class Device extends EventLog {
       queues: this.opts.queues.filter((q) => !q.only || q.only === role),
       // The app registers the token itself at launch (docs/processes.md "Push tokens").
       ...(role === 'app' ? { pushToken: this.token } : {}),
+      ...(role === 'app' ? this.appSettings : {}),
     };
   }
 
@@ -171,8 +180,12 @@ export class Device extends EventLog {
     return [];
   }
 
-  /** A mutable-content push: hand it to the live NSE or launch one. */
+  /** A push: content-available → a window for the app (./background.ts); mutable-content → the live NSE or a new one. */
   async deliverPush(body: unknown, receivedAt = Date.now()): Promise<string> {
+    if (isSilentPush(body)) {
+      void this.background.deliverSilent(body);
+      return `s${++this.pushSeq}`;
+    }
     const items = Device.pushItems(body);
     const pushId = `p${++this.pushSeq}`;
     if (this.appInForeground && !this.opts.nseWhenForeground) {
@@ -238,8 +251,8 @@ export class Device extends EventLog {
     return p;
   }
 
-  /** Launch the app process (active, unlocked unless the device is locked). */
-  async launchApp(thread?: string): Promise<ManagedProc> {
+  /** Launch the app process (active unless `background`: launched for a window; routed to `thread` when opened by a tap; unlocked unless the device is locked). */
+  async launchApp(opts: { background?: boolean; thread?: string } = {}): Promise<ManagedProc> {
     if (this.app?.alive) return this.app;
     // One launch at a time: a second foreground while the first launch waits for `ready` joins it.
     if (this.appStarting) return this.appStarting;
@@ -249,7 +262,8 @@ export class Device extends EventLog {
       this.appLaunches++;
       await p.waitEvent('ready', {}, { timeoutMs: 30_000 });
       if (!this.locked) p.send({ type: 'lifecycle', event: 'unlock', masterKey: this.masterKey });
-      await this.activate(p, 'active', thread !== undefined ? { thread } : {});
+      if (opts.background) this.appState = 'background';
+      else await this.activate(p, 'active', opts.thread !== undefined ? { thread: opts.thread } : {});
       return p;
     })().finally(() => (this.appStarting = null));
     return this.appStarting;
@@ -268,12 +282,12 @@ export class Device extends EventLog {
    * `yieldWaitMs`, as SimpleX's app waits up to 10 s) so the two processes
    * never GET the same queue at once.
    */
-  async appLifecycle(event: LifecycleEvent, opts: { deadlineMs?: number; yieldWaitMs?: number; thread?: string } = {}): Promise<void> {
+  async appLifecycle(event: LifecycleEvent, opts: { deadlineMs?: number; yieldWaitMs?: number; thread?: string; bgTask?: boolean } = {}): Promise<void> {
     // As on iOS, an app that was launched and has died (killed, crashed) is launched again when
     // the user brings it to the front; every other event has no process to go to.
     if (event === 'active' && this.app && !this.app.alive) {
       this.log('info', 'phase', 'app relaunched by foreground', { deadPid: this.app.pid });
-      await this.launchApp(opts.thread);
+      await this.launchApp(opts.thread !== undefined ? { thread: opts.thread } : {});
       return;
     }
     const app = this.app;
@@ -284,15 +298,15 @@ export class Device extends EventLog {
   /** The user taps a notification of `threadId`: the app comes to the front routed to that conversation (launched if not running). */
   tap(threadId: string, opts: { yieldWaitMs?: number } = {}): Promise<void> {
     this.log('info', 'push', 'tap', { threadId });
-    if (!this.app) return this.launchApp(threadId).then(() => {});
+    if (!this.app) return this.launchApp({ thread: threadId }).then(() => {});
     return this.appLifecycle('active', { ...opts, thread: threadId });
   }
 
-  private async activate(app: ManagedProc, event: LifecycleEvent = 'active', opts: { deadlineMs?: number; yieldWaitMs?: number; thread?: string } = {}): Promise<void> {
+  private async activate(app: ManagedProc, event: LifecycleEvent = 'active', opts: { deadlineMs?: number; yieldWaitMs?: number; thread?: string; bgTask?: boolean } = {}): Promise<void> {
     if (app.stopped) this.thaw(app);
     const nse = this.nse;
     // From here on pushes are the app's (suppressed for the NSE): its wake sequence fetches them.
-    if (event === 'active') this.appState = 'active';
+    if (event === 'active') (this.appState = 'active'), this.background.opened(); // opened by the user: no longer force-quit
     if (event === 'active' && nse?.alive && !nse.stopped) {
       const from = nse.events.length;
       // Numbered: a `yielded` for an earlier request (yieldId < n) does not answer this one.
@@ -312,7 +326,7 @@ export class Device extends EventLog {
     }
     if (event !== 'lock' && event !== 'unlock') this.appState = event;
     if (event === 'background' || event === 'expiring' || event === 'suspend') this.leaveFrom.set(app, app.events.length);
-    app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}), ...(event === 'active' && opts.thread !== undefined ? { thread: opts.thread } : {}) });
+    app.send({ type: 'lifecycle', event, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}), ...(event === 'active' && opts.thread !== undefined ? { thread: opts.thread } : {}), ...(opts.bgTask === false ? { bgTask: false } : {}) });
     if (event === 'background' || event === 'expiring' || event === 'suspend') void this.nseMayFetch();
   }
 

@@ -16,13 +16,15 @@
  *   account    (app only) the user logged out / in (docs/processes.md "Push tokens").
  *   query      ask for a snapshot (`what`: 'status'); answered by a `status` event.
  *   shutdown   close everything and exit 0.
+ *   window     (app only) iOS granted a background window (refresh task, silent push).
+ *   settings   (app only) the user changed a setting (backgroundRefresh).
  *
  * Process → device ("events"): `{type:'event', name, ...fields}`. Names are
  * listed in `EventName`; tests and the simulator wait on them.
  */
 
-import type { LifecycleMsg, PushMsg, QueueConfig, SessionConfig, SessionEventName } from '../core/session/index.js';
-export type { LifecycleEvent, LifecycleMsg, PushItem, PushMsg, QueueConfig } from '../core/session/index.js';
+import type { LifecycleMsg, PushMsg, QueueConfig, SessionConfig, SessionEventName, SettingsMsg, WindowMsg } from '../core/session/index.js';
+export type { LifecycleEvent, LifecycleMsg, PushItem, PushMsg, QueueConfig, SettingsMsg, WindowMsg } from '../core/session/index.js';
 export { LIFECYCLE_EVENTS } from '../core/session/index.js';
 export { SHARED_FILES } from '../node/session-ports.js';
 
@@ -60,7 +62,7 @@ export interface QueryMsg {
 export interface ShutdownMsg {
   type: 'shutdown';
 }
-export type Command = LifecycleMsg | PushMsg | YieldMsg | AppStateMsg | SendMsg | TokenMsg | AccountMsg | QueryMsg | ShutdownMsg;
+export type Command = LifecycleMsg | PushMsg | YieldMsg | AppStateMsg | SendMsg | TokenMsg | AccountMsg | QueryMsg | ShutdownMsg | WindowMsg | SettingsMsg;
 
 /** Event names: the sessions' (docs/processes.md "Events"). */
 export type EventName = SessionEventName;
@@ -76,7 +78,7 @@ export interface EventMsg {
 export function isCommand(m: unknown): m is Command {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === 'lifecycle' || t === 'push' || t === 'yield' || t === 'app-state' || t === 'send' || t === 'token' || t === 'account' || t === 'query' || t === 'shutdown';
+  return t === 'lifecycle' || t === 'push' || t === 'yield' || t === 'app-state' || t === 'send' || t === 'token' || t === 'account' || t === 'query' || t === 'shutdown' || t === 'window' || t === 'settings';
 }
 
 export function isEvent(m: unknown): m is EventMsg {

@@ -159,7 +159,7 @@ describe('builder', () => {
   it('fills world defaults and scales budgets by timeFactor', () => {
     const w = resolveWorld(scenario('x').world({ timeFactor: 0.01, budgets: { nseMs: 30000 } }).build());
     expect(w).toMatchObject({ mode: 'instant', lockBackend: 'flock', senders: 1, queues: 1 });
-    expect(scaledBudgets(w)).toEqual({ bgTaskMs: 300, nseMs: 300, nseGraceMs: 20, nseMemoryMb: 24 });
+    expect(scaledBudgets(w)).toEqual({ bgTaskMs: 300, noTaskMs: 50, nseMs: 300, nseGraceMs: 20, nseMemoryMb: 24 });
   });
 });
 

@@ -15,6 +15,8 @@ export interface LifecycleMsg {
   deadlineMs?: number;
   /** Only with `active`: brought to the front by a tap on a notification of this thread (docs/notifications.md "Tap"). */
   thread?: string;
+  /** Only with `background`: false = iOS granted no background task (the app suspends at once; docs/processes.md "Background time"). */
+  bgTask?: boolean;
 }
 
 /** One notification as the push gateway delivers it (opaque to the device). */
@@ -28,4 +30,20 @@ export interface PushMsg {
   /** When the device received the push (host clock, ms). */
   receivedAt: number;
   items: PushItem[];
+}
+
+/** The app gets a background window (docs/processes.md "Background windows"). */
+export type WindowKind = 'refresh' | 'silent-push';
+export interface WindowMsg {
+  type: 'window';
+  kind: WindowKind;
+  /** iOS's budget for the window (ms, already scaled by a simulator's timeFactor). */
+  budgetMs: number;
+  /** silent-push: the queue the push is about (informational; the window drains the whole outbox). */
+  queueId?: string;
+}
+/** User settings changed at run time (the app's Settings screen). */
+export interface SettingsMsg {
+  type: 'settings';
+  backgroundRefresh?: boolean;
 }

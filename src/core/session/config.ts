@@ -57,4 +57,8 @@ export interface SessionConfig {
   appExpiryDeadlineMs?: number;
   /** Store durability (default DEFAULT_STORE_SYNC, 'full'). */
   storeSync?: StoreSync;
+  /** app only: the user's "background refresh" setting (default off; docs/processes.md "Background windows"). Changed at run time by a `settings` command. */
+  backgroundRefresh?: boolean;
+  /** app only: with a background task, suspend this long after leaving the front unless expiry or the front comes first (none by default; the Node device passes 20 000). */
+  appSuspendAfterMs?: number;
 }

@@ -28,6 +28,9 @@ export type SessionEventName =
   | 'left-front' // app: out of the foreground and no receive in flight — the NSE may GET its queues now
   | 'app-left' // NSE: the app left the foreground, GETs allowed again
   | 'push-token' // app: push token lifecycle; fields: state ('registered'|'deactivated'), platform, token (first 6 chars + …), reason?, queues
+  | 'bg-refresh' // app: refresh task scheduled (replaced: an earlier request was replaced, never a second one) or cancelled; fields: state, id, replaced?
+  | 'bg-window' // app: a background window (refresh task, silent push); fields: state ('start'|'skip'|'expired'|'end'), kind, reason?, sent?, polled?, notified?
+  | 'local-notification' // app: a window's status poll found has_payload: a generic notification, nothing downloaded; fields: queueId, reason
   | 'status' // reply to query
   | 'badge' // app: the icon's badge = unread messages (docs/notifications.md); fields: count
   | 'thread-read' // app: a tap opened a conversation — remove its delivered notifications, set the badge; fields: threadId, queueId, msgIds, badge?

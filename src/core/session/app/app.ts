@@ -1,13 +1,16 @@
 import { isNsekitError, NsekitError } from '../../errors.js';
 import { fetchAndProcess, type InboundOutcome } from '../../inbound/index.js';
 import { Backoff, sleep } from './backoff.js';
-import type { LifecycleMsg } from '../commands.js';
+import { BackgroundTime } from './background-time.js';
+import { BackgroundWindows, type WindowResult } from './background-window.js';
+import type { LifecycleMsg, SettingsMsg, WindowMsg } from '../commands.js';
 import type { SessionConfig } from '../config.js';
 import type { SessionRuntime } from '../runtime.js';
 import { LowPowerPoller } from './low-power.js';
 import { Outbox } from './outbox.js';
 import { PushTokens } from './push-token.js';
 import { Realtime } from './realtime.js';
+import { RefreshTask } from './refresh.js';
 
 /** `tap`: brought to the front by a tap on a notification, routed to its thread (docs/notifications.md "Tap"); `login`: the user logged in again. */
 export type WakeReason = 'resume' | 'online' | 'tap' | 'login';
@@ -23,6 +26,11 @@ export class App {
   readonly poller: LowPowerPoller;
   readonly outbox: Outbox;
   readonly tokens: PushTokens;
+  readonly refresh: RefreshTask;
+  readonly windows: BackgroundWindows;
+  private readonly bgTime: BackgroundTime;
+  /** In front: its `active` applied and not left since (the phase alone cannot tell: a background window is `active` too). */
+  private front = false;
   readonly mode: NonNullable<SessionConfig['mode']>;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly maxBatch: number;
@@ -56,6 +64,17 @@ export class App {
         await this.tokens.ensure('change');
       }).catch((e) => rt.errorEvent('push token', e));
     };
+    this.refresh = new RefreshTask(rt);
+    this.bgTime = new BackgroundTime(rt, (m) => this.onLifecycle(m).catch((e: unknown) => rt.errorEvent(`lifecycle ${m.event}`, e)));
+    this.windows = new BackgroundWindows({
+      rt,
+      outbox: this.outbox,
+      poller: this.poller,
+      refresh: this.refresh,
+      mode: this.mode,
+      inFront: () => this.front,
+      activeCount: () => this.activeCount,
+    });
     // The outbox's retry timer drains in the lifecycle order too (never beside a lock or a suspension).
     this.outbox.runSerial = (fn) => this.serial(fn);
     // A SUB delivery that could not be made durable is still in flight at the relay, which sends nothing
@@ -106,6 +125,7 @@ export class App {
     // Undo that the same way: a command still queued from before the suspension (a wake whose
     // next step waits for a class the suspension blocked) would otherwise hold this one back.
     if (m.event === 'active') this.activeCount++;
+    if (m.event !== 'lock' && m.event !== 'unlock') this.bgTime.clear();
     if (m.event === 'active' && this.suspendedAhead) {
       this.suspendedAhead = false;
       void this.rt.phase.activate().catch((e: unknown) => this.rt.errorEvent('lifecycle active', e));
@@ -113,15 +133,17 @@ export class App {
     // A wake is for the foreground as of this command: a leave received after it (even before the
     // wake starts, behind a slow command) makes it stale, so the NSE is never GETting beside it.
     const gen = this.leaveGen;
-    return this.serial(() => this.apply(m, applied, gen, seq)).finally(() => applied?.());
+    const actives = this.activeCount;
+    return this.serial(() => this.apply(m, applied, gen, seq, actives)).finally(() => applied?.());
   }
 
-  private async apply(m: LifecycleMsg, applied: (() => void) | undefined, gen: number, seq: number): Promise<void> {
+  private async apply(m: LifecycleMsg, applied: (() => void) | undefined, gen: number, seq: number, actives: number): Promise<void> {
     const { rt } = this;
     rt.log('info', 'phase', `lifecycle ${m.event}`, { from: rt.phase.phase });
     switch (m.event) {
       case 'active': {
         await rt.phase.activate();
+        this.front = true;
         applied?.();
         // The foreground app wins: whoever holds the shared lock (the NSE) yields.
         rt.lock.requestYield();
@@ -132,6 +154,8 @@ export class App {
       }
       case 'background':
         await this.goBackground();
+        // Unless a later command (the front again, a suspension) is already on its way.
+        if (gen === this.leaveGen && actives === this.activeCount && this.rt.phase.phase === 'background') this.bgTime.left(m);
         return;
       case 'expiring':
       case 'suspend': {
@@ -161,6 +185,12 @@ export class App {
   send(queueId: string, text: string, clientId?: string): Promise<string> {
     const gen = this.suspendGen;
     return this.serial(async () => {
+      // A suspension ran first (the send raced the app's way out): its outbox write would wait for
+      // the database class until the next activation and hold every later command (`active` too).
+      const p = this.rt.phase.phase;
+      if (p === 'suspended' || p === 'suspending') {
+        throw new NsekitError('OUTBOX_NOT_QUEUED', 'the app suspended before the message was queued', { cause: 'STORE_CLOSED', ...(clientId ? { clientId } : {}) });
+      }
       const id = await this.outbox.enqueue(queueId, text, clientId, { mayRetry: () => gen === this.suspendGen });
       // Queued: a failing drain is the outbox's to retry, not a failed send.
       if (this.rt.phase.phase === 'active' && !this.tokens.loggedOut) await this.outbox.drain().catch((e) => this.rt.errorEvent('outbox drain', e, { clientId: id }));
@@ -194,6 +224,16 @@ export class App {
     });
   }
 
+  /** iOS granted a background window (refresh task, silent push): bounded push-only work, then suspended. */
+  onWindow(m: WindowMsg): Promise<WindowResult> {
+    return this.serial(() => this.windows.run(m));
+  }
+
+  /** The user changed a setting (applied at once: the refresh request is submitted or cancelled). */
+  onSettings(m: SettingsMsg): void {
+    if (m.backgroundRefresh !== undefined) this.refresh.setEnabled(m.backgroundRefresh);
+  }
+
   /** Run a quarantined inbound message through the pipeline again (docs/receive.md "Quarantine"). */
   retryQuarantined(msgId: string): Promise<InboundOutcome | null> {
     return this.serial(() => this.rt.retryQuarantined(msgId));
@@ -208,13 +248,14 @@ export class App {
       const outbox = readable ? (await rt.store.outboxPending()).filter((i) => i.state !== 'failed').length : null;
       const outboxFailed = readable && rt.store.outboxList ? (await rt.store.outboxList('failed')).length : null;
       const quarantined = rt.store.isOpen && rt.store.quarantineList ? (await rt.store.quarantineList()).length : null;
-      return { role: 'app', phase: rt.phase.phase, mode: this.mode, rt: this.realtime.state, stored: count, outbox, outboxFailed, quarantined, unlocked: rt.unlocked };
+      return { role: 'app', phase: rt.phase.phase, mode: this.mode, backgroundRefresh: this.refresh.enabled, refreshScheduled: this.refresh.scheduled, windows: this.windows.granted, rt: this.realtime.state, stored: count, outbox, outboxFailed, quarantined, unlocked: rt.unlocked };
     });
   }
 
   /** Stop timers and live delivery (the process is going away). */
   close(): void {
     this.realtime.close();
+    this.bgTime.clear();
     this.poller.stop();
     this.outbox.close();
   }
@@ -232,6 +273,7 @@ export class App {
     const { rt } = this;
     rt.log('warn', 'phase', `lifecycle ${m.event}: not suspending yet at half the deadline, suspending ahead of the queue`, { deadlineMs });
     this.suspendedAhead = true;
+    this.front = false;
     this.poller.stop();
     rt.lock.withdrawYield();
     if (rt.phase.phase === 'active') rt.phase.background(); // the phases a host sees stay in order
@@ -256,6 +298,8 @@ export class App {
 
   private async goBackground(): Promise<void> {
     const { rt } = this;
+    const wasFront = this.front;
+    this.front = false;
     if (rt.phase.phase === 'active') {
       this.poller.stop();
       // A yield request made at activation and not yet honoured would make an NSE launched
@@ -268,6 +312,8 @@ export class App {
     // message. Only when they are done may the NSE GET the same queues: tell the device.
     await rt.phase.whenIdle('receiveNetwork');
     rt.emit('left-front', {});
+    // Leaving the front submits the refresh request (replacing a pending one) while the setting is on.
+    if (wasFront) this.refresh.scheduleIfEnabled();
   }
 
   /**

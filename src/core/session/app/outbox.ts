@@ -130,11 +130,31 @@ export class Outbox {
     }
   }
 
-  /** Send every unsent item, oldest first per queue. Concurrent calls share one drain. */
-  drain(): Promise<number> {
-    if (!this.draining) this.draining = this.doDrain().finally(() => (this.draining = null));
+  /**
+   * Send every unsent item, oldest first per queue. Concurrent calls share one drain. `stop`
+   * (a background window about to expire) is asked before each item: no new SEND starts once it
+   * holds. An item whose SEND is in flight then stays `sending` until its OK is marked; if that
+   * never happens (forced suspension, kill) it is resent with the same clientId and the relay
+   * dedupes it — sent once.
+   */
+  drain(stop?: () => boolean): Promise<number> {
+    if (stop) {
+      const prev = this.stopWhen;
+      this.stopWhen = prev ? () => prev() || stop() : stop;
+    } else if (this.draining && this.stopWhen) {
+      // A window's drain (it may have stopped already, or wait for its next SEND until the app is
+      // activated again): this caller wants everything sent, so a full drain follows it.
+      this.stopWhen = null;
+      const d = this.draining;
+      return d.then(
+        (n) => this.drain().then((m) => n + m),
+        () => this.drain(),
+      );
+    }
+    if (!this.draining) this.draining = this.doDrain().finally(() => ((this.draining = null), (this.stopWhen = null)));
     return this.draining;
   }
+  private stopWhen: (() => boolean) | null = null;
 
   /** Stop the retry timer (the process is going away). */
   close(): void {
@@ -165,6 +185,10 @@ export class Outbox {
     /** Queues whose oldest unsent item waits for a retry: their later items wait too (order per queue). */
     const held = new Set<string>();
     for (const it of items) {
+      if (this.stopWhen?.()) {
+        rt.log('info', 'outbox', 'drain stopped: the background window ends', { left: items.length - sent });
+        break;
+      }
       if (held.has(it.queueId)) continue;
       const q = rt.queueCfg.get(it.queueId);
       try {
@@ -175,6 +199,9 @@ export class Outbox {
         if (!rt.transport.connected) await rt.phase.run('sendNetwork', () => rt.ensureConnected());
         await rt.store.outboxMark(it.clientId, 'sending');
         const wire = sealForQueue(q.e2e, rt.host.rng, it.queueId, content);
+        // A trigger site before the SEND's sendNetwork op: held here past a window's expiry, the
+        // item is not in flight; the op then waits for the class to reopen (the next activation).
+        await rt.host.failpoints.hit('outbox.send', { queueId: it.queueId, clientId: it.clientId });
         // The SEND is one sendNetwork op; its failpoints let a history see it start, succeed or fail (the gates invariant).
         const res = await rt.phase.run('sendNetwork', async () => {
           const fp = { queueId: it.queueId, clientId: it.clientId };
