@@ -20,7 +20,7 @@ describe('background time', () => {
     const freeze = idx(h, (o) => o.f === 'freeze' && (o.value as { why?: string }).why === 'no-task-over');
     expect(suspended).toBeGreaterThan(-1);
     expect(suspended).toBeLessThan(freeze);
-    expect(h.ops('suspended', 'app').map(val).at(-1)).toEqual({ lockHeld: false, storeOpen: false });
+    expect(h.ops('suspended', 'app').map(val).at(-1)).toMatchObject({ lockHeld: false, storeOpen: false });
     expect(h.ops('expire')).toEqual([]); // no warning without a task
     expect(h.history.filter((o) => o.f === 'lock.held-at-freeze')).toEqual([]);
   });
