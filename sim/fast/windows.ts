@@ -53,7 +53,8 @@ export class FastWindows {
   async settings(on: boolean): Promise<void> {
     this.backgroundRefresh = on;
     this.w.h.ok(ORCH, 'settings', { backgroundRefresh: on });
-    await this.w.postAppFn((a) => a.onSettings({ type: 'settings', backgroundRefresh: on }));
+    // Not awaited: like the real device's IPC command, a frozen app reads it when thawed (in order).
+    void this.w.postAppFn((a) => a.onSettings({ type: 'settings', backgroundRefresh: on }));
   }
 
   /** A launch hands the app the stored setting first (before any window reaches it). */

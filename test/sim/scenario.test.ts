@@ -85,7 +85,22 @@ describe('scenario validation', () => {
     ['pause without failpoint', { ...base, steps: [{ when: { at_ms: 1 }, do: 'pause', proc: 'nse' }] }, '$.steps[0].when', 'pause needs a failpoint trigger'],
     ['resume without pause', { ...base, steps: [{ do: 'resume', proc: 'app' }] }, '$.steps[0].proc', 'without an earlier pause'],
     ['queue out of range', { ...base, world: { queues: 2 }, steps: [{ do: 'send', args: { queue: 2 } }] }, '$.steps[0].args.queue', 'out of range'],
+    ['background task not a boolean', { ...base, steps: [{ do: 'background', proc: 'app', args: { task: 'no' } }] }, '$.steps[0].args.task', 'boolean'],
+    ['refresh with a proc', { ...base, steps: [{ do: 'refresh', proc: 'app' }] }, '$.steps[0]', 'proc'],
+    ['app-send count 0', { ...base, steps: [{ do: 'app-send', args: { count: 0 } }] }, '$.steps[0].args.count', '1'],
   ];
+  it('accepts the background-window verbs with their arguments', () => {
+    const steps = [
+      { do: 'settings', args: { backgroundRefresh: true } },
+      { do: 'background', proc: 'app', args: { task: false } },
+      { do: 'refresh', args: { budgetMs: 5_000 } },
+      { do: 'silent-push', args: { queue: 0, throttled: true, budgetMs: 30_000 } },
+      { do: 'app-send', args: { queue: 0, count: 2 } },
+      { do: 'force-quit' },
+    ];
+    const r = validateScenario({ ...base, steps });
+    expect(r.ok, JSON.stringify(r.ok ? null : r.errors)).toBe(true);
+  });
   it.each(bad)('rejects %s with a JSON path', (_label, x, path, msg) => {
     const r = validateScenario(x);
     expect(r.ok).toBe(false);
