@@ -52,6 +52,8 @@ describe('refresh task: the setting and the one request', () => {
     expect(app.refresh.scheduled).toBe(true);
     // Off again: cancelled, and a departure schedules nothing.
     await h.settle(win.settings(false));
+    // The step does not wait for the app (a frozen one reads it when thawed): run until it has.
+    await h.run(() => h.events('bg-refresh', (v) => v.state === 'cancelled', 'app').length > 0);
     expect(app.refresh.scheduled).toBe(false);
     expect(h.events('bg-refresh', (v) => v.state === 'cancelled', 'app').length).toBe(1);
   });
