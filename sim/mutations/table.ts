@@ -86,7 +86,7 @@ export const MUTATIONS: Mutation[] = [
     description: 'the NSE fetches until the queue is empty, whatever its extra-GET cap and the notification flag',
     expect: ['bounded-work'],
     seed: 1,
-    firstRun: 345,
+    firstRun: 130,
     caughtBy: ['bounded-work'],
   },
   {
@@ -106,7 +106,7 @@ export const MUTATIONS: Mutation[] = [
     description: "the NSE's expiry shows best-attempt content but does not mark the pushes finished: their fetches go on (a push waiting out the suspension GETs once reactivated)",
     expect: ['bounded-work'],
     seed: 3,
-    firstRun: 310,
+    firstRun: 281,
     caughtBy: ['bounded-work'],
   },
   {
@@ -189,8 +189,8 @@ export const MUTATIONS: Mutation[] = [
     edits: one('      r.release();\n', '      await r.ack().catch(() => {});\n'),
     description: 'a message whose processing failed is ACKed (deleted) instead of released',
     expect: ['no-loss'],
-    seed: 1,
-    firstRun: 550,
+    seed: 3,
+    firstRun: 630,
     caughtBy: ['no-loss', 'liveness'],
   },
   {
@@ -199,8 +199,8 @@ export const MUTATIONS: Mutation[] = [
     edits: one('    await this.suspend(this.suspendDeadlineMs, report);\n  }', '    report();\n    void this.suspend(this.suspendDeadlineMs);\n  }'),
     description: "the NSE answers a yield request (`yielded`) at once and drains afterwards: the app GETs beside the NSE's receive in flight",
     expect: ['get-isolation'],
-    seed: 1,
-    firstRun: 141,
+    seed: 3,
+    firstRun: 148,
     caughtBy: ['get-isolation'],
   },
   {
