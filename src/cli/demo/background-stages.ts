@@ -42,10 +42,16 @@ export async function writeInBackground(t: Tracker, o: StageOptions): Promise<Se
   const clientId = `demo-app-${label}`;
   const from = app.events.length;
   app.send({ type: 'send', queueId: q.queueId, text: s.text, clientId });
-  t.sent.push(s);
+  // 'sending' is reported once the outbox holds it durably: from then on it must arrive; an app
+  // killed before that never saved it (the user sees no "sending…"), so it is no row.
   const queued = await t.procEvent(app, (e) => e.name === 'outbox' && e.clientId === clientId && e.state === 'sending', from, o.waitMs);
+  if (!queued) {
+    say(t, o, `   the user wrote "${s.text}" but the app did not queue it (${app.alive ? 'not in time' : 'the app is gone'}): not counted`);
+    return null;
+  }
+  t.sent.push(s);
   const sentEarly = app.events.slice(from).some((e) => e.name === 'outbox' && e.clientId === clientId && e.state === 'sent');
-  say(t, o, `   the user wrote "${s.text}" and left the app: ${queued ? `in the outbox (sending…)${sentEarly ? ', but already sent' : ', held: no network in the background'}` : 'not queued in time (going on)'}`);
+  say(t, o, `   the user wrote "${s.text}" and left the app: in the outbox (sending…)${sentEarly ? ', but already sent' : ', held: no network in the background'}`);
   return s;
 }
 

@@ -112,6 +112,7 @@ export function report(t: Tracker, back: StoreReadback | null, out: (l: string) 
     failures.push(...r.failures);
   }
   const ok = failures.length === 0;
+  const fanOut = t.sent.filter((s) => !s.fromApp).length;
   // Shown at most once per message (the store's `notified` mark): counted here, the table shows the first.
   const shown = new Map<unknown, number>();
   for (const e of ev) if (e.name === 'notification') shown.set(e.msgId, (shown.get(e.msgId) ?? 0) + 1);
@@ -123,7 +124,7 @@ export function report(t: Tracker, back: StoreReadback | null, out: (l: string) 
       `messages notified more than once: ${shownTwice}`,
   );
   out(
-    `demo: ${t.sent.length} sent${others.length ? ` to each of ${others.length + 1} devices` : ''}, ${delivered} delivered (store ${counts.app + counts.nse + counts.store}, inbox→store ${counts.inbox}), ` +
+    `demo: ${t.sent.length} sent${others.length ? ` (${fanOut} to each of ${others.length + 1} devices${fanOut < t.sent.length ? `, ${t.sent.length - fanOut} from device 1's app` : ''})` : ''}, ${delivered} delivered (store ${counts.app + counts.nse + counts.store}, inbox→store ${counts.inbox}), ` +
       `${lost + otherLost} lost, ${duplicated + otherDup} duplicated — ${ok ? 'OK' : `${failures.join('; ')} — FAIL`}`,
   );
   return {
