@@ -56,8 +56,11 @@ describe('e2e: the nsekit CLI', () => {
     const r = await run(['demo']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const last = r.stdout.trim().split('\n').pop()!;
-    expect(last).toMatch(/^demo: 12 sent, 12 delivered \(store 9, inbox→store 3\), 0 lost, 0 duplicated — OK$/);
+    // 13 from the sender, 1 written in the app (docs/cli.md, `nsekit demo`).
+    expect(last).toMatch(/^demo: 14 sent, 14 delivered \(store 11, inbox→store 3\), 0 lost, 0 duplicated — OK$/);
     expect(r.stdout).toContain('NSE → inbox → store');
+    expect(r.stdout).toContain('-- refresh window: ');
+    expect(r.stdout).toContain('-- silent push: ');
     expect(r.stdout).toContain('0xdead10cc violations: 0');
   });
 

@@ -122,8 +122,12 @@ describe('e2e: nsekit demo', () => {
     const code = await r.code;
     const out = r.stdout();
     expect(code, out + r.stderr()).toBe(0);
-    expect(verdict(out)).toMatch(/^demo: 12 sent, 12 delivered \(.*\), 0 lost, 0 duplicated — OK$/);
-    expect(out).toContain('app launches: 2'); // relaunched by the last stage's foreground
+    // 13 when the app died before the user's message was in its outbox (not counted), else 14.
+    expect(verdict(out)).toMatch(/^demo: (1[34]) sent, \1 delivered \(.*\), 0 lost, 0 duplicated — OK$/);
+    // Relaunched once, into the background, by the refresh window (the silent pushes and the last foreground find it running).
+    expect(out).toContain('app launches: 2');
+    expect(out).toContain('-- refresh window: ');
+    expect(out).toMatch(/silent push 4: throttled \(429\) → visible push sent instead/);
     expect(out).toContain('freeze app: not running');
     expect(out).toContain('NSE → inbox → store');
   });
@@ -142,8 +146,41 @@ describe('e2e: nsekit demo', () => {
     const code = await r.code;
     const out = r.stdout();
     expect(code, out + r.stderr()).toBe(0);
-    expect(verdict(out)).toMatch(/^demo: 12 sent, 12 delivered \(store 9, inbox→store 3\), 0 lost, 0 duplicated — OK$/);
+    expect(verdict(out)).toMatch(/^demo: 14 sent, 14 delivered \(store 11, inbox→store 3\), 0 lost, 0 duplicated — OK$/);
     expect(out).toContain('pending inbox left: 0');
+  });
+
+  it('background life: refresh on, a message written in the app as it leaves goes out in a refresh window; silent pushes are windows without a GET until the throttled one falls back to the NSE', async () => {
+    const r = start(['demo']);
+    const code = await r.code;
+    const out = r.stdout();
+    expect(code, out + r.stderr()).toBe(0);
+    const lines = out.split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    // The stages, in the walk's order.
+    const order = [
+      /background refresh turned on in Settings: the app submitted its refresh request/,
+      /^-- background: /,
+      /the user wrote "written in the app #1" and left the app: in the outbox \(sending…\), held: no network in the background/,
+      /^-- frozen: /,
+      /^-- refresh window: /,
+      /window: done; outbox items sent: 1; app fetches: 0; freeze app: frozen/,
+      /m6 reached the relay and came back to the device/,
+      /^-- silent push: /,
+      /silent push 1: window for the app; app fetches: 0; m9 still at the relay; freeze app: frozen/,
+      /silent push 3: window for the app; app fetches: 0; m9 still at the relay/,
+      /silent push 4: throttled \(429\) → visible push sent instead/,
+      /m9 fetched by the push \(nse stored\); gateway throttled: 1/,
+      /^-- locked: /,
+    ].map(at);
+    expect(order.every((i) => i >= 0), out).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    // Both are rows of the table and of the verdict, each stored once.
+    expect(out).toMatch(/ m6 +app send \(bg\) +NSE → store /);
+    expect(out).toMatch(/ m9 +silent push +NSE → store /);
+    expect(out).toContain('0xdead10cc violations: 0');
+    expect(out).toContain('app launches: 1');
+    expect(verdict(out)).toMatch(/^demo: 14 sent, 14 delivered \(store 11, inbox→store 3\), 0 lost, 0 duplicated — OK$/);
   });
 
   it('--devices 2: every message is on both devices exactly once; the verdict counts both', async () => {
@@ -151,9 +188,9 @@ describe('e2e: nsekit demo', () => {
     const code = await r.code;
     const out = r.stdout();
     expect(code, out + r.stderr()).toBe(0);
-    expect(verdict(out)).toMatch(/^demo: 12 sent to each of 2 devices, 12 delivered \(.*\), 0 lost, 0 duplicated — OK$/);
-    // Device 2 spent the walk frozen in the background: its NSE stored every copy.
-    expect(out).toMatch(/device 2: 12 of 12 in its store \(app \d+, NSE \d+\); 0 lost, 0 duplicated; integrity ok; pending inbox left 0; 0xdead10cc violations 0/);
+    expect(verdict(out)).toMatch(/^demo: 14 sent \(13 to each of 2 devices, 1 from device 1's app\), 14 delivered \(.*\), 0 lost, 0 duplicated — OK$/);
+    // Device 2 spent the walk frozen in the background: its NSE stored every copy (the app's own message is device 1's alone).
+    expect(out).toMatch(/device 2: 13 of 13 in its store \(app \d+, NSE \d+\); 0 lost, 0 duplicated; integrity ok; pending inbox left 0; 0xdead10cc violations 0/);
     const bad = start(['demo', '--devices', '9']);
     expect(await bad.code).toBe(2);
     expect(bad.stderr()).toContain('nsekit demo: CLI_BAD_VALUE: --devices needs an integer 1..8');

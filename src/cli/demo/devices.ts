@@ -32,7 +32,7 @@ export async function settleOtherDevices(u: UserDevices, t: Tracker, waitMs: num
     d.unlock();
     await d.appLifecycle('active');
     const has = (id: string | undefined) => d.events.some((e) => e.name === 'stored' && e.msgId === id);
-    const ok = await t.until(() => t.sent.every((s) => has(s.msgIds?.[i])), waitMs);
+    const ok = await t.until(() => t.sent.every((s) => s.fromApp || has(s.msgIds?.[i])), waitMs);
     all &&= ok;
   }
   return all;

@@ -41,6 +41,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult & { ch
   const w = new World({
     queues: 2,
     mode: 'instant',
+    // The app writes a message of its own in the background stages (its outbox, its own queue).
+    appCanSend: true,
     procConfig: { nseGraceMs: 500, logLevel: opts.verbose ? 'info' : 'warn' },
     procOpts: { stderr: opts.verbose ? 'inherit' : 'ignore' },
     log: opts.verbose ? stderrLog('demo') : silentLog,
@@ -60,7 +62,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult & { ch
       t = new Tracker(w, out, user);
     }
     if (!opts.chaos) {
-      await walk(t, { narrate: true, waitMs: STAGE_WAIT_MS });
+      await walk(t, { narrate: true, waitMs: STAGE_WAIT_MS, background: true });
     } else {
       const { minutes, seed } = opts.chaos;
       chaos = new Chaos(w.device, new Prng(seed), opts.verbose ? out : undefined);

@@ -1,4 +1,5 @@
-import type { Tracker } from './tracker.js';
+import { refreshWindow, silentPushes, turnOnRefresh, writeInBackground } from './background-stages.js';
+import type { Sent, Tracker } from './tracker.js';
 
 export interface StageOptions {
   /** Say what happens (the normal demo) or stay quiet (chaos rounds). */
@@ -7,6 +8,12 @@ export interface StageOptions {
   waitMs: number;
   /** Prefix of the texts (chaos: the round), so every text is unique. */
   prefix?: string;
+  /**
+   * Also walk the app's background life (background-stages.ts): refresh on, a message written
+   * in the app as it leaves, a refresh window, silent pushes until one is throttled. The normal
+   * demo does; the chaos rounds do not (the gateway's hourly silent budget is spent once).
+   */
+  background?: boolean;
 }
 
 /**
@@ -26,6 +33,7 @@ export async function walk(t: Tracker, o: StageOptions): Promise<void> {
   if (!(await foreground(t, o.waitMs))) say(`   the app did not report its wake within ${o.waitMs / 1000} s (going on)`);
   say(`   (${pids()})`);
   await t.arrive('foreground', await t.send('foreground', 0, 3, p), o.waitMs, !o.narrate);
+  if (o.background) await turnOnRefresh(t, o);
 
   say(`-- background: sockets closed, pushes wake the NSE (${pids()})`);
   let app = d.app;
@@ -33,6 +41,8 @@ export async function walk(t: Tracker, o: StageOptions): Promise<void> {
   await d.appLifecycle('background');
   await t.procEvent(app, (e) => e.name === 'phase' && e.phase === 'background', from, o.waitMs);
   await t.arrive('background', await t.send('background', 1, 2, p), o.waitMs, !o.narrate);
+  let written: Sent | null = null;
+  if (o.background) written = await writeInBackground(t, o);
 
   say(`-- frozen: app suspended (store closed, lock released), then SIGSTOP (${pids()})`);
   app = d.app;
@@ -42,6 +52,10 @@ export async function walk(t: Tracker, o: StageOptions): Promise<void> {
   if (await t.procEvent(app, (e) => e.name === 'suspended', from, o.waitMs)) say(`   freeze app: ${d.freeze(app!)}`);
   else say(`   freeze app: ${app?.alive ? 'not suspended in time, left running' : 'not running'}`);
   await t.arrive('frozen', await t.send('frozen', 0, 2, p), o.waitMs, !o.narrate);
+  if (o.background) {
+    await refreshWindow(t, o, written);
+    await silentPushes(t, o);
+  }
 
   say(`-- locked: the key leaves memory, the NSE writes the pending inbox (${pids()})`);
   d.lock();

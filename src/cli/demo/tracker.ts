@@ -18,6 +18,8 @@ export interface Sent {
   msgId: string;
   /** With several devices: its id on each device, in device order (one fan-out, docs/protocol.md). */
   msgIds?: string[];
+  /** Written in device 1's app (its outbox), into its own queue: on that device only, not a fan-out. */
+  fromApp?: boolean;
 }
 
 /**
@@ -42,7 +44,8 @@ export class Tracker {
   }
 
   /** Send `n` texts for `stage`, alternating queues from `queue`; sealed end to end, msgIds kept. */
-  async send(stage: string, queue: number, n: number, prefix = ''): Promise<Sent[]> {
+  async send(stage: string, queue: number, n: number, prefix = '', opts: { notification?: boolean } = {}): Promise<Sent[]> {
+    const notification = opts.notification ?? true;
     const batch: Sent[] = [];
     for (let i = 0; i < n; i++) {
       const q = this.w.queues[queue]!;
@@ -50,13 +53,13 @@ export class Tracker {
       const label = `m${this.sent.length + 1}`;
       let s: Sent;
       if (this.user) {
-        const msgIds = await this.user.send(queue, text, { clientId: `demo-${label}` });
+        const msgIds = await this.user.send(queue, text, { clientId: `demo-${label}`, notification });
         s = { label, text, stage, queue, msgId: msgIds[0] ?? '', msgIds };
       } else {
         const body = sealForQueue(q.e2e, nodeRng, q.queueId, { type: 'text', text });
         if (!this.w.sender.connected) await this.w.sender.connect();
         // With a clientId the relay answers the msgId (how the device's events name the message).
-        const r = await this.w.sender.sendWithResult(q.queueId, body, { notification: true }, { clientId: `demo-${label}` });
+        const r = await this.w.sender.sendWithResult(q.queueId, body, { notification }, { clientId: `demo-${label}` });
         s = { label, text, stage, queue, msgId: r.msgId ?? '' };
       }
       this.sent.push(s);
