@@ -110,12 +110,24 @@ export class RealWindows {
       dev.appState = 'background';
     }
     this.h.ok('orchestrator', 'bg-window', { kind, budgetMs: budget });
-    const over = setTimeout(() => {
-      // An app that was already running in the background keeps its own background time instead.
-      if (woken && dev.appState !== 'active' && dev.app?.alive && !dev.app.stopped) this.freeze('app', 'window-over');
-    }, budget);
+    // iOS's budget runs from the moment the app has the task — after a relaunch into the background
+    // has finished launching, not from the request (a launch can take longer than a scaled budget:
+    // explore seed 1 real runs froze the app before its `ready`). So the timer starts at its `bg-window` start.
+    let over: ReturnType<typeof setTimeout> | null = null;
+    let done = false;
+    void dev
+      .waitEvent('app', 'bg-window', (x) => x.state === 'start', { from: dev.events.length, timeoutMs: budget + 40_000 })
+      .then(() => {
+        if (done) return;
+        over = setTimeout(() => {
+          // An app that was already running in the background keeps its own background time instead.
+          if (woken && dev.appState !== 'active' && dev.app?.alive && !dev.app.stopped) this.freeze('app', 'window-over');
+        }, budget);
+      })
+      .catch(() => {});
     const outcome = await run(budget);
-    clearTimeout(over);
+    done = true;
+    if (over !== null) clearTimeout(over);
     const app = dev.app;
     this.h.info('orchestrator', 'bg-window.outcome', { kind, outcome });
     // Its window is over and it suspended: iOS suspends (freezes) it — unless the user opened it.
