@@ -83,7 +83,11 @@ export class App {
       if (rt.phase.phase === 'active' && this.mode === 'instant') this.realtime.retry(`delivery on ${queueId} not ACKed`);
     };
     // Imports run in the lifecycle order (no `lock` can wipe the key in the middle of one).
-    rt.onInboxAppendedUnlocked = () => void this.serial(() => rt.importInbox()).catch((e) => rt.errorEvent('inbox import', e));
+    // What it imports is unread too: the badge follows (as after the import at unlock; explore seed 2 run 17507).
+    rt.onInboxAppendedUnlocked = () =>
+      void this.serial(async () => {
+        if ((await rt.importInbox()) > 0 && rt.phase.phase === 'active') await rt.presenter.publishBadge();
+      }).catch((e) => rt.errorEvent('inbox import', e));
   }
 
   /** Run `fn` after every earlier command (lifecycle is strictly ordered). The caller reports failures. */
