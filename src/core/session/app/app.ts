@@ -52,7 +52,13 @@ export class App {
     });
     this.realtime.onOnline = () => void this.serial(() => this.safeWake('online'));
     this.poller = new LowPowerPoller(rt, cfg.pollIntervalMs ?? 1_000);
-    this.poller.fetchQueue = (q) => this.fetchQueue(q).then(() => {});
+    // A poll's fetch stops (before its next GET) once the app leaves the foreground: a GET left
+    // waiting at the closed gate would go out when a background window opens it again, beside the
+    // NSE's (explore seed 424242 run 493).
+    this.poller.fetchQueue = (q) => {
+      const gen = this.leaveGen;
+      return this.fetchQueue(q, () => gen !== this.leaveGen || rt.phase.phase !== 'active').then(() => {});
+    };
     this.outbox = new Outbox(rt);
     this.tokens = new PushTokens(rt, rt.ports.pushToken);
     // A new token from the OS is registered at once while in front (else at the next wake).
