@@ -57,7 +57,7 @@ export class App {
     // NSE's (explore seed 424242 run 493).
     this.poller.fetchQueue = (q) => {
       const gen = this.leaveGen;
-      return this.fetchQueue(q, () => gen !== this.leaveGen || rt.phase.phase !== 'active').then(() => {});
+      return this.fetchQueue(q, () => gen !== this.leaveGen || !this.poller.active || rt.phase.phase !== 'active').then(() => {});
     };
     this.outbox = new Outbox(rt);
     this.tokens = new PushTokens(rt, rt.ports.pushToken);

@@ -40,8 +40,17 @@ export class LowPowerPoller {
     this.timer = this.rt.host.clock.setTimer(ms, () => void this.tick());
   }
 
-  /** One status request: true if the relay holds a message for `queueId`. */
-  async hasPayload(queueId: string): Promise<boolean> {
+  /** Polling (started by a wake, not stopped since). */
+  get active(): boolean {
+    return this.running;
+  }
+
+  /**
+   * One status request: true if the relay holds a message for `queueId`. `abandonOnStop` (the
+   * poll loop's own requests): stop() abandons it in flight (answer false). A background
+   * window asks with the poller stopped and waits for its answer.
+   */
+  async hasPayload(queueId: string, abandonOnStop = false): Promise<boolean> {
     const q = this.rt.queueCfg.get(queueId);
     if (!q?.statusKey) return true; // no key: cannot ask, so fetch
     const path = statusRequestPath(hexBytes(q.statusKey, 'statusKey'), queueId, this.rt.host.clock.now());
@@ -50,9 +59,11 @@ export class LowPowerPoller {
     // Leaving the foreground stops polling and waits for receives in flight: a request hanging on a
     // partitioned network (up to its 10 s timeout) would hold the suspension and every later
     // command. So stop() abandons it — a poll only reads, so nothing is lost; the answer is ignored.
-    if (!this.running) return false;
+    if (abandonOnStop && !this.running) return false;
     let waiter: () => void = () => {};
-    const stopped = new Promise<null>((resolve) => this.stopWaiters.push((waiter = () => resolve(null))));
+    const stopped = new Promise<null>((resolve) => {
+      if (abandonOnStop) this.stopWaiters.push((waiter = () => resolve(null)));
+    });
     const res = await Promise.race([status.get(path), stopped]).finally(() => {
       this.stopWaiters = this.stopWaiters.filter((w) => w !== waiter);
     });
@@ -74,10 +85,14 @@ export class LowPowerPoller {
     if (!this.running) return;
     if (this.rt.phase.phase === 'active') {
       for (const queueId of this.rt.queueCfg.keys()) {
+        // Stopped (the app left the foreground) while an earlier queue was polled or fetched: the
+        // rest waits for the next wake — a background window re-opening the gates is not one
+        // (explore seed 424242 run 493).
+        if (!this.running || this.rt.phase.phase !== 'active') break;
         try {
-          const has = await this.rt.phase.run('receiveNetwork', () => this.hasPayload(queueId));
+          const has = await this.rt.phase.run('receiveNetwork', () => this.hasPayload(queueId, true));
           this.rt.emit('sync', { stage: 'poll', queueId, hasPayload: has });
-          if (has) {
+          if (has && this.running) {
             // No SUB keeps the socket up in this mode: a dropped connection (relay restart,
             // partition) is reopened here, or every later fetch fails with PROTO_CLOSED.
             await this.rt.phase.run('receiveNetwork', () => this.rt.ensureConnected());
