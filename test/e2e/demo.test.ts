@@ -146,7 +146,13 @@ describe('e2e: nsekit demo', () => {
     const code = await r.code;
     const out = r.stdout();
     expect(code, out + r.stderr()).toBe(0);
-    expect(verdict(out)).toMatch(/^demo: 14 sent, 14 delivered \(store 11, inbox→store 3\), 0 lost, 0 duplicated — OK$/);
+    // The third record's message may not have been ACKed when the NSE died: it is then still at the
+    // relay, and the app may store it from a fetch before its import reaches the record (the import
+    // then finds a duplicate). Either way it is delivered once; the first two come from the inbox.
+    const m = /^demo: 14 sent, 14 delivered \(store (\d+), inbox→store (\d+)\), 0 lost, 0 duplicated — OK$/.exec(verdict(out));
+    expect(m, out).not.toBeNull();
+    expect(Number(m![1]) + Number(m![2])).toBe(14);
+    expect(Number(m![2])).toBeGreaterThanOrEqual(2);
     expect(out).toContain('pending inbox left: 0');
   });
 
