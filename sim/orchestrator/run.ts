@@ -199,6 +199,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
 
     progress(`${scenario.name} seed=${seed} converging`);
     engine.healAll();
+    const healedAt = h.size;
     // The user opens the app, even if it is in front already (as the fast mode's final heal): its
     // wake connects at once, instead of after a reconnect backoff grown during an outage (up to
     // 10 s, longer than the convergence bound). A second activation asks the NSE to yield again.
@@ -207,7 +208,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     // The convergence bound counts from here, once the healed app is in front again (a relaunch
     // after a kill or power cut takes a process start, not protocol time): sim/checkers/liveness.ts.
     h.info('orchestrator', 'converge', { ms: world.convergenceMs });
-    await converge(w, engine, world.convergenceMs);
+    await converge(w, engine, world.convergenceMs, () => appSettled(h.history, healedAt));
     engine.stop();
     await w.device.stop();
     h.info('orchestrator', 'exit', { proc: 'device', note: 'processes shut down for the final snapshot' });
@@ -256,22 +257,39 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   };
 }
 
-/** Every sent message in the store, or the convergence bound passed. Re-checked on each device event. */
-async function converge(w: SimWorld, engine: Engine, boundMs: number): Promise<void> {
+/**
+ * The app completed a logged-in wake after the final heal: what it fetched and imported is counted
+ * (the badge), as after the fast mode's whole convergence time. A wake that failed (a socket closing
+ * under it) is retried by the app; stopping at the first stored copy would cut that retry short.
+ */
+function appSettled(history: History, from: number): boolean {
+  for (let i = history.length - 1; i >= from; i--) {
+    const op = history[i]!;
+    if (op.proc === 'app' && op.f === 'ev.wake') return (op.value as { loggedOut?: boolean } | undefined)?.loggedOut !== true;
+  }
+  return false;
+}
+
+/** Every sent message in the store and the app settled, or the convergence bound passed. Re-checked on each device event. */
+async function converge(w: SimWorld, engine: Engine, boundMs: number, settled: () => boolean): Promise<void> {
   const want = engine.sent.map((m) => m.msgId).filter((x): x is string => x !== null);
   const all = () => {
+    if (!settled()) return false;
     const have = storedIds(w.device.sharedDir);
     return want.every((id) => have.has(id));
   };
   if (all()) return;
   await new Promise<void>((resolve) => {
+    let finished = false;
     const done = () => {
+      finished = true;
       clearTimeout(t);
       w.device.off('event', on);
       resolve();
     };
     const on = (_r: string, e: { name: string }) => {
-      if ((e.name === 'stored' || e.name === 'imported' || e.name === 'wake' || e.name === 'sync') && all()) done();
+      // Checked once the recorder has the event too (listener order is not ours to rely on).
+      if (e.name === 'stored' || e.name === 'imported' || e.name === 'wake' || e.name === 'sync') setImmediate(() => !finished && all() && done());
     };
     const t = setTimeout(done, boundMs);
     w.device.on('event', on);

@@ -7,6 +7,16 @@ import type { IosTimers } from './ios-timers.js';
 import type { SimWorld } from './world.js';
 
 /**
+ * Earliest freeze of an app still working at its window's end, in run ms. timeFactor compresses
+ * iOS time, not our processes' speed: a 5 s window is 50 ms scaled, and the app's own margin (it
+ * has suspended by 90 % of the budget) is then 5 ms — less than a Node process's timer and IPC
+ * jitter, so a freeze exactly at the budget lands mid-close (a harness artefact, found by explore
+ * --mode real seed 1 run 66). As the expiry → freeze grace (MIN_GRACE_MS), it never goes below this;
+ * an app that ignores its budget is still frozen holding its files. Fast mode keeps the exact budget.
+ */
+export const MIN_WINDOW_FREEZE_MS = 1_000;
+
+/**
  * The real engine's background-window verbs (docs/scenarios.md): `settings`, `refresh`,
  * `silent-push`, `force-quit`, `app-send`, applied to the real device (src/device/background.ts)
  * with iOS's end of a window: the app is frozen when its window is over (it reported
@@ -122,7 +132,7 @@ export class RealWindows {
         over = setTimeout(() => {
           // An app that was already running in the background keeps its own background time instead.
           if (woken && dev.appState !== 'active' && dev.app?.alive && !dev.app.stopped) this.freeze('app', 'window-over');
-        }, budget);
+        }, Math.max(budget, MIN_WINDOW_FREEZE_MS));
       })
       .catch(() => {});
     const outcome = await run(budget);
