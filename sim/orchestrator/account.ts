@@ -30,11 +30,13 @@ export class AccountSteps {
     this.h.ok('orchestrator', verb, sent ? {} : { skipped: 'app not running' });
   }
 
-  /** After the final foreground: log a logged-out user in again (the app runs its wake). */
-  finalLogin(): void {
+  /** After the final foreground: log a logged-out user in again (the app runs its wake). True if it sent the login. */
+  finalLogin(): boolean {
     if (this.loggedOut && deviceAccount(this.w.device, 'login')) {
       this.loggedOut = false;
       this.h.ok('orchestrator', 'login', { final: true });
+      return true;
     }
+    return false;
   }
 }

@@ -46,6 +46,8 @@ export class Engine {
   readonly harnessErrors: string[] = [];
   private readonly t0 = Date.now();
   /** Per step id: settles when that step has run (or could not), for `after` (it may still be running: `concurrent`). */
+  /** The run's end (`stop`): no more freezes. */
+  private ended = false;
   private readonly done = new Map<string, { p: Promise<void>; settle: () => void }>();
   /** Held by `pause` steps, per process: a `resume` lets all of them go (a second pause must not orphan the first). */
   private readonly paused = new Map<Role, Held[]>();
@@ -145,7 +147,9 @@ export class Engine {
 
   private freeze(role: Role, why: string): void {
     const p = this.proc(role);
-    if (!p) return;
+    // Stopped (the run's end): the device is shutting its processes down; a process thawed for that
+    // and reporting `suspended` on the way must not be frozen again, or it cannot answer `shutdown`.
+    if (!p || this.ended) return;
     if (role === 'nse') this.timers.clearNse();
     else this.timers.clearApp();
     if (this.rules.freeze(role, p, why) === 'frozen' && why === 'suspended') this.frozenSuspended.add(p.pid);
@@ -495,6 +499,7 @@ export class Engine {
   }
 
   stop(): void {
+    this.ended = true;
     this.timers.stop();
     this.w.pushHold.clearTimer();
     relayTap.off('delete', this.onRelayDelete);

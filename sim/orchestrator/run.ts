@@ -199,16 +199,17 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
 
     progress(`${scenario.name} seed=${seed} converging`);
     engine.healAll();
-    const healedAt = h.size;
+    const from = h.size;
     // The user opens the app, even if it is in front already (as the fast mode's final heal): its
     // wake connects at once, instead of after a reconnect backoff grown during an outage (up to
     // 10 s, longer than the convergence bound). A second activation asks the NSE to yield again.
     await engine.foreground().catch((e) => harness.push(`final foreground: ${(e as Error).message}`));
-    engine.account.finalLogin();
+    const login = engine.account.finalLogin();
+    const last = w.device.app?.alive ? { pid: w.device.app.pid, lifecycle: w.device.app.lifecycleSent, login } : null;
     // The convergence bound counts from here, once the healed app is in front again (a relaunch
     // after a kill or power cut takes a process start, not protocol time): sim/checkers/liveness.ts.
     h.info('orchestrator', 'converge', { ms: world.convergenceMs });
-    await converge(w, engine, world.convergenceMs, () => appSettled(h.history, healedAt));
+    await converge(w, engine, world.convergenceMs, () => last === null || appSettled(h.history, from, last));
     engine.stop();
     await w.device.stop();
     h.info('orchestrator', 'exit', { proc: 'device', note: 'processes shut down for the final snapshot' });
@@ -258,14 +259,23 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
 }
 
 /**
- * The app completed a logged-in wake after the final heal: what it fetched and imported is counted
- * (the badge), as after the fast mode's whole convergence time. A wake that failed (a socket closing
- * under it) is retried by the app; stopping at the first stored copy would cut that retry short.
+ * The app finished the wake of the final heal — of its last `active` command (the wake names it:
+ * `lifecycle`), or of the final login — logged in: what it fetched and imported is counted (the
+ * badge), as after the fast mode's whole convergence time. A wake that failed (a socket closing
+ * under it) is retried by the app: then a later successful wake settles it. Stopping at the first
+ * stored copy instead would shut the app down in the middle of that wake.
  */
-function appSettled(history: History, from: number): boolean {
-  for (let i = history.length - 1; i >= from; i--) {
+function appSettled(history: History, from: number, last: { pid: number; lifecycle: number; login: boolean }): boolean {
+  let answered = false;
+  // The wake that answers the final heal: the login's (it runs after the foreground's), else the last `active`'s.
+  const isTarget = (v: { reason?: unknown; where?: unknown; lifecycle?: unknown }) =>
+    last.login ? v.reason === 'login' || v.where === 'wake login' : typeof v.lifecycle === 'number' && v.lifecycle >= last.lifecycle;
+  for (let i = Math.min(from, history.length); i < history.length; i++) {
     const op = history[i]!;
-    if (op.proc === 'app' && op.f === 'ev.wake') return (op.value as { loggedOut?: boolean } | undefined)?.loggedOut !== true;
+    if (op.proc !== 'app' || op.pid !== last.pid) continue;
+    const v = (op.value ?? {}) as { reason?: unknown; where?: unknown; lifecycle?: unknown; loggedOut?: unknown };
+    if (op.f === 'ev.wake' && v.loggedOut !== true && (answered || isTarget(v))) return true;
+    if (op.f === 'ev.error' && typeof v.where === 'string' && v.where.startsWith('wake') && isTarget(v)) answered = true;
   }
   return false;
 }

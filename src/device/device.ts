@@ -241,7 +241,9 @@ export class Device extends EventLog {
       if (role === 'nse' && e.name === 'push-start') this.unstarted.set(p, Math.max(0, (this.unstarted.get(p) ?? 0) - 1));
       // iOS freezes the NSE once it has finished and suspended — unless a push we
       // already handed it is still unread (it will reactivate for that one).
-      if (role === 'nse' && e.name === 'suspended' && this.nse === p && !this.unstarted.get(p)) this.freeze(p);
+      // Not while the device is shutting down: a process thawed to answer `shutdown` may report
+      // `suspended` on its way (a yield it had in hand), and frozen again it could not answer.
+      if (role === 'nse' && e.name === 'suspended' && this.nse === p && !this.unstarted.get(p) && !this.stopping) this.freeze(p);
     });
     p.on('exit', (code, sig) => {
       this.log('info', 'phase', `${role} exited`, { pid: p.pid, code, sig });
@@ -388,6 +390,9 @@ export class Device extends EventLog {
    * SIGSTOP, as iOS freezes a suspended process. If the kernel says the process
    * holds the shared lock file, that is a 0xdead10cc: record it and SIGKILL.
    */
+  /** `stop` has begun. */
+  private stopping = false;
+
   freeze(p: ManagedProc): 'frozen' | 'killed' | 'gone' {
     if (!p.alive) return 'gone';
     p.signal('SIGSTOP');
@@ -407,6 +412,7 @@ export class Device extends EventLog {
 
   /** Stop every process (reaped) and the push listener. */
   async stop(): Promise<void> {
+    this.stopping = true;
     const procs = [this.app, ...this.nseHistory].filter((p): p is ManagedProc => !!p);
     await Promise.all(procs.map((p) => p.stop(2_000)));
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));

@@ -24,7 +24,7 @@ export type SessionEventName =
   | 'rt' // realtime state; fields: state ('subscribed'|'degraded'|'reconnecting'|'closed'), backoffMs?
   | 'sync' // wake-sequence fetch; fields: stage ('start'|'merged'|'poll'), queueId?, count?
   | 'outbox' // outbox state; fields: clientId, state ('sending'|'sent'|'retry'), count?
-  | 'wake' // wake sequence finished; fields: reason
+  | 'wake' // wake sequence finished; fields: reason, mode, loggedOut?, lifecycle? (the `active` command it answers)
   | 'left-front' // app: out of the foreground and no receive in flight — the NSE may GET its queues now
   | 'app-left' // NSE: the app left the foreground, GETs allowed again
   | 'push-token' // app: push token lifecycle; fields: state ('registered'|'deactivated'), platform, token (first 6 chars + …), reason?, queues

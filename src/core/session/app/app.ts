@@ -157,7 +157,7 @@ export class App {
         applied?.();
         // The foreground app wins: whoever holds the shared lock (the NSE) yields.
         rt.lock.requestYield();
-        await this.safeWake(m.thread !== undefined ? 'tap' : 'resume', gen);
+        await this.safeWake(m.thread !== undefined ? 'tap' : 'resume', gen, seq);
         // A tap opens its conversation once the wake fetched it (not if the user left meanwhile).
         if (m.thread !== undefined && gen === this.leaveGen && rt.phase.phase === 'active') await rt.presenter.openThread(m.thread);
         return;
@@ -331,18 +331,23 @@ export class App {
    * leave the app without live delivery: report it and retry through the
    * realtime backoff, which runs the wake again once connected.
    */
-  private async safeWake(reason: WakeReason, gen = this.leaveGen): Promise<void> {
+  private async safeWake(reason: WakeReason, gen = this.leaveGen, lifecycle?: number): Promise<void> {
     try {
-      await this.wake(reason, gen);
+      await this.wake(reason, gen, lifecycle);
     } catch (e) {
-      this.rt.errorEvent(`wake ${reason}`, e);
+      this.rt.errorEvent(`wake ${reason}`, e, lifecycle !== undefined ? { lifecycle } : {});
       if (this.rt.phase.phase === 'active') this.realtime.retry(`wake ${reason} failed`);
     }
   }
 
-  /** The wake sequence; returns early (no `wake` event) if the app is sent away meanwhile. */
-  async wake(reason: WakeReason, gen = this.leaveGen): Promise<void> {
+  /**
+   * The wake sequence; returns early (no `wake` event) if the app is sent away meanwhile. A wake run
+   * by an `active` command names it (`lifecycle`, its number as in `suspended`): a host can tell the
+   * wake of its latest activation from an earlier one still finishing.
+   */
+  async wake(reason: WakeReason, gen = this.leaveGen, lifecycle?: number): Promise<void> {
     const { rt } = this;
+    const which = lifecycle !== undefined ? { lifecycle } : {};
     if (rt.phase.phase !== 'active') return;
     const stale = () => {
       if (gen === this.leaveGen) return false;
@@ -360,7 +365,7 @@ export class App {
     if (this.tokens.deactivateOwed) await this.tokens.retryDeactivate();
     if (this.tokens.loggedOut) {
       rt.log('info', 'auth', 'writes:blocked reason=logged_out');
-      rt.emit('wake', { reason, mode: this.mode, loggedOut: true });
+      rt.emit('wake', { reason, mode: this.mode, loggedOut: true, ...which });
       return;
     }
     rt.log('info', 'auth', rt.unlocked ? 'writes:ready' : 'writes:blocked reason=device_locked');
@@ -388,7 +393,7 @@ export class App {
     await this.outbox.drain();
     // 6. the badge: what this wake imported and fetched is counted (docs/notifications.md "Badge").
     await rt.presenter.publishBadge();
-    rt.emit('wake', { reason, mode: this.mode });
+    rt.emit('wake', { reason, mode: this.mode, ...which });
   }
 
   /** GET → store → ACK in batches of `maxBatch`, at most `maxBatches` batches; cursor updated per batch. */
