@@ -12,6 +12,7 @@ import { checkBoundedWork } from './bounded-work.js';
 import { checkLiveDelivery } from './live-delivery.js';
 import { checkBadge, checkPresentation } from './presentation.js';
 import type { Checker, FinalState, InvariantName, Validity, Verdict } from './types.js';
+import { attribute, deviceView, devicesIn, mergeDevices } from './per-device.js';
 
 export * from './types.js';
 export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDead10cc, checkNoDuplicates, checkNoLoss, checkGeneration, checkBoundedWork, checkLiveDelivery, checkPresentation, checkBadge };
@@ -19,6 +20,7 @@ export { DEFAULT_NSE_MAX_EXTRA_GETS, extraGetCap } from './bounded-work.js';
 export { LIVE_DELIVERY_MS } from './live-delivery.js';
 export { isDbOp, isNetworkOp, NETWORK_FS, DB_FS, NO_DB_PHASES, NO_NETWORK_PHASES } from './gates.js';
 export { resolveFinal } from './common.js';
+export { devicesIn, deviceView } from './per-device.js';
 
 /** The checkers in docs/invariants.md order (the seven original ones first, so their verdicts keep their positions). */
 export const CHECKERS: Readonly<Record<InvariantName, Checker>> = {
@@ -54,11 +56,20 @@ function combine(vs: Verdict[]): Validity {
 
 /** Runs every checker; a checker that throws becomes an 'unknown' verdict with the error as a note. */
 export function checkAll(history: History, final?: FinalState): CheckResult {
+  // Two devices: each judged over its own ops (./per-device.ts), the verdicts merged.
+  const devices = devicesIn(history);
+  if (devices.length > 1) {
+    const per = devices.map((d) => {
+      const view = deviceView(history, d);
+      return attribute(view, withPairsMemo(view.history, () => verdictsOf(view.history, final)));
+    });
+    return resultOf(mergeDevices(per));
+  }
   // The checkers that pair invokes with completions share one pairing of this history.
-  return withPairsMemo(history, () => judge(history, final));
+  return withPairsMemo(history, () => resultOf(verdictsOf(history, final)));
 }
 
-function judge(history: History, final?: FinalState): CheckResult {
+function verdictsOf(history: History, final?: FinalState): Verdict[] {
   const verdicts: Verdict[] = [];
   for (const [name, check] of Object.entries(CHECKERS) as [InvariantName, Checker][]) {
     try {
@@ -67,6 +78,10 @@ function judge(history: History, final?: FinalState): CheckResult {
       verdicts.push({ invariant: name, kind: name === 'liveness' || name === 'live-delivery' || name === 'badge' ? 'liveness' : 'safety', valid: 'unknown', violations: [], notes: [`checker threw: ${(e as Error).message}`] });
     }
   }
+  return verdicts;
+}
+
+function resultOf(verdicts: Verdict[]): CheckResult {
   const safety = combine(verdicts.filter((v) => v.kind === 'safety'));
   const liveness = combine(verdicts.filter((v) => v.kind === 'liveness'));
   const valid = combine(verdicts);

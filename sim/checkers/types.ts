@@ -21,6 +21,8 @@ export interface Violation {
   ops: number[];
   msgId?: string;
   proc?: string;
+  /** In a two-device run: the device whose history shows it (sim/checkers/per-device.ts). */
+  device?: number;
 }
 
 export interface Verdict {

@@ -24,7 +24,12 @@ export class SimPushTokens {
   state: PushTokenState;
   private live: { fire: (t: string | null) => void } | null = null;
 
-  constructor(queueIds: readonly string[]) {
+  constructor(
+    queueIds: readonly string[],
+    /** A second device's tokens are its own (docs/scenarios.md "A second device"). */
+    private readonly prefix = 'simtok',
+  ) {
+    this.token = `${prefix}1`;
     for (const q of queueIds) this.relay.set(q, { token: this.token, active: true });
     this.state = { registered: { token: this.token, at: 0 }, loggedOut: false, deactivatePending: false };
   }
@@ -49,7 +54,7 @@ export class SimPushTokens {
   /** The OS rotates the token: the old one is invalid at once. Returns the new one. */
   change(): string {
     this.invalid.add(this.token);
-    this.token = `simtok${++this.seq}`;
+    this.token = `${this.prefix}${++this.seq}`;
     return this.token;
   }
 

@@ -39,3 +39,31 @@ export class FastRecorder {
     return this.list.length;
   }
 }
+
+/**
+ * One device's recorder in a two-device run (docs/scenarios.md "A second device"): every op goes to
+ * the shared history tagged with the device, except the step runner's own bookkeeping, which both
+ * devices share (a step addressed to one device carries `value.device` and is tagged with it).
+ */
+const SHARED_FS: ReadonlySet<string> = new Set(['step', 'step.skipped', 'step.waited', 'run', 'converge', 'harness']);
+export class DeviceRecorder extends FastRecorder {
+  constructor(
+    readonly base: FastRecorder,
+    readonly device: number,
+  ) {
+    super(() => 0);
+  }
+  override append(input: OpInput): Op {
+    if (input.device === undefined) {
+      if (!SHARED_FS.has(input.f)) input.device = this.device;
+      else if (typeof (input.value as { device?: unknown } | undefined)?.device === 'number') input.device = (input.value as { device: number }).device;
+    }
+    return this.base.append(input);
+  }
+  override get history(): History {
+    return this.base.history;
+  }
+  override get size(): number {
+    return this.base.size;
+  }
+}

@@ -15,6 +15,14 @@ import type { SimPushTokens } from './push-tokens.js';
 import type { ProcCtx } from './proc-ctx.js';
 import type { Scheduler } from './scheduler.js';
 
+/** How the relay reaches the device owning a queue (two devices: each has its own token, notifier keys, push path). */
+export interface QueueRoute {
+  device: number;
+  onNotify: (queueId: string, msgId: string) => void;
+  tokens: SimPushTokens;
+  notifierOf: (queueId: string) => { notifierId: string; notifierKey: Uint8Array };
+}
+
 interface Sub {
   owner: string;
   onMessage: (m: RelayMessage) => void;
@@ -26,6 +34,8 @@ interface Sub {
 export class SimRelay {
   readonly queues = new Map<string, RelayMessage[]>();
   readonly deleted: string[] = [];
+  /** msgId → the queue it was deleted from (a device's snapshot lists its own queues' deletes). */
+  readonly deletedFrom = new Map<string, string>();
   partitioned = false;
   /** Live process connections (a partition or a restart drops them all). */
   readonly connections = new Set<SimTransport>();
@@ -41,6 +51,42 @@ export class SimRelay {
   };
   /** Called for every message sent with the notification flag. */
   onNotify: (queueId: string, msgId: string) => void = () => {};
+  /** Two devices (./devices.ts): each device's queues, with their device's push path and tokens. */
+  private readonly routes = new Map<string, QueueRoute>();
+  route(queueIds: readonly string[], r: QueueRoute): void {
+    for (const q of queueIds) this.routes.set(q, r);
+  }
+  /** The push-token registrations of the device owning `queueId`. */
+  tokensOf(queueId: string): SimPushTokens | null {
+    return this.routes.get(queueId)?.tokens ?? this.tokens;
+  }
+  notifierFor(queueId: string): { notifierId: string; notifierKey: Uint8Array } {
+    return (this.routes.get(queueId)?.notifierOf ?? this.notifierOf)(queueId);
+  }
+  /** The history tag of the device owning `queueId` (none in a one-device run). */
+  private tagOf(queueId: string): { device: number } | undefined {
+    const r = this.routes.get(queueId);
+    return r ? { device: r.device } : undefined;
+  }
+
+  /**
+   * GSEND (src/relay/groups.ts): one message to every member queue of a group, all stored at once
+   * (one synchronous step here: every device gets it or none does), then each queue's subscriber
+   * is served and each queue's token pushed — `notify:fanout` in the relay's log.
+   */
+  groupSend(parts: { queueId: string; body: Uint8Array }[], flags: MessageFlags): RelayMessage[] {
+    const ms = parts.map((p): RelayMessage => ({ msgId: `r${++this.seq}`, queueId: p.queueId, ts: this.sched.now, flags: { ...flags }, body: p.body }));
+    for (const m of ms) this.q(m.queueId).push(m);
+    for (const m of ms) this.deliver(m.queueId);
+    if (flags.notification) {
+      this.h.info('relay', 'notify:fanout', { queues: ms.map((m) => m.queueId), recipients: ms.length });
+      for (const m of ms) this.notifyQueue(m.queueId, m.msgId);
+    }
+    return ms;
+  }
+  private notifyQueue(queueId: string, msgId: string): void {
+    (this.routes.get(queueId)?.onNotify ?? this.onNotify)(queueId, msgId);
+  }
 
   constructor(
     private readonly sched: Scheduler,
@@ -60,7 +106,7 @@ export class SimRelay {
     this.q(queueId).push(m);
     if (clientId !== undefined) this.sentIds.set(`${queueId}:${clientId}`, m.msgId);
     this.deliver(queueId);
-    if (flags.notification) this.onNotify(queueId, m.msgId);
+    if (flags.notification) this.notifyQueue(queueId, m.msgId);
     return m;
   }
   get(queueId: string): RelayMessage | null {
@@ -72,7 +118,8 @@ export class SimRelay {
     if (i < 0) throw new NsekitError('PROTO_NO_MSG', `no message ${msgId} on ${queueId}`, { queueId, msgId });
     q.splice(i, 1);
     this.deleted.push(msgId);
-    this.h.ok('relay', 'ack', { queueId, msgId });
+    this.deletedFrom.set(msgId, queueId);
+    this.h.ok('relay', 'ack', { queueId, msgId }, this.tagOf(queueId));
     const s = this.subs.get(queueId);
     if (s && s.inFlight === msgId) {
       s.inFlight = null;
@@ -207,14 +254,14 @@ export class SimTransport implements SessionTransport {
   private sends = 0;
   nsub(queueId: string, deviceToken: string): Promise<{ notifierId: string; notifierKey: Uint8Array }> {
     return this.rt('NSUB', () => {
-      this.relay.tokens?.nsub(queueId, deviceToken);
+      this.relay.tokensOf(queueId)?.nsub(queueId, deviceToken);
       this.ctx.record('ok', 'nsub', { queueId });
-      return this.relay.notifierOf(queueId);
+      return this.relay.notifierFor(queueId);
     });
   }
   ndel(queueId: string): Promise<void> {
     return this.rt('NDEL', () => {
-      this.relay.tokens?.ndel(queueId);
+      this.relay.tokensOf(queueId)?.ndel(queueId);
       this.ctx.record('ok', 'ndel', { queueId });
     });
   }

@@ -15,6 +15,7 @@ import { brokenComponents } from '../broken-components.js';
 import { utf8Encode } from '../../src/core/bytes.js';
 import { StepRunner } from './steps.js';
 import { FastWorld, ORCH } from './world.js';
+import { buildWorlds } from './devices.js';
 
 export interface FastOptions {
   broken?: BrokenVariant;
@@ -60,16 +61,18 @@ export function replayCommand(file: string, seed: number, broken?: BrokenVariant
 
 export async function runFast(scenario: Scenario, seed: number, opts: FastOptions = {}): Promise<FastResult> {
   const world = resolveWorld(scenario);
-  const w = new FastWorld(world, seed, opts.broken, brokenComponents(opts.broken));
-  const runner = new StepRunner(w, scenario);
+  // One world per device (`world.devices`, ./devices.ts); device 1's is `w`.
+  const worlds = buildWorlds(world, seed, opts.broken, brokenComponents(opts.broken));
+  const w = worlds[0]!;
+  const runner = new StepRunner(w, scenario, worlds.slice(1));
   const maxSteps = opts.maxSteps ?? 200_000;
   w.h.info(ORCH, 'run', { scenario: scenario.name, seed, mode: 'fast', ...(opts.broken ? { broken: opts.broken } : {}), triggers: scenario.steps.map((st) => (st.when as { proc?: string } | undefined)?.proc ?? null) });
 
   // The device starts with the app in the foreground.
   // The device starts with the app in the foreground; steps begin once it is up (as in the real mode, after `ready`).
-  w.launchApp();
   let up = false;
-  void w.postApp('active', { untilDone: true }).finally(() => (up = true));
+  for (const d of worlds) d.launchApp();
+  void Promise.all(worlds.map((d) => d.postApp('active', { untilDone: true }))).finally(() => (up = true));
   await w.sched.run({ untilMs: 60_000, maxSteps, stop: () => up });
   const steps = runner.run();
   await w.sched.run({ untilMs: opts.maxStepsMs ?? 600_000, maxSteps, stop: () => runner.done, onIdle: () => runner.giveUp() });
@@ -93,7 +96,7 @@ export async function runFast(scenario: Scenario, seed: number, opts: FastOption
   w.h.info(ORCH, 'converge', { ms: world.convergenceMs }); // the liveness bound counts from here (as the real mode)
   await w.sched.run({ untilMs: w.sched.now + world.convergenceMs, maxSteps: maxSteps * 3 });
 
-  snapshot(w);
+  for (const d of worlds) snapshot(d);
   const check = checkAll(w.h.history, { convergenceMs: world.convergenceMs });
   const hits = [...w.hits].sort();
   // Coverage from the hits the world collected (same rule as sim/scenario's missingHits, without a history scan).
@@ -134,7 +137,11 @@ function snapshot(w: FastWorld): void {
   const found = w.markers.filter((_, i) => blobs.some((b) => contains(b, needles[i]!)));
   w.h.ok(ORCH, 'plaintext.scan', { found, scanned: blobs.length });
   w.h.ok(ORCH, 'store.snapshot', { msgIds: [...w.db.rows], inbox: { msgIds: w.inboxFiles.msgIds() }, unread: w.db.unread() });
-  w.h.ok(ORCH, 'relay.snapshot', { deleted: [...w.relay.deleted], queued: w.relay.queued() });
+  // Two devices: each device's snapshot names its own queues' messages only.
+  const mine = w.device === undefined ? null : new Set(w.queueIds);
+  const queued = w.relay.queued().filter((m) => !mine || mine.has(m.queueId));
+  const deleted = mine ? w.relay.deleted.filter((id) => mine.has(w.relay.deletedFrom.get(id) ?? '')) : [...w.relay.deleted];
+  w.h.ok(ORCH, 'relay.snapshot', { deleted, queued });
 }
 
 function contains(hay: Uint8Array, needle: Uint8Array): boolean {

@@ -12,13 +12,15 @@ import { StepWaits } from '../scenario/step-waits.js';
 import { IosRules, YIELD_WAIT_MS } from './ios-rules.js';
 import { FastWindows, WINDOW_BUDGET_MS } from './windows.js';
 import { ORCH, type FastWorld, type Role } from './world.js';
+import { devicesOf, type FastDevice } from './devices.js';
 
 /** Virtual ms a step waits for its failpoint before it is given up (covers the scaled iOS budgets). */
 export const TRIGGER_TIMEOUT_MS = OPTIONAL_TRIGGER_MS;
 const TRIGGER_TIMEOUT = 'SIM_TRIGGER_TIMEOUT';
 
 interface Held {
-  role: Role;
+  /** The process held: `app`/`nse` on device 1, `app@2`/`nse@2` on device 2 (the key `pause`/`resume` pair on). */
+  role: string;
   release: () => void;
 }
 /** A step whose verb is running (several at once with `concurrent`). */
@@ -46,35 +48,40 @@ export class StepRunner {
   private readonly chains = new Map<string, Armed[]>();
   private readonly fired = new Map<number, Promise<Held>>();
   /** Held by `pause` steps, per process: a `resume` lets all of them go (a second pause must not orphan the first). */
-  private readonly paused = new Map<Role, Held[]>();
+  private readonly paused = new Map<string, Held[]>();
   private abandon: ((e: Error) => void) | null = null;
   /** Per step id: settles when that step has run (or could not), for `after` (it may still be running: `concurrent`). */
   private readonly stepDone = new Map<string, { p: Promise<void>; settle: () => void }>();
   private readonly waits: StepWaits;
-  private readonly onHit: FastWorld['onHit'];
+  private readonly onHit: (device: number, ...hit: Parameters<FastWorld['onHit']>) => boolean;
   readonly rules: IosRules;
   readonly windows: FastWindows;
+  /** Every device of the run (device 1 is `w`; ./devices.ts). */
+  private readonly devs: FastDevice[];
 
   constructor(
     private readonly w: FastWorld,
     private readonly s: Scenario,
+    /** A two-device run: device 2's world (./devices.ts). */
+    others: FastWorld[] = [],
   ) {
     s.steps.forEach((st, i) => {
-      const t = st.when as { proc?: Role; at?: string; nth?: number; phase?: string } | undefined;
+      const t = st.when as { proc?: Role; at?: string; nth?: number; phase?: string; device?: number } | undefined;
       if (!t?.proc || !t.at) return;
-      const key = `${t.proc}:${t.at}`;
+      const key = `${procOn(t.proc, t.device)}:${t.at}`;
       let fire!: (h: Held) => void;
       this.fired.set(i, new Promise<Held>((r) => (fire = r)));
       const list = this.chains.get(key) ?? [];
       list.push({ step: i, nth: t.nth ?? 1, count: 0, fire, ...(t.phase ? { phase: t.phase } : {}) });
       this.chains.set(key, list);
     });
-    this.onHit = (role, name, release, fields) => {
-      const list = this.chains.get(`${role}:${name}`);
+    this.onHit = (device, role, name, release, fields) => {
+      const who = procOn(role, device);
+      const list = this.chains.get(`${who}:${name}`);
       const head = list?.[0];
       if (!head || (head.phase !== undefined && fields.phase !== head.phase) || ++head.count < head.nth) return false;
       list!.shift();
-      head.fire({ role, release: once(release) });
+      head.fire({ role: who, release: once(release) });
       return true;
     };
     this.rules = new IosRules(w);
@@ -85,6 +92,12 @@ export class StepRunner {
       if (st.id) this.stepDone.set(st.id, { p: new Promise<void>((r) => (settle = r)), settle: () => settle() });
     }
     this.windows = new FastWindows(w, this.rules);
+    this.devs = devicesOf([w, ...others], { rules: this.rules, windows: this.windows });
+  }
+
+  /** The device a step acts on (`device`, default 1). */
+  private dev(st: Step): FastDevice {
+    return this.devs.find((d) => d.n === (st.device ?? 1)) ?? this.devs[0]!;
   }
 
   /** Stop holding processes anywhere (end of steps, or a trigger given up). */
@@ -114,7 +127,7 @@ export class StepRunner {
 
   async run(): Promise<void> {
     const { w } = this;
-    w.onHit = this.onHit; // armed once the device is up (the real engine arms at the process's `ready`)
+    for (const d of this.devs) d.w.onHit = (...hit) => this.onHit(d.n, ...hit); // armed once the device is up (the real engine arms at the process's `ready`)
     const steps = this.s.steps;
     const settle = (st: Step) => st.id && this.stepDone.get(st.id)?.settle();
     // Verbs still running: a step waits for them unless it is `concurrent` (docs/scenarios.md).
@@ -139,7 +152,7 @@ export class StepRunner {
       }
       const waited = held ? this.waits.turn(i, st) : null;
       if (waited) w.h.info(ORCH, 'step.waited', waited);
-      w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(st.concurrent ? { concurrent: true } : {}), ...(held ? { at: (st.when as { at: string }).at } : {}) });
+      w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(st.concurrent ? { concurrent: true } : {}), ...(held ? { at: (st.when as { at: string }).at } : {}), ...(st.device ? { device: st.device } : {}) });
       this.waits.begin(i, st.do);
       const f: InFlight = { i, st, held, abandoned: false, p: Promise.resolve() };
       f.p = this.runVerb(f).finally(() => {
@@ -218,7 +231,8 @@ export class StepRunner {
   }
 
   private async verb(st: Step, held: Held | undefined): Promise<void> {
-    const { w } = this;
+    // The device's world, rules and windows (device 1 unless the step names another).
+    const { w, rules, windows } = this.dev(st);
     const role = st.proc as Role | undefined;
     const args = (st.args ?? {}) as Record<string, number | boolean | undefined>;
     const release = () => held?.release();
@@ -230,41 +244,42 @@ export class StepRunner {
         w.thaw(role!, 'step');
         break;
       case 'kill':
-        if (role === 'nse') this.rules.clearNseTimers();
-        else this.rules.clearAppTimer();
+        if (role === 'nse') rules.clearNseTimers();
+        else rules.clearAppTimer();
         w.kill(role!, 'step');
         break;
       case 'pause':
         if (held) this.paused.set(held.role, [...(this.paused.get(held.role) ?? []), held]);
         return;
       case 'resume': {
-        const hs = this.paused.get(role!) ?? [];
-        this.paused.delete(role!);
+        const key = procOn(role!, st.device);
+        const hs = this.paused.get(key) ?? [];
+        this.paused.delete(key);
         for (const h of hs) h.release();
         break;
       }
       case 'foreground':
         release();
-        this.windows.opened();
-        await this.rules.foreground();
+        windows.opened();
+        await rules.foreground();
         return;
       case 'tap':
         release();
-        await this.rules.tap(w.queueIds[Number(args.queue ?? 0)]!);
+        await rules.tap(w.queueIds[Number(args.queue ?? 0)]!);
         return;
       case 'background':
-        this.rules.background(args.task !== false);
+        rules.background(args.task !== false);
         break;
       case 'expire':
-        if (role === 'nse') this.rules.expireNse('step');
-        else this.rules.expireApp('step');
+        if (role === 'nse') rules.expireNse('step');
+        else rules.expireApp('step');
         break;
       case 'lock-device':
         w.h.ok(ORCH, 'lock-device', {});
         w.setDeviceLocked(true);
         break;
       case 'unlock-device':
-        this.rules.unlockDevice(false);
+        rules.unlockDevice(false);
         break;
       case 'send':
         for (let k = 0; k < Number(args.count ?? 1); k++) {
@@ -277,28 +292,24 @@ export class StepRunner {
       case 'partition':
         w.relay.partitioned = true;
         w.relay.dropConnections();
-        w.h.ok(ORCH, 'partition', {});
+        for (const d of this.devs) d.w.h.ok(ORCH, 'partition', {});
         break;
       case 'heal':
-        this.rules.heal(false);
+        for (const d of this.devs) d.rules.heal(false);
         break;
       case 'power-cut':
-        this.rules.clearAppTimer();
-        this.rules.clearNseTimers();
+        rules.clearAppTimer();
+        rules.clearNseTimers();
         w.powerCut();
         break;
       case 'restart-relay':
-        w.h.invoke('relay', 'restart', {});
+        for (const d of this.devs) d.w.h.invoke('relay', 'restart', {});
         w.relay.dropConnections();
-        w.h.ok('relay', 'restart', {});
+        for (const d of this.devs) d.w.h.ok('relay', 'restart', {});
         break;
-      case 'delay-push': {
-        const ms = Number(args.ms ?? 0);
-        w.pushesHeld = true;
-        if (ms > 0) w.sched.setTimer(ORCH, ms, () => w.releasePushes());
-        else w.releasePushes();
+      case 'delay-push':
+        for (const d of this.devs) delayPush(d.w, Number(args.ms ?? 0));
         break;
-      }
       case 'wait':
         release();
         await w.sched.delay(ORCH, Number(args.ms ?? 0));
@@ -314,7 +325,7 @@ export class StepRunner {
       case 'force-quit':
       case 'app-send':
         release();
-        await this.windows.verb(st.do, args);
+        await windows.verb(st.do, args);
         return;
     }
     release();
@@ -323,8 +334,13 @@ export class StepRunner {
   /** End of the steps: no more holds; heal every fault, thaw everything, app to the front. */
   async healAll(): Promise<void> {
     this.disarm();
-    this.windows.opened();
-    await this.rules.healAll();
+    // Every device: the final heal and convergence cover each of them.
+    await Promise.all(
+      this.devs.map((d) => {
+        d.windows.opened();
+        return d.rules.healAll();
+      }),
+    );
   }
 }
 
@@ -346,6 +362,18 @@ function accountStep(w: FastWorld, verb: 'token-change' | 'logout' | 'login'): v
   // The user does it in the app's UI: with no app running the step does nothing.
   const sent = w.postAppCall((app) => (verb === 'logout' ? app.logout() : app.login()));
   w.h.ok(ORCH, verb, sent ? {} : { skipped: 'app not running' });
+}
+
+/** The process as triggers and `pause`/`resume` name it: `app` on device 1, `app@2` on device 2. */
+function procOn(proc: string, device: number | undefined): string {
+  return device === undefined || device === 1 ? proc : `${proc}@${device}`;
+}
+
+/** `delay-push`: hold the device's push deliveries for `ms` (0 releases them). */
+function delayPush(w: FastWorld, ms: number): void {
+  w.pushesHeld = true;
+  if (ms > 0) w.sched.setTimer(ORCH, ms, () => w.releasePushes());
+  else w.releasePushes();
 }
 
 function once(fn: () => void): () => void {

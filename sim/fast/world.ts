@@ -24,7 +24,7 @@ import { SimInboxFiles } from './inbox.js';
 import { LockTable } from './lock.js';
 import { SimProc } from './proc.js';
 import type { ProcCtx } from './proc-ctx.js';
-import { FastRecorder } from './recorder.js';
+import { DeviceRecorder, FastRecorder } from './recorder.js';
 import { SimPushTokens } from './push-tokens.js';
 import { SimRelay } from './relay.js';
 import { Scheduler } from './scheduler.js';
@@ -60,9 +60,13 @@ export class FastWorld {
   readonly masterKey: Uint8Array;
   readonly e2eKeys = new Map<string, Uint8Array>();
   readonly queueIds: string[];
-  readonly hits = new Set<string>();
+  readonly hits: Set<string>;
   /** Plaintext markers of every sent message, for the at-rest scan. */
-  readonly markers: string[] = [];
+  readonly markers: string[];
+  /** In a two-device run: this device's number (./devices.ts); undefined in a one-device run. */
+  readonly device: number | undefined;
+  /** Set in a two-device run: a `send` goes to every device's member queue of the group (./devices.ts). */
+  fanout: ((queue: number, sender: number, notification: boolean, bytes: number) => void) | null = null;
   app: { p: SimProc; app: App } | null = null;
   nse: { p: SimProc; nse: NseService } | null = null;
   /** Per queue: the notifier id and key the NSE opens push payloads with. */
@@ -86,21 +90,36 @@ export class FastWorld {
     readonly broken?: BrokenVariant,
     /** Parts the sessions are built with (the simulator's broken variants wrap them; see sim/broken.ts). */
     private readonly components?: SessionComponents,
+    /** A two-device run (./devices.ts): this device's number, and for device 2 the world it shares the relay, clock and history with. */
+    dev?: { device: number; base?: FastWorld },
   ) {
-    this.sched = new Scheduler(seed);
-    this.h = new FastRecorder(() => this.sched.now);
-    this.relay = new SimRelay(this.sched, this.h);
+    const base = dev?.base;
+    this.device = dev?.device;
+    this.sched = base ? base.sched : new Scheduler(seed);
+    const rec = base ? (base.h as DeviceRecorder).base : new FastRecorder(() => this.sched.now);
+    this.h = dev ? new DeviceRecorder(rec, dev.device) : rec;
+    this.relay = base ? base.relay : new SimRelay(this.sched, rec);
+    this.hits = base ? base.hits : new Set<string>();
+    this.markers = base ? base.markers : [];
     this.lockTable = new LockTable((owner, fn) => this.sched.post(owner, fn));
-    this.rng = new SeededRng(BigInt(seed) * 2654435761n + 1n);
+    this.rng = base ? base.rng : new SeededRng(BigInt(seed) * 2654435761n + 1n);
     this.masterKey = this.rng.randomBytes(32);
-    this.queueIds = Array.from({ length: world.queues }, (_, i) => `q${i}`);
+    // Each device owns its member queue of every group (one token per queue: devices never share one).
+    const qp = dev && dev.device > 1 ? `d${dev.device}.` : '';
+    this.queueIds = Array.from({ length: world.queues }, (_, i) => `${qp}q${i}`);
     for (const q of this.queueIds) this.e2eKeys.set(q, this.rng.randomBytes(32));
-    this.queueIds.forEach((q, i) => this.notifierKeys.set(q, { nid: `n${i}`, key: this.rng.randomBytes(32) }));
+    this.queueIds.forEach((q, i) => this.notifierKeys.set(q, { nid: `${qp}n${i}`, key: this.rng.randomBytes(32) }));
+    if (dev && dev.device > 1) this.nextPid = { app: 1000 * dev.device + 100, nse: 1000 * dev.device + 200 };
     this.budgets = scaledBudgets(world);
-    this.relay.onNotify = (queueId, msgId) => this.notify(queueId, msgId);
-    this.tokens = new SimPushTokens(this.queueIds);
-    this.relay.tokens = this.tokens;
-    this.relay.notifierOf = (q) => ({ notifierId: this.notifierKeys.get(q)!.nid, notifierKey: this.notifierKeys.get(q)!.key });
+    this.tokens = new SimPushTokens(this.queueIds, dev && dev.device > 1 ? `d${dev.device}.simtok` : undefined);
+    const onNotify = (queueId: string, msgId: string) => this.notify(queueId, msgId);
+    const notifierOf = (q: string) => ({ notifierId: this.notifierKeys.get(q)!.nid, notifierKey: this.notifierKeys.get(q)!.key });
+    if (dev) this.relay.route(this.queueIds, { device: dev.device, onNotify, tokens: this.tokens, notifierOf });
+    else {
+      this.relay.onNotify = onNotify;
+      this.relay.tokens = this.tokens;
+      this.relay.notifierOf = notifierOf;
+    }
   }
 
   /** The queues as both sessions are configured with them (credentials are not checked by the fast relay). */
@@ -475,6 +494,7 @@ export class FastWorld {
   // ---- senders -----------------------------------------------------------------------------
 
   send(queue: number, sender: number, notification: boolean, bytes: number): void {
+    if (this.fanout) return this.fanout(queue, sender, notification, bytes);
     const queueId = this.queueIds[queue]!;
     const n = this.markers.length + 1;
     const marker = `nsekitPLAIN${n}z`;

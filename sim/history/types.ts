@@ -29,6 +29,12 @@ export interface Op {
   ref?: string | number;
   /** The failpoint whose hit produced this op (see failpoint-ops.ts): coverage marks. */
   fp?: string;
+  /**
+   * Which simulated device the op belongs to, in a run with `world.devices: 2` (1 or 2); absent in
+   * a one-device run and on ops both devices share (the steps, the run's own bookkeeping). The
+   * checkers judge each device over its own ops plus the shared ones (sim/checkers/per-device.ts).
+   */
+  device?: number;
 }
 
 /** An op before the recorder numbers and timestamps it. */
@@ -50,5 +56,6 @@ export function opShapeError(x: unknown): string | null {
   if (o.pid !== undefined && !Number.isInteger(o.pid)) return 'pid must be an integer';
   if (o.phase !== undefined && typeof o.phase !== 'string') return 'phase must be a string';
   if (o.error !== undefined && typeof o.error !== 'string') return 'error must be a string';
+  if (o.device !== undefined && !(Number.isInteger(o.device) && (o.device as number) >= 1)) return 'device must be a positive integer';
   return null;
 }

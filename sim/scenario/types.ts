@@ -68,12 +68,17 @@ export interface World {
   timeFactor: number;
   /** How long (run ms, not scaled) to wait after the final heal for delivery before checking liveness. */
   convergenceMs: number;
+  /** Devices of the user (default 1): with 2, every queue is a fan-out group with a member queue on each device (docs/scenarios.md "A second device"). */
+  devices?: 1 | 2;
 }
+
+/** A device number: steps and triggers without one address device 1. */
+export type DeviceNo = 1 | 2;
 
 export type Trigger =
   /** `optional`: a failpoint never reached skips the step (`step.skipped`) instead of making the verdict unknown. */
   /** `phase` (only with `at: 'phase.enter'`): only entries into that phase count, and `nth` counts those. */
-  | { proc: DeviceProc; at: FailpointName; nth?: number; optional?: boolean; phase?: PhaseName }
+  | { proc: DeviceProc; at: FailpointName; nth?: number; optional?: boolean; phase?: PhaseName; device?: DeviceNo }
   | { at_ms: number }
   | { after: string };
 
@@ -94,7 +99,12 @@ export interface Step {
   note?: string;
   /** Start without waiting for the previous steps to finish (a `foreground` still waiting for the NSE to yield). */
   concurrent?: boolean;
+  /** The device the step acts on (`world.devices: 2`); default 1. */
+  device?: DeviceNo;
 }
+
+/** Verbs that act on the whole world, never on one device: they take no `device`. */
+export const WORLD_VERBS: readonly Verb[] = ['send', 'partition', 'heal', 'restart-relay', 'delay-push', 'wait'];
 
 /** A failpoint name, or `proc:name` to require it from one process. */
 export type HitMark = FailpointName | `${DeviceProc}:${FailpointName}`;

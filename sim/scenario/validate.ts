@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ErrorCodes, NsekitError } from '../../src/core/errors.js';
 import { isFailpoint } from './failpoints.js';
 import { SchemaValidator, type JsonSchema, type SchemaError } from './json-schema.js';
-import { resolveWorld, type Scenario } from './types.js';
+import { resolveWorld, type Scenario, type Step, type World } from './types.js';
 
 /** The published schema (sim/scenario/scenario.schema.json). */
 export const SCENARIO_SCHEMA_PATH = new URL('./scenario.schema.json', import.meta.url);
@@ -31,13 +31,17 @@ export function semanticErrors(s: Scenario): SchemaError[] {
       const j = ids.get(when.after);
       if (j === undefined) errs.push({ path: `${at}.when.after`, message: `no earlier step has id '${when.after}'` });
     }
+    errs.push(...deviceErrors(w, step, at));
+    // A paused process is named by its device too (device 2's NSE is not device 1's).
+    const onDev = (proc: string | undefined, dev: unknown) => (proc && (dev ?? 1) !== 1 ? `${proc}@${String(dev)}` : proc);
     if (step.do === 'pause') {
       if (!when || typeof when.at !== 'string') errs.push({ path: `${at}.when`, message: "pause needs a failpoint trigger: when: {proc, at}" });
       else if (when.proc !== step.proc) errs.push({ path: `${at}.when.proc`, message: `pause holds the process that hits the failpoint: when.proc must be '${step.proc}'` });
-      if (step.proc) paused.add(step.proc);
+      else if ((when.device ?? 1) !== (step.device ?? 1)) errs.push({ path: `${at}.when.device`, message: `pause holds the process that hits the failpoint: when.device must be ${step.device ?? 1}` });
+      if (step.proc) paused.add(onDev(step.proc, step.device)!);
     }
-    if (step.do === 'resume' && step.proc && !paused.delete(step.proc)) {
-      errs.push({ path: `${at}.proc`, message: `resume of '${step.proc}' without an earlier pause of it` });
+    if (step.do === 'resume' && step.proc && !paused.delete(onDev(step.proc, step.device)!)) {
+      errs.push({ path: `${at}.proc`, message: `resume of '${step.proc}'${(step.device ?? 1) !== 1 ? ` on device ${step.device}` : ''} without an earlier pause of it` });
     }
     const args = (step.args ?? {}) as Record<string, unknown>;
     if ((step.do === 'send' || step.do === 'push' || step.do === 'tap') && typeof args.queue === 'number' && args.queue >= w.queues) {
@@ -51,6 +55,16 @@ export function semanticErrors(s: Scenario): SchemaError[] {
     const name = h.includes(':') ? h.slice(h.indexOf(':') + 1) : h;
     if (!isFailpoint(name)) errs.push({ path: `$.expect.hits[${i}]`, message: `unknown failpoint '${name}'` });
   }
+  return errs;
+}
+
+/** `device` on a step or trigger names a device the world has. */
+function deviceErrors(w: World, step: Step, at: string): SchemaError[] {
+  const n = w.devices ?? 1;
+  const errs: SchemaError[] = [];
+  if (step.device !== undefined && step.device > n) errs.push({ path: `${at}.device`, message: `device ${step.device} out of range: world has ${n} device(s) (world.devices)` });
+  const wd = (step.when as { device?: number } | undefined)?.device;
+  if (wd !== undefined && wd > n) errs.push({ path: `${at}.when.device`, message: `device ${wd} out of range: world has ${n} device(s) (world.devices)` });
   return errs;
 }
 
