@@ -27,6 +27,8 @@ export interface EngineOptions {
   rssPollMs: number;
   /** Called as each step starts (progress display). */
   onStep?: (i: number, of: number, st: Step) => void;
+  /** A two-device run: the device this engine drives (its triggers are the steps' on that device). */
+  device?: number;
 }
 
 /**
@@ -76,7 +78,7 @@ export class Engine {
     this.rules = new IosRules(h, w.device.sharedDir, w.world.lockBackend);
     this.senders = new Senders(w, h, seed);
     this.timers = new IosTimers(w, h, this.rules, budgets, (role, why) => this.freeze(role, why), opts.rssPollMs);
-    this.triggers = new Triggers(scenario);
+    this.triggers = new Triggers(scenario, opts.device ?? 1);
     this.windows = new RealWindows(w, h, this.rules, this.timers, (r, why) => this.freeze(r, why));
     this.observer.onFp((role, hit, p) => {
       if (role === 'nse') this.timers.checkRss();
@@ -100,6 +102,20 @@ export class Engine {
 
   get sent(): SentMessage[] {
     return this.senders.sent;
+  }
+
+  /** A two-device run: device 2's engine (./second-device.ts); steps with `device: 2` run on it. */
+  private readonly peers: Engine[] = [];
+  addPeer(e: Engine): void {
+    this.peers.push(e);
+    this.senders.copies.push({ h: e.h, queues: e.w.queues, sent: e.senders.sent });
+  }
+  private engineFor(st: Step): Engine {
+    return this.peers.find((e) => e.opts.device === st.device) ?? this;
+  }
+  /** This engine and its peers: world verbs (partition, heal, relay restart, held pushes) act on every device. */
+  private get all(): Engine[] {
+    return [this, ...this.peers];
   }
 
   private readonly queueIds = () => new Set(this.w.queues.map((q) => q.queueId));
@@ -161,10 +177,12 @@ export class Engine {
 
   async runSteps(): Promise<void> {
     const steps = this.scenario.steps;
-    this.stepsStarted = true;
-    for (const role of ['app', 'nse'] as const) {
-      const p = this.proc(role);
-      if (p?.alive) this.triggers.armProcess(role, p);
+    for (const e of this.all) {
+      e.stepsStarted = true;
+      for (const role of ['app', 'nse'] as const) {
+        const p = e.proc(role);
+        if (p?.alive) e.triggers.armProcess(role, p);
+      }
     }
     // Which step is in progress when a trigger fires (a later step that waited behind it is recorded).
     const waits = new StepWaits(() => this.now());
@@ -196,7 +214,7 @@ export class Engine {
       this.opts.onStep?.(i, steps.length, st);
       const waited = held ? waits.turn(i, st) : null;
       if (waited) this.h.info('orchestrator', 'step.waited', waited);
-      this.h.invoke('orchestrator', 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(st.concurrent ? { concurrent: true } : {}), ...(held ? { at: held.hit.name, pid: held.proc.pid } : {}) });
+      this.h.invoke('orchestrator', 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(st.concurrent ? { concurrent: true } : {}), ...(held ? { at: held.hit.name, pid: held.proc.pid } : {}), ...(st.device ? { device: st.device } : {}) });
       waits.begin(i, st.do);
       inflight.push(
         this.runVerb(i, st, held).finally(() => {
@@ -209,13 +227,15 @@ export class Engine {
   }
 
   private async runVerb(i: number, st: Step, held: Held | undefined): Promise<void> {
+    // A step on device 2 runs on its engine (its processes, timers, rules, history tag).
+    const e = this.engineFor(st);
     try {
-      await this.verb(st, held);
+      await e.verb(st, held);
       this.h.ok('orchestrator', 'step', { i, do: st.do, id: st.id });
-    } catch (e) {
-      this.harnessErrors.push(`step ${i} (${st.do}): ${(e as Error).message}`);
-      this.h.fail('orchestrator', 'step', (e as Error).message, { i, do: st.do, id: st.id });
-      if (held && st.do !== 'pause') this.unhold(held);
+    } catch (err) {
+      this.harnessErrors.push(`step ${i} (${st.do}): ${(err as Error).message}`);
+      this.h.fail('orchestrator', 'step', (err as Error).message, { i, do: st.do, id: st.id });
+      if (held && st.do !== 'pause') e.unhold(held);
     }
   }
 
@@ -230,7 +250,8 @@ export class Engine {
       await this.done.get(w.after)?.p;
       return undefined;
     }
-    const fired = this.triggers.firedFor(i)!;
+    const triggers = this.engineFor(st).triggers;
+    const fired = triggers.firedFor(i)!;
     // An optional trigger gives up as soon as the fast mode's does: the run goes on without it.
     const bound = w.optional ? Math.min(this.opts.triggerTimeoutMs, OPTIONAL_TRIGGER_MS) : this.opts.triggerTimeoutMs;
     let t: NodeJS.Timeout | undefined;
@@ -241,7 +262,7 @@ export class Engine {
     try {
       return await Promise.race([fired, timeout]);
     } catch (e) {
-      this.triggers.disarm(w.at);
+      triggers.disarm(w.at);
       throw e;
     } finally {
       clearTimeout(t);
@@ -355,21 +376,21 @@ export class Engine {
       }
       case 'partition':
         this.w.proxy.cut();
-        this.h.ok('orchestrator', 'partition', {});
+        for (const e of this.all) e.h.ok('orchestrator', 'partition', {});
         release();
         break;
       case 'heal':
         this.w.proxy.restore();
-        this.h.ok('orchestrator', 'heal', {});
+        for (const e of this.all) e.h.ok('orchestrator', 'heal', {});
         release();
         break;
       case 'restart-relay':
-        this.h.invoke('relay', 'restart', {});
-        p = this.w.restartRelay().then(() => void this.h.ok('relay', 'restart', {}));
+        for (const e of this.all) e.h.invoke('relay', 'restart', {});
+        p = this.w.restartRelay().then(() => this.all.forEach((e) => void e.h.ok('relay', 'restart', {})));
         release();
         break;
       case 'delay-push':
-        this.w.pushHold.holdFor(Number(args.ms ?? 0), (n) => this.pushesReleased(n));
+        for (const e of this.all) e.w.pushHold.holdFor(Number(args.ms ?? 0), (n) => e.pushesReleased(n));
         release();
         break;
       case 'wait':
@@ -463,6 +484,7 @@ export class Engine {
 
   /** End of the steps: no more pausing, every held process released. */
   releaseAll(): void {
+    for (const e of this.peers) e.triggers.disarm();
     this.triggers.disarm();
     for (const [, hs] of this.paused) for (const hp of hs) this.unhold(hp);
     this.paused.clear();

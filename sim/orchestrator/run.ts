@@ -12,6 +12,7 @@ import { checkExpectations, resolveWorld, scaledBudgets, type Scenario } from '.
 import { Engine } from './engine.js';
 import { takeSnapshots } from './snapshot.js';
 import { SimWorld } from './world.js';
+import { deviceHistory } from './second-device.js';
 
 export interface RunOptions {
   seed?: number;
@@ -172,6 +173,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const w = new SimWorld(runDir, world, timings, logLine, opts.broken ? { env: { [BROKEN_ENV]: opts.broken }, entries: SIM_ENTRIES, config: storeSyncFor(opts.broken) } : {});
   if (opts.broken) h.info('orchestrator', 'broken-variant', { variant: opts.broken });
   let engine: Engine | null = null;
+  /** Every device's engine, device 1's first (`world.devices: 2`: ./second-device.ts). */
+  const engines: Engine[] = [];
   const harness: string[] = [];
   let events = 0;
   const off = h.onOp(() => {
@@ -181,54 +184,78 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   h.info('orchestrator', 'run', params);
   try {
     await w.start();
-    engine = new Engine(w, h, scenario, { ...b, nseGraceMs: graceMs, nseExpiryCallback }, seed, {
-      triggerTimeoutMs: opts.triggerTimeoutMs ?? 15_000,
-      rssPollMs: 25,
-      onStep: (i, of, st) => progress(`${scenario.name} seed=${seed} step ${i + 1}/${of} ${st.do}${st.proc ? ` ${st.proc}` : ''} ops=${events}`),
-    });
-    h.invoke('orchestrator', 'launch', { proc: 'app' });
-    const app = await w.device.launchApp();
-    h.ok('orchestrator', 'launch', { proc: 'app', pid: app.pid });
-    await app.waitEvent('wake', {}, { timeoutMs: 20_000 }).catch(() => {});
+    // Two devices: one engine per device, each recording its ops tagged with its device.
+    const nDev = world.devices ?? 1;
+    const hOf = (d: number) => (nDev > 1 ? deviceHistory(h, d) : h);
+    for (let d = 1; d <= nDev; d++) {
+      const e = new Engine(w.view(d), hOf(d), scenario, { ...b, nseGraceMs: graceMs, nseExpiryCallback }, seed, {
+        triggerTimeoutMs: opts.triggerTimeoutMs ?? 15_000,
+        rssPollMs: 25,
+        onStep: (i, of, st) => progress(`${scenario.name} seed=${seed} step ${i + 1}/${of} ${st.do}${st.proc ? ` ${st.proc}` : ''} ops=${events}`),
+        ...(nDev > 1 ? { device: d } : {}),
+      });
+      engines.push(e);
+      if (d > 1) engines[0]!.addPeer(e);
+    }
+    engine = engines[0]!;
+    await Promise.all(
+      engines.map(async (e, k) => {
+        const hd = hOf(k + 1);
+        hd.invoke('orchestrator', 'launch', { proc: 'app' });
+        const app = await w.view(k + 1).device.launchApp();
+        hd.ok('orchestrator', 'launch', { proc: 'app', pid: app.pid });
+        await app.waitEvent('wake', {}, { timeoutMs: 20_000 }).catch(() => {});
+      }),
+    );
     progress(`${scenario.name} seed=${seed} steps`);
     await engine.runSteps();
     harness.push(...engine.harnessErrors);
     // Without the relay's msgIds no-loss and liveness cannot follow the messages: say so loudly.
-    const untracked = engine.sent.filter((m) => m.ok && m.msgId === null).length;
+    const untracked = engines.flatMap((e) => e.sent).filter((m) => m.ok && m.msgId === null).length;
     if (untracked) harness.push(`relay tap: ${untracked} SEND(s) stored without a msgId seen (did the relay's storage API change? see sim/orchestrator/relay-tap.ts)`);
 
     progress(`${scenario.name} seed=${seed} converging`);
-    engine.healAll();
+    // The final heal and the convergence cover every device.
+    for (const e of engines) e.healAll();
     const from = h.size;
     // The user opens the app, even if it is in front already (as the fast mode's final heal): its
     // wake connects at once, instead of after a reconnect backoff grown during an outage (up to
     // 10 s, longer than the convergence bound). A second activation asks the NSE to yield again.
-    await engine.foreground().catch((e) => harness.push(`final foreground: ${(e as Error).message}`));
-    const login = engine.account.finalLogin();
-    const last = w.device.app?.alive ? { pid: w.device.app.pid, lifecycle: w.device.app.lifecycleSent, login } : null;
+    await Promise.all(engines.map((e) => e.foreground().catch((err) => harness.push(`final foreground: ${(err as Error).message}`))));
+    const lasts = engines.map((e, k) => {
+      const login = e.account.finalLogin();
+      const app = w.view(k + 1).device.app;
+      return app?.alive ? { pid: app.pid, lifecycle: app.lifecycleSent, login } : null;
+    });
     // The convergence bound counts from here, once the healed app is in front again (a relaunch
     // after a kill or power cut takes a process start, not protocol time): sim/checkers/liveness.ts.
     h.info('orchestrator', 'converge', { ms: world.convergenceMs });
-    await converge(w, engine, world.convergenceMs, () => last === null || appSettled(h.history, from, last));
-    engine.stop();
-    await w.device.stop();
-    h.info('orchestrator', 'exit', { proc: 'device', note: 'processes shut down for the final snapshot' });
-    const shown = h.history.filter((o) => o.f === 'notify' && o.type === 'ok').length;
-    const placeholders = h.history.filter((o) => o.f === 'notify.placeholder').length;
-    h.info('orchestrator', 'notifications.snapshot', { shown, placeholders, sent: engine.sent.length });
-    takeSnapshots(h, { sharedDir: w.device.sharedDir, masterKey: w.device.masterKey, relayDb: join(runDir, 'relay.db'), sent: engine.sent, queueIds: w.queues.map((q) => q.queueId) });
+    await Promise.all(engines.map((e, k) => converge(w.view(k + 1), e, world.convergenceMs, () => lasts[k] === null || appSettled(h.history, from, lasts[k]!))));
+    for (const e of engines) e.stop();
+    for (let k = 0; k < engines.length; k++) {
+      const e = engines[k]!;
+      const wd = w.view(k + 1);
+      const hd = hOf(k + 1);
+      await wd.device.stop();
+      hd.info('orchestrator', 'exit', { proc: 'device', note: 'processes shut down for the final snapshot' });
+      const mine = h.history.filter((o) => nDev === 1 || o.device === k + 1);
+      const shown = mine.filter((o) => o.f === 'notify' && o.type === 'ok').length;
+      const placeholders = mine.filter((o) => o.f === 'notify.placeholder').length;
+      hd.info('orchestrator', 'notifications.snapshot', { shown, placeholders, sent: e.sent.length });
+      takeSnapshots(hd, { sharedDir: wd.device.sharedDir, masterKey: wd.device.masterKey, relayDb: join(runDir, 'relay.db'), sent: e.sent, queueIds: wd.queues.map((q) => q.queueId) });
+    }
   } catch (e) {
     harness.push((e as Error).stack ?? String(e));
     h.info('orchestrator', 'harness-error', { message: (e as Error).message });
   } finally {
-    engine?.stop();
+    for (const e of engines) e.stop();
     await w.stop();
     off();
   }
 
   const result = checkAll(h.history, { convergenceMs: world.convergenceMs });
   h.close();
-  const hits = engine ? [...engine.observer.hits].sort() : [];
+  const hits = [...new Set(engines.flatMap((e) => [...e.observer.hits]))].sort();
   const missingHits = (scenario.expect?.hits ?? []).filter((x) => !hits.includes(x));
   const violations = result.verdicts.flatMap((v) => v.violations.map((x) => ({ invariant: v.invariant, detail: x.detail, replay })));
   const { valid, exitCode } = judgeRun(result, harness, missingHits);

@@ -32,6 +32,12 @@ export interface SentMessage {
  */
 export class Senders {
   readonly sent: SentMessage[] = [];
+  /**
+   * A two-device run: each other device's recorder, queues and list of what was sent to it. A
+   * `send` is then one GSEND (./world.ts `sendGroup`), recorded on every device as that device's
+   * `sender send` with its own queue and relay msgId: each device must get it exactly once.
+   */
+  readonly copies: { h: HistoryRecorder; queues: { queueId: string }[]; sent: SentMessage[] }[] = [];
   private readonly rng: () => number;
   private readonly runTag: string;
 
@@ -56,6 +62,10 @@ export class Senders {
       const marker = `nsekitPLAIN${this.runTag}x${n}z`;
       let filler = '';
       while (filler.length < bytes - marker.length - 1) filler += String.fromCharCode(97 + Math.floor(this.rng() * 26));
+      if (this.copies.length) {
+        await this.sendGroup(from, q, label, marker, `${marker} ${filler}`, args.notification !== false);
+        continue;
+      }
       const msg: SentMessage = { label, marker, queueId, msgId: null, ok: false };
       this.sent.push(msg);
       this.h.invoke('sender', 'send', { label, queueId, sender: from }, { ref: n });
@@ -76,5 +86,29 @@ export class Senders {
       msg.ok = true;
       this.h.ok('sender', 'send', { label, queueId, msgId }, { ref: n });
     }
+  }
+
+  private async sendGroup(from: number, q: number, label: string, marker: string, text: string, notification: boolean): Promise<void> {
+    const n = this.sent.length + 1;
+    const devs = [{ h: this.h, queues: this.w.queues, sent: this.sent }, ...this.copies];
+    const msgs = devs.map((d) => {
+      const m: SentMessage = { label, marker, queueId: d.queues[q]!.queueId, msgId: null, ok: false };
+      d.sent.push(m);
+      d.h.invoke('sender', 'send', { label, queueId: m.queueId, sender: from, group: `g${q}` }, { ref: n });
+      return m;
+    });
+    let ids: string[];
+    try {
+      ids = await this.w.sendGroup(from, q, text, notification);
+    } catch (e) {
+      devs.forEach((d, i) => d.h.fail('sender', 'send', (e as Error).message, { label, queueId: msgs[i]!.queueId }, { ref: n }));
+      return;
+    }
+    devs.forEach((d, i) => {
+      const m = msgs[i]!;
+      m.msgId = ids.find((_, k) => k === i) ?? null;
+      m.ok = true;
+      d.h.ok('sender', 'send', { label, queueId: m.queueId, msgId: m.msgId, group: `g${q}` }, { ref: n });
+    });
   }
 }

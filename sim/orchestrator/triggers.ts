@@ -35,10 +35,14 @@ export class Triggers {
   private readonly fired = new Map<number, Promise<Held>>();
   private readonly live = new Set<ManagedProc>();
 
-  constructor(scenario: Scenario) {
+  constructor(
+    scenario: Scenario,
+    /** A two-device run: only the triggers on this device's processes (`when.device`, default 1). */
+    device = 1,
+  ) {
     scenario.steps.forEach((st, i) => {
-      const w = st.when as { proc?: Role; at?: string; nth?: number; phase?: string } | undefined;
-      if (!w?.proc || !w.at) return;
+      const w = st.when as { proc?: Role; at?: string; nth?: number; phase?: string; device?: number } | undefined;
+      if (!w?.proc || !w.at || (w.device ?? 1) !== device) return;
       const key = `${w.proc}\u0000${w.at}`;
       let resolve!: (h: Held) => void;
       this.fired.set(i, new Promise<Held>((r) => (resolve = r)));

@@ -15,6 +15,7 @@ import type { World } from '../scenario/index.js';
 import { NetProxy } from './net-proxy.js';
 import { PushHold } from './push-hold.js';
 import { installRelayTap } from './relay-tap.js';
+import { deviceView, startOtherDevice, type OtherDevice } from './second-device.js';
 
 /** A Log that appends `time tag level msg fields` lines to a file (a run's relay.log etc.). */
 export function fileLog(path: string, proc: string): Log {
@@ -59,13 +60,16 @@ export class SimWorld {
   device!: Device;
   senders: WsTransport[] = [];
   readonly queues: SimQueue[] = [];
+  /** `world.devices: 2`: the user's second phone, and per queue index the fan-out group over both devices' queue (./second-device.ts). */
+  readonly others: OtherDevice[] = [];
+  readonly groups: { groupId: string; groupCred: string }[] = [];
   private relayPort = 0;
 
   constructor(
     readonly dir: string,
     readonly world: World,
     readonly timings: ProcTimings,
-    private readonly onProcLog: (role: 'app' | 'nse' | 'proc', line: string) => void,
+    private readonly onProcLog: (role: string, line: string) => void,
     private readonly procs: WorldProcs = {},
   ) {
     mkdirSync(dir, { recursive: true });
@@ -87,14 +91,7 @@ export class SimWorld {
       this.senders.push(s);
     }
     const first = this.senders[0]!;
-    for (let i = 0; i < this.world.queues; i++) {
-      const kp = generateStatusKeypair(nodeRng);
-      const ids = await first.createQueue({ recipientKey: kp.publicKey });
-      for (const s of this.senders.slice(1)) s.setQueueCreds(ids.queueId, { recipientCred: ids.recipientCred, senderCred: ids.senderCred });
-      const e2e = new Uint8Array(randomBytes(32));
-      this.queues.push({ queueId: ids.queueId, recipientKey: ids.recipientCred, senderCred: ids.senderCred, e2eKey: toHex(e2e), e2e, statusKey: toHex(kp.secretKey) });
-    }
-    const viaProxy = `ws://127.0.0.1:${this.proxy.port}/`;
+    for (let i = 0; i < this.world.queues; i++) this.queues.push(await this.createQueue());
     this.pushHold = new PushHold((body) => void this.device.deliverPush(body).catch(() => {}));
     await this.pushHold.start();
     // Notifier subscriptions first, so the queue configs the device hands its processes carry them.
@@ -104,12 +101,47 @@ export class SimWorld {
       q.notifierId = nid.notifierId;
       q.notifierKey = toHex(nid.notifierKey);
     }
-    this.device = new Device({
-      sharedDir: join(this.dir, 'device'),
+    this.device = this.makeDevice('device', this.queues, token, '');
+    await this.device.start();
+    // The gateway delivers to our hold, which hands pushes to the device.
+    await this.registerPush(token, this.pushHold.url);
+    if ((this.world.devices ?? 1) > 1) {
+      this.others.push(await startOtherDevice(this, 2));
+      // One fan-out group per queue index over every device's queue i (as src/cli/user-devices.ts).
+      for (let i = 0; i < this.queues.length; i++) {
+        const members = [this.queues[i]!, ...this.others.map((o) => o.queues[i]!)].map((q) => ({ queueId: q.queueId, senderCred: q.senderCred }));
+        this.groups.push(await first.createGroup(members));
+      }
+    }
+  }
+
+  /** Create queue `i`'s relay queue for a device (recipient key, e2e key, status key). */
+  async createQueue(): Promise<SimQueue> {
+    const kp = generateStatusKeypair(nodeRng);
+    const ids = await this.senders[0]!.createQueue({ recipientKey: kp.publicKey });
+    for (const s of this.senders.slice(1)) s.setQueueCreds(ids.queueId, { recipientCred: ids.recipientCred, senderCred: ids.senderCred });
+    const e2e = new Uint8Array(randomBytes(32));
+    return { queueId: ids.queueId, recipientKey: ids.recipientCred, senderCred: ids.senderCred, e2eKey: toHex(e2e), e2e, statusKey: toHex(kp.secretKey) };
+  }
+
+  /** The push gateway delivers `token`'s pushes to `url` (a device's push hold). */
+  async registerPush(token: string, url: string): Promise<void> {
+    await fetch(`${this.gateway.url.replace(/\/$/, '')}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, deviceUrl: url }),
+    });
+  }
+
+  /** A device's processes through the cuttable proxy; `logSuffix` names a second device's log files (`app2.log`). */
+  makeDevice(dirName: string, queues: SimQueue[], token: string, logSuffix: string): Device {
+    const viaProxy = `ws://127.0.0.1:${this.proxy.port}/`;
+    return new Device({
+      sharedDir: join(this.dir, dirName),
       relayUrl: viaProxy,
       relayHttpUrl: `http://127.0.0.1:${this.proxy.port}`,
       // The sender credential too: the app's outbox (`app-send`) sends on its own queues.
-      queues: this.queues.map(({ senderCred, e2e: _e, ...q }) => ({ ...q, senderKey: senderCred })),
+      queues: queues.map(({ senderCred, e2e: _e, ...q }) => ({ ...q, senderKey: senderCred })),
       token,
       procConfig: {
         mode: this.world.mode === 'low-power' ? 'lowPower' : 'instant',
@@ -122,18 +154,16 @@ export class SimWorld {
       procOpts: {
         stderr: 'pipe',
         env: { NSEKIT_FP_REPORT: 'all', ...this.procs.env },
-        onLog: (line) => this.onProcLog(/ nse /.test(line.slice(0, 40)) ? 'nse' : / app /.test(line.slice(0, 40)) ? 'app' : 'proc', line),
+        onLog: (line) => this.onProcLog((/ nse /.test(line.slice(0, 40)) ? 'nse' : / app /.test(line.slice(0, 40)) ? 'app' : 'proc') + logSuffix, line),
       },
-      log: fileLog(join(this.dir, 'device.log'), 'device'),
+      log: fileLog(join(this.dir, `device${logSuffix}.log`), 'device'),
       ...(this.procs.entries ? { entries: this.procs.entries } : {}),
     });
-    await this.device.start();
-    // The gateway delivers to our hold, which hands pushes to the device.
-    await fetch(`${this.gateway.url.replace(/\/$/, '')}/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token, deviceUrl: this.pushHold.url }),
-    });
+  }
+
+  /** Device `d`'s side of the world as an engine drives it (1: this world itself). */
+  view(d: number): SimWorld {
+    return d === 1 ? this : deviceView(this, this.others[d - 2]!);
   }
 
   private async startRelay(): Promise<void> {
@@ -151,6 +181,17 @@ export class SimWorld {
     await this.relay.close();
     await this.startRelay();
     for (const s of this.senders) if (!s.connected) await s.connect().catch(() => {});
+  }
+
+  /**
+   * Two devices: one GSEND to group `q` — a part sealed for each device's queue `q` (each has its
+   * own e2e key), all stored in one relay transaction. Returns each device's msgId, device 1 first.
+   */
+  async sendGroup(from: number, q: number, text: string, notification: boolean): Promise<string[]> {
+    const s = this.senders[from]!;
+    if (!s.connected) await s.connect();
+    const parts = [this.queues[q]!, ...this.others.map((o) => o.queues[q]!)].map((queue) => ({ queueId: queue.queueId, body: sealForQueue(queue.e2e, nodeRng, queue.queueId, { type: 'text', text }) }));
+    return (await s.groupSend(this.groups[q]!, parts, { notification })).msgIds;
   }
 
   /** Seal `text` end to end for queue `q` and SEND it from sender `from`. */
@@ -172,6 +213,10 @@ export class SimWorld {
     };
     await step(() => this.device?.stop());
     await step(() => this.pushHold?.close());
+    for (const o of this.others) {
+      await step(() => o.device.stop());
+      await step(() => o.pushHold.close());
+    }
     for (const s of this.senders) await step(() => s.close());
     await step(() => this.proxy?.close());
     await step(() => this.relay?.close());
