@@ -22,7 +22,7 @@ export function fastParams(s: Scenario, seed: number, broken?: BrokenVariant): R
   const w = resolveWorld(s);
   const b = scaledBudgets(w);
   return {
-    seed, scenario: s.name, mode: 'fast', ...(broken ? { broken } : {}), 'world.mode': w.mode, queues: w.queues, senders: w.senders,
+    seed, scenario: s.name, mode: 'fast', ...(broken ? { broken } : {}), 'world.mode': w.mode, queues: w.queues, senders: w.senders, ...((w.devices ?? 1) > 1 ? { devices: w.devices! } : {}),
     timeFactor: w.timeFactor, bgTaskMs: b.bgTaskMs, nseMs: b.nseMs, nseGraceMs: b.nseGraceMs, convergenceMs: w.convergenceMs, clock: 'virtual',
   };
 }

@@ -7,7 +7,7 @@
  * budget → time-will-expire → freeze) on the virtual clock.
  */
 import type { TimerHandle } from '../../src/core/host.js';
-import { OPTIONAL_TRIGGER_MS, type Scenario, type Step } from '../scenario/index.js';
+import { OPTIONAL_TRIGGER_MS, stepDevice, type Scenario, type Step } from '../scenario/index.js';
 import { StepWaits } from '../scenario/step-waits.js';
 import { IosRules, YIELD_WAIT_MS } from './ios-rules.js';
 import { FastWindows, WINDOW_BUDGET_MS } from './windows.js';
@@ -152,7 +152,7 @@ export class StepRunner {
       }
       const waited = held ? this.waits.turn(i, st) : null;
       if (waited) w.h.info(ORCH, 'step.waited', waited);
-      w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(st.concurrent ? { concurrent: true } : {}), ...(held ? { at: (st.when as { at: string }).at } : {}), ...(st.device ? { device: st.device } : {}) });
+      w.h.invoke(ORCH, 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(st.concurrent ? { concurrent: true } : {}), ...(held ? { at: (st.when as { at: string }).at } : {}), ...(this.devs.length > 1 ? { device: stepDevice(st) } : {}) });
       this.waits.begin(i, st.do);
       const f: InFlight = { i, st, held, abandoned: false, p: Promise.resolve() };
       f.p = this.runVerb(f).finally(() => {

@@ -3,7 +3,7 @@ import { suspendedAnswersLast } from '../../src/core/session/events.js';
 import type { EventMsg } from '../../src/device/ipc.js';
 import type { ManagedProc } from '../../src/device/proc.js';
 import type { HistoryRecorder } from '../history/index.js';
-import { OPTIONAL_TRIGGER_MS, type Budgets, type Scenario, type Step } from '../scenario/index.js';
+import { OPTIONAL_TRIGGER_MS, stepDevice, type Budgets, type Scenario, type Step } from '../scenario/index.js';
 import { StepWaits } from '../scenario/step-waits.js';
 import { Observer } from './observer.js';
 export { seededRng, type SentMessage } from './sender.js';
@@ -214,7 +214,7 @@ export class Engine {
       this.opts.onStep?.(i, steps.length, st);
       const waited = held ? waits.turn(i, st) : null;
       if (waited) this.h.info('orchestrator', 'step.waited', waited);
-      this.h.invoke('orchestrator', 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(st.concurrent ? { concurrent: true } : {}), ...(held ? { at: held.hit.name, pid: held.proc.pid } : {}), ...(st.device ? { device: st.device } : {}) });
+      this.h.invoke('orchestrator', 'step', { i, do: st.do, id: st.id, proc: st.proc, args: st.args, ...(st.concurrent ? { concurrent: true } : {}), ...(held ? { at: held.hit.name, pid: held.proc.pid } : {}), ...(this.peers.length ? { device: stepDevice(st) } : {}) });
       waits.begin(i, st.do);
       inflight.push(
         this.runVerb(i, st, held).finally(() => {

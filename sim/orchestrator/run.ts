@@ -138,6 +138,7 @@ export function deriveParams(scenario: Scenario, seed: number) {
     lockBackend: world.lockBackend,
     senders: world.senders,
     queues: world.queues,
+    ...((world.devices ?? 1) > 1 ? { devices: world.devices! } : {}),
     timeFactor: world.timeFactor,
     bgTaskMs: b.bgTaskMs,
     nseMs: b.nseMs,

@@ -4,3 +4,4 @@ export * from './json-schema.js';
 export * from './validate.js';
 export * from './builder.js';
 export * from './expect.js';
+export * from './devices.js';
