@@ -106,12 +106,18 @@ export class Engine {
 
   /** A two-device run: device 2's engine (./second-device.ts); steps with `device: 2` run on it. */
   private readonly peers: Engine[] = [];
+  /** Device 1's engine, for a peer (the steps run there). */
+  private root: Engine | null = null;
   addPeer(e: Engine): void {
+    e.root = this;
     this.peers.push(e);
     this.senders.copies.push({ h: e.h, queues: e.w.queues, sent: e.senders.sent });
   }
   private engineFor(st: Step): Engine {
-    return this.peers.find((e) => e.opts.device === st.device) ?? this;
+    return this.engineOf(st.device ?? 1);
+  }
+  private engineOf(device: number): Engine {
+    return this.peers.find((e) => e.opts.device === device) ?? this;
   }
   /** This engine and its peers: world verbs (partition, heal, relay restart, held pushes) act on every device. */
   private get all(): Engine[] {
@@ -250,7 +256,8 @@ export class Engine {
       await this.done.get(w.after)?.p;
       return undefined;
     }
-    const triggers = this.engineFor(st).triggers;
+    // The engine of the device whose process the trigger waits for (not necessarily the step's).
+    const triggers = this.engineOf((w as { device?: number }).device ?? 1).triggers;
     const fired = triggers.firedFor(i)!;
     // An optional trigger gives up as soon as the fast mode's does: the run goes on without it.
     const bound = w.optional ? Math.min(this.opts.triggerTimeoutMs, OPTIONAL_TRIGGER_MS) : this.opts.triggerTimeoutMs;
@@ -493,8 +500,10 @@ export class Engine {
 
   /** Heal every fault: network, held pushes, device lock; thaw everything frozen. */
   private readonly unheld = new Set<string>();
-  /** Let a held process go (once), recording the end of the harness's hold. */
+  /** Let a held process go (once), recording the end of the harness's hold — on its own device's engine. */
   private unhold(held: Held): void {
+    const owner = (this.root ?? this).all.find((e) => e.w.device.app === held.proc || e.w.device.nseHistory.includes(held.proc));
+    if (owner && owner !== this) return owner.unhold(held);
     const key = `${held.proc.pid}:${held.hit.seq}`;
     if (this.unheld.has(key)) return;
     this.unheld.add(key);
