@@ -162,6 +162,8 @@ async function simplify(s: Scenario, fails: Oracle): Promise<Scenario> {
   if ((w.queues ?? 1) > 1) cands.push({ ...w, queues: 1 });
   if ((w.senders ?? 1) > 1) cands.push({ ...w, senders: 1 });
   if (w.mode && w.mode !== 'instant') cands.push({ ...w, mode: 'instant' });
+  // One device, once no step is left on device 2 (docs/scenarios.md "A second device").
+  if ((w.devices ?? 1) > 1 && !best.steps.some((st) => st.device === 2 || (st.when as { device?: number } | undefined)?.device === 2)) cands.push({ ...w, devices: 1 });
   for (const cw of cands) {
     const cand = { ...best, world: { ...best.world, ...cw } };
     if (await fails(cand)) best = cand;
