@@ -32,13 +32,13 @@ export interface ReportStory {
 function trigger(t: Trigger): string {
   if ('at_ms' in t) return `at ${t.at_ms} ms`;
   if ('after' in t) return `after step ${t.after}`;
-  return `when ${t.proc} ${t.phase ? `enters ${t.phase}` : `reaches ${t.at}`}${t.nth && t.nth > 1 ? ` (hit ${t.nth})` : ''}`;
+  return `when ${t.proc}${t.device && t.device > 1 ? `@${t.device}` : ''} ${t.phase ? `enters ${t.phase}` : `reaches ${t.at}`}${t.nth && t.nth > 1 ? ` (hit ${t.nth})` : ''}`;
 }
 
 /** One step as a line: `when nse reaches net.get.sent: pause nse — the note`. */
 export function stepLine(s: Step): string {
   const args = s.args && Object.keys(s.args).length ? ` ${JSON.stringify(s.args)}` : '';
-  return `${s.id ? `[${s.id}] ` : ''}${s.concurrent ? '(meanwhile) ' : ''}${s.when ? `${trigger(s.when)}: ` : ''}${s.do}${s.proc ? ` ${s.proc}` : ''}${args}${s.note ? ` — ${s.note}` : ''}`;
+  return `${s.id ? `[${s.id}] ` : ''}${s.concurrent ? '(meanwhile) ' : ''}${s.when ? `${trigger(s.when)}: ` : ''}${s.do}${s.proc ? ` ${s.proc}` : ''}${s.device && s.device > 1 ? `${s.proc ? '@' : ' on device '}${s.device}` : ''}${args}${s.note ? ` — ${s.note}` : ''}`;
 }
 
 /** A harness error's first line, its code said once (a wrapper may repeat it). */

@@ -72,7 +72,8 @@ function msgIdIn(p: OpPair): string | undefined {
 }
 
 /** Turns a history into spans, marks and message flows (shared by the trace and HTML reports). */
-export function buildTimeline(history: History, verdicts: readonly Verdict[] = []): Timeline {
+export function buildTimeline(full: History, verdicts: readonly Verdict[] = []): Timeline {
+  const history = byDevice(full);
   const tEnd = history.reduce((m, op) => Math.max(m, op.time), 0);
   const spans: Span[] = [];
   const marks: Mark[] = [];
@@ -207,4 +208,21 @@ function assignRows(spans: Span[]): void {
     ends.set(key, rows);
     s.row = r;
   }
+}
+
+/**
+ * Two devices (docs/scenarios.md "A second device"): device 2's processes get lanes of their own,
+ * `app@2` and `nse@2` — its process ops, and the orchestrator's actions on them (freeze, kill …).
+ * Indices are unchanged, so links to ops still hold.
+ */
+function byDevice(history: History): History {
+  if (!history.some((o) => o.device !== undefined && o.device > 1)) return history;
+  const named = (p: unknown, d: number) => (p === 'app' || p === 'nse' ? `${p}@${d}` : p);
+  return history.map((o) => {
+    if (o.device === undefined || o.device < 2) return o;
+    if (o.proc === 'app' || o.proc === 'nse') return { ...o, proc: `${o.proc}@${o.device}` };
+    const v = o.value as { proc?: unknown } | undefined;
+    if (o.proc === 'orchestrator' && v && typeof v === 'object' && (v.proc === 'app' || v.proc === 'nse')) return { ...o, value: { ...v, proc: named(v.proc, o.device) } };
+    return o;
+  });
 }

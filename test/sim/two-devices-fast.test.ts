@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { checkAll } from '../../sim/checkers/index.js';
 import { runFast } from '../../sim/fast/index.js';
 import { toJsonl, type History, type Op } from '../../sim/history/index.js';
+import { storyOf, toChromeTrace } from '../../sim/report/index.js';
 import { loadScenario, validateScenario, type Scenario } from '../../sim/scenario/index.js';
 import { deliveredOncePerDevice, plantDuplicate, plantLoss } from './two-devices-helpers.js';
 
@@ -58,6 +59,12 @@ describe('two devices, fast mode', () => {
     expect(steps.find((o) => o.value.do === 'pause')!.device).toBe(2);
     expect(steps.find((o) => o.value.do === 'wait' && o.value.at === 'db.write.done')!.device).toBe(1);
     expect(steps.find((o) => o.value.do === 'send')!.device).toBeUndefined();
+    // Reports: device 2's processes have lanes of their own; the story names the device.
+    const procs = toChromeTrace(r.history).traceEvents.filter((e) => e.ph === 'M' && e.name === 'process_name').map((e) => (e.args as { name: string }).name);
+    expect(procs).toEqual(expect.arrayContaining(['app', 'nse@2', 'app@2']));
+    expect(procs).not.toContain('nse'); // device 1's NSE never ran: its app was in front throughout
+    const story = storyOf(FANOUT, r.history, r).steps.join('\n');
+    expect(story).toContain('when nse@2 reaches net.get.sent: pause nse@2');
   });
 
   it('a duplicate planted on device 2 only is caught and attributed to device 2', async () => {
