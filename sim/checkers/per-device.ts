@@ -14,7 +14,7 @@ import type { Verdict, Violation } from './types.js';
 /** The device tags present, ascending; [] for a one-device history (no op carries one). */
 export function devicesIn(history: History): number[] {
   const seen = new Set<number>();
-  for (const op of history) if (op.device !== undefined) seen.add(op.device);
+  for (const op of history) if (op?.device !== undefined) seen.add(op.device);
   return [...seen].sort((a, b) => a - b);
 }
 
