@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { EnvelopeKind, deriveKeyRing, open as openEnvelope, seal, wipe } from '../../core/crypto/index.js';
 import type { KeyRing } from '../../core/crypto/index.js';
-import { NsekitError, isNsekitError } from '../../core/errors.js';
+import { NsekitError } from '../../core/errors.js';
 import { utf8Encode, bytesEqual } from '../../core/bytes.js';
 import type { Gate, Store, StoredMessage } from '../../core/host.js';
 import { openGate } from '../../core/host.js';
