@@ -60,7 +60,8 @@ async function main(argv: string[]): Promise<number> {
       try {
         return await (await import('../bridge/transcript-cli.js')).runTranscriptCli(rest);
       } catch (e) {
-        process.stderr.write(`nsekit transcript: ${e instanceof Error ? e.message : String(e)}\n`);
+        const usage = (e as { code?: string }).code === 'CLI_USAGE' ? `\n${(await import('../bridge/transcript-cli.js')).TRANSCRIPT_USAGE}` : '';
+        process.stderr.write(`nsekit transcript: ${e instanceof Error ? e.message : String(e)}${usage}\n`);
         return 4;
       }
     default: {
