@@ -9,7 +9,8 @@
  */
 import { checkAll, judgeRun, type CheckResult, type RunJudgement, type Verdict } from '../checkers/index.js';
 import type { History } from '../history/types.js';
-import { checkExpectations, resolveWorld, type Scenario } from '../scenario/index.js';
+import { checkExpectations, resolveWorld, type Scenario, type World } from '../scenario/index.js';
+import type { SessionComponents } from '../../src/core/session/index.js';
 import type { BrokenVariant } from '../broken.js';
 import { brokenComponents } from '../broken-components.js';
 import { utf8Encode } from '../../src/core/bytes.js';
@@ -22,6 +23,8 @@ export interface FastOptions {
   maxSteps?: number;
   /** Virtual-ms bound on the steps part of the run. Default 600 000. */
   maxStepsMs?: number;
+  /** Builds the world (sim/bridge: one whose NSE is the bridge bundle's facade). Default: FastWorld. */
+  world?: (world: World, seed: number, broken?: BrokenVariant, components?: SessionComponents) => FastWorld;
 }
 
 export interface FastViolation {
@@ -60,7 +63,7 @@ export function replayCommand(file: string, seed: number, broken?: BrokenVariant
 
 export async function runFast(scenario: Scenario, seed: number, opts: FastOptions = {}): Promise<FastResult> {
   const world = resolveWorld(scenario);
-  const w = new FastWorld(world, seed, opts.broken, brokenComponents(opts.broken));
+  const w = (opts.world ?? ((...a) => new FastWorld(...a)))(world, seed, opts.broken, brokenComponents(opts.broken));
   const runner = new StepRunner(w, scenario);
   const maxSteps = opts.maxSteps ?? 200_000;
   w.h.info(ORCH, 'run', { scenario: scenario.name, seed, mode: 'fast', ...(opts.broken ? { broken: opts.broken } : {}), triggers: scenario.steps.map((st) => (st.when as { proc?: string } | undefined)?.proc ?? null) });
