@@ -7,7 +7,8 @@
  *   npx tsx ios-bridge/conformance/node-runner.ts [--record] [transcript.json…]
  *
  * --record answers host calls from the runner's model and rewrites each file's
- * `expected`; without it, replays and exits 1 on the first divergence.
+ * `expected` (not the sim-* transcripts: `nsekit transcript` re-records those from the
+ * simulator); without it, replays and exits 1 on the first divergence.
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +27,8 @@ export interface Transcript {
   /** Facade calls (`call`), or what the host does on its own (`host`: 'deliver' a SUB message, 'close' the connection). */
   steps: { at?: number; call?: string; args?: unknown[]; host?: string; queueId?: string; msgId?: string; content?: unknown }[];
   expected?: Record<string, unknown>[];
+  /** Recorded from the simulator (sim/bridge/record-transcript.ts): re-recorded by `nsekit transcript`, not by --record. */
+  sim?: { scenario: string; seed: number; role: string; command: string };
 }
 export interface RunResult {
   name: string;
@@ -90,6 +93,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   let failed = 0;
   for (const f of files.length ? files.map((x) => resolve(x)) : transcriptFiles()) {
     const t = JSON.parse(readFileSync(f, 'utf8')) as Transcript;
+    if (record && t.sim) {
+      // Its replies came from the simulated world, not from the runner's model.
+      console.log(`skipped ${t.name}: recorded from the simulator, re-record with: ${t.sim.command}`);
+      continue;
+    }
     const r = await runInNode(bundles, t, record);
     if (record) {
       t.expected = r.events;

@@ -16,6 +16,9 @@ const SIM_HELP = `  nsekit sim <scenario.json|catalogue-name> [--mode real|fast]
                                            random scenarios; failures shrunk and saved with a replay command;
                                            exit 0 none found, 1 violations found, 4 harness error;
                                            nsekit explore --help for the rest (docs/fast-mode.md)
+  nsekit transcript <scenario|catalogue-name> [--seed N] [--role nse] [--out FILE]
+                                           record the NSE's conformance transcript of a scenario: the bridge
+                                           bundle's NSE in a fast run (docs/ios-porting.md §6)
   nsekit test [DIR] [-- VITEST ARGS]       run the scenario tests (*.test.ts) under DIR, in any folder of the
                                            checkout; they import 'nsekit/test' (docs/reproducing-races.md)
 `;
@@ -53,6 +56,14 @@ async function main(argv: string[]): Promise<number> {
       }
     case 'test':
       return (await import('./test.js')).runTestCli(rest);
+    case 'transcript':
+      try {
+        return await (await import('../bridge/transcript-cli.js')).runTranscriptCli(rest);
+      } catch (e) {
+        const usage = (e as { code?: string }).code === 'CLI_USAGE' ? `\n${(await import('../bridge/transcript-cli.js')).TRANSCRIPT_USAGE}` : '';
+        process.stderr.write(`nsekit transcript: ${e instanceof Error ? e.message : String(e)}${usage}\n`);
+        return 4;
+      }
     default: {
       const code = await runProductCommand(cmd, rest);
       if (code !== null) return code;

@@ -9,10 +9,12 @@
  */
 import { checkAll, judgeRun, type CheckResult, type RunJudgement, type Verdict } from '../checkers/index.js';
 import type { History } from '../history/types.js';
-import { checkExpectations, resolveWorld, type Scenario } from '../scenario/index.js';
+import { checkExpectations, resolveWorld, type Scenario, type World } from '../scenario/index.js';
+import type { SessionComponents } from '../../src/core/session/index.js';
 import type { BrokenVariant } from '../broken.js';
 import { brokenComponents } from '../broken-components.js';
 import { utf8Encode } from '../../src/core/bytes.js';
+import { ErrorCodes, NsekitError } from '../../src/core/errors.js';
 import { StepRunner } from './steps.js';
 import { FastWorld, ORCH } from './world.js';
 import { buildWorlds } from './devices.js';
@@ -23,6 +25,8 @@ export interface FastOptions {
   maxSteps?: number;
   /** Virtual-ms bound on the steps part of the run. Default 600 000. */
   maxStepsMs?: number;
+  /** Builds the world (sim/bridge: one whose NSE is the bridge bundle's facade). Default: FastWorld. */
+  world?: (world: World, seed: number, broken?: BrokenVariant, components?: SessionComponents) => FastWorld;
 }
 
 export interface FastViolation {
@@ -61,8 +65,10 @@ export function replayCommand(file: string, seed: number, broken?: BrokenVariant
 
 export async function runFast(scenario: Scenario, seed: number, opts: FastOptions = {}): Promise<FastResult> {
   const world = resolveWorld(scenario);
-  // One world per device (`world.devices`, ./devices.ts); device 1's is `w`.
-  const worlds = buildWorlds(world, seed, opts.broken, brokenComponents(opts.broken));
+  // One world per device (`world.devices`, ./devices.ts); device 1's is `w`. A custom world
+  // (sim/bridge's, whose NSE is the bridge bundle) is one device.
+  if (opts.world && (world.devices ?? 1) > 1) throw new NsekitError(ErrorCodes.SCENARIO_INVALID, `${scenario.name}: a custom fast world runs one device (world.devices: ${world.devices})`);
+  const worlds = opts.world ? [opts.world(world, seed, opts.broken, brokenComponents(opts.broken))] : buildWorlds(world, seed, opts.broken, brokenComponents(opts.broken));
   const w = worlds[0]!;
   const runner = new StepRunner(w, scenario, worlds.slice(1));
   const maxSteps = opts.maxSteps ?? 200_000;

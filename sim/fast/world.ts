@@ -277,13 +277,22 @@ export class FastWorld {
     return app;
   }
 
-  private launchNse(): NseService {
-    const p = this.spawn('nse');
-    const nse = new NseService(p.rt, {
+  /**
+   * The NSE an instance runs: the shipping NseService on the instance's runtime. sim/bridge
+   * overrides it to run the bridge bundle's NSE facade instead, reporting its session events
+   * through `emit` (the instance's own runtime then stays idle).
+   */
+  protected makeNse(p: SimProc, _emit: (name: SessionEventName, fields: Record<string, unknown>) => void): NseService {
+    return new NseService(p.rt, {
       budgetMs: p.rt.cfg.nseBudgetMs!,
       graceMs: p.rt.cfg.nseGraceMs!,
       suspendDeadlineMs: p.rt.cfg.nseSuspendDeadlineMs!,
     });
+  }
+
+  private launchNse(): NseService {
+    const p = this.spawn('nse');
+    const nse = this.makeNse(p, (name, fields) => this.onEvent('nse', p, name, fields));
     this.nse = { p, nse };
     this.unstarted = 0;
     if (!this.locked) void this.postNse((n) => n.lifecycle({ type: 'lifecycle', event: 'unlock', masterKey: toHex(this.masterKey) }));

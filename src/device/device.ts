@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NsekitError } from '../core/errors.js';
 import { DEFAULT_APP_SUSPEND_AFTER_MS } from '../core/session/index.js';
 import type { Log } from '../core/host.js';
 import { truncateSecret } from '../node/host.js';
@@ -14,6 +12,7 @@ import { NotificationCenter } from './notification-center.js';
 import { SHARED_FILES, type EventMsg, type LifecycleEvent, type ProcConfig, type PushItem } from './ipc.js';
 import { bundleEntries, type Entries } from './bundle.js';
 import { ManagedProc, type ManagedProcOpts } from './proc.js';
+import { PushListener, pushItems, registerWithGateway } from './push-listener.js';
 
 export interface DeviceOpts {
   /** App-group directory; a fresh temp dir if absent. */
@@ -75,7 +74,9 @@ export class Device extends EventLog {
   readonly appSettings: { backgroundRefresh?: boolean } = {};
   /** Last lifecycle event sent to the app ('none' before launch). */
   appState: LifecycleEvent | 'none' = 'none';
-  private server: Server | null = null;
+  private readonly listener = new PushListener((body, receivedAt) =>
+    void this.deliverPush(body, receivedAt).catch((e) => this.log('error', 'push', 'delivery to NSE failed', { error: String(e) })),
+  );
   private pushSeq = 0;
   private nseStarting: Promise<ManagedProc> | null = null;
   private appStarting: Promise<ManagedProc> | null = null;
@@ -124,60 +125,18 @@ export class Device extends EventLog {
   /** Start the push listener and register with the gateway. */
   async start(): Promise<void> {
     if (this.opts.bundled !== false) await bundleEntries(this.opts.entries);
-    this.server = createServer((req, res) => void this.onHttp(req, res));
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    const addr = this.server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : 0;
-    this.deviceUrl = `http://127.0.0.1:${port}/push`;
+    this.deviceUrl = await this.listener.start();
     if (this.opts.gatewayUrl) await this.register(this.opts.gatewayUrl);
   }
 
   async register(gatewayUrl: string): Promise<void> {
-    const res = await fetch(`${gatewayUrl.replace(/\/$/, '')}/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: this.token, deviceUrl: this.deviceUrl }),
-    });
-    if (!res.ok) throw new NsekitError('PROTO_INTERNAL', `push gateway refused the registration: HTTP ${res.status}`, { status: res.status });
+    await registerWithGateway(gatewayUrl, this.token, this.deviceUrl);
     this.log('info', 'push', 'registered', { token: truncateSecret(this.token), deviceUrl: this.deviceUrl });
   }
 
-  private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const receivedAt = Date.now();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      size += (c as Buffer).length;
-      if (size > 256 * 1024) {
-        res.writeHead(413).end();
-        return;
-      }
-      chunks.push(c as Buffer);
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      res.writeHead(400).end();
-      return;
-    }
-    // Ack the HTTP delivery first, as APNs does: the NSE work is the device's business.
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    void this.deliverPush(body, receivedAt).catch((e) =>
-      this.log('error', 'push', 'delivery to NSE failed', { error: String(e) }),
-    );
-  }
-
-  /** Normalise a gateway payload into notification items. */
+  /** Normalise a gateway payload into notification items (./push-listener.ts). */
   static pushItems(body: unknown): PushItem[] {
-    if (Array.isArray(body)) return body as PushItem[];
-    if (body && typeof body === 'object') {
-      const b = body as Record<string, unknown>;
-      for (const k of ['nids', 'notifications', 'items', 'bundle']) if (Array.isArray(b[k])) return b[k] as PushItem[];
-      if (b.payload !== undefined) return Device.pushItems(b.payload);
-      return [b];
-    }
-    return [];
+    return pushItems(body);
   }
 
   /** A push: content-available → a window for the app (./background.ts); mutable-content → the live NSE or a new one. */
@@ -186,7 +145,7 @@ export class Device extends EventLog {
       void this.background.deliverSilent(body);
       return `s${++this.pushSeq}`;
     }
-    const items = Device.pushItems(body);
+    const items = pushItems(body);
     const pushId = `p${++this.pushSeq}`;
     if (this.appInForeground && !this.opts.nseWhenForeground) {
       // As SimpleX's NSE does when the app is active: no fetch, the app's own SUB/poll delivers.
@@ -415,8 +374,6 @@ export class Device extends EventLog {
     this.stopping = true;
     const procs = [this.app, ...this.nseHistory].filter((p): p is ManagedProc => !!p);
     await Promise.all(procs.map((p) => p.stop(2_000)));
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-    this.server?.closeAllConnections?.();
-    this.server = null;
+    await this.listener.stop();
   }
 }

@@ -25,7 +25,7 @@ afterAll(() => bundle?.cleanup());
 describe('conformance transcripts', () => {
   it('cover the required scenarios', () => {
     const names = transcripts.map((x) => x.t.name);
-    for (const n of ['nse-full', 'two-notifications-one-queue', 'suspension-drain', 'nse-expiry', 'forced-delivery', 'device-locked', 'app-activation-yield', 'nse-push-after-yield', 'nse-yield-pending', 'app-wake-sub', 'nse-reuse-lock-unlock', 'locked-append-torn-tail', 'app-import-torn-tail']) {
+    for (const n of ['nse-full', 'two-notifications-one-queue', 'suspension-drain', 'nse-expiry', 'forced-delivery', 'device-locked', 'app-activation-yield', 'nse-push-after-yield', 'nse-yield-pending', 'app-wake-sub', 'nse-reuse-lock-unlock', 'nse-locked-start-unlock', 'locked-append-torn-tail', 'app-import-torn-tail']) {
       expect(names).toContain(n);
     }
     // Both bundles are exercised.

@@ -3,41 +3,21 @@
  * test-author API as 'nsekit/test', are found and run; a failing expectation shows the matcher's
  * message (problems, run folder, replay).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { reapCli, runCli } from '../helpers/cli.js';
+
+const nsekit = (args: string[], cwd: string) => runCli(args, { cwd, timeoutMs: 110_000 });
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(REPO, 'bin/nsekit.js');
 const root = mkdtempSync(join(tmpdir(), 'nsekit-test-cmd-'));
-const children = new Set<ChildProcess>();
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  reapCli();
   rmSync(root, { recursive: true, force: true });
 });
-
-function nsekit(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
-    children.add(c);
-    let stdout = '';
-    let stderr = '';
-    c.stdout!.on('data', (d) => (stdout += d));
-    c.stderr!.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => {
-      c.kill('SIGKILL');
-      reject(new Error(`nsekit ${args.join(' ')}: no exit in 110 s\n${stdout}\n${stderr}`));
-    }, 110_000);
-    c.on('exit', (code) => {
-      clearTimeout(t);
-      children.delete(c);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const TEST_FILE = (outDir: string, expectValid: boolean) => `import { expect, it } from 'vitest';
 import { runScenario, scenario } from 'nsekit/test';

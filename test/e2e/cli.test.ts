@@ -1,37 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NSEKIT_BIN, reapCli, runCli } from '../helpers/cli.js';
 import { useWorld } from '../helpers/e2e-world.js';
 
-const BIN = fileURLToPath(new URL('../../bin/nsekit.js', import.meta.url));
+const BIN = NSEKIT_BIN;
+const run = (args: string[], timeoutMs?: number) => runCli(args, timeoutMs === undefined ? {} : { timeoutMs });
 const children: ChildProcess[] = [];
-
-/** Run the CLI to completion (bounded), collecting stdout. */
-function run(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(c);
-    let stdout = '';
-    let stderr = '';
-    c.stdout!.on('data', (d) => (stdout += d));
-    c.stderr!.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => {
-      c.kill('SIGKILL');
-      reject(new Error(`nsekit ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    c.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('e2e: the nsekit CLI', () => {
   afterEach(async () => {
+    reapCli();
     for (const c of children.splice(0)) {
       if (c.exitCode === null && c.signalCode === null) {
         c.kill('SIGKILL');

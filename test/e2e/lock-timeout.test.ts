@@ -8,13 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromHex } from '../../src/core/bytes.js';
 import { SHARED_FILES } from '../../src/device/ipc.js';
-import { nodeHost, silentLog } from '../../src/node/host.js';
-import { createFlockLock, flockHolders } from '../../src/node/lock/index.js';
-import { SharedStore } from '../../src/node/store/index.js';
+import { flockHolders } from '../../src/node/lock/index.js';
 import type { World } from '../../src/cli/world.js';
-import { readDeviceStore, relayHasMessage, suspendAndFreezeApp, useWorld } from '../helpers/e2e-world.js';
+import { readDeviceStore, relayHasMessage, suspendAndFreezeApp, useWorld, withStoreOf } from '../helpers/e2e-world.js';
 
 const holders: ChildProcess[] = [];
 afterEach(() => {
@@ -36,18 +33,7 @@ async function holdStoreLock(w: World, seconds: number): Promise<{ pid: number; 
 }
 
 async function outboxIds(w: World): Promise<string[]> {
-  const dir = w.device.sharedDir;
-  const host = nodeHost({ log: silentLog });
-  const lock = createFlockLock(join(dir, SHARED_FILES.lock), { host });
-  const store = new SharedStore({ dbPath: join(dir, SHARED_FILES.db), lock, host });
-  try {
-    store.open();
-    await store.unlock(fromHex(w.device.masterKey)!);
-    return [...(await store.outboxPending()), ...(await store.outboxList('sent')), ...(await store.outboxList('failed'))].map((i) => i.clientId);
-  } finally {
-    await store.close();
-    await lock.close();
-  }
+  return withStoreOf(w.device, async (store) => [...(await store.outboxPending()), ...(await store.outboxList('sent')), ...(await store.outboxList('failed'))].map((i) => i.clientId));
 }
 
 describe('e2e: the store lock held from outside past the lock timeout', () => {

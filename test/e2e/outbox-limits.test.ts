@@ -3,31 +3,14 @@
  * 70,000-character message used to get PROTO_TOO_LARGE on every drain and jam every message
  * behind it — and the sends after it go out.
  */
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SHARED_FILES } from '../../src/device/ipc.js';
-import { fromHex } from '../../src/core/bytes.js';
-import { nodeHost, silentLog } from '../../src/node/host.js';
-import { createFlockLock } from '../../src/node/lock/index.js';
-import { SharedStore } from '../../src/node/store/index.js';
-import { readDeviceStore, useWorld } from '../helpers/e2e-world.js';
+import { readDeviceStore, useWorld, withStoreOf } from '../helpers/e2e-world.js';
 import type { World } from '../../src/cli/world.js';
 
 /** The device store's outbox rows, read from the test process. */
-async function outboxRows(w: World): Promise<{ pending: string[]; sent: string[]; failed: string[] }> {
-  const dir = w.device.sharedDir;
-  const host = nodeHost({ log: silentLog });
-  const lock = createFlockLock(join(dir, SHARED_FILES.lock), { host });
-  const store = new SharedStore({ dbPath: join(dir, SHARED_FILES.db), lock, host });
-  try {
-    store.open();
-    await store.unlock(fromHex(w.device.masterKey)!);
-    const ids = (xs: { clientId: string }[]) => xs.map((x) => x.clientId);
-    return { pending: ids(await store.outboxPending()), sent: ids(await store.outboxList('sent')), failed: ids(await store.outboxList('failed')) };
-  } finally {
-    await store.close();
-    await lock.close();
-  }
+function outboxRows(w: World): Promise<{ pending: string[]; sent: string[]; failed: string[] }> {
+  const ids = (xs: { clientId: string }[]) => xs.map((x) => x.clientId);
+  return withStoreOf(w.device, async (store) => ({ pending: ids(await store.outboxPending()), sent: ids(await store.outboxList('sent')), failed: ids(await store.outboxList('failed')) }));
 }
 
 describe('e2e: the outbox refuses a too-large message at enqueue', () => {

@@ -3,17 +3,13 @@
  * sealed in the store's quarantine, then ACKed, and the next message on its queue is delivered —
  * by the app's subscription and by the NSE, which shows nothing for it.
  */
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bytesEqual, fromHex } from '../../src/core/bytes.js';
+import { bytesEqual } from '../../src/core/bytes.js';
 import { sealForQueue } from '../../src/core/inbound/index.js';
 import type { QuarantineEntry } from '../../src/core/session/index.js';
-import { SHARED_FILES } from '../../src/device/ipc.js';
-import { nodeHost, nodeRng, silentLog } from '../../src/node/host.js';
-import { createFlockLock } from '../../src/node/lock/index.js';
-import { SharedStore } from '../../src/node/store/index.js';
+import { nodeRng } from '../../src/node/host.js';
 import type { World } from '../../src/cli/world.js';
-import { readDeviceStore, relayHasMessage, suspendAndFreezeApp, useWorld } from '../helpers/e2e-world.js';
+import { readDeviceStore, relayHasMessage, suspendAndFreezeApp, useWorld, withStoreOf } from '../helpers/e2e-world.js';
 
 /** Send a body sealed for queue q with a random key: authentic for the relay, never opens for the device. */
 async function sendPoison(w: World, q: number): Promise<Uint8Array> {
@@ -24,19 +20,8 @@ async function sendPoison(w: World, q: number): Promise<Uint8Array> {
   return body;
 }
 
-async function quarantine(w: World): Promise<QuarantineEntry[]> {
-  const dir = w.device.sharedDir;
-  const host = nodeHost({ log: silentLog });
-  const lock = createFlockLock(join(dir, SHARED_FILES.lock), { host });
-  const store = new SharedStore({ dbPath: join(dir, SHARED_FILES.db), lock, host });
-  try {
-    store.open();
-    await store.unlock(fromHex(w.device.masterKey)!);
-    return await store.quarantineList();
-  } finally {
-    await store.close();
-    await lock.close();
-  }
+function quarantine(w: World): Promise<QuarantineEntry[]> {
+  return withStoreOf(w.device, (store) => store.quarantineList());
 }
 
 describe('e2e: a poison message is quarantined and its queue moves on', () => {

@@ -45,8 +45,11 @@ export async function readDeviceStore(w: World): Promise<StoreSnapshot> {
   return readStoreOf(w.device);
 }
 
-/** The same for any device (a user's second phone: src/cli/user-devices.ts). */
-export async function readStoreOf(device: { sharedDir: string; masterKey: string }): Promise<StoreSnapshot> {
+/**
+ * Open a device's shared store from the test process (its own lock instance, the device's key),
+ * run `fn`, close it again whatever happens.
+ */
+export async function withStoreOf<T>(device: { sharedDir: string; masterKey: string }, fn: (store: SharedStore) => Promise<T>): Promise<T> {
   const dir = device.sharedDir;
   const host = nodeHost({ log: silentLog });
   const lock = createFlockLock(join(dir, SHARED_FILES.lock), { host });
@@ -54,6 +57,16 @@ export async function readStoreOf(device: { sharedDir: string; masterKey: string
   try {
     store.open();
     await store.unlock(fromHex(device.masterKey)!);
+    return await fn(store);
+  } finally {
+    await store.close();
+    await lock.close();
+  }
+}
+
+/** The same for any device (a user's second phone: src/cli/user-devices.ts). */
+export function readStoreOf(device: { sharedDir: string; masterKey: string }): Promise<StoreSnapshot> {
+  return withStoreOf(device, async (store) => {
     const ids = await store.listMessageIds();
     const texts = new Map<string, string>();
     const unreadable: string[] = [];
@@ -67,10 +80,7 @@ export async function readStoreOf(device: { sharedDir: string; masterKey: string
     }
     if (unreadable.length) throw new Error(`unreadable rows in the device store: ${unreadable.join(', ')}`);
     return { ids, texts, integrity: store.integrityCheck(), unreadable };
-  } finally {
-    await store.close();
-    await lock.close();
-  }
+  });
 }
 
 /** Records waiting in the device's pending inbox file. */

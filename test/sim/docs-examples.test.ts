@@ -6,21 +6,21 @@
  * claim), `json fragment` (a piece of a file: must parse). An untagged json/ts block fails
  * this test, so no example can slip past it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateScenario, type Scenario } from '../../sim/scenario/index.js';
+import { reapCli, runCli } from '../helpers/cli.js';
+
+const nsekit = (args: string[], cwd: string, timeoutMs: number) => runCli(args, { cwd, timeoutMs });
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(REPO, 'bin/nsekit.js');
 const DOCS = ['docs/scenarios.md', 'docs/reproducing-races.md'];
 const root = mkdtempSync(join(tmpdir(), 'nsekit-docs-examples-'));
-const children = new Set<ChildProcess>();
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  reapCli();
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -46,25 +46,6 @@ function blocks(doc: string): Block[] {
   return out;
 }
 
-function nsekit(args: string[], cwd: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
-    children.add(c);
-    let stdout = '';
-    let stderr = '';
-    c.stdout!.on('data', (d) => (stdout += d));
-    c.stderr!.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => {
-      c.kill('SIGKILL');
-      reject(new Error(`nsekit ${args.join(' ')}: no exit in ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    c.on('exit', (code) => {
-      clearTimeout(t);
-      children.delete(c);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const all = DOCS.flatMap(blocks);
 const code = all.filter((b) => b.lang === 'json' || b.lang === 'ts');

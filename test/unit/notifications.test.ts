@@ -138,6 +138,26 @@ describe('notifications: races a tap opens (found by explore, fixed)', () => {
     expect(checkPresentation(h.history).valid).toBe(true);
   });
 
+  it('an NSE held mid-push and expired twice (its own budget, then iOS): best-attempt content once (explore --mode real seed 1 run 262)', async () => {
+    const h = new FastHarness({ queues: 1 });
+    await appAway(h);
+    let held: (() => void) | null = null;
+    h.w.onHit = (role, name, release) => {
+      if (role !== 'nse' || name !== 'db.write.done' || held) return false;
+      held = release;
+      return true;
+    };
+    const m = h.sendGood(0);
+    expect(await h.run(() => held !== null, 60_000)).toBe(true);
+    // Its own budget timer first, then iOS's expiry, both while the push is still held in its fetch.
+    await h.settle(h.w.postNse((n) => n.expire()));
+    await h.settle(h.w.postNse((n) => n.expire()));
+    h.w.onHit = () => false;
+    held!();
+    await h.idle(5_000);
+    expect(h.ops('notify.placeholder', 'nse').map((o) => val(o).msgId)).toEqual([m]);
+  });
+
   it('a tap, the device locked and a message delivered by SUB meanwhile: its banner, queued behind the opening that read it, is not put up (explore seed 2 run 336, shrunk)', async () => {
     // The store is unreadable by the time the banner's turn comes (locked): the app remembers what its tap read.
     const s: Scenario = {

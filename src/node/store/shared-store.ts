@@ -1,12 +1,13 @@
 import type Database from 'better-sqlite3';
 import { EnvelopeKind, deriveKeyRing, open as openEnvelope, seal, wipe } from '../../core/crypto/index.js';
 import type { KeyRing } from '../../core/crypto/index.js';
-import { NsekitError, isNsekitError } from '../../core/errors.js';
+import { NsekitError } from '../../core/errors.js';
 import { utf8Encode, bytesEqual } from '../../core/bytes.js';
 import type { Gate, Store, StoredMessage } from '../../core/host.js';
 import { openGate } from '../../core/host.js';
 import { openChecked, toStoreError } from './open-db.js';
 import { migrate } from './schema.js';
+import { GroupCommit } from './group-commit.js';
 import { Statements } from './statements.js';
 import { flagsToInt, intToFlags } from './types.js';
 import type { Cursor, MessageRow, OutboxItem, OutboxRow, OutboxState, PlainMessage, QuarantineRow, SharedStoreOptions } from './types.js';
@@ -27,14 +28,8 @@ export class SharedStore implements Store {
   private db: Database.Database | null = null;
   private st: Statements | null = null;
   private keys: KeyRing | null = null;
-  /** Writes past the gate (queued or in a running group); close() waits for them. */
-  private inflight = 0;
-  /** Writes waiting for the next group (see enqueue). */
-  private readonly queue: Member[] = [];
-  /** A drain loop is running groups. */
-  private running = false;
-  private readonly maxGroup: number;
-  private idle: (() => void)[] = [];
+  /** Write transactions: one per group of the writes queued meanwhile (./group-commit.ts). */
+  private readonly writer: GroupCommit;
   private readonly dirtyFns = new Set<() => void>();
   private readonly gate: Gate;
   private readonly lockTimeoutMs: number;
@@ -42,7 +37,18 @@ export class SharedStore implements Store {
   constructor(private readonly opts: SharedStoreOptions) {
     this.gate = opts.gate ?? openGate;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? 5000;
-    this.maxGroup = Math.max(1, opts.maxGroupWrites ?? 64);
+    this.writer = new GroupCommit({
+      lock: opts.lock,
+      failpoints: opts.host.failpoints,
+      lockTimeoutMs: this.lockTimeoutMs,
+      maxGroup: Math.max(1, opts.maxGroupWrites ?? 64),
+      dbPath: opts.dbPath,
+      stmts: () => this.stmts(),
+      onDirty: () => {
+        for (const fn of this.dirtyFns) fn();
+      },
+      log: (level, msg, fields) => this.log(level, msg, fields),
+    });
   }
 
   get isOpen(): boolean {
@@ -116,7 +122,7 @@ export class SharedStore implements Store {
 
   private async doClose(): Promise<void> {
     if (!this.db) return;
-    while (this.inflight > 0) await new Promise<void>((res) => this.idle.push(res));
+    await this.writer.idle();
     const db = this.db;
     if (!db) return; // closed by another caller while this one waited for writes
     this.db = null;
@@ -341,127 +347,12 @@ export class SharedStore implements Store {
 
   private write<T>(op: string, fn: (s: Statements) => T): Promise<T> {
     // Fast path: skip the gate's bracket when it can never block.
-    return this.gate === openGate ? this.enqueue(op, fn) : this.gate.run('database', () => this.enqueue(op, fn));
-  }
-
-  /**
-   * Group commit. A write joins the queue; if no group is running, one starts at once (no timer:
-   * an uncontended write costs what it did before). A group is everything queued when the lock is
-   * granted, so writes that arrive while a transaction (or the lock wait) is under way ride in the
-   * next single transaction: one lock hold, one BEGIN IMMEDIATE … COMMIT, one sync. Each member
-   * settles only after that COMMIT returned (and the lock was released), with its own result.
-   */
-  private enqueue<T>(op: string, fn: (s: Statements) => T): Promise<T> {
-    try {
-      this.stmts(); // fail fast with STORE_CLOSED before touching the lock
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return new Promise<T>((resolve, reject) => {
-      this.inflight++;
-      this.queue.push({ op, fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.running) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      // No await between the last length check and `running = false`: a write enqueued after it starts a new drain.
-      while (this.queue.length > 0) await this.runGroup().catch((e) => this.log('error', 'group commit failed', { error: String(e) }));
-    } finally {
-      this.running = false;
-    }
-  }
-
-  private async runGroup(): Promise<void> {
-    const { lock, host } = this.opts;
-    // A lock failure fails the writes that waited the whole time; later arrivals get a fresh acquire.
-    const waited = this.queue.length;
-    let grant;
-    try {
-      grant = await lock.acquire({ timeoutMs: this.lockTimeoutMs });
-    } catch (e) {
-      this.settle(this.queue.splice(0, waited), [], { e });
-      return;
-    }
-    const group = this.queue.splice(0, this.maxGroup);
-    const results: unknown[] = new Array(group.length);
-    /** A member's own failure (its savepoint rolled back, the others commit). */
-    const own: ({ e: unknown } | undefined)[] = new Array(group.length);
-    let failure: { e: unknown } | null = null;
-    let wrote = false;
-    try {
-      if (grant.dirty) for (const fn of this.dirtyFns) fn();
-      const s = this.stmts();
-      const op = group.length === 1 || group.every((m) => m.op === group[0]!.op) ? group[0]!.op : 'group';
-      const fields = group.length === 1 ? { op } : { op, writes: group.length };
-      s.begin.run();
-      try {
-        const fp1 = host.failpoints.hit('db.tx.begin', fields);
-        if (fp1) await fp1;
-        if (group.length === 1) results[0] = group[0]!.fn(s);
-        else for (let i = 0; i < group.length; i++) this.runMember(s, group[i]!, i, results, own);
-        const fp2 = host.failpoints.hit('db.tx.commit', fields);
-        if (fp2) await fp2;
-        s.commit.run();
-        wrote = true;
-      } catch (e) {
-        if (s.db.inTransaction) s.rollback.run();
-        if (!isNsekitError(e)) this.log('error', 'write failed', { op, writes: group.length, error: String(e) });
-        throw toStoreError(e, this.opts.dbPath);
-      }
-    } catch (e) {
-      failure = { e: toStoreError(e, this.opts.dbPath) };
-    }
-    try {
-      await lock.release({ wrote });
-    } catch (e) {
-      // As before: the caller learns the release failed (e.g. LOCK_NOT_HELD after a commit); a
-      // failed transaction keeps its own error.
-      failure ??= { e };
-    }
-    this.settle(group, results, failure, own);
-  }
-
-  /** One member of a multi-write group, inside its own savepoint: its failure is its own. */
-  private runMember(s: Statements, m: Member, i: number, results: unknown[], own: ({ e: unknown } | undefined)[]): void {
-    s.savepoint.run();
-    try {
-      results[i] = m.fn(s);
-      s.releaseSavepoint.run();
-    } catch (e) {
-      // SQLite rolled the whole transaction back (I/O error, full disk …): the group fails.
-      if (!s.db.inTransaction) throw e;
-      s.rollbackToSavepoint.run();
-      s.releaseSavepoint.run();
-      if (!isNsekitError(e)) this.log('error', 'write failed', { op: m.op, error: String(e) });
-      own[i] = { e: toStoreError(e, this.opts.dbPath) };
-    }
-  }
-
-  /** Settle members: a group `failure` rejects every one (none is durable); else its result or its own error. */
-  private settle(group: Member[], results: unknown[], failure: { e: unknown } | null, own: ({ e: unknown } | undefined)[] = []): void {
-    for (let i = 0; i < group.length; i++) {
-      const m = group[i]!;
-      const err = failure ?? own[i];
-      if (err) m.reject(err.e);
-      else m.resolve(results[i]);
-    }
-    this.inflight -= group.length;
-    if (this.inflight === 0) for (const res of this.idle.splice(0)) res();
+    return this.gate === openGate ? this.writer.enqueue(op, fn) : this.gate.run('database', () => this.writer.enqueue(op, fn));
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
     this.opts.host.log.log(level, 'store', msg, fields);
   }
-}
-
-interface Member {
-  op: string;
-  fn: (s: Statements) => unknown;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
 }
 
 function copyRing(r: KeyRing): KeyRing {

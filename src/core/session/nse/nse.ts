@@ -333,6 +333,9 @@ export class NseService {
   /** Generic content at once for what `job` has not shown; the job is over (no further GET). Returns the clock it read, if any. */
   private bestAttempt(job: Job): number | null {
     const { rt } = this;
+    // Once per push: iOS takes one contentHandler call. A second expiry (iOS's after our own budget's,
+    // or one reached after a thaw) while the job's fetch is still unwinding must not show it again.
+    if (job.done) return null;
     job.done = true;
     let at: number | null = null;
     // Handed over to the app (it came to the front mid-fetch): the app shows — and may already have
