@@ -77,6 +77,17 @@ export class ScenarioBuilder {
     this.last('note').note = text;
     return this;
   }
+  /**
+   * The last step acts on device `n` (`world.devices: 2`, docs/scenarios.md "A second device"),
+   * and so does its failpoint trigger if it has one. A race across the devices (a trigger on one,
+   * the verb on the other) is written with `device` in the JSON.
+   */
+  onDevice(n: 1 | 2): this {
+    const st = this.last('onDevice');
+    st.device = n;
+    if (st.when && 'proc' in st.when) st.when = { ...st.when, device: n };
+    return this;
+  }
 
   freeze(proc: DeviceProc): this { return this.step('freeze', proc); }
   thaw(proc: DeviceProc): this { return this.step('thaw', proc); }

@@ -10,7 +10,7 @@ import { checkAll } from '../../sim/checkers/index.js';
 import { runFast } from '../../sim/fast/index.js';
 import { toJsonl, type History, type Op } from '../../sim/history/index.js';
 import { storyOf, toChromeTrace } from '../../sim/report/index.js';
-import { loadScenario, validateScenario, type Scenario } from '../../sim/scenario/index.js';
+import { loadScenario, scenario, validateScenario, type Scenario } from '../../sim/scenario/index.js';
 import { deliveredOncePerDevice, plantDuplicate, plantLoss } from './two-devices-helpers.js';
 
 const FANOUT = loadScenario(fileURLToPath(new URL('../../sim/scenarios/two-devices-fanout.json', import.meta.url)));
@@ -128,6 +128,13 @@ describe('two devices, fast mode', () => {
     expect(errs({ ...base, steps: [pause, { do: 'resume', proc: 'nse', device: 2 }] })).toEqual([]);
     expect(errs({ ...base, steps: [pause, { do: 'resume', proc: 'nse' }] }).join('\n')).toMatch(/resume of 'nse' without an earlier pause/);
     expect(errs({ ...base, steps: [{ ...pause, device: 1 }] }).join('\n')).toMatch(/when\.device must be 1/);
+  });
+
+  it('builder: onDevice(2) puts the last step and its trigger on device 2', () => {
+    const s = scenario('b2').world({ devices: 2 }).background('app').onDevice(2).send({ count: 1 }).when('nse', 'net.get.sent').pause('nse').onDevice(2).resume('nse').onDevice(2).build();
+    expect(s.steps[0]).toEqual({ do: 'background', proc: 'app', device: 2 });
+    expect(s.steps[2]).toEqual({ when: { proc: 'nse', at: 'net.get.sent', device: 2 }, do: 'pause', proc: 'nse', device: 2 });
+    expect(() => scenario('b1').background('app').onDevice(2).build()).toThrow(/device 2 out of range/);
   });
 
   it('device-2 verbs: lock/unlock, kill, background/foreground, freeze/thaw, expire on device 2; both devices converge', async () => {
