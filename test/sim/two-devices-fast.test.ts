@@ -102,6 +102,15 @@ describe('two devices, fast mode', () => {
     for (const o of cited) expect(o.device === undefined || o.device === 2).toBe(true);
   });
 
+  it('a broken variant that only device 2 exercises (no lock release on suspend) is caught on device 2 only', async () => {
+    const r = await runFast(FANOUT, 1, { broken: 'no-lock-release-on-suspend' });
+    expect(r.valid).toBe(false);
+    const v = r.verdicts.find((x) => x.invariant === 'no-dead10cc')!;
+    expect(v.valid).toBe(false);
+    // Device 1's app stays in front throughout: it never suspends, so it never freezes holding the lock.
+    expect(new Set(v.violations.map((x) => x.device))).toEqual(new Set([2]));
+  });
+
   it('judging the two devices as one history would mix them (why the checkers split per device)', async () => {
     const r = await runFast(FANOUT, 1);
     const untagged: History = r.history.map((o) => {
