@@ -106,7 +106,7 @@ export class Senders {
     }
     devs.forEach((d, i) => {
       const m = msgs[i]!;
-      m.msgId = ids.find((_, k) => k === i) ?? null;
+      m.msgId = ids[i] ?? null;
       m.ok = true;
       d.h.ok('sender', 'send', { label, queueId: m.queueId, msgId: m.msgId, group: `g${q}` }, { ref: n });
     });
