@@ -102,7 +102,7 @@ export const MUTATIONS: Mutation[] = [
   {
     id: 'expiry-leaves-jobs-running',
     file: 'src/core/session/nse/nse.ts',
-    edits: one('    const { rt } = this;\n    job.done = true;\n    let at: number | null = null;\n', '    const { rt } = this;\n    let at: number | null = null;\n'),
+    edits: one('    if (job.done) return null;\n    job.done = true;\n    let at: number | null = null;\n', '    if (job.done) return null;\n    let at: number | null = null;\n'),
     description: "the NSE's expiry shows best-attempt content but does not mark the pushes finished: their fetches go on (a push waiting out the suspension GETs once reactivated)",
     expect: ['bounded-work'],
     seed: 3,
