@@ -127,7 +127,14 @@ export class FastWorld {
     });
   }
 
+  /** Last word on each session's configuration (a test giving the queues conversations, a device-sync queue, linked devices). */
+  configure: (role: Role, cfg: SessionConfig) => SessionConfig = (_role, cfg) => cfg;
+
   private sessionConfig(role: Role): SessionConfig {
+    return this.configure(role, this.baseConfig(role));
+  }
+
+  private baseConfig(role: Role): SessionConfig {
     const tf = this.world.timeFactor;
     const queues = this.queueConfigs();
     const sync = storeSyncFor(this.broken);
