@@ -105,10 +105,13 @@ describe('e2e: one user, two devices (fan-out)', () => {
     expect(d2.notifications.badge).toBe(0);
     // Nothing shown on device 2 for the marker (no banner of its own, no best-attempt content).
     expect(d2.events.slice(tapFrom2).filter((e) => e.name === 'notification')).toEqual([]);
-    // Device 2's store: the message read, the marker kept without the flag (not counted).
+    // Device 2's store, once the marker is stored after its read was applied: the message, and the
+    // marker kept as a row of the sync queue (without the flag: the badge above counts it out).
+    await d2.waitEvent('nse', 'stored', (e) => e.msgId !== m2 && !e.duplicate, { from: tapFrom2, timeoutMs: 20_000 });
     const snap = await readStoreOf(d2);
     expect(snap.integrity).toBe('ok');
     expect(snap.texts.get(m2!)).toBe('hello on both');
+    expect([...snap.texts.values()].filter((x) => x.startsWith('read:c0:'))).toHaveLength(1);
     expect([...d1.violations, ...d2.violations]).toEqual([]);
   });
 });

@@ -9,7 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import { EnvelopeKind, seal } from '../../src/core/crypto/index.js';
 import { toHex } from '../../src/core/bytes.js';
-import { decodeReadMarker, encodeReadMarker } from '../../src/core/session/read-sync.js';
+import { decodeReadMarker } from '../../src/core/session/read-sync.js';
+import { encodeReadMarker } from '../../src/core/session/app/read-send.js';
 import { NotificationCenter } from '../../src/device/notification-center.js';
 import { FastHarness, val } from './fast-harness.js';
 

@@ -100,9 +100,12 @@ export class Presenter {
       rt.log('info', 'push', `open thread=${threadId}`, { read: read.length, badge: badge ?? null });
       rt.emit('thread-read', { threadId, queueId, msgIds: read, ...(badge !== undefined ? { badge } : {}) });
     })
-      .then(() => rt.readSync.sendRead(queueId, upTo))
+      .then(() => this.afterOpen(queueId, upTo))
       .then(() => read);
   }
+
+  /** Set by the app: tell the user's other devices (./app/read-send.ts). How far the read reached: `upTo` (null: unknown). */
+  afterOpen: (queueId: string, upTo: number | null) => Promise<unknown> = async () => {};
 
   /**
    * Another of the user's devices read this conversation up to relay ts `upTo` (./read-sync.ts):

@@ -1,6 +1,8 @@
 /**
  * Read on one device, cleared on the others (docs/notifications.md "Read on another device").
  *
+ * The receiving side (both processes); the sending side is the app's (./app/read-send.ts).
+ *
  * A user's devices each have their own queue per conversation, so the copies of one message have
  * different msgIds. What they share is the relay's `ts`: a GSEND commits every copy in one
  * transaction stamped with one clock reading (docs/protocol.md "Fan-out to a user's devices").
@@ -14,20 +16,14 @@
  * sleeps). On the receiving side it is stored without the flag (never shown, never counted in the
  * badge) and applied before its ACK; appended while locked, it is applied at the import.
  */
-import { utf8Decode, utf8Encode } from '../bytes.js';
-import { NsekitError, isNsekitError } from '../errors.js';
-import { EnvelopeKind, seal } from '../crypto/index.js';
-import type { LinkedDevice } from './config.js';
-import { hexBytes, type SessionRuntime } from './runtime.js';
+import { utf8Decode } from '../bytes.js';
+import { NsekitError } from '../errors.js';
+import type { SessionRuntime } from './runtime.js';
 
 export interface ReadMarker {
   conversation: string;
   /** Read up to this relay ts (inclusive). */
   upTo: number;
-}
-
-export function encodeReadMarker(m: ReadMarker): Uint8Array {
-  return utf8Encode(JSON.stringify({ type: 'read', conversation: m.conversation, upTo: m.upTo }));
 }
 
 /** Strict: CONTENT_MALFORMED for anything else (kept as a message, never applied). */
@@ -46,12 +42,10 @@ export function decodeReadMarker(b: Uint8Array): ReadMarker {
 }
 
 export class ReadSync {
-  private readonly peers: (LinkedDevice & { e2e: Uint8Array })[];
   /** conversation → this device's queue for it. */
   private readonly byConversation = new Map<string, string>();
 
   constructor(private readonly rt: SessionRuntime) {
-    this.peers = (rt.cfg.linkedDevices ?? []).map((d) => ({ ...d, e2e: hexBytes(d.e2eKey, `e2eKey of linked ${d.queueId}`) }));
     for (const q of rt.cfg.queues) if (q.conversation !== undefined && !q.deviceSync) this.byConversation.set(q.conversation, q.queueId);
   }
 
@@ -60,57 +54,21 @@ export class ReadSync {
     return this.rt.queueCfg.get(queueId)?.deviceSync === true;
   }
 
-  /** The sender credentials of the other devices' sync queues (the transport needs them to SEND). */
-  peerCreds(): { queueId: string; senderCred: string }[] {
-    return this.peers.map((p) => ({ queueId: p.queueId, senderCred: p.senderKey }));
-  }
-
-  /**
-   * This device read `queueId` up to `upTo`: tell every other device. Best effort — a marker that
-   * cannot be sent leaves the other device's banners until the user opens the conversation there;
-   * no message is lost. Returns how many devices were told.
-   */
-  async sendRead(queueId: string, upTo: number | null): Promise<number> {
-    const { rt } = this;
-    const conversation = rt.queueCfg.get(queueId)?.conversation;
-    if (upTo === null || conversation === undefined || this.peers.length === 0) return 0;
-    let told = 0;
-    for (const p of this.peers) {
-      try {
-        const body = seal(p.e2e, rt.host.rng, { kind: EnvelopeKind.e2eBody, recordId: '', queueId: p.queueId }, encodeReadMarker({ conversation, upTo }));
-        await rt.phase.run('sendNetwork', async () => {
-          await rt.ensureConnected();
-          await rt.transport.send(p.queueId, body, { notification: true });
-        });
-        told++;
-      } catch (e) {
-        rt.log('warn', 'push', 'read marker not sent: the other device keeps its banners until opened there', { queueId: p.queueId, code: isNsekitError(e) ? e.code : String(e) });
-      }
-    }
-    rt.log('info', 'push', `read:sync conversation sent to ${told} device(s)`, { queueId, upTo });
-    rt.emit('read-sync', { state: 'sent', queueId, upTo, devices: told, of: this.peers.length });
-    return told;
-  }
-
   /**
    * A marker arrived on the sync queue (opened with its e2e key): apply it durably — the
    * conversation's copies up to `upTo` become read, their notifications go, the badge drops.
    * A marker that does not parse, or names a conversation this device does not have, is ignored.
    */
   async apply(plain: Uint8Array, via: string): Promise<void> {
-    const { rt } = this;
     let m: ReadMarker;
     try {
       m = decodeReadMarker(plain);
-    } catch (e) {
-      rt.log('warn', 'push', 'device-sync message ignored', { code: isNsekitError(e) ? e.code : String(e), via });
+    } catch {
+      this.rt.log('warn', 'push', 'bad read marker', { via });
       return;
     }
     const queueId = this.byConversation.get(m.conversation);
-    if (queueId === undefined) {
-      rt.log('warn', 'push', 'read marker for a conversation this device does not have: ignored', { via });
-      return;
-    }
-    await rt.presenter.remoteRead(queueId, m.upTo);
+    if (queueId === undefined) this.rt.log('warn', 'push', 'read marker: unknown conversation', { via });
+    else await this.rt.presenter.remoteRead(queueId, m.upTo);
   }
 }

@@ -158,7 +158,6 @@ export class SessionRuntime {
     this.queues = c.queues ? c.queues(host, this.ackingTransport, qopts) : new QueueCoordinator(host, this.ackingTransport, qopts);
     this.presenter = new Presenter(this);
     this.readSync = new ReadSync(this);
-    for (const p of this.readSync.peerCreds()) this.transport.setQueueCreds(p.queueId, { senderCred: p.senderCred });
     // Thread and badge set, nothing shown for a message already read (./notify.ts).
     this.notifier = {
       show: (n) =>
