@@ -229,6 +229,13 @@ export class SimStore implements SessionStore {
   isRead(msgId: string): Promise<boolean> {
     return this.read(() => this.db.read.has(msgId));
   }
+  unreadInThread(queueId: string): Promise<number> {
+    return this.read(() => {
+      let n = 0;
+      for (const m of this.db.messages.values()) if (m.queueId === queueId && m.flags.notification && !this.db.read.has(m.msgId)) n++;
+      return n;
+    });
+  }
   threadLastTs(queueId: string): Promise<number | null> {
     return this.read(() => {
       let last: number | null = null;

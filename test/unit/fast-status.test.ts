@@ -53,6 +53,35 @@ describe('fast mode: the status endpoint answers the low-power background window
   });
 });
 
+describe('no double banner: a window posts nothing for a conversation with a notification up', () => {
+  it('the NSE showed a message of q1 (unread): a message waiting on q1 gets no generic banner; one waiting on q0 does', async () => {
+    const { h, win } = await backgroundedLowPower();
+    h.sendGood(1); // flagged: pushed, the NSE stores and shows it
+    expect(await h.run(() => h.ops('notify', 'nse').length === 1, 60_000)).toBe(true);
+    h.sendGood(1, false); // waits at the relay (no push)
+    h.sendGood(0, false);
+    await h.settle(win.refresh());
+    expect(windowEnds(h)).toEqual([expect.objectContaining({ kind: 'refresh', polled: 2, notified: 1 })]);
+    expect(h.events('local-notification', () => true, 'app')).toEqual([expect.objectContaining({ queueId: 'q0' })]);
+    const polled = h.events('sync', (v) => v.stage === 'poll' && v.window === true, 'app');
+    expect(polled).toEqual([
+      expect.objectContaining({ queueId: 'q0', hasPayload: true }),
+      expect.objectContaining({ queueId: 'q1', hasPayload: true, covered: true }),
+    ]);
+    expect(polled[0]!.covered).toBeUndefined();
+  });
+
+  it('once the conversation was read, a message waiting on it gets its generic banner again', async () => {
+    const { h, win } = await backgroundedLowPower();
+    const a = h.sendGood(1);
+    expect(await h.run(() => h.ops('notify', 'nse').length === 1, 60_000)).toBe(true);
+    h.w.db.read.add(a); // read on this device or another (the store's read state)
+    h.sendGood(1, false);
+    await h.settle(win.refresh());
+    expect(h.events('local-notification', () => true, 'app')).toEqual([expect.objectContaining({ queueId: 'q1' })]);
+  });
+});
+
 describe('fast mode: the status endpoint in front', () => {
   it('the polling app fetches only the queue that holds a message; the others are polled, not fetched', async () => {
     const h = new FastHarness({ mode: 'low-power', queues: 2 });

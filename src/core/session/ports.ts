@@ -99,6 +99,8 @@ export interface SessionStore extends Store {
    * not read yet: the app icon's badge. Without these methods no badge is set and nothing is read.
    */
   unreadCount?(): Promise<number>;
+  /** The same for one conversation (a background window posts no generic banner beside unread ones). */
+  unreadInThread?(queueId: string): Promise<number>;
   /** Has msgId's conversation been opened since it was stored? (false for an unknown msgId) */
   isRead?(msgId: string): Promise<boolean>;
   /**

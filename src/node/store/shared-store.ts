@@ -236,6 +236,10 @@ export class SharedStore implements Store {
     });
   }
 
+  unreadInThread(queueId: string): Promise<number> {
+    return this.read(() => this.stmts().unreadByQueue.pluck().get(queueId) as number);
+  }
+
   threadLastTs(queueId: string): Promise<number | null> {
     return this.read(() => (this.stmts().lastTsByQueue.pluck().get(queueId) as number | null) ?? null);
   }

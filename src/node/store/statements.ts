@@ -36,6 +36,7 @@ export class Statements {
   readonly unreadIdsByQueueUpTo;
   readonly markQueueReadUpTo;
   readonly lastTsByQueue;
+  readonly unreadByQueue;
 
   constructor(readonly db: Database.Database) {
     this.begin = db.prepare('BEGIN IMMEDIATE');
@@ -92,5 +93,6 @@ export class Statements {
     this.unreadIdsByQueueUpTo = db.prepare('SELECT msg_id FROM messages WHERE queue_id = ? AND read_at IS NULL AND ts <= ? ORDER BY id');
     this.markQueueReadUpTo = db.prepare('UPDATE messages SET read_at = ? WHERE queue_id = ? AND read_at IS NULL AND ts <= ?');
     this.lastTsByQueue = db.prepare('SELECT max(ts) FROM messages WHERE queue_id = ?');
+    this.unreadByQueue = db.prepare('SELECT count(*) FROM messages WHERE queue_id = ? AND read_at IS NULL AND (flags & 1) = 1');
   }
 }
