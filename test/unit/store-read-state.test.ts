@@ -55,6 +55,8 @@ describe('read state (schema 3)', () => {
     expect(await s.isRead('a3')).toBe(false);
     expect(await s.isRead('b1')).toBe(false);
     expect(await s.markThreadRead('qa', 20)).toEqual([]);
+    // Per conversation (a window's banner check): qa has a3 unread, qb has b1.
+    expect([await s.unreadInThread('qa'), await s.unreadInThread('qb'), await s.unreadInThread('qz')]).toEqual([1, 1, 0]);
   });
 
   it('unread counts flagged messages not read; opening a thread reads every message of its queue stored so far', async () => {
