@@ -119,7 +119,8 @@ async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingest
   if (!store && sync) {
     // A read marker while locked: kept for the import (which applies it), without the flag and
     // without a banner — the queue alone says what it is, no body needs to open.
-    await deps.inbox.append({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { notification: false }, sealed: m.body });
+    const record = { msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { notification: false }, sealed: m.body };
+    await deps.inbox.append(record);
     host.log.log('info', tag, 'locked: read marker appended to pending inbox', { msgId: m.msgId });
     return { msgId: m.msgId, stored: 'inbox', pending: null, control: true };
   }
