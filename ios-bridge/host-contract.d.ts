@@ -146,6 +146,31 @@ export interface AppBridgeHost extends BridgeHostBase {
   statusGet(path: string, done: Done<{ status: number; body: unknown }>): void;
   /** left-front → post "app left front"; notification → show; error → report. */
   sessionEvent(name: string, fields: Record<string, unknown>): void;
+  // Push token: needed only with config.pushToken (the app registers the token itself; host-contract.md "transportNsub").
+  /** NSUB with the queue's recipient credential → the relay's NID answer, notifierKey base64 (32 bytes). */
+  transportNsub(queueId: string, deviceToken: string, platform: string, appVersion: string, done: Done<{ notifierId: string; notifierKey: string }>): void;
+  /** NDEL (logout): the queue's token is deactivated at the relay. */
+  transportNdel(queueId: string, done: Done<null>): void;
+  /** Sync, must not throw: persist to UserDefaults; pass it back as config.pushTokenState at the next launch. */
+  pushTokenSave(state: WirePushTokenState): void;
+}
+
+/** What the app persisted about its push token (host.pushTokenSave ↔ config.pushTokenState). */
+export interface WirePushTokenState {
+  registered: { token: string; at: number } | null;
+  loggedOut: boolean;
+  deactivatePending: boolean;
+}
+
+/** What a background window did (AppCoreApi.window resolves with it). */
+export interface WireWindowResult {
+  kind: 'refresh' | 'silent-push';
+  /** in_front | disabled | device_locked | relay_unavailable | error; absent when it worked. */
+  skipped?: string;
+  expired: boolean;
+  sent: number;
+  polled: number;
+  notified: number;
 }
 
 export interface BridgeConfig {
@@ -169,6 +194,15 @@ export interface BridgeConfig {
   pingIntervalMs?: number;
   pollIntervalMs?: number;
   syncMaxBatch?: number;
+  /** The token iOS gave (hex), or null while none: given (even null), the app registers it itself. */
+  pushToken?: string | null;
+  /** What pushTokenSave last saved (absent at the first launch). */
+  pushTokenState?: WirePushTokenState;
+  /** Sent with NSUB (defaults 'ios', '1.0.0'). */
+  platform?: string;
+  appVersion?: string;
+  /** The user's background-refresh setting as stored (default false). */
+  backgroundRefresh?: boolean;
 }
 
 export interface NotificationRequest {
@@ -203,6 +237,14 @@ export interface AppCoreApi {
   protectedDataWillBecomeUnavailable(): Promise<void>;
   protectedDataDidBecomeAvailable(masterKeyHex?: string): Promise<ImportSummary>;
   send(queueId: string, text: string, clientId?: string): Promise<void>;
+  /** didRegisterForRemoteNotificationsWithDeviceToken with a new token (null: revoked). Needs config.pushToken. */
+  pushTokenChanged(token: string | null): void;
+  logout(): Promise<void>;
+  login(): Promise<void>;
+  /** A BGAppRefreshTask ('refresh') or a content-available push ('silent-push', its queue) with iOS's budget. */
+  window(kind: 'refresh' | 'silent-push', budgetMs: number, queueId?: string): Promise<WireWindowResult>;
+  /** The Settings screen's toggle. */
+  settings(s: { backgroundRefresh?: boolean }): void;
 }
 
 /** The global each bundle defines (`var NsekitCore`). */

@@ -30,7 +30,9 @@
   var MAX_EVENTS = 200000;
   var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxMarkNotified', 'inboxIsNotified', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck',
     // the app's
-    'storeGetCursor', 'storeSetCursor', 'outboxAdd', 'outboxPending', 'outboxMark', 'transportConnect', 'transportSubscribe', 'transportUnsubscribe', 'transportSend', 'transportPing', 'statusGet'];
+    'storeGetCursor', 'storeSetCursor', 'outboxAdd', 'outboxPending', 'outboxMark', 'transportConnect', 'transportSubscribe', 'transportUnsubscribe', 'transportSend', 'transportPing', 'statusGet',
+    // the app's, with config.pushToken
+    'transportNsub', 'transportNdel'];
   /** Sync host functions without a return value (recorded as {fn, args}). */
   var VOID_FNS = ['lockRequestYield', 'lockWithdrawYield'];
 
@@ -168,6 +170,8 @@
     this.sent = {};
     /** queueId -> msgId delivered by SUB and not ACKed yet ('' = none): the relay sends the next after the ACK. */
     this.subs = {};
+    /** queueId -> the push token registered with NSUB (NDEL drops it). */
+    this.tokens = {};
     this.yieldRequested = false;
     this.closed = true;
     var seq = 0;
@@ -332,6 +336,9 @@
           return { result: { msgId: self.sent[args[3]], duplicate: dup } };
         }
         case 'transportPing': return { result: null };
+        // NSUB keeps a queue's notifier id and key (docs/protocol.md): the same answer every time.
+        case 'transportNsub': self.tokens[args[0]] = args[1]; return { result: { notifierId: 'nid-' + args[0], notifierKey: 'AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=' } };
+        case 'transportNdel': delete self.tokens[args[0]]; return { result: null };
         case 'statusGet': {
           var m = /[?&]id=([^&]*)/.exec(args[0]);
           var sq = m ? self.queues[decodeURIComponent(m[1])] : null;
@@ -454,6 +461,7 @@
       contentReady: function (requestId, result) { emit({ fn: 'contentReady', args: [requestId, copy(result)] }); },
       phaseChanged: function (phase) { emit({ fn: 'phaseChanged', args: [phase] }); },
       sessionEvent: function (name, fields) { emit({ fn: 'sessionEvent', args: [name, copy(fields)] }); },
+      pushTokenSave: function (state) { emit({ fn: 'pushTokenSave', args: [copy(state)] }); },
     };
     VOID_FNS.forEach(function (fn) {
       host[fn] = function () {

@@ -8,7 +8,7 @@
  * and the bridge run it.
  */
 import type { Gate } from '../../src/core/host.js';
-import { SessionRuntime, type PushTokenPort, type SessionComponents, type SessionConfig, type SessionEventName } from '../../src/core/session/index.js';
+import { SessionRuntime, type PushTokenPort, type SessionComponents, type SessionConfig, type SessionEventName, type StatusClient } from '../../src/core/session/index.js';
 import { SimInbox } from './inbox.js';
 import { SimLock } from './lock.js';
 import type { ProcCtx } from './proc-ctx.js';
@@ -44,6 +44,8 @@ export class SimProc {
     claimByRename = true,
     /** The app's push-token port (./push-tokens.ts). */
     pushToken?: PushTokenPort,
+    /** The app's client for the relay's status endpoint (./status.ts). */
+    status?: StatusClient,
   ) {
     this.lock = new SimLock(w.lockTable, ctx);
     this.transport = new SimTransport(w.relay, w.sched, ctx);
@@ -59,7 +61,7 @@ export class SimProc {
       },
       ports: (gate: Gate) => {
         store = new SimStore(w.db, this.lock, gate, ctx, cfg.storeSync);
-        return { lock: this.lock, store, inbox: new SimInbox(w.inboxFiles, ctx, claimByRename), transport: this.transport, ...(pushToken ? { pushToken } : {}) };
+        return { lock: this.lock, store, inbox: new SimInbox(w.inboxFiles, ctx, claimByRename), transport: this.transport, ...(pushToken ? { pushToken } : {}), ...(status ? { status } : {}) };
       },
       ...(components ? { components } : {}),
     });

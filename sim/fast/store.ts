@@ -229,9 +229,23 @@ export class SimStore implements SessionStore {
   isRead(msgId: string): Promise<boolean> {
     return this.read(() => this.db.read.has(msgId));
   }
-  markThreadRead(queueId: string): Promise<string[]> {
+  unreadInThread(queueId: string): Promise<number> {
+    return this.read(() => {
+      let n = 0;
+      for (const m of this.db.messages.values()) if (m.queueId === queueId && m.flags.notification && !this.db.read.has(m.msgId)) n++;
+      return n;
+    });
+  }
+  threadLastTs(queueId: string): Promise<number | null> {
+    return this.read(() => {
+      let last: number | null = null;
+      for (const m of this.db.messages.values()) if (m.queueId === queueId && (last === null || m.ts > last)) last = m.ts;
+      return last;
+    });
+  }
+  markThreadRead(queueId: string, upToTs?: number): Promise<string[]> {
     return this.write('markThreadRead', undefined, (tx) => {
-      const ids = [...this.db.messages.values()].filter((m) => m.queueId === queueId && !this.db.read.has(m.msgId)).map((m) => m.msgId);
+      const ids = [...this.db.messages.values()].filter((m) => m.queueId === queueId && !this.db.read.has(m.msgId) && (upToTs === undefined || m.ts <= upToTs)).map((m) => m.msgId);
       tx.apply.push(() => ids.forEach((id) => this.db.read.add(id)));
       return ids;
     });

@@ -11,7 +11,7 @@
 import { toBase64, toHex } from '../../src/core/bytes.js';
 import type { Log } from '../../src/core/host.js';
 import { sealForQueue } from '../../src/core/inbound/index.js';
-import { sealNotificationId } from '../../src/core/protocol/index.js';
+import { generateStatusKeypair, sealNotificationId } from '../../src/core/protocol/index.js';
 import { App, NseService, type LifecycleEvent, type SessionComponents, type QueueConfig, type SessionConfig, type SessionEventName, suspendedAnswersLast } from '../../src/core/session/index.js';
 import { FAILPOINT_OP_MAP } from '../history/failpoint-ops.js';
 import type { OpInput, OpType } from '../history/types.js';
@@ -27,6 +27,7 @@ import type { ProcCtx } from './proc-ctx.js';
 import { DeviceRecorder, FastRecorder } from './recorder.js';
 import { SimPushTokens } from './push-tokens.js';
 import { SimRelay } from './relay.js';
+import { SimStatusEndpoint } from './status.js';
 import { Scheduler } from './scheduler.js';
 import { SimDb } from './store.js';
 
@@ -69,6 +70,10 @@ export class FastWorld {
   fanout: ((queue: number, sender: number, notification: boolean, bytes: number) => void) | null = null;
   app: { p: SimProc; app: App } | null = null;
   nse: { p: SimProc; nse: NseService } | null = null;
+  /** The relay's signed status endpoint (low-power polls; ./status.ts). */
+  readonly status: SimStatusEndpoint;
+  /** Low-power worlds: per queue, the Ed25519 status key the app signs its polls with (hex). */
+  private readonly statusKeys = new Map<string, string>();
   /** Per queue: the notifier id and key the NSE opens push payloads with. */
   private readonly notifierKeys = new Map<string, { nid: string; key: Uint8Array }>();
   /** Pushes handed to the live NSE that it has not started yet: iOS does not freeze it meanwhile. */
@@ -120,17 +125,35 @@ export class FastWorld {
       this.relay.tokens = this.tokens;
       this.relay.notifierOf = notifierOf;
     }
+    this.status = new SimStatusEndpoint(this.relay, this.sched);
+    if (world.mode === 'low-power') {
+      // As NEW {recipientKey}: each queue's key registered with the relay. From a generator of its
+      // own, so the world's seeded sequence (every other key, every delay) is the same as before.
+      const keyRng = new SeededRng(BigInt(seed) * 40503n + 17n + BigInt((dev?.device ?? 1) - 1));
+      for (const q of this.queueIds) {
+        this.statusKeys.set(q, toHex(generateStatusKeypair(keyRng).secretKey));
+        this.status.keyed.add(q);
+      }
+    }
   }
 
   /** The queues as both sessions are configured with them (credentials are not checked by the fast relay). */
   private queueConfigs(): QueueConfig[] {
     return this.queueIds.map((queueId) => {
       const n = this.notifierKeys.get(queueId)!;
-      return { queueId, recipientKey: `rcv-${queueId}`, senderKey: `snd-${queueId}`, e2eKey: toHex(this.e2eKeys.get(queueId)!), notifierId: n.nid, notifierKey: toHex(n.key) };
+      const statusKey = this.statusKeys.get(queueId);
+      return { queueId, recipientKey: `rcv-${queueId}`, senderKey: `snd-${queueId}`, e2eKey: toHex(this.e2eKeys.get(queueId)!), notifierId: n.nid, notifierKey: toHex(n.key), ...(statusKey ? { statusKey } : {}) };
     });
   }
 
+  /** Last word on each session's configuration (a test giving the queues conversations, a device-sync queue, linked devices). */
+  configure: (role: Role, cfg: SessionConfig) => SessionConfig = (_role, cfg) => cfg;
+
   private sessionConfig(role: Role): SessionConfig {
+    return this.configure(role, this.baseConfig(role));
+  }
+
+  private baseConfig(role: Role): SessionConfig {
     const tf = this.world.timeFactor;
     const queues = this.queueConfigs();
     const sync = storeSyncFor(this.broken);
@@ -224,7 +247,7 @@ export class FastWorld {
     const pid = ++this.nextPid[role];
     let proc: SimProc | null = null;
     const c = this.ctx(role, pid, () => proc?.phase.phase);
-    proc = new SimProc(this, c, this.sessionConfig(role), (p, name, fields) => this.onEvent(role, p, name, fields), this.components, this.broken !== 'inbox-no-fsync-claim', role === 'app' ? this.tokens.port() : undefined);
+    proc = new SimProc(this, c, this.sessionConfig(role), (p, name, fields) => this.onEvent(role, p, name, fields), this.components, this.broken !== 'inbox-no-fsync-claim', role === 'app' ? this.tokens.port() : undefined, role === 'app' ? this.status.client(c) : undefined);
     this.h.ok(ORCH, 'launch', { proc: role, pid });
     // As the Node processes at launch: the relay connection starts, the keychain hands over the key (which opens the store).
     void proc.rt.ensureConnected().catch(() => {});

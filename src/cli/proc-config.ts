@@ -47,6 +47,12 @@ const TOP: { [K in Exclude<keyof ProcConfig, 'role'>]-?: Field } = {
   appVersion: { check: (v) => (typeof v === 'string' && /^[A-Za-z0-9._+-]{1,32}$/.test(v) ? null : '1..32 of [A-Za-z0-9._+-]') },
   backgroundRefresh: { check: (v) => (typeof v === 'boolean' ? null : 'true or false') },
   appSuspendAfterMs: { check: isInt },
+  linkedDevices: {
+    check: (v) =>
+      Array.isArray(v) && v.every((d) => isObj(d) && isStr(d.queueId) === null && isStr(d.senderKey) === null && isHex32(d.e2eKey) === null)
+        ? null
+        : 'an array of {queueId, senderKey, e2eKey (64 hex)}',
+  },
 };
 const QUEUE: { [K in keyof QueueConfig]-?: Field } = {
   queueId: { check: isStr, required: true },
@@ -57,6 +63,8 @@ const QUEUE: { [K in keyof QueueConfig]-?: Field } = {
   notifierId: { check: isStr },
   notifierKey: { check: isHex32 },
   only: { check: isWord(['app', 'nse']) },
+  conversation: { check: isStr },
+  deviceSync: { check: (v) => (typeof v === 'boolean' ? null : 'true or false') },
 };
 
 function checkObject(file: string, where: string, o: Record<string, unknown>, fields: Record<string, Field>): void {

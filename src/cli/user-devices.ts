@@ -76,6 +76,38 @@ export class UserDevices {
     return this;
   }
 
+  /**
+   * Link the devices for reads (docs/notifications.md "Read on another device"): each device gets a
+   * device-sync queue (its notifier registered with its token, so a marker wakes its NSE), its
+   * queue `i` the conversation key `c<i>`, and its app the other devices' sync queues. Call after
+   * addDevices and before the processes launch (they read their configuration at launch).
+   */
+  async linkReads(): Promise<this> {
+    const { w } = this;
+    const syncQueues: { queueId: string; senderKey: string; e2eKey: string }[] = [];
+    for (const device of this.devices) {
+      const opts = (device as unknown as { opts: { queues: QueueConfig[]; procConfig?: Record<string, unknown> } }).opts;
+      opts.queues = opts.queues.map((q) => {
+        const i = this.queuesOfDevice(device).findIndex((x) => x.queueId === q.queueId);
+        return i < 0 ? q : { ...q, conversation: `c${i}` };
+      });
+      const ids = await w.sender.createQueue();
+      const e2eKey = toHex(new Uint8Array(randomBytes(32)));
+      const nid = await w.sender.nsub(ids.queueId, device.token);
+      opts.queues.push({ queueId: ids.queueId, recipientKey: ids.recipientCred, e2eKey, notifierId: nid.notifierId, notifierKey: toHex(nid.notifierKey), deviceSync: true });
+      syncQueues.push({ queueId: ids.queueId, senderKey: ids.senderCred, e2eKey });
+    }
+    this.devices.forEach((device, d) => {
+      const opts = (device as unknown as { opts: { procConfig?: Record<string, unknown> } }).opts;
+      opts.procConfig = { ...opts.procConfig, linkedDevices: syncQueues.filter((_, k) => k !== d) };
+    });
+    return this;
+  }
+
+  private queuesOfDevice(device: Device): DeviceQueue[] {
+    return this.queuesOf(this.devices.indexOf(device));
+  }
+
   /** Send one message to conversation `q` on every device at once (GSEND); returns each device's msgId, in device order. */
   async send(q: number, text: string, opts: { notification?: boolean; type?: MessageContent['type']; clientId?: string } = {}): Promise<string[]> {
     const { w } = this;

@@ -5,7 +5,8 @@
  *
  * - `notification`: delivered (`threadId` is iOS's `threadIdentifier`); a `badge` field sets the badge.
  * - `thread-read`: every delivered notification of `threadId` is removed
- *   (`removeDeliveredNotifications` for that thread's identifiers); its `badge` sets the badge.
+ *   (`removeDeliveredNotifications` for that thread's identifiers) — with `remote: true` (read on
+ *   another device) only those of its `msgIds`; its `badge` sets the badge.
  * - `badge`: the app sets the badge (`count`).
  */
 export interface Delivered {
@@ -30,7 +31,22 @@ export class NotificationCenter {
       const queueId = String(f.queueId ?? '');
       this.delivered.push({ msgId: typeof f.msgId === 'string' ? f.msgId : null, queueId, threadId: typeof f.threadId === 'string' ? f.threadId : queueId, role, bestAttempt: f.bestAttempt === true });
     }
-    if (name === 'thread-read' && typeof f.threadId === 'string') this.removeThread(f.threadId);
+    // Read on another device: only the notifications of the messages read there (a later one stays).
+    if (name === 'thread-read' && f.remote === true && Array.isArray(f.msgIds)) this.removeMessages(f.msgIds.map(String));
+    else if (name === 'thread-read' && typeof f.threadId === 'string') this.removeThread(f.threadId);
+  }
+
+  /** Remove the delivered notifications of these messages; returns how many went. */
+  removeMessages(msgIds: readonly string[]): number {
+    const ids = new Set(msgIds);
+    let n = 0;
+    for (let i = this.delivered.length - 1; i >= 0; i--) {
+      const m = this.delivered[i]!.msgId;
+      if (m === null || !ids.has(m)) continue;
+      this.delivered.splice(i, 1);
+      n++;
+    }
+    return n;
   }
 
   /** Remove a thread's delivered notifications; returns how many went. */

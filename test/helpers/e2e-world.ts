@@ -1,3 +1,4 @@
+import { decodeReadMarker } from '../../src/core/session/read-sync.js';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { utf8Decode } from '../../src/core/bytes.js';
@@ -45,6 +46,17 @@ export async function readDeviceStore(w: World): Promise<StoreSnapshot> {
   return readStoreOf(w.device);
 }
 
+/** A stored body as text: a message's text, or `read:<conversation>:<upTo>` for a read marker (docs/notifications.md). */
+function storedText(body: Uint8Array): string {
+  try {
+    return decodeContent(body).text ?? utf8Decode(body);
+  } catch (e) {
+    const m = decodeReadMarker(body); // else rethrows: an unreadable row
+    if (!m) throw e;
+    return `read:${m.conversation}:${m.upTo}`;
+  }
+}
+
 /**
  * Open a device's shared store from the test process (its own lock instance, the device's key),
  * run `fn`, close it again whatever happens.
@@ -73,7 +85,7 @@ export function readStoreOf(device: { sharedDir: string; masterKey: string }): P
     for (const id of ids) {
       try {
         const m = await store.readMessage(id);
-        if (m) texts.set(id, decodeContent(m.body).text ?? utf8Decode(m.body));
+        if (m) texts.set(id, storedText(m.body));
       } catch {
         unreadable.push(id);
       }

@@ -44,6 +44,21 @@ function mk(): SharedStore {
 const put = (s: SharedStore, msgId: string, queueId: string, notification = true) => s.putMessage({ msgId, queueId, ts: 1, flags: { notification }, sealed: new Uint8Array([1, 2, 3]) });
 
 describe('read state (schema 3)', () => {
+  it('a read on another device reaches up to a relay ts: later messages stay unread; threadLastTs is the largest stored ts', async () => {
+    const s = mk();
+    expect(await s.threadLastTs('qa')).toBe(null);
+    for (const [id, ts] of [['a1', 10], ['a2', 20], ['a3', 30]] as const) await s.putMessage({ msgId: id, queueId: 'qa', ts, flags: { notification: true }, sealed: new Uint8Array([1]) });
+    await s.putMessage({ msgId: 'b1', queueId: 'qb', ts: 15, flags: { notification: true }, sealed: new Uint8Array([1]) });
+    expect(await s.threadLastTs('qa')).toBe(30);
+    expect(await s.markThreadRead('qa', 20)).toEqual(['a1', 'a2']);
+    expect(await s.unreadCount()).toBe(2);
+    expect(await s.isRead('a3')).toBe(false);
+    expect(await s.isRead('b1')).toBe(false);
+    expect(await s.markThreadRead('qa', 20)).toEqual([]);
+    // Per conversation (a window's banner check): qa has a3 unread, qb has b1.
+    expect([await s.unreadInThread('qa'), await s.unreadInThread('qb'), await s.unreadInThread('qz')]).toEqual([1, 1, 0]);
+  });
+
   it('unread counts flagged messages not read; opening a thread reads every message of its queue stored so far', async () => {
     const s = mk();
     await put(s, 'a1', 'qa');

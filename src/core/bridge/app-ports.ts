@@ -16,6 +16,7 @@ import {
   type InboxImportTarget,
   type OutboxItem,
   type OutboxState,
+  type PushTokenPort,
   type StatusClient,
 } from '../session/ports.js';
 import { bad, call, decodeRelayMessage, expectBool } from './adapters.js';
@@ -174,6 +175,18 @@ export class AppTransport extends BridgeTransport {
     );
     return { ...(r && typeof r.msgId === 'string' ? { msgId: r.msgId } : {}), duplicate: r?.duplicate === true };
   }
+  /** NSUB through the host (the push-token port is plugged in only when the host has it). */
+  async nsub(queueId: string, deviceToken: string, meta: { platform?: string; appVersion?: string }): Promise<{ notifierId: string; notifierKey: Uint8Array }> {
+    const r = await call<{ notifierId?: unknown; notifierKey?: unknown } | null>(this.h, 'transportNsub', (d) =>
+      this.h.transportNsub!(queueId, deviceToken, meta.platform ?? 'ios', meta.appVersion ?? '1.0.0', d),
+    );
+    const key = typeof r?.notifierKey === 'string' ? fromBase64(r.notifierKey) : null;
+    if (!r || typeof r.notifierId !== 'string' || !key || key.length !== 32) throw bad('transportNsub must answer {notifierId, notifierKey (base64, 32 bytes)}');
+    return { notifierId: r.notifierId, notifierKey: key };
+  }
+  async ndel(queueId: string): Promise<void> {
+    await call<null>(this.h, 'transportNdel', (d) => this.h.transportNdel!(queueId, d));
+  }
   override onClose(fn: () => void): () => void {
     this.closeFns.add(fn);
     return () => this.closeFns.delete(fn);
@@ -200,7 +213,7 @@ export interface AppPorts extends BridgePorts {
   transport: AppTransport;
 }
 
-export function appPorts(h: BridgeHost, host: Host, gate: Gate, lockTimeoutMs: number): AppPorts {
+export function appPorts(h: BridgeHost, host: Host, gate: Gate, lockTimeoutMs: number, pushToken?: PushTokenPort): AppPorts {
   const lock = new BridgeLock(h, host, 'app', lockTimeoutMs);
   return {
     lock,
@@ -208,6 +221,7 @@ export function appPorts(h: BridgeHost, host: Host, gate: Gate, lockTimeoutMs: n
     inbox: new AppInbox(h, gate),
     transport: new AppTransport(h, host),
     status: appStatus(h),
+    ...(pushToken ? { pushToken } : {}),
   };
 }
 

@@ -14,12 +14,13 @@ import { NsekitError } from '../errors.js';
 import type { ImportResult } from '../session/ports.js';
 import { App } from '../session/app/app.js';
 import { appPorts } from './app-ports.js';
-import type { AppBridgeHost, BridgeConfig, BridgePhase, ImportSummary } from './contract.js';
-import { APP_HOST_FUNCTIONS } from './contract.js';
+import type { AppBridgeHost, BridgeConfig, BridgePhase, ImportSummary, WireWindowResult } from './contract.js';
+import { APP_HOST_FUNCTIONS, APP_PUSH_TOKEN_FUNCTIONS } from './contract.js';
+import { bridgePushTokenPort, checkPushTokenConfig, checkToken, type BridgePushTokenPort } from './push-token.js';
 import { contractCode, createSession, key64, notify, version } from './setup.js';
 import { sealE2eBody, sealNid } from './tools.js';
 
-export type { AppBridgeHost, BridgeConfig, ImportSummary } from './contract.js';
+export type { AppBridgeHost, BridgeConfig, ImportSummary, WirePushTokenState, WireWindowResult } from './contract.js';
 export { version, sealE2eBody, sealNid };
 export const HOST_FUNCTIONS = APP_HOST_FUNCTIONS;
 
@@ -42,19 +43,39 @@ export interface AppCoreApi {
   protectedDataDidBecomeAvailable(masterKeyHex?: string): Promise<ImportSummary>;
   /** Queue a message in the outbox (durable first), sent now if active, else by the next wake. */
   send(queueId: string, text: string, clientId?: string): Promise<void>;
+  /** iOS gave a new push token (or revoked it: null): registered at once while active, else at the next wake. Needs `config.pushToken`. */
+  pushTokenChanged(token: string | null): void;
+  /** Logout: live delivery ends, NDEL on every queue (owed until sent); the store is kept. Needs `config.pushToken`. */
+  logout(): Promise<void>;
+  /** Login again: the token is registered and, if active, the wake sequence fetches what waited. */
+  login(): Promise<void>;
+  /**
+   * iOS granted a background window: a `BGAppRefreshTask` (`refresh`) or a `content-available` push
+   * (`silent-push`, with its queue) with `budgetMs` (~30 000). Push-only work (outbox; low-power: one
+   * status poll per queue → `sessionEvent("local-notification")`), then suspended. Resolves with what it did.
+   */
+  window(kind: 'refresh' | 'silent-push', budgetMs: number, queueId?: string): Promise<WireWindowResult>;
+  /** The user changed a setting: `backgroundRefresh` on submits the refresh request (`sessionEvent("bg-refresh")`), off cancels it. */
+  settings(s: { backgroundRefresh?: boolean }): void;
 }
 
 const CONFIG_INT = ['pingIntervalMs', 'pollIntervalMs', 'syncMaxBatch', 'drainDeadlineMs'] as const;
 
 export function createCore(bridge: AppBridgeHost, config: BridgeConfig): AppCoreApi {
   const sendQueues = new Set(Array.isArray(config?.sendQueues) ? config.sendQueues : []);
+  // The push-token functions are needed only when the app registers the token itself.
+  const withToken = config !== null && typeof config === 'object' && config.pushToken !== undefined;
+  const pushFns: readonly string[] = APP_PUSH_TOKEN_FUNCTIONS;
+  let tokenPort: BridgePushTokenPort | undefined;
   const { rt, host, ports, masterKeyHex } = createSession(
     bridge,
     config,
     'app',
-    APP_HOST_FUNCTIONS,
-    appPorts,
+    withToken ? APP_HOST_FUNCTIONS : APP_HOST_FUNCTIONS.filter((f) => !pushFns.includes(f)),
+    (h, hs, gate, lockMs) => appPorts(h, hs, gate, lockMs, withToken ? (tokenPort = bridgePushTokenPort(h, hs, config)) : undefined),
     (c) => {
+      checkPushTokenConfig(c);
+      if (c.backgroundRefresh !== undefined && typeof c.backgroundRefresh !== 'boolean') throw new NsekitError('BRIDGE_BAD_INPUT', 'backgroundRefresh must be true or false');
       for (const k of CONFIG_INT) {
         if (c[k] !== undefined && !(Number.isFinite(c[k]) && (c[k] as number) >= 0)) throw new NsekitError('BRIDGE_BAD_INPUT', `${k} must be a number ≥ 0`);
       }
@@ -65,6 +86,7 @@ export function createCore(bridge: AppBridgeHost, config: BridgeConfig): AppCore
         ...(c.pollIntervalMs !== undefined ? { pollIntervalMs: c.pollIntervalMs } : {}),
         ...(c.syncMaxBatch !== undefined ? { syncMaxBatch: c.syncMaxBatch } : {}),
         ...(c.drainDeadlineMs !== undefined ? { appExpiryDeadlineMs: c.drainDeadlineMs } : {}),
+        ...(c.backgroundRefresh !== undefined ? { backgroundRefresh: c.backgroundRefresh } : {}),
       };
     },
     (name, f) => {
@@ -113,6 +135,25 @@ export function createCore(bridge: AppBridgeHost, config: BridgeConfig): AppCore
         throw new NsekitError('BRIDGE_BAD_INPUT', 'send(queueId, text, clientId?) takes strings');
       }
       await app.send(queueId, text, clientId ?? undefined);
+    },
+    pushTokenChanged(token: string | null) {
+      if (!tokenPort) throw new NsekitError('BRIDGE_BAD_INPUT', 'pushTokenChanged needs config.pushToken (the app registering the token itself)');
+      tokenPort.setToken(checkToken(token ?? null, 'token'));
+    },
+    logout: () => app.logout(),
+    login: () => app.login(),
+    async window(kind, budgetMs, queueId) {
+      if ((kind !== 'refresh' && kind !== 'silent-push') || !(Number.isFinite(budgetMs) && budgetMs > 0) || (queueId !== undefined && queueId !== null && typeof queueId !== 'string')) {
+        throw new NsekitError('BRIDGE_BAD_INPUT', "window(kind: 'refresh' | 'silent-push', budgetMs > 0, queueId?)");
+      }
+      const r = await app.onWindow({ type: 'window', kind, budgetMs, ...(typeof queueId === 'string' ? { queueId } : {}) });
+      return { kind: r.kind, ...(r.skipped ? { skipped: r.skipped } : {}), expired: r.expired, sent: r.sent, polled: r.polled, notified: r.notified };
+    },
+    settings(s) {
+      if (!s || typeof s !== 'object' || (s.backgroundRefresh !== undefined && typeof s.backgroundRefresh !== 'boolean')) {
+        throw new NsekitError('BRIDGE_BAD_INPUT', 'settings({backgroundRefresh?: boolean})');
+      }
+      app.onSettings({ type: 'settings', ...(s.backgroundRefresh !== undefined ? { backgroundRefresh: s.backgroundRefresh } : {}) });
     },
   };
 }

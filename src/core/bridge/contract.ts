@@ -110,6 +110,31 @@ export interface WireOutboxItem {
   updatedAt: number;
 }
 
+/** What the app persisted about its push token (UserDefaults): handed back in `config.pushTokenState` at launch. */
+export interface WirePushTokenState {
+  /** The token last registered at the relay for every queue, and when (host clock, ms); null: none / deactivated. */
+  registered: { token: string; at: number } | null;
+  /** The user logged out: nothing is registered or fetched until `login()`. */
+  loggedOut: boolean;
+  /** A logout whose NDELs have not all reached the relay: the next connect sends them. */
+  deactivatePending: boolean;
+}
+
+/** What a background window did (the app's `window` facade call resolves with it). */
+export interface WireWindowResult {
+  kind: 'refresh' | 'silent-push';
+  /** Why it did nothing (`in_front`, `disabled`, `device_locked`, `relay_unavailable`, `error`); absent when it worked. */
+  skipped?: string;
+  /** The expiration share of the budget came first (no new work after it). */
+  expired: boolean;
+  /** Outbox items sent. */
+  sent: number;
+  /** Low-power status polls made. */
+  polled: number;
+  /** Local notifications posted (`sessionEvent("local-notification")`). */
+  notified: number;
+}
+
 /** What both hosts implement. All calls arrive on one serial queue. */
 export interface BridgeHostBase {
   // clock — synchronous
@@ -208,6 +233,13 @@ export interface AppBridgeHost extends BridgeHostBase {
   statusGet(path: string, done: Done<{ status: number; body: unknown }>): void;
   /** What the app session reports (`left-front`, `notification`, `wake`, `outbox`, `rt`, `error`, …), fields as a plain object. */
   sessionEvent(name: string, fields: Record<string, unknown>): void;
+  // push token — only needed with `config.pushToken` (APP_PUSH_TOKEN_FUNCTIONS)
+  /** NSUB: register `deviceToken` for the queue (the host holds its recipient credential). → the relay's NID, `notifierKey` base64 (32 bytes). */
+  transportNsub(queueId: string, deviceToken: string, platform: string, appVersion: string, done: Done<{ notifierId: string; notifierKey: string }>): void;
+  /** NDEL: deactivate the queue's token at the relay (logout). */
+  transportNdel(queueId: string, done: Done<null>): void;
+  /** Synchronous, must not throw: persist the push-token state (UserDefaults); hand it back as `config.pushTokenState` at the next launch. */
+  pushTokenSave(state: WirePushTokenState): void;
 }
 
 /** Either host (the bridge's shared code). */
@@ -268,7 +300,13 @@ export const APP_HOST_FUNCTIONS = [
   'transportPing',
   'statusGet',
   'sessionEvent',
+  'transportNsub',
+  'transportNdel',
+  'pushTokenSave',
 ] as const satisfies readonly (keyof AppBridgeHost)[];
+
+/** The app's host functions needed only when `config.pushToken` is given (the app registers the device's push token itself). */
+export const APP_PUSH_TOKEN_FUNCTIONS = ['transportNsub', 'transportNdel', 'pushTokenSave'] as const satisfies readonly (keyof AppBridgeHost)[];
 
 /** Configuration passed with the host to createCore (both roles; role-only keys say so). */
 export interface BridgeConfig {
@@ -306,4 +344,18 @@ export interface BridgeConfig {
   pollIntervalMs?: number;
   /** App: GET → store → ACK per batch in the wake sequence (default 20). */
   syncMaxBatch?: number;
+  /**
+   * App: the push token iOS gave (`didRegisterForRemoteNotificationsWithDeviceToken`, hex), or null while
+   * it has given none. Given (even null): the app registers the token itself (NSUB per queue) and needs
+   * APP_PUSH_TOKEN_FUNCTIONS; absent: it registers nothing (the host does).
+   */
+  pushToken?: string | null;
+  /** App: what `pushTokenSave` last saved (absent at the first launch). */
+  pushTokenState?: WirePushTokenState;
+  /** App: sent with NSUB (default 'ios', 1–16 of [a-z0-9]). */
+  platform?: string;
+  /** App: sent with NSUB (default '1.0.0', 1–32 of [A-Za-z0-9._+-]). */
+  appVersion?: string;
+  /** App: the user's background-refresh setting as stored (default off; changed at run time with `settings`). */
+  backgroundRefresh?: boolean;
 }

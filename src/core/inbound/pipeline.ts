@@ -31,6 +31,18 @@ export interface InboundDeps {
    * released without ACK and stays at the head of its queue (docs/receive.md "Quarantine").
    */
   quarantine?: (q: PoisonMessage) => Promise<boolean>;
+  /**
+   * The device-sync queue (docs/notifications.md "Read on another device"): its messages are the
+   * user's other devices' read markers — never shown, stored without the notification flag (never
+   * counted), applied (durably) before their ACK. Without it every queue is a conversation.
+   */
+  control?: DeviceSyncHandler;
+}
+
+export interface DeviceSyncHandler {
+  isSyncQueue(queueId: string): boolean;
+  /** Apply one opened marker; resolves once its effect is durable. */
+  apply(plain: Uint8Array, msgId: string): Promise<void>;
 }
 
 /** What the quarantine keeps of a message that can never be processed. */
@@ -60,13 +72,15 @@ export type InboundOutcome = {
   stored: 'store' | 'inbox' | 'duplicate' | 'quarantine';
   notified: boolean;
   content?: NotificationContent;
+  /** A device-sync message (a read marker): applied, never shown. */
+  control?: true;
 };
 
 /** Generic content when the body cannot be read (device locked). */
 export const GENERIC_TITLE = 'New message';
 
 /** Result of the durable part; `pending` is the notification still to show. */
-type Ingested = { msgId: string; stored: InboundOutcome['stored']; pending: NotificationContent | null; shownBefore?: boolean };
+type Ingested = { msgId: string; stored: InboundOutcome['stored']; pending: NotificationContent | null; shownBefore?: boolean; control?: true };
 
 /** The relay body can never be opened here: no retry of the same bytes will ever succeed. */
 class Unprocessable {
@@ -101,6 +115,15 @@ async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingest
   // Read the store once: a host may expose it through a live getter that turns null when the
   // device locks mid-message; the store object itself then answers with typed errors.
   const store = deps.store;
+  const sync = deps.control?.isSyncQueue(m.queueId) === true;
+  if (!store && sync) {
+    // A read marker while locked: kept for the import (which applies it), without the flag and
+    // without a banner — the queue alone says what it is, no body needs to open.
+    const record = { msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { notification: false }, sealed: m.body };
+    await deps.inbox.append(record);
+    host.log.log('info', tag, 'locked: read marker appended to pending inbox', { msgId: m.msgId });
+    return { msgId: m.msgId, stored: 'inbox', pending: null, control: true };
+  }
   if (!store) {
     // Locked: keep the relay body as is (still e2e-sealed, opaque) for import on unlock.
     await deps.inbox.append({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { ...m.flags }, sealed: m.body });
@@ -123,6 +146,7 @@ async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingest
     throw isNsekitError(e) && e.code.startsWith('CRYPTO_') ? new Unprocessable(e) : e;
   }
   await host.failpoints.hit('inbound.decrypted', { msgId: m.msgId });
+  if (sync) return ingestReadMarker(deps, store, m, plain);
   let content: MessageContent;
   try {
     content = decodeContent(plain);
@@ -146,6 +170,16 @@ async function ingestMessage(deps: InboundDeps, m: RelayMessage): Promise<Ingest
     shownBefore = true; // its at-most-once record was there: shown before, fetched again
   }
   return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending, ...(shownBefore ? { shownBefore } : {}) };
+}
+
+/** A read marker, opened: applied first (durable), then kept without the flag as the ACK's durable record. */
+async function ingestReadMarker(deps: InboundDeps, store: Store, m: RelayMessage, plain: Uint8Array): Promise<Ingested> {
+  await deps.control!.apply(plain, m.msgId);
+  const sealed = seal(deps.bodyKey!, deps.host.rng, { kind: EnvelopeKind.messageBody, recordId: m.msgId, queueId: m.queueId }, plain);
+  plain.fill(0);
+  const inserted = await store.putMessage({ msgId: m.msgId, queueId: m.queueId, ts: m.ts, flags: { notification: false }, sealed });
+  await deps.host.failpoints.hit('db.write.done', { msgId: m.msgId, duplicate: !inserted });
+  return { msgId: m.msgId, stored: inserted ? 'store' : 'duplicate', pending: null, control: true };
 }
 
 /**
@@ -185,7 +219,7 @@ async function shownWhileLocked(deps: InboundDeps, m: RelayMessage): Promise<boo
 }
 
 async function announce(deps: InboundDeps, i: Ingested): Promise<InboundOutcome> {
-  if (!i.pending) return { msgId: i.msgId, stored: i.stored, notified: false, ...(i.shownBefore ? { redelivered: true as const } : {}) };
+  if (!i.pending) return { msgId: i.msgId, stored: i.stored, notified: false, ...(i.shownBefore ? { redelivered: true as const } : {}), ...(i.control ? { control: true as const } : {}) };
   await deps.notifier.show(i.pending);
   await deps.host.failpoints.hit('notify.shown', { msgId: i.msgId });
   return { msgId: i.msgId, stored: i.stored, notified: true, content: i.pending };

@@ -21,6 +21,19 @@ export interface QueueConfig {
   notifierKey?: string;
   /** Give this queue to one process only (benchmarks: NSE-only queue while the app loads another). */
   only?: 'app' | 'nse';
+  /** The conversation this queue carries, the same key on each of the user's devices (docs/notifications.md "Read on another device"). */
+  conversation?: string;
+  /** This device's device-sync queue: it carries the user's other devices' read markers, never a conversation. */
+  deviceSync?: boolean;
+}
+
+/** One of the user's other devices, as this device reaches it: that device's device-sync queue (sender side). */
+export interface LinkedDevice {
+  queueId: string;
+  /** Sender credential of that queue. */
+  senderKey: string;
+  /** That queue's end-to-end key (hex, 32 bytes). */
+  e2eKey: string;
 }
 
 export type Role = 'app' | 'nse';
@@ -61,4 +74,6 @@ export interface SessionConfig {
   backgroundRefresh?: boolean;
   /** app only: with a background task, suspend this long after leaving the front unless expiry or the front comes first (none by default; the Node device passes 20 000). */
   appSuspendAfterMs?: number;
+  /** app only: the user's other devices, told when a conversation is read here (docs/notifications.md "Read on another device"). */
+  linkedDevices?: LinkedDevice[];
 }

@@ -33,7 +33,8 @@ export type SessionEventName =
   | 'local-notification' // app: a window's status poll found has_payload: a generic notification, nothing downloaded; fields: queueId, reason
   | 'status' // reply to query
   | 'badge' // app: the icon's badge = unread messages (docs/notifications.md); fields: count
-  | 'thread-read' // app: a tap opened a conversation — remove its delivered notifications, set the badge; fields: threadId, queueId, msgIds, badge?
+  | 'thread-read' // app: a tap opened a conversation — remove its delivered notifications, set the badge; fields: threadId, queueId, msgIds, badge?; app or NSE with `remote: true`: read on another device — remove the notifications of `msgIds` only
+  | 'read-sync' // app: a read here was sent to the user's other devices; fields: state ('sent'), queueId, upTo, devices, of
   | 'error'; // fields: code, message, where
 
 export interface EventSink {

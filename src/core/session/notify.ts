@@ -85,20 +85,53 @@ export class Presenter {
   openThread(queueId: string): Promise<string[]> {
     const { rt } = this;
     let read: string[] = [];
+    let upTo: number | null = null;
     return this.serial(async () => {
       const s = rt.store;
       if (s.markThreadRead && this.readable()) {
+        // How far the read reaches, for the other devices: read before marking, so a message stored
+        // in between is left unread there (a banner left behind, never one removed unseen).
+        upTo = s.threadLastTs ? await s.threadLastTs(queueId).catch(() => null) : null;
         read = await rt.retryOnLockTimeout('markThreadRead', () => s.markThreadRead!(queueId), () => true, { queueId });
-        for (const id of read) this.readHere.add(id);
-        for (const id of this.readHere) {
-          if (this.readHere.size <= READ_HERE_MAX) break;
-          this.readHere.delete(id);
-        }
+        this.remember(read);
       }
       const badge = await this.badge();
       const threadId = threadIdOf(queueId);
       rt.log('info', 'push', `open thread=${threadId}`, { read: read.length, badge: badge ?? null });
       rt.emit('thread-read', { threadId, queueId, msgIds: read, ...(badge !== undefined ? { badge } : {}) });
+    })
+      .then(() => this.afterOpen(queueId, upTo))
+      .then(() => read);
+  }
+
+  /** Set by the app: tell the user's other devices (./app/read-send.ts). How far the read reached: `upTo` (null: unknown). */
+  afterOpen: (queueId: string, upTo: number | null) => Promise<unknown> = async () => {};
+
+  /**
+   * Another of the user's devices read this conversation up to relay ts `upTo` (./read-sync.ts):
+   * the copies here become read (durably: the marker is ACKed after this), then `thread-read`
+   * with `remote: true` names the msgIds whose notifications go, and the badge.
+   */
+  remoteRead(queueId: string, upTo: number): Promise<string[]> {
+    const { rt } = this;
+    let read: string[] = [];
+    return this.serial(async () => {
+      const s = rt.store;
+      if (!s.markThreadRead) return;
+      read = await rt.retryOnLockTimeout('markThreadRead', () => s.markThreadRead!(queueId, upTo), () => true, { queueId, remote: true });
+      this.remember(read);
+      const badge = await this.badge();
+      const threadId = threadIdOf(queueId);
+      rt.log('info', 'push', `read elsewhere thread=${threadId}`, { read: read.length, badge: badge ?? null });
+      rt.emit('thread-read', { threadId, queueId, msgIds: read, remote: true, ...(badge !== undefined ? { badge } : {}) });
     }).then(() => read);
+  }
+
+  private remember(read: string[]): void {
+    for (const id of read) this.readHere.add(id);
+    for (const id of this.readHere) {
+      if (this.readHere.size <= READ_HERE_MAX) break;
+      this.readHere.delete(id);
+    }
   }
 }

@@ -99,10 +99,17 @@ export interface SessionStore extends Store {
    * not read yet: the app icon's badge. Without these methods no badge is set and nothing is read.
    */
   unreadCount?(): Promise<number>;
+  /** The same for one conversation (a background window posts no generic banner beside unread ones). */
+  unreadInThread?(queueId: string): Promise<number>;
   /** Has msgId's conversation been opened since it was stored? (false for an unknown msgId) */
   isRead?(msgId: string): Promise<boolean>;
-  /** The conversation was opened: every message of the queue stored so far is read. Returns the msgIds that became read. */
-  markThreadRead?(queueId: string): Promise<string[]>;
+  /**
+   * The conversation was opened: every message of the queue stored so far is read — with `upToTs`,
+   * only those whose relay `ts` is at most it (a read on another device). Returns the msgIds that became read.
+   */
+  markThreadRead?(queueId: string, upToTs?: number): Promise<string[]>;
+  /** The largest relay `ts` of the queue's stored messages (null: none): how far a read here reaches. */
+  threadLastTs?(queueId: string): Promise<number | null>;
 }
 
 /** What an inbox import needs from the store. */

@@ -20,6 +20,7 @@ import type { QueueConfig, SessionConfig } from './config.js';
 import type { EventSink, SessionEventName } from './events.js';
 import { InboxWrites } from './inbox-writes.js';
 import { Presenter } from './notify.js';
+import { ReadSync } from './read-sync.js';
 import { reportQuarantined, retryQuarantined } from './quarantine.js';
 import type { SessionPorts } from './ports.js';
 import { LOCK_RETRY, lockHolderOf, retryOnLockTimeout, withDetails } from './lock-retry.js';
@@ -55,6 +56,8 @@ export interface InboundDepsOptions {
   retryLimits?: { attempts: number; windowMs: number };
   /** A message of this fetch went into the quarantine (the NSE shows nothing for it, not even at expiry). */
   onQuarantined?: (msgId: string) => void;
+  /** A read marker of this fetch was applied (the NSE shows nothing for it, not even at expiry). */
+  onControl?: (msgId: string) => void;
 }
 
 export interface SessionRuntimeOptions {
@@ -87,6 +90,8 @@ export class SessionRuntime {
   readonly notifier: Notifier;
   /** Thread, badge and read state of what this process shows (./notify.ts). */
   readonly presenter: Presenter;
+  /** Reads shared with the user's other devices (./read-sync.ts). */
+  readonly readSync: ReadSync;
   /** Set by the app: an append of its own finished with the key in memory (see inboundDeps). */
   onInboxAppendedUnlocked?: () => void;
   /**
@@ -152,6 +157,7 @@ export class SessionRuntime {
     const qopts: QueueCoordinatorOptions = { gate: this.gate, ...(cfg.role === 'nse' ? { receiveClass: 'notificationNetwork' as const } : {}) };
     this.queues = c.queues ? c.queues(host, this.ackingTransport, qopts) : new QueueCoordinator(host, this.ackingTransport, qopts);
     this.presenter = new Presenter(this);
+    this.readSync = new ReadSync(this);
     // Thread and badge set, nothing shown for a message already read (./notify.ts).
     this.notifier = {
       show: (n) =>
@@ -361,6 +367,13 @@ export class SessionRuntime {
             },
           }
         : {}),
+      control: {
+        isSyncQueue: (queueId) => rt.readSync.isSyncQueue(queueId),
+        apply: async (plain, msgId) => {
+          await rt.readSync.apply(plain, via);
+          o.onControl?.(msgId);
+        },
+      },
     };
   }
 
@@ -388,11 +401,18 @@ export class SessionRuntime {
     const bodyKey = this.bodyKeyBytes!;
     // Inbox records hold the relay body as received (e2e-sealed): re-seal with the at-rest key.
     const quarantineAdd = this.store.quarantineAdd?.bind(this.store);
+    // Read markers appended while locked (./read-sync.ts): applied once the import committed.
+    const markers: Uint8Array[] = [];
     const reseal = (rec: StoredMessage): StoredMessage => {
       const e2e = this.queueCfg.get(rec.queueId)?.e2e;
       if (!e2e) throw new NsekitError('CRYPTO_BAD_KEY', `no end-to-end key for queue ${rec.queueId}`);
       const plain = open(e2e, e2eBinding(rec.queueId), rec.sealed);
       const sealed = seal(bodyKey, this.host.rng, { kind: EnvelopeKind.messageBody, recordId: rec.msgId, queueId: rec.queueId }, plain);
+      if (this.readSync.isSyncQueue(rec.queueId)) {
+        markers.push(plain.slice());
+        plain.fill(0);
+        return { ...rec, flags: { notification: false }, sealed };
+      }
       plain.fill(0);
       return { ...rec, sealed };
     };
@@ -414,6 +434,11 @@ export class SessionRuntime {
     if (r.records || r.markers) {
       this.log('info', 'sync', 'pending inbox imported', { ...r });
       this.emit('imported', { count: r.inserted, records: r.records, duplicates: r.duplicates, markers: r.markers });
+    }
+    // Best effort, as a marker's send: one that cannot be applied now leaves banners, loses nothing.
+    for (const plain of markers.splice(0)) {
+      await this.readSync.apply(plain, 'import').catch((e: unknown) => this.log('warn', 'push', 'imported read marker not applied', { code: isNsekitError(e) ? e.code : String(e) }));
+      plain.fill(0);
     }
     return r.inserted;
   }

@@ -229,12 +229,25 @@ export class SharedStore implements Store {
     return this.read(() => this.stmts().isRead.pluck().get(msgId) === 1);
   }
 
-  markThreadRead(queueId: string): Promise<string[]> {
+  markThreadRead(queueId: string, upToTs?: number): Promise<string[]> {
     return this.write('markThreadRead', (s) => {
+      if (upToTs !== undefined) {
+        const ids = s.unreadIdsByQueueUpTo.pluck().all(queueId, upToTs) as string[];
+        s.markQueueReadUpTo.run(this.opts.host.clock.now(), queueId, upToTs);
+        return ids;
+      }
       const ids = s.unreadIdsByQueue.pluck().all(queueId) as string[];
       s.markQueueRead.run(this.opts.host.clock.now(), queueId);
       return ids;
     });
+  }
+
+  unreadInThread(queueId: string): Promise<number> {
+    return this.read(() => this.stmts().unreadByQueue.pluck().get(queueId) as number);
+  }
+
+  threadLastTs(queueId: string): Promise<number | null> {
+    return this.read(() => (this.stmts().lastTsByQueue.pluck().get(queueId) as number | null) ?? null);
   }
 
   // ---- cursors, outbox ----

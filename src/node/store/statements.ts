@@ -33,6 +33,10 @@ export class Statements {
   readonly isRead;
   readonly unreadIdsByQueue;
   readonly markQueueRead;
+  readonly unreadIdsByQueueUpTo;
+  readonly markQueueReadUpTo;
+  readonly lastTsByQueue;
+  readonly unreadByQueue;
 
   constructor(readonly db: Database.Database) {
     this.begin = db.prepare('BEGIN IMMEDIATE');
@@ -85,5 +89,10 @@ export class Statements {
     this.isRead = db.prepare('SELECT read_at IS NOT NULL FROM messages WHERE msg_id = ?');
     this.unreadIdsByQueue = db.prepare('SELECT msg_id FROM messages WHERE queue_id = ? AND read_at IS NULL ORDER BY id');
     this.markQueueRead = db.prepare('UPDATE messages SET read_at = ? WHERE queue_id = ? AND read_at IS NULL');
+    // A read on another device reaches up to a relay ts (docs/notifications.md "Read on another device").
+    this.unreadIdsByQueueUpTo = db.prepare('SELECT msg_id FROM messages WHERE queue_id = ? AND read_at IS NULL AND ts <= ? ORDER BY id');
+    this.markQueueReadUpTo = db.prepare('UPDATE messages SET read_at = ? WHERE queue_id = ? AND read_at IS NULL AND ts <= ?');
+    this.lastTsByQueue = db.prepare('SELECT max(ts) FROM messages WHERE queue_id = ?');
+    this.unreadByQueue = db.prepare('SELECT count(*) FROM messages WHERE queue_id = ? AND read_at IS NULL AND (flags & 1) = 1');
   }
 }

@@ -10,6 +10,7 @@ import { LowPowerPoller } from './low-power.js';
 import { Outbox } from './outbox.js';
 import { PushTokens } from './push-token.js';
 import { Realtime } from './realtime.js';
+import { ReadSender } from './read-send.js';
 import { RefreshTask } from './refresh.js';
 
 /** `tap`: brought to the front by a tap on a notification, routed to its thread (docs/notifications.md "Tap"); `login`: the user logged in again. */
@@ -71,6 +72,9 @@ export class App {
       }).catch((e) => rt.errorEvent('push token', e));
     };
     this.refresh = new RefreshTask(rt);
+    // A tap's read goes to the user's other devices (docs/notifications.md "Read on another device").
+    const reads = new ReadSender(rt);
+    rt.presenter.afterOpen = (queueId, upTo) => reads.send(queueId, upTo);
     this.bgTime = new BackgroundTime(rt, (m) => this.onLifecycle(m).catch((e: unknown) => rt.errorEvent(`lifecycle ${m.event}`, e)));
     this.windows = new BackgroundWindows({
       rt,

@@ -159,11 +159,25 @@ export class BackgroundWindows {
         return;
       }
       res.polled++;
-      rt.emit('sync', { stage: 'poll', queueId, hasPayload: has, window: true });
-      if (!has) continue;
+      // A banner for this conversation is up already (an unread message the NSE or the app showed):
+      // a generic one beside it is the "double banner" (docs/processes.md "Background windows").
+      const covered = has && (await this.unreadShown(queueId));
+      rt.emit('sync', { stage: 'poll', queueId, hasPayload: has, window: true, ...(covered ? { covered: true } : {}) });
+      if (!has || covered) continue;
       res.notified++;
       rt.log('info', 'push', 'local notification: the relay holds a message (nothing downloaded)', { queueId });
       rt.emit('local-notification', { queueId, reason: 'has_payload', title: 'nsekit', body: 'You may have new messages' });
+    }
+  }
+
+  /** The conversation has unread messages in the shared store (their notifications were shown); false when unknown. */
+  private async unreadShown(queueId: string): Promise<boolean> {
+    const s = this.a.rt.store;
+    if (!s.unreadInThread) return false;
+    try {
+      return (await s.unreadInThread(queueId)) > 0;
+    } catch {
+      return false; // unreadable now: post the banner (a second one beats none)
     }
   }
 

@@ -299,6 +299,8 @@ export class NseService {
       retryLimits: NSE_LOCK_RETRY,
       // Never processable: kept in the quarantine and ACKed; nothing is shown for it, not even at expiry.
       onQuarantined: (msgId) => job.shown.add(msgId),
+      // A read marker from the user's other device: applied, nothing to show (docs/notifications.md).
+      onControl: (msgId) => job.shown.add(msgId),
     });
     let outs: InboundOutcome[];
     try {
