@@ -93,7 +93,8 @@ export abstract class FastWorldCore {
     this.rng = base ? base.rng : new SeededRng(BigInt(seed) * 2654435761n + 1n);
     this.masterKey = this.rng.randomBytes(32);
     // Each device owns its member queue of every group (one token per queue: devices never share one).
-    const qp = dev && dev.device > 1 ? `d${dev.device}.` : '';
+    // Ids as the relay's (its status endpoint takes [A-Za-z0-9_-] only): `d2-q0`, not `d2.q0`.
+    const qp = dev && dev.device > 1 ? `d${dev.device}-` : '';
     this.queueIds = Array.from({ length: world.queues }, (_, i) => `${qp}q${i}`);
     for (const q of this.queueIds) this.e2eKeys.set(q, this.rng.randomBytes(32));
     this.queueIds.forEach((q, i) => this.notifierKeys.set(q, { nid: `${qp}n${i}`, key: this.rng.randomBytes(32) }));
