@@ -10,18 +10,20 @@
  * suspension (as it does on iOS) and leaves only on `lock`.
  */
 import { fromHex } from '../bytes.js';
-import { deriveKeyRing, EnvelopeKind, open, seal, wipe } from '../crypto/index.js';
+import { deriveKeyRing, wipe } from '../crypto/index.js';
 import { isNsekitError, NsekitError } from '../errors.js';
-import type { Gate, Host, LogLevel, Notifier, RelayMessage, StoredMessage, Transport } from '../host.js';
-import { deliverInbound, e2eBinding, type InboundDeps, type InboundOutcome } from '../inbound/index.js';
+import type { Gate, Host, LogLevel, Notifier, RelayMessage, Transport } from '../host.js';
+import { deliverInbound, type InboundDeps, type InboundOutcome } from '../inbound/index.js';
 import { PhaseController } from '../phase/index.js';
 import { QueueCoordinator, type QueueCoordinatorOptions } from '../queue/index.js';
 import type { QueueConfig, SessionConfig } from './config.js';
 import type { EventSink, SessionEventName } from './events.js';
+import { importPendingInbox } from './inbox-import.js';
+import { makeInboundDeps } from './inbound-deps.js';
 import { InboxWrites } from './inbox-writes.js';
 import { Presenter } from './notify.js';
 import { ReadSync } from './read-sync.js';
-import { reportQuarantined, retryQuarantined } from './quarantine.js';
+import { retryQuarantined } from './quarantine.js';
 import type { SessionPorts } from './ports.js';
 import { LOCK_RETRY, lockHolderOf, retryOnLockTimeout, withDetails } from './lock-retry.js';
 
@@ -276,7 +278,7 @@ export class SessionRuntime {
       const cached = this.deps.get(via);
       if (cached) return cached;
     }
-    const d = this.makeDeps(via, notifier, opts ?? {});
+    const d = makeInboundDeps(this, { via, notifier, o: opts ?? {}, bodyKey: () => this.bodyKeyBytes, inboxWrites: this.inboxWrites });
     if (shared) this.deps.set(via, d);
     return d;
   }
@@ -303,80 +305,6 @@ export class SessionRuntime {
     return retryOnLockTimeout(this.host, (level, msg, f) => this.log(level, 'store', msg, f), what, fn, () => this.mayRetryWrites() && more(), fields, limits, () => ({ phase: this.phase.phase }));
   }
 
-  private makeDeps(via: string, notifier: Notifier, o: InboundDepsOptions): InboundDeps {
-    const rt = this;
-    const store = this.store;
-    const more = o.retryWhile ?? (() => true);
-    const limits = o.retryLimits ?? LOCK_RETRY;
-    const wrapped: InboundDeps['store'] = {
-      putMessage: async (m) => {
-        const inserted = await rt.retryOnLockTimeout('putMessage', () => store.putMessage(m), more, { msgId: m.msgId, queueId: m.queueId, via }, limits);
-        rt.emit('stored', { msgId: m.msgId, queueId: m.queueId, via, duplicate: !inserted });
-        return inserted;
-      },
-      hasMessage: (id) => store.hasMessage(id),
-      markNotified: (id) => rt.retryOnLockTimeout('markNotified', () => store.markNotified(id), more, { msgId: id, via }, limits),
-    };
-    const quarantineAdd = store.quarantineAdd?.bind(store);
-    const inbox = this.inbox;
-    return {
-      host: this.host,
-      // Getters: a fetch loop that outlives a `lock` command sees the lock at its next
-      // message. (Never spread these deps: `{...deps}` would freeze the getters' values.)
-      get store() {
-        return rt.unlocked && store.unlocked ? wrapped : null;
-      },
-      get bodyKey() {
-        return rt.bodyKeyBytes;
-      },
-      inbox: {
-        // The inbox is shared storage like the DB: its appends run in the database
-        // class, so none starts after a suspension (or a yield to the app) began —
-        // the app's inbox import then sees every append the NSE will ever make.
-        // Marker appends and scans take the inbox file lock too: tracked the same way.
-        append: (m) =>
-          this.gate.run('database', () =>
-            this.inboxWrites.track(async () => {
-              await inbox.append(m);
-              rt.emit('inboxed', { msgId: m.msgId, queueId: m.queueId, via });
-              // The key came back while this append ran (an unlock's import may have claimed the
-              // file before it): nothing else would import it until the next wake.
-              if (rt.unlocked) rt.onInboxAppendedUnlocked?.();
-            }),
-          ),
-        markNotified: (msgId, queueId) =>
-          this.gate.run('database', () =>
-            this.inboxWrites.track(async () => {
-              const fresh = await inbox.markNotified(msgId, queueId);
-              rt.emit('inbox-marked', { msgId, queueId, via, fresh });
-              return fresh;
-            }),
-          ),
-        isNotified: (msgId) => this.gate.run('database', () => this.inboxWrites.track(() => inbox.isNotified(msgId))),
-      },
-      notifier,
-      e2eKey: (queueId: string) => this.queueCfg.get(queueId)?.e2e ?? null,
-      logTag: this.cfg.role === 'nse' ? 'nse' : 'sync',
-      ...(quarantineAdd
-        ? {
-            quarantine: async (q) => {
-              const fresh = await rt.retryOnLockTimeout('quarantine', () => quarantineAdd({ ...q, via }), more, { msgId: q.msgId, queueId: q.queueId, via }, limits);
-              reportQuarantined(rt, { ...q, via }, fresh);
-              o.onQuarantined?.(q.msgId);
-              return fresh;
-            },
-          }
-        : {}),
-      control: {
-        isSyncQueue: (queueId) => rt.readSync.isSyncQueue(queueId),
-        apply: async (plain, msgId) => {
-          await rt.readSync.apply(plain, via);
-          o.onControl?.(msgId);
-        },
-      },
-    };
-  }
-
   /** Run a quarantined message through the pipeline again (./quarantine.ts). */
   retryQuarantined(msgId: string): Promise<InboundOutcome | null> {
     return retryQuarantined(this, msgId);
@@ -393,54 +321,12 @@ export class SessionRuntime {
     }
   }
 
-  /** Import the pending inbox into the store (on unlock and at every wake). */
-  async importInbox(): Promise<number> {
-    if (!this.unlocked || !this.store.isOpen) return 0;
+  /** Import the pending inbox into the store (on unlock and at every wake; ./inbox-import.ts). */
+  importInbox(): Promise<number> {
+    if (!this.unlocked || !this.store.isOpen) return Promise.resolve(0);
     // Captured once: the app runs imports inside its serialized lifecycle, so no
     // `lock` can wipe the key mid-import (a throwing transform would set records aside).
-    const bodyKey = this.bodyKeyBytes!;
-    // Inbox records hold the relay body as received (e2e-sealed): re-seal with the at-rest key.
-    const quarantineAdd = this.store.quarantineAdd?.bind(this.store);
-    // Read markers appended while locked (./read-sync.ts): applied once the import committed.
-    const markers: Uint8Array[] = [];
-    const reseal = (rec: StoredMessage): StoredMessage => {
-      const e2e = this.queueCfg.get(rec.queueId)?.e2e;
-      if (!e2e) throw new NsekitError('CRYPTO_BAD_KEY', `no end-to-end key for queue ${rec.queueId}`);
-      const plain = open(e2e, e2eBinding(rec.queueId), rec.sealed);
-      const sealed = seal(bodyKey, this.host.rng, { kind: EnvelopeKind.messageBody, recordId: rec.msgId, queueId: rec.queueId }, plain);
-      if (this.readSync.isSyncQueue(rec.queueId)) {
-        markers.push(plain.slice());
-        plain.fill(0);
-        return { ...rec, flags: { notification: false }, sealed };
-      }
-      plain.fill(0);
-      return { ...rec, sealed };
-    };
-    // A record that never opens was appended while locked (nothing could be decrypted then): it goes
-    // into the store's quarantine, then the CRYPTO_* error lets the inbox set it aside (`.rejected`) as before.
-    const transform = async (rec: StoredMessage): Promise<StoredMessage> => {
-      try {
-        return reseal(rec);
-      } catch (e) {
-        if (!quarantineAdd || !isNsekitError(e) || !e.code.startsWith('CRYPTO_')) throw e;
-        const q = { msgId: rec.msgId, queueId: rec.queueId, ts: rec.ts, flags: { ...rec.flags }, sealed: rec.sealed, reason: e.code, via: 'import' };
-        // A failure here (e.g. LOCK_TIMEOUT) is not CRYPTO_*: the import stops and keeps its claim for the next one.
-        const fresh = await this.retryOnLockTimeout('quarantine', () => quarantineAdd(q), () => true, { msgId: rec.msgId, via: 'import' });
-        reportQuarantined(this, q, fresh);
-        throw e;
-      }
-    };
-    const r = await this.inbox.importInto(this.store, { transform });
-    if (r.records || r.markers) {
-      this.log('info', 'sync', 'pending inbox imported', { ...r });
-      this.emit('imported', { count: r.inserted, records: r.records, duplicates: r.duplicates, markers: r.markers });
-    }
-    // Best effort, as a marker's send: one that cannot be applied now leaves banners, loses nothing.
-    for (const plain of markers.splice(0)) {
-      await this.readSync.apply(plain, 'import').catch((e: unknown) => this.log('warn', 'push', 'imported read marker not applied', { code: isNsekitError(e) ? e.code : String(e) }));
-      plain.fill(0);
-    }
-    return r.inserted;
+    return importPendingInbox(this, this.bodyKeyBytes!);
   }
 
   /** `fields` go with the event (e.g. the NSE's `pushId`, so a host can tell which push failed). */
