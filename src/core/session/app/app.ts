@@ -1,7 +1,7 @@
 import { isNsekitError, NsekitError } from '../../errors.js';
-import { fetchAndProcess, type InboundOutcome } from '../../inbound/index.js';
-import { Backoff, sleep } from './backoff.js';
+import type { InboundOutcome } from '../../inbound/index.js';
 import { BackgroundTime } from './background-time.js';
+import { fetchQueueBatches } from './fetch-queue.js';
 import { BackgroundWindows, type WindowResult } from './background-window.js';
 import type { LifecycleMsg, SettingsMsg, WindowMsg } from '../commands.js';
 import type { SessionConfig } from '../config.js';
@@ -9,9 +9,10 @@ import type { SessionRuntime } from '../runtime.js';
 import { LowPowerPoller } from './low-power.js';
 import { Outbox } from './outbox.js';
 import { PushTokens } from './push-token.js';
-import { Realtime } from './realtime.js';
+import { Realtime, realtimeOptionsOf } from './realtime.js';
 import { ReadSender } from './read-send.js';
 import { RefreshTask } from './refresh.js';
+import { appStatus } from './status.js';
 
 /** `tap`: brought to the front by a tap on a notification, routed to its thread (docs/notifications.md "Tap"); `login`: the user logged in again. */
 export type WakeReason = 'resume' | 'online' | 'tap' | 'login';
@@ -45,12 +46,7 @@ export class App {
     const cfg = rt.cfg;
     this.mode = cfg.mode ?? 'instant';
     this.maxBatch = Math.max(1, cfg.syncMaxBatch ?? 20);
-    this.realtime = new Realtime(rt, {
-      ...(cfg.pingIntervalMs !== undefined ? { pingIntervalMs: cfg.pingIntervalMs } : {}),
-      ...(cfg.rtBackoffBaseMs !== undefined ? { backoffBaseMs: cfg.rtBackoffBaseMs } : {}),
-      ...(cfg.rtAttemptsBeforeFallback !== undefined ? { attemptsBeforeFallback: cfg.rtAttemptsBeforeFallback } : {}),
-      ...(cfg.rtFallbackFetchMs !== undefined ? { fallbackFetchMs: cfg.rtFallbackFetchMs } : {}),
-    });
+    this.realtime = new Realtime(rt, realtimeOptionsOf(cfg));
     this.realtime.onOnline = () => void this.serial(() => this.safeWake('online'));
     this.poller = new LowPowerPoller(rt, cfg.pollIntervalMs ?? 1_000);
     // A poll's fetch stops (before its next GET) once the app leaves the foreground: a GET left
@@ -253,17 +249,9 @@ export class App {
     return this.serial(() => this.rt.retryQuarantined(msgId));
   }
 
-  /** A snapshot for the device's `query`. */
+  /** A snapshot for the device's `query` (./status.ts). */
   status(): Promise<Record<string, unknown>> {
-    const { rt } = this;
-    return this.serial(async () => {
-      const readable = rt.store.isOpen && rt.unlocked;
-      const count = readable ? await rt.store.countMessages() : null;
-      const outbox = readable ? (await rt.store.outboxPending()).filter((i) => i.state !== 'failed').length : null;
-      const outboxFailed = readable && rt.store.outboxList ? (await rt.store.outboxList('failed')).length : null;
-      const quarantined = rt.store.isOpen && rt.store.quarantineList ? (await rt.store.quarantineList()).length : null;
-      return { role: 'app', phase: rt.phase.phase, mode: this.mode, backgroundRefresh: this.refresh.enabled, refreshScheduled: this.refresh.scheduled, windows: this.windows.granted, rt: this.realtime.state, stored: count, outbox, outboxFailed, quarantined, unlocked: rt.unlocked };
-    });
+    return this.serial(() => appStatus(this.rt, this));
   }
 
   /** Stop timers and live delivery (the process is going away). */
@@ -400,54 +388,8 @@ export class App {
     rt.emit('wake', { reason, mode: this.mode, ...which });
   }
 
-  /** GET → store → ACK in batches of `maxBatch`, at most `maxBatches` batches; cursor updated per batch. */
-  async fetchQueue(queueId: string, stop: () => boolean = () => false): Promise<number> {
-    const { rt } = this;
-    const cursor = rt.store.isOpen && rt.unlocked ? await rt.store.getCursor(queueId) : null;
-    rt.log('info', 'sync', `start queue=${queueId} since=${cursor?.lastTs ?? 0}`);
-    rt.emit('sync', { stage: 'start', queueId });
-    let merged = 0;
-    // One GET→store→ACK at a time so a lifecycle change stops the fetch after the
-    // message in flight (the NSE may take over the queue right after).
-    let budget = this.maxBatch * this.maxBatches * 2;
-    /** A write still failed with LOCK_TIMEOUT (after the store's own retries): the message stayed at the relay; GET it again. */
-    let lockRounds = 0;
-    let lockBackoff: Backoff | null = null;
-    for (let b = 0; b < this.maxBatches && !stop(); b++) {
-      const outs: InboundOutcome[] = [];
-      let drained = false;
-      while (outs.length < this.maxBatch && !stop() && budget-- > 0) {
-        let one: InboundOutcome[];
-        try {
-          one = await fetchAndProcess(rt.inboundDeps('get'), rt.queues, queueId, { maxExtraGets: 0, stop });
-        } catch (e) {
-          // Another process ACKed the same message first: it is stored (dedupe), go on.
-          if (isNsekitError(e, 'PROTO_NO_MSG')) continue;
-          // Not ACKed, so still at the relay: fetch it again once the lock may be free, while the app may write.
-          if (isNsekitError(e, 'LOCK_TIMEOUT') && lockRounds++ < 2 && !stop() && rt.mayRetryWrites()) {
-            lockBackoff ??= new Backoff(rt.host.rng, 250, 2_000);
-            const ms = lockBackoff.next();
-            rt.log('warn', 'sync', 'write met LOCK_TIMEOUT: fetching the queue again', { queueId, inMs: ms, round: lockRounds });
-            await sleep(rt.host.clock, ms);
-            continue;
-          }
-          throw e;
-        }
-        if (one.length === 0) {
-          drained = true;
-          break;
-        }
-        outs.push(...one);
-      }
-      merged += outs.filter((o) => o.stored !== 'duplicate').length;
-      const last = outs[outs.length - 1];
-      if (last && rt.unlocked && last.stored !== 'inbox') {
-        await rt.store.setCursor(queueId, { lastMsgId: last.msgId, lastTs: rt.host.clock.now() });
-      }
-      if (drained || budget <= 0) break;
-    }
-    rt.log('info', 'sync', `merged count=${merged}`, { queueId });
-    rt.emit('sync', { stage: 'merged', queueId, count: merged });
-    return merged;
+  /** The wake's fetch of one queue (./fetch-queue.ts), in batches of `maxBatch`, at most `maxBatches`. */
+  fetchQueue(queueId: string, stop: () => boolean = () => false): Promise<number> {
+    return fetchQueueBatches(this.rt, queueId, { maxBatch: this.maxBatch, maxBatches: this.maxBatches, stop });
   }
 }

@@ -1,6 +1,7 @@
 import { NsekitError } from '../../errors.js';
 import type { TimerHandle } from '../../host.js';
 import { fetchAndProcess } from '../../inbound/index.js';
+import type { SessionConfig } from '../config.js';
 import type { SessionRuntime } from '../runtime.js';
 import { Backoff } from './backoff.js';
 
@@ -15,6 +16,16 @@ export interface RealtimeOptions {
   fallbackFetchMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+}
+
+/** The realtime options a session's config sets (the rest keep their defaults). */
+export function realtimeOptionsOf(cfg: SessionConfig): RealtimeOptions {
+  return {
+    ...(cfg.pingIntervalMs !== undefined ? { pingIntervalMs: cfg.pingIntervalMs } : {}),
+    ...(cfg.rtBackoffBaseMs !== undefined ? { backoffBaseMs: cfg.rtBackoffBaseMs } : {}),
+    ...(cfg.rtAttemptsBeforeFallback !== undefined ? { attemptsBeforeFallback: cfg.rtAttemptsBeforeFallback } : {}),
+    ...(cfg.rtFallbackFetchMs !== undefined ? { fallbackFetchMs: cfg.rtFallbackFetchMs } : {}),
+  };
 }
 
 type RtState = 'idle' | 'subscribed' | 'reconnecting' | 'degraded' | 'closed';

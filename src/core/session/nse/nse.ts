@@ -1,11 +1,10 @@
-import { fromBase64 } from '../../bytes.js';
 import { isNsekitError } from '../../errors.js';
 import type { TimerHandle } from '../../host.js';
 import { fetchAndProcess, GENERIC_TITLE, type InboundOutcome } from '../../inbound/index.js';
 import { threadIdOf } from '../../notification/index.js';
-import { openNotificationId } from '../../protocol/index.js';
-import type { LifecycleMsg, PushItem, PushMsg } from '../commands.js';
+import type { LifecycleMsg, PushMsg } from '../commands.js';
 import type { SessionRuntime } from '../runtime.js';
+import { pushRefs, type Job } from './job.js';
 
 /** The NSE retries a write that met LOCK_TIMEOUT while its push has time: its budget ends the retries, this only bounds them below the GET slot's 30 s hold timeout. */
 const NSE_LOCK_RETRY = { attempts: 10, windowMs: 18_000 } as const;
@@ -24,20 +23,6 @@ export interface NseOptions {
    * out, with the pushes whose content that finalizes (a host answering one content per push).
    */
   onExpire?: (pushIds: string[]) => void;
-}
-
-interface Job {
-  pushId: string;
-  receivedAt: number;
-  /** Refs from the push: queue + the notified msgId (if it opened). */
-  refs: { queueId: string; msgId: string | null }[];
-  /** Notified (or best-attempt) per msgId, so the expiry path never shows one twice. */
-  shown: Set<string>;
-  done: boolean;
-  /** Came in during a suspension: it reactivates the extension once that is over. */
-  waiting?: boolean;
-  /** Was fetching when the app came to the front: the app shows what it fetched, even if this job finishes after the app has left again. */
-  handedOver?: boolean;
 }
 
 /**
@@ -137,7 +122,7 @@ export class NseService {
 
   async onPush(p: PushMsg): Promise<void> {
     const { rt } = this;
-    const refs = this.refs(p.items);
+    const refs = pushRefs(this.rt, p.items);
     // Reported first thing: the device does not freeze an NSE that has unread pushes.
     rt.emit('push-start', { pushId: p.pushId, refs: refs.length, inFlight: this.jobs.size + 1 });
     rt.log('info', 'nse', 'push', { pushId: p.pushId, refs: refs.length });
@@ -222,33 +207,6 @@ export class NseService {
     if (rt.phase.phase === 'suspended' && !this.suspending && this.jobs.size === 0) {
       rt.reportSuspended();
     }
-  }
-
-  /** notifierId → queue; an id that does not open still tells us which queue to GET. */
-  private refs(items: PushItem[]): Job['refs'] {
-    const out: Job['refs'] = [];
-    for (const it of items) {
-      // A host whose push names a configured queue itself (the bridge's `queueIds`): no msgId to match.
-      if (typeof it.queueId === 'string' && this.rt.queueCfg.has(it.queueId)) {
-        out.push({ queueId: it.queueId, msgId: null });
-        continue;
-      }
-      const nid = typeof it.notifierId === 'string' ? it.notifierId : null;
-      const n = nid ? this.rt.notifiers.get(nid) : undefined;
-      if (!n) {
-        this.rt.log('warn', 'nse', 'push for unknown notifier', { notifierId: nid });
-        continue;
-      }
-      let msgId: string | null = null;
-      try {
-        const sealed = fromBase64(String(it.sealed));
-        if (sealed) msgId = openNotificationId(n.key, nid!, sealed).msgId;
-      } catch (e) {
-        this.rt.log('warn', 'nse', 'notification id did not open', { code: isNsekitError(e) ? e.code : String(e) });
-      }
-      out.push({ queueId: n.queueId, msgId });
-    }
-    return out;
   }
 
   /**
