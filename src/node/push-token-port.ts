@@ -5,7 +5,7 @@
  * UserDefaults holds on iOS). The file holds the token itself, as UserDefaults would; logs never do.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { PushTokenPort, PushTokenState } from '../core/session/index.js';
+import { tokenSource, type PushTokenPort, type PushTokenState } from '../core/session/index.js';
 
 export const PUSH_TOKEN_STATE_FILE = 'push-token.json';
 
@@ -15,22 +15,11 @@ export interface NodePushTokenPort extends PushTokenPort {
 }
 
 export function nodePushTokenPort(o: { statePath: string; token: string | null; platform?: string; appVersion?: string }): NodePushTokenPort {
-  let token = o.token;
-  const listeners = new Set<(t: string | null) => void>();
   const empty: PushTokenState = { registered: null, loggedOut: false, deactivatePending: false };
   return {
     platform: o.platform ?? 'ios',
     appVersion: o.appVersion ?? '1.0.0',
-    current: () => token,
-    onChange(fn) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
-    setToken(t) {
-      if (t === token) return;
-      token = t;
-      for (const fn of listeners) fn(t);
-    },
+    ...tokenSource(o.token),
     load() {
       try {
         return { ...empty, ...(JSON.parse(readFileSync(o.statePath, 'utf8')) as Partial<PushTokenState>) };

@@ -8,7 +8,7 @@
  */
 import { NsekitError } from '../errors.js';
 import type { Host } from '../host.js';
-import type { PushTokenPort, PushTokenState } from '../session/ports.js';
+import { tokenSource, type PushTokenPort, type PushTokenState } from '../session/ports.js';
 import type { BridgeConfig, BridgeHost, WirePushTokenState } from './contract.js';
 import { notify } from './setup.js';
 
@@ -48,22 +48,11 @@ export function checkPushTokenConfig(c: BridgeConfig): void {
 }
 
 export function bridgePushTokenPort(h: BridgeHost, host: Host, c: BridgeConfig): BridgePushTokenPort {
-  let token = checkToken(c.pushToken ?? null, 'pushToken');
   let state = checkState(c.pushTokenState);
-  const listeners = new Set<(t: string | null) => void>();
   return {
     platform: c.platform ?? 'ios',
     appVersion: c.appVersion ?? '1.0.0',
-    current: () => token,
-    onChange(fn) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
-    setToken(t) {
-      if (t === token) return;
-      token = t;
-      for (const fn of listeners) fn(t);
-    },
+    ...tokenSource(checkToken(c.pushToken ?? null, 'pushToken')),
     load: () => ({ ...state, registered: state.registered ? { ...state.registered } : null }),
     save(s) {
       state = { ...s, registered: s.registered ? { ...s.registered } : null };

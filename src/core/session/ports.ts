@@ -209,6 +209,27 @@ export interface PushTokenPort {
   save(s: PushTokenState): void;
 }
 
+/**
+ * The token half of a PushTokenPort, shared by the hosts: the token the OS gave, its listeners,
+ * and `setToken` for the host to call when the OS gives a new one (or takes it back).
+ */
+export function tokenSource(initial: string | null): Pick<PushTokenPort, 'current' | 'onChange'> & { setToken(t: string | null): void } {
+  let token = initial;
+  const listeners = new Set<(t: string | null) => void>();
+  return {
+    current: () => token,
+    onChange(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    setToken(t) {
+      if (t === token) return;
+      token = t;
+      for (const fn of listeners) fn(t);
+    },
+  };
+}
+
 /** One HTTP GET of the relay's signed status endpoint (low-power mode). */
 export interface StatusClient {
   get(path: string): Promise<{ status: number; body: unknown }>;
