@@ -6,6 +6,7 @@
  * holds. No wall clock: every wait is on the virtual clock, bounded by virtual ms and steps.
  */
 import { sealForQueue } from '../../src/core/inbound/index.js';
+import { NotificationCenter } from '../../src/device/notification-center.js';
 import type { App } from '../../src/core/session/index.js';
 import { IosRules } from '../../sim/fast/ios-rules.js';
 import { FastWorld, ORCH } from '../../sim/fast/world.js';
@@ -107,3 +108,23 @@ export class FastHarness {
 }
 
 export const val = (o: Op): Record<string, unknown> => (o.value ?? {}) as Record<string, unknown>;
+
+/** The host's view (src/device/notification-center.ts) rebuilt from the history's records. */
+export function center(h: FastHarness): NotificationCenter {
+  const c = new NotificationCenter();
+  for (const o of h.history) {
+    if (o.proc !== 'app' && o.proc !== 'nse') continue;
+    if (o.f === 'notify' && o.type === 'ok') c.apply(o.proc, 'notification', val(o));
+    else if (o.f === 'notify.placeholder') c.apply(o.proc, 'notification', { ...val(o), bestAttempt: true });
+    else if (o.f === 'thread-read' || o.f === 'badge') c.apply(o.proc, o.f, val(o));
+  }
+  return c;
+}
+
+/** App frozen in background (its time expired): every push goes to the NSE. */
+export async function appAway(h: FastHarness): Promise<void> {
+  await h.start();
+  h.rules.expireApp('test');
+  await h.idle(3_000);
+  if (!h.w.app!.p.frozen) throw new Error('appAway: the app was not frozen after its expiry');
+}

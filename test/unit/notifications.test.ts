@@ -8,32 +8,13 @@
 import { describe, expect, it } from 'vitest';
 import { checkBadge, checkPresentation } from '../../sim/checkers/index.js';
 import type { Op } from '../../sim/history/types.js';
-import { NotificationCenter } from '../../src/device/notification-center.js';
 import { Presenter } from '../../src/core/session/notify.js';
 import type { SessionRuntime } from '../../src/core/session/index.js';
 import { runFast } from '../../sim/fast/index.js';
 import type { Scenario } from '../../sim/scenario/index.js';
-import { FastHarness, val } from './fast-harness.js';
+import { appAway, center, FastHarness, val } from './fast-harness.js';
 
-/** The host's view (src/device/notification-center.ts) rebuilt from the history's records. */
-function center(h: FastHarness): NotificationCenter {
-  const c = new NotificationCenter();
-  for (const o of h.history) {
-    if (o.proc !== 'app' && o.proc !== 'nse') continue;
-    if (o.f === 'notify' && o.type === 'ok') c.apply(o.proc, 'notification', val(o));
-    else if (o.f === 'notify.placeholder') c.apply(o.proc, 'notification', { ...val(o), bestAttempt: true });
-    else if (o.f === 'thread-read' || o.f === 'badge') c.apply(o.proc, o.f, val(o));
-  }
-  return c;
-}
 
-/** App frozen in background (its time expired): every push goes to the NSE. */
-async function appAway(h: FastHarness): Promise<void> {
-  await h.start();
-  h.rules.expireApp('test');
-  await h.idle(3_000);
-  expect(h.w.app!.p.frozen).toBe(true);
-}
 
 describe('notifications: thread, badge, tap', () => {
   it('the NSE shows each message with its thread and the unread count as the badge', async () => {

@@ -11,8 +11,7 @@ import { EnvelopeKind, seal } from '../../src/core/crypto/index.js';
 import { toHex } from '../../src/core/bytes.js';
 import { decodeReadMarker } from '../../src/core/session/read-sync.js';
 import { encodeReadMarker } from '../../src/core/session/app/read-send.js';
-import { NotificationCenter } from '../../src/device/notification-center.js';
-import { FastHarness, val } from './fast-harness.js';
+import { appAway, center, FastHarness, val } from './fast-harness.js';
 
 function linkedWorld(): FastHarness {
   const h = new FastHarness({ queues: 2 });
@@ -33,23 +32,7 @@ function markerFromOtherDevice(h: FastHarness, upTo: number, conversation = 'c0'
 
 const tsOf = (h: FastHarness, msgId: string) => h.w.db.messages.get(msgId)!.ts;
 
-function center(h: FastHarness): NotificationCenter {
-  const c = new NotificationCenter();
-  for (const o of h.history) {
-    if (o.proc !== 'app' && o.proc !== 'nse') continue;
-    if (o.f === 'notify' && o.type === 'ok') c.apply(o.proc, 'notification', val(o));
-    else if (o.f === 'notify.placeholder') c.apply(o.proc, 'notification', { ...val(o), bestAttempt: true });
-    else if (o.f === 'thread-read' || o.f === 'badge') c.apply(o.proc, o.f, val(o));
-  }
-  return c;
-}
 
-async function appAway(h: FastHarness): Promise<void> {
-  await h.start();
-  h.rules.expireApp('test');
-  await h.idle(3_000);
-  expect(h.w.app!.p.frozen).toBe(true);
-}
 
 describe('read marker: encoding', () => {
   it('round-trips, and refuses anything that is not a read marker (CONTENT_MALFORMED)', () => {
