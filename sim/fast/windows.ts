@@ -10,6 +10,7 @@
 import type { WindowKind } from '../../src/core/session/index.js';
 import type { IosRules } from './ios-rules.js';
 import { ORCH, type FastWorld } from './world.js';
+import { runWindowVerb, type WindowVerb, type WindowVerbTarget } from '../scenario/window-verbs.js';
 
 /** iOS's budget for a refresh task or a silent push (~30 s; scaled by timeFactor). */
 export const WINDOW_BUDGET_MS = 30_000;
@@ -17,7 +18,7 @@ export const WINDOW_BUDGET_MS = 30_000;
 export const SILENT_PER_HOUR = 3;
 const HOUR = 3_600_000;
 
-export class FastWindows {
+export class FastWindows implements WindowVerbTarget {
   /** The user swiped the app away: no silent push reaches it until it is opened again. */
   forceQuit = false;
   /** The device's copy of the user's setting (UserDefaults): every app launch gets it. */
@@ -39,14 +40,9 @@ export class FastWindows {
     };
   }
 
-  /** One of the background-window verbs (docs/scenarios.md). */
-  async verb(v: 'settings' | 'refresh' | 'silent-push' | 'force-quit' | 'app-send', args: Record<string, number | boolean | undefined>): Promise<void> {
-    const budgetMs = args.budgetMs === undefined ? undefined : Number(args.budgetMs);
-    if (v === 'settings') return this.settings(args.backgroundRefresh !== false);
-    if (v === 'refresh') return this.refresh(budgetMs);
-    if (v === 'silent-push') return this.silentPush(Number(args.queue ?? 0), args.throttled === true, budgetMs);
-    if (v === 'force-quit') return this.forceQuitApp();
-    return this.appSend(Number(args.queue ?? 0), Number(args.count ?? 1));
+  /** One of the background-window verbs (docs/scenarios.md; arguments read in sim/scenario/window-verbs.ts). */
+  verb(v: WindowVerb, args: Record<string, number | boolean | undefined>): Promise<void> {
+    return runWindowVerb(this, v, args);
   }
 
   /** The Settings screen's toggle. */

@@ -5,6 +5,7 @@ import type { HistoryRecorder } from '../history/index.js';
 import type { IosRules } from './rules.js';
 import type { IosTimers } from './ios-timers.js';
 import type { SimWorld } from './world.js';
+import { runWindowVerb, type WindowVerb, type WindowVerbTarget } from '../scenario/window-verbs.js';
 
 /**
  * Earliest freeze of an app still working at its window's end, in run ms. timeFactor compresses
@@ -25,7 +26,7 @@ export const MIN_WINDOW_FREEZE_MS = 1_000;
  * throttled per token per hour); when it is throttled (429, or `throttled: true` in the step) the
  * sender falls back to a visible push for the queue, which the NSE handles.
  */
-export class RealWindows {
+export class RealWindows implements WindowVerbTarget {
   constructor(
     private readonly w: SimWorld,
     private readonly h: HistoryRecorder,
@@ -34,14 +35,9 @@ export class RealWindows {
     private readonly freeze: (role: 'app', why: string) => void,
   ) {}
 
-  /** One of the background-window verbs (docs/scenarios.md). */
-  async verb(v: 'settings' | 'refresh' | 'silent-push' | 'force-quit' | 'app-send', args: Record<string, number | boolean | undefined>): Promise<void> {
-    const budgetMs = args.budgetMs === undefined ? undefined : Number(args.budgetMs);
-    if (v === 'settings') return this.settings(args.backgroundRefresh !== false);
-    if (v === 'refresh') return this.refresh(budgetMs);
-    if (v === 'silent-push') return this.silentPush(Number(args.queue ?? 0), args.throttled === true, budgetMs);
-    if (v === 'force-quit') return this.forceQuit();
-    return this.appSend(Number(args.queue ?? 0), Number(args.count ?? 1));
+  /** One of the background-window verbs (docs/scenarios.md; arguments read in sim/scenario/window-verbs.ts). */
+  verb(v: WindowVerb, args: Record<string, number | boolean | undefined>): Promise<void> {
+    return runWindowVerb(this, v, args);
   }
 
   private scaled(ms: number | undefined): number {
@@ -85,7 +81,7 @@ export class RealWindows {
     });
   }
 
-  async forceQuit(): Promise<void> {
+  async forceQuitApp(): Promise<void> {
     const p = this.w.device.app;
     this.timers.clearApp();
     this.w.device.background.forceQuit = true;
