@@ -19,17 +19,29 @@ afterEach(() => {
 });
 
 /**
- * flock(1) takes the device's store.lock and keeps it `seconds`; resolves once the kernel shows it
- * holding. `exited` resolves with the device's event count at the holder's exit.
+ * flock(1) takes the device's store.lock and keeps it `seconds` (held until killed); resolves once
+ * the kernel shows it holding. The test itself lets go: `released` resolves with the device's event
+ * count taken just before the kill, so every event at or after that index came after the release.
+ * (The holder's own exit is no such mark: another child's IPC message can reach this process before
+ * the exit of flock(1) does — a CI run saw the NSE's `stored` one event ahead of it.)
  */
-async function holdStoreLock(w: World, seconds: number): Promise<{ pid: number; exited: Promise<number>; kill: () => void }> {
+async function holdStoreLock(w: World, seconds: number): Promise<{ pid: number; released: Promise<number>; kill: () => void }> {
   const lockPath = join(w.device.sharedDir, SHARED_FILES.lock);
-  const ext = spawn('flock', ['-x', lockPath, 'sleep', String(seconds)], { stdio: 'ignore', detached: true });
+  const ext = spawn('flock', ['-x', lockPath, 'sleep', '600'], { stdio: 'ignore', detached: true });
   holders.push(ext);
-  const exited = new Promise<number>((r) => ext.once('exit', () => r(w.device.events.length)));
+  const kill = () => {
+    if (ext.exitCode === null && ext.signalCode === null) process.kill(-ext.pid!, 'SIGKILL');
+  };
   for (let i = 0; i < 500 && !flockHolders(lockPath).includes(ext.pid!); i++) await new Promise((r) => setTimeout(r, 10));
   expect(flockHolders(lockPath)).toContain(ext.pid);
-  return { pid: ext.pid!, exited, kill: () => process.kill(-ext.pid!, 'SIGKILL') };
+  const released = new Promise<number>((r) =>
+    setTimeout(() => {
+      const at = w.device.events.length;
+      kill();
+      r(at);
+    }, seconds * 1000).unref(),
+  );
+  return { pid: ext.pid!, released, kill };
 }
 
 async function outboxIds(w: World): Promise<string[]> {
@@ -47,10 +59,10 @@ describe('e2e: the store lock held from outside past the lock timeout', () => {
     await w.send(0, 'behind the lock');
     const stored = await w.device.waitEvent('nse', 'stored', (e) => !e.duplicate, { from, timeoutMs: 40_000 });
     const note = await w.device.waitEvent('nse', 'notification', (e) => e.body === 'behind the lock', { from, timeoutMs: 40_000 });
-    const exitAt = await hold.exited;
+    const releasedAt = await hold.released;
     const evs = w.device.events;
     // Stored only after the holder let go: the first attempt timed out and was retried.
-    expect(evs.indexOf(stored)).toBeGreaterThanOrEqual(exitAt);
+    expect(evs.indexOf(stored)).toBeGreaterThanOrEqual(releasedAt);
     expect(note.msgId).toBe(stored.msgId);
     expect(evs.slice(from).filter((e) => e.role === 'nse' && e.name === 'error')).toEqual([]);
     await w.device.waitEvent('nse', 'acked', (e) => e.msgId === stored.msgId, { from });
@@ -70,7 +82,7 @@ describe('e2e: the store lock held from outside past the lock timeout', () => {
     w.device.app!.send({ type: 'send', queueId: qid, text: 'queued after the lock', clientId: 'held-1' });
     const sending = await w.device.waitEvent('app', 'outbox', (e) => e.clientId === 'held-1' && e.state === 'sending', { from, timeoutMs: 40_000 });
     await w.device.waitEvent('app', 'outbox', (e) => e.clientId === 'held-1' && e.state === 'sent', { from, timeoutMs: 40_000 });
-    expect(w.device.events.indexOf(sending)).toBeGreaterThanOrEqual(await hold.exited);
+    expect(w.device.events.indexOf(sending)).toBeGreaterThanOrEqual(await hold.released);
     expect(w.device.events.slice(from).filter((e) => e.role === 'app' && e.name === 'error')).toEqual([]);
 
     // 2. Held until killed, and the app is told to suspend meanwhile: no retry after that.
