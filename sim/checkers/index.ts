@@ -11,11 +11,12 @@ import { checkGeneration } from './generation.js';
 import { checkBoundedWork } from './bounded-work.js';
 import { checkLiveDelivery } from './live-delivery.js';
 import { checkBadge, checkPresentation } from './presentation.js';
+import { checkContent } from './content.js';
 import type { Checker, FinalState, InvariantName, Validity, Verdict } from './types.js';
 import { attribute, deviceView, devicesIn, mergeDevices } from './per-device.js';
 
 export * from './types.js';
-export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDead10cc, checkNoDuplicates, checkNoLoss, checkGeneration, checkBoundedWork, checkLiveDelivery, checkPresentation, checkBadge };
+export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDead10cc, checkNoDuplicates, checkNoLoss, checkGeneration, checkBoundedWork, checkLiveDelivery, checkPresentation, checkBadge, checkContent };
 export { DEFAULT_NSE_MAX_EXTRA_GETS, extraGetCap } from './bounded-work.js';
 export { LIVE_DELIVERY_MS } from './live-delivery.js';
 export { isDbOp, isNetworkOp, NETWORK_FS, DB_FS, NO_DB_PHASES, NO_NETWORK_PHASES } from './gates.js';
@@ -36,6 +37,7 @@ export const CHECKERS: Readonly<Record<InvariantName, Checker>> = {
   'live-delivery': checkLiveDelivery,
   presentation: checkPresentation,
   badge: checkBadge,
+  content: checkContent,
 };
 
 export interface CheckResult {

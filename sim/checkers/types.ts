@@ -13,7 +13,8 @@ export type InvariantName =
   | 'bounded-work'
   | 'live-delivery'
   | 'presentation'
-  | 'badge';
+  | 'badge'
+  | 'content';
 
 export interface Violation {
   detail: string;

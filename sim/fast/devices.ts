@@ -8,6 +8,7 @@
  * index i is one GSEND to group i, stored into every device's queue i at once and pushed to each
  * device's token (sim/fast/relay.ts `groupSend`, src/relay/groups.ts).
  */
+import { sentDigests } from '../history/digest.js';
 import { sealForQueue } from '../../src/core/inbound/index.js';
 import type { SessionComponents } from '../../src/core/session/index.js';
 import type { BrokenVariant } from '../broken.js';
@@ -65,6 +66,7 @@ function groupSend(worlds: FastWorld[]): (queue: number, sender: number, notific
       return { queueId, body: sealForQueue(w.e2eKeys.get(queueId)!, w.rng, queueId, { type: 'text', text }) };
     });
     const ms = w1.relay.groupSend(parts, { notification });
-    worlds.forEach((w, i) => w.h.ok('sender', 'send', { label, queueId: ms[i]!.queueId, msgId: ms[i]!.msgId, group: `g${queue}` }, { ref: n }));
+    const digests = sentDigests(text);
+    worlds.forEach((w, i) => w.h.ok('sender', 'send', { label, queueId: ms[i]!.queueId, msgId: ms[i]!.msgId, group: `g${queue}`, notification, ...digests }, { ref: n }));
   };
 }

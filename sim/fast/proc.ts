@@ -7,6 +7,7 @@
  * behaviour is written here: that is src/core/session, as the Node processes
  * and the bridge run it.
  */
+import { shownDigests } from '../history/digest.js';
 import type { Gate } from '../../src/core/host.js';
 import { SessionRuntime, type PushTokenPort, type SessionComponents, type SessionConfig, type SessionEventName, type StatusClient } from '../../src/core/session/index.js';
 import { SimInbox } from './inbox.js';
@@ -79,7 +80,7 @@ export class SimProc {
       // Thread and badge as presented (docs/notifications.md), for the presentation checkers.
       const shown = { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId, threadId: fields.threadId, ...(fields.badge !== undefined ? { badge: fields.badge } : {}) };
       if (fields.bestAttempt === true) this.ctx.record('info', 'notify.placeholder', shown);
-      else this.ctx.record('ok', 'notify', shown);
+      else this.ctx.record('ok', 'notify', { ...shown, ...shownDigests(fields) });
       return;
     }
     // Never message text in the history. (A plain copy when there is none to drop: the rest pattern is a slow generic copy.)

@@ -7,6 +7,8 @@
  * only, so it reads 'ok' by construction) and a real plaintext scan of every
  * byte at rest.
  */
+import { deriveKey } from '../../src/core/crypto/index.js';
+import { contentRows } from '../history/content-snapshot.js';
 import { checkAll, judgeRun, type CheckResult, type RunJudgement, type Verdict } from '../checkers/index.js';
 import type { History } from '../history/types.js';
 import { checkExpectations, resolveWorld, type Scenario, type World } from '../scenario/index.js';
@@ -142,7 +144,8 @@ function snapshot(w: FastWorld): void {
   );
   const found = w.markers.filter((_, i) => blobs.some((b) => contains(b, needles[i]!)));
   w.h.ok(ORCH, 'plaintext.scan', { found, scanned: blobs.length });
-  w.h.ok(ORCH, 'store.snapshot', { msgIds: [...w.db.rows], inbox: { msgIds: w.inboxFiles.msgIds() }, unread: w.db.unread() });
+  const content = contentRows([...w.db.messages.values()].map((m) => ({ msgId: m.msgId, queueId: m.queueId, sealed: m.sealed, notification: m.flags.notification })), deriveKey(w.masterKey, 'body'));
+  w.h.ok(ORCH, 'store.snapshot', { msgIds: [...w.db.rows], inbox: { msgIds: w.inboxFiles.msgIds() }, unread: w.db.unread(), content });
   // Two devices: each device's snapshot names its own queues' messages only.
   const mine = w.device === undefined ? null : new Set(w.queueIds);
   const queued = w.relay.queued().filter((m) => !mine || mine.has(m.queueId));

@@ -8,6 +8,7 @@
  * drops the lock, uncommitted writes are lost), NSE launch/reuse on a push,
  * pushes suppressed while the app is in the foreground.
  */
+import { sentDigests } from '../history/digest.js';
 import { toBase64 } from '../../src/core/bytes.js';
 import { sealForQueue } from '../../src/core/inbound/index.js';
 import { sealNotificationId } from '../../src/core/protocol/index.js';
@@ -150,6 +151,6 @@ export class FastWorld extends FastWorldCore {
     this.h.invoke('sender', 'send', { label: `m${n}`, queueId, sender }, { ref: n });
     const body = sealForQueue(this.e2eKeys.get(queueId)!, this.rng, queueId, { type: 'text', text });
     const m = this.relay.send(queueId, body, { notification });
-    this.h.ok('sender', 'send', { label: `m${n}`, queueId, msgId: m.msgId }, { ref: n });
+    this.h.ok('sender', 'send', { label: `m${n}`, queueId, msgId: m.msgId, notification, ...sentDigests(text) }, { ref: n });
   }
 }

@@ -1,3 +1,4 @@
+import { shownDigests } from '../history/digest.js';
 import type { EventMsg } from '../../src/device/ipc.js';
 import type { FpHit, ManagedProc } from '../../src/device/proc.js';
 import type { HistoryRecorder } from '../history/index.js';
@@ -126,7 +127,7 @@ export class Observer {
           // Thread and badge as presented (docs/notifications.md), for the presentation checkers.
           const shown = { msgId: fields.msgId ?? null, queueId: fields.queueId, pushId: fields.pushId, threadId: fields.threadId, ...(fields.badge !== undefined ? { badge: fields.badge } : {}) };
           if (fields.bestAttempt === true) h.info(role, 'notify.placeholder', shown, x);
-          else h.ok(role, 'notify', shown, x);
+          else h.ok(role, 'notify', { ...shown, ...shownDigests(fields) }, x);
         }
         break;
       case 'phase':

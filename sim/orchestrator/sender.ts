@@ -1,3 +1,4 @@
+import { sentDigests } from '../history/digest.js';
 import type { HistoryRecorder } from '../history/index.js';
 import { relayTap } from './relay-tap.js';
 import type { SimWorld } from './world.js';
@@ -84,7 +85,7 @@ export class Senders {
       }
       msg.msgId = msgId;
       msg.ok = true;
-      this.h.ok('sender', 'send', { label, queueId, msgId }, { ref: n });
+      this.h.ok('sender', 'send', { label, queueId, msgId, notification: args.notification !== false, ...sentDigests(`${marker} ${filler}`) }, { ref: n });
     }
   }
 
@@ -108,7 +109,7 @@ export class Senders {
       const m = msgs[i]!;
       m.msgId = ids[i] ?? null;
       m.ok = true;
-      d.h.ok('sender', 'send', { label, queueId: m.queueId, msgId: m.msgId, group: `g${q}` }, { ref: n });
+      d.h.ok('sender', 'send', { label, queueId: m.queueId, msgId: m.msgId, group: `g${q}`, notification, ...sentDigests(text) }, { ref: n });
     });
   }
 }

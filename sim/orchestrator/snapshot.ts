@@ -5,6 +5,7 @@ import { fromHex } from '../../src/core/bytes.js';
 import { deriveKey, EnvelopeKind, open } from '../../src/core/crypto/index.js';
 import { SHARED_FILES } from '../../src/device/ipc.js';
 import { readInbox } from '../../src/node/pending-inbox/index.js';
+import { contentRows } from '../history/content-snapshot.js';
 import type { HistoryRecorder } from '../history/index.js';
 import type { SentMessage } from './engine.js';
 
@@ -27,7 +28,7 @@ export function takeSnapshots(h: HistoryRecorder, o: { sharedDir: string; master
     let db: Database.Database | null = null;
     try {
       db = new Database(dbPath, { readonly: true, fileMustExist: true });
-      const rows = db.prepare('SELECT msg_id, queue_id, sealed FROM messages ORDER BY id').all() as { msg_id: string; queue_id: string; sealed: Buffer }[];
+      const rows = db.prepare('SELECT msg_id, queue_id, sealed, flags FROM messages ORDER BY id').all() as { msg_id: string; queue_id: string; sealed: Buffer; flags: number }[];
       const undecryptable: string[] = [];
       for (const r of rows) {
         try {
@@ -39,7 +40,8 @@ export function takeSnapshots(h: HistoryRecorder, o: { sharedDir: string; master
       const notified = (db.prepare('SELECT COUNT(*) AS n FROM notifications').get() as { n: number }).n;
       // The badge's count (docs/notifications.md "Unread"): flagged rows not read.
       const unread = (db.prepare('SELECT COUNT(*) AS n FROM messages WHERE read_at IS NULL AND (flags & 1) = 1').get() as { n: number }).n;
-      h.ok('orchestrator', 'store.snapshot', { msgIds: rows.map((r) => r.msg_id), undecryptable, notifiedRows: notified, unread, inbox: { msgIds: inboxIds, files: inboxFiles.length } });
+      const content = contentRows(rows.map((r) => ({ msgId: r.msg_id, queueId: r.queue_id, sealed: new Uint8Array(r.sealed), notification: (r.flags & 1) === 1 })), bodyKey);
+      h.ok('orchestrator', 'store.snapshot', { msgIds: rows.map((r) => r.msg_id), undecryptable, notifiedRows: notified, unread, inbox: { msgIds: inboxIds, files: inboxFiles.length }, content });
       h.invoke('orchestrator', 'integrity', {});
       const res = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
       h.ok('orchestrator', 'integrity', { result: res });

@@ -58,6 +58,8 @@ export const NOTIFICATION_TEXT_MAX = 100;
 
 /** Truncate to `max` code points (never splitting a surrogate pair), with an ellipsis. */
 export function truncateText(s: string, max = NOTIFICATION_TEXT_MAX): string {
+  // No more UTF-16 units than the limit means no more code points either: the common case, no copy.
+  if (s.length <= max) return s;
   const cps = Array.from(s);
   return cps.length <= max ? s : cps.slice(0, max - 1).join('') + '…';
 }
