@@ -43,6 +43,8 @@ export class BridgedApp {
   private readonly outputs = new Map<number, (value: unknown) => void>();
   /** `applied` callbacks of `appDidBecomeActive` steps that fired: run at the next phaseChanged("active"). */
   private activating: (() => void)[] = [];
+  /** The device's push token at launch. */
+  private readonly token0: string;
 
   constructor(
     private readonly w: FastWorld,
@@ -50,6 +52,7 @@ export class BridgedApp {
     bundle: LoadedBundle,
   ) {
     this.loop = new RecordLoop(bundle.realm, w.sched, p.ctx.owner, w.sched.now);
+    this.token0 = w.tokens.token;
     const cfg = p.rt.cfg;
     this.launchUnlock = !w.locked;
     const statusKeys: Record<string, string> = {};
@@ -92,7 +95,9 @@ export class BridgedApp {
 
   /** Why the transcript cannot be: the host's and the lifecycle's. */
   refusals(): string[] {
-    return [...this.problems, ...this.hostProblems];
+    // The OS rotated the token: the shipping app registers the new one; this host registers none (no config.pushToken).
+    const token = this.w.tokens.token !== this.token0 ? ['token-change: the recording host registers the push token itself (no config.pushToken)'] : [];
+    return [...this.problems, ...token, ...this.hostProblems];
   }
 
   /** A facade call the device makes now; resolves with its value once it settled in the loop. */

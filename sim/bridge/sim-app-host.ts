@@ -107,8 +107,8 @@ export function simAppHost(w: FastWorld, p: SimProc, loop: RecordLoop, hooks: Si
     inboxClaimDone: async (claimId: string) => {
       const i = w.inboxFiles.claims.findIndex((c) => claimIds.get(c) === claimId);
       if (i < 0) throw new NsekitError('INBOX_IO', `no claim ${claimId}`);
-      w.inboxFiles.claims.splice(i, 1); // unlink after the commit
-      await ctx.hit('inbox.import.committed', { claimId });
+      const [claim] = w.inboxFiles.claims.splice(i, 1); // unlink after the commit
+      await ctx.hit('inbox.import.committed', { records: claim!.records.length });
       return null;
     },
     transportConnect: async (onClose: Cb) => {

@@ -24,8 +24,8 @@ export const TRANSCRIPT_USAGE = `usage: nsekit transcript <scenario.json|catalog
                 end the app leaves the front and its background task expires, so it ends quiescent
   --out FILE    where to write it (default ios-bridge/conformance/sim-<scenario>-<role>.json)
 exit codes: 0 written (it replays in Node), 1 not written (the run cannot be a transcript: why on stderr —
-  e.g. the process killed or relaunched, frozen with a timer due, or, for the app, a logout/login,
-  a background without a background task, a relay END), 4 usage or harness error`;
+  e.g. the process killed or relaunched, frozen with a timer due, or, for the app, a logout, login or
+  token change, a background without a background task, a relay END), 4 usage or harness error`;
 
 const CONFORMANCE_DIR = fileURLToPath(new URL('../../ios-bridge/conformance/', import.meta.url));
 
