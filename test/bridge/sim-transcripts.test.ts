@@ -135,6 +135,18 @@ describe('conformance transcripts recorded from the simulator', () => {
     expect(transcriptJson(a.transcript!)).not.toBe(sims.find((s) => s.t.name === 'sim-nse-reused-across-unlock-nse')!.text);
   });
 
+  it('the app: a fresh recording with another seed replays call for call in Node', async () => {
+    const { scenario: sc } = resolveScenario('device-locks-while-streaming');
+    const a = await recordTranscript(sc, 3, { bundle: bundle.app.outfile, role: 'app' });
+    expect(a.problems).toEqual([]);
+    const t = JSON.parse(transcriptJson(a.transcript!)) as Transcript;
+    expect(t.steps.some((st) => st.host === 'deliver')).toBe(true);
+    const back = await runInNode({ nse: bundle.outfile, app: bundle.app.outfile }, t);
+    expect(back.mismatch).toBeNull();
+    expect(back.events.length).toBe(a.transcript!.expected.length);
+    expect(transcriptJson(a.transcript!)).not.toBe(sims.find((s) => s.t.name === 'sim-device-locks-while-streaming-app')!.text);
+  });
+
   it('refuses runs the runner cannot replay: an NSE frozen with a timer due, an NSE killed mid-call', async () => {
     const frozen = scenario('nse-frozen-mid-push').background('app').expire('app').send({ count: 1 }).when('nse', 'net.get.ok').freeze('nse').wait(3000).thaw('nse').build();
     const f = await recordTranscript(frozen, 1, { bundle: bundle.outfile });
