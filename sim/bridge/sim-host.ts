@@ -48,7 +48,7 @@ export interface SimHostHooks {
   yieldRecord?(request: boolean): void;
 }
 
-/** The world's services as both roles' hosts use them: a store transaction, the process's relay connection. */
+/** The world's store and pending inbox as both roles' hosts use them. */
 export interface SimServices {
   /** A write transaction (the core holds the lock: lockAcquire came first). Opens the file lazily; refuses while the key is unreadable. */
   tx<T>(op: string, msgId: string | undefined, fn: () => { result: T; commit: () => void }): Promise<T>;
