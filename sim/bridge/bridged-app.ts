@@ -6,7 +6,8 @@
  * device's "app active" `appDidBecomeActive` (with the thread of a tapped notification), "app in
  * background" `appDidEnterBackground`, the background task's expiry `backgroundTaskWillExpire`,
  * protected data `protectedDataWillBecomeUnavailable` / `protectedDataDidBecomeAvailable(key)`,
- * a user's message `send`, a background window `window`, the Settings toggle `settings`. The
+ * a user's message `send`, a background window `window`, the Settings toggle `settings`, a new push
+ * token `pushTokenChanged`, the account screen `logout` / `login`. The
  * relay's SUB deliveries and a dropped connection reach it as the runner's host steps. Every call
  * in and out is recorded by a RecordLoop: the app's conformance transcript.
  *
@@ -15,11 +16,11 @@
  * process as its own (the device's rules read them: left-front, suspended).
  */
 import { toHex } from '../../src/core/bytes.js';
-import type { LifecycleMsg, SessionEventName, SettingsMsg, WindowMsg } from '../../src/core/session/index.js';
+import type { LifecycleMsg, PushTokenState, SessionEventName, SettingsMsg, WindowMsg } from '../../src/core/session/index.js';
 import type { SimProc } from '../fast/proc.js';
 import type { FastWorld } from '../fast/world.js';
 import { queueKeysOf, startCore, type LoadedBundle } from './bridged-core.js';
-import { RecordLoop } from './record-loop.js';
+import { RecordLoop, START_MS } from './record-loop.js';
 import { simAppHost } from './sim-app-host.js';
 
 /** The world's lifecycle events → the facade calls a host makes for them (host-contract.md "Lifecycle mapping"). */
@@ -43,8 +44,6 @@ export class BridgedApp {
   private readonly outputs = new Map<number, (value: unknown) => void>();
   /** `applied` callbacks of `appDidBecomeActive` steps that fired: run at the next phaseChanged("active"). */
   private activating: (() => void)[] = [];
-  /** The device's push token at launch. */
-  private readonly token0: string;
 
   constructor(
     private readonly w: FastWorld,
@@ -52,12 +51,16 @@ export class BridgedApp {
     bundle: LoadedBundle,
   ) {
     this.loop = new RecordLoop(bundle.realm, w.sched, p.ctx.owner, w.sched.now);
-    this.token0 = w.tokens.token;
     const cfg = p.rt.cfg;
     this.launchUnlock = !w.locked;
     const statusKeys: Record<string, string> = {};
     for (const q of cfg.queues) if (q.statusKey) statusKeys[q.queueId] = q.statusKey;
-    // As the shipping App's session config (sim/fast/world-core.ts baseConfig); the host registers the push token (no `pushToken`).
+    // As the shipping App's session config (sim/fast/world-core.ts baseConfig); the app registers the device's push
+    // token itself, as the shipping app does through the world's token port (sim/fast/push-tokens.ts): the token iOS
+    // gives now, the registration state persisted by earlier launches, the port's platform and version.
+    // Its `at` is on the world's clock; the core's clock is the transcript's (START_MS at createCore).
+    const st = w.tokens.state;
+    const toCoreMs = START_MS - w.sched.now;
     this.config = {
       role: 'app',
       ...(this.launchUnlock ? { masterKeyHex: toHex(w.masterKey) } : {}),
@@ -67,6 +70,10 @@ export class BridgedApp {
       ...(Object.keys(statusKeys).length ? { statusKeys } : {}),
       ...(cfg.pollIntervalMs !== undefined ? { pollIntervalMs: cfg.pollIntervalMs } : {}),
       ...(cfg.appExpiryDeadlineMs !== undefined ? { drainDeadlineMs: cfg.appExpiryDeadlineMs } : {}),
+      pushToken: w.tokens.token,
+      pushTokenState: { registered: st.registered ? { token: st.registered.token, at: st.registered.at + toCoreMs } : null, loggedOut: st.loggedOut, deactivatePending: st.deactivatePending },
+      platform: 'ios',
+      appVersion: 'sim',
     };
     const realm = bundle.realm;
     const { host, problems } = simAppHost(
@@ -81,6 +88,10 @@ export class BridgedApp {
         },
         sessionEvent: (name, fields) => p.sessionEvent(name as SessionEventName, { ...fields }),
         yieldRecord: (request) => (request ? p.lock.requestYield() : p.lock.withdrawYield()),
+        pushTokenSave: (state) => {
+          const x = state as PushTokenState;
+          w.tokens.state = { registered: x.registered ? { token: x.registered.token, at: x.registered.at - toCoreMs } : null, loggedOut: x.loggedOut, deactivatePending: x.deactivatePending };
+        },
       },
       <T>(v: T) => realm.JSON.parse(JSON.stringify(v)) as T,
     );
@@ -91,13 +102,13 @@ export class BridgedApp {
       f?.(value);
     };
     startCore(this.loop, bundle, host, this.config);
+    // iOS gives the app a new token (the world's token-change): didRegisterForRemoteNotificationsWithDeviceToken.
+    w.tokens.port().onChange((t) => void this.call('pushTokenChanged', [t]));
   }
 
   /** Why the transcript cannot be: the host's and the lifecycle's. */
   refusals(): string[] {
-    // The OS rotated the token: the shipping app registers the new one; this host registers none (no config.pushToken).
-    const token = this.w.tokens.token !== this.token0 ? ['token-change: the recording host registers the push token itself (no config.pushToken)'] : [];
-    return [...this.problems, ...token, ...this.hostProblems];
+    return [...this.problems, ...this.hostProblems];
   }
 
   /** A facade call the device makes now; resolves with its value once it settled in the loop. */
@@ -137,14 +148,11 @@ export class BridgedApp {
     void this.call('settings', [m.backgroundRefresh === undefined ? {} : { backgroundRefresh: m.backgroundRefresh }]);
   }
 
-  // The recording's host registers the push token itself (no config.pushToken): no account calls.
   logout(): Promise<void> {
-    this.problems.push('logout: the recording host registers the push token itself (no config.pushToken)');
-    return Promise.resolve();
+    return this.call('logout').then(() => {});
   }
   login(): Promise<void> {
-    this.problems.push('login: the recording host registers the push token itself (no config.pushToken)');
-    return Promise.resolve();
+    return this.call('login').then(() => {});
   }
 
   /** After the run: the user leaves the app and its background task expires, so it ends quiescent (no SUB, no ping timer). */

@@ -1,8 +1,8 @@
 /**
  * The app's bridge host (ios-bridge/host-contract.md, the app's functions) over the fast world:
  * what both roles' hosts do (./sim-host.ts) plus the store's cursors and outbox, the pending
- * inbox's claim, and the relay connection the app keeps — transportConnect, SUB/UNSUB, SEND, PING —
- * and the relay's status endpoint.
+ * inbox's claim, the relay connection the app keeps — transportConnect, SUB/UNSUB, SEND, PING,
+ * NSUB/NDEL of the push token — and the relay's status endpoint.
  *
  * What the relay does on its own reaches the core as runner.js host steps, recorded by the loop
  * 1 ms after the world did it: a message on a subscription (`deliver`, with the body the relay
@@ -133,6 +133,15 @@ export function simAppHost(w: FastWorld, p: SimProc, loop: RecordLoop, hooks: Si
       return null;
     },
     statusGet: async (path: string) => status.get(path),
+    // The app registers the device's push token itself (config.pushToken): NSUB / NDEL on its connection.
+    transportNsub: async (queueId: string, deviceToken: string) => {
+      const r = await p.transport.nsub(queueId, deviceToken);
+      return { notifierId: r.notifierId, notifierKey: toBase64(r.notifierKey) };
+    },
+    transportNdel: async (queueId: string) => {
+      await p.transport.ndel(queueId);
+      return null;
+    },
   };
   return { host: simHost(w, p, loop, hooks, work as never, 'an app'), problems };
 }

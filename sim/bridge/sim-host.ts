@@ -46,6 +46,8 @@ export interface SimHostHooks {
   sessionEvent?(name: string, fields: Record<string, unknown>): void;
   /** lockRequestYield (true) / lockWithdrawYield (false) reached the host: the app's yield record. */
   yieldRecord?(request: boolean): void;
+  /** pushTokenSave reached the host: the app's persisted registration state. */
+  pushTokenSave?(state: unknown): void;
 }
 
 /** The world's store and pending inbox as both roles' hosts use them. */
@@ -200,7 +202,10 @@ export function simHost(w: FastWorld, p: SimProc, loop: RecordLoop, hooks: SimHo
       loop.note('lockWithdrawYield', []);
       hooks.yieldRecord?.(false);
     },
-    pushTokenSave: (state: unknown) => loop.note('pushTokenSave', [state]),
+    pushTokenSave: (state: unknown) => {
+      loop.note('pushTokenSave', [state]);
+      hooks.pushTokenSave?.(state);
+    },
   };
   for (const fn of ASYNC_FNS) {
     const f = (work[fn] ?? notFor(fn, role)) as (...x: unknown[]) => Promise<unknown>;

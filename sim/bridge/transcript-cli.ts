@@ -20,12 +20,13 @@ export const TRANSCRIPT_USAGE = `usage: nsekit transcript <scenario.json|catalog
   --role nse    the NSE on nsekit-nse.js (the app runs as the shipping App session) — the default
   --role app    the app on nsekit-app.js (the NSE runs as the shipping NSE session): its lifecycle as
                 a host maps it (launch, active, background, expiry, protected data, send, window,
-                settings), the relay's SUB deliveries and dropped connections as host steps; at the
-                end the app leaves the front and its background task expires, so it ends quiescent
+                settings, push token, logout/login), the relay's SUB deliveries and dropped
+                connections as host steps; at the end the app leaves the front and its
+                background task expires, so it ends quiescent
   --out FILE    where to write it (default ios-bridge/conformance/sim-<scenario>-<role>.json)
 exit codes: 0 written (it replays in Node), 1 not written (the run cannot be a transcript: why on stderr —
-  e.g. the process killed or relaunched, frozen with a timer due, or, for the app, a logout, login or
-  token change, a background without a background task, a relay END), 4 usage or harness error`;
+  e.g. the process killed or relaunched, frozen with a timer due, or, for the app, a background
+  without a background task, a relay END), 4 usage or harness error`;
 
 const CONFORMANCE_DIR = fileURLToPath(new URL('../../ios-bridge/conformance/', import.meta.url));
 

@@ -107,6 +107,12 @@ describe('conformance transcripts recorded from the simulator', () => {
     // A tap: appDidBecomeActive(threadId), the wake's reason is `tap`.
     expect(steps('sim-tap-while-nse-mid-get-app').some((s) => s.call === 'appDidBecomeActive' && s.args?.[0] === 'q0')).toBe(true);
     expect(app('sim-tap-while-nse-mid-get-app').some((e) => e.fn === 'sessionEvent' && e.args?.[0] === 'wake' && (e.args[1] as { reason?: string }).reason === 'tap')).toBe(true);
+    // The app registers the push token itself (config.pushToken): iOS's new token is registered at once; logout NDELs, login NSUBs again.
+    const calls = (name: string) => app(name).filter((e) => e.fn === 'transportNsub' || e.fn === 'transportNdel').map((e) => [e.fn, ...(e.args ?? [])]);
+    expect(steps('sim-token-change-push-in-flight-app').some((s) => s.call === 'pushTokenChanged' && s.args?.[0] === 'simtok2')).toBe(true);
+    expect(calls('sim-token-change-push-in-flight-app')).toEqual([['transportNsub', 'q0', 'simtok2', 'ios', 'sim']]);
+    expect(calls('sim-logout-while-nse-handles-push-app')).toEqual([['transportNdel', 'q0'], ['transportNsub', 'q0', 'simtok1', 'ios', 'sim']]);
+    expect(steps('sim-logout-while-nse-handles-push-app').filter((s) => s.call === 'logout' || s.call === 'login').map((s) => s.call)).toEqual(['logout', 'login']);
     // Every app transcript ends quiescent: the user left and the background task expired.
     for (const x of sims.filter((s) => s.t.sim?.role === 'app')) expect((x.t.expected as Ev[]).at(-1)?.out, x.t.name).toBe('backgroundTaskWillExpire');
   });
@@ -156,10 +162,11 @@ describe('conformance transcripts recorded from the simulator', () => {
     expect(k.problems.join('\n')).toMatch(/the NSE was killed/);
   });
 
-  it('the app: refuses what a host cannot replay (a logout without config.pushToken, the app killed and relaunched)', async () => {
-    const { scenario: sc } = resolveScenario('logout-while-nse-handles-push');
-    const l = await recordTranscript(sc, 1, { bundle: bundle.app.outfile, role: 'app' });
-    expect(l.problems.join('\n')).toMatch(/logout: the recording host registers the push token itself/);
+  it('the app: refuses what a host cannot replay (a background without a background task, the app killed and relaunched)', async () => {
+    const noTask = scenario('app-no-task').send({ count: 1 }).background().wait(100).foreground().build();
+    (noTask.steps[1] as { args?: Record<string, unknown> }).args = { task: false };
+    const n = await recordTranscript(noTask, 1, { bundle: bundle.app.outfile, role: 'app' });
+    expect(n.problems.join('\n')).toMatch(/lifecycle background without a background task has no facade call/);
     const killed = scenario('app-killed').send({ count: 1 }).kill('app').wait(100).foreground().build();
     const k = await recordTranscript(killed, 1, { bundle: bundle.app.outfile, role: 'app' });
     expect(k.problems.join('\n')).toMatch(/the app was launched 2 times/);
