@@ -157,8 +157,7 @@ export class BridgedApp {
 
   /** After the run: the user leaves the app and its background task expires, so it ends quiescent (no SUB, no ping timer). */
   leave(): void {
-    const phase = (this.loop.core?.phase as (() => string) | undefined)?.();
-    if (phase === 'suspended') return;
+    if (this.loop.core?.phase?.() === 'suspended') return;
     this.loop.step('appDidEnterBackground');
     this.loop.step('backgroundTaskWillExpire');
   }
