@@ -25,7 +25,7 @@ export interface Transcript {
   config: Record<string, unknown>;
   world?: Record<string, unknown>;
   /** Facade calls (`call`), or what the host does on its own (`host`: 'deliver' a SUB message, 'close' the connection). */
-  steps: { at?: number; call?: string; args?: unknown[]; host?: string; queueId?: string; msgId?: string; content?: unknown }[];
+  steps: { at?: number; call?: string; args?: unknown[]; host?: string; queueId?: string; msgId?: string; content?: unknown; ts?: number; notification?: boolean; body?: string }[];
   expected?: Record<string, unknown>[];
   /** Recorded from the simulator (sim/bridge/record-transcript.ts): re-recorded by `nsekit transcript`, not by --record. */
   sim?: { scenario: string; seed: number; role: string; command: string };

@@ -7,7 +7,8 @@
  * the bundle of its config.role (nsekit-nse.js or nsekit-app.js).
  *   steps:    facade calls at virtual times: { at, call, args }, and what the
  *             host does on its own: { at, host: 'deliver', queueId, msgId,
- *             content } (a SUB delivery) or { at, host: 'close' }
+ *             content } (a SUB delivery; with ts, notification and body
+ *             instead of content: a recorded one) or { at, host: 'close' }
  *   world:    the model host a recording runs against (queues, inbox, faults,
  *             delays, appInFront intervals for lockYieldPending)
  *   expected: every host call the core made, in order, with the host's reply
@@ -198,9 +199,11 @@
       var body = m.content ? Core.sealE2eBody(key, m.queueId, m.content, new Prng(1000 + seq).hex(24)) : m.sealed;
       self.inbox.push({ msgId: m.msgId, queueId: m.queueId, ts: m.ts || 1000 + seq, notification: m.notification !== false, sealed: body });
     });
-    // Host steps that deliver a message on a subscription (a relay MSG arriving later): sealed like the queues'.
+    // Host steps that deliver a message on a subscription (a relay MSG arriving later): sealed like the queues',
+    // or, with `body` (a delivery recorded from the simulator), the message exactly as the relay sent it.
     this.arrivals = (t.steps || []).map(function (st) {
       if (st.host !== 'deliver') return null;
+      if (typeof st.body === 'string') return { msgId: st.msgId, queueId: st.queueId, ts: st.ts, notification: st.notification !== false, body: st.body };
       seq++;
       var key = st.key || (t.config.queueKeys || {})[st.queueId];
       return { msgId: st.msgId, queueId: st.queueId, ts: st.ts || 1000 + seq, notification: st.notification !== false, body: Core.sealE2eBody(key, st.queueId, st.content, new Prng(1000 + seq).hex(24)) };

@@ -12,32 +12,13 @@
  * setAppActive, yieldToApp, expire) and the session events a device reads (push-start,
  * yielded, suspended), which come from the facade's outputs and host callbacks.
  */
-import { readFileSync } from 'node:fs';
-import { createContext, runInContext } from 'node:vm';
 import { toHex } from '../../src/core/bytes.js';
 import type { LifecycleMsg, PushMsg, SessionEventName } from '../../src/core/session/index.js';
-import { bareRealmSource } from '../../ios-bridge/conformance/node-runner.js';
 import type { SimProc } from '../fast/proc.js';
 import type { FastWorld } from '../fast/world.js';
+import { queueKeysOf, startCore, type LoadedBundle } from './bridged-core.js';
 import { RecordLoop } from './record-loop.js';
 import { simNseHost } from './sim-host.js';
-
-interface BundleCore {
-  createCore(host: unknown, config: unknown): Record<string, (...a: unknown[]) => unknown>;
-}
-export interface LoadedBundle {
-  core: BundleCore;
-  realm: { Promise: PromiseConstructor; JSON: JSON };
-}
-
-/** The bundle in a fresh realm made bare first (runner.js bareRealm), as node-runner.ts replays it. */
-export function loadBundle(path: string): LoadedBundle {
-  const ctx = createContext({});
-  runInContext(bareRealmSource(), ctx);
-  runInContext(readFileSync(path, 'utf8'), ctx, { filename: path });
-  const g = ctx as { NsekitCore: BundleCore };
-  return { core: g.NsekitCore, realm: { Promise: runInContext('Promise', ctx) as PromiseConstructor, JSON: runInContext('JSON', ctx) as JSON } };
-}
 
 type Emit = (name: SessionEventName, fields: Record<string, unknown>) => void;
 
@@ -56,10 +37,9 @@ export class BridgedNse {
   ) {
     this.loop = new RecordLoop(bundle.realm, w.sched, p.ctx.owner, w.sched.now);
     const cfg = p.rt.cfg;
-    const queueKeys: Record<string, string> = {};
+    const queueKeys = queueKeysOf(w);
     const notifiers: Record<string, { queueId: string; keyHex: string }> = {};
     for (const q of w.queueIds) {
-      queueKeys[q] = toHex(w.e2eKeys.get(q)!);
       const n = w.relay.notifierOf(q);
       notifiers[n.notifierId] = { queueId: q, keyHex: toHex(n.notifierKey) };
     }
@@ -87,13 +67,7 @@ export class BridgedNse {
       const id = this.yieldIds.get(step);
       if (call === 'yieldRequested') this.emit('yielded', { via: 'ipc', yieldId: id ?? 0 });
     };
-    try {
-      this.loop.core = bundle.core.createCore(host, this.config);
-      this.loop.emit({ out: 'createCore', ok: true });
-    } catch (e) {
-      const x = e as { code?: unknown; message?: unknown };
-      this.loop.emit({ out: 'createCore', ok: false, error: { code: typeof x.code === 'string' ? x.code : 'UNCODED', message: String(x.message ?? e) } });
-    }
+    startCore(this.loop, bundle, host, this.config);
   }
 
   /** What contentReady delivered, as the history's notification ops (the checkers read them). */

@@ -19,11 +19,12 @@ import type { Scheduler } from '../fast/scheduler.js';
 export const START_MS = 1800000000000;
 
 export type TranscriptEvent = Record<string, unknown>;
-export interface TranscriptStep {
-  at: number;
-  call: string;
-  args?: unknown[];
-}
+/** A facade call, or what the host does on its own (runner.js host steps: a recorded SUB delivery, the connection's end). */
+export type TranscriptStep =
+  | { at: number; call: string; args?: unknown[] }
+  | { at: number; host: 'deliver'; queueId: string; msgId: string; ts: number; notification: boolean; body: string }
+  | { at: number; host: 'close' };
+type HostStep = Extract<TranscriptStep, { host: string }>;
 export interface HostReply {
   result?: unknown;
   err?: { code: string; message: string };
@@ -68,8 +69,8 @@ export class RecordLoop {
   private armed: { handle: TimerHandle; at: number } | null = null;
   /** The core, once createCore ran (facade steps call it). */
   core: Record<string, (...a: unknown[]) => unknown> | null = null;
-  /** Called when a facade step's promise settled (the world learns a yield finished). */
-  onOutput: (call: string, ok: boolean, stepIndex: number) => void = () => {};
+  /** Called when a facade step's promise settled (the world learns a yield finished, a window's result). */
+  onOutput: (call: string, ok: boolean, stepIndex: number, value: unknown) => void = () => {};
 
   constructor(
     /** The realm the bundle runs in: its Promise and JSON (the runner works inside that realm; a foreign promise would settle a tick later). */
@@ -166,15 +167,26 @@ export class RecordLoop {
         P.resolve(p).then(
           (v) => {
             this.emit({ out: call, step: index, ok: true, value: plain(v) });
-            this.onOutput(call, true, index);
+            this.onOutput(call, true, index, plain(v));
           },
           (e: unknown) => {
             this.emit({ out: call, step: index, ok: false, error: errOut(e) });
-            this.onOutput(call, false, index);
+            this.onOutput(call, false, index, null);
           },
         );
       },
     });
+  }
+
+  /**
+   * What the host does on its own now (a relay delivery, the connection dropping): a runner host
+   * step 1 ms later, ordered like a facade call; `fire` does there what runner.js's hostStep does.
+   */
+  hostStep(st: HostStep extends infer S ? (S extends HostStep ? Omit<S, 'at'> : never) : never, fire: () => void): void {
+    const at = this.simT() + 1;
+    const index = this.steps.length;
+    this.steps.push({ at, ...st } as HostStep);
+    this.schedule({ at, step: index, seq: 0, kind: 'step', fire });
   }
 
   // ---- the host functions the loop itself answers ------------------------------------------

@@ -1,6 +1,7 @@
 /**
- * `nsekit transcript`: record the NSE's conformance transcript of a scenario (./record-transcript.ts),
- * check that it replays in Node against the same bundle, and write it. docs/ios-porting.md §6.
+ * `nsekit transcript`: record one process's conformance transcript of a scenario
+ * (./record-transcript.ts), check that it replays in Node against the same bundle, and write it.
+ * docs/ios-porting.md §6.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,13 +13,20 @@ import { runInNode, type Transcript } from '../../ios-bridge/conformance/node-ru
 import { resolveScenario } from '../cli/resolve.js';
 import { recordTranscript, transcriptJson } from './record-transcript.js';
 
-export const TRANSCRIPT_USAGE = `usage: nsekit transcript <scenario.json|catalogue-name> [--seed N] [--role nse] [--out FILE] [--json]
-  runs the scenario in fast mode with the NSE on the bridge bundle (nsekit-nse.js) over the fast world's
-  lock, store, pending inbox and relay, and writes what that NSE did as a conformance transcript
+export const TRANSCRIPT_USAGE = `usage: nsekit transcript <scenario.json|catalogue-name> [--seed N] [--role nse|app] [--out FILE] [--json]
+  runs the scenario in fast mode with one process on its bridge bundle, over the fast world's lock,
+  store, pending inbox and relay, and writes what that process did as a conformance transcript
   --seed N      the run's seed (default 1): same scenario, seed and bundle → the same transcript
-  --role nse    the process recorded (only the NSE: the app runs as the shipping App session)
-  --out FILE    where to write it (default ios-bridge/conformance/sim-<scenario>-nse.json)
-exit codes: 0 written (it replays in Node), 1 not written (the run cannot be a transcript: why on stderr), 4 usage or harness error`;
+  --role nse    the NSE on nsekit-nse.js (the app runs as the shipping App session) — the default
+  --role app    the app on nsekit-app.js (the NSE runs as the shipping NSE session): its lifecycle as
+                a host maps it (launch, active, background, expiry, protected data, send, window,
+                settings, push token, logout/login), the relay's SUB deliveries and dropped
+                connections as host steps; at the end the app leaves the front and its
+                background task expires, so it ends quiescent
+  --out FILE    where to write it (default ios-bridge/conformance/sim-<scenario>-<role>.json)
+exit codes: 0 written (it replays in Node), 1 not written (the run cannot be a transcript: why on stderr —
+  e.g. the process killed or relaunched, frozen with a timer due, or, for the app, a background
+  without a background task, a relay END), 4 usage or harness error`;
 
 const CONFORMANCE_DIR = fileURLToPath(new URL('../../ios-bridge/conformance/', import.meta.url));
 
@@ -31,13 +39,13 @@ export async function runTranscriptCli(argv: readonly string[]): Promise<number>
   const target = p.positionals[0];
   if (target === undefined) throw usageError('missing scenario (a scenario .json file or a catalogue name)');
   const seed = intFlag(p, 'seed') ?? 1;
-  const role = oneOf(p, 'role', ['nse'] as const) ?? 'nse';
+  const role = oneOf(p, 'role', ['nse', 'app'] as const) ?? 'nse';
   const { scenario } = resolveScenario(target);
   const dir = mkdtempSync(join(tmpdir(), 'nsekit-transcript-'));
   try {
     const nse = await buildBridge({ role: 'nse', outfile: join(dir, 'nsekit-nse.js') });
     const app = await buildBridge({ role: 'app', outfile: join(dir, 'nsekit-app.js') });
-    const r = await recordTranscript(scenario, seed, { bundle: nse.outfile, role });
+    const r = await recordTranscript(scenario, seed, { bundle: role === 'app' ? app.outfile : nse.outfile, role });
     const problems = [...r.problems];
     let replay = 'not run';
     if (r.transcript) {

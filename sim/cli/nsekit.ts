@@ -16,9 +16,9 @@ const SIM_HELP = `  nsekit sim <scenario.json|catalogue-name> [--mode real|fast]
                                            random scenarios; failures shrunk and saved with a replay command;
                                            exit 0 none found, 1 violations found, 4 harness error;
                                            nsekit explore --help for the rest (docs/fast-mode.md)
-  nsekit transcript <scenario|catalogue-name> [--seed N] [--role nse] [--out FILE]
-                                           record the NSE's conformance transcript of a scenario: the bridge
-                                           bundle's NSE in a fast run (docs/ios-porting.md §6)
+  nsekit transcript <scenario|catalogue-name> [--seed N] [--role nse|app] [--out FILE]
+                                           record the NSE's (or the app's) conformance transcript of a scenario:
+                                           its bridge bundle in a fast run (docs/ios-porting.md §6)
   nsekit test [DIR] [-- VITEST ARGS]       run the scenario tests (*.test.ts) under DIR, in any folder of the
                                            checkout; they import 'nsekit/test' (docs/reproducing-races.md)
 `;

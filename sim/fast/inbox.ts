@@ -14,7 +14,7 @@ import type { StoredMessage } from '../../src/core/host.js';
 import { emptyImportResult, MARKER_CARRY_MS, type ImportOptions, type ImportResult, type InboxImportTarget, type SessionInbox } from '../../src/core/session/index.js';
 import type { ProcCtx } from './proc-ctx.js';
 
-interface InboxFile {
+export interface InboxFile {
   records: StoredMessage[];
   /** msgIds of `notified` marker lines written by a processing. */
   notified: string[];
@@ -44,6 +44,33 @@ export class SimInboxFiles {
   /** A marker (own or carried) for msgId in the live file or an unfinished claim. */
   marked(msgId: string): boolean {
     return [this.live, ...this.claims].some((f) => f.notified.includes(msgId) || f.carried.includes(msgId));
+  }
+
+  /** The importer's exclusive-lock barrier: appenders still holding the claimed file finish first. */
+  async barrier(claim: InboxFile, ctx: ProcCtx): Promise<void> {
+    for (let i = 0; claim.appenders.length > 0 && i < 1000; i++) await new Promise<void>((r) => ctx.clock.setTimer(1, r));
+  }
+
+  /**
+   * Carry the claim's markers into the live file (exclusive flock, append + fsync): its own markers
+   * first carried now, carried ones on until MARKER_CARRY_MS after they first were; ids the live
+   * file has already are skipped. Returns the ids carried.
+   */
+  carry(claim: InboxFile, now: number): string[] {
+    const young = claim.carried.filter((id) => now - (claim.carriedAt.get(id) ?? -Infinity) < MARKER_CARRY_MS);
+    const carry = [...new Set([...claim.notified, ...young])].filter((id) => !this.live.notified.includes(id) && !this.live.carried.includes(id));
+    for (const id of carry) this.live.carriedAt.set(id, claim.carriedAt.get(id) ?? now);
+    this.live.carried.push(...carry);
+    return carry;
+  }
+
+  /** Claim the live file by rename if it holds anything (new appends go to a fresh file). */
+  claimLive(): void {
+    const { live } = this;
+    if (live.records.length > 0 || live.notified.length > 0 || live.carried.length > 0 || live.appenders.length > 0) {
+      this.claims.push(live);
+      this.live = emptyFile();
+    }
   }
 
   /** Every record still on disk (live file + leftover claims). */
@@ -92,25 +119,14 @@ export class SimInbox implements SessionInbox {
     const transform = async (rec: StoredMessage) => (opts.transform ? opts.transform(rec) : rec);
     if (!this.claimByRename) return this.importUnclaimed(store, transform, r);
     const { files } = this;
-    const { live } = files;
-    if (live.records.length > 0 || live.notified.length > 0 || live.carried.length > 0 || live.appenders.length > 0) {
-      files.claims.push(live); // rename(live → claim): new appends go to a new file
-      files.live = emptyFile();
-    }
+    files.claimLive(); // rename(live → claim): new appends go to a new file
     while (files.claims.length > 0) {
       const claim = files.claims[0]!;
-      for (let i = 0; claim.appenders.length > 0 && i < 1000; i++) await new Promise<void>((r) => this.ctx.clock.setTimer(1, r));
+      await files.barrier(claim, this.ctx);
       // Carry before anything can delete the claim (see PendingInboxFile.carry): a kill from here
       // on leaves the claim, the next import carries it again (a doubled carried id is harmless).
-      // Own markers first carried now; carried ones on until MARKER_CARRY_MS after they first were.
-      const now = this.ctx.clock.now();
-      const young = claim.carried.filter((id) => now - (claim.carriedAt.get(id) ?? -Infinity) < MARKER_CARRY_MS);
-      const carry = [...new Set([...claim.notified, ...young])].filter((id) => !files.live.notified.includes(id) && !files.live.carried.includes(id));
-      if (carry.length > 0) {
-        for (const id of carry) files.live.carriedAt.set(id, claim.carriedAt.get(id) ?? now);
-        files.live.carried.push(...carry); // exclusive flock on the live file, append + fsync
-        await this.ctx.hit('inbox.import.carried', { markers: carry.length });
-      }
+      const carry = files.carry(claim, this.ctx.clock.now());
+      if (carry.length > 0) await this.ctx.hit('inbox.import.carried', { markers: carry.length });
       r.files++;
       r.carried += carry.length;
       const recs = await transformAll(claim.records, transform, r);

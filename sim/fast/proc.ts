@@ -40,7 +40,7 @@ export class SimProc {
     readonly ctx: ProcCtx,
     cfg: SessionConfig,
     /** Called for every session event (the world applies the iOS rules that follow from it). */
-    onEvent: (p: SimProc, name: SessionEventName, fields: Record<string, unknown>) => void,
+    private readonly onEvent: (p: SimProc, name: SessionEventName, fields: Record<string, unknown>) => void,
     components?: SessionComponents,
     claimByRename = true,
     /** The app's push-token port (./push-tokens.ts). */
@@ -54,12 +54,7 @@ export class SimProc {
     this.rt = new SessionRuntime({
       cfg,
       host: ctx.host,
-      events: {
-        emit: (name, fields = {}) => {
-          if (!FROM_FAILPOINTS.has(name)) this.record(name, fields);
-          onEvent(this, name, fields);
-        },
-      },
+      events: { emit: (name, fields = {}) => this.sessionEvent(name, fields) },
       ports: (gate: Gate) => {
         store = new SimStore(w.db, this.lock, gate, ctx, cfg.storeSync);
         return { lock: this.lock, store, inbox: new SimInbox(w.inboxFiles, ctx, claimByRename), transport: this.transport, ...(pushToken ? { pushToken } : {}), ...(status ? { status } : {}) };
@@ -67,6 +62,12 @@ export class SimProc {
       ...(components ? { components } : {}),
     });
     this.store = store!;
+  }
+
+  /** A session event of this process (sim/bridge: one a bridged core reported): into the history, then the world's rules. */
+  sessionEvent(name: SessionEventName, fields: Record<string, unknown>): void {
+    if (!FROM_FAILPOINTS.has(name)) this.record(name, fields);
+    this.onEvent(this, name, fields);
   }
 
   get phase() {

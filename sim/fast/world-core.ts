@@ -278,11 +278,14 @@ export abstract class FastWorldCore {
 
   launchApp(): App {
     const p = this.spawn('app');
-    const app = new App(p.rt);
+    const app = this.makeApp(p);
     this.app = { p, app };
     if (!this.locked) void this.postApp('unlock');
     return app;
   }
+
+  /** The app an instance runs: the shipping App on its runtime (sim/bridge: the bridge bundle's app facade). */
+  protected makeApp(p: SimProc): App { return new App(p.rt); }
 
   /**
    * The NSE an instance runs: the shipping NseService on the instance's runtime. sim/bridge
