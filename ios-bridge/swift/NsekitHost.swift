@@ -12,6 +12,8 @@ final class NsekitHost {
     let ioQueue = DispatchQueue(label: "nsekit.io")           // blocking work (SQLite, fsync, lock backoff)
     private(set) var context: JSContext!
     private(set) var core: JSValue!
+    /// (core, method, args, ok, fail) → one call into JS per facade call (see call()).
+    private var invoker: JSValue!
     private var timers: [Int: DispatchSourceTimer] = [:]
     private var nextTimerId = 0
     private let logger = Logger(subsystem: "chat.example.nsekit", category: "core")
@@ -61,17 +63,28 @@ final class NsekitHost {
             let ns = context.objectForKeyedSubscript("NsekitCore")!
             core = ns.invokeMethod("createCore", withArguments: [makeHostObject(role: role), config])
             if core == nil || core.isUndefined { fatalError("createCore failed: see the exception log") }
+            invoker = context.evaluateScript("""
+            (function (core, method, args, ok, fail) {
+              var p;
+              try { p = core[method].apply(core, args); } catch (e) { p = Promise.reject(e); }
+              Promise.resolve(p).then(ok, fail);
+            })
+            """)
         }
     }
 
-    /// Call a facade method on the JS queue; `then` receives (value, error) on the JS queue.
+    /// Call a facade method on the JS queue; `then` receives (value, nil) or (nil, error {code, message}) on
+    /// the JS queue. One call into JS: a method that throws at once (settings, pushTokenChanged with bad
+    /// input) is a rejection like an async one, never a silent "undefined"; a failure nobody waits for is logged.
     func call(_ method: String, _ args: [Any] = [], then: ((JSValue?, JSValue?) -> Void)? = nil) {
         jsQueue.async {
-            guard let r = self.core.invokeMethod(method, withArguments: args) else { return }
-            guard let then = then, r.hasProperty("then") else { then?(r, nil); return }
-            let ok: @convention(block) (JSValue) -> Void = { v in then(v, nil) }
-            let fail: @convention(block) (JSValue) -> Void = { e in then(nil, e) }
-            r.invokeMethod("then", withArguments: [ok, fail])
+            let ok: @convention(block) (JSValue) -> Void = { v in then?(v, nil) }
+            let fail: @convention(block) (JSValue) -> Void = { [weak self] e in
+                if let then = then { return then(nil, e) }
+                let code = e.forProperty("code")?.toString() ?? "?"
+                self?.logger.error("\(method, privacy: .public) failed: \(code, privacy: .public)")
+            }
+            self.invoker.call(withArguments: [self.core!, method, args, ok, fail])
         }
     }
 
