@@ -86,7 +86,8 @@ final class RelayTransport: NSObject {
 
     /// One command frame, answered by the frame with its corrId. `connect`: open a socket if there is none
     /// (the NSE's GET/ACK); otherwise the app's current connection or PROTO_CLOSED.
-    private func command(_ frame: [String: Any], connect: Bool = true, _ done: @escaping (Result<[String: Any], HostError>) -> Void) {
+    private func command(_ frame: [String: Any], connect: Bool = true, timeout: TimeInterval? = nil,
+                         _ done: @escaping (Result<[String: Any], HostError>) -> Void) {
         q.async {
             if connect { self.connectIfNeeded() }
             guard let t = self.task else { return done(.failure(HostError(code: "PROTO_CLOSED", message: "not connected"))) }
@@ -99,8 +100,9 @@ final class RelayTransport: NSObject {
             t.send(.string(text)) { err in
                 if let err = err { self.q.async { self.pending.removeValue(forKey: corr)?(.failure(HostError(code: "PROTO_CLOSED", message: err.localizedDescription))) } }
             }
-            self.q.asyncAfter(deadline: .now() + self.timeout) {
-                self.pending.removeValue(forKey: corr)?(.failure(HostError(code: "PROTO_TIMEOUT", message: "no answer in \(self.timeout) s")))
+            let limit = timeout ?? self.timeout
+            self.q.asyncAfter(deadline: .now() + limit) {
+                self.pending.removeValue(forKey: corr)?(.failure(HostError(code: "PROTO_TIMEOUT", message: "no answer in \(limit) s")))
             }
         }
     }
@@ -197,8 +199,13 @@ final class RelayTransport: NSObject {
         }
     }
 
+    /// No PONG within 3 s is a lost connection (host-contract.md): end the socket, so onClose comes and the
+    /// core's reconnect opens a fresh one instead of being answered "open" by a dead socket.
     func ping(_ done: @escaping (Result<Void, HostError>) -> Void) {
-        command(["type": "PING"], connect: false) { r in done(r.flatMap { Self.expect("PONG", $0) }.map { _ in () }) }
+        command(["type": "PING"], connect: false, timeout: 3) { r in
+            if case .failure(let e) = r, e.code == "PROTO_TIMEOUT", let t = self.task { self.ended(t, "no PONG in 3 s") }
+            done(r.flatMap { Self.expect("PONG", $0) }.map { _ in () })
+        }
     }
 
     /// NSUB → the relay's NID {notifierId, notifierKey (base64, 32 bytes)}.
