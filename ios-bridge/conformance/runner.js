@@ -10,7 +10,9 @@
  *             content } (a SUB delivery; with ts, notification and body
  *             instead of content: a recorded one) or { at, host: 'close' }
  *   world:    the model host a recording runs against (queues, inbox, faults,
- *             delays, appInFront intervals for lockYieldPending)
+ *             delays, appInFront intervals for lockYieldPending; closeAfterMs /
+ *             endAfterMs: each connection closes / each SUB is ENDed that long
+ *             after its reply)
  *   expected: every host call the core made, in order, with the host's reply
  *             (a reply's `cb` lists the host callbacks it causes later: the
  *             relay's next SUB delivery, a connection's end), interleaved
@@ -330,7 +332,10 @@
           return w.closeAfterMs ? { result: null, cb: [{ cb: 'onClose', after: w.closeAfterMs, args: [] }] } : { result: null };
         case 'transportSubscribe': {
           self.subs[args[0]] = '';
-          return { result: null, cb: self.nextDelivery(args[0]) };
+          var subCbs = self.nextDelivery(args[0]) || [];
+          // world.endAfterMs: another connection takes the queue (the relay's END {queueId}).
+          if (w.endAfterMs) subCbs.push({ cb: 'onEnd', after: w.endAfterMs, args: [args[0]] });
+          return { result: null, cb: subCbs.length ? subCbs : undefined };
         }
         case 'transportUnsubscribe': delete self.subs[args[0]]; return { result: null };
         case 'transportSend': {

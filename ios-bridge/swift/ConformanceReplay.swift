@@ -4,12 +4,22 @@
 // bundle (config.role: nsekit-nse.js or nsekit-app.js); a scripted host answers
 // every call with the transcript's reply; a virtual clock drives timers; and the
 // recorded sequence must equal `expected` (log calls compared on t, level and
-// tag). It covers every transcript: host functions left out (world.hostOmit),
-// a host call that throws (reply.throws), a host that calls back twice
-// (reply.twice), the callbacks a reply causes later (reply.cb: SUB deliveries,
-// a connection's end) and the host's own steps (deliver, close). Run it on a
-// device to prove iOS's JavaScriptCore behaves like jsc/Node; then point the
-// same steps at your real host services to compare the *shape* of the answers.
+// tag). It covers every transcript, NSE and app: host functions left out
+// (world.hostOmit), a host call that throws (reply.throws), a host that calls
+// back twice (reply.twice), the callbacks a reply causes later (reply.cb: SUB
+// deliveries, a connection's end), the host's own steps (deliver, close) and the
+// app's push-token functions. Run it on a device to prove iOS's JavaScriptCore
+// behaves like jsc/Node; then point the same steps at your real host services to
+// compare the *shape* of the answers.
+//
+// Why each event is ONE call into JS: JavaScriptCore runs pending promise jobs
+// whenever the outermost API call returns. runner.js runs them only between
+// events (its settle), so a Swift event made of two API calls — call a facade
+// method, then attach `then`; call `done`, then call it again for `twice` —
+// would let the core's continuations run in the middle and reorder the
+// sequence. The small JS helpers below keep every event inside one call, and
+// whatever the runner does synchronously after it (scheduling reply callbacks)
+// is a Swift block the helper calls before returning.
 
 import Foundation
 import JavaScriptCore
@@ -18,11 +28,46 @@ final class ConformanceReplay {
     static let asyncFns = ["lockAcquire", "lockRelease", "storePut", "storeMarkNotified", "storeClose", "inboxAppend",
                            "inboxMarkNotified", "inboxIsNotified", "inboxClaim", "inboxClaimDone", "transportGet", "transportAck",
                            "storeGetCursor", "storeSetCursor", "outboxAdd", "outboxPending", "outboxMark", "transportConnect",
-                           "transportSubscribe", "transportUnsubscribe", "transportSend", "transportPing", "statusGet"]
-    static let recordOnly = ["log", "contentReady", "phaseChanged", "sessionEvent", "lockRequestYield", "lockWithdrawYield"]
+                           "transportSubscribe", "transportUnsubscribe", "transportSend", "transportPing", "statusGet",
+                           "transportNsub", "transportNdel"]
+    /// Sync host functions recorded as {fn, args} (no return value).
+    static let recordOnly = ["log", "contentReady", "phaseChanged", "sessionEvent", "lockRequestYield", "lockWithdrawYield", "pushTokenSave"]
+    static let maxEvents = 200_000
+
+    /// runner.js's plain()/errOut() and the one-call-per-event wrappers, evaluated in each fresh context
+    /// (an expression: it defines no global). Values cross as JSON text, as the transcripts hold them.
+    private static let helperSource = """
+    ({
+      plain: function (v) {
+        return v === undefined ? 'null' : JSON.stringify(v, function (_k, x) { return typeof x === 'function' ? undefined : x; }) || 'null';
+      },
+      errOut: function (e) {
+        return JSON.stringify({ code: e && typeof e.code === 'string' ? e.code : 'UNCODED', message: String(e && e.message ? e.message : e) });
+      },
+      create: function (Core, host, configJson, out) {
+        var c = null;
+        try { c = Core.createCore(host, JSON.parse(configJson)); } catch (e) { out(false, this.errOut(e)); return null; }
+        out(true, 'null');
+        return c;
+      },
+      step: function (core, call, argsJson, ok, fail) {
+        var self = this, p;
+        try { p = core[call].apply(core, JSON.parse(argsJson)); } catch (e) { p = Promise.reject(e); }
+        Promise.resolve(p).then(function (v) { ok(self.plain(v)); }, function (e) { fail(self.errOut(e)); });
+      },
+      answer: function (done, replyJson, after) {
+        var r = JSON.parse(replyJson), err = r.err || null;
+        done(err, err ? undefined : r.result);
+        if (r.twice) done(err, err ? undefined : r.result);
+        after();
+      },
+      invoke: function (f, argsJson) { f.apply(null, JSON.parse(argsJson)); }
+    })
+    """
 
     private let bundles: [String: String]            // role → bundle source
     private var ctx: JSContext!
+    private var js: JSValue!                          // the helpers
     private var expected: [[String: Any]] = []
     private var events: [[String: Any]] = []
     private var queue: [(at: Double, seq: Int, fire: () -> Void)] = []
@@ -58,11 +103,20 @@ final class ConformanceReplay {
         queue.append((now + ms, seq, fire))
     }
 
-    /// As runner.js's plain(): functions become null, undefined becomes null.
-    private func plain(_ v: JSValue) -> Any {
-        if v.isUndefined || v.isNull { return NSNull() }
-        if v.isInstance(of: ctx.objectForKeyedSubscript("Function")) { return NSNull() }
-        return v.toObject() ?? NSNull()
+    // JSON text ↔ Foundation values (the transcripts' own types: NSNumber booleans stay booleans).
+    private func parse(_ json: String) -> Any {
+        (try? JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])) ?? NSNull()
+    }
+    private func json(_ v: Any) -> String {
+        (try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed])).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+    /// As runner.js's plain(): functions dropped (null in arrays), undefined → null.
+    private func plain(_ v: JSValue) -> Any { parse(js.invokeMethod("plain", withArguments: [v]).toString()) }
+    /// The arguments of the running host block, plain, without a trailing `done`.
+    private func currentArgs(droppingDone: Bool) -> (args: [JSValue], done: JSValue?) {
+        var a = JSContext.currentArguments() as? [JSValue] ?? []
+        let done = droppingDone && !a.isEmpty ? a.removeLast() : nil
+        return (a, done)
     }
 
     /// The expected entry for the call being made now (what the transcript says the host answers).
@@ -99,27 +153,29 @@ final class ConformanceReplay {
         } as @convention(block) () -> Any)
         for fn in Self.recordOnly {
             set(fn, { [unowned self] () in
-                let args = (JSContext.currentArguments() as? [JSValue] ?? []).map { self.plain($0) }
-                self.emit(["fn": fn, "args": args])
+                self.emit(["fn": fn, "args": self.currentArgs(droppingDone: false).args.map { self.plain($0) }])
             } as @convention(block) () -> Void)
         }
         for fn in Self.asyncFns {
             set(fn, { [unowned self] () in
-                var args = JSContext.currentArguments() as? [JSValue] ?? []
-                let done = args.removeLast()
+                let (args, doneValue) = self.currentArgs(droppingDone: true)
+                guard let done = doneValue else { return }
                 if fn == "transportConnect", args.count >= 2 { self.onClose = args[0]; self.onEnd = args[1] }
                 if fn == "transportSubscribe", args.count >= 2 { self.subs[args[0].toString()] = args[1] }
                 if fn == "transportUnsubscribe", let q = args.first { self.subs[q.toString()] = nil }
-                let reply = self.current["reply"] as? [String: Any] ?? ["err": ["code": "BRIDGE_HOST_ERROR", "message": "replay diverged"], "after": 1]
-                self.emit(["fn": fn, "args": args.map { self.plain($0) }, "reply": reply])
-                if let t = reply["throws"] { self.throwIntoJS(t); return }
-                self.schedule(after: reply["after"] as? Double ?? 0) { [unowned self] in
-                    let answer: [Any] = reply["err"].map { [$0] } ?? [NSNull(), reply["result"] ?? NSNull()]
-                    done.call(withArguments: answer)
-                    if reply["twice"] as? Bool == true { done.call(withArguments: answer) }   // the core must ignore it (and log)
-                    for c in reply["cb"] as? [[String: Any]] ?? [] {
-                        self.schedule(after: c["after"] as? Double ?? 0) { [unowned self] in self.callback(c) }
+                let x = self.current
+                let reply = (x["fn"] as? String) == fn ? x["reply"] as? [String: Any] : nil
+                let r = reply ?? ["err": ["code": "BRIDGE_HOST_ERROR", "message": "replay diverged"], "after": 1]
+                self.emit(["fn": fn, "args": args.map { self.plain($0) }, "reply": r])
+                if let t = r["throws"] { self.throwIntoJS(t); return }
+                self.schedule(after: r["after"] as? Double ?? 0) { [unowned self] in
+                    // done (twice if told) and the reply's later callbacks, scheduled in the same JS call.
+                    let after: @convention(block) () -> Void = { [unowned self] in
+                        for c in r["cb"] as? [[String: Any]] ?? [] {
+                            self.schedule(after: c["after"] as? Double ?? 0) { [unowned self] in self.callback(c) }
+                        }
                     }
+                    self.js.invokeMethod("answer", withArguments: [done, self.json(r), after])
                 }
             } as @convention(block) () -> Void)
         }
@@ -130,32 +186,28 @@ final class ConformanceReplay {
     private func callback(_ c: [String: Any]) {
         let name = c["cb"] as? String ?? ""
         let q = c["queueId"] as? String
-        let target = name == "onMessage" ? q.flatMap { subs[$0] } : name == "onClose" ? onClose : onEnd
+        let target = name == "onMessage" ? q.flatMap { subs[$0] } : name == "onClose" ? onClose : name == "onEnd" ? onEnd : nil
         guard let f = target else { return }                 // unsubscribed / another connection meanwhile
         if name == "onClose" { onClose = nil; onEnd = nil }
         let args = c["args"] as? [Any] ?? []
         emit(q != nil ? ["cb": name, "queueId": q!, "args": args] : ["cb": name, "args": args])
-        f.call(withArguments: args)
+        js.invokeMethod("invoke", withArguments: [f, json(args)])
     }
 
-    /// A host step: 'deliver' (the relay sends a message on a SUB: the message is the one `expected` records), 'close'.
+    /// A host step: "deliver" (the relay sends a message on a SUB — nothing unless subscribed; the message is
+    /// the one `expected` records: runner.js seals the same one from the step's content) or "close" (the socket drops).
     private func hostStep(_ s: [String: Any]) {
         if s["host"] as? String == "deliver", let q = s["queueId"] as? String {
             guard let f = subs[q] else { return }
             let args = current["args"] as? [Any] ?? []
             emit(["cb": "onMessage", "queueId": q, "args": args])
-            f.call(withArguments: args)
+            js.invokeMethod("invoke", withArguments: [f, json(args)])
         } else if s["host"] as? String == "close" {
             guard let f = onClose else { return }
             onClose = nil; onEnd = nil
             emit(["cb": "onClose", "args": []])
-            f.call(withArguments: [])
+            js.invokeMethod("invoke", withArguments: [f, "[]"])
         }
-    }
-
-    private func errorOut(_ e: JSValue?) -> [String: Any] {
-        let code = e?.forProperty("code")
-        return ["code": (code?.isString ?? false) ? code!.toString()! : "UNCODED", "message": e?.forProperty("message")?.toString() ?? "\(String(describing: e))"]
     }
 
     /// Replays one transcript in a fresh context; returns nil on success, else the first divergence.
@@ -164,36 +216,35 @@ final class ConformanceReplay {
         let world = t["world"] as? [String: Any] ?? [:]
         ctx = JSContext()!                                   // bare: nothing but the language's builtins
         ctx.evaluateScript(bundles[(config["role"] as? String) == "app" ? "app" : "nse"]!)
+        js = ctx.evaluateScript(Self.helperSource)
         expected = t["expected"] as? [[String: Any]] ?? []
         events = []; queue = []; seq = 0; timerSeq = 0; timers = [:]; subs = [:]; onClose = nil; onEnd = nil
         now = start; mismatch = nil
-        ctx.exception = nil
-        let core = ctx.objectForKeyedSubscript("NsekitCore").invokeMethod("createCore",
-            withArguments: [host(omit: Set(world["hostOmit"] as? [String] ?? [])), config])
-        let created = ctx.exception == nil
-        if created { emit(["out": "createCore", "ok": true]) } else { emit(["out": "createCore", "ok": false, "error": errorOut(ctx.exception)]) }
-        ctx.exception = nil
+        var core: JSValue?
+        // Steps first, as runner.js does: at equal times a step goes before what createCore schedules.
         for (i, s) in (t["steps"] as? [[String: Any]] ?? []).enumerated() {
-            schedule(after: (s["at"] as? Double ?? 0) - (now - start)) { [unowned self] in
+            schedule(after: s["at"] as? Double ?? 0) { [unowned self] in
                 if s["host"] != nil { return self.hostStep(s) }
                 let call = s["call"] as? String ?? ""
-                guard created, let core = core else {
+                guard let core = core else {
                     return self.emit(["out": call, "step": i, "ok": false, "error": ["code": "NO_CORE", "message": "createCore failed"]])
                 }
-                let ok: @convention(block) (JSValue) -> Void = { v in self.emit(["out": call, "step": i, "ok": true, "value": self.plain(v)]) }
-                let fail: @convention(block) (JSValue) -> Void = { e in self.emit(["out": call, "step": i, "ok": false, "error": self.errorOut(e)]) }
-                self.ctx.exception = nil
-                var p = core.invokeMethod(call, withArguments: s["args"] as? [Any] ?? [])
-                if let e = self.ctx.exception {                 // a synchronous throw is a rejection, as in runner.js
-                    self.ctx.exception = nil
-                    p = self.ctx.objectForKeyedSubscript("Promise").invokeMethod("reject", withArguments: [e])
-                }
-                self.ctx.objectForKeyedSubscript("Promise").invokeMethod("resolve", withArguments: [p as Any]).invokeMethod("then", withArguments: [ok, fail])
+                let ok: @convention(block) (String) -> Void = { [unowned self] v in self.emit(["out": call, "step": i, "ok": true, "value": self.parse(v)]) }
+                let fail: @convention(block) (String) -> Void = { [unowned self] e in self.emit(["out": call, "step": i, "ok": false, "error": self.parse(e)]) }
+                self.js.invokeMethod("step", withArguments: [core, call, self.json(s["args"] ?? []), ok, fail])
             }
         }
+        let out: @convention(block) (Bool, String) -> Void = { [unowned self] ok, e in
+            self.emit(ok ? ["out": "createCore", "ok": true] : ["out": "createCore", "ok": false, "error": self.parse(e)])
+        }
+        let c = js.invokeMethod("create", withArguments: [ctx.objectForKeyedSubscript("NsekitCore")!,
+                                                          host(omit: Set(world["hostOmit"] as? [String] ?? [])), json(config), out])
+        core = (c?.isNull ?? true) ? nil : c
         // Each event is its own call into JS, so promise jobs drain between events (like runner.js's settle).
-        while mismatch == nil, let next = queue.enumerated().min(by: { ($0.element.at, $0.element.seq) < ($1.element.at, $1.element.seq) }) {
+        var n = 0
+        while mismatch == nil, n < Self.maxEvents, let next = queue.enumerated().min(by: { ($0.element.at, $0.element.seq) < ($1.element.at, $1.element.seq) }) {
             queue.remove(at: next.offset)
+            n += 1
             now = max(now, next.element.at)
             next.element.fire()
         }

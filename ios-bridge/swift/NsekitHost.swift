@@ -9,9 +9,11 @@ import os
 
 final class NsekitHost {
     let jsQueue = DispatchQueue(label: "nsekit.js")          // THE serial queue
-    private let ioQueue = DispatchQueue(label: "nsekit.io")   // blocking work (SQLite, fsync, lock backoff)
+    let ioQueue = DispatchQueue(label: "nsekit.io")           // blocking work (SQLite, fsync, lock backoff)
     private(set) var context: JSContext!
     private(set) var core: JSValue!
+    /// (core, method, args, ok, fail) → one call into JS per facade call (see call()).
+    private var invoker: JSValue!
     private var timers: [Int: DispatchSourceTimer] = [:]
     private var nextTimerId = 0
     private let logger = Logger(subsystem: "chat.example.nsekit", category: "core")
@@ -25,14 +27,19 @@ final class NsekitHost {
     var onPhase: ((String) -> Void)?
     /// App: the session's events (left-front → post "app left front", notification → show, error → retry/report).
     var onSessionEvent: ((String, [String: Any]) -> Void)?
-    private let groupDir: URL
+    /// The app's yield record (docs/lock.md "Yield requests"): a small file {"ts": ms} in the app group.
+    /// The app writes/removes it (NsekitHost+App.swift), the NSE reads it before every GET.
+    let yieldPath: String
 
-    init(groupDir: URL, relay: URL, queueCreds: [String: String]) {
-        self.groupDir = groupDir
+    /// `queueCreds`: queueId → recipient credential (both processes); `senderCreds`: queueId → sender
+    /// credential for the app's `sendQueues` (the NSE passes none); `statusBase`: the relay's HTTPS origin
+    /// for the low-power status endpoint (app).
+    init(groupDir: URL, relay: URL, queueCreds: [String: String], senderCreds: [String: String] = [:], statusBase: URL? = nil) {
         lock = FileLock(path: groupDir.appendingPathComponent("nsekit.lock").path)
         store = SharedStore(path: groupDir.appendingPathComponent("nsekit.sqlite").path)
         inbox = PendingInbox(path: groupDir.appendingPathComponent("pending-inbox.jsonl").path)
-        transport = RelayTransport(url: relay, creds: queueCreds)
+        transport = RelayTransport(url: relay, creds: queueCreds, senderCreds: senderCreds, statusBase: statusBase)
+        yieldPath = groupDir.appendingPathComponent("nsekit.yield").path
     }
 
     /// The store key as the keychain gives it (nil: locked). On the io queue, where the store reads it.
@@ -54,19 +61,30 @@ final class NsekitHost {
             let url = Bundle.main.url(forResource: "nsekit-\(role)", withExtension: "js")!
             context.evaluateScript(try! String(contentsOf: url), withSourceURL: url)
             let ns = context.objectForKeyedSubscript("NsekitCore")!
-            core = ns.invokeMethod("createCore", withArguments: [makeHostObject(), config])
+            core = ns.invokeMethod("createCore", withArguments: [makeHostObject(role: role), config])
             if core == nil || core.isUndefined { fatalError("createCore failed: see the exception log") }
+            invoker = context.evaluateScript("""
+            (function (core, method, args, ok, fail) {
+              var p;
+              try { p = core[method].apply(core, args); } catch (e) { p = Promise.reject(e); }
+              Promise.resolve(p).then(ok, fail);
+            })
+            """)
         }
     }
 
-    /// Call a facade method on the JS queue; `then` receives (value, error) on the JS queue.
+    /// Call a facade method on the JS queue; `then` receives (value, nil) or (nil, error {code, message}) on
+    /// the JS queue. One call into JS: a method that throws at once (settings, pushTokenChanged with bad
+    /// input) is a rejection like an async one, never a silent "undefined"; a failure nobody waits for is logged.
     func call(_ method: String, _ args: [Any] = [], then: ((JSValue?, JSValue?) -> Void)? = nil) {
         jsQueue.async {
-            guard let r = self.core.invokeMethod(method, withArguments: args) else { return }
-            guard let then = then, r.hasProperty("then") else { then?(r, nil); return }
-            let ok: @convention(block) (JSValue) -> Void = { v in then(v, nil) }
-            let fail: @convention(block) (JSValue) -> Void = { e in then(nil, e) }
-            r.invokeMethod("then", withArguments: [ok, fail])
+            let ok: @convention(block) (JSValue) -> Void = { v in then?(v, nil) }
+            let fail: @convention(block) (JSValue) -> Void = { [weak self] e in
+                if let then = then { return then(nil, e) }
+                let code = e.forProperty("code")?.toString() ?? "?"
+                self?.logger.error("\(method, privacy: .public) failed: \(code, privacy: .public)")
+            }
+            self.invoker.call(withArguments: [self.core!, method, args, ok, fail])
         }
     }
 
@@ -76,7 +94,7 @@ final class NsekitHost {
     static func err(_ code: String, _ message: String) -> [String: Any] { ["code": code, "message": message] }
 
     /// Complete an async host call later, on the JS queue (never synchronously inside the call).
-    private func finish(_ done: JSValue, _ result: Result<Any, HostError>) {
+    func finish(_ done: JSValue, _ result: Result<Any, HostError>) {
         jsQueue.async {
             switch result {
             case .success(let v): done.call(withArguments: [NSNull(), v])
@@ -85,7 +103,9 @@ final class NsekitHost {
         }
     }
 
-    private func makeHostObject() -> JSValue {
+    /// The NSE's 17 functions (NSE_HOST_FUNCTIONS: what both bundles call, plus lockYieldPending and
+    /// contentReady); the app's host adds its own (NsekitHost+App.swift). Extra functions are harmless.
+    private func makeHostObject(role: String) -> JSValue {
         let h = JSValue(newObjectIn: context)!
         func set(_ name: String, _ block: Any) { h.setObject(block, forKeyedSubscript: name as NSString) }
 
@@ -158,16 +178,6 @@ final class NsekitHost {
         set("inboxMarkNotified", { [unowned self] (msgId: String, queueId: String, done: JSValue) in
             self.ioQueue.async { self.finish(done, self.inbox.markNotified(msgId, queueId: queueId).map { $0 as Any }) }
         } as @convention(block) (String, String, JSValue) -> Void)
-        set("inboxIsNotified", { [unowned self] (msgId: String, done: JSValue) in
-            self.ioQueue.async { self.finish(done, self.inbox.isNotified(msgId).map { $0 as Any }) }
-        } as @convention(block) (String, JSValue) -> Void)
-
-        set("inboxClaim", { [unowned self] (done: JSValue) in
-            self.ioQueue.async { self.finish(done, self.inbox.claim().map { $0.map { $0 as Any } ?? NSNull() }) }
-        } as @convention(block) (JSValue) -> Void)
-        set("inboxClaimDone", { [unowned self] (claimId: String, done: JSValue) in
-            self.ioQueue.async { self.finish(done, self.inbox.claimDone(claimId).map { NSNull() as Any }) }
-        } as @convention(block) (String, JSValue) -> Void)
 
         // transport — async (URLSession callbacks arrive on its delegate queue; finish() hops to jsQueue)
         set("transportGet", { [unowned self] (queueId: String, done: JSValue) in
@@ -177,32 +187,23 @@ final class NsekitHost {
             self.transport.ack(queueId, msgId) { r in self.finish(done, r.map { NSNull() as Any }) }
         } as @convention(block) (String, String, JSValue) -> Void)
 
-        // the yield record (docs/lock.md "Yield requests") — sync, cheap, never throw. A small file in the
-        // app group: {"ts": ms}. The app writes/removes it, the NSE reads it before every GET.
-        let yieldPath = groupDir.appendingPathComponent("nsekit.yield").path
+        // the yield record — sync, cheap, never throws: written less than 10 s ago and not withdrawn.
+        let yieldPath = self.yieldPath
         set("lockYieldPending", { () -> Bool in
             guard let d = FileManager.default.contents(atPath: yieldPath),
                   let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any], let ts = o["ts"] as? Double else { return false }
             return Date().timeIntervalSince1970 * 1000 - ts < 10_000
         } as @convention(block) () -> Bool)
-        set("lockRequestYield", { () in
-            let d = try? JSONSerialization.data(withJSONObject: ["ts": Date().timeIntervalSince1970 * 1000])
-            FileManager.default.createFile(atPath: yieldPath, contents: d)   // atomic enough: a torn read is "no record"
-            CFNotificationCenterPostNotification(CFNotificationCenterGetDarwinNotifyCenter(),
-                                                 CFNotificationName(appActiveDarwinNotification), nil, nil, true)
-        } as @convention(block) () -> Void)
-        set("lockWithdrawYield", { () in try? FileManager.default.removeItem(atPath: yieldPath) } as @convention(block) () -> Void)
 
         // what the core tells us — sync, never throw
-        set("sessionEvent", { [unowned self] (name: String, fields: [String: Any]) in
-            self.onSessionEvent?(name, fields)
-        } as @convention(block) (String, [String: Any]) -> Void)
         set("contentReady", { [unowned self] (requestId: String, result: [String: Any]) in
             self.onContentReady?(requestId, result)
         } as @convention(block) (String, [String: Any]) -> Void)
         set("phaseChanged", { [unowned self] (phase: String) in
             self.onPhase?(phase)
         } as @convention(block) (String) -> Void)
+
+        if role == "app" { installAppFunctions(set) }
         return h
     }
 

@@ -35,13 +35,6 @@ final class PendingInbox {
         }
     }
 
-    /// Read-only; a missing inbox file has no markers.
-    func isNotified(_ msgId: String) -> Result<Bool, HostError> {
-        if claimsMark(msgId) { return .success(true) }
-        guard FileManager.default.fileExists(atPath: path) else { return .success(false) }
-        return withLiveFile(LOCK_SH) { fd in .success(Self.markers(in: Self.readAll(fd)).contains(msgId)) }
-    }
-
     /// Open the live file and flock it; reopen if an importer renamed it between open and flock.
     private func withLiveFile<T>(_ op: Int32, _ body: (Int32) -> Result<T, HostError>) -> Result<T, HostError> {
         while true {

@@ -25,6 +25,9 @@ final class SharedStore {
     var keyHex: String?
     var saltHex: String?
 
+    /// This code's schema (PRAGMA user_version): messages, notified, cursors, outbox.
+    static let schemaVersion: Int32 = 1
+
     init(path: String) { self.path = path }
 
     private func openIfNeeded() -> Result<OpaquePointer, HostError> {
@@ -45,12 +48,27 @@ final class SharedStore {
         CREATE TABLE IF NOT EXISTS messages (msg_id TEXT PRIMARY KEY, queue_id TEXT NOT NULL, ts INTEGER NOT NULL,
           notification INTEGER NOT NULL, sealed BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS notified (msg_id TEXT PRIMARY KEY);
+        CREATE TABLE IF NOT EXISTS cursors (queue_id TEXT PRIMARY KEY, last_msg_id TEXT, last_ts INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT NOT NULL UNIQUE,
+          queue_id TEXT NOT NULL, body BLOB NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, updated_at INTEGER NOT NULL);
         """
         if sqlite3_exec(handle, setup, nil, nil, nil) != SQLITE_OK {
             let msg = String(cString: sqlite3_errmsg(handle))
             sqlite3_close(handle)
             return .failure(HostError(code: msg.contains("not a database") ? "STORE_WRONG_KEY" : "STORE_CORRUPT", message: msg))
         }
+        // A file written by a newer nsekit may hold tables this code would misread: refuse it.
+        var version: OpaquePointer?
+        var userVersion: Int32 = 0
+        if sqlite3_prepare_v2(handle, "PRAGMA user_version", -1, &version, nil) == SQLITE_OK, sqlite3_step(version) == SQLITE_ROW {
+            userVersion = sqlite3_column_int(version, 0)
+        }
+        sqlite3_finalize(version)
+        if userVersion > Self.schemaVersion {
+            sqlite3_close(handle)
+            return .failure(HostError(code: "STORE_SCHEMA_TOO_NEW", message: "schema \(userVersion) > \(Self.schemaVersion)"))
+        }
+        if userVersion < Self.schemaVersion { sqlite3_exec(handle, "PRAGMA user_version = \(Self.schemaVersion)", nil, nil, nil) }
         handleLock.lock(); db = handle; handleLock.unlock()
         return .success(handle)
     }
@@ -90,6 +108,87 @@ final class SharedStore {
     func markNotified(_ msgId: String) -> Result<Bool, HostError> {
         write("INSERT OR IGNORE INTO notified VALUES (?1)") { s in sqlite3_bind_text(s, 1, msgId, -1, SQLITE_TRANSIENT) }
     }
+
+    // MARK: - app only: cursors and outbox (host-contract.md storeGetCursor … outboxMark)
+
+    /// A read: no flock, no transaction (WAL gives a consistent snapshot per statement).
+    private func read<T>(_ sql: String, _ bind: (OpaquePointer) -> Void, row: (OpaquePointer) -> T) -> Result<[T], HostError> {
+        openIfNeeded().flatMap { db in
+            var stmt: OpaquePointer?
+            defer { sqlite3_finalize(stmt) }
+            guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let s = stmt else { return .failure(sqliteError(db)) }
+            bind(s)
+            var rows: [T] = []
+            while true {
+                switch sqlite3_step(s) {
+                case SQLITE_ROW: rows.append(row(s))
+                case SQLITE_DONE: return .success(rows)
+                default: return .failure(sqliteError(db))
+                }
+            }
+        }
+    }
+
+    /// {lastMsgId: String | null, lastTs} — {null, 0} for a queue without a cursor.
+    func cursor(_ queueId: String) -> Result<[String: Any], HostError> {
+        let none: [String: Any] = ["lastMsgId": NSNull(), "lastTs": 0]
+        let rows: Result<[[String: Any]], HostError> = read("SELECT last_msg_id, last_ts FROM cursors WHERE queue_id = ?1",
+                                                             { sqlite3_bind_text($0, 1, queueId, -1, SQLITE_TRANSIENT) }) { s in
+            ["lastMsgId": Self.text(s, 0).map { $0 as Any } ?? NSNull(), "lastTs": Double(sqlite3_column_int64(s, 1))]
+        }
+        return rows.map { $0.first ?? none }
+    }
+
+    /// Upsert; the core holds the lock around it.
+    func setCursor(_ queueId: String, _ c: [String: Any]) -> Result<Void, HostError> {
+        let last = c["lastMsgId"] as? String
+        let ts = (c["lastTs"] as? Double) ?? 0
+        return write("INSERT OR REPLACE INTO cursors VALUES (?1, ?2, ?3)") { s in
+            sqlite3_bind_text(s, 1, queueId, -1, SQLITE_TRANSIENT)
+            if let last = last { sqlite3_bind_text(s, 2, last, -1, SQLITE_TRANSIENT) } else { sqlite3_bind_null(s, 2) }
+            sqlite3_bind_int64(s, 3, Int64(ts))
+        }.map { _ in () }
+    }
+
+    /// `item` is {clientId, queueId, body}; body is base64, sealed by the core with the outbox key (opaque
+    /// here). A new row is `pending`, 0 attempts; false = that clientId is already there (any state).
+    func outboxAdd(_ item: [String: Any]) -> Result<Bool, HostError> {
+        guard let id = item["clientId"] as? String, let q = item["queueId"] as? String,
+              let body = (item["body"] as? String).flatMap({ Data(base64Encoded: $0) }) else {
+            return .failure(HostError(code: "BRIDGE_BAD_INPUT", message: "bad outbox item"))
+        }
+        return write("INSERT OR IGNORE INTO outbox (client_id, queue_id, body, state, attempts, updated_at) VALUES (?1, ?2, ?3, 'pending', 0, ?4)") { s in
+            sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT)
+            sqlite3_bind_text(s, 2, q, -1, SQLITE_TRANSIENT)
+            _ = body.withUnsafeBytes { sqlite3_bind_blob(s, 3, $0.baseAddress, Int32(body.count), SQLITE_TRANSIENT) }
+            sqlite3_bind_int64(s, 4, Self.nowMs())
+        }
+    }
+
+    /// Every row not `sent`, in insertion order (the core skips `failed` ones itself).
+    func outboxPending() -> Result<[[String: Any]], HostError> {
+        read("SELECT client_id, queue_id, body, state, attempts, updated_at FROM outbox WHERE state != 'sent' ORDER BY seq", { _ in }) { s in
+            let n = Int(sqlite3_column_bytes(s, 2))
+            let body = sqlite3_column_blob(s, 2).map { Data(bytes: $0, count: n) } ?? Data()
+            let row: [String: Any] = ["clientId": Self.text(s, 0) ?? "", "queueId": Self.text(s, 1) ?? "",
+                                      "body": body.base64EncodedString(), "state": Self.text(s, 3) ?? "pending",
+                                      "attempts": Int(sqlite3_column_int64(s, 4)), "updatedAt": Double(sqlite3_column_int64(s, 5))]
+            return row
+        }
+    }
+
+    /// sending | sent | failed; `sending` counts an attempt. An unknown clientId changes nothing (not an error).
+    func outboxMark(_ clientId: String, state: String) -> Result<Void, HostError> {
+        guard ["sending", "sent", "failed"].contains(state) else { return .failure(HostError(code: "BRIDGE_BAD_INPUT", message: "bad outbox state")) }
+        return write("UPDATE outbox SET state = ?2, updated_at = ?3, attempts = attempts + (?2 = 'sending') WHERE client_id = ?1") { s in
+            sqlite3_bind_text(s, 1, clientId, -1, SQLITE_TRANSIENT)
+            sqlite3_bind_text(s, 2, state, -1, SQLITE_TRANSIENT)
+            sqlite3_bind_int64(s, 3, Self.nowMs())
+        }.map { _ in () }
+    }
+
+    private static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    private static func text(_ s: OpaquePointer, _ i: Int32) -> String? { sqlite3_column_text(s, i).map { String(cString: $0) } }
 
     /// Called from the JS queue: aborts a statement running on the io queue at once (sqlite3_interrupt
     /// is thread-safe; reading the handle is not, hence the lock — close() cannot free it meanwhile).
