@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyMutation, copyRepo, type RepoCopy } from './apply.js';
+import { OPEN_MUTATIONS } from './open-rows.js';
 import { MUTATION_RUN_BUDGET, MUTATIONS, type Mutation } from './table.js';
 
 export interface HuntResult {
@@ -245,6 +246,7 @@ async function main(argv: string[]): Promise<number> {
   let json = false;
   let check = false;
   let only: string[] | null = null;
+  let open = false;
   const opts: HuntOptions & { concurrency?: number } = {};
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
@@ -255,6 +257,7 @@ async function main(argv: string[]): Promise<number> {
     };
     if (x === '--json') json = true;
     else if (x === '--check') check = true;
+    else if (x === '--open') open = true;
     else if (x === '--only') only = val().split(',');
     else if (x === '--ref') opts.ref = val();
     else if (x === '--budget') opts.budget = Number(val());
@@ -262,13 +265,14 @@ async function main(argv: string[]): Promise<number> {
     else if (x === '--concurrency') opts.concurrency = Number(val());
     else if (x === '--lanes') opts.lanes = Number(val());
     else {
-      process.stderr.write(`usage: node --import tsx sim/mutations/run.ts [--json] [--only ID,…] [--ref COMMIT] [--budget N] [--seed S] [--concurrency N] [--lanes N] [--check]\n`);
+      process.stderr.write(`usage: node --import tsx sim/mutations/run.ts [--json] [--only ID,…] [--ref COMMIT] [--budget N] [--seed S] [--concurrency N] [--lanes N] [--check] [--open]\n  --open: hunt the rows not caught yet (./open-rows.ts) instead of the table\n`);
       return x === '--help' || x === '-h' ? 0 : 4;
     }
   }
-  const rows = only ? MUTATIONS.filter((m) => only!.includes(m.id)) : MUTATIONS;
+  const all = open ? OPEN_MUTATIONS : MUTATIONS;
+  const rows = only ? all.filter((m) => only!.includes(m.id)) : all;
   if (only && rows.length !== only.length) {
-    process.stderr.write(`unknown mutation id(s): ${only.filter((id) => !MUTATIONS.some((m) => m.id === id)).join(', ')}\n`);
+    process.stderr.write(`unknown mutation id(s): ${only.filter((id) => !all.some((m) => m.id === id)).join(', ')}\n`);
     return 4;
   }
   const t0 = performance.now();
