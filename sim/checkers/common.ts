@@ -44,7 +44,7 @@ export function isEnd(op: Op): boolean {
 }
 
 export interface ResolvedFinal {
-  store?: { msgIds: string[]; op?: number };
+  store?: { msgIds: string[]; op?: number; quarantine?: string[] };
   inbox?: { msgIds: string[]; op?: number };
   relayDeleted: { msgId: string; op?: number }[];
   relayQueued?: { queueId: string; msgId: string }[];
@@ -69,7 +69,7 @@ export function resolveFinal(history: History, final: FinalState = {}): Resolved
     if ((f !== 'store.snapshot' && f !== 'inbox.snapshot' && f !== 'relay.snapshot') || !happened(op)) continue;
     const v = (op.value ?? {}) as Record<string, unknown>;
     if (op.f === 'store.snapshot' && !r.store && ids(v.msgIds)) {
-      r.store = { msgIds: ids(v.msgIds)!, op: op.index };
+      r.store = { msgIds: ids(v.msgIds)!, op: op.index, ...(ids(v.quarantine) ? { quarantine: ids(v.quarantine)! } : {}) };
       const inbox = v.inbox as Record<string, unknown> | undefined;
       if (!r.inbox && inbox && ids(inbox.msgIds)) r.inbox = { msgIds: ids(inbox.msgIds)!, op: op.index };
     } else if (op.f === 'inbox.snapshot' && !r.inbox && ids(v.msgIds)) {

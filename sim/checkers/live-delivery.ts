@@ -166,7 +166,8 @@ export const checkLiveDelivery: Checker = (history) => {
     }
     if ((op.f === 'power-cut' || op.f === 'partition') && happened(op)) leave();
     else if (op.proc === 'relay' && op.f === 'restart') leave();
-    else if (op.proc === 'sender' && op.f === 'send' && op.type === 'ok' && front.size > 0) {
+    // A poison message (it never opens) is quarantined, never delivered: invariant 7 follows it.
+    else if (op.proc === 'sender' && op.f === 'send' && op.type === 'ok' && front.size > 0 && op.value?.poison !== true) {
       const id = msgIdOf(op);
       if (id) candidates.push({ msgId: id, op, frontSince: Math.min(...[...front.values()].map((f) => f.since)) });
     }

@@ -9,11 +9,14 @@ import { verdict, type Checker, type Violation } from './types.js';
  * than convergenceMs after the convergence began is also reported (stored late): the last
  * `heal`, or the harness's `converge` op after it (the healed app is in front again —
  * a relaunch after a kill or power cut is a process start, not protocol time).
- * Messages still in the pending inbox are reported (not yet imported).
+ * Messages still in the pending inbox are reported (not yet imported). A poison message (`send`
+ * ok with `poison: true`: sealed under a key the device does not have) belongs in the store's
+ * quarantine instead — kept, ACKed, never in `messages`.
  */
 export const checkLiveness: Checker = (history, final) => {
   const fin = resolveFinal(history, final);
   const sent = new Map<string, number>();
+  const poison = new Set<string>();
   let anonymous = 0;
   let lastHeal: number | undefined;
   const writes = new Map<string, { index: number; time: number }>();
@@ -23,6 +26,7 @@ export const checkLiveness: Checker = (history, final) => {
       const id = msgIdOf(op);
       if (id) sent.set(id, op.index);
       else anonymous++;
+      if (id && op.value?.poison === true) poison.add(id);
     }
     if (op.f === 'db.write' && op.type === 'ok' && op.value?.inserted === true) {
       const id = msgIdOf(op);
@@ -34,10 +38,18 @@ export const checkLiveness: Checker = (history, final) => {
   if (!fin.store) return verdict('liveness', [], ['no final store snapshot', ...notes], sent.size > 0, 'liveness');
   const stored = new Set(fin.store.msgIds);
   const inbox = new Set(fin.inbox?.msgIds ?? []);
+  const quarantined = new Set(fin.store.quarantine ?? []);
   const violations: Violation[] = [];
   for (const [id, at] of sent) {
     const ops = [at];
     if (fin.store.op !== undefined) ops.push(fin.store.op);
+    if (poison.has(id)) {
+      if (stored.has(id)) violations.push({ detail: `poison message ${id} (it never opens) is in the store's messages`, ops, msgId: id });
+      else if (!quarantined.has(id) && fin.store.quarantine !== undefined) {
+        violations.push({ detail: `poison message ${id} sent but ${inbox.has(id) ? 'still in the pending inbox' : 'not in the quarantine'} at the end of the run`, ops, msgId: id });
+      }
+      continue;
+    }
     if (!stored.has(id)) {
       const where = inbox.has(id) ? 'still in the pending inbox' : 'not delivered';
       violations.push({ detail: `message ${id} sent but ${where} at the end of the run`, ops, msgId: id });

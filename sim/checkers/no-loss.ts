@@ -26,7 +26,8 @@ export const checkNoLoss: Checker = (history, final) => {
   if (!fin.store) {
     return verdict('no-loss', [], ['no final store snapshot: cannot tell where ACKed messages went'], deleted.size > 0);
   }
-  const present = new Set([...fin.store.msgIds, ...(fin.inbox?.msgIds ?? [])]);
+  // The quarantine keeps a message that never opens, sealed as received: durable, not lost.
+  const present = new Set([...fin.store.msgIds, ...(fin.inbox?.msgIds ?? []), ...(fin.store.quarantine ?? [])]);
   const violations: Violation[] = [];
   for (const [id, ops] of deleted) {
     if (present.has(id)) continue;
@@ -34,7 +35,7 @@ export const checkNoLoss: Checker = (history, final) => {
     if (fin.store.op !== undefined) evidence.push(fin.store.op);
     if (fin.inbox?.op !== undefined) evidence.push(fin.inbox.op);
     violations.push({
-      detail: `message ${id} was deleted at the relay (ACKed) but is in neither the store nor the pending inbox`,
+      detail: `message ${id} was deleted at the relay (ACKed) but is in neither the store, its quarantine nor the pending inbox`,
       ops: evidence,
       msgId: id,
     });

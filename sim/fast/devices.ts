@@ -52,9 +52,9 @@ export function devicesOf(worlds: FastWorld[], first: { rules: IosRules; windows
  * (same label, that device's queue and relay msgId), so each device's checkers see the message
  * sent to it — it must reach every device exactly once.
  */
-function groupSend(worlds: FastWorld[]): (queue: number, sender: number, notification: boolean, bytes: number) => void {
+function groupSend(worlds: FastWorld[]): (queue: number, sender: number, notification: boolean, bytes: number, poison: boolean) => void {
   const w1 = worlds[0]!;
-  return (queue, sender, notification, bytes) => {
+  return (queue, sender, notification, bytes, poison) => {
     const n = w1.markers.length + 1;
     const marker = `nsekitPLAIN${n}z`;
     w1.markers.push(marker);
@@ -63,10 +63,10 @@ function groupSend(worlds: FastWorld[]): (queue: number, sender: number, notific
     const parts = worlds.map((w) => {
       const queueId = w.queueIds[queue]!;
       w.h.invoke('sender', 'send', { label, queueId, sender, group: `g${queue}` }, { ref: n });
-      return { queueId, body: sealForQueue(w.e2eKeys.get(queueId)!, w.rng, queueId, { type: 'text', text }) };
+      return { queueId, body: sealForQueue(poison ? w.rng.randomBytes(32) : w.e2eKeys.get(queueId)!, w.rng, queueId, { type: 'text', text }) };
     });
     const ms = w1.relay.groupSend(parts, { notification });
     const digests = sentDigests(text);
-    worlds.forEach((w, i) => w.h.ok('sender', 'send', { label, queueId: ms[i]!.queueId, msgId: ms[i]!.msgId, group: `g${queue}`, notification, ...digests }, { ref: n }));
+    worlds.forEach((w, i) => w.h.ok('sender', 'send', { label, queueId: ms[i]!.queueId, msgId: ms[i]!.msgId, group: `g${queue}`, notification, ...digests, ...(poison ? { poison } : {}) }, { ref: n }));
   };
 }

@@ -283,7 +283,7 @@ export class StepRunner {
         break;
       case 'send':
         for (let k = 0; k < Number(args.count ?? 1); k++) {
-          w.send(Number(args.queue ?? 0), Number(args.sender ?? 0), args.notification !== false, Number(args.bytes ?? 64));
+          w.send(Number(args.queue ?? 0), Number(args.sender ?? 0), args.notification !== false, Number(args.bytes ?? 64), args.poison === true);
         }
         break;
       case 'push':

@@ -50,7 +50,7 @@ export abstract class FastWorldCore {
   /** In a two-device run: this device's number (./devices.ts); undefined in a one-device run. */
   readonly device: number | undefined;
   /** Set in a two-device run: a `send` goes to every device's member queue of the group (./devices.ts). */
-  fanout: ((queue: number, sender: number, notification: boolean, bytes: number) => void) | null = null;
+  fanout: ((queue: number, sender: number, notification: boolean, bytes: number, poison: boolean) => void) | null = null;
   app: { p: SimProc; app: App } | null = null;
   nse: { p: SimProc; nse: NseService } | null = null;
   /** The relay's signed status endpoint (low-power polls; ./status.ts). */

@@ -141,16 +141,17 @@ export class FastWorld extends FastWorldCore {
 
   // ---- senders -----------------------------------------------------------------------------
 
-  send(queue: number, sender: number, notification: boolean, bytes: number): void {
-    if (this.fanout) return this.fanout(queue, sender, notification, bytes);
+  send(queue: number, sender: number, notification: boolean, bytes: number, poison = false): void {
+    if (this.fanout) return this.fanout(queue, sender, notification, bytes, poison);
     const queueId = this.queueIds[queue]!;
     const n = this.markers.length + 1;
     const marker = `nsekitPLAIN${n}z`;
     this.markers.push(marker);
     const text = (marker + ' ' + 'x'.repeat(Math.max(0, bytes - marker.length - 1))).slice(0, Math.max(marker.length, bytes));
     this.h.invoke('sender', 'send', { label: `m${n}`, queueId, sender }, { ref: n });
-    const body = sealForQueue(this.e2eKeys.get(queueId)!, this.rng, queueId, { type: 'text', text });
+    // A poison message is sealed under a key the device does not have: it never opens there.
+    const body = sealForQueue(poison ? this.rng.randomBytes(32) : this.e2eKeys.get(queueId)!, this.rng, queueId, { type: 'text', text });
     const m = this.relay.send(queueId, body, { notification });
-    this.h.ok('sender', 'send', { label: `m${n}`, queueId, msgId: m.msgId, notification, ...sentDigests(text) }, { ref: n });
+    this.h.ok('sender', 'send', { label: `m${n}`, queueId, msgId: m.msgId, notification, ...sentDigests(text), ...(poison ? { poison } : {}) }, { ref: n });
   }
 }

@@ -306,4 +306,14 @@ export const MUTATIONS: Mutation[] = [
     firstRun: 1701,
     caughtBy: ['no-dead10cc'],
   },
+  {
+    id: 'quarantine-not-awaited',
+    file: 'src/core/inbound/pipeline.ts',
+    edits: one('    await deps.quarantine({ msgId: m.msgId,', '    void deps.quarantine({ msgId: m.msgId,'),
+    description: 'a poison message is ACKed before its quarantine record is durable',
+    expect: ['no-loss'],
+    seed: 1,
+    firstRun: 0,
+    caughtBy: ['no-loss', 'liveness'],
+  },
 ];

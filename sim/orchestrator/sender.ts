@@ -51,7 +51,8 @@ export class Senders {
     this.runTag = `${seed.toString(36)}${Math.floor(this.rng() * 1e9).toString(36)}`;
   }
 
-  async send(args: { count?: number; queue?: number; sender?: number; bytes?: number; notification?: boolean }): Promise<void> {
+  async send(args: { count?: number; queue?: number; sender?: number; bytes?: number; notification?: boolean; poison?: boolean }): Promise<void> {
+    const poison = args.poison === true;
     const count = Number(args.count ?? 1);
     const q = Number(args.queue ?? 0);
     const from = Number(args.sender ?? 0);
@@ -64,7 +65,7 @@ export class Senders {
       let filler = '';
       while (filler.length < bytes - marker.length - 1) filler += String.fromCharCode(97 + Math.floor(this.rng() * 26));
       if (this.copies.length) {
-        await this.sendGroup(from, q, label, marker, `${marker} ${filler}`, args.notification !== false);
+        await this.sendGroup(from, q, label, marker, `${marker} ${filler}`, args.notification !== false, poison);
         continue;
       }
       const msg: SentMessage = { label, marker, queueId, msgId: null, ok: false };
@@ -76,7 +77,7 @@ export class Senders {
       };
       relayTap.on('insert', onInsert);
       try {
-        await this.w.send(from, q, `${marker} ${filler}`, args.notification !== false);
+        await this.w.send(from, q, `${marker} ${filler}`, args.notification !== false, poison);
       } catch (e) {
         this.h.fail('sender', 'send', (e as Error).message, { label, queueId }, { ref: n });
         continue;
@@ -85,11 +86,11 @@ export class Senders {
       }
       msg.msgId = msgId;
       msg.ok = true;
-      this.h.ok('sender', 'send', { label, queueId, msgId, notification: args.notification !== false, ...sentDigests(`${marker} ${filler}`) }, { ref: n });
+      this.h.ok('sender', 'send', { label, queueId, msgId, notification: args.notification !== false, ...sentDigests(`${marker} ${filler}`), ...(poison ? { poison } : {}) }, { ref: n });
     }
   }
 
-  private async sendGroup(from: number, q: number, label: string, marker: string, text: string, notification: boolean): Promise<void> {
+  private async sendGroup(from: number, q: number, label: string, marker: string, text: string, notification: boolean, poison: boolean): Promise<void> {
     const n = this.sent.length + 1;
     const devs = [{ h: this.h, queues: this.w.queues, sent: this.sent }, ...this.copies];
     const msgs = devs.map((d) => {
@@ -100,7 +101,7 @@ export class Senders {
     });
     let ids: string[];
     try {
-      ids = await this.w.sendGroup(from, q, text, notification);
+      ids = await this.w.sendGroup(from, q, text, notification, poison);
     } catch (e) {
       devs.forEach((d, i) => d.h.fail('sender', 'send', (e as Error).message, { label, queueId: msgs[i]!.queueId }, { ref: n }));
       return;
@@ -109,7 +110,7 @@ export class Senders {
       const m = msgs[i]!;
       m.msgId = ids[i] ?? null;
       m.ok = true;
-      d.h.ok('sender', 'send', { label, queueId: m.queueId, msgId: m.msgId, group: `g${q}`, notification, ...sentDigests(text) }, { ref: n });
+      d.h.ok('sender', 'send', { label, queueId: m.queueId, msgId: m.msgId, group: `g${q}`, notification, ...sentDigests(text), ...(poison ? { poison } : {}) }, { ref: n });
     });
   }
 }

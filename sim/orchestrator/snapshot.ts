@@ -40,8 +40,11 @@ export function takeSnapshots(h: HistoryRecorder, o: { sharedDir: string; master
       const notified = (db.prepare('SELECT COUNT(*) AS n FROM notifications').get() as { n: number }).n;
       // The badge's count (docs/notifications.md "Unread"): flagged rows not read.
       const unread = (db.prepare('SELECT COUNT(*) AS n FROM messages WHERE read_at IS NULL AND (flags & 1) = 1').get() as { n: number }).n;
+      // The quarantine (schema 2): messages kept sealed as received because they never open.
+      const hasQuarantine = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'quarantine'").get() !== undefined;
+      const quarantine = hasQuarantine ? (db.prepare('SELECT msg_id FROM quarantine').all() as { msg_id: string }[]).map((r) => r.msg_id) : [];
       const content = contentRows(rows.map((r) => ({ msgId: r.msg_id, queueId: r.queue_id, sealed: new Uint8Array(r.sealed), notification: (r.flags & 1) === 1 })), bodyKey);
-      h.ok('orchestrator', 'store.snapshot', { msgIds: rows.map((r) => r.msg_id), undecryptable, notifiedRows: notified, unread, inbox: { msgIds: inboxIds, files: inboxFiles.length }, content });
+      h.ok('orchestrator', 'store.snapshot', { msgIds: rows.map((r) => r.msg_id), undecryptable, notifiedRows: notified, unread, inbox: { msgIds: inboxIds, files: inboxFiles.length }, content, quarantine });
       h.invoke('orchestrator', 'integrity', {});
       const res = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
       h.ok('orchestrator', 'integrity', { result: res });

@@ -187,19 +187,20 @@ export class SimWorld {
    * Two devices: one GSEND to group `q` — a part sealed for each device's queue `q` (each has its
    * own e2e key), all stored in one relay transaction. Returns each device's msgId, device 1 first.
    */
-  async sendGroup(from: number, q: number, text: string, notification: boolean): Promise<string[]> {
+  async sendGroup(from: number, q: number, text: string, notification: boolean, poison = false): Promise<string[]> {
     const s = this.senders[from]!;
     if (!s.connected) await s.connect();
-    const parts = [this.queues[q]!, ...this.others.map((o) => o.queues[q]!)].map((queue) => ({ queueId: queue.queueId, body: sealForQueue(queue.e2e, nodeRng, queue.queueId, { type: 'text', text }) }));
+    const parts = [this.queues[q]!, ...this.others.map((o) => o.queues[q]!)].map((queue) => ({ queueId: queue.queueId, body: sealForQueue(poison ? nodeRng.randomBytes(32) : queue.e2e, nodeRng, queue.queueId, { type: 'text', text }) }));
     return (await s.groupSend(this.groups[q]!, parts, { notification })).msgIds;
   }
 
   /** Seal `text` end to end for queue `q` and SEND it from sender `from`. */
-  async send(from: number, q: number, text: string, notification: boolean): Promise<void> {
+  /** `poison`: sealed under a key the device does not have, so it never opens there (quarantined). */
+  async send(from: number, q: number, text: string, notification: boolean, poison = false): Promise<void> {
     const queue = this.queues[q]!;
     const s = this.senders[from]!;
     if (!s.connected) await s.connect();
-    const body = sealForQueue(queue.e2e, nodeRng, queue.queueId, { type: 'text', text });
+    const body = sealForQueue(poison ? nodeRng.randomBytes(32) : queue.e2e, nodeRng, queue.queueId, { type: 'text', text });
     await s.send(queue.queueId, body, { notification });
   }
 

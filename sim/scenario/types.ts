@@ -88,6 +88,8 @@ export interface SendArgs {
   queue?: number;
   sender?: number;
   bytes?: number;
+  /** Sealed under a key that is not the queue's: it never opens on the device (quarantined, ACKed, never shown). */
+  poison?: boolean;
 }
 
 export interface Step {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toHex, utf8Encode } from '../../src/core/bytes.js';
 import { deriveKey, EnvelopeKind, seal } from '../../src/core/crypto/index.js';
-import { checkContent } from '../../sim/checkers/index.js';
+import { checkContent, checkLiveness, checkNoLoss } from '../../sim/checkers/index.js';
 import { contentRows } from '../../sim/history/content-snapshot.js';
 import { sentDigests, shownDigests, textDigest } from '../../sim/history/digest.js';
 import { H, NSE } from './fixtures.js';
@@ -67,5 +67,27 @@ describe('content (invariant 13)', () => {
     const rows = good().map((r) => ({ ...r, sealed: sealed(r.msgId, r.queueId, 'hello one', other) }));
     expect(Object.values(contentRows(rows, bodyKey)).map((r) => r.opens)).toEqual([false, false]);
     expect(toHex(other)).not.toBe(toHex(bodyKey));
+  });
+});
+
+describe('poison messages (send with poison: quarantined, never in messages)', () => {
+  const hist = (snap: Record<string, unknown>) => {
+    const h = new H();
+    h.op({ ...SENDER, type: 'ok', f: 'send', value: { label: 'm1', queueId: 'q0', msgId: 'r1', poison: true, ...sentDigests('x') } }, 's1');
+    h.op({ ...NSE, type: 'ok', f: 'ack', value: { msgId: 'r1', queueId: 'q0' } }, 'ack');
+    h.op({ ...ORCH, type: 'ok', f: 'store.snapshot', value: { msgIds: [], inbox: { msgIds: [] }, ...snap } }, 'snap');
+    return h;
+  };
+  it('quarantined: kept (no-loss) and where it belongs (liveness)', () => {
+    const ops = hist({ quarantine: ['r1'] }).ops;
+    expect(checkNoLoss(ops).valid).toBe(true);
+    expect(checkLiveness(ops).valid).toBe(true);
+  });
+  it('ACKed but not quarantined: lost; stored in messages: in the wrong place', () => {
+    const lost = hist({ quarantine: [] });
+    expect(checkNoLoss(lost.ops).violations.map((v) => v.detail)).toEqual(["message r1 was deleted at the relay (ACKed) but is in neither the store, its quarantine nor the pending inbox"]);
+    expect(checkLiveness(lost.ops).violations.map((v) => v.detail)).toEqual(['poison message r1 sent but not in the quarantine at the end of the run']);
+    const stored = hist({ msgIds: ['r1'], quarantine: [] });
+    expect(checkLiveness(stored.ops).violations.map((v) => v.detail)).toEqual(["poison message r1 (it never opens) is in the store's messages"]);
   });
 });
