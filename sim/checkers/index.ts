@@ -12,11 +12,12 @@ import { checkBoundedWork } from './bounded-work.js';
 import { checkLiveDelivery } from './live-delivery.js';
 import { checkBadge, checkPresentation } from './presentation.js';
 import { checkContent } from './content.js';
+import { checkReadSync } from './read-sync.js';
 import type { Checker, FinalState, InvariantName, Validity, Verdict } from './types.js';
 import { attribute, deviceView, devicesIn, mergeDevices } from './per-device.js';
 
 export * from './types.js';
-export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDead10cc, checkNoDuplicates, checkNoLoss, checkGeneration, checkBoundedWork, checkLiveDelivery, checkPresentation, checkBadge, checkContent };
+export { checkGates, checkGetIsolation, checkIntegrity, checkLiveness, checkNoDead10cc, checkNoDuplicates, checkNoLoss, checkGeneration, checkBoundedWork, checkLiveDelivery, checkPresentation, checkBadge, checkContent, checkReadSync };
 export { DEFAULT_NSE_MAX_EXTRA_GETS, extraGetCap } from './bounded-work.js';
 export { LIVE_DELIVERY_MS } from './live-delivery.js';
 export { isDbOp, isNetworkOp, NETWORK_FS, DB_FS, NO_DB_PHASES, NO_NETWORK_PHASES } from './gates.js';
@@ -38,7 +39,10 @@ export const CHECKERS: Readonly<Record<InvariantName, Checker>> = {
   presentation: checkPresentation,
   badge: checkBadge,
   content: checkContent,
+  // Across devices: judged once over the whole history (checkAll), never per device.
+  'read-sync': checkReadSync,
 };
+const CROSS_DEVICE: readonly InvariantName[] = ['read-sync'];
 
 export interface CheckResult {
   /** false if any safety or liveness violation; 'unknown' if none but something inconclusive. */
@@ -63,21 +67,23 @@ export function checkAll(history: History, final?: FinalState): CheckResult {
   if (devices.length > 1) {
     const per = devices.map((d) => {
       const view = deviceView(history, d);
-      return attribute(view, withPairsMemo(view.history, () => verdictsOf(view.history, final)));
+      return attribute(view, withPairsMemo(view.history, () => verdictsOf(view.history, final, CROSS_DEVICE)));
     });
-    return resultOf(mergeDevices(per));
+    return resultOf([...mergeDevices(per), ...verdictsOf(history, final, [], CROSS_DEVICE)]);
   }
   // The checkers that pair invokes with completions share one pairing of this history.
   return withPairsMemo(history, () => resultOf(verdictsOf(history, final)));
 }
 
-function verdictsOf(history: History, final?: FinalState): Verdict[] {
+/** The verdicts of every checker but `skip` (or only those in `only`), in CHECKERS order. */
+function verdictsOf(history: History, final?: FinalState, skip: readonly InvariantName[] = [], only?: readonly InvariantName[]): Verdict[] {
   const verdicts: Verdict[] = [];
   for (const [name, check] of Object.entries(CHECKERS) as [InvariantName, Checker][]) {
+    if (skip.includes(name) || (only && !only.includes(name))) continue;
     try {
       verdicts.push(check(history, final));
     } catch (e) {
-      verdicts.push({ invariant: name, kind: name === 'liveness' || name === 'live-delivery' || name === 'badge' ? 'liveness' : 'safety', valid: 'unknown', violations: [], notes: [`checker threw: ${(e as Error).message}`] });
+      verdicts.push({ invariant: name, kind: name === 'liveness' || name === 'live-delivery' || name === 'badge' || name === 'read-sync' ? 'liveness' : 'safety', valid: 'unknown', violations: [], notes: [`checker threw: ${(e as Error).message}`] });
     }
   }
   return verdicts;

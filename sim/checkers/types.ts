@@ -14,7 +14,8 @@ export type InvariantName =
   | 'live-delivery'
   | 'presentation'
   | 'badge'
-  | 'content';
+  | 'content'
+  | 'read-sync';
 
 export interface Violation {
   detail: string;

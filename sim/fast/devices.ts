@@ -8,6 +8,7 @@
  * index i is one GSEND to group i, stored into every device's queue i at once and pushed to each
  * device's token (sim/fast/relay.ts `groupSend`, src/relay/groups.ts).
  */
+import { toHex } from '../../src/core/bytes.js';
 import { sentDigests } from '../history/digest.js';
 import { sealForQueue } from '../../src/core/inbound/index.js';
 import type { SessionComponents } from '../../src/core/session/index.js';
@@ -34,7 +35,27 @@ export function buildWorlds(world: World, seed: number, broken?: BrokenVariant, 
   for (let d = 2; d <= n; d++) worlds.push(new FastWorld(world, seed, broken, components, { device: d, base: w1 }));
   const send = groupSend(worlds);
   for (const w of worlds) w.fanout = send;
+  linkReadSync(worlds);
   return worlds;
+}
+
+/**
+ * Read on one device, cleared on the others (docs/notifications.md "Read on another device"), as
+ * `nsekit demo --devices N` links real phones: queue i of every device is conversation `c<i>`,
+ * each device has a device-sync queue (its last queue id, `…sync`), and each app is linked to
+ * the other devices' sync queues, so a tap sends them a read marker.
+ */
+function linkReadSync(worlds: FastWorld[]): void {
+  for (const w of worlds) {
+    const linkedDevices = worlds
+      .filter((o) => o !== w)
+      .map((o) => {
+        const queueId = o.queueIds[o.queueIds.length - 1]!;
+        return { queueId, senderKey: `snd-${queueId}`, e2eKey: toHex(o.e2eKeys.get(queueId)!) };
+      });
+    const before = w.configure;
+    w.configure = (role, cfg) => before(role, role === 'app' ? { ...cfg, linkedDevices } : cfg);
+  }
 }
 
 /** Each world with its iOS rules and windows (built once per world: they hook its freeze and launch). */

@@ -74,8 +74,16 @@ export class SimRelay {
    * (one synchronous step here: every device gets it or none does), then each queue's subscriber
    * is served and each queue's token pushed — `notify:fanout` in the relay's log.
    */
+  private lastTs = 0;
+  /** As the relay's (src/relay/db.ts `nextTs`): the clock, but always after the previous message's ts. */
+  private nextTs(): number {
+    this.lastTs = Math.max(this.sched.now, this.lastTs + 1);
+    return this.lastTs;
+  }
+
   groupSend(parts: { queueId: string; body: Uint8Array }[], flags: MessageFlags): RelayMessage[] {
-    const ms = parts.map((p): RelayMessage => ({ msgId: `r${++this.seq}`, queueId: p.queueId, ts: this.sched.now, flags: { ...flags }, body: p.body }));
+    const ts = this.nextTs();
+    const ms = parts.map((p): RelayMessage => ({ msgId: `r${++this.seq}`, queueId: p.queueId, ts, flags: { ...flags }, body: p.body }));
     for (const m of ms) this.q(m.queueId).push(m);
     for (const m of ms) this.deliver(m.queueId);
     if (flags.notification) {
@@ -102,7 +110,7 @@ export class SimRelay {
       const had = this.sentIds.get(`${queueId}:${clientId}`);
       if (had) return { msgId: had, queueId, ts: this.sched.now, flags: { ...flags }, body, duplicate: true };
     }
-    const m: RelayMessage = { msgId: `r${++this.seq}`, queueId, ts: this.sched.now, flags: { ...flags }, body };
+    const m: RelayMessage = { msgId: `r${++this.seq}`, queueId, ts: this.nextTs(), flags: { ...flags }, body };
     this.q(queueId).push(m);
     if (clientId !== undefined) this.sentIds.set(`${queueId}:${clientId}`, m.msgId);
     this.deliver(queueId);

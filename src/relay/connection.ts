@@ -295,7 +295,7 @@ export class RelayConnection implements Subscriber {
     const { db, subs, limits, clock, rng, notifier, dedupe } = this.ctx;
     const q = db.getQueue(f.queueId);
     if (!q || !credMatches(f.senderCred, q.senderCredHash)) throw new NsekitError('PROTO_AUTH', 'unknown queue or wrong credential');
-    const ts = clock.now();
+    const ts = db.nextTs(clock.now());
     const notify = f.flags.notification && q.deviceToken !== null && q.tokenActive && q.notifierKey !== null && q.notifierId !== null;
     const ntfToken = notify ? q.deviceToken! : null;
     const dd = f.clientId === undefined ? undefined : { clientId: f.clientId, now: ts, windowMs: dedupe.windowMs, cleanupBatch: dedupe.cleanupBatch };

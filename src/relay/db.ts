@@ -161,6 +161,22 @@ export class RelayDb {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     this.st = prepareAll(this.db);
+    this.lastTs = (this.db.prepare('SELECT MAX(ts) AS ts FROM messages').get() as { ts: number | null }).ts ?? 0;
+  }
+
+  /** The newest message ts handed out (./connection.ts, ./groups.ts). */
+  private lastTs: number;
+
+  /**
+   * The ts of the next stored message (one SEND, or every copy of one GSEND): the clock reading,
+   * but always after the previous one. Two sends within one millisecond must not share a ts: a
+   * read marker says "read up to ts T" (docs/notifications.md "Read on another device"), and a tie
+   * would let it cover a message the reading device never had. After a restart it starts past the
+   * newest message still queued, and the clock has moved on meanwhile.
+   */
+  nextTs(now: number): number {
+    this.lastTs = Math.max(Math.floor(now), this.lastTs + 1);
+    return this.lastTs;
   }
 
   createQueue(q: { queueId: string; recipientCred: string; senderCred: string; recipientKey: Uint8Array | null; now: number }): void {

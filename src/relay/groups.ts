@@ -51,7 +51,7 @@ export function storeGroupSend(ctx: RelayContext, f: GsendCmd): GroupSendResult 
   if (named.size !== members.length || members.some((q) => !named.has(q))) {
     throw new NsekitError('PROTO_GROUP_MEMBERS', `parts must name each of the group's ${members.length} member queues exactly once`);
   }
-  const ts = clock.now();
+  const ts = db.nextTs(clock.now());
   const tokens = new Set<string>();
   const results = db.atomically(() =>
     f.parts.map((p) => {

@@ -25,8 +25,8 @@ function run(rows: Parameters<typeof contentRows>[0], shown: Record<string, unkn
   return h;
 }
 const good = () => [
-  { msgId: 'r1', queueId: 'q0', sealed: sealed('r1', 'q0', 'hello one'), notification: true },
-  { msgId: 'r2', queueId: 'q0', sealed: sealed('r2', 'q0', 'hello two'), notification: false },
+  { msgId: 'r1', queueId: 'q0', sealed: sealed('r1', 'q0', 'hello one'), notification: true, read: false },
+  { msgId: 'r2', queueId: 'q0', sealed: sealed('r2', 'q0', 'hello two'), notification: false, read: false },
 ];
 
 describe('content (invariant 13)', () => {
@@ -42,7 +42,7 @@ describe('content (invariant 13)', () => {
   it('reports a row that does not open under its own msgId, another text, a lost flag, another queue', () => {
     const rows = good();
     rows[0]!.sealed = sealed('r2', 'q0', 'hello one'); // sealed under another record id
-    rows[1] = { msgId: 'r2', queueId: 'q1', sealed: sealed('r2', 'q1', 'hello TWO'), notification: true };
+    rows[1] = { msgId: 'r2', queueId: 'q1', sealed: sealed('r2', 'q1', 'hello TWO'), notification: true, read: false };
     const h = run(rows);
     const v = checkContent(h.ops);
     expect(v.valid).toBe(false);

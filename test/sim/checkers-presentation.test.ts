@@ -81,13 +81,14 @@ describe('badge (invariant 12)', () => {
     expect(checkBadge(g.ops).valid).toBe(false);
   });
 
-  it('no unread count in the snapshot: not checked; checkAll lists both verdicts after live-delivery, before content', () => {
+  it('no unread count in the snapshot: not checked; checkAll lists both verdicts after live-delivery, before content and read-sync', () => {
     expect(checkBadge(validRun().ops).notes.join(' ')).toMatch(/not checked/);
     const res = checkAll(validRun().ops);
-    expect(res.verdicts.slice(-3).map((v) => [v.invariant, v.kind, v.valid])).toEqual([
+    expect(res.verdicts.slice(-4).map((v) => [v.invariant, v.kind, v.valid])).toEqual([
       ['presentation', 'safety', true],
       ['badge', 'liveness', true],
       ['content', 'safety', true],
+      ['read-sync', 'liveness', true],
     ]);
   });
 });

@@ -6,7 +6,7 @@ describe('checkAll on a correct run', () => {
   it('every invariant holds and exit code is 0', () => {
     const res = checkAll(validRun().ops);
     for (const v of res.verdicts) expect({ inv: v.invariant, valid: v.valid, violations: v.violations }).toEqual({ inv: v.invariant, valid: true, violations: [] });
-    expect(res.verdicts.map((v) => v.invariant)).toEqual(['no-loss', 'no-duplicates', 'no-dead10cc', 'gates', 'get-isolation', 'integrity', 'liveness', 'generation', 'bounded-work', 'live-delivery', 'presentation', 'badge', 'content']);
+    expect(res.verdicts.map((v) => v.invariant)).toEqual(['no-loss', 'no-duplicates', 'no-dead10cc', 'gates', 'get-isolation', 'integrity', 'liveness', 'generation', 'bounded-work', 'live-delivery', 'presentation', 'badge', 'content', 'read-sync']);
     expect(res).toMatchObject({ valid: true, safety: true, liveness: true, exitCode: 0 });
   });
 });
