@@ -28,7 +28,7 @@ export function takeSnapshots(h: HistoryRecorder, o: { sharedDir: string; master
     let db: Database.Database | null = null;
     try {
       db = new Database(dbPath, { readonly: true, fileMustExist: true });
-      const rows = db.prepare('SELECT msg_id, queue_id, sealed, flags FROM messages ORDER BY id').all() as { msg_id: string; queue_id: string; sealed: Buffer; flags: number }[];
+      const rows = db.prepare('SELECT msg_id, queue_id, sealed, flags, read_at FROM messages ORDER BY id').all() as { msg_id: string; queue_id: string; sealed: Buffer; flags: number; read_at: number | null }[];
       const undecryptable: string[] = [];
       for (const r of rows) {
         try {
@@ -43,7 +43,7 @@ export function takeSnapshots(h: HistoryRecorder, o: { sharedDir: string; master
       // The quarantine (schema 2): messages kept sealed as received because they never open.
       const hasQuarantine = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'quarantine'").get() !== undefined;
       const quarantine = hasQuarantine ? (db.prepare('SELECT msg_id FROM quarantine').all() as { msg_id: string }[]).map((r) => r.msg_id) : [];
-      const content = contentRows(rows.map((r) => ({ msgId: r.msg_id, queueId: r.queue_id, sealed: new Uint8Array(r.sealed), notification: (r.flags & 1) === 1 })), bodyKey);
+      const content = contentRows(rows.map((r) => ({ msgId: r.msg_id, queueId: r.queue_id, sealed: new Uint8Array(r.sealed), notification: (r.flags & 1) === 1, read: r.read_at !== null })), bodyKey);
       h.ok('orchestrator', 'store.snapshot', { msgIds: rows.map((r) => r.msg_id), undecryptable, notifiedRows: notified, unread, inbox: { msgIds: inboxIds, files: inboxFiles.length }, content, quarantine });
       h.invoke('orchestrator', 'integrity', {});
       const res = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
