@@ -76,6 +76,8 @@ export interface NotificationResult {
   title: string;
   body: string;
   messages: WireContent[];
+  /** The app icon's badge (unread count) read when the newest message was shown; absent: leave the badge as it is. */
+  badge?: number;
   errors: string[];
 }
 
@@ -108,6 +110,14 @@ export interface BridgeHostBase {
   storePut(m: WireStoredMessage, done: Done<boolean>): void;
   storeMarkNotified(msgId: string, done: Done<boolean>): void;
   storeClose(done: Done<null>): void;
+  /** Read state (host-contract.md "storeUnreadCount"…): stored rows with the notification flag and not read. No lock. */
+  storeUnreadCount(done: Done<number>): void;
+  /** false for an unknown msgId. No lock. */
+  storeIsRead(msgId: string, done: Done<boolean>): void;
+  /** Inside the lock: mark the queue's unread rows (with upTo: ts ≤ upTo) read → the msgIds that became read, in insertion order. */
+  storeMarkThreadRead(queueId: string, upTo: number | null, done: Done<string[]>): void;
+  /** The largest ts of the queue's stored rows, null if none. No lock. */
+  storeThreadLastTs(queueId: string, done: Done<number | null>): void;
   inboxAppend(m: WireStoredMessage, done: Done<null>): void;
   inboxMarkNotified(msgId: string, queueId: string, done: Done<boolean>): void;
   transportGet(queueId: string, done: Done<WireRelayMessage | null>): void;

@@ -88,6 +88,11 @@ export interface NotificationResult {
   body: string;
   /** Every message shown for this request, oldest first. */
   messages: WireContent[];
+  /**
+   * The app icon's badge (unread count) read when the newest message was shown; absent when none
+   * was shown or the store could not be read then (leave the badge as it is).
+   */
+  badge?: number;
   /** Error codes met while processing (empty when complete). */
   errors: string[];
 }
@@ -162,6 +167,15 @@ export interface BridgeHostBase {
   storeMarkNotified(msgId: string, done: Done<boolean>): void;
   /** Finish/interrupt the current statement, wal_checkpoint(TRUNCATE), close the DB file. */
   storeClose(done: Done<null>): void;
+  // read state (host-contract.md "Read state"): reads take no lock; storeMarkThreadRead is a write inside it
+  /** Stored messages with the notification flag not read yet (the app icon's badge). */
+  storeUnreadCount(done: Done<number>): void;
+  /** Has msgId been marked read? false for an unknown msgId. */
+  storeIsRead(msgId: string, done: Done<boolean>): void;
+  /** Mark the queue's unread messages read (with `upTo`: only those whose ts ≤ upTo) → the msgIds that became read, in insertion order. */
+  storeMarkThreadRead(queueId: string, upTo: number | null, done: Done<string[]>): void;
+  /** The largest ts of the queue's stored messages, null when it has none. */
+  storeThreadLastTs(queueId: string, done: Done<number | null>): void;
   // pending inbox — asynchronous
   /** Append one line and fsync; durable when done(null) is called. */
   inboxAppend(m: WireStoredMessage, done: Done<null>): void;
@@ -258,6 +272,10 @@ export const NSE_HOST_FUNCTIONS = [
   'storePut',
   'storeMarkNotified',
   'storeClose',
+  'storeUnreadCount',
+  'storeIsRead',
+  'storeMarkThreadRead',
+  'storeThreadLastTs',
   'inboxAppend',
   'inboxMarkNotified',
   'transportGet',
@@ -267,7 +285,7 @@ export const NSE_HOST_FUNCTIONS = [
   'contentReady',
 ] as const satisfies readonly (keyof NseBridgeHost)[];
 
-/** Every function the app's host object has: the NSE's first fifteen, then the app's own. */
+/** Every function the app's host object has: the NSE's first nineteen, then the app's own. */
 export const APP_HOST_FUNCTIONS = [
   'now',
   'setTimer',
@@ -279,6 +297,10 @@ export const APP_HOST_FUNCTIONS = [
   'storePut',
   'storeMarkNotified',
   'storeClose',
+  'storeUnreadCount',
+  'storeIsRead',
+  'storeMarkThreadRead',
+  'storeThreadLastTs',
   'inboxAppend',
   'inboxMarkNotified',
   'transportGet',

@@ -74,6 +74,8 @@ interface Pending {
   requestId: string;
   pushId: string;
   messages: WireContent[];
+  /** The badge read for the newest message shown (notify.ts Presenter.show). */
+  badge?: number;
   errors: string[];
   /** The device was locked when the push started, or a message went to the pending inbox. */
   locked: boolean;
@@ -100,6 +102,7 @@ export function createCore(bridge: NseBridgeHost, config: BridgeConfig): NseCore
       title: last ? last.title : GENERIC_TITLE,
       body: last ? last.body : '',
       messages: p.messages.slice(),
+      ...(p.badge !== undefined ? { badge: p.badge } : {}),
       errors: p.errors.slice(),
     };
     notify(host, 'contentReady', () => bridge.contentReady(p.requestId, result));
@@ -134,6 +137,8 @@ export function createCore(bridge: NseBridgeHost, config: BridgeConfig): NseCore
           // A best-attempt banner is the session's "out of time": the request's status says it.
           if (p && f.bestAttempt !== true) {
             p.messages.push({ msgId: String(f.msgId), queueId: String(f.queueId), title: String(f.title), body: String(f.body) });
+            // The count read with the newest message (absent: unreadable then — the host leaves the badge).
+            p.badge = typeof f.badge === 'number' ? f.badge : undefined;
           }
           return;
         case 'error':

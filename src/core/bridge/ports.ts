@@ -24,7 +24,7 @@ import type {
   SessionStore,
   SessionTransport,
 } from '../session/ports.js';
-import { call, decodeRelayMessage, expectBool, toWireStored } from './adapters.js';
+import { bad, call, decodeRelayMessage, expectBool, toWireStored } from './adapters.js';
 import type { BridgeHost, Done, WireRelayMessage } from './contract.js';
 import { Mutex } from './mutex.js';
 
@@ -211,6 +211,35 @@ export class BridgeStore implements SessionStore {
   markNotified(msgId: string): Promise<boolean> {
     return this.write('storeMarkNotified', (d) => this.h.storeMarkNotified(msgId, d), (r) => expectBool('storeMarkNotified', r), (r) => r);
   }
+  // ---- read state (docs/notifications.md "Unread"): both roles show notifications with a badge ----
+  async unreadCount(): Promise<number> {
+    const n = await this.read<number>('storeUnreadCount', (d) => this.h.storeUnreadCount(d));
+    if (!Number.isSafeInteger(n) || n < 0) throw bad('storeUnreadCount must answer an integer ≥ 0');
+    return n;
+  }
+  async isRead(msgId: string): Promise<boolean> {
+    return expectBool('storeIsRead', await this.read<boolean>('storeIsRead', (d) => this.h.storeIsRead(msgId, d)));
+  }
+  /** A write like storePut (inside the lock); `wrote` only when a row changed. */
+  markThreadRead(queueId: string, upToTs?: number): Promise<string[]> {
+    const upTo = upToTs ?? null;
+    return this.write<string[]>(
+      'storeMarkThreadRead',
+      (d) => this.h.storeMarkThreadRead(queueId, upTo, d),
+      (r) => {
+        if (!Array.isArray(r) || !r.every((id) => typeof id === 'string')) throw bad('storeMarkThreadRead must answer an array of msgIds');
+        return r.slice();
+      },
+      (r) => r.length > 0,
+    );
+  }
+  async threadLastTs(queueId: string): Promise<number | null> {
+    const ts = await this.read<number | null>('storeThreadLastTs', (d) => this.h.storeThreadLastTs(queueId, d));
+    if (ts === null || ts === undefined) return null;
+    if (!Number.isFinite(ts)) throw bad('storeThreadLastTs must answer a number or null');
+    return ts;
+  }
+
   /** The NSE's store has no batch insert, cursors or outbox (app-ports.ts adds them). */
   putMessages(_ms: StoredMessage[], _notified?: readonly string[]): Promise<number> {
     return Promise.reject(notInContract('putMessages', 'NSE'));
