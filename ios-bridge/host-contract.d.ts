@@ -62,6 +62,13 @@ export interface ImportSummary {
   bad: number;
 }
 
+/** A read on another device: these msgIds of the thread became read. */
+export interface WireRead {
+  threadId: string;
+  queueId: string;
+  msgIds: string[];
+}
+
 export interface WireContent {
   msgId: string;
   queueId: string;
@@ -76,8 +83,10 @@ export interface NotificationResult {
   title: string;
   body: string;
   messages: WireContent[];
-  /** The app icon's badge (unread count) read when the newest message was shown; absent: leave the badge as it is. */
+  /** The app icon's badge: the unread count read last while the request was open (newest message shown, or a `read`); absent: leave it. */
   badge?: number;
+  /** Reads on another device applied meanwhile: remove the delivered notifications of `msgIds` (absent: none). */
+  read?: WireRead[];
   errors: string[];
 }
 
@@ -192,6 +201,10 @@ export interface BridgeConfig {
   /** NSE: yield/grace drain; app: expiry drain (default 1000) */
   drainDeadlineMs?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** queueId → its conversation, the same string on each of the user's devices (read markers name it). */
+  conversations?: Record<string, string>;
+  /** This device's device-sync queue (one of queueKeys): the other devices' read markers arrive on it. */
+  deviceSyncQueue?: string;
   // NSE only
   notifiers?: Record<string, { queueId: string; keyHex: string }>;
   maxExtraGets?: number;

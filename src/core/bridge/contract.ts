@@ -89,12 +89,26 @@ export interface NotificationResult {
   /** Every message shown for this request, oldest first. */
   messages: WireContent[];
   /**
-   * The app icon's badge (unread count) read when the newest message was shown; absent when none
-   * was shown or the store could not be read then (leave the badge as it is).
+   * The app icon's badge: the unread count the NSE read last while this request was open — for the
+   * newest message shown, or after a read on another device (`read`); absent when it read none, or
+   * the store could not be read then (leave the badge as it is).
    */
   badge?: number;
+  /**
+   * Reads on another device applied while this request was open (a marker on `config.deviceSyncQueue`):
+   * remove the delivered notifications of `msgIds` (the host puts each content's msgId in its
+   * userInfo). Absent when none.
+   */
+  read?: WireRead[];
   /** Error codes met while processing (empty when complete). */
   errors: string[];
+}
+
+/** A read on another device, as applied here: these msgIds of the thread became read. */
+export interface WireRead {
+  threadId: string;
+  queueId: string;
+  msgIds: string[];
 }
 
 export type BridgePhase = 'active' | 'background' | 'suspending' | 'suspended' | 'activating';
@@ -340,6 +354,13 @@ export interface BridgeConfig {
   queueKeys: Record<string, string>;
   /** Push notifierId → the queue it stands for and its 64-hex notifier key (NSE: for sealed nids). */
   notifiers?: Record<string, { queueId: string; keyHex: string }>;
+  /**
+   * queueId → the conversation it carries, the same string on each of the user's devices: a read
+   * marker names the conversation (docs/notifications.md "Read on another device").
+   */
+  conversations?: Record<string, string>;
+  /** This device's device-sync queue (one of queueKeys): the user's other devices' read markers arrive on it. */
+  deviceSyncQueue?: string;
   /** NSE: extra GETs after the first per queue per notification (default 3). */
   maxExtraGets?: number;
   /** NSE: its own budget — best-attempt content this long after the first open request (default 25000). */
