@@ -88,17 +88,9 @@ export interface NotificationResult {
   body: string;
   /** Every message shown for this request, oldest first. */
   messages: WireContent[];
-  /**
-   * The app icon's badge: the unread count the NSE read last while this request was open — for the
-   * newest message shown, or after a read on another device (`read`); absent when it read none, or
-   * the store could not be read then (leave the badge as it is).
-   */
+  /** The badge: the unread count read last while open (newest message shown, or a `read`); absent: leave it. */
   badge?: number;
-  /**
-   * Reads on another device applied while this request was open (a marker on `config.deviceSyncQueue`):
-   * remove the delivered notifications of `msgIds` (the host puts each content's msgId in its
-   * userInfo). Absent when none.
-   */
+  /** Reads on another device applied while open (config.deviceSyncQueue): remove the notifications of `msgIds`. */
   read?: WireRead[];
   /** Error codes met while processing (empty when complete). */
   errors: string[];
