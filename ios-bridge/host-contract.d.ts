@@ -62,6 +62,13 @@ export interface ImportSummary {
   bad: number;
 }
 
+/** A read on another device: these msgIds of the thread became read. */
+export interface WireRead {
+  threadId: string;
+  queueId: string;
+  msgIds: string[];
+}
+
 export interface WireContent {
   msgId: string;
   queueId: string;
@@ -76,6 +83,10 @@ export interface NotificationResult {
   title: string;
   body: string;
   messages: WireContent[];
+  /** The app icon's badge: the unread count read last while the request was open (newest message shown, or a `read`); absent: leave it. */
+  badge?: number;
+  /** Reads on another device applied meanwhile: remove the delivered notifications of `msgIds` (absent: none). */
+  read?: WireRead[];
   errors: string[];
 }
 
@@ -108,6 +119,14 @@ export interface BridgeHostBase {
   storePut(m: WireStoredMessage, done: Done<boolean>): void;
   storeMarkNotified(msgId: string, done: Done<boolean>): void;
   storeClose(done: Done<null>): void;
+  /** Read state (host-contract.md "storeUnreadCount"…): stored rows with the notification flag and not read. No lock. */
+  storeUnreadCount(done: Done<number>): void;
+  /** false for an unknown msgId. No lock. */
+  storeIsRead(msgId: string, done: Done<boolean>): void;
+  /** Inside the lock: mark the queue's unread rows (with upTo: ts ≤ upTo) read → the msgIds that became read, in insertion order. */
+  storeMarkThreadRead(queueId: string, upTo: number | null, done: Done<string[]>): void;
+  /** The largest ts of the queue's stored rows, null if none. No lock. */
+  storeThreadLastTs(queueId: string, done: Done<number | null>): void;
   inboxAppend(m: WireStoredMessage, done: Done<null>): void;
   inboxMarkNotified(msgId: string, queueId: string, done: Done<boolean>): void;
   transportGet(queueId: string, done: Done<WireRelayMessage | null>): void;
@@ -182,6 +201,10 @@ export interface BridgeConfig {
   /** NSE: yield/grace drain; app: expiry drain (default 1000) */
   drainDeadlineMs?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** queueId → its conversation, the same string on each of the user's devices (read markers name it). */
+  conversations?: Record<string, string>;
+  /** This device's device-sync queue (one of queueKeys): the other devices' read markers arrive on it. */
+  deviceSyncQueue?: string;
   // NSE only
   notifiers?: Record<string, { queueId: string; keyHex: string }>;
   maxExtraGets?: number;

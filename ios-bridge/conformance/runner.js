@@ -31,7 +31,7 @@
   var START_MS = 1800000000000;
   var FLUSH_ROUNDS = 64;
   var MAX_EVENTS = 200000;
-  var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxMarkNotified', 'inboxIsNotified', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck',
+  var ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'storeUnreadCount', 'storeIsRead', 'storeMarkThreadRead', 'storeThreadLastTs', 'inboxAppend', 'inboxMarkNotified', 'inboxIsNotified', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck',
     // the app's
     'storeGetCursor', 'storeSetCursor', 'outboxAdd', 'outboxPending', 'outboxMark', 'transportConnect', 'transportSubscribe', 'transportUnsubscribe', 'transportSend', 'transportPing', 'statusGet',
     // the app's, with config.pushToken
@@ -162,7 +162,10 @@
     var rng = new Prng(w.seed || 7);
     var self = this;
     this.queues = {};
+    /** msgId -> {q, ts, n (notification flag), read}: the rows' read state, never their bodies. */
     this.stored = {};
+    /** msgIds in insertion order (the store's rowid order: storeMarkThreadRead answers in it). */
+    this.order = [];
     this.notified = {};
     this.inbox = [];
     this.claims = {};
@@ -288,8 +291,9 @@
         case 'storePut':
           self.closed = false;
           if (self.stored[args[0].msgId]) return { result: false };
-          // Only presence is ever read: keep no copy of the record (the bench's script holds this model).
-          self.stored[args[0].msgId] = true;
+          // No copy of the record's body (the bench's script holds this model): what the read state reads.
+          self.stored[args[0].msgId] = { q: args[0].queueId, ts: args[0].ts, n: args[0].notification === true, read: false };
+          self.order.push(args[0].msgId);
           return { result: true };
         case 'storeMarkNotified':
           self.closed = false;
@@ -297,6 +301,24 @@
           self.notified[args[0]] = true;
           return { result: true };
         case 'storeClose': self.closed = true; return { result: null };
+        // The read state (host-contract.md "Read state"), as the store's SQL: unread = flagged and not read.
+        case 'storeUnreadCount':
+          return { result: self.order.filter(function (id) { var r = self.stored[id]; return r.n && !r.read; }).length };
+        case 'storeIsRead': return { result: !!(self.stored[args[0]] && self.stored[args[0]].read) };
+        case 'storeMarkThreadRead': {
+          self.closed = false;
+          var became = self.order.filter(function (id) {
+            var r = self.stored[id];
+            return r.q === args[0] && !r.read && (args[1] === null || r.ts <= args[1]);
+          });
+          became.forEach(function (id) { self.stored[id].read = true; });
+          return { result: became };
+        }
+        case 'storeThreadLastTs': {
+          var last = null;
+          self.order.forEach(function (id) { var r = self.stored[id]; if (r.q === args[0] && (last === null || r.ts > last)) last = r.ts; });
+          return { result: last };
+        }
         case 'inboxAppend': appendLine(args[0]); return { result: null };
         case 'inboxMarkNotified':
           if (marked(args[0])) return { result: false };

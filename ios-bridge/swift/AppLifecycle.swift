@@ -39,6 +39,9 @@ final class AppLifecycle: NSObject, UNUserNotificationCenterDelegate {
             "appVersion": Bundle.main.infoDictionary?["CFBundleShortVersionString"] as? String ?? "1.0.0",
         ]
         if mode == "lowPower" { config["statusKeys"] = keys.statusKeys }
+        // A read on another device (host-contract.md "Read state"): the queues' conversations, this device's sync queue.
+        config["conversations"] = keys.conversations
+        if let sync = keys.deviceSyncQueue { config["deviceSyncQueue"] = sync }
         if let state = NsekitHost.loadPushTokenState() { config["pushTokenState"] = state }   // what pushTokenSave saved
         // Unlocked now: the store key to the host (before the core's first store call), the master key to the core.
         if UIApplication.shared.isProtectedDataAvailable, let mk = Keychain.loadMasterKeyHex() {

@@ -25,7 +25,8 @@ import Foundation
 import JavaScriptCore
 
 final class ConformanceReplay {
-    static let asyncFns = ["lockAcquire", "lockRelease", "storePut", "storeMarkNotified", "storeClose", "inboxAppend",
+    static let asyncFns = ["lockAcquire", "lockRelease", "storePut", "storeMarkNotified", "storeClose",
+                           "storeUnreadCount", "storeIsRead", "storeMarkThreadRead", "storeThreadLastTs", "inboxAppend",
                            "inboxMarkNotified", "inboxIsNotified", "inboxClaim", "inboxClaimDone", "transportGet", "transportAck",
                            "storeGetCursor", "storeSetCursor", "outboxAdd", "outboxPending", "outboxMark", "transportConnect",
                            "transportSubscribe", "transportUnsubscribe", "transportSend", "transportPing", "statusGet",

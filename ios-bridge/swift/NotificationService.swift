@@ -27,11 +27,15 @@ final class NotificationService: UNNotificationServiceExtension {
         h.onContentReady = { requestId, result in
             guard let handler = handlers.removeValue(forKey: requestId) else { return }
             let original = originals.removeValue(forKey: requestId)
+            removeRead(result["read"] as? [[String: Any]] ?? [])
             handler(content(from: result, original: original))
             h.collectGarbage()                                                   // NSE memory budget (~24 MB)
         }
         // Started locked; the first didReceive's lock check (below) unlocks it if the keys can be read.
-        h.start(config: ["role": "nse", "queueKeys": keys.e2e, "notifiers": keys.notifiers])
+        // conversations / deviceSyncQueue: a read on another device clears banners here (host-contract.md "Read state").
+        var config: [String: Any] = ["role": "nse", "queueKeys": keys.e2e, "notifiers": keys.notifiers, "conversations": keys.conversations]
+        if let sync = keys.deviceSyncQueue { config["deviceSyncQueue"] = sync }   // omitted, never null
+        h.start(config: config)
         h.jsQueue.async { coreUnlocked = false }
         // The app became active: it wins. Yield promptly (deliver, drain, close, unlock).
         CFNotificationCenterAddObserver(CFNotificationCenterGetDarwinNotifyCenter(), nil, { _, _, _, _, _ in
@@ -90,8 +94,22 @@ final class NotificationService: UNNotificationServiceExtension {
         c.title = r["title"] as? String ?? "New message"
         c.body = r["body"] as? String ?? ""
         if messages.count > 1 { c.subtitle = "\(messages.count) new messages" }
-        if let q = messages.last?["queueId"] as? String { c.threadIdentifier = q }
+        if let q = messages.last?["queueId"] as? String { c.threadIdentifier = q }   // a tap routes to the thread
+        if let id = messages.last?["msgId"] as? String { c.userInfo = ["msgId": id] }  // a read elsewhere removes by msgId
+        if let b = r["badge"] as? Int { c.badge = NSNumber(value: b) }                 // absent: leave the badge as it is
         c.sound = .default
         return c
+    }
+
+    /// Reads on another device the core applied (`result.read`): their delivered banners go.
+    static func removeRead(_ reads: [[String: Any]]) {
+        let ids = Set(reads.flatMap { $0["msgIds"] as? [String] ?? [] })
+        if ids.isEmpty { return }
+        let center = UNUserNotificationCenter.current()
+        center.getDeliveredNotifications { delivered in
+            center.removeDeliveredNotifications(withIdentifiers: delivered.filter { n in
+                (n.request.content.userInfo["msgId"] as? String).map(ids.contains) ?? false
+            }.map { $0.request.identifier })
+        }
     }
 }

@@ -163,6 +163,21 @@ final class NsekitHost {
         set("storeMarkNotified", { [unowned self] (msgId: String, done: JSValue) in
             self.ioQueue.async { self.finish(done, self.store.markNotified(msgId).map { $0 as Any }) }
         } as @convention(block) (String, JSValue) -> Void)
+        // the read state — async, on the io queue (both roles: the badge, nothing re-shown once read)
+        set("storeUnreadCount", { [unowned self] (done: JSValue) in
+            self.ioQueue.async { self.finish(done, self.store.unreadCount().map { $0 as Any }) }
+        } as @convention(block) (JSValue) -> Void)
+        set("storeIsRead", { [unowned self] (msgId: String, done: JSValue) in
+            self.ioQueue.async { self.finish(done, self.store.isRead(msgId).map { $0 as Any }) }
+        } as @convention(block) (String, JSValue) -> Void)
+        set("storeMarkThreadRead", { [unowned self] (queueId: String, upTo: JSValue, done: JSValue) in
+            // upTo: null (a tap: the whole thread) or a relay ts (a read on another device).
+            let limit: Double? = upTo.isNumber ? upTo.toDouble() : nil
+            self.ioQueue.async { self.finish(done, self.store.markThreadRead(queueId, upTo: limit).map { $0 as Any }) }
+        } as @convention(block) (String, JSValue, JSValue) -> Void)
+        set("storeThreadLastTs", { [unowned self] (queueId: String, done: JSValue) in
+            self.ioQueue.async { self.finish(done, self.store.threadLastTs(queueId).map { $0.map { $0 as Any } ?? NSNull() }) }
+        } as @convention(block) (String, JSValue) -> Void)
         set("storeClose", { [unowned self] (done: JSValue) in
             // Stop a statement running on the io queue at once (interrupt() reads the handle under the
             // store's lock); everything else — rollback, checkpoint, close — happens on the io queue, the

@@ -25,8 +25,8 @@ final class SharedStore {
     var keyHex: String?
     var saltHex: String?
 
-    /// This code's schema (PRAGMA user_version): messages, notified, cursors, outbox.
-    static let schemaVersion: Int32 = 1
+    /// This code's schema (PRAGMA user_version): messages (2: with read_at), notified, cursors, outbox.
+    static let schemaVersion: Int32 = 2
 
     init(path: String) { self.path = path }
 
@@ -46,7 +46,7 @@ final class SharedStore {
         PRAGMA synchronous = FULL;
         PRAGMA busy_timeout = 0;
         CREATE TABLE IF NOT EXISTS messages (msg_id TEXT PRIMARY KEY, queue_id TEXT NOT NULL, ts INTEGER NOT NULL,
-          notification INTEGER NOT NULL, sealed BLOB NOT NULL);
+          notification INTEGER NOT NULL, sealed BLOB NOT NULL, read_at INTEGER);
         CREATE TABLE IF NOT EXISTS notified (msg_id TEXT PRIMARY KEY);
         CREATE TABLE IF NOT EXISTS cursors (queue_id TEXT PRIMARY KEY, last_msg_id TEXT, last_ts INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT NOT NULL UNIQUE,
@@ -68,6 +68,8 @@ final class SharedStore {
             sqlite3_close(handle)
             return .failure(HostError(code: "STORE_SCHEMA_TOO_NEW", message: "schema \(userVersion) > \(Self.schemaVersion)"))
         }
+        // A version-1 file (before the read state): its rows are unread (read_at NULL).
+        if userVersion == 1 { sqlite3_exec(handle, "ALTER TABLE messages ADD COLUMN read_at INTEGER", nil, nil, nil) }
         if userVersion < Self.schemaVersion { sqlite3_exec(handle, "PRAGMA user_version = \(Self.schemaVersion)", nil, nil, nil) }
         handleLock.lock(); db = handle; handleLock.unlock()
         return .success(handle)
@@ -107,6 +109,54 @@ final class SharedStore {
 
     func markNotified(_ msgId: String) -> Result<Bool, HostError> {
         write("INSERT OR IGNORE INTO notified VALUES (?1)") { s in sqlite3_bind_text(s, 1, msgId, -1, SQLITE_TRANSIENT) }
+    }
+
+    // MARK: - both roles: the read state (host-contract.md "Read state", the SQL of src/node/store/statements.ts)
+
+    /// Rows with the notification flag not read yet: the badge. A read, no flock.
+    func unreadCount() -> Result<Int, HostError> {
+        read("SELECT count(*) FROM messages WHERE read_at IS NULL AND notification = 1", { _ in }) { Int(sqlite3_column_int64($0, 0)) }
+            .map { $0.first ?? 0 }
+    }
+
+    /// false for a msgId that is not stored.
+    func isRead(_ msgId: String) -> Result<Bool, HostError> {
+        read("SELECT read_at IS NOT NULL FROM messages WHERE msg_id = ?1", { sqlite3_bind_text($0, 1, msgId, -1, SQLITE_TRANSIENT) }) {
+            sqlite3_column_int($0, 0) == 1
+        }.map { $0.first ?? false }
+    }
+
+    /// max(ts) of the queue's rows, nil when it has none.
+    func threadLastTs(_ queueId: String) -> Result<Double?, HostError> {
+        read("SELECT max(ts) FROM messages WHERE queue_id = ?1", { sqlite3_bind_text($0, 1, queueId, -1, SQLITE_TRANSIENT) }) { s -> Double? in
+            sqlite3_column_type(s, 0) == SQLITE_NULL ? nil : Double(sqlite3_column_int64(s, 0))
+        }.map { $0.first ?? nil }
+    }
+
+    /// Mark the queue's unread rows read (with `upTo`: only ts ≤ upTo) in one transaction; the ids that
+    /// became read, in insertion order (rowid). The core holds the flock around it.
+    func markThreadRead(_ queueId: String, upTo: Double?) -> Result<[String], HostError> {
+        openIfNeeded().flatMap { db in
+            let cond = upTo == nil ? "" : " AND ts <= ?2"
+            let bind: (OpaquePointer) -> Void = { s in
+                sqlite3_bind_text(s, 1, queueId, -1, SQLITE_TRANSIENT)
+                if let u = upTo { sqlite3_bind_int64(s, 2, Int64(u)) }
+            }
+            guard sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK else { return .failure(sqliteError(db)) }
+            let ids = read("SELECT msg_id FROM messages WHERE queue_id = ?1 AND read_at IS NULL\(cond) ORDER BY rowid", bind) { Self.text($0, 0) ?? "" }
+            guard case .success(let became) = ids else { sqlite3_exec(db, "ROLLBACK", nil, nil, nil); return ids }
+            var stmt: OpaquePointer?
+            defer { sqlite3_finalize(stmt) }
+            let sql = "UPDATE messages SET read_at = ?3 WHERE queue_id = ?1 AND read_at IS NULL\(cond)"
+            guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let s = stmt else {
+                let e = sqliteError(db); sqlite3_exec(db, "ROLLBACK", nil, nil, nil); return .failure(e)
+            }
+            bind(s)
+            sqlite3_bind_int64(s, 3, Self.nowMs())
+            guard sqlite3_step(s) == SQLITE_DONE else { let e = sqliteError(db); sqlite3_exec(db, "ROLLBACK", nil, nil, nil); return .failure(e) }
+            guard sqlite3_exec(db, "COMMIT", nil, nil, nil) == SQLITE_OK else { return .failure(sqliteError(db)) }
+            return .success(became)
+        }
     }
 
     // MARK: - app only: cursors and outbox (host-contract.md storeGetCursor … outboxMark)

@@ -30,7 +30,7 @@ type Done = (err: unknown, result?: unknown) => void;
 type Fn = (...a: never[]) => unknown;
 
 /** Every async name runner.js's host has (a host object of the same shape: the core may look). */
-const ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'inboxAppend', 'inboxMarkNotified', 'inboxIsNotified', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck',
+const ASYNC_FNS = ['lockAcquire', 'lockRelease', 'storePut', 'storeMarkNotified', 'storeClose', 'storeUnreadCount', 'storeIsRead', 'storeMarkThreadRead', 'storeThreadLastTs', 'inboxAppend', 'inboxMarkNotified', 'inboxIsNotified', 'inboxClaim', 'inboxClaimDone', 'transportGet', 'transportAck',
   'storeGetCursor', 'storeSetCursor', 'outboxAdd', 'outboxPending', 'outboxMark', 'transportConnect', 'transportSubscribe', 'transportUnsubscribe', 'transportSend', 'transportPing', 'statusGet',
   'transportNsub', 'transportNdel'] as const;
 export type AsyncFn = (typeof ASYNC_FNS)[number];
@@ -118,6 +118,20 @@ export function sharedWork(w: FastWorld, p: SimProc, svc: SimServices, connect: 
       tx('markNotified', msgId, () => {
         const fresh = !w.db.notified.has(msgId);
         return { result: fresh, commit: () => void w.db.notified.add(msgId) };
+      }),
+    // The read state over the world's SimDb, as the fast store (sim/fast/store.ts) reads and marks it.
+    storeUnreadCount: async () => svc.read(() => w.db.unread()),
+    storeIsRead: async (msgId: string) => svc.read(() => w.db.read.has(msgId)),
+    storeMarkThreadRead: async (queueId: string, upTo: number | null) =>
+      tx('markThreadRead', undefined, () => {
+        const ids = [...w.db.messages.values()].filter((m) => m.queueId === queueId && !w.db.read.has(m.msgId) && (upTo === null || m.ts <= upTo)).map((m) => m.msgId);
+        return { result: ids, commit: () => ids.forEach((id) => w.db.read.add(id)) };
+      }),
+    storeThreadLastTs: async (queueId: string) =>
+      svc.read(() => {
+        let last: number | null = null;
+        for (const m of w.db.messages.values()) if (m.queueId === queueId && (last === null || m.ts > last)) last = m.ts;
+        return last;
       }),
     storeClose: async () => {
       await p.store.close(); // checkpoint under the lock, close (the world's 0xdead10cc check reads the file state)

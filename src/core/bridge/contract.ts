@@ -88,8 +88,19 @@ export interface NotificationResult {
   body: string;
   /** Every message shown for this request, oldest first. */
   messages: WireContent[];
+  /** The badge: the unread count read last while open (newest message shown, or a `read`); absent: leave it. */
+  badge?: number;
+  /** Reads on another device applied while open (config.deviceSyncQueue): remove the notifications of `msgIds`. */
+  read?: WireRead[];
   /** Error codes met while processing (empty when complete). */
   errors: string[];
+}
+
+/** A read on another device, as applied here: these msgIds of the thread became read. */
+export interface WireRead {
+  threadId: string;
+  queueId: string;
+  msgIds: string[];
 }
 
 export type BridgePhase = 'active' | 'background' | 'suspending' | 'suspended' | 'activating';
@@ -162,6 +173,15 @@ export interface BridgeHostBase {
   storeMarkNotified(msgId: string, done: Done<boolean>): void;
   /** Finish/interrupt the current statement, wal_checkpoint(TRUNCATE), close the DB file. */
   storeClose(done: Done<null>): void;
+  // read state (host-contract.md "Read state"): reads take no lock; storeMarkThreadRead is a write inside it
+  /** Stored messages with the notification flag not read yet (the app icon's badge). */
+  storeUnreadCount(done: Done<number>): void;
+  /** Has msgId been marked read? false for an unknown msgId. */
+  storeIsRead(msgId: string, done: Done<boolean>): void;
+  /** Mark the queue's unread messages read (with `upTo`: only those whose ts ≤ upTo) → the msgIds that became read, in insertion order. */
+  storeMarkThreadRead(queueId: string, upTo: number | null, done: Done<string[]>): void;
+  /** The largest ts of the queue's stored messages, null when it has none. */
+  storeThreadLastTs(queueId: string, done: Done<number | null>): void;
   // pending inbox — asynchronous
   /** Append one line and fsync; durable when done(null) is called. */
   inboxAppend(m: WireStoredMessage, done: Done<null>): void;
@@ -258,6 +278,10 @@ export const NSE_HOST_FUNCTIONS = [
   'storePut',
   'storeMarkNotified',
   'storeClose',
+  'storeUnreadCount',
+  'storeIsRead',
+  'storeMarkThreadRead',
+  'storeThreadLastTs',
   'inboxAppend',
   'inboxMarkNotified',
   'transportGet',
@@ -267,7 +291,7 @@ export const NSE_HOST_FUNCTIONS = [
   'contentReady',
 ] as const satisfies readonly (keyof NseBridgeHost)[];
 
-/** Every function the app's host object has: the NSE's first fifteen, then the app's own. */
+/** Every function the app's host object has: the NSE's first nineteen, then the app's own. */
 export const APP_HOST_FUNCTIONS = [
   'now',
   'setTimer',
@@ -279,6 +303,10 @@ export const APP_HOST_FUNCTIONS = [
   'storePut',
   'storeMarkNotified',
   'storeClose',
+  'storeUnreadCount',
+  'storeIsRead',
+  'storeMarkThreadRead',
+  'storeThreadLastTs',
   'inboxAppend',
   'inboxMarkNotified',
   'transportGet',
@@ -318,6 +346,13 @@ export interface BridgeConfig {
   queueKeys: Record<string, string>;
   /** Push notifierId → the queue it stands for and its 64-hex notifier key (NSE: for sealed nids). */
   notifiers?: Record<string, { queueId: string; keyHex: string }>;
+  /**
+   * queueId → the conversation it carries, the same string on each of the user's devices: a read
+   * marker names the conversation (docs/notifications.md "Read on another device").
+   */
+  conversations?: Record<string, string>;
+  /** This device's device-sync queue (one of queueKeys): the user's other devices' read markers arrive on it. */
+  deviceSyncQueue?: string;
   /** NSE: extra GETs after the first per queue per notification (default 3). */
   maxExtraGets?: number;
   /** NSE: its own budget — best-attempt content this long after the first open request (default 25000). */

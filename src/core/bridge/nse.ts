@@ -12,7 +12,7 @@ import './console-shim.js';
 import { NsekitError } from '../errors.js';
 import { GENERIC_TITLE } from '../inbound/index.js';
 import { NseService } from '../session/nse/nse.js';
-import type { BridgeConfig, BridgePhase, NotificationResult, NseBridgeHost, WireContent } from './contract.js';
+import type { BridgeConfig, BridgePhase, NotificationResult, NseBridgeHost, WireContent, WireRead } from './contract.js';
 import { NSE_HOST_FUNCTIONS } from './contract.js';
 import { nsePorts } from './ports.js';
 import { contractCode, createSession, key64, notify, version } from './setup.js';
@@ -74,6 +74,10 @@ interface Pending {
   requestId: string;
   pushId: string;
   messages: WireContent[];
+  /** The unread count read last: for the newest message shown (notify.ts Presenter.show) or after a remote read. */
+  badge?: number;
+  /** Reads on another device applied while open (notify.ts Presenter.remoteRead). */
+  read: WireRead[];
   errors: string[];
   /** The device was locked when the push started, or a message went to the pending inbox. */
   locked: boolean;
@@ -100,6 +104,9 @@ export function createCore(bridge: NseBridgeHost, config: BridgeConfig): NseCore
       title: last ? last.title : GENERIC_TITLE,
       body: last ? last.body : '',
       messages: p.messages.slice(),
+      ...(p.badge !== undefined ? { badge: p.badge } : {}),
+      // Not copied: a delivered request is no longer open, so nothing adds to it.
+      ...(p.read.length ? { read: p.read } : {}),
       errors: p.errors.slice(),
     };
     notify(host, 'contentReady', () => bridge.contentReady(p.requestId, result));
@@ -134,6 +141,17 @@ export function createCore(bridge: NseBridgeHost, config: BridgeConfig): NseCore
           // A best-attempt banner is the session's "out of time": the request's status says it.
           if (p && f.bestAttempt !== true) {
             p.messages.push({ msgId: String(f.msgId), queueId: String(f.queueId), title: String(f.title), body: String(f.body) });
+            // The count read with the newest message (absent: unreadable then — the host leaves the badge).
+            p.badge = f.badge as number | undefined;
+          }
+          return;
+        case 'thread-read':
+          // A read on another device (the NSE has no tap): a device-wide fact, so every open request
+          // carries it; its content is still to come, and the host removes the banners at contentReady.
+          for (const q of open.values()) {
+            // The session's own fields (notify.ts remoteRead): strings, msgIds, a badge or none.
+            q.read.push({ threadId: f.threadId, queueId: f.queueId, msgIds: f.msgIds } as WireRead);
+            q.badge = f.badge as number | undefined;
           }
           return;
         case 'error':
@@ -181,7 +199,7 @@ export function createCore(bridge: NseBridgeHost, config: BridgeConfig): NseCore
         return Promise.reject(e);
       }
       return new Promise<NotificationResult>((resolve) => {
-        const p: Pending = { requestId: r.requestId, pushId: `${r.requestId}#${++pushSeq}`, messages: [], errors: [], locked: false, handedOver: false, delivered: false, resolve };
+        const p: Pending = { requestId: r.requestId, pushId: `${r.requestId}#${++pushSeq}`, messages: [], read: [], errors: [], locked: false, handedOver: false, delivered: false, resolve };
         open.set(p.requestId, p);
         byPush.set(p.pushId, p);
         const items = [...r.queueIds.map((queueId) => ({ queueId })), ...r.nids.map((n) => ({ notifierId: n.notifierId, sealed: n.sealed }))];

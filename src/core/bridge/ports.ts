@@ -24,7 +24,7 @@ import type {
   SessionStore,
   SessionTransport,
 } from '../session/ports.js';
-import { call, decodeRelayMessage, expectBool, toWireStored } from './adapters.js';
+import { bad, call, decodeRelayMessage, expectBool, toWireStored } from './adapters.js';
 import type { BridgeHost, Done, WireRelayMessage } from './contract.js';
 import { Mutex } from './mutex.js';
 
@@ -211,6 +211,32 @@ export class BridgeStore implements SessionStore {
   markNotified(msgId: string): Promise<boolean> {
     return this.write('storeMarkNotified', (d) => this.h.storeMarkNotified(msgId, d), (r) => expectBool('storeMarkNotified', r), (r) => r);
   }
+  // ---- read state (docs/notifications.md "Unread"): both roles show notifications with a badge ----
+  /** An answer that is not a count ≥ 0 sets no badge (notify.ts badgeValue): checked there, not here. */
+  unreadCount(): Promise<number> {
+    return this.read<number>('storeUnreadCount', (d) => this.h.storeUnreadCount(d));
+  }
+  async isRead(msgId: string): Promise<boolean> {
+    return expectBool('storeIsRead', await this.read<boolean>('storeIsRead', (d) => this.h.storeIsRead(msgId, d)));
+  }
+  /** A write like storePut (inside the lock); `wrote` only when a row changed. */
+  markThreadRead(queueId: string, upToTs?: number): Promise<string[]> {
+    return this.write<string[]>(
+      'storeMarkThreadRead',
+      (d) => this.h.storeMarkThreadRead(queueId, upToTs ?? null, d),
+      (r) => {
+        if (!Array.isArray(r) || r.some((id) => typeof id !== 'string')) throw bad('storeMarkThreadRead: no msgIds');
+        return r;
+      },
+      (r) => r.length > 0,
+    );
+  }
+  /** Anything but a number is "none" (the read then reaches no other device: app/read-send.ts). */
+  async threadLastTs(queueId: string): Promise<number | null> {
+    const ts = await this.read<unknown>('storeThreadLastTs', (d) => this.h.storeThreadLastTs(queueId, d));
+    return typeof ts === 'number' ? ts : null;
+  }
+
   /** The NSE's store has no batch insert, cursors or outbox (app-ports.ts adds them). */
   putMessages(_ms: StoredMessage[], _notified?: readonly string[]): Promise<number> {
     return Promise.reject(notInContract('putMessages', 'NSE'));

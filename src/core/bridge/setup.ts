@@ -61,9 +61,15 @@ export function createSession<P extends BridgePorts>(
   connectConsole(bridge);
   const host = bridgeHostServices(bridge, config.logLevel ?? 'info');
   const queues: QueueConfig[] = [];
-  for (const [queueId, hex] of Object.entries(config.queueKeys ?? {})) {
-    // The host holds the relay credentials; the session only needs a queue's e2e key.
-    queues.push({ ...queueExtra(queueId, config), queueId, recipientKey: '', e2eKey: key64(hex, `queueKeys.${queueId}`)! });
+  const keys = config.queueKeys ?? {};
+  const { conversations = {}, deviceSyncQueue: sync } = config;
+  if (sync !== undefined && !Object.hasOwn(keys, sync)) throw new NsekitError('BRIDGE_BAD_INPUT', 'deviceSyncQueue: not a queue');
+  for (const [queueId, hex] of Object.entries(keys)) {
+    const conversation = conversations[queueId];
+    if (conversation !== undefined && typeof conversation !== 'string') throw new NsekitError('BRIDGE_BAD_INPUT', `conversations.${queueId}: not a string`);
+    // The host holds the relay credentials; the session only needs a queue's e2e key (and, for a read
+    // on another device, its conversation or that it is the device-sync queue).
+    queues.push({ ...queueExtra(queueId, config), queueId, recipientKey: '', e2eKey: key64(hex, `queueKeys.${queueId}`)!, conversation, deviceSync: queueId === sync });
   }
   const notifiers = new Map<string, { queueId: string; key: Uint8Array }>();
   for (const [id, v] of Object.entries(config.notifiers ?? {})) {
