@@ -295,16 +295,18 @@ export class RelayConnection implements Subscriber {
     const { db, subs, limits, clock, rng, notifier, dedupe } = this.ctx;
     const q = db.getQueue(f.queueId);
     if (!q || !credMatches(f.senderCred, q.senderCredHash)) throw new NsekitError('PROTO_AUTH', 'unknown queue or wrong credential');
-    const ts = db.nextTs(clock.now());
+    // The dedupe window and the notification's age run on the clock; `ts` may run a few ms ahead of it (db.nextTs).
+    const now = clock.now();
+    const ts = db.nextTs(now);
     const notify = f.flags.notification && q.deviceToken !== null && q.tokenActive && q.notifierKey !== null && q.notifierId !== null;
     const ntfToken = notify ? q.deviceToken! : null;
-    const dd = f.clientId === undefined ? undefined : { clientId: f.clientId, now: ts, windowMs: dedupe.windowMs, cleanupBatch: dedupe.cleanupBatch };
+    const dd = f.clientId === undefined ? undefined : { clientId: f.clientId, now, windowMs: dedupe.windowMs, cleanupBatch: dedupe.cleanupBatch };
     const res = db.storeSend(q.queueId, limits.maxQueueMessages, dd, () => {
       const msgId = randomId(rng, 16);
       const msg = { msgId, queueId: q.queueId, ts, notification: f.flags.notification, body: fromBase64(f.body)! }; // the codec validated the body
       if (!notify) return { msg };
       const sealed = sealNotificationId(q.notifierKey!, rng, q.notifierId!, { msgId, ts });
-      return { msg, ntf: { token: q.deviceToken!, queueId: q.queueId, msgId, notifierId: q.notifierId!, sealed, createdAt: ts } };
+      return { msg, ntf: { token: q.deviceToken!, queueId: q.queueId, msgId, notifierId: q.notifierId!, sealed, createdAt: now } };
     });
     if (res.duplicate) {
       this.ctx.log.log('info', 'rt', 'repeated SEND deduped', { conn: this.connId, queue: truncateSecret(q.queueId), clientId: f.clientId });

@@ -51,20 +51,22 @@ export function storeGroupSend(ctx: RelayContext, f: GsendCmd): GroupSendResult 
   if (named.size !== members.length || members.some((q) => !named.has(q))) {
     throw new NsekitError('PROTO_GROUP_MEMBERS', `parts must name each of the group's ${members.length} member queues exactly once`);
   }
-  const ts = db.nextTs(clock.now());
+  // The dedupe window and the notifications' age run on the clock; `ts` may run a few ms ahead of it (db.nextTs).
+  const now = clock.now();
+  const ts = db.nextTs(now);
   const tokens = new Set<string>();
   const results = db.atomically(() =>
     f.parts.map((p) => {
       const q = db.getQueue(p.queueId)!;
       const notify = f.flags.notification && q.deviceToken !== null && q.tokenActive && q.notifierKey !== null && q.notifierId !== null;
-      const dd = f.clientId === undefined ? undefined : { clientId: f.clientId, now: ts, windowMs: dedupe.windowMs, cleanupBatch: dedupe.cleanupBatch };
+      const dd = f.clientId === undefined ? undefined : { clientId: f.clientId, now, windowMs: dedupe.windowMs, cleanupBatch: dedupe.cleanupBatch };
       const res = db.storeSend(q.queueId, limits.maxQueueMessages, dd, () => {
         const msgId = toHex(rng.randomBytes(16));
         const msg = { msgId, queueId: q.queueId, ts, notification: f.flags.notification, body: fromBase64(p.body)! }; // the codec validated it
         if (!notify) return { msg };
         tokens.add(q.deviceToken!);
         const sealed = sealNotificationId(q.notifierKey!, rng, q.notifierId!, { msgId, ts });
-        return { msg, ntf: { token: q.deviceToken!, queueId: q.queueId, msgId, notifierId: q.notifierId!, sealed, createdAt: ts } };
+        return { msg, ntf: { token: q.deviceToken!, queueId: q.queueId, msgId, notifierId: q.notifierId!, sealed, createdAt: now } };
       });
       return { ...res, queueId: q.queueId };
     }),
