@@ -83,6 +83,7 @@ export const checkReadSync: Checker = (history) => {
   const storedAt = storedIndices(history);
   const sentMarkers = new Map<string, number>(); // `${device}:${queueId}` → markers sent so far
   const pending: { op: Op; device: number; queueId: string; ids: string[] }[] = [];
+  const unapplied = new Set<string>();
   for (const op of history) {
     if (!isDeviceProc(op) || !happened(op) || op.device === undefined) continue;
     const v = val(op);
@@ -105,7 +106,17 @@ export const checkReadSync: Checker = (history) => {
       if (!other) continue;
       const applied = remoteReads.get(`${other.device}:${other.queueId}`)?.[k - 1];
       const stored = storedAt.get(`${other.device}:${other.msgId}`);
-      if (applied === undefined || stored === undefined || stored > applied) continue;
+      if (applied === undefined) {
+        // Never applied: a fault only when the marker reached that device's store (its k-th
+        // device-sync row) — markers are best effort until then.
+        const markersThere = Object.values(val(snaps.get(other.device)!).content as Record<string, { deviceSync?: unknown }>).filter((r) => r.deviceSync === true).length;
+        if (markersThere >= k && !unapplied.has(`${other.device}:${k}:${read.op.index}`)) {
+          unapplied.add(`${other.device}:${k}:${read.op.index}`);
+          violations.push({ detail: `device ${read.device} read ${id} and told device ${other.device}, whose store holds the marker, but it never applied it`, ops: [read.op.index, op.index, snaps.get(other.device)!.index], msgId: other.msgId, device: other.device });
+        }
+        continue;
+      }
+      if (stored === undefined || stored > applied) continue;
       const row = (val(snaps.get(other.device)!).content as Record<string, { read?: unknown }>)[other.msgId];
       if (row && row.read !== true) {
         violations.push({

@@ -144,7 +144,7 @@ function snapshot(w: FastWorld): void {
   );
   const found = w.markers.filter((_, i) => blobs.some((b) => contains(b, needles[i]!)));
   w.h.ok(ORCH, 'plaintext.scan', { found, scanned: blobs.length });
-  const content = contentRows([...w.db.messages.values()].map((m) => ({ msgId: m.msgId, queueId: m.queueId, sealed: m.sealed, notification: m.flags.notification, read: w.db.read.has(m.msgId) })), deriveKey(w.masterKey, 'body'));
+  const content = contentRows([...w.db.messages.values()].map((m) => ({ msgId: m.msgId, queueId: m.queueId, sealed: m.sealed, notification: m.flags.notification, read: w.db.read.has(m.msgId), deviceSync: w.device !== undefined && m.queueId === w.queueIds[w.queueIds.length - 1] })), deriveKey(w.masterKey, 'body'));
   w.h.ok(ORCH, 'store.snapshot', { msgIds: [...w.db.rows], inbox: { msgIds: w.inboxFiles.msgIds() }, unread: w.db.unread(), content, quarantine: [...w.db.quarantine.keys()] });
   // Two devices: each device's snapshot names its own queues' messages only.
   const mine = w.device === undefined ? null : new Set(w.queueIds);

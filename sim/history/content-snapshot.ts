@@ -12,13 +12,15 @@ export interface ContentRow {
   notification: boolean;
   /** Its conversation was opened since it was stored (here or, by a read marker, on another device). */
   read: boolean;
+  /** Stored on the device-sync queue: another device's read marker, kept as the ACK's durable record. */
+  deviceSync?: true;
 }
 
 /**
  * Opens each stored row with the body key, as the app would to show it, and keeps only digests:
  * the history never holds message text (docs/invariants.md 13). Both modes' final snapshots use it.
  */
-export function contentRows(rows: Iterable<{ msgId: string; queueId: string; sealed: Uint8Array; notification: boolean; read: boolean }>, bodyKey: Uint8Array): Record<string, ContentRow> {
+export function contentRows(rows: Iterable<{ msgId: string; queueId: string; sealed: Uint8Array; notification: boolean; read: boolean; deviceSync?: boolean }>, bodyKey: Uint8Array): Record<string, ContentRow> {
   const out: Record<string, ContentRow> = {};
   for (const r of rows) {
     let opens = false;
@@ -36,7 +38,7 @@ export function contentRows(rows: Iterable<{ msgId: string; queueId: string; sea
     } catch {
       opens = false;
     }
-    out[r.msgId] = { queueId: r.queueId, opens, textDigest: digest, notification: r.notification, read: r.read };
+    out[r.msgId] = { queueId: r.queueId, opens, textDigest: digest, notification: r.notification, read: r.read, ...(r.deviceSync ? { deviceSync: true as const } : {}) };
   }
   return out;
 }

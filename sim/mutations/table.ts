@@ -316,4 +316,14 @@ export const MUTATIONS: Mutation[] = [
     firstRun: 0,
     caughtBy: ['no-loss', 'liveness'],
   },
+  {
+    id: 'remote-read-unbounded',
+    file: 'src/core/session/read-sync.ts',
+    edits: one('remoteRead(queueId, m.upTo);', 'remoteRead(queueId, Number.MAX_SAFE_INTEGER);'),
+    description: "another device's read marker is applied beyond its upTo: messages nobody saw become read",
+    expect: ['read-sync'],
+    seed: 2,
+    firstRun: 336,
+    caughtBy: ['read-sync'],
+  },
 ];

@@ -51,4 +51,17 @@ describe('read-sync (invariant 14)', () => {
     expect(checkReadSync(run(['r1', 'r3'], ['r2'], { r2: true }, { d2StoredLate: 'r4' }).ops).valid).toBe(true);
     expect(checkReadSync(run(['r1', 'r3'], ['r2'], { r2: true }, { told: 0 }).ops).valid).toBe(true);
   });
+  it('(b) liveness: a marker in the other device\'s store that was never applied', () => {
+    const h = new H();
+    h.op({ ...S, device: 1, type: 'ok', f: 'send', value: { label: 'm1', queueId: 'q0', msgId: 'r1' } });
+    h.op({ ...S, device: 2, type: 'ok', f: 'send', value: { label: 'm1', queueId: 'd2-q0', msgId: 'r2' } });
+    h.op({ ...N2, type: 'ok', f: 'db.write', value: { msgId: 'r2', inserted: true } });
+    h.op({ ...A1, type: 'info', f: 'thread-read', value: { queueId: 'q0', msgIds: ['r1'] } }, 'tap');
+    h.op({ ...A1, type: 'info', f: 'read-sync', value: { state: 'sent', queueId: 'q0', upTo: 1, devices: 1, of: 1 } }, 'told');
+    const row = (read: boolean, sync = false) => ({ queueId: 'x', opens: true, textDigest: null, notification: !sync, read, ...(sync ? { deviceSync: true } : {}) });
+    h.op({ ...O, device: 1, type: 'ok', f: 'store.snapshot', value: { msgIds: ['r1'], content: { r1: row(true) } } });
+    h.op({ ...O, device: 2, type: 'ok', f: 'store.snapshot', value: { msgIds: ['r2', 'r9'], content: { r2: row(false), r9: row(false, true) } } }, 'snap2');
+    const v = checkReadSync(h.ops);
+    expect(v.violations.map((x) => [x.detail, x.ops])).toEqual([['device 1 read r1 and told device 2, whose store holds the marker, but it never applied it', [h.at.tap, h.at.told, h.at.snap2]]]);
+  });
 });
