@@ -96,8 +96,7 @@ export abstract class FastWorldCore {
     // Ids as the relay's (its status endpoint takes [A-Za-z0-9_-] only): `d2-q0`, not `d2.q0`.
     const qp = dev && dev.device > 1 ? `d${dev.device}-` : '';
     this.queueIds = Array.from({ length: world.queues }, (_, i) => `${qp}q${i}`);
-    // A user with several phones: each has a device-sync queue for the others' read markers (./devices.ts).
-    if (dev) this.queueIds.push(`${qp}sync`);
+    if (dev) this.queueIds.push(`${qp}sync`); // each phone's device-sync queue: the others' read markers (./devices.ts)
     for (const q of this.queueIds) this.e2eKeys.set(q, this.rng.randomBytes(32));
     this.queueIds.forEach((q, i) => this.notifierKeys.set(q, { nid: `${qp}n${i}`, key: this.rng.randomBytes(32) }));
     if (dev && dev.device > 1) this.nextPid = { app: 1000 * dev.device + 100, nse: 1000 * dev.device + 200 };
