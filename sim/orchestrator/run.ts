@@ -243,7 +243,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       const shown = mine.filter((o) => o.f === 'notify' && o.type === 'ok').length;
       const placeholders = mine.filter((o) => o.f === 'notify.placeholder').length;
       hd.info('orchestrator', 'notifications.snapshot', { shown, placeholders, sent: e.sent.length });
-      takeSnapshots(hd, { sharedDir: wd.device.sharedDir, masterKey: wd.device.masterKey, relayDb: join(runDir, 'relay.db'), sent: e.sent, queueIds: wd.queues.map((q) => q.queueId) });
+      takeSnapshots(hd, { sharedDir: wd.device.sharedDir, masterKey: wd.device.masterKey, relayDb: join(runDir, 'relay.db'), sent: e.sent, queueIds: wd.queues.map((q) => q.queueId), syncQueueId: w.syncQueues.get(wd.device) });
     }
   } catch (e) {
     harness.push((e as Error).stack ?? String(e));

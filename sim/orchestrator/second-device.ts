@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { toHex } from '../../src/core/bytes.js';
 import type { Device } from '../../src/device/device.js';
+import type { QueueConfig } from '../../src/device/ipc.js';
 import type { HistoryRecorder } from '../history/index.js';
 import type { OpInput } from '../history/types.js';
 import { PushHold } from './push-hold.js';
@@ -70,4 +71,29 @@ export function deviceHistory(h: HistoryRecorder, n: number): HistoryRecorder {
     return append(input);
   };
   return v;
+}
+
+/**
+ * Link the devices' read sync (docs/notifications.md "Read on another device"), as `nsekit demo
+ * --devices N` does (src/cli/user-devices.ts `linkReads`) and the fast world (sim/fast/devices.ts):
+ * queue i of every device is conversation `c<i>`; each device gets a device-sync queue, its
+ * notifier registered for that device's token (a marker wakes its NSE); each app is linked to the
+ * other devices' sync queues. Before any process launches: they read their configuration then.
+ * Returns each device's sync queue id, in the order given.
+ */
+export async function linkReadSync(w: SimWorld, devices: Device[]): Promise<string[]> {
+  const sync: { queueId: string; senderKey: string; e2eKey: string }[] = [];
+  for (const device of devices) {
+    const opts = (device as unknown as { opts: { queues: QueueConfig[] } }).opts;
+    opts.queues = opts.queues.map((q, i) => ({ ...q, conversation: `c${i}` }));
+    const q = await w.createQueue();
+    const nid = await w.senders[0]!.nsub(q.queueId, device.token);
+    opts.queues.push({ queueId: q.queueId, recipientKey: q.recipientKey, senderKey: q.senderCred, e2eKey: q.e2eKey, statusKey: q.statusKey, notifierId: nid.notifierId, notifierKey: toHex(nid.notifierKey), deviceSync: true });
+    sync.push({ queueId: q.queueId, senderKey: q.senderCred, e2eKey: q.e2eKey });
+  }
+  devices.forEach((device, d) => {
+    const opts = (device as unknown as { opts: { procConfig?: Record<string, unknown> } }).opts;
+    opts.procConfig = { ...opts.procConfig, linkedDevices: sync.filter((_, k) => k !== d) };
+  });
+  return sync.map((s) => s.queueId);
 }

@@ -15,7 +15,7 @@ import type { SentMessage } from './engine.js';
  * (live file and any claimed leftovers), the relay's queue, `integrity_check`,
  * and a raw-byte scan of every at-rest file for the senders' plaintext markers.
  */
-export function takeSnapshots(h: HistoryRecorder, o: { sharedDir: string; masterKey: string; relayDb: string; sent: SentMessage[]; queueIds: string[] }): void {
+export function takeSnapshots(h: HistoryRecorder, o: { sharedDir: string; masterKey: string; relayDb: string; sent: SentMessage[]; queueIds: string[]; syncQueueId?: string | undefined }): void {
   const dbPath = join(o.sharedDir, SHARED_FILES.db);
   const bodyKey = deriveKey(fromHex(o.masterKey)!, 'body');
   const inboxFiles = existsSync(o.sharedDir) ? readdirSync(o.sharedDir).filter((f) => f.startsWith(SHARED_FILES.inbox)).map((f) => join(o.sharedDir, f)) : [];
@@ -43,7 +43,7 @@ export function takeSnapshots(h: HistoryRecorder, o: { sharedDir: string; master
       // The quarantine (schema 2): messages kept sealed as received because they never open.
       const hasQuarantine = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'quarantine'").get() !== undefined;
       const quarantine = hasQuarantine ? (db.prepare('SELECT msg_id FROM quarantine').all() as { msg_id: string }[]).map((r) => r.msg_id) : [];
-      const content = contentRows(rows.map((r) => ({ msgId: r.msg_id, queueId: r.queue_id, sealed: new Uint8Array(r.sealed), notification: (r.flags & 1) === 1, read: r.read_at !== null })), bodyKey);
+      const content = contentRows(rows.map((r) => ({ msgId: r.msg_id, queueId: r.queue_id, sealed: new Uint8Array(r.sealed), notification: (r.flags & 1) === 1, read: r.read_at !== null, deviceSync: r.queue_id === o.syncQueueId })), bodyKey);
       h.ok('orchestrator', 'store.snapshot', { msgIds: rows.map((r) => r.msg_id), undecryptable, notifiedRows: notified, unread, inbox: { msgIds: inboxIds, files: inboxFiles.length }, content, quarantine });
       h.invoke('orchestrator', 'integrity', {});
       const res = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');

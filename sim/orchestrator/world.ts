@@ -15,7 +15,7 @@ import type { World } from '../scenario/index.js';
 import { NetProxy } from './net-proxy.js';
 import { PushHold } from './push-hold.js';
 import { installRelayTap } from './relay-tap.js';
-import { deviceView, startOtherDevice, type OtherDevice } from './second-device.js';
+import { deviceView, linkReadSync, startOtherDevice, type OtherDevice } from './second-device.js';
 
 /** A Log that appends `time tag level msg fields` lines to a file (a run's relay.log etc.). */
 export function fileLog(path: string, proc: string): Log {
@@ -63,6 +63,8 @@ export class SimWorld {
   /** `world.devices: 2`: the user's second phone, and per queue index the fan-out group over both devices' queue (./second-device.ts). */
   readonly others: OtherDevice[] = [];
   readonly groups: { groupId: string; groupCred: string }[] = [];
+  /** Two devices: each device's device-sync queue (./second-device.ts `linkReadSync`). */
+  readonly syncQueues = new Map<Device, string>();
   private relayPort = 0;
 
   constructor(
@@ -112,6 +114,8 @@ export class SimWorld {
         const members = [this.queues[i]!, ...this.others.map((o) => o.queues[i]!)].map((q) => ({ queueId: q.queueId, senderCred: q.senderCred }));
         this.groups.push(await first.createGroup(members));
       }
+      const devices = [this.device, ...this.others.map((o) => o.device)];
+      (await linkReadSync(this, devices)).forEach((id, k) => this.syncQueues.set(devices[k]!, id));
     }
   }
 
