@@ -73,12 +73,14 @@ export const checkReadSync: Checker = (history) => {
     }
   }
 
+  const safetyCount = violations.length; // every violation so far is (a)
+
   // (b) reads reach the other device's store.
   const snaps = new Map<number, Op>();
   for (const op of history) if (op.f === 'store.snapshot' && happened(op) && op.device !== undefined && typeof val(op).content === 'object') snaps.set(op.device, op);
   if (snaps.size < devices.length) {
     notes.push('no final store snapshot with read state on every device: (b) not judged');
-    return verdict('read-sync', violations, notes, false, violations.length ? 'safety' : 'liveness');
+    return verdict('read-sync', violations, notes, false, safetyCount > 0 ? 'safety' : 'liveness');
   }
   const storedAt = storedIndices(history);
   const sentMarkers = new Map<string, number>(); // `${device}:${queueId}` → markers sent so far
@@ -129,8 +131,7 @@ export const checkReadSync: Checker = (history) => {
     }
   }
   // (a) is safety; (b) alone, liveness (its own exit code, as invariant 7).
-  const safety = violations.some((v) => v.detail.includes('marked'));
-  return verdict('read-sync', violations, notes, false, safety ? 'safety' : 'liveness');
+  return verdict('read-sync', violations, notes, false, safetyCount > 0 ? 'safety' : 'liveness');
 };
 
 /** `${device}:${msgId}` → when the copy was in that device's store: its first inserting write, or the import after its inbox append. */
